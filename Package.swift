@@ -1,0 +1,50 @@
+// swift-tools-version: 6.0
+// PostOffice: an embeddable mail delivery agent (SMTP in, Maildir, POP3 out).
+// No Swift package dependencies, by promise: only the toolchain and C system libraries.
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "PostOffice",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "PostOffice", targets: ["PostOffice"]),
+        .library(name: "PostOfficeTesting", targets: ["PostOfficeTesting"]),
+        .executable(name: "postoffice", targets: ["postoffice"]),
+    ],
+    dependencies: [],
+    targets: [
+        .systemLibrary(name: "CCrypt", pkgConfig: "libcrypt", providers: [.apt(["libcrypt-dev"])]),
+        .target(name: "PostOfficeCore", swiftSettings: strict),
+        .target(name: "PostOfficeMaildir", dependencies: ["PostOfficeCore"], swiftSettings: strict),
+        .target(name: "PostOfficeAccounts", dependencies: ["PostOfficeCore", "CCrypt"], swiftSettings: strict),
+        .target(
+            name: "PostOfficeDelivery",
+            dependencies: ["PostOfficeCore", "PostOfficeMaildir", "PostOfficeAccounts"],
+            swiftSettings: strict
+        ),
+        .target(name: "PostOfficeSMTP", dependencies: ["PostOfficeCore"], swiftSettings: strict),
+        .target(name: "PostOfficePOP3", dependencies: ["PostOfficeCore"], swiftSettings: strict),
+        .target(
+            name: "PostOffice",
+            dependencies: [
+                "PostOfficeCore", "PostOfficeMaildir", "PostOfficeAccounts", "PostOfficeDelivery",
+                "PostOfficeSMTP", "PostOfficePOP3",
+            ],
+            swiftSettings: strict
+        ),
+        .target(name: "PostOfficeTesting", dependencies: ["PostOffice"], swiftSettings: strict),
+        .executableTarget(name: "postoffice", dependencies: ["PostOffice"], swiftSettings: strict),
+
+        .testTarget(name: "PostOfficeCoreTests", dependencies: ["PostOfficeCore"]),
+        .testTarget(name: "PostOfficeMaildirTests", dependencies: ["PostOfficeMaildir"]),
+        .testTarget(name: "PostOfficeAccountsTests", dependencies: ["PostOfficeAccounts"]),
+        .testTarget(name: "PostOfficeDeliveryTests", dependencies: ["PostOfficeDelivery"]),
+        .testTarget(name: "PostOfficeSMTPTests", dependencies: ["PostOfficeSMTP"], resources: [.copy("Transcripts")]),
+        .testTarget(name: "PostOfficePOP3Tests", dependencies: ["PostOfficePOP3"]),
+        .testTarget(name: "PostOfficeTests", dependencies: ["PostOffice", "PostOfficeTesting"]),
+    ]
+)

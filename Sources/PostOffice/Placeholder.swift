@@ -1,0 +1,2 @@
+// PostOffice: the server runtime and the public embedding API.
+@_exported import PostOfficeCore

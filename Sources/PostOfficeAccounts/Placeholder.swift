@@ -1,0 +1,2 @@
+// PostOfficeAccounts: users (Dovecot passwd-file), password hashes (libcrypt) and aliases (Postfix table).
+import PostOfficeCore

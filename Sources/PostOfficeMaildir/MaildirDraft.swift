@@ -1,0 +1,118 @@
+// MaildirDraft: a message being written in tmp/, then made durable in new/ by the maildir(5) protocol:
+// open O_EXCL in tmp/ → write all → fsync → close → rename into new/ → fsync new/. Only then is it "delivered".
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import PostOfficeCore
+
+/// A message file being written in a Maildir's `tmp/`.
+///
+/// Call ``write(_:)`` as bytes arrive (memory stays flat however large the message), then ``commit(virtualSize:syncDirectory:)``
+/// to make it durable in `new/`, or ``abandon()`` to remove it. Not thread-safe: one owner at a time.
+public final class MaildirDraft {
+    public let maildir: Maildir
+    /// The unique base name, without `,S=`/`,W=` (those are known only at the end).
+    public let baseName: String
+    /// The open file; valid until commit or abandon. Exposed for kernel-side copies (`copy_file_range`).
+    public private(set) var fileDescriptor: Int32
+    /// Bytes written so far.
+    public private(set) var byteCount = 0
+
+    /// Opens `tmp/<baseName>` with `O_CREAT | O_EXCL`, so an existing file is never reused.
+    public init(maildir: Maildir, baseName: String) throws(SystemError) {
+        self.maildir = maildir
+        self.baseName = baseName
+        let path = maildir.tmpPath + "/" + baseName
+        fileDescriptor = try SystemCall.retrying("open", detail: path) {
+            open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        }
+    }
+
+    deinit {
+        if fileDescriptor >= 0 { abandon() }
+    }
+
+    public var tmpPath: String { maildir.tmpPath + "/" + baseName }
+
+    /// Writes all of `bytes`, retrying short writes.
+    public func write(_ bytes: UnsafeRawBufferPointer) throws(SystemError) {
+        precondition(fileDescriptor >= 0, "write after commit or abandon")
+        var offset = 0
+        while offset < bytes.count {
+            let n = try SystemCall.retrying("write", detail: tmpPath) {
+                Glibc.write(fileDescriptor, bytes.baseAddress! + offset, bytes.count - offset)
+            }
+            offset += n
+        }
+        byteCount += bytes.count
+    }
+
+    /// Writes all of `bytes`.
+    public func write(_ bytes: [UInt8]) throws(SystemError) {
+        let result: Result<Void, SystemError> = bytes.withUnsafeBytes { p in
+            Result { () throws(SystemError) in try write(p) }
+        }
+        try result.get()
+    }
+
+    /// Records bytes added to the file by other means (for example `copy_file_range` on ``fileDescriptor``).
+    public func noteWritten(_ count: Int) {
+        byteCount += count
+    }
+
+    /// The file name the message gets in `new/`: `<base>,S=<size>,W=<virtualSize>`.
+    public func finalName(virtualSize: Int?) -> String {
+        var name = baseName + ",S=\(byteCount)"
+        if let virtualSize { name += ",W=\(virtualSize)" }
+        return name
+    }
+
+    /// Makes the message durable: fsync, close, rename into `new/`, then (unless the caller batches it)
+    /// fsync `new/`. Returns the file name in `new/`.
+    ///
+    /// - Parameter virtualSize: the message size with CRLF line endings, recorded as `W=` for POP3.
+    /// - Parameter syncDirectory: pass false only when the caller fsyncs `new/` itself (group commit)
+    ///   before acknowledging the message.
+    @discardableResult
+    public func commit(virtualSize: Int?, syncDirectory: Bool = true) throws(SystemError) -> String {
+        precondition(fileDescriptor >= 0, "commit after commit or abandon")
+        let fd = fileDescriptor
+        do {
+            _ = try SystemCall.retrying("fsync", detail: tmpPath) { fsync(fd) }
+        } catch {
+            abandon()
+            throw error
+        }
+        fileDescriptor = -1
+        // close can report a deferred write error (NFS, quota): a failed close means a failed delivery.
+        if close(fd) != 0 && errno != EINTR {
+            let code = errno
+            unlink(tmpPath)
+            throw SystemError("close", errno: code, detail: tmpPath)
+        }
+        let name = finalName(virtualSize: virtualSize)
+        let target = maildir.newPath + "/" + name
+        // rename, not link: link fails on some filesystems (AFS, some FUSE) and leaves a tmp/ entry to
+        // clean; rename is atomic and the O_EXCL name in tmp/ already guarantees uniqueness.
+        if rename(tmpPath, target) != 0 {
+            let code = errno
+            unlink(tmpPath)
+            throw SystemError("rename", errno: code, detail: target)
+        }
+        if syncDirectory {
+            try maildir.syncNewDirectory()
+        }
+        return name
+    }
+
+    /// Closes and removes the tmp file. Safe to call more than once.
+    public func abandon() {
+        guard fileDescriptor >= 0 else { return }
+        close(fileDescriptor)
+        fileDescriptor = -1
+        unlink(tmpPath)
+    }
+}

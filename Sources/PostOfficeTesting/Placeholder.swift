@@ -1,0 +1,2 @@
+// PostOfficeTesting: helpers for embedders' tests.
+@_exported import PostOffice

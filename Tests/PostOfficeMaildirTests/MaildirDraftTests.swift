@@ -1,0 +1,52 @@
+// MaildirDraftTests: the durable write path — tmp/ then new/, nothing left behind on abandon.
+import Foundation
+import Testing
+@testable import PostOfficeCore
+@testable import PostOfficeMaildir
+
+@Suite struct MaildirDraftTests {
+    func temporaryMaildir() throws -> Maildir {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("po-\(UUID().uuidString)").path
+        let m = Maildir(path: dir + "/box")
+        try m.create()
+        return m
+    }
+
+    @Test func commitMovesIntoNewWithSizes() throws {
+        let m = try temporaryMaildir()
+        let names = MaildirUniqueNameGenerator(hostname: "mx/a:b", processID: 42, clock: ManualClock())
+        let base = names.next()
+        #expect(base == "1700000000.M0P42Q1.mx\\057a\\072b")
+        let draft = try MaildirDraft(maildir: m, baseName: base)
+        try draft.write(Array("Subject: hi\n\nbody\n".utf8))
+        let name = try draft.commit(virtualSize: 21)
+        #expect(name == base + ",S=18,W=21")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: m.newPath) == [name])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: m.tmpPath).isEmpty)
+        #expect(try String(contentsOfFile: m.newPath + "/" + name, encoding: .utf8) == "Subject: hi\n\nbody\n")
+    }
+
+    @Test func abandonLeavesNothing() throws {
+        let m = try temporaryMaildir()
+        let draft = try MaildirDraft(maildir: m, baseName: "x")
+        try draft.write(Array("partial".utf8))
+        draft.abandon()
+        #expect(try FileManager.default.contentsOfDirectory(atPath: m.tmpPath).isEmpty)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: m.newPath).isEmpty)
+    }
+
+    @Test func exclusiveCreateRefusesAnExistingName() throws {
+        let m = try temporaryMaildir()
+        let first = try MaildirDraft(maildir: m, baseName: "same")
+        #expect(throws: SystemError.self) { _ = try MaildirDraft(maildir: m, baseName: "same") }
+        first.abandon()
+    }
+
+    @Test func folderNamesCannotEscape() {
+        let m = Maildir(path: "/mail/a")
+        #expect(m.folder(named: "Archive")?.path == "/mail/a/.Archive")
+        for bad in ["", "..", "a/b", "../x", ".hidden", "a\u{0}b", "x..y"] {
+            #expect(m.folder(named: bad) == nil)
+        }
+    }
+}
