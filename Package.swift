@@ -23,7 +23,7 @@ let package = Package(
         .target(name: "PostOfficeAccounts", dependencies: ["PostOfficeCore", "CCrypt"], swiftSettings: strict),
         .target(
             name: "PostOfficeDelivery",
-            dependencies: ["PostOfficeCore", "PostOfficeMaildir", "PostOfficeAccounts"],
+            dependencies: ["PostOfficeCore", "PostOfficeMaildir"],
             swiftSettings: strict
         ),
         .target(name: "PostOfficeSMTP", dependencies: ["PostOfficeCore"], swiftSettings: strict),
