@@ -1,0 +1,224 @@
+// ConfigurationFile: reads the `key = value` config file (Postfix main.cf style) into a PostOfficeConfiguration,
+// and renders the effective settings back (`postoffice check`). Unknown keys and bad values name file and line.
+
+import PostOfficeCore
+
+/// A problem in a configuration file, with its location.
+public struct ConfigurationError: Error, Hashable, Sendable, CustomStringConvertible {
+    public var file: String
+    public var line: Int
+    public var message: String
+
+    public init(file: String, line: Int, message: String) {
+        self.file = file
+        self.line = line
+        self.message = message
+    }
+
+    public var description: String { line > 0 ? "\(file):\(line): \(message)" : "\(file): \(message)" }
+}
+
+/// The configuration file format: one `key = value` per line, `#` starts a comment, blank lines are ignored,
+/// and a line starting with white space continues the previous value (as in Postfix's `main.cf`).
+/// Lists are separated by commas or white space. Relative paths are relative to the data directory.
+public enum ConfigurationFile {
+    /// One setting: its key, what it means, and how to read and show it.
+    struct Key: Sendable {
+        let name: String
+        let help: String
+        let apply: @Sendable (inout PostOfficeConfiguration, String) throws(KeyError) -> Void
+        let render: @Sendable (PostOfficeConfiguration) -> String
+    }
+
+    struct KeyError: Error { let message: String }
+
+    /// Parses `text` on top of `base`. Throws the first problem found.
+    public static func parse(
+        _ text: String, fileName: String, base: PostOfficeConfiguration
+    ) throws(ConfigurationError) -> PostOfficeConfiguration {
+        var configuration = base
+        var seen: Set<String> = []
+        var logical: [(line: Int, text: String)] = []
+        for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            var line = String(raw)
+            if line.hasSuffix("\r") { line.removeLast() }
+            if let hash = line.firstIndex(of: "#") { line = String(line[..<hash]) }
+            if line.allSatisfy({ $0 == " " || $0 == "\t" }) { continue }
+            if line.first == " " || line.first == "\t" {
+                guard !logical.isEmpty else {
+                    throw ConfigurationError(file: fileName, line: index + 1, message: "continuation line with nothing to continue")
+                }
+                logical[logical.count - 1].text += " " + line.trimmed
+            } else {
+                logical.append((index + 1, line))
+            }
+        }
+        let table = Dictionary(uniqueKeysWithValues: keys.map { ($0.name, $0) })
+        for (number, line) in logical {
+            guard let eq = line.firstIndex(of: "=") else {
+                throw ConfigurationError(file: fileName, line: number, message: "expected 'key = value'")
+            }
+            let name = String(line[..<eq]).trimmed
+            let value = String(line[line.index(after: eq)...]).trimmed
+            guard let key = table[name] else {
+                throw ConfigurationError(file: fileName, line: number, message: "unknown key '\(name)'")
+            }
+            guard seen.insert(name).inserted else {
+                throw ConfigurationError(file: fileName, line: number, message: "'\(name)' is set twice")
+            }
+            do {
+                try key.apply(&configuration, value)
+            } catch {
+                throw ConfigurationError(file: fileName, line: number, message: "\(name): \(error.message)")
+            }
+        }
+        return configuration
+    }
+
+    /// The effective settings, one `key = value` line each, in the order of the reference.
+    public static func render(_ configuration: PostOfficeConfiguration) -> [String] {
+        keys.map { "\($0.name) = \($0.render(configuration))" }
+    }
+
+    /// A commented config file showing every key with its default, for a new data folder.
+    public static func template(for configuration: PostOfficeConfiguration) -> String {
+        var out = "# PostOffice configuration. Format: key = value; '#' starts a comment.\n"
+        out += "# Every key is shown with its current value; uncomment and change what you need.\n"
+        out += "# `postoffice check` prints the effective settings.\n\n"
+        for key in keys {
+            out += "# \(key.help)\n#\(key.name) = \(key.render(configuration))\n\n"
+        }
+        return out
+    }
+
+    // MARK: - The keys
+
+    static let keys: [Key] = [
+        Key(name: "hostname", help: "Our host name, used in greetings, Received: headers and Maildir file names.",
+            apply: { c, v throws(KeyError) in c.hostname = try hostName(v) }, render: { $0.hostname }),
+        Key(name: "domains", help: "Domains we accept mail for (comma separated). Others are refused as relaying.",
+            apply: { c, v throws(KeyError) in c.domains = try list(v).map { d throws(KeyError) in try hostName(d).lowercased() } },
+            render: { $0.domains.joined(separator: ", ") }),
+        Key(name: "smtp_listen", help: "SMTP listeners, host:port (comma separated; [::1]:25 for IPv6; port 0 picks one).",
+            apply: { c, v throws(KeyError) in c.smtpListeners = try addresses(v) },
+            render: { $0.smtpListeners.map(\.description).joined(separator: ", ") }),
+        Key(name: "pop3_listen", help: "POP3 listeners, host:port (comma separated).",
+            apply: { c, v throws(KeyError) in c.pop3Listeners = try addresses(v) },
+            render: { $0.pop3Listeners.map(\.description).joined(separator: ", ") }),
+        Key(name: "mail_root", help: "Where the Maildirs live (relative paths are below the data folder).",
+            apply: { c, v throws(KeyError) in c.mailRoot = path(v, in: c) }, render: { $0.mailRoot }),
+        Key(name: "mail_location", help: "A user's Maildir below mail_root: %d domain, %n local part, %u address.",
+            apply: { c, v throws(KeyError) in
+                guard v.contains("%n") || v.contains("%u") else { throw KeyError(message: "must contain %n or %u") }
+                guard !v.hasPrefix("/"), !v.split(separator: "/").contains("..") else {
+                    throw KeyError(message: "must be a relative path without '..'")
+                }
+                c.mailLocation = v
+            }, render: { $0.mailLocation }),
+        Key(name: "users_file", help: "Dovecot-style passwd-file with the users (user:{SCHEME}hash).",
+            apply: { c, v throws(KeyError) in c.usersFile = path(v, in: c) }, render: { $0.usersFile }),
+        Key(name: "aliases_file", help: "Postfix-style alias table (alias@domain target, target).",
+            apply: { c, v throws(KeyError) in c.aliasesFile = path(v, in: c) }, render: { $0.aliasesFile }),
+        Key(name: "recipient_delimiter", help: "Subaddress delimiter (alice+tag@ reaches alice); empty turns it off.",
+            apply: { c, v throws(KeyError) in
+                guard v.count <= 1 else { throw KeyError(message: "must be one character or empty") }
+                c.subaddressDelimiter = v.isEmpty ? nil : v
+            }, render: { $0.subaddressDelimiter ?? "" }),
+        Key(name: "subaddress_folders", help: "Deliver alice+tag@ into the folder .tag when it exists (yes/no).",
+            apply: { c, v throws(KeyError) in c.deliversSubaddressToFolder = try bool(v) },
+            render: { $0.deliversSubaddressToFolder ? "yes" : "no" }),
+        Key(name: "catch_all", help: "Per-domain catch-all targets: domain=address, comma separated.",
+            apply: { c, v throws(KeyError) in
+                var map: [String: String] = [:]
+                for item in list(v) {
+                    let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
+                    guard parts.count == 2, MailAddress(parts[1]) != nil else {
+                        throw KeyError(message: "expected domain=address, got '\(item)'")
+                    }
+                    map[parts[0].lowercased()] = parts[1]
+                }
+                c.catchAll = map
+            }, render: { $0.catchAll.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", ") }),
+        Key(name: "plaintext_auth_on_loopback", help: "Allow USER/PASS and AUTH PLAIN without TLS on loopback (yes/no).",
+            apply: { c, v throws(KeyError) in c.allowsPlaintextAuthenticationOnLoopback = try bool(v) },
+            render: { $0.allowsPlaintextAuthenticationOnLoopback ? "yes" : "no" }),
+        limit("message_size_limit", "Largest message in bytes (SIZE, RFC 1870).", \.maximumMessageSize, 1...Int(Int32.max)),
+        limit("recipient_limit", "Most recipients per message (RFC 5321 §4.5.3.1.8 asks at least 100).", \.maximumRecipients, 100...100_000),
+        limit("smtp_line_length_limit", "Longest SMTP command line in bytes (RFC 5321: at least 512).", \.smtpCommandLineLength, 512...65536),
+        limit("smtp_text_line_length", "Longest message text line counted by reject_long_lines (RFC 5321: 1000).", \.smtpTextLineLength, 1000...1_000_000),
+        Key(name: "reject_long_lines", help: "Refuse messages with lines over smtp_text_line_length (yes/no).",
+            apply: { c, v throws(KeyError) in c.limits.rejectLongTextLines = try bool(v) },
+            render: { $0.limits.rejectLongTextLines ? "yes" : "no" }),
+        limit("smtp_command_timeout", "Seconds to wait for an SMTP command (RFC 5321 §4.5.3.2.7: 300).", \.smtpCommandTimeoutSeconds, 1...86400),
+        limit("smtp_data_timeout", "Seconds to wait for each block of DATA (RFC 5321 §4.5.3.2.6: 180).", \.smtpDataTimeoutSeconds, 1...86400),
+        limit("soft_error_limit", "Errors after which replies are delayed (Postfix: 10).", \.softErrorLimit, 1...1000),
+        limit("hard_error_limit", "Errors after which the session is closed (Postfix: 20).", \.hardErrorLimit, 1...1000),
+        limit("pop3_line_length_limit", "Longest POP3 command line (RFC 2449: 255).", \.pop3CommandLineLength, 255...65536),
+        limit("pop3_idle_timeout", "POP3 autologout seconds (RFC 1939 §3: at least 600).", \.pop3IdleTimeoutSeconds, 600...86400),
+        limit("failed_login_delay_ms", "Delay before answering a failed login, in milliseconds.", \.failedLoginDelayMilliseconds, 0...60000),
+        limit("failed_logins_per_minute", "Failed logins allowed per client IP per minute.", \.failedLoginsPerMinutePerAddress, 1...100_000),
+        limit("connections_per_client", "Simultaneous connections from one client IP.", \.connectionsPerAddress, 1...1_000_000),
+        limit("max_connections", "Simultaneous connections in all.", \.maximumConnections, 1...10_000_000),
+        limit("shutdown_grace_seconds", "Seconds a graceful shutdown waits for messages in flight.", \.shutdownGraceSeconds, 0...3600),
+    ]
+
+    static func limit(
+        _ name: String, _ help: String, _ keyPath: any WritableKeyPath<Limits, Int> & Sendable, _ range: ClosedRange<Int>
+    ) -> Key {
+        Key(
+            name: name, help: help,
+            apply: { c, v throws(KeyError) in
+                guard let n = Int(v.replacingUnderscores) else { throw KeyError(message: "'\(v)' is not a whole number") }
+                guard range.contains(n) else {
+                    throw KeyError(message: "\(n) is out of range \(range.lowerBound)...\(range.upperBound)")
+                }
+                c.limits[keyPath: keyPath] = n
+            }, render: { String($0.limits[keyPath: keyPath]) })
+    }
+
+    static func list(_ value: String) -> [String] {
+        value.split(whereSeparator: { $0 == "," || $0 == " " || $0 == "\t" }).map(String.init)
+    }
+
+    static func bool(_ value: String) throws(KeyError) -> Bool {
+        switch value.lowercased() {
+        case "yes", "true", "on", "1": return true
+        case "no", "false", "off", "0": return false
+        default: throw KeyError(message: "expected yes or no, got '\(value)'")
+        }
+    }
+
+    static func hostName(_ value: String) throws(KeyError) -> String {
+        let ok = !value.isEmpty && value.count <= 253 && value.unicodeScalars.allSatisfy {
+            ($0 >= "a" && $0 <= "z") || ($0 >= "A" && $0 <= "Z") || ($0 >= "0" && $0 <= "9") || $0 == "-" || $0 == "."
+        }
+        guard ok else { throw KeyError(message: "'\(value)' is not a host name") }
+        return value
+    }
+
+    static func addresses(_ value: String) throws(KeyError) -> [SocketAddress] {
+        var out: [SocketAddress] = []
+        for item in list(value) {
+            guard let address = SocketAddress(parsing: item) else {
+                throw KeyError(message: "'\(item)' is not host:port with a literal IP address")
+            }
+            out.append(address)
+        }
+        return out
+    }
+
+    static func path(_ value: String, in configuration: PostOfficeConfiguration) -> String {
+        value.hasPrefix("/") ? value : configuration.dataDirectory + "/" + value
+    }
+}
+
+extension String {
+    var trimmed: String {
+        var s = Substring(self)
+        while let f = s.first, f == " " || f == "\t" { s.removeFirst() }
+        while let l = s.last, l == " " || l == "\t" { s.removeLast() }
+        return String(s)
+    }
+
+    var replacingUnderscores: String { String(filter { $0 != "_" }) }
+}

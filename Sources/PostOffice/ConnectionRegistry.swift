@@ -1,0 +1,62 @@
+// ConnectionRegistry: the live connections of a server, with the global and per-client-IP caps.
+// Shutdown walks it to ask every session to finish; tests read its counts to check nothing leaks.
+
+import Dispatch
+import PostOfficeCore
+
+final class ConnectionRegistry: @unchecked Sendable {
+    private let lock = Lock()
+    private var connections: [ObjectIdentifier: Connection] = [:]
+    private var perAddress: [String: Int] = [:]
+    private var drainWaiters: [@Sendable () -> Void] = []
+
+    enum Admission: Equatable {
+        case admitted
+        case tooManyFromAddress
+        case tooManyInAll
+    }
+
+    /// Registers a connection unless a cap is reached. A refused connection is still registered (it gets
+    /// a 421 before it closes), so the caller must always call `remove` when it finishes.
+    func admit(_ connection: Connection, limits: Limits) -> Admission {
+        lock.withLock {
+            let host = connection.peer.host
+            let fromAddress = perAddress[host, default: 0]
+            let total = connections.count
+            connections[ObjectIdentifier(connection)] = connection
+            perAddress[host] = fromAddress + 1
+            if total >= limits.maximumConnections { return .tooManyInAll }
+            if fromAddress >= limits.connectionsPerAddress { return .tooManyFromAddress }
+            return .admitted
+        }
+    }
+
+    func remove(_ connection: Connection) {
+        let waiters: [@Sendable () -> Void] = lock.withLock {
+            guard connections.removeValue(forKey: ObjectIdentifier(connection)) != nil else { return [] }
+            let host = connection.peer.host
+            let n = perAddress[host, default: 1] - 1
+            perAddress[host] = n > 0 ? n : nil
+            if connections.isEmpty {
+                defer { drainWaiters = [] }
+                return drainWaiters
+            }
+            return []
+        }
+        waiters.forEach { $0() }
+    }
+
+    var count: Int { lock.withLock { connections.count } }
+
+    var all: [Connection] { lock.withLock { Array(connections.values) } }
+
+    /// Runs `body` once no connection is left (at once if none is).
+    func whenEmpty(_ body: @escaping @Sendable () -> Void) {
+        let now: Bool = lock.withLock {
+            if connections.isEmpty { return true }
+            drainWaiters.append(body)
+            return false
+        }
+        if now { body() }
+    }
+}

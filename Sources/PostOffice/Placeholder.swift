@@ -1,2 +1,0 @@
-// PostOffice: the server runtime and the public embedding API.
-@_exported import PostOfficeCore

@@ -1,0 +1,52 @@
+// PostOfficeConfiguration: everything a server needs to run — host name, data folder, listeners, domains,
+// limits and account files. The CLI fills it from the config file; embedders fill it in code.
+
+import PostOfficeCore
+
+/// The settings of a ``PostOfficeServer``.
+///
+/// ```swift
+/// var configuration = PostOfficeConfiguration(dataDirectory: "/var/lib/postoffice")
+/// configuration.domains = ["example.test"]
+/// configuration.smtpListeners = [SocketAddress(host: "127.0.0.1", port: 0)]   // port 0: pick a free one
+/// ```
+public struct PostOfficeConfiguration: Sendable {
+    /// Our host name: in the SMTP greeting, EHLO reply, `Received:` headers and Maildir file names.
+    public var hostname: String
+    /// The data folder. Holds `mail/` (the Maildirs), `users` and `aliases` unless configured elsewhere.
+    public var dataDirectory: String
+    /// Where Maildirs live; default `<dataDirectory>/mail`.
+    public var mailRoot: String
+    /// The Maildir of a user below ``mailRoot``, like Dovecot's `mail_location`: `%d` is the domain, `%n`
+    /// the local part, `%u` the full address. Default `%d/%n`.
+    public var mailLocation: String = "%d/%n"
+    /// Domains we accept mail for (case-insensitive). Everything else is relaying, which is refused.
+    public var domains: [String] = ["localhost"]
+    /// SMTP listeners (RFC 5321). Default 127.0.0.1:2525.
+    public var smtpListeners: [SocketAddress] = [SocketAddress(host: "127.0.0.1", port: 2525)]
+    /// POP3 listeners (RFC 1939). Default 127.0.0.1:1100.
+    public var pop3Listeners: [SocketAddress] = [SocketAddress(host: "127.0.0.1", port: 1100)]
+    /// Protocol limits and timeouts.
+    public var limits = Limits()
+    /// Dovecot-style passwd-file with the users; default `<dataDirectory>/users`.
+    public var usersFile: String
+    /// Postfix-style alias table; default `<dataDirectory>/aliases`.
+    public var aliasesFile: String
+    /// Allow USER/PASS and AUTH PLAIN without TLS on loopback connections (default true). Elsewhere
+    /// plaintext passwords are refused until TLS is configured.
+    public var allowsPlaintextAuthenticationOnLoopback = true
+    /// Subaddress delimiter: `alice+tag@` reaches alice. nil turns subaddressing off.
+    public var subaddressDelimiter: String? = "+"
+    /// Deliver `alice+tag@` into alice's `.tag` folder when that folder exists.
+    public var deliversSubaddressToFolder = false
+    /// Catch-all targets per domain: mail for unknown users of the domain goes there.
+    public var catchAll: [String: String] = [:]
+
+    public init(hostname: String = "localhost", dataDirectory: String) {
+        self.hostname = hostname
+        self.dataDirectory = dataDirectory
+        mailRoot = dataDirectory + "/mail"
+        usersFile = dataDirectory + "/users"
+        aliasesFile = dataDirectory + "/aliases"
+    }
+}

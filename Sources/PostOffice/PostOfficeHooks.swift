@@ -1,0 +1,88 @@
+// PostOfficeHooks: the embedder's say in a server's decisions — which recipients exist, who may log in,
+// where a message goes — and a callback for each delivery. Every hook is optional; nil means the default.
+
+import PostOfficeCore
+
+/// Callbacks an embedder can plug into a ``PostOfficeServer``.
+///
+/// Hooks run on the session's own queue and may block briefly (a database look-up); they are called from
+/// many sessions at once, so they must be thread-safe.
+///
+/// ```swift
+/// var hooks = PostOfficeHooks()
+/// hooks.checkRecipient = { request in
+///     request.recipient.localPart == "blackhole" ? .reject(code: 550, enhancedCode: "5.1.1", text: "No such user") : .useDefault
+/// }
+/// hooks.messageDelivered = { report in print("stored", report.files) }
+/// ```
+public struct PostOfficeHooks: Sendable {
+    /// Decides each RCPT ([RFC 5321 §4.1.1.3](https://www.rfc-editor.org/rfc/rfc5321#section-4.1.1.3)).
+    /// Default: the configured users, aliases and domains.
+    public var checkRecipient: (@Sendable (RecipientRequest) -> RecipientDecision)?
+    /// Checks a POP3 login. Return the mailbox address to open, or nil to refuse. Default: the users file.
+    public var authenticate: (@Sendable (LoginRequest) -> MailAddress?)?
+    /// Takes over delivery: called after the final dot with the message spooled in a file. Return
+    /// ``DeliveryVerdict/accepted`` only when the message is safely stored. Default: Maildir delivery.
+    public var deliver: (@Sendable (ReceivedMessage) -> DeliveryVerdict)?
+    /// Called after each message has been durably delivered and before the 250 reply is sent.
+    public var messageDelivered: (@Sendable (DeliveryReport) -> Void)?
+
+    public init() {}
+}
+
+/// A RCPT command to decide.
+public struct RecipientRequest: Sendable {
+    public var recipient: MailAddress
+    /// nil for the null reverse-path `<>`.
+    public var reversePath: MailAddress?
+    public var client: SocketAddress
+    public var heloName: String
+}
+
+/// The answer to a ``RecipientRequest``.
+public enum RecipientDecision: Sendable, Equatable {
+    /// Use the configured users and aliases.
+    case useDefault
+    /// Accept, delivering into the Maildir of this local user (it need not be in the users file).
+    case accept(mailbox: MailAddress)
+    /// Refuse with this reply, such as 550 5.1.1.
+    case reject(code: Int, enhancedCode: String, text: String)
+}
+
+/// A POP3 login attempt.
+public struct LoginRequest: Sendable {
+    public var login: String
+    public var password: String
+    public var client: SocketAddress
+}
+
+/// A message handed to a custom ``PostOfficeHooks/deliver`` hook.
+public struct ReceivedMessage: Sendable {
+    public var sessionID: String
+    /// nil for `<>`.
+    public var reversePath: MailAddress?
+    public var recipients: [MailAddress]
+    /// A file holding the message as stored (trace headers first, LF line endings). It is removed after
+    /// the hook returns: copy or move it if it must live on.
+    public var path: String
+    public var size: Int
+}
+
+/// The outcome of a custom delivery.
+public enum DeliveryVerdict: Sendable, Equatable {
+    case accepted
+    /// 4xx: the client should try again later.
+    case temporaryFailure(String)
+    /// 5xx: the client should give up.
+    case permanentFailure(String)
+}
+
+/// What was delivered, reported through ``PostOfficeHooks/messageDelivered``.
+public struct DeliveryReport: Sendable {
+    public var sessionID: String
+    public var reversePath: MailAddress?
+    public var recipients: [MailAddress]
+    /// The Maildir files written, one per distinct mailbox (full paths).
+    public var files: [String]
+    public var size: Int
+}

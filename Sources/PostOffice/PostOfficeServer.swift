@@ -1,0 +1,134 @@
+// PostOfficeServer: the public embedding API — start the SMTP and POP3 listeners in-process, reload
+// accounts, observe deliveries, and shut down gracefully. The CLI is a thin shell over this type.
+
+import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
+import PostOfficeCore
+
+/// A running mail server: SMTP in, Maildir, POP3 out.
+///
+/// ```swift
+/// var configuration = PostOfficeConfiguration(dataDirectory: "/tmp/po")
+/// configuration.smtpListeners = [SocketAddress(host: "127.0.0.1", port: 0)]
+/// configuration.pop3Listeners = [SocketAddress(host: "127.0.0.1", port: 0)]
+/// let server = try PostOfficeServer(configuration: configuration)
+/// try server.start()
+/// print(server.smtpAddresses)      // the ports actually bound
+/// server.shutdown()                // stop accepting, finish messages in flight, close
+/// ```
+public final class PostOfficeServer: Sendable {
+    public let configuration: PostOfficeConfiguration
+    let context: ServerContext
+    private let state = ServerState()
+
+    /// Creates the server and loads users and aliases. Nothing listens until ``start()``.
+    /// - Throws: ``ConfigurationError`` when the users or aliases file cannot be read.
+    public init(
+        configuration: PostOfficeConfiguration,
+        hooks: PostOfficeHooks = PostOfficeHooks(),
+        logSink: any LogSink = DiscardingLogSink(),
+        clock: any MailClock = SystemClock(),
+        random: any RandomSource = SystemRandomSource(),
+        isVerbose: Bool = false
+    ) throws {
+        self.configuration = configuration
+        context = try ServerContext(
+            configuration: configuration, hooks: hooks, logSink: logSink, clock: clock, random: random, isVerbose: isVerbose)
+    }
+
+    /// Binds every listener and starts serving. Throws ``SystemError`` when a port cannot be bound
+    /// (nothing is left listening then).
+    public func start() throws {
+        // Writes to a closed socket must fail with EPIPE, not kill the process.
+        signal(SIGPIPE, SIG_IGN)
+        var started: [Listener] = []
+        do {
+            for address in configuration.smtpListeners {
+                started.append(try makeListener(address, kind: .smtp))
+            }
+            for address in configuration.pop3Listeners {
+                started.append(try makeListener(address, kind: .pop3))
+            }
+        } catch {
+            started.forEach { $0.cancel() }
+            throw error
+        }
+        state.lock.withLock { state.listeners = started }
+        started.forEach { $0.start() }
+        for listener in started {
+            context.logSink.log(LogRecord(.info, "server.listening", [
+                ("protocol", kindName(listener)),
+                ("address", listener.boundAddress.description),
+            ]))
+        }
+    }
+
+    /// The SMTP addresses bound (with the real port when 0 was configured).
+    public var smtpAddresses: [SocketAddress] {
+        state.lock.withLock { state.listeners.filter { state.kinds[ObjectIdentifier($0)] == .smtp }.map(\.boundAddress) }
+    }
+
+    /// The POP3 addresses bound.
+    public var pop3Addresses: [SocketAddress] {
+        state.lock.withLock { state.listeners.filter { state.kinds[ObjectIdentifier($0)] == .pop3 }.map(\.boundAddress) }
+    }
+
+    /// Connections currently open.
+    public var connectionCount: Int { context.registry.count }
+
+    /// Re-reads the users and aliases files (SIGHUP). Sessions in progress keep running.
+    public func reloadAccounts() throws {
+        try context.reloadAccounts()
+        context.logSink.log(LogRecord(.info, "server.reload"))
+    }
+
+    /// Graceful shutdown: stops accepting, lets each session finish what it is doing (a message in DATA
+    /// is completed; idle sessions get 421 4.3.2), waits up to `Limits.shutdownGraceSeconds`, then closes
+    /// whatever is left. Returns when every connection is closed.
+    public func shutdown() {
+        let listeners: [Listener] = state.lock.withLock {
+            defer { state.listeners = [] }
+            return state.listeners
+        }
+        listeners.forEach { $0.cancel() }
+        context.beginShutdown()
+        for connection in context.registry.all {
+            connection.queue.async { connection.handler?.connectionShutdownRequested(connection) }
+        }
+        let done = DispatchSemaphore(value: 0)
+        context.registry.whenEmpty { done.signal() }
+        if done.wait(timeout: .now() + .seconds(configuration.limits.shutdownGraceSeconds)) == .timedOut {
+            for connection in context.registry.all {
+                connection.queue.async { connection.close() }
+            }
+            _ = done.wait(timeout: .now() + .seconds(5))
+        }
+        context.logSink.log(LogRecord(.info, "server.stopped"))
+    }
+
+    // MARK: - Listeners
+
+    enum Kind { case smtp, pop3 }
+
+    private func kindName(_ listener: Listener) -> String {
+        state.lock.withLock { state.kinds[ObjectIdentifier(listener)] == .smtp ? "smtp" : "pop3" }
+    }
+
+    private func makeListener(_ address: SocketAddress, kind: Kind) throws -> Listener {
+        let context = self.context
+        let listener = try Listener(address: address) { fd, peer, local in
+            context.accept(fd: fd, peer: peer, local: local, smtp: kind == .smtp)
+        }
+        state.lock.withLock { state.kinds[ObjectIdentifier(listener)] = kind }
+        return listener
+    }
+}
+
+/// Mutable server state behind one lock.
+final class ServerState: @unchecked Sendable {
+    let lock = Lock()
+    var listeners: [Listener] = []
+    var kinds: [ObjectIdentifier: PostOfficeServer.Kind] = [:]
+}

@@ -1,0 +1,170 @@
+// SMTPSession: drives one SMTP connection — feeds bytes to the sans-I/O engine and carries out its actions:
+// recipient checks through hooks and the delivery agent, streaming the body to disk, and the durable commit.
+
+import Dispatch
+import PostOfficeCore
+import PostOfficeDelivery
+import PostOfficeSMTP
+
+final class SMTPSession: ConnectionHandler {
+    private let context: ServerContext
+    private let sessionID: String
+    private var engine: SMTPServerStateMachine
+    private var admission: ConnectionRegistry.Admission
+    /// Recipients accepted in the current transaction, with where they go, in RCPT order.
+    private var accepted: [(address: MailAddress, resolution: RecipientResolution)] = []
+    private var reversePath: MailAddress?
+    private var heloName = ""
+    private var message: SMTPMessageSink?
+    private var messageCount = 0
+
+    init(context: ServerContext, sessionID: String, admission: ConnectionRegistry.Admission, isLoopback: Bool) {
+        self.context = context
+        self.sessionID = sessionID
+        self.admission = admission
+        var configuration = SMTPServerConfiguration(hostname: context.configuration.hostname, limits: context.configuration.limits)
+        configuration.greeting = "\(context.configuration.hostname) ESMTP PostOffice"
+        engine = SMTPServerStateMachine(configuration: configuration)
+    }
+
+    func connectionOpened(_ connection: Connection) {
+        context.log(.info, "smtp.connect", connection, ["peer": connection.peer.description, "local": connection.local.description])
+        switch admission {
+        case .admitted:
+            break
+        case .tooManyFromAddress, .tooManyInAll:
+            // RFC 5321 §3.8: a server that cannot serve may answer 421 at once and close.
+            let reply = SMTPReply(421, EnhancedStatusCode(4, 7, 0), "\(context.configuration.hostname) Too many connections, try again later")
+            context.log(.warning, "smtp.refused", connection, ["reason": admission == .tooManyInAll ? "max_connections" : "connections_per_client"])
+            connection.send(reply.wireBytes)
+            connection.closeAfterFlushing()
+            return
+        }
+        if context.isShuttingDown {
+            connection.send(SMTPReply.shuttingDown.wireBytes)
+            connection.closeAfterFlushing()
+            return
+        }
+        connection.setIdleTimeout(seconds: context.configuration.limits.smtpCommandTimeoutSeconds)
+        perform(engine.start(), on: connection)
+    }
+
+    func connection(_ connection: Connection, received bytes: [UInt8]) {
+        if context.isVerbose { context.trace(connection, incoming: bytes) }
+        perform(engine.receive(bytes), on: connection)
+    }
+
+    func connectionDrained(_ connection: Connection) {}
+
+    func connectionTimedOut(_ connection: Connection) {
+        context.log(.info, "smtp.timeout", connection, ["state": engine.isReceivingMessage ? "data" : "command"])
+        perform(engine.timedOut(), on: connection)
+    }
+
+    func connectionShutdownRequested(_ connection: Connection) {
+        perform(engine.beginShutdown(), on: connection)
+    }
+
+    func connectionClosed(_ connection: Connection) {
+        message?.abort()
+        message = nil
+        context.log(.info, "smtp.disconnect", connection, ["messages": String(messageCount)])
+    }
+
+    // MARK: - Actions
+
+    /// Carries out actions in order. A check's answer may release more buffered commands (pipelining),
+    /// whose actions are appended and carried out in the same loop, so replies keep their order.
+    private func perform(_ initial: [SMTPAction], on connection: Connection) {
+        var actions = initial
+        var index = 0
+        while index < actions.count {
+            let action = actions[index]
+            index += 1
+            switch action {
+            case .send(let reply):
+                if context.isVerbose { context.trace(connection, outgoing: reply.wireBytes) }
+                connection.send(reply.wireBytes)
+            case .delay(let milliseconds):
+                // Error throttling (Postfix smtpd_error_sleep_time): stop reading, send the rest later.
+                let rest = Array(actions[index...])
+                connection.pauseReading()
+                connection.queue.asyncAfter(deadline: .now() + .milliseconds(milliseconds)) { [self] in
+                    guard !connection.isClosed else { return }
+                    connection.resumeReading()
+                    perform(rest, on: connection)
+                }
+                return
+            case .checkSender(let sender, _):
+                accepted = []
+                reversePath = sender
+                actions += engine.resolveSender(.accept)
+            case .checkRecipient(let recipient, _):
+                actions += engine.resolveRecipient(decide(recipient: recipient, connection: connection))
+            case .beginMessage(let envelope):
+                heloName = envelope.heloName
+                connection.setIdleTimeout(seconds: context.configuration.limits.smtpDataTimeoutSeconds)
+                message = SMTPMessageSink(
+                    context: context, sessionID: sessionID, envelope: envelope, recipients: recipientsFor(envelope),
+                    connection: connection)
+            case .appendMessage(let bytes):
+                message?.append(bytes)
+            case .commitMessage:
+                connection.setIdleTimeout(seconds: context.configuration.limits.smtpCommandTimeoutSeconds)
+                let decision = message?.commit() ?? .reject(SMTPReply.temporaryFailure)
+                message = nil
+                if case .accept = decision { messageCount += 1 }
+                actions += engine.resolveMessage(decision)
+            case .abortMessage:
+                connection.setIdleTimeout(seconds: context.configuration.limits.smtpCommandTimeoutSeconds)
+                message?.abort()
+                message = nil
+            case .close:
+                connection.closeAfterFlushing()
+            case .startTLS:
+                break
+            }
+        }
+    }
+
+    private func recipientsFor(_ envelope: SMTPEnvelope) -> [(MailAddress, RecipientResolution)] {
+        envelope.recipients.compactMap { address in
+            accepted.first { $0.address == address }.map { (address, $0.resolution) }
+        }
+    }
+
+    private func decide(recipient: MailAddress, connection: Connection) -> SMTPDecision {
+        if let hook = context.hooks.checkRecipient {
+            let request = RecipientRequest(recipient: recipient, reversePath: reversePath, client: connection.peer, heloName: heloName)
+            switch hook(request) {
+            case .useDefault:
+                break
+            case .accept(let mailbox):
+                let resolution = context.deliveryAgent.resolve(mailbox)
+                guard case .local = resolution else {
+                    return .reject(SMTPReply(451, EnhancedStatusCode(4, 3, 0), "Mailbox for \(mailbox) cannot be resolved"))
+                }
+                accepted.append((recipient, resolution))
+                return .accept
+            case .reject(let code, let enhanced, let text):
+                let reply = SMTPReply(code, EnhancedStatusCode(enhanced) ?? EnhancedStatusCode(code / 100, 0, 0), text)
+                context.log(.info, "smtp.recipient_rejected", connection, ["rcpt": recipient.description, "code": String(code)])
+                return .reject(reply)
+            }
+        }
+        let resolution = context.deliveryAgent.resolve(recipient)
+        switch resolution {
+        case .local:
+            accepted.append((recipient, resolution))
+            return .accept
+        case .unknownUser:
+            context.log(.info, "smtp.recipient_rejected", connection, ["rcpt": recipient.description, "reason": "unknown_user"])
+            return .reject(SMTPReply(550, EnhancedStatusCode(5, 1, 1), "<\(recipient)>: Recipient address rejected: User unknown"))
+        case .relayDenied:
+            context.log(.info, "smtp.recipient_rejected", connection, ["rcpt": recipient.description, "reason": "relay"])
+            return .reject(SMTPReply(550, EnhancedStatusCode(5, 7, 1), "<\(recipient)>: Relay access denied"))
+        case .invalidAddress:
+            return .reject(SMTPReply(501, EnhancedStatusCode(5, 1, 3), "<\(recipient)>: Bad recipient address syntax"))
+        }
+    }
+}

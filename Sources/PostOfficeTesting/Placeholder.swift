@@ -1,2 +1,0 @@
-// PostOfficeTesting: helpers for embedders' tests.
-@_exported import PostOffice

@@ -1,0 +1,85 @@
+// TestPostOffice: a whole server for an embedder's tests — temporary data folder, random loopback ports,
+// named users — plus "wait for a message for alice" and cleanup. GreenMail's users ask for exactly this.
+
+import Foundation
+import PostOffice
+
+/// A PostOffice server on random loopback ports with a temporary data folder.
+///
+/// ```swift
+/// let office = try TestPostOffice(users: ["alice@example.test": "secret"])
+/// defer { office.stop() }
+/// // send to office.smtpAddress with any SMTP client…
+/// let message = try office.waitForMessage(for: "alice@example.test")
+/// #expect(message.contains("Subject: hello"))
+/// ```
+public final class TestPostOffice: @unchecked Sendable {
+    public let server: PostOfficeServer
+    public let dataDirectory: String
+    private let removesDataDirectory: Bool
+
+    /// Starts a server. `users` maps addresses to passwords (stored as `{PLAIN}` in a temporary users
+    /// file: test use only). Domains default to the users' domains.
+    public init(
+        users: [String: String] = ["alice@example.test": "secret"],
+        domains: [String]? = nil,
+        hooks: PostOfficeHooks = PostOfficeHooks(),
+        logSink: any LogSink = DiscardingLogSink(),
+        configure: (inout PostOfficeConfiguration) -> Void = { _ in }
+    ) throws {
+        let directory = NSTemporaryDirectory() + "postoffice-test-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        dataDirectory = directory
+        removesDataDirectory = true
+        var configuration = PostOfficeConfiguration(hostname: "mx.test", dataDirectory: directory)
+        configuration.domains = domains ?? Array(Set(users.keys.compactMap { MailAddress($0)?.normalizedDomain })).sorted()
+        if configuration.domains.isEmpty { configuration.domains = ["example.test"] }
+        configuration.smtpListeners = [SocketAddress(host: "127.0.0.1", port: 0)]
+        configuration.pop3Listeners = [SocketAddress(host: "127.0.0.1", port: 0)]
+        configuration.limits.failedLoginDelayMilliseconds = 0
+        configure(&configuration)
+        let lines = users.sorted { $0.key < $1.key }.map { "\($0.key):{PLAIN}\($0.value)" }
+        try (lines.joined(separator: "\n") + "\n").write(toFile: configuration.usersFile, atomically: true, encoding: .utf8)
+        server = try PostOfficeServer(configuration: configuration, hooks: hooks, logSink: logSink)
+        try server.start()
+    }
+
+    /// The SMTP address to connect to.
+    public var smtpAddress: SocketAddress { server.smtpAddresses[0] }
+    /// The POP3 address to connect to.
+    public var pop3Address: SocketAddress { server.pop3Addresses[0] }
+
+    /// The messages in `address`'s Maildir (new/ and cur/), oldest first, as stored.
+    public func messages(for address: String) -> [String] {
+        guard let parsed = MailAddress(address), let path = server.maildirPath(for: parsed) else { return [] }
+        var files: [String] = []
+        for sub in ["new", "cur"] {
+            let dir = path + "/" + sub
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] where !name.hasPrefix(".") {
+                files.append(dir + "/" + name)
+            }
+        }
+        return files.sorted { ($0 as NSString).lastPathComponent < ($1 as NSString).lastPathComponent }
+            .compactMap { try? String(contentsOfFile: $0, encoding: .utf8) }
+    }
+
+    /// Waits until `address` has at least `count` messages and returns the newest; throws after `timeoutSeconds`.
+    @discardableResult
+    public func waitForMessage(for address: String, count: Int = 1, timeoutSeconds: Double = 10) throws -> String {
+        let deadline = Date().addingTimeInterval(timeoutSeconds)
+        while true {
+            let found = messages(for: address)
+            if found.count >= count, let last = found.last { return last }
+            if Date() > deadline {
+                throw TestClientError("no message for \(address) within \(timeoutSeconds) s (have \(found.count))")
+            }
+            usleep(20_000)
+        }
+    }
+
+    /// Shuts the server down and removes the data folder.
+    public func stop() {
+        server.shutdown()
+        if removesDataDirectory { try? FileManager.default.removeItem(atPath: dataDirectory) }
+    }
+}

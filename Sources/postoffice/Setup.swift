@@ -1,0 +1,80 @@
+// Setup: turns command-line options into a PostOfficeConfiguration (config file, then flags on top), and
+// creates the embedded default on first run: data folder, commented config, users, postmaster password.
+
+import Foundation
+import PostOffice
+import PostOfficeAccounts
+
+struct Setup {
+    let options: CommandLineOptions
+
+    var configPath: String { options.configFile ?? options.dataDirectory + "/postoffice.conf" }
+
+    /// The effective configuration: defaults, then the config file (if present), then flags.
+    func configuration() throws -> PostOfficeConfiguration {
+        var configuration = PostOfficeConfiguration(hostname: Self.defaultHostname(), dataDirectory: options.dataDirectory)
+        if options.configFile != nil || FileManager.default.fileExists(atPath: configPath) {
+            guard let text = try? String(contentsOfFile: configPath, encoding: .utf8) else {
+                throw UsageError("cannot read config file \(configPath)")
+            }
+            configuration = try ConfigurationFile.parse(text, fileName: configPath, base: configuration)
+        }
+        if !options.smtpListeners.isEmpty { configuration.smtpListeners = options.smtpListeners }
+        if !options.pop3Listeners.isEmpty { configuration.pop3Listeners = options.pop3Listeners }
+        if let hostname = options.hostname { configuration.hostname = hostname }
+        for domain in options.domains where !configuration.domains.contains(domain) {
+            configuration.domains.append(domain)
+        }
+        if !configuration.domains.contains("localhost") { configuration.domains.append("localhost") }
+        return configuration
+    }
+
+    /// Creates the data folder, config file, users and aliases files when missing. Returns the generated
+    /// postmaster password when it made the users file (to be printed once).
+    func prepareDataDirectory(_ configuration: PostOfficeConfiguration) throws -> String? {
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true,
+                               attributes: [.posixPermissions: 0o700])
+        try fm.createDirectory(atPath: configuration.mailRoot, withIntermediateDirectories: true,
+                               attributes: [.posixPermissions: 0o700])
+        if options.configFile == nil && !fm.fileExists(atPath: configPath) {
+            try ConfigurationFile.template(for: configuration).write(toFile: configPath, atomically: true, encoding: .utf8)
+        }
+        if !fm.fileExists(atPath: configuration.aliasesFile) {
+            let text = """
+                # Aliases: ALIAS TARGET[, TARGET...]   (Postfix virtual(5) style)
+                # postmaster@example.test  alice@example.test
+
+                """
+            try text.write(toFile: configuration.aliasesFile, atomically: true, encoding: .utf8)
+            chmod(configuration.aliasesFile, 0o600)
+        }
+        var generated: String?
+        if !fm.fileExists(atPath: configuration.usersFile) {
+            let password = Self.generatePassword()
+            let hash = try PasswordHash.generate(password: password, random: SystemRandomSource())
+            let text = """
+                # Users: ADDRESS:{SCHEME}HASH   (Dovecot passwd-file; `postoffice user add` edits it)
+                postmaster@localhost:\(hash.storedForm)
+
+                """
+            try text.write(toFile: configuration.usersFile, atomically: true, encoding: .utf8)
+            chmod(configuration.usersFile, 0o600)
+            generated = password
+        }
+        return generated
+    }
+
+    static func generatePassword() -> String {
+        let alphabet = Array("abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789")
+        let random = SystemRandomSource()
+        return String((0..<16).map { _ in alphabet[Int(random.next() % UInt64(alphabet.count))] })
+    }
+
+    static func defaultHostname() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count) == 0 else { return "localhost" }
+        let name = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return name.isEmpty ? "localhost" : name
+    }
+}
