@@ -16,7 +16,8 @@ public enum POP3Action: Hashable, Sendable {
     /// Check an APOP digest (`MD5(timestamp + secret)` in lower-case hex) for `user`; only emitted when APOP
     /// is enabled. Answered like ``authenticate(user:password:)``.
     case authenticateAPOP(user: String, timestamp: String, digest: String)
-    /// RETR (`bodyLineLimit` nil) or TOP (`bodyLineLimit` n): write `+OK <octets> octets\r\n`, stream the
+    /// RETR (`bodyLineLimit` nil) or TOP (`bodyLineLimit` n): write `+OK <octets> octets\r\n` (or the
+    /// wire bytes of ``POP3Response/messageFollows(octets:bodyLineLimit:)``, which suits TOP better), stream the
     /// stored message through ``POP3ByteStuffer`` (which appends `.\r\n`), then call
     /// ``POP3ServerStateMachine/messageSent()``, or ``POP3ServerStateMachine/messageUnavailable()`` before
     /// writing anything if the message cannot be opened.

@@ -47,13 +47,12 @@ public struct POP3ByteStuffer: Sendable {
     /// Ends the message: a CRLF if the last line had no LF, then the `.\r\n` terminator.
     public mutating func finish(into output: inout [UInt8]) {
         if !isAtLineStart {
-            if lastByteWasCR {
-                output.append(10)
-            } else {
-                output.append(contentsOf: [13, 10])
-            }
+            if !lastByteWasCR { output.append(13) }
+            output.append(10)
         }
-        output.append(contentsOf: [UInt8(ascii: "."), 13, 10])
+        output.append(UInt8(ascii: "."))
+        output.append(13)
+        output.append(10)
         isAtLineStart = true
         lastByteWasCR = false
         isComplete = true
@@ -62,8 +61,10 @@ public struct POP3ByteStuffer: Sendable {
     private mutating func encode(buffer: UnsafeBufferPointer<UInt8>, into output: inout [UInt8]) -> Bool {
         guard let base = buffer.baseAddress, buffer.count > 0 else { return true }
         let count = buffer.count
-        // Room for the chunk plus a few extra bytes per line; a guess, growth handles the rest.
-        output.reserveCapacity(output.count + count + count / 32 + 8)
+        // Room for the chunk plus a few extra bytes per line; grow geometrically so a caller that keeps
+        // appending to one buffer does not pay for a copy per chunk.
+        let needed = output.count + count + count / 32 + 8
+        if output.capacity < needed { output.reserveCapacity(max(needed, output.capacity * 2)) }
         var index = 0
         while index < count {
             if isAtLineStart && base[index] == UInt8(ascii: ".") {
@@ -84,11 +85,8 @@ public struct POP3ByteStuffer: Sendable {
                 output.append(contentsOf: UnsafeBufferPointer(start: base + index, count: runLength))
                 lastByteWasCR = base[lineFeed - 1] == 13
             }
-            if lastByteWasCR {
-                output.append(10)
-            } else {
-                output.append(contentsOf: [13, 10])
-            }
+            if !lastByteWasCR { output.append(13) }
+            output.append(10)
             index = lineFeed + 1
             if let limit = bodyLineLimit {
                 let lineLength = currentLineLength &+ runLength

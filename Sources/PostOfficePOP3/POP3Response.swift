@@ -118,7 +118,14 @@ extension POP3Response {
     public static let malformedCredentials = POP3Response.error("Malformed PLAIN credentials", code: "AUTH")
     public static let capabilityList = POP3Response.ok("Capability list follows")
     public static let mechanismList = POP3Response.ok("Supported mechanisms follow")
-    public static let signingOff = POP3Response.ok("PostOffice signing off")
+
+    /// The `+OK` line the runtime writes before streaming a message for
+    /// ``POP3Action/sendMessage(storageKey:octets:bodyLineLimit:)``: `+OK 120 octets` for RETR
+    /// ([RFC 1939 §7](https://www.rfc-editor.org/rfc/rfc1939#page-8)), `+OK top of message follows` for TOP
+    /// (whose output is shorter than the message, so no size is claimed).
+    public static func messageFollows(octets: Int, bodyLineLimit: Int?) -> POP3Response {
+        bodyLineLimit == nil ? .ok("\(octets) octets") : .ok("Top of message follows")
+    }
 
     /// `-ERR no such message, only N messages in maildrop`.
     public static func noSuchMessage(count: Int) -> POP3Response {

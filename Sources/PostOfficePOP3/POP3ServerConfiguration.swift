@@ -4,7 +4,7 @@ import PostOfficeCore
 
 /// Settings for one ``POP3ServerStateMachine``.
 public struct POP3ServerConfiguration: Sendable {
-    /// This server's name (used in the APOP timestamp example and logs; not shown in the greeting).
+    /// This server's name, for the runtime (logs, building ``apopTimestamp``); the engine does not show it.
     public var hostname: String
     /// Protocol limits; the engine reads ``Limits/pop3CommandLineLength``.
     public var limits: Limits

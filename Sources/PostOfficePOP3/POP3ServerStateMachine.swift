@@ -94,10 +94,14 @@ public struct POP3ServerStateMachine: Sendable {
         if pending != nil || !hasStarted {
             // Bounded buffering while paused: a client may pipeline, but not without limit.
             guard framer.bufferedByteCount <= configuration.maximumPendingInputBytes else {
-                framer.discardBuffered()
-                phase = .closed
-                pending = nil
-                return [.close]
+                // No -ERR while a message may be mid-stream: it would land inside the message text.
+                if case .message = pending {
+                    framer.discardBuffered()
+                    phase = .closed
+                    pending = nil
+                    return [.close]
+                }
+                return closing(with: .tooMuchPipelinedInput)
             }
             return []
         }
@@ -107,7 +111,9 @@ public struct POP3ServerStateMachine: Sendable {
     /// The runtime's answer to ``POP3Action/authenticate(user:password:)`` or
     /// ``POP3Action/authenticateAPOP(user:timestamp:digest:)``.
     public mutating func authenticationFinished(_ result: POP3AuthenticationResult) -> [POP3Action] {
-        guard case .authentication = pending, !isClosed else {
+        // After the engine closed on its own (timeout, limits) a late callback is expected and ignored.
+        if isClosed { return [] }
+        guard case .authentication = pending else {
             assertionFailure("authenticationFinished without a pending authentication")
             return []
         }
@@ -138,7 +144,8 @@ public struct POP3ServerStateMachine: Sendable {
     /// The runtime has written a whole message for ``POP3Action/sendMessage(storageKey:octets:bodyLineLimit:)``.
     /// A RETR marks the message retrieved.
     public mutating func messageSent() -> [POP3Action] {
-        guard case .message(let number, let marksRetrieved) = pending, !isClosed else {
+        if isClosed { return [] }
+        guard case .message(let number, let marksRetrieved) = pending else {
             assertionFailure("messageSent without a pending message")
             return []
         }
@@ -150,7 +157,8 @@ public struct POP3ServerStateMachine: Sendable {
     /// The runtime could not open the message of a pending sendMessage and has written nothing: answers
     /// `-ERR [SYS/TEMP] Message unavailable` and leaves the message unmarked.
     public mutating func messageUnavailable() -> [POP3Action] {
-        guard case .message = pending, !isClosed else {
+        if isClosed { return [] }
+        guard case .message = pending else {
             assertionFailure("messageUnavailable without a pending message")
             return []
         }
@@ -161,7 +169,8 @@ public struct POP3ServerStateMachine: Sendable {
     /// The runtime has finished the UPDATE requested by ``POP3Action/commit(deleted:retrieved:)``:
     /// `+OK` (or `-ERR [SYS/TEMP]` when some deletions failed, RFC 1939 §6), then close.
     public mutating func updateFinished(success: Bool) -> [POP3Action] {
-        guard case .update = pending, !isClosed else {
+        if isClosed { return [] }
+        guard case .update = pending else {
             assertionFailure("updateFinished without a pending update")
             return []
         }
@@ -272,7 +281,7 @@ public struct POP3ServerStateMachine: Sendable {
         case .capa:
             return [capabilities()]
         case .quit:
-            return closing(with: .signingOff)
+            return closing(with: .ok("\(configuration.implementation) signing off"))
         case .user(let name):
             guard allowsPlaintext else { return failure(.plaintextDisallowed) }
             phase = .authorization(user: name)
@@ -291,7 +300,7 @@ public struct POP3ServerStateMachine: Sendable {
             return [.authenticateAPOP(user: name, timestamp: timestamp, digest: digest)]
         case .auth(nil, _):
             let mechanisms: [[UInt8]] = allowsPlaintext ? [Array("PLAIN".utf8)] : []
-            return [.sendMultiline(.mechanismList, lines: mechanisms)]
+            return [multiline(.mechanismList, lines: mechanisms)]
         case .auth(let mechanism?, let initialResponse):
             guard mechanism == "PLAIN" else { return failure(.unsupportedMechanism) }
             guard allowsPlaintext else { return failure(.plaintextDisallowed) }
@@ -344,7 +353,7 @@ public struct POP3ServerStateMachine: Sendable {
         if allowsPlaintext { lines.append("SASL PLAIN") }
         if configuration.isSTLSAvailable && !isTLSActive { lines.append("STLS") }
         if isAPOPActive { lines.append("APOP") }
-        return .sendMultiline(.capabilityList, lines: lines.map { Array($0.utf8) })
+        return multiline(.capabilityList, lines: lines.map { Array($0.utf8) })
     }
 
     // MARK: - TRANSACTION
@@ -358,13 +367,13 @@ public struct POP3ServerStateMachine: Sendable {
         case .list(nil):
             let lines = maildrop.visibleMessages.map { Array("\($0.number) \($0.info.octets)".utf8) }
             let summary = POP3Response.ok("\(maildrop.visibleCount) messages (\(maildrop.visibleOctets) octets)")
-            return [.sendMultiline(summary, lines: lines)]
+            return [multiline(summary, lines: lines)]
         case .list(let number?):
             guard let info = maildrop.visibleMessage(number) else { return lookUpFailure(number) }
             return [.send(.ok("\(number) \(info.octets)"))]
         case .uidl(nil):
             let lines = maildrop.visibleMessages.map { Array("\($0.number) \($0.info.uniqueID)".utf8) }
-            return [.sendMultiline(.ok("Unique-ID listing follows"), lines: lines)]
+            return [multiline(.ok("Unique-ID listing follows"), lines: lines)]
         case .uidl(let number?):
             guard let info = maildrop.visibleMessage(number) else { return lookUpFailure(number) }
             return [.send(.ok("\(number) \(info.uniqueID)"))]
@@ -391,6 +400,12 @@ public struct POP3ServerStateMachine: Sendable {
         case .user, .pass, .apop, .auth, .stls:
             return failure(.notAllowedAfterLogin)
         }
+    }
+
+    /// A multi-line response with each line byte-stuffed (RFC 1939 §3). None of ours starts with "." today
+    /// (unique-ids follow a number), but the action promises stuffed lines, so keep the promise here.
+    private func multiline(_ response: POP3Response, lines: [[UInt8]]) -> POP3Action {
+        .sendMultiline(response, lines: lines.map { $0.first == UInt8(ascii: ".") ? [UInt8(ascii: ".")] + $0 : $0 })
     }
 
     /// The -ERR for a message number that is out of range or marked deleted.

@@ -409,8 +409,36 @@ import Testing
         _ = session.line("USER alice")
         _ = session.line("PASS secret")
         #expect(session.bytes(Array(repeating: UInt8(ascii: "N"), count: 80)) == [])
-        #expect(session.bytes(Array(repeating: UInt8(ascii: "N"), count: 80)) == ["A: close"])
+        #expect(session.bytes(Array(repeating: UInt8(ascii: "N"), count: 80))
+            == ["S: -ERR [SYS/PERM] Too much pipelined input", "A: close"])
         #expect(session.machine.isClosed)
+        // The runtime's late answer to the authentication it was running is ignored.
+        #expect(Session.render(session.machine.authenticationFinished(.success(Session.messages))) == [])
+    }
+
+    @Test func pipelinedOverflowDuringMessageClosesSilently() {
+        var configuration = Session.configuration()
+        configuration.maximumPendingInputBytes = 10
+        var session = Session(configuration: configuration)
+        _ = session.start()
+        _ = session.line("USER alice")
+        _ = session.line("PASS secret")
+        _ = session.machine.authenticationFinished(.success(Session.messages))
+        _ = session.line("RETR 1")
+        #expect(session.bytes(Array("NOOP\r\nNOOP\r\nNOOP\r\n".utf8)) == ["A: close"])
+        #expect(Session.render(session.machine.messageSent()) == [])
+    }
+
+    @Test func lateCallbacksAfterTimeoutAreIgnored() {
+        var session = Session.loggedIn()
+        _ = session.line("QUIT")
+        #expect(Session.render(session.machine.timedOut()) == ["A: close"])
+        #expect(Session.render(session.machine.updateFinished(success: true)) == [])
+    }
+
+    @Test func messageFollowsLine() {
+        #expect(POP3Response.messageFollows(octets: 120, bodyLineLimit: nil).wireBytes == Array("+OK 120 octets\r\n".utf8))
+        #expect(POP3Response.messageFollows(octets: 120, bodyLineLimit: 3).isOK)
     }
 
     @Test func overlongLineIsRejectedAndDiscarded() {
