@@ -24,22 +24,6 @@ public enum POP3Command: Hashable, Sendable {
     case top(Int, lines: Int)
     case uidl(Int?)
 
-    /// Whether the command belongs to the AUTHORIZATION state only.
-    var isAuthorizationCommand: Bool {
-        switch self {
-        case .user, .pass, .apop, .auth, .stls: return true
-        default: return false
-        }
-    }
-
-    /// Whether the command belongs to the TRANSACTION state only.
-    var isTransactionCommand: Bool {
-        switch self {
-        case .stat, .list, .retr, .dele, .noop, .rset, .top, .uidl: return true
-        default: return false
-        }
-    }
-
     /// Parses a command line without its CRLF. Keywords are case-insensitive; arguments are separated by
     /// spaces (runs of spaces tolerated, except inside the PASS argument).
     public init(parsing line: [UInt8]) throws(POP3CommandError) {
