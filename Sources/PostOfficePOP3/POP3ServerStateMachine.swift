@@ -346,13 +346,14 @@ public struct POP3ServerStateMachine: Sendable {
         return [.authenticate(user: authenticationID, password: password)]
     }
 
+    /// The RFC 2449 §6 capability list; the same in AUTHORIZATION and TRANSACTION, as §5 requires. APOP has
+    /// no capability tag: clients see it from the greeting's timestamp.
     private func capabilities() -> POP3Action {
         var lines = ["TOP", "UIDL", "RESP-CODES", "AUTH-RESP-CODE", "PIPELINING"]
         if allowsPlaintext { lines.insert("USER", at: 0) }
         lines.append("IMPLEMENTATION \(configuration.implementation)")
         if allowsPlaintext { lines.append("SASL PLAIN") }
         if configuration.isSTLSAvailable && !isTLSActive { lines.append("STLS") }
-        if isAPOPActive { lines.append("APOP") }
         return multiline(.capabilityList, lines: lines.map { Array($0.utf8) })
     }
 

@@ -510,4 +510,64 @@ import Testing
         #expect(Session.render(session.machine.updateFinished(success: true))
             == ["S: +OK PostOffice signing off (2 messages left)", "A: close"])
     }
+
+    @Test func shutdownWaitsForAuthentication() {
+        var session = Session()
+        _ = session.start()
+        _ = session.line("USER alice")
+        _ = session.line("PASS secret")
+        #expect(Session.render(session.machine.beginShutdown()) == [])
+        #expect(Session.render(session.machine.authenticationFinished(.failure))
+            == ["S: -ERR [AUTH] Authentication failed", "S: -ERR [SYS/TEMP] Server shutting down", "A: close"])
+    }
+
+    @Test func shutdownBeforeGreeting() {
+        var session = Session()
+        #expect(Session.render(session.machine.beginShutdown()) == [])
+        #expect(session.start() == ["S: +OK PostOffice ready", "S: -ERR [SYS/TEMP] Server shutting down", "A: close"])
+    }
+
+    @Test func shutdownDuringPlainContinuation() {
+        var session = Session()
+        _ = session.start()
+        _ = session.line("AUTH PLAIN")
+        #expect(Session.render(session.machine.beginShutdown()) == ["S: -ERR [SYS/TEMP] Server shutting down", "A: close"])
+    }
+
+    @Test func overlongPlainContinuationEndsTheExchange() {
+        var session = Session()
+        _ = session.start()
+        _ = session.line("AUTH PLAIN")
+        #expect(session.line(String(repeating: "A", count: 5000)) == ["S: -ERR Line too long"])
+        #expect(session.line("USER alice") == ["S: +OK"])
+    }
+
+    @Test func apopIsSignalledByGreetingNotCapabilities() {
+        var configuration = Session.configuration()
+        configuration.isAPOPEnabled = true
+        configuration.apopTimestamp = "<x@y>"
+        var session = Session(configuration: configuration)
+        #expect(session.start() == ["S: +OK PostOffice ready <x@y>"])
+        #expect(!session.line("CAPA").contains("S: APOP"))
+    }
+
+    @Test func apopEnabledWithoutTimestampStaysOff() {
+        var configuration = Session.configuration()
+        configuration.isAPOPEnabled = true
+        var session = Session(configuration: configuration)
+        #expect(session.start() == ["S: +OK PostOffice ready"])
+        #expect(session.line("APOP a c4c9334bac560ecc979e58001b3e22fb") == ["S: -ERR APOP not supported"])
+    }
+
+    @Test func implicitTLSAllowsPlaintextAndHidesSTLS() {
+        var configuration = Session.configuration(plaintext: false)
+        configuration.isTLSActive = true
+        configuration.isSTLSAvailable = true
+        var session = Session(configuration: configuration)
+        _ = session.start()
+        let capabilities = session.line("CAPA")
+        #expect(capabilities.contains("S: USER"))
+        #expect(!capabilities.contains("S: STLS"))
+        #expect(session.line("STLS") == ["S: -ERR STLS not available"])
+    }
 }
