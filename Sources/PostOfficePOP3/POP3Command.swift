@@ -6,22 +6,36 @@
 /// Message numbers too large for `Int` parse as `Int.max` (no maildrop is that large, so they are "no such
 /// message"); line counts too large for `Int` parse as `Int.max` (the whole body).
 public enum POP3Command: Hashable, Sendable {
+    /// `USER name` ([RFC 1939 §7](https://www.rfc-editor.org/rfc/rfc1939#page-13)).
     case user(String)
     /// The password is everything after `PASS `, spaces included (RFC 1939 §7 allows this).
     case pass(String)
+    /// `APOP name digest` ([RFC 1939 §7](https://www.rfc-editor.org/rfc/rfc1939#page-15)); digest lower-cased.
     case apop(user: String, digest: String)
+    /// `AUTH [mechanism [initial-response]]` ([RFC 5034 §4](https://www.rfc-editor.org/rfc/rfc5034#section-4)).
     /// `AUTH` alone lists mechanisms (RFC 1734 style); `initialResponse` is the raw base64 text (`=` for empty).
     case auth(mechanism: String?, initialResponse: String?)
+    /// `STLS` ([RFC 2595 §4](https://www.rfc-editor.org/rfc/rfc2595#section-4)).
     case stls
+    /// `CAPA` ([RFC 2449 §5](https://www.rfc-editor.org/rfc/rfc2449#section-5)).
     case capa
+    /// `STAT` ([RFC 1939 §5](https://www.rfc-editor.org/rfc/rfc1939#section-5)).
     case stat
+    /// `LIST [msg]`.
     case list(Int?)
+    /// `RETR msg`.
     case retr(Int)
+    /// `DELE msg`.
     case dele(Int)
+    /// `NOOP`.
     case noop
+    /// `RSET`.
     case rset
+    /// `QUIT` ([RFC 1939 §6](https://www.rfc-editor.org/rfc/rfc1939#section-6) in TRANSACTION).
     case quit
+    /// `TOP msg n` ([RFC 1939 §7](https://www.rfc-editor.org/rfc/rfc1939#page-11)).
     case top(Int, lines: Int)
+    /// `UIDL [msg]` ([RFC 1939 §7](https://www.rfc-editor.org/rfc/rfc1939#page-12)).
     case uidl(Int?)
 
     /// Parses a command line without its CRLF. Keywords are case-insensitive; arguments are separated by

@@ -2,9 +2,13 @@
 
 /// A syntax error in a POP3 command line.
 public enum POP3CommandError: Error, Hashable, Sendable {
+    /// The line was empty.
     case emptyCommand
+    /// Not a known keyword (or not letters at all).
     case unknownCommand
+    /// A required argument is absent.
     case missingArgument
+    /// More arguments than the command takes.
     case tooManyArguments
     /// Zero, negative, or not a decimal number.
     case invalidMessageNumber
@@ -12,6 +16,7 @@ public enum POP3CommandError: Error, Hashable, Sendable {
     case invalidLineCount
     /// Control characters or a malformed APOP digest.
     case invalidArgument
+    /// A name or password that is not UTF-8.
     case invalidUTF8
 
     /// The response sent for this error.

@@ -93,30 +93,54 @@ extension POP3Response {
     /// The runtime could not open a message it was asked to send.
     public static let messageUnavailable = POP3Response.error("Message unavailable", code: "SYS/TEMP")
 
+    /// `-ERR Line too long`.
     public static let lineTooLong = POP3Response.error("Line too long")
+    /// `-ERR Too many errors, closing connection`.
     public static let tooManyErrors = POP3Response.error("Too many errors, closing connection")
+    /// `-ERR [AUTH] Authentication failed, too many attempts`, sent before closing.
     public static let tooManyAuthenticationFailures = POP3Response.error(
         "Authentication failed, too many attempts", code: "AUTH")
+    /// `-ERR [SYS/PERM] Too much pipelined input`.
     public static let tooMuchPipelinedInput = POP3Response.error("Too much pipelined input", code: "SYS/PERM")
+    /// `-ERR Unknown command`.
     public static let unknownCommand = POP3Response.error("Unknown command")
+    /// `-ERR Empty command`.
     public static let emptyCommand = POP3Response.error("Empty command")
+    /// `-ERR Command not valid in AUTHORIZATION state`.
     public static let notAllowedBeforeLogin = POP3Response.error("Command not valid in AUTHORIZATION state")
+    /// `-ERR Command not valid in TRANSACTION state`.
     public static let notAllowedAfterLogin = POP3Response.error("Command not valid in TRANSACTION state")
+    /// `-ERR No USER given, send USER first`.
     public static let userFirst = POP3Response.error("No USER given, send USER first")
+    /// `-ERR Invalid message number`.
     public static let invalidMessageNumber = POP3Response.error("Invalid message number")
+    /// `-ERR Invalid line count, must be a non-negative number`.
     public static let invalidLineCount = POP3Response.error("Invalid line count, must be a non-negative number")
+    /// `-ERR Missing argument`.
     public static let missingArgument = POP3Response.error("Missing argument")
+    /// `-ERR Too many arguments`.
     public static let tooManyArguments = POP3Response.error("Too many arguments")
+    /// `-ERR Invalid argument`.
     public static let invalidArgument = POP3Response.error("Invalid argument")
+    /// `-ERR Argument is not valid UTF-8`.
     public static let invalidUTF8 = POP3Response.error("Argument is not valid UTF-8")
+    /// `-ERR APOP not supported`.
     public static let apopNotSupported = POP3Response.error("APOP not supported")
+    /// `-ERR STLS not available`.
     public static let stlsNotAvailable = POP3Response.error("STLS not available")
+    /// `+OK Begin TLS negotiation`.
     public static let beginTLS = POP3Response.ok("Begin TLS negotiation")
+    /// `-ERR Unsupported authentication mechanism`.
     public static let unsupportedMechanism = POP3Response.error("Unsupported authentication mechanism")
+    /// `-ERR [AUTH] Authentication cancelled`.
     public static let authenticationCancelled = POP3Response.error("Authentication cancelled", code: "AUTH")
+    /// `-ERR [AUTH] Invalid base64 data`.
     public static let invalidBase64 = POP3Response.error("Invalid base64 data", code: "AUTH")
+    /// `-ERR [AUTH] Malformed PLAIN credentials`.
     public static let malformedCredentials = POP3Response.error("Malformed PLAIN credentials", code: "AUTH")
+    /// `+OK Capability list follows`.
     public static let capabilityList = POP3Response.ok("Capability list follows")
+    /// `+OK Supported mechanisms follow`.
     public static let mechanismList = POP3Response.ok("Supported mechanisms follow")
 
     /// The `+OK` line the runtime writes before streaming a message for
