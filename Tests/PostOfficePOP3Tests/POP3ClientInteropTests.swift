@@ -1,4 +1,4 @@
-// POP3ClientInteropTests: real POP3 clients (python3's poplib, mpop) against the engine over a loopback
+// POP3ClientInteropTests: real POP3 clients (python3 poplib, mpop, fetchmail) against the engine over a loopback
 // socket, to catch wire-format mistakes the in-memory tests would agree with. Skipped when a tool is absent.
 import Foundation
 import Testing
@@ -87,7 +87,7 @@ import Testing
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let mbox = directory.appendingPathComponent("mbox").path
-        FileManager.default.createFile(atPath: mbox, contents: Data())
+        #expect(FileManager.default.createFile(atPath: mbox, contents: Data()))
         let server = try #require(LoopbackPOP3Server(messages: Self.messages))
         server.serveOneConnection()
         let result = try Self.run(mpop, [
@@ -104,5 +104,41 @@ import Testing
         #expect(delivered.contains("line 3"))
         #expect(server.commits.first?.deleted == [])
         #expect(server.commits.first?.retrieved == ["cur/one", "cur/two"])
+    }
+
+    @Test func fetchmailDownloadsThroughMDA() throws {
+        guard let fetchmail = Self.executable("fetchmail") else {
+            print("POP3ClientInteropTests: fetchmail not found, skipping the fetchmail session")
+            return
+        }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pop3-fetchmail-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let delivered = directory.appendingPathComponent("delivered").path
+        let server = try #require(LoopbackPOP3Server(messages: Self.messages))
+        let configurationPath = directory.appendingPathComponent("fetchmailrc").path
+        let configuration = """
+            set no syslog
+            poll 127.0.0.1 protocol POP3 port \(server.port) auth password
+              user "alice" password "secret" is "nobody" here
+              fetchall keep sslproto '' mda "/bin/sh -c 'cat >> \(delivered)'"
+
+            """
+        try configuration.write(toFile: configurationPath, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: configurationPath)
+        server.serveOneConnection()
+        let result = try Self.run("/usr/bin/env", [
+            "FETCHMAILHOME=\(directory.path)", fetchmail, "--fetchmailrc", configurationPath, "--nodetach",
+            "--pidfile", directory.appendingPathComponent("pid").path,
+        ])
+        if result.status != 0 && result.status != 1 { server.stop() }
+        server.waitUntilFinished()
+        // fetchmail exits 0 when mail was fetched.
+        #expect(result.status == 0, "\(result.output)")
+        let text = (try? String(contentsOfFile: delivered, encoding: .utf8)) ?? ""
+        #expect(text.contains("Subject: one"), "\(result.output)")
+        #expect(text.contains(".dot line"))
+        #expect(text.contains("line 3"))
+        #expect(server.commits.first?.deleted == [])
     }
 }
