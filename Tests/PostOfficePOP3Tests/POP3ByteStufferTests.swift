@@ -128,3 +128,41 @@ import Testing
         #expect(Self.encode(message, cuts: cuts).output == String(decoding: naive, as: UTF8.self))
     }
 }
+
+@Suite struct POP3MessageSizeCounterTests {
+    /// The stuffer's output without the added dots and the ".\r\n" terminator.
+    static func reference(_ message: [UInt8]) -> Int {
+        var stuffer = POP3ByteStuffer(bodyLineLimit: nil)
+        var output: [UInt8] = []
+        stuffer.encode(message, into: &output)
+        stuffer.finish(into: &output)
+        let lines = output.split(separator: 10, omittingEmptySubsequences: false).dropLast(2)
+        let dots = lines.filter { $0.first == UInt8(ascii: ".") }.count
+        return output.count - 3 - dots
+    }
+
+    @Test(arguments: ["", "a", "a\n", "a\r\n", "a\r", "\n\n", ".x\n", "a\rb\nc", "H: 1\r\n\r\nbody"])
+    func matchesStufferOutput(message: String) {
+        let bytes = Array(message.utf8)
+        var whole = POP3MessageSizeCounter()
+        whole.add(bytes)
+        var dripped = POP3MessageSizeCounter()
+        for byte in bytes { dripped.add([byte]) }
+        #expect(whole.octets == Self.reference(bytes))
+        #expect(dripped.octets == whole.octets)
+    }
+
+    @Test func randomChunking() {
+        let random = SeededRandomSource(seed: 7)
+        let alphabet = Array("ab.\r\n\n".utf8)
+        let message = (0..<5000).map { _ in alphabet[Int(random.next() % UInt64(alphabet.count))] }
+        var counter = POP3MessageSizeCounter()
+        var offset = 0
+        while offset < message.count {
+            let end = min(message.count, offset + 1 + Int(random.next() % 200))
+            counter.add(message[offset..<end])
+            offset = end
+        }
+        #expect(counter.octets == Self.reference(message))
+    }
+}
