@@ -44,7 +44,7 @@ let package = Package(
         .testTarget(name: "PostOfficeAccountsTests", dependencies: ["PostOfficeAccounts"]),
         .testTarget(name: "PostOfficeDeliveryTests", dependencies: ["PostOfficeDelivery"]),
         .testTarget(name: "PostOfficeSMTPTests", dependencies: ["PostOfficeSMTP"], resources: [.copy("Transcripts")]),
-        .testTarget(name: "PostOfficePOP3Tests", dependencies: ["PostOfficePOP3"]),
+        .testTarget(name: "PostOfficePOP3Tests", dependencies: ["PostOfficePOP3"], resources: [.copy("Transcripts")]),
         .testTarget(name: "PostOfficeTests", dependencies: ["PostOffice", "PostOfficeTesting"]),
     ]
 )

@@ -1,2 +1,0 @@
-// PostOfficePOP3: the sans-I/O RFC 1939 server engine.
-import PostOfficeCore
