@@ -62,8 +62,8 @@ public struct ReceivedMessage: Sendable {
     /// nil for `<>`.
     public var reversePath: MailAddress?
     public var recipients: [MailAddress]
-    /// A file holding the message as stored (trace headers first, LF line endings). It is removed after
-    /// the hook returns: copy or move it if it must live on.
+    /// A file holding the message exactly as received (dot-unstuffed, CRLF line endings, no trace
+    /// headers added). It is removed after the hook returns: copy or move it if it must live on.
     public var path: String
     public var size: Int
 }

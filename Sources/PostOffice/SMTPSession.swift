@@ -17,6 +17,7 @@ final class SMTPSession: ConnectionHandler {
     private var heloName = ""
     private var message: SMTPMessageSink?
     private var messageCount = 0
+    private var trace = WireTrace()
 
     init(context: ServerContext, sessionID: String, admission: ConnectionRegistry.Admission, isLoopback: Bool) {
         self.context = context
@@ -50,7 +51,7 @@ final class SMTPSession: ConnectionHandler {
     }
 
     func connection(_ connection: Connection, received bytes: [UInt8]) {
-        if context.isVerbose { context.trace(connection, incoming: bytes) }
+        if context.isVerbose { context.trace(trace.clientLines(bytes), from: "client", connection) }
         perform(engine.receive(bytes), on: connection)
     }
 
@@ -83,7 +84,7 @@ final class SMTPSession: ConnectionHandler {
             index += 1
             switch action {
             case .send(let reply):
-                if context.isVerbose { context.trace(connection, outgoing: reply.wireBytes) }
+                if context.isVerbose { context.trace(trace.serverLines(reply.wireBytes), from: "server", connection) }
                 connection.send(reply.wireBytes)
             case .delay(let milliseconds):
                 // Error throttling (Postfix smtpd_error_sleep_time): stop reading, send the rest later.
@@ -127,9 +128,9 @@ final class SMTPSession: ConnectionHandler {
         }
     }
 
-    private func recipientsFor(_ envelope: SMTPEnvelope) -> [(MailAddress, RecipientResolution)] {
+    private func recipientsFor(_ envelope: SMTPEnvelope) -> [ResolvedRecipient] {
         envelope.recipients.compactMap { address in
-            accepted.first { $0.address == address }.map { (address, $0.resolution) }
+            accepted.first { $0.address == address }.map { ResolvedRecipient(address: address, mailboxes: $0.resolution.mailboxes) }
         }
     }
 
@@ -153,18 +154,19 @@ final class SMTPSession: ConnectionHandler {
             }
         }
         let resolution = context.deliveryAgent.resolve(recipient)
-        switch resolution {
-        case .local:
+        if case .local = resolution {
             accepted.append((recipient, resolution))
             return .accept
-        case .unknownUser:
-            context.log(.info, "smtp.recipient_rejected", connection, ["rcpt": recipient.description, "reason": "unknown_user"])
-            return .reject(SMTPReply(550, EnhancedStatusCode(5, 1, 1), "<\(recipient)>: Recipient address rejected: User unknown"))
-        case .relayDenied:
-            context.log(.info, "smtp.recipient_rejected", connection, ["rcpt": recipient.description, "reason": "relay"])
-            return .reject(SMTPReply(550, EnhancedStatusCode(5, 7, 1), "<\(recipient)>: Relay access denied"))
-        case .invalidAddress:
-            return .reject(SMTPReply(501, EnhancedStatusCode(5, 1, 3), "<\(recipient)>: Bad recipient address syntax"))
         }
+        context.log(.info, "smtp.recipient_rejected", connection, ["rcpt": recipient.description, "reason": resolution.reason])
+        let code: Int
+        switch resolution {
+        case .invalidAddress: code = 501
+        default: code = 550
+        }
+        let text = resolution == .unknownUser
+            ? "<\(recipient)>: Recipient address rejected: User unknown"
+            : "<\(recipient)>: \(resolution.reason)"
+        return .reject(SMTPReply(code, resolution.statusCode, text))
     }
 }

@@ -1,0 +1,300 @@
+// POP3Session: drives one POP3 connection — feeds bytes to the sans-I/O engine and carries out its actions:
+// login (with the failure delay and per-IP throttle), the locked Maildir snapshot, streaming RETR/TOP with
+// back-pressure, and the UPDATE-state commit (deletions, and the S flag on retrieved messages).
+
+import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
+import PostOfficeCore
+import PostOfficeMaildir
+import PostOfficePOP3
+
+final class POP3Session: ConnectionHandler {
+    private let context: ServerContext
+    private let sessionID: String
+    private let admission: ConnectionRegistry.Admission
+    private var engine: POP3ServerStateMachine
+    private var trace = WireTrace()
+    private var lock: MaildirLock?
+    private var maildir: Maildir?
+    private var user: MailAddress?
+    /// The snapshot taken at login, by storage key (the file's base name).
+    private var messages: [String: MaildirMessage] = [:]
+    private var stream: MessageStream?
+    private var isPumping = false
+    private var retrievedCount = 0
+    private var deletedCount = 0
+
+    /// A message being sent: the open file and the stuffing state.
+    private struct MessageStream {
+        var fd: Int32
+        var stuffer: POP3ByteStuffer
+    }
+
+    init(context: ServerContext, sessionID: String, admission: ConnectionRegistry.Admission, isLoopback: Bool) {
+        self.context = context
+        self.sessionID = sessionID
+        self.admission = admission
+        var configuration = POP3ServerConfiguration(hostname: context.configuration.hostname, limits: context.configuration.limits)
+        configuration.allowsPlaintextAuthentication = isLoopback && context.configuration.allowsPlaintextAuthenticationOnLoopback
+        engine = POP3ServerStateMachine(configuration: configuration)
+    }
+
+    func connectionOpened(_ connection: Connection) {
+        context.log(.info, "pop3.connect", connection, ["peer": connection.peer.description, "local": connection.local.description])
+        guard admission == .admitted else {
+            context.log(.warning, "pop3.refused", connection, ["reason": admission == .tooManyInAll ? "max_connections" : "connections_per_client"])
+            connection.send(POP3Response.tooManyConnections.wireBytes)
+            connection.closeAfterFlushing()
+            return
+        }
+        if context.isShuttingDown {
+            connection.send(POP3Response.shuttingDown.wireBytes)
+            connection.closeAfterFlushing()
+            return
+        }
+        connection.setIdleTimeout(seconds: context.configuration.limits.pop3IdleTimeoutSeconds)
+        perform(engine.start(), on: connection)
+    }
+
+    func connection(_ connection: Connection, received bytes: [UInt8]) {
+        if context.isVerbose { context.trace(trace.clientLines(bytes), from: "client", connection) }
+        perform(engine.receive(bytes), on: connection)
+    }
+
+    func connectionDrained(_ connection: Connection) {
+        if stream != nil && !isPumping { pump(connection) }
+    }
+
+    func connectionTimedOut(_ connection: Connection) {
+        context.log(.info, "pop3.timeout", connection)
+        perform(engine.timedOut(), on: connection)
+    }
+
+    func connectionShutdownRequested(_ connection: Connection) {
+        perform(engine.beginShutdown(), on: connection)
+    }
+
+    func connectionClosed(_ connection: Connection) {
+        if let stream { close(stream.fd) }
+        stream = nil
+        // A dropped connection deletes nothing (RFC 1939 §6): only the lock is released.
+        lock?.release()
+        lock = nil
+        context.log(.info, "pop3.disconnect", connection, [
+            "user": user?.description ?? "", "retrieved": String(retrievedCount), "deleted": String(deletedCount),
+        ])
+    }
+
+    // MARK: - Actions
+
+    private func perform(_ initial: [POP3Action], on connection: Connection) {
+        var actions = initial
+        var index = 0
+        while index < actions.count {
+            let action = actions[index]
+            index += 1
+            switch action {
+            case .send, .sendMultiline:
+                if let bytes = action.wireBytes {
+                    if context.isVerbose { context.trace(trace.serverLines(bytes), from: "server", connection) }
+                    connection.send(bytes)
+                }
+            case .authenticate(let login, let password):
+                let result = authenticate(login: login, password: password, connection: connection)
+                if case .failure = result, context.configuration.limits.failedLoginDelayMilliseconds > 0 {
+                    // Delay the answer so guessing is slow; wrong user and wrong password wait the same.
+                    connection.pauseReading()
+                    let delay = context.configuration.limits.failedLoginDelayMilliseconds
+                    connection.queue.asyncAfter(deadline: .now() + .milliseconds(delay)) { [self] in
+                        guard !connection.isClosed else { return }
+                        connection.resumeReading()
+                        perform(engine.authenticationFinished(.failure), on: connection)
+                    }
+                    return
+                }
+                actions += engine.authenticationFinished(result)
+            case .authenticateAPOP:
+                // APOP needs the clear password, which we never store; refuse like any failed login.
+                actions += engine.authenticationFinished(.failure)
+            case .sendMessage(let key, _, let bodyLineLimit):
+                guard let message = messages[key] else {
+                    actions += engine.messageUnavailable()
+                    continue
+                }
+                let fd = open(message.path, O_RDONLY | O_CLOEXEC)
+                guard fd >= 0 else {
+                    context.log(.warning, "pop3.message_unavailable", connection, ["file": message.name])
+                    actions += engine.messageUnavailable()
+                    continue
+                }
+                let octets = stuffedSize(for: key)
+                connection.send(POP3Response.messageFollows(octets: octets, bodyLineLimit: bodyLineLimit).wireBytes)
+                stream = MessageStream(fd: fd, stuffer: POP3ByteStuffer(bodyLineLimit: bodyLineLimit))
+                if bodyLineLimit == nil { retrievedCount += 1 }
+                connection.pauseReading()
+                pump(connection)
+                return
+            case .commit(let deleted, let retrieved):
+                let success = update(deleted: deleted, retrieved: retrieved, connection: connection)
+                lock?.release()
+                lock = nil
+                actions += engine.updateFinished(success: success)
+            case .close:
+                connection.closeAfterFlushing()
+            case .startTLS:
+                break
+            }
+        }
+    }
+
+    private func stuffedSize(for key: String) -> Int {
+        snapshotOctets[key] ?? 0
+    }
+
+    private var snapshotOctets: [String: Int] = [:]
+
+    /// Sends the open message in chunks, keeping at most ~256 KiB queued: memory stays flat for a 50 MB
+    /// message, and the next chunk is read when the socket has drained.
+    private func pump(_ connection: Connection) {
+        guard var current = stream else { return }
+        isPumping = true
+        defer { isPumping = false }
+        let chunkSize = 64 * 1024
+        var chunk = [UInt8](repeating: 0, count: chunkSize)
+        var output: [UInt8] = []
+        output.reserveCapacity(chunkSize + chunkSize / 8)
+        while connection.pendingOutputCount < 256 * 1024 && !connection.isClosed {
+            let n = chunk.withUnsafeMutableBytes { read(current.fd, $0.baseAddress, chunkSize) }
+            if n < 0 && errno == EINTR { continue }
+            var more = n > 0
+            output.removeAll(keepingCapacity: true)
+            if n > 0 {
+                more = current.stuffer.encode(chunk[0..<n], into: &output)
+            }
+            if !more {
+                // End of file, a read error (the client gets what was read, properly terminated), or the
+                // TOP line limit reached.
+                current.stuffer.finish(into: &output)
+                close(current.fd)
+                stream = nil
+                connection.send(output)
+                connection.resumeReading()
+                perform(engine.messageSent(), on: connection)
+                return
+            }
+            stream = current
+            connection.send(output)
+        }
+        stream = current
+    }
+
+    // MARK: - Login and maildrop
+
+    private func authenticate(login: String, password: String, connection: Connection) -> POP3AuthenticationResult {
+        let client = connection.peer.host
+        if context.throttle.isBlocked(client) {
+            context.log(.warning, "pop3.login_throttled", connection, ["client": client])
+            return .failure
+        }
+        guard let address = context.authenticate(login: login, password: password, client: connection.peer) else {
+            context.throttle.recordFailure(client)
+            context.log(.info, "pop3.login_failed", connection, ["user": login])
+            return .failure
+        }
+        guard let maildir = context.maildir(for: address) else { return .temporaryFailure }
+        do {
+            try maildir.create()
+            let lock = try MaildirLock.acquire(maildir: maildir)
+            let scan = try MaildirScanner(maildir: maildir).scan()
+            let uidlist = try? DovecotUIDList(maildir: maildir)
+            let dovecotUIDs = uidlist?.uidsByBaseName ?? [:]
+            var infos: [POP3MessageInfo] = []
+            var byKey: [String: MaildirMessage] = [:]
+            var octets: [String: Int] = [:]
+            for message in scan.messages {
+                let key = message.baseName
+                guard byKey[key] == nil, let size = wireSize(of: message) else { continue }
+                let uniqueID = dovecotUIDs[key].flatMap { uid in uidlist?.uniqueIDListing(uid: uid) } ?? key
+                byKey[key] = message
+                octets[key] = size
+                infos.append(POP3MessageInfo(uniqueID: uniqueID, octets: size, storageKey: key))
+            }
+            self.lock = lock
+            self.maildir = maildir
+            self.user = address
+            messages = byKey
+            snapshotOctets = octets
+            context.log(.info, "pop3.login", connection, ["user": address.description, "messages": String(infos.count)])
+            return .success(infos)
+        } catch let error as MaildirError {
+            if case .inUse = error {
+                context.log(.info, "pop3.in_use", connection, ["user": address.description])
+                return .inUse
+            }
+            context.log(.error, "pop3.maildrop_failed", connection, ["user": address.description, "error": error.description])
+            return .temporaryFailure
+        } catch {
+            context.log(.error, "pop3.maildrop_failed", connection, ["user": address.description, "error": "\(error)"])
+            return .temporaryFailure
+        }
+    }
+
+    /// The exact CRLF size on the wire: `W=` from the name, or counted once and cached.
+    private func wireSize(of message: MaildirMessage) -> Int? {
+        if let size = try? message.size(), let virtual = size.virtualByteCount { return virtual }
+        return context.octetCache.octets(forKey: message.maildir.path + "/" + message.name) {
+            let fd = open(message.path, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { return nil }
+            defer { close(fd) }
+            var counter = POP3MessageSizeCounter()
+            var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+            while true {
+                let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { break }
+                counter.add(chunk[0..<n])
+            }
+            return counter.octets
+        }
+    }
+
+    /// The UPDATE state (RFC 1939 §6): remove the messages marked deleted, mark retrieved ones seen, and
+    /// make both durable. A message another reader already moved or removed is not an error.
+    private func update(deleted: [String], retrieved: [String], connection: Connection) -> Bool {
+        var success = true
+        for key in deleted {
+            guard let message = messages[key] else { continue }
+            do {
+                try message.delete()
+                deletedCount += 1
+            } catch MaildirError.messageVanished {
+                continue
+            } catch {
+                success = false
+                context.log(.error, "pop3.delete_failed", connection, ["file": message.name, "error": "\(error)"])
+            }
+        }
+        for key in retrieved {
+            guard let message = messages[key] else { continue }
+            do {
+                _ = try message.addingFlags(MaildirFlags("S") ?? MaildirFlags())
+            } catch MaildirError.messageVanished {
+                continue
+            } catch {
+                context.log(.warning, "pop3.flag_failed", connection, ["file": message.name, "error": "\(error)"])
+            }
+        }
+        if let maildir {
+            do {
+                try maildir.syncCurDirectory()
+                try maildir.syncNewDirectory()
+            } catch {
+                success = false
+            }
+        }
+        context.log(.info, "pop3.update", connection, ["user": user?.description ?? "", "deleted": String(deletedCount)])
+        return success
+    }
+}

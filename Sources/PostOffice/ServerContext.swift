@@ -1,0 +1,160 @@
+// ServerContext: what every session of one server shares — configuration, hooks, log, the delivery agent,
+// the accounts and the login throttle — and the accept path that turns a socket into a session.
+
+import Dispatch
+import Foundation
+import PostOfficeAccounts
+import PostOfficeCore
+import PostOfficeDelivery
+import PostOfficeMaildir
+
+final class ServerContext: @unchecked Sendable {
+    let configuration: PostOfficeConfiguration
+    let hooks: PostOfficeHooks
+    let logSink: any LogSink
+    let clock: any MailClock
+    let random: any RandomSource
+    let isVerbose: Bool
+    let registry = ConnectionRegistry()
+    let deliveryAgent: LocalDeliveryAgent
+    let throttle: LoginThrottle
+    let octetCache = OctetCache()
+    let spoolDirectory: String
+    let timeZoneOffsetMinutes: Int
+    private let lock = Lock()
+    private var users: UserDatabase
+    private var shuttingDown = false
+
+    init(
+        configuration: PostOfficeConfiguration, hooks: PostOfficeHooks, logSink: any LogSink, clock: any MailClock,
+        random: any RandomSource, isVerbose: Bool
+    ) throws {
+        self.configuration = configuration
+        self.hooks = hooks
+        self.logSink = logSink
+        self.clock = clock
+        self.random = random
+        self.isVerbose = isVerbose
+        guard let layout = MailboxLayout(template: configuration.mailLocation) else {
+            throw ConfigurationError(file: "configuration", line: 0, message: "mail_location '\(configuration.mailLocation)' is not a valid template")
+        }
+        let (users, directory) = try Self.loadAccounts(configuration)
+        self.users = users
+        deliveryAgent = LocalDeliveryAgent(
+            configuration: DeliveryConfiguration(
+                mailRoot: configuration.mailRoot, hostname: configuration.hostname, layout: layout,
+                deliversSubaddressToFolders: configuration.deliversSubaddressToFolders,
+                maximumMessageSize: configuration.limits.maximumMessageSize),
+            directory: directory, clock: clock, random: random, logSink: logSink)
+        throttle = LoginThrottle(limit: configuration.limits.failedLoginsPerMinutePerAddress, clock: clock)
+        spoolDirectory = configuration.dataDirectory + "/spool"
+        if hooks.deliver != nil {
+            try FileManager.default.createDirectory(atPath: spoolDirectory, withIntermediateDirectories: true)
+        }
+        var now = time_t(clock.now().seconds)
+        var parts = tm()
+        localtime_r(&now, &parts)
+        timeZoneOffsetMinutes = Int(parts.tm_gmtoff) / 60
+    }
+
+    /// Reads the users and aliases files into the user database and the delivery directory.
+    static func loadAccounts(_ configuration: PostOfficeConfiguration) throws -> (UserDatabase, DeliveryDirectory) {
+        let fm = FileManager.default
+        let users = fm.fileExists(atPath: configuration.usersFile)
+            ? try UserDatabase.load(from: configuration.usersFile) : UserDatabase(file: configuration.usersFile)
+        let aliases = fm.fileExists(atPath: configuration.aliasesFile)
+            ? try AliasTable.load(from: configuration.aliasesFile) : AliasTable(file: configuration.aliasesFile)
+        // The users' own domains are local too: a user in the users file must be reachable.
+        let domains = Set(configuration.domains.map { $0.lowercased() }).union(users.localDomains)
+        let accounts = try AccountsDirectory(domains: domains, users: users, aliases: aliases)
+        let directory = DeliveryDirectory(
+            localDomains: Array(accounts.domains),
+            users: Array(accounts.userAddresses),
+            aliases: accounts.aliases,
+            catchAll: configuration.catchAll,
+            subaddressDelimiter: configuration.subaddressDelimiter?.first)
+        return (users, directory)
+    }
+
+    func reloadAccounts() throws {
+        let (users, directory) = try Self.loadAccounts(configuration)
+        lock.withLock { self.users = users }
+        deliveryAgent.updateDirectory(directory)
+    }
+
+    var isShuttingDown: Bool { lock.withLock { shuttingDown } }
+
+    func beginShutdown() { lock.withLock { shuttingDown = true } }
+
+    // MARK: - Sessions
+
+    /// Wraps an accepted socket in a connection and a protocol session, and starts it.
+    func accept(fd: Int32, peer: SocketAddress, local: SocketAddress, smtp: Bool) {
+        let id = random.token(length: 10)
+        let registry = self.registry
+        let connection = Connection(fd: fd, id: id, peer: peer, local: local, target: nil) { registry.remove($0) }
+        let admission = registry.admit(connection, limits: configuration.limits)
+        if smtp {
+            connection.handler = SMTPSession(context: self, sessionID: id, admission: admission, isLoopback: peer.isLoopback)
+        } else {
+            connection.handler = POP3Session(context: self, sessionID: id, admission: admission, isLoopback: peer.isLoopback)
+        }
+        connection.start()
+    }
+
+    /// Logs one event of a session.
+    func log(_ level: LogRecord.Level, _ event: String, _ connection: Connection, _ fields: KeyValuePairs<String, String> = [:]) {
+        logSink.log(LogRecord(level, event, session: connection.id, fields.map { ($0.key, $0.value) }))
+    }
+
+    /// Logs protocol trace lines (`--verbose`).
+    func trace(_ lines: [String], from side: String, _ connection: Connection) {
+        for line in lines {
+            logSink.log(LogRecord(.debug, "wire", session: connection.id, [(side == "client" ? "C" : "S", line)]))
+        }
+    }
+
+    // MARK: - Accounts
+
+    /// Checks a login: the hook if there is one, else the users file. Returns the mailbox address.
+    func authenticate(login: String, password: String, client: SocketAddress) -> MailAddress? {
+        if let hook = hooks.authenticate {
+            return hook(LoginRequest(login: login, password: password, client: client))
+        }
+        let database = lock.withLock { users }
+        return database.authenticate(login: login, password: password)?.address
+    }
+
+    /// The Maildir of a local user (not following aliases).
+    func maildir(for address: MailAddress) -> Maildir? {
+        let local = address.localPart.lowercased()
+        let domain = address.normalizedDomain
+        guard MailboxPathRulesCheck.isSafe(local), MailboxPathRulesCheck.isSafe(domain) else { return nil }
+        let relative = deliveryAgent.configuration.layout.relativePath(localPart: local, domain: domain)
+        return Maildir(path: deliveryAgent.configuration.mailRoot + "/" + relative)
+    }
+}
+
+/// Conservative path-component check for login names turned into Maildir paths.
+enum MailboxPathRulesCheck {
+    static func isSafe(_ component: String) -> Bool {
+        !component.isEmpty && component != "." && component != ".." && !component.hasPrefix(".")
+            && !component.unicodeScalars.contains { $0 == "/" || $0 == "\\" || $0.value < 0x20 || $0.value == 0x7f }
+    }
+}
+
+/// POP3 octet counts computed for messages without `W=` in their names, so each file is read once.
+final class OctetCache: @unchecked Sendable {
+    private let lock = Lock()
+    private var sizes: [String: Int] = [:]
+
+    func octets(forKey key: String, compute: () -> Int?) -> Int? {
+        if let known = lock.withLock({ sizes[key] }) { return known }
+        guard let value = compute() else { return nil }
+        lock.withLock {
+            if sizes.count > 100_000 { sizes.removeAll() }
+            sizes[key] = value
+        }
+        return value
+    }
+}
