@@ -156,12 +156,9 @@ public struct HeaderLoopDetector: Sendable {
         if recipients.contains(address) { finding = .deliveredTo(address) }
     }
 
-    /// Trims whitespace and CR, removes one pair of angle brackets, lower-cases ASCII.
+    /// Drops whitespace and CR (folding leaves some inside), removes one pair of angle brackets, lower-cases.
     static func normalizedAddress(_ raw: [UInt8]) -> String {
-        var bytes = raw[...]
-        func isSpace(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0D }
-        while let first = bytes.first, isSpace(first) { bytes = bytes.dropFirst() }
-        while let last = bytes.last, isSpace(last) { bytes = bytes.dropLast() }
+        var bytes = raw.filter { $0 != 0x20 && $0 != 0x09 && $0 != 0x0D }[...]
         if bytes.first == UInt8(ascii: "<"), bytes.last == UInt8(ascii: ">"), bytes.count >= 2 {
             bytes = bytes.dropFirst().dropLast()
         }
