@@ -1,11 +1,6 @@
-// DeliveryOutcome and DeliveryError: how a delivery ended, with the RFC 3463 code an SMTP reply or a
-// sysexits code is made from. Temporary means "try again later"; permanent means "bounce".
+// DeliveryOutcome: how a delivery ended, with the RFC 3463 code an SMTP reply or a sysexits code is made
+// from. Temporary means "try again later"; permanent means "bounce".
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import PostOfficeCore
 
 /// How the delivery of a message to one recipient (or a whole transaction) ended.
@@ -35,37 +30,6 @@ public enum DeliveryOutcome: Hashable, Sendable {
         switch self {
         case .delivered: "Delivered"
         case .temporaryFailure(_, let text), .permanentFailure(_, let text): text
-        }
-    }
-}
-
-/// A delivery failure thrown by ``LocalDeliveryAgent/beginTransaction(reversePath:recipients:trace:)`` and
-/// ``DeliveryTransaction/append(_:)``.
-public struct DeliveryError: Error, Hashable, Sendable, CustomStringConvertible {
-    public var statusCode: EnhancedStatusCode
-    public var reason: String
-
-    public init(_ statusCode: EnhancedStatusCode, _ reason: String) {
-        self.statusCode = statusCode
-        self.reason = reason
-    }
-
-    public var isTemporary: Bool { statusCode.isTemporary }
-
-    /// The matching outcome.
-    public var outcome: DeliveryOutcome {
-        statusCode.isTemporary ? .temporaryFailure(statusCode, reason) : .permanentFailure(statusCode, reason)
-    }
-
-    public var description: String { "\(statusCode) \(reason)" }
-
-    /// Maps a storage error: quota → 4.2.2, no space → 4.3.1, anything else (EIO, EACCES...) → 4.3.0.
-    /// Storage errors are always temporary: an administrator can fix them and the client retries.
-    public init(storage error: SystemError) {
-        switch error.errno {
-        case EDQUOT: self.init(EnhancedStatusCode(4, 2, 2), "Mailbox full")
-        case ENOSPC: self.init(EnhancedStatusCode(4, 3, 1), "Mail system full")
-        default: self.init(EnhancedStatusCode(4, 3, 0), "Mail system error")
         }
     }
 }
