@@ -221,7 +221,7 @@ public final class DeliveryTransaction {
         let bodySize = converter.storedSize
         let bodyLineFeeds = converter.lineFeedCount
         var staged: [StagedCopy] = []
-        var renamed: [String] = []
+        var renamed: [(directory: String, path: String)] = []
         do throws(SystemError) {
             staged.append(.draft(first, virtualSize: first.byteCount + firstCopy.headerLineFeeds + bodyLineFeeds))
             if copies.count > 1 {
@@ -255,7 +255,7 @@ public final class DeliveryTransaction {
                     }
                     name = finalName
                 }
-                renamed.append(destination.newPath + "/" + name)
+                renamed.append((destination.newPath, destination.newPath + "/" + name))
                 names[destination.path] = name
                 if !directories.contains(destination.newPath) { directories.append(destination.newPath) }
             }
@@ -272,8 +272,14 @@ public final class DeliveryTransaction {
             }
             return names
         } catch {
-            // Roll back: nothing may stay visible, nothing may stay in tmp/.
-            for path in renamed { unlink(path) }
+            // Roll back: nothing may stay visible, nothing may stay in tmp/. The unlinks are synced on a
+            // best-effort basis so a crash does not bring the copies back.
+            var directories: [String] = []
+            for (directory, path) in renamed {
+                unlink(path)
+                if !directories.contains(directory) { directories.append(directory) }
+            }
+            if !directories.isEmpty { try? agent.directorySyncer.synchronize(directories: directories) }
             for copy in staged {
                 switch copy {
                 case .draft(let draft, _): draft.abandon()

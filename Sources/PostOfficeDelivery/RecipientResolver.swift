@@ -143,7 +143,10 @@ public struct RecipientResolver: Sendable {
     }
 
     private func add(user key: String, tag: String?, into expansion: inout Expansion) {
-        guard let user = MailAddress(key), let maildir = maildir(forUser: user) else {
+        // Swift compares strings by canonical equivalence, so an NFD spelling finds an NFC user; the path must
+        // use the directory's own bytes, or one user could get two Maildirs.
+        let stored = directory.users.firstIndex(of: key).map { directory.users[$0] } ?? key
+        guard let user = MailAddress(stored), let maildir = maildir(forUser: user) else {
             expansion.invalidUser = true
             return
         }
