@@ -23,9 +23,10 @@ import PostOfficeMaildir
 ///
 /// **Writing.** Bytes come in CRLF form (as SMTP gives them after dot-unstuffing) and are stored with LF
 /// line endings (a bare CR is kept). The first mailbox's draft receives its trace headers and then the body
-/// as it streams. At commit every other mailbox's draft gets its own trace headers and the body copied in
-/// the kernel (`copy_file_range`) from the first draft; with ``DeliveryConfiguration/CopyMethod/hardLink``
-/// the copies are hard links instead. Several recipients resolving to the same Maildir get one copy.
+/// as it streams. At commit every other mailbox's copy gets its own trace headers and the body copied in
+/// the kernel (`copy_file_range`) from the first draft, and is fsync'd and closed at once (so a fan-out to
+/// many mailboxes holds two descriptors, not one per mailbox); with
+/// ``DeliveryConfiguration/CopyMethod/hardLink`` the copies are hard links instead. Several recipients resolving to the same Maildir get one copy.
 /// Each file is named `<unique>,S=<stored size>,W=<CRLF size>` (the `W=` counts its own trace headers too).
 public final class DeliveryTransaction {
     /// The envelope sender; nil for the null reverse-path.
@@ -204,8 +205,11 @@ public final class DeliveryTransaction {
 
     /// A copy made ready in `tmp/`, waiting for its rename.
     private enum StagedCopy {
+        /// The first copy, still open: it received the streamed message.
         case draft(MaildirDraft, virtualSize: Int)
-        case link(tmpPath: String, maildir: Maildir, finalName: String)
+        /// A further copy, complete, fsync'd and closed (or a hard link of the first), so a large fan-out
+        /// holds two descriptors at a time, not one per mailbox.
+        case file(tmpPath: String, maildir: Maildir, finalName: String, isLink: Bool)
     }
 
     private func storeAllCopies() throws(DeliveryError) -> [String: String] {
@@ -218,26 +222,22 @@ public final class DeliveryTransaction {
         guard let first = firstDraft, let firstCopy = copies.first else {
             throw fail(DeliveryError(EnhancedStatusCode(4, 3, 0), "Transaction has no open draft"))
         }
-        let bodySize = converter.storedSize
-        let bodyLineFeeds = converter.lineFeedCount
+        let body = BodyRange(offset: firstCopy.headers.count, size: converter.storedSize, lineFeeds: converter.lineFeedCount)
         var staged: [StagedCopy] = []
         var renamed: [(directory: String, path: String)] = []
         do throws(SystemError) {
-            staged.append(.draft(first, virtualSize: first.byteCount + firstCopy.headerLineFeeds + bodyLineFeeds))
+            // Phase 1: every copy complete and on stable storage in tmp/ before any becomes visible.
+            let firstDescriptor = first.fileDescriptor
+            _ = try SystemCall.retrying("fsync", detail: first.tmpPath) { fsync(firstDescriptor) }
+            staged.append(.draft(first, virtualSize: first.byteCount + firstCopy.headerLineFeeds + body.lineFeeds))
             if copies.count > 1 {
                 let source = try SystemCall.retrying("open", detail: first.tmpPath) {
                     open(first.tmpPath, O_RDONLY | O_CLOEXEC)
                 }
                 defer { close(source) }
                 for copy in copies.dropFirst() {
-                    staged.append(try stage(copy, first: first, firstCopy: firstCopy, source: source,
-                                            bodySize: bodySize, bodyLineFeeds: bodyLineFeeds))
+                    staged.append(try stage(copy, first: first, firstCopy: firstCopy, source: source, body: body))
                 }
-            }
-            // Phase 1: every copy on stable storage in tmp/ before any becomes visible.
-            for case .draft(let draft, _) in staged {
-                let fd = draft.fileDescriptor
-                _ = try SystemCall.retrying("fsync", detail: draft.tmpPath) { fsync(fd) }
             }
             // Phase 2: renames into new/, then the directory fsyncs that make them durable.
             var names: [String: String] = [:]
@@ -248,7 +248,7 @@ public final class DeliveryTransaction {
                 switch copy {
                 case .draft(let draft, let virtualSize):
                     name = try draft.commit(virtualSize: virtualSize, syncDirectory: false)
-                case .link(let tmpPath, let maildir, let finalName):
+                case .file(let tmpPath, let maildir, let finalName, _):
                     let target = maildir.newPath + "/" + finalName
                     if rename(tmpPath, target) != 0 {
                         throw SystemError("rename", errno: errno, detail: target)
@@ -267,7 +267,7 @@ public final class DeliveryTransaction {
                     ("user", copy.mailbox.user.description), ("maildir", copy.mailbox.destination.path),
                     ("file", name),
                 ]
-                if case .link = staged[index] { fields.append(("method", "link")) }
+                if case .file(_, _, _, true) = staged[index] { fields.append(("method", "link")) }
                 agent.logSink.log(LogRecord(.info, "delivery.stored", session: trace.sessionID, fields))
             }
             return names
@@ -283,7 +283,7 @@ public final class DeliveryTransaction {
             for copy in staged {
                 switch copy {
                 case .draft(let draft, _): draft.abandon()
-                case .link(let tmpPath, _, _): unlink(tmpPath)
+                case .file(let tmpPath, _, _, _): unlink(tmpPath)
                 }
             }
             firstDraft = nil
@@ -291,19 +291,27 @@ public final class DeliveryTransaction {
         }
     }
 
-    /// Writes one further recipient's copy into its `tmp/`: headers then the copied body, or a hard link.
+    /// Where the body sits in the first copy, and its LF count (for W=).
+    private struct BodyRange {
+        var offset: Int
+        var size: Int
+        var lineFeeds: Int
+    }
+
+    /// Writes one further recipient's copy into its `tmp/` — its headers, then the body copied in the kernel
+    /// from the first copy — fsyncs and closes it; or, in hard-link mode, links the first copy.
     private func stage(
-        _ copy: PlannedCopy, first: MaildirDraft, firstCopy: PlannedCopy, source: Int32, bodySize: Int, bodyLineFeeds: Int
+        _ copy: PlannedCopy, first: MaildirDraft, firstCopy: PlannedCopy, source: Int32, body: BodyRange
     ) throws(SystemError) -> StagedCopy {
         let destination = copy.mailbox.destination
         if !destination.exists { try destination.create() }
+        let baseName = agent.names.next()
+        let tmpPath = destination.tmpPath + "/" + baseName
         if agent.configuration.copyMethod == .hardLink && copy.headers == firstCopy.headers {
-            let baseName = agent.names.next()
-            let tmpPath = destination.tmpPath + "/" + baseName
             if link(first.tmpPath, tmpPath) == 0 {
                 let size = first.byteCount
-                let virtualSize = size + copy.headerLineFeeds + bodyLineFeeds
-                return .link(tmpPath: tmpPath, maildir: destination, finalName: "\(baseName),S=\(size),W=\(virtualSize)")
+                let virtualSize = size + copy.headerLineFeeds + body.lineFeeds
+                return .file(tmpPath: tmpPath, maildir: destination, finalName: "\(baseName),S=\(size),W=\(virtualSize)", isLink: true)
             }
             let code = errno
             // Across file systems (or where links are not supported) fall back to a real copy.
@@ -311,16 +319,41 @@ public final class DeliveryTransaction {
                 throw SystemError("link", errno: code, detail: tmpPath)
             }
         }
-        let draft = try MaildirDraft(maildir: destination, baseName: agent.names.next())
+        // The same protocol as MaildirDraft: O_EXCL in tmp/, write everything, fsync, close (checking its error).
+        let descriptor = try SystemCall.retrying("open", detail: tmpPath) {
+            open(tmpPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        }
         do {
-            try draft.write(copy.headers)
-            try BodyCopier.copy(from: source, offset: firstCopy.headers.count, count: bodySize, to: draft.fileDescriptor)
-            draft.noteWritten(bodySize)
+            try Self.writeAll(copy.headers, to: descriptor, path: tmpPath)
+            try BodyCopier.copy(from: source, offset: body.offset, count: body.size, to: descriptor)
+            _ = try SystemCall.retrying("fsync", detail: tmpPath) { fsync(descriptor) }
         } catch {
-            draft.abandon()
+            close(descriptor)
+            unlink(tmpPath)
             throw error
         }
-        return .draft(draft, virtualSize: draft.byteCount + copy.headerLineFeeds + bodyLineFeeds)
+        if close(descriptor) != 0 && errno != EINTR {
+            let code = errno
+            unlink(tmpPath)
+            throw SystemError("close", errno: code, detail: tmpPath)
+        }
+        let size = copy.headers.count + body.size
+        let virtualSize = size + copy.headerLineFeeds + body.lineFeeds
+        return .file(tmpPath: tmpPath, maildir: destination, finalName: "\(baseName),S=\(size),W=\(virtualSize)", isLink: false)
+    }
+
+    private static func writeAll(_ bytes: [UInt8], to descriptor: Int32, path: String) throws(SystemError) {
+        let result: Result<Void, SystemError> = bytes.withUnsafeBytes { pointer in
+            Result { () throws(SystemError) in
+                var offset = 0
+                while offset < pointer.count {
+                    offset += try SystemCall.retrying("write", detail: path) {
+                        write(descriptor, pointer.baseAddress! + offset, pointer.count - offset)
+                    }
+                }
+            }
+        }
+        try result.get()
     }
 
     static func openDraft(in maildir: Maildir, agent: LocalDeliveryAgent) throws(SystemError) -> MaildirDraft {

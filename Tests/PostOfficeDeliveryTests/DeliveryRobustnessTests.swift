@@ -60,4 +60,29 @@ import PostOfficeMaildir
         #expect(files(in: fixture.maildir("bob", domain: "example.org").newPath).count == 24)
         #expect(fixture.agent.directory.users.count >= 4)
     }
+
+    @Test func largeFanOutStoresEveryCopy() throws {
+        var directory = DeliveryDirectory(localDomains: ["fan.test"])
+        var targets: [String] = []
+        for index in 0..<200 {
+            directory.addUser("u\(index)@fan.test")
+            targets.append("u\(index)@fan.test")
+        }
+        directory.addAlias("all@fan.test", targets: targets)
+        let fixture = DeliveryFixture(directory: directory)
+        let result = try fixture.deliver(bytes("Subject: fan\r\n\r\nhello\r\n"), to: ["all@fan.test"], chunk: 100)
+        guard case .delivered(let names) = result.overall else {
+            Issue.record("not delivered: \(result.overall)")
+            return
+        }
+        #expect(names.count == 200)
+        for index in [0, 1, 99, 199] {
+            let stored = fixture.storedMessages(fixture.maildir("u\(index)", domain: "fan.test"))
+            #expect(stored.count == 1)
+            let text = String(decoding: stored.first?.bytes ?? [], as: UTF8.self)
+            #expect(text.contains("Delivered-To: u\(index)@fan.test\n"))
+            #expect(text.hasSuffix("\nSubject: fan\n\nhello\n"))
+            #expect(stored.first?.name.hasSuffix(",S=\(stored.first?.bytes.count ?? -1),W=\(text.utf8.count + text.utf8.filter { $0 == 0x0A }.count)") == true)
+        }
+    }
 }
