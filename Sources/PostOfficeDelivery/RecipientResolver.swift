@@ -119,6 +119,11 @@ public struct RecipientResolver: Sendable {
             let baseKey = "\(local[..<split])@\(domain)"
             if directory.aliases[baseKey] != nil || directory.users.contains(baseKey) {
                 if directory.aliases[baseKey] != nil {
+                    // `a → a+x` would come back here forever; the path stops it at once.
+                    guard !path.contains(baseKey) else {
+                        expansion.loopDetected = true
+                        return
+                    }
                     expand(baseKey, originalLocalPart: nil, depth: depth, path: path, into: &expansion)
                 } else {
                     add(user: baseKey, tag: tag(of: originalLocalPart ?? local, delimiter: delimiter), into: &expansion)

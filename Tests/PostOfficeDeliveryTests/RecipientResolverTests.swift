@@ -27,6 +27,8 @@ import PostOfficeMaildir
             "dupes@example.org": ["alice@example.org", "team@example.org", "ALICE@example.org"],
             "list@example.org": ["bob@example.org"],
             "ghost@example.org": ["nobody@example.org"],
+            "tagself@example.org": ["tagself+x@example.org"],
+            "tagboth@example.org": ["tagboth+x@example.org", "bob@example.org"],
         ],
         catchAll: ["catch.test": "dave@catch.test"])
 
@@ -56,6 +58,8 @@ import PostOfficeMaildir
         ("alice@example.org.evil", nil, .relayDenied),
         ("loopa@example.org", nil, .aliasLoop),
         ("self@example.org", nil, .aliasLoop),
+        ("tagself@example.org", nil, .aliasLoop),
+        ("tagboth@example.org", ["bob@example.org"], nil),
         ("../alice@example.org", nil, .invalidAddress),
         ("alice@../example.org", nil, .invalidAddress),
     ]
