@@ -146,9 +146,10 @@ public enum DeliverCommand {
     private static func report(_ message: String, to descriptor: Int32) {
         let line = Array("postoffice deliver: \(message)\n".utf8)
         line.withUnsafeBytes { pointer in
+            guard let base = pointer.baseAddress else { return }
             var offset = 0
             while offset < pointer.count {
-                let n = write(descriptor, pointer.baseAddress! + offset, pointer.count - offset)
+                let n = write(descriptor, base + offset, pointer.count - offset)
                 if n < 0 && errno == EINTR { continue }
                 if n <= 0 { return }
                 offset += n

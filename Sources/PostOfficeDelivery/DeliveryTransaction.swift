@@ -345,10 +345,11 @@ public final class DeliveryTransaction {
     private static func writeAll(_ bytes: [UInt8], to descriptor: Int32, path: String) throws(SystemError) {
         let result: Result<Void, SystemError> = bytes.withUnsafeBytes { pointer in
             Result { () throws(SystemError) in
+                guard let base = pointer.baseAddress else { return }
                 var offset = 0
                 while offset < pointer.count {
                     offset += try SystemCall.retrying("write", detail: path) {
-                        write(descriptor, pointer.baseAddress! + offset, pointer.count - offset)
+                        write(descriptor, base + offset, pointer.count - offset)
                     }
                 }
             }

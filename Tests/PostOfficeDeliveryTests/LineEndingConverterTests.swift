@@ -1,4 +1,5 @@
-// LineEndingConverterTests: CRLF → LF with bare CR and bare LF kept, at every chunk boundary, and the W= count.
+// LineEndingConverterTests: CRLF → LF with bare CR and bare LF kept, at every chunk boundary, and the W= count;
+// a randomized comparison against the obvious byte-at-a-time conversion.
 
 import Testing
 import PostOfficeCore
