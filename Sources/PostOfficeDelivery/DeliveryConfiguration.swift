@@ -1,0 +1,70 @@
+// DeliveryConfiguration: the settings of the local delivery agent — where mail lives, how Maildirs are laid
+// out, how copies for several recipients are made, and the loop and size limits.
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Settings of a ``LocalDeliveryAgent``.
+public struct DeliveryConfiguration: Sendable {
+    /// How the copies for the second and later mailboxes of a transaction are made.
+    public enum CopyMethod: Sendable, Hashable {
+        /// Each copy gets its own trace headers (`Delivered-To:`, `for <rcpt>`); the body is copied in the
+        /// kernel with `copy_file_range` (falling back to read/write). Default.
+        case copyBody
+        /// Trace headers are the same for every recipient (no `Delivered-To:`, no `for` clause) and copies are
+        /// hard links of one file, falling back to copying across file systems. Saves space and I/O; loses the
+        /// per-recipient `Delivered-To:` that later hops use for loop detection.
+        case hardLink
+    }
+
+    /// Absolute directory under which every Maildir lives (a relative one is taken from the working directory).
+    public var mailRoot: String
+    /// Our host name, for `Received:` and Maildir file names.
+    public var hostname: String
+    public var layout: MailboxLayout
+    /// Deliver `user+tag` into the `.tag` folder when it exists.
+    public var deliversSubaddressToFolders: Bool
+    public var copyMethod: CopyMethod
+    /// More `Received:` fields than this is a loop (5.4.6). Postfix uses 50; the RFC suggests at least 100
+    /// hops for relays, but a final delivery seeing 25 is looping.
+    public var maximumReceivedCount: Int
+    /// Header bytes inspected for loop detection.
+    public var maximumInspectedHeaderBytes: Int
+    /// Largest message accepted, CRLF size as received; nil for no limit here (SMTP enforces its own).
+    public var maximumMessageSize: Int?
+    /// Deepest alias nesting followed.
+    public var maximumAliasDepth: Int
+
+    public init(
+        mailRoot: String,
+        hostname: String,
+        layout: MailboxLayout = .domainThenLocalPart,
+        deliversSubaddressToFolders: Bool = false,
+        copyMethod: CopyMethod = .copyBody,
+        maximumReceivedCount: Int = 25,
+        maximumInspectedHeaderBytes: Int = 256 * 1024,
+        maximumMessageSize: Int? = nil,
+        maximumAliasDepth: Int = 10
+    ) {
+        self.mailRoot = Self.absolute(mailRoot)
+        self.hostname = hostname
+        self.layout = layout
+        self.deliversSubaddressToFolders = deliversSubaddressToFolders
+        self.copyMethod = copyMethod
+        self.maximumReceivedCount = maximumReceivedCount
+        self.maximumInspectedHeaderBytes = maximumInspectedHeaderBytes
+        self.maximumMessageSize = maximumMessageSize
+        self.maximumAliasDepth = maximumAliasDepth
+    }
+
+    static func absolute(_ path: String) -> String {
+        guard !path.hasPrefix("/") else { return path }
+        var buffer = [CChar](repeating: 0, count: 4096)
+        guard getcwd(&buffer, buffer.count) != nil else { return "/" + path }
+        let cwd = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return cwd == "/" ? "/" + path : cwd + "/" + path
+    }
+}

@@ -1,0 +1,372 @@
+// DeliveryTransaction: one message on its way into one or more Maildirs. The body streams to disk once;
+// other recipients get copies; then all copies become visible together, or none does.
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import PostOfficeCore
+import PostOfficeMaildir
+
+/// One message being delivered to every mailbox of its recipients. Not thread-safe: one owner at a time.
+///
+/// **All-or-nothing rule.** Every copy is first written completely and fsync'd in its Maildir's `tmp/`.
+/// Only when every copy succeeded are they renamed into `new/`, and then each distinct `new/` directory is
+/// fsync'd through the ``DirectorySyncer``; ``commit()`` returns only after that. If any copy fails —
+/// temporarily (ENOSPC → 4.3.1, EDQUOT → 4.2.2, EIO and the rest → 4.3.0) or permanently (mail loop 5.4.6,
+/// too big 5.3.4) — no copy is kept: drafts in `tmp/` are removed and copies already renamed into `new/` are
+/// unlinked again, and the transaction's outcome is that failure. So the SMTP client's retry neither loses
+/// nor duplicates mail. The one unavoidable exception is a crash after the renames and before the client
+/// reads our 250: it will resend and the message is stored twice, which SMTP's at-least-once rule
+/// ([RFC 5321 §6.1](https://www.rfc-editor.org/rfc/rfc5321#section-6.1)) prefers to losing it.
+///
+/// **Writing.** Bytes come in CRLF form (as SMTP gives them after dot-unstuffing) and are stored with LF
+/// line endings (a bare CR is kept). The first mailbox's draft receives its trace headers and then the body
+/// as it streams. At commit every other mailbox's copy gets its own trace headers and the body copied in
+/// the kernel (`copy_file_range`) from the first draft, and is fsync'd and closed at once (so a fan-out to
+/// many mailboxes holds two descriptors, not one per mailbox); with
+/// ``DeliveryConfiguration/CopyMethod/hardLink`` the copies are hard links instead. Several recipients resolving to the same Maildir get one copy.
+/// Each file is named `<unique>,S=<stored size>,W=<CRLF size>` (the `W=` counts its own trace headers too).
+public final class DeliveryTransaction {
+    /// The envelope sender; nil for the null reverse-path.
+    public let reversePath: MailAddress?
+    public let trace: TraceInfo
+    public let recipients: [ResolvedRecipient]
+
+    private struct PlannedCopy {
+        var mailbox: DeliveryMailbox
+        /// The first envelope recipient that reached this mailbox.
+        var envelopeRecipient: MailAddress
+        var headers: [UInt8]
+        var headerLineFeeds: Int
+    }
+
+    private enum Stage { case open, finished }
+
+    private let agent: LocalDeliveryAgent
+    private let copies: [PlannedCopy]
+    private var firstDraft: MaildirDraft?
+    private var converter = LineEndingConverter()
+    private var detector: HeaderLoopDetector
+    private var buffer: [UInt8] = []
+    private var receivedSize = 0
+    private var failure: DeliveryError?
+    private var stage = Stage.open
+
+    init(agent: LocalDeliveryAgent, reversePath: MailAddress?, recipients: [ResolvedRecipient], trace: TraceInfo)
+        throws(DeliveryError)
+    {
+        self.agent = agent
+        self.reversePath = reversePath
+        self.trace = trace
+        self.recipients = recipients
+        let builder = TraceHeaderBuilder(trace: trace, reversePath: reversePath, date: agent.clock.now())
+        let shared = agent.configuration.copyMethod == .hardLink
+        var planned: [PlannedCopy] = []
+        var seen: Set<String> = []
+        for recipient in recipients {
+            for mailbox in recipient.mailboxes where !seen.contains(mailbox.destination.path) {
+                seen.insert(mailbox.destination.path)
+                let headers = shared
+                    ? builder.headers(recipient: nil, deliveredTo: nil)
+                    : builder.headers(recipient: recipient.address, deliveredTo: mailbox.user)
+                planned.append(PlannedCopy(
+                    mailbox: mailbox, envelopeRecipient: recipient.address, headers: headers,
+                    headerLineFeeds: headers.reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }))
+            }
+        }
+        copies = planned
+        detector = HeaderLoopDetector(
+            recipients: planned.map { $0.mailbox.user.description },
+            maximumReceivedCount: agent.configuration.maximumReceivedCount,
+            maximumInspectedBytes: agent.configuration.maximumInspectedHeaderBytes)
+        guard let first = planned.first else {
+            throw DeliveryError(EnhancedStatusCode(5, 1, 1), "No valid recipients")
+        }
+        do {
+            let draft = try Self.openDraft(in: first.mailbox.destination, agent: agent)
+            try draft.write(first.headers)
+            firstDraft = draft
+        } catch {
+            let deliveryError = DeliveryError(storage: error)
+            log(failure: deliveryError, detail: error.description)
+            throw deliveryError
+        }
+    }
+
+    deinit {
+        if stage == .open { firstDraft?.abandon() }
+    }
+
+    /// The message size so far as received (CRLF form), for SIZE checks.
+    public var receivedByteCount: Int { receivedSize }
+
+    /// The failure met so far, if any; after one, further bytes are ignored.
+    public var currentFailure: DeliveryError? { failure }
+
+    /// Adds message bytes (CRLF form, dot-unstuffing done).
+    ///
+    /// - Throws: the transaction's ``DeliveryError`` once it has failed (I/O error, mail loop, too big).
+    ///   A caller may then stop sending bytes, but must still call ``commit()`` (which reports the same
+    ///   failure) or ``abort()``. An SMTP server keeps reading DATA to its end before replying.
+    public func append(_ bytes: UnsafeRawBufferPointer) throws(DeliveryError) {
+        precondition(stage == .open, "append after commit or abort")
+        if let failure { throw failure }
+        receivedSize += bytes.count
+        if let limit = agent.configuration.maximumMessageSize, receivedSize > limit {
+            throw fail(DeliveryError(EnhancedStatusCode(5, 3, 4), "Message too big"))
+        }
+        buffer.removeAll(keepingCapacity: true)
+        converter.convert(bytes, into: &buffer)
+        try writeConverted()
+    }
+
+    /// Adds message bytes (CRLF form, dot-unstuffing done).
+    public func append(_ bytes: [UInt8]) throws(DeliveryError) {
+        let result: Result<Void, DeliveryError> = bytes.withUnsafeBytes { pointer in
+            Result { () throws(DeliveryError) in try append(pointer) }
+        }
+        try result.get()
+    }
+
+    private func writeConverted() throws(DeliveryError) {
+        if !detector.isFinished {
+            buffer.withUnsafeBytes { detector.inspect($0) }
+            if let finding = detector.finding { throw fail(Self.loopError(finding)) }
+        }
+        guard !buffer.isEmpty, let draft = firstDraft else { return }
+        do {
+            try draft.write(buffer)
+        } catch {
+            throw fail(DeliveryError(storage: error), detail: error.description)
+        }
+    }
+
+    @discardableResult
+    private func fail(_ error: DeliveryError, detail: String? = nil) -> DeliveryError {
+        if failure == nil {
+            failure = error
+            log(failure: error, detail: detail)
+            firstDraft?.abandon()
+        }
+        return failure ?? error
+    }
+
+    private static func loopError(_ finding: HeaderLoopDetector.Finding) -> DeliveryError {
+        switch finding {
+        case .deliveredTo(let address):
+            DeliveryError(EnhancedStatusCode(5, 4, 6), "Mail loop: already delivered to \(LogRecord.escape(address))")
+        case .tooManyReceived(let count):
+            DeliveryError(EnhancedStatusCode(5, 4, 6), "Mail loop: too many Received headers (\(count))")
+        }
+    }
+
+    /// Abandons the transaction; nothing is stored.
+    public func abort() {
+        guard stage == .open else { return }
+        stage = .finished
+        firstDraft?.abandon()
+        firstDraft = nil
+    }
+
+    /// Stores every copy, or none (see the type's documentation), and reports the outcome.
+    /// Returns only after the directory fsyncs covering the renames are done.
+    public func commit() -> DeliveryResult {
+        precondition(stage == .open, "commit after commit or abort")
+        stage = .finished
+        let overall: DeliveryOutcome
+        var namesByDestination: [String: String] = [:]
+        do throws(DeliveryError) {
+            namesByDestination = try storeAllCopies()
+            overall = .delivered(copies.compactMap { namesByDestination[$0.mailbox.destination.path] })
+        } catch {
+            overall = fail(error).outcome
+        }
+        firstDraft?.abandon()
+        firstDraft = nil
+        let perRecipient = recipients.map { recipient -> DeliveryResult.RecipientOutcome in
+            let outcome: DeliveryOutcome
+            if recipient.mailboxes.isEmpty {
+                outcome = .permanentFailure(EnhancedStatusCode(5, 1, 1), "No such user here")
+            } else if overall.isDelivered {
+                var names: [String] = []
+                for mailbox in recipient.mailboxes {
+                    if let name = namesByDestination[mailbox.destination.path], !names.contains(name) { names.append(name) }
+                }
+                outcome = .delivered(names)
+            } else {
+                outcome = overall
+            }
+            return DeliveryResult.RecipientOutcome(recipient: recipient.address, mailboxes: recipient.mailboxes, outcome: outcome)
+        }
+        return DeliveryResult(overall: overall, recipients: perRecipient)
+    }
+
+    /// A copy made ready in `tmp/`, waiting for its rename.
+    private enum StagedCopy {
+        /// The first copy, still open: it received the streamed message.
+        case draft(MaildirDraft, virtualSize: Int)
+        /// A further copy, complete, fsync'd and closed (or a hard link of the first), so a large fan-out
+        /// holds two descriptors at a time, not one per mailbox.
+        case file(tmpPath: String, maildir: Maildir, finalName: String, isLink: Bool)
+    }
+
+    private func storeAllCopies() throws(DeliveryError) -> [String: String] {
+        if let failure { throw failure }
+        buffer.removeAll(keepingCapacity: true)
+        converter.finish(into: &buffer)
+        try writeConverted()
+        detector.finish()
+        if let finding = detector.finding { throw fail(Self.loopError(finding)) }
+        guard let first = firstDraft, let firstCopy = copies.first else {
+            throw fail(DeliveryError(EnhancedStatusCode(4, 3, 0), "Transaction has no open draft"))
+        }
+        let body = BodyRange(offset: firstCopy.headers.count, size: converter.storedSize, lineFeeds: converter.lineFeedCount)
+        var staged: [StagedCopy] = []
+        var renamed: [(directory: String, path: String)] = []
+        do throws(SystemError) {
+            // Phase 1: every copy complete and on stable storage in tmp/ before any becomes visible.
+            let firstDescriptor = first.fileDescriptor
+            _ = try SystemCall.retrying("fsync", detail: first.tmpPath) { fsync(firstDescriptor) }
+            staged.append(.draft(first, virtualSize: first.byteCount + firstCopy.headerLineFeeds + body.lineFeeds))
+            if copies.count > 1 {
+                let source = try SystemCall.retrying("open", detail: first.tmpPath) {
+                    open(first.tmpPath, O_RDONLY | O_CLOEXEC)
+                }
+                defer { close(source) }
+                for copy in copies.dropFirst() {
+                    staged.append(try stage(copy, first: first, firstCopy: firstCopy, source: source, body: body))
+                }
+            }
+            // Phase 2: renames into new/, then the directory fsyncs that make them durable.
+            var names: [String: String] = [:]
+            var directories: [String] = []
+            for (index, copy) in staged.enumerated() {
+                let destination = copies[index].mailbox.destination
+                let name: String
+                switch copy {
+                case .draft(let draft, let virtualSize):
+                    name = try draft.commit(virtualSize: virtualSize, syncDirectory: false)
+                case .file(let tmpPath, let maildir, let finalName, _):
+                    let target = maildir.newPath + "/" + finalName
+                    if rename(tmpPath, target) != 0 {
+                        throw SystemError("rename", errno: errno, detail: target)
+                    }
+                    name = finalName
+                }
+                renamed.append((destination.newPath, destination.newPath + "/" + name))
+                names[destination.path] = name
+                if !directories.contains(destination.newPath) { directories.append(destination.newPath) }
+            }
+            try agent.directorySyncer.synchronize(directories: directories)
+            for (index, copy) in copies.enumerated() {
+                guard let name = names[copy.mailbox.destination.path] else { continue }
+                var fields: [(String, String)] = [
+                    ("queue", trace.queueID), ("recipient", copy.envelopeRecipient.description),
+                    ("user", copy.mailbox.user.description), ("maildir", copy.mailbox.destination.path),
+                    ("file", name),
+                ]
+                if case .file(_, _, _, true) = staged[index] { fields.append(("method", "link")) }
+                agent.logSink.log(LogRecord(.info, "delivery.stored", session: trace.sessionID, fields))
+            }
+            return names
+        } catch {
+            // Roll back: nothing may stay visible, nothing may stay in tmp/. The unlinks are synced on a
+            // best-effort basis so a crash does not bring the copies back.
+            var directories: [String] = []
+            for (directory, path) in renamed {
+                unlink(path)
+                if !directories.contains(directory) { directories.append(directory) }
+            }
+            if !directories.isEmpty { try? agent.directorySyncer.synchronize(directories: directories) }
+            for copy in staged {
+                switch copy {
+                case .draft(let draft, _): draft.abandon()
+                case .file(let tmpPath, _, _, _): unlink(tmpPath)
+                }
+            }
+            firstDraft = nil
+            throw fail(DeliveryError(storage: error), detail: error.description)
+        }
+    }
+
+    /// Where the body sits in the first copy, and its LF count (for W=).
+    private struct BodyRange {
+        var offset: Int
+        var size: Int
+        var lineFeeds: Int
+    }
+
+    /// Writes one further recipient's copy into its `tmp/` — its headers, then the body copied in the kernel
+    /// from the first copy — fsyncs and closes it; or, in hard-link mode, links the first copy.
+    private func stage(
+        _ copy: PlannedCopy, first: MaildirDraft, firstCopy: PlannedCopy, source: Int32, body: BodyRange
+    ) throws(SystemError) -> StagedCopy {
+        let destination = copy.mailbox.destination
+        if !destination.exists { try destination.create() }
+        let baseName = agent.names.next()
+        let tmpPath = destination.tmpPath + "/" + baseName
+        if agent.configuration.copyMethod == .hardLink && copy.headers == firstCopy.headers {
+            if link(first.tmpPath, tmpPath) == 0 {
+                let size = first.byteCount
+                let virtualSize = size + copy.headerLineFeeds + body.lineFeeds
+                return .file(tmpPath: tmpPath, maildir: destination, finalName: "\(baseName),S=\(size),W=\(virtualSize)", isLink: true)
+            }
+            let code = errno
+            // Across file systems (or where links are not supported) fall back to a real copy.
+            guard code == EXDEV || code == EPERM || code == EMLINK else {
+                throw SystemError("link", errno: code, detail: tmpPath)
+            }
+        }
+        // The same protocol as MaildirDraft: O_EXCL in tmp/, write everything, fsync, close (checking its error).
+        let descriptor = try SystemCall.retrying("open", detail: tmpPath) {
+            open(tmpPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        }
+        do {
+            try Self.writeAll(copy.headers, to: descriptor, path: tmpPath)
+            try BodyCopier.copy(from: source, offset: body.offset, count: body.size, to: descriptor)
+            _ = try SystemCall.retrying("fsync", detail: tmpPath) { fsync(descriptor) }
+        } catch {
+            close(descriptor)
+            unlink(tmpPath)
+            throw error
+        }
+        if close(descriptor) != 0 && errno != EINTR {
+            let code = errno
+            unlink(tmpPath)
+            throw SystemError("close", errno: code, detail: tmpPath)
+        }
+        let size = copy.headers.count + body.size
+        let virtualSize = size + copy.headerLineFeeds + body.lineFeeds
+        return .file(tmpPath: tmpPath, maildir: destination, finalName: "\(baseName),S=\(size),W=\(virtualSize)", isLink: false)
+    }
+
+    private static func writeAll(_ bytes: [UInt8], to descriptor: Int32, path: String) throws(SystemError) {
+        let result: Result<Void, SystemError> = bytes.withUnsafeBytes { pointer in
+            Result { () throws(SystemError) in
+                guard let base = pointer.baseAddress else { return }
+                var offset = 0
+                while offset < pointer.count {
+                    offset += try SystemCall.retrying("write", detail: path) {
+                        write(descriptor, base + offset, pointer.count - offset)
+                    }
+                }
+            }
+        }
+        try result.get()
+    }
+
+    static func openDraft(in maildir: Maildir, agent: LocalDeliveryAgent) throws(SystemError) -> MaildirDraft {
+        if !maildir.exists { try maildir.create() }
+        return try MaildirDraft(maildir: maildir, baseName: agent.names.next())
+    }
+
+    private func log(failure: DeliveryError, detail: String?) {
+        var fields: [(String, String)] = [
+            ("queue", trace.queueID), ("status", failure.statusCode.description), ("reason", failure.reason),
+        ]
+        if let detail { fields.append(("error", detail)) }
+        agent.logSink.log(LogRecord(failure.isTemporary ? .warning : .info, "delivery.failed", session: trace.sessionID, fields))
+    }
+}

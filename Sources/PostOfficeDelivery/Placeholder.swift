@@ -1,2 +1,0 @@
-// PostOfficeDelivery: the local delivery agent — recipient resolution, trace headers, Maildir writes.
-import PostOfficeCore

@@ -1,0 +1,179 @@
+// RecipientResolver: turns an envelope recipient into the Maildirs that receive it — alias expansion with
+// cycle and depth limits, subaddressing, catch-alls — and refuses any address that could leave the mail root.
+
+import PostOfficeCore
+import PostOfficeMaildir
+
+/// Resolves recipient addresses against a ``DeliveryDirectory`` and a ``MailboxLayout``.
+///
+/// Order of lookup for `local@domain` (lower-cased), the same order Postfix uses for virtual aliases:
+/// 1. the local part and domain must pass ``MailboxPathRules`` (else `.invalidAddress`, 5.1.3);
+/// 2. the domain must be local (else `.relayDenied`, 5.7.1);
+/// 3. an alias for the full address, then a user with the full address;
+/// 4. with subaddressing, `user+tag` → an alias or user `user` (a user reached this way may get the copy in
+///    its `.tag` folder when ``deliversSubaddressToFolders`` is on and that folder exists; aliases do not pass
+///    the tag on);
+/// 5. the domain's catch-all, expanded like an alias.
+///
+/// Alias targets are expanded recursively up to ``maximumAliasDepth`` levels. A target already on the
+/// current expansion path is a cycle: it is not expanded again, but if it is a user it still gets its copy
+/// (so `alice → alice, bob` keeps a copy for alice, as Postfix does). Targets in non-local domains or
+/// unknown local targets are skipped: we never relay. If nothing deliverable remains the result is
+/// `.aliasLoop` when a cycle or the depth limit was met, else `.unknownUser`. Duplicate destinations are
+/// removed, and at most ``maximumMailboxes`` are returned.
+public struct RecipientResolver: Sendable {
+    public var directory: DeliveryDirectory
+    /// Absolute path of the directory holding every Maildir.
+    public var mailRoot: String
+    public var layout: MailboxLayout
+    /// Deliver `user+tag` into the `.tag` Maildir++ folder when it exists.
+    public var deliversSubaddressToFolders: Bool
+    /// Deepest alias nesting followed.
+    public var maximumAliasDepth: Int
+    /// Most mailboxes one address may expand to.
+    public var maximumMailboxes: Int
+
+    public init(
+        directory: DeliveryDirectory,
+        mailRoot: String,
+        layout: MailboxLayout = .domainThenLocalPart,
+        deliversSubaddressToFolders: Bool = false,
+        maximumAliasDepth: Int = 10,
+        maximumMailboxes: Int = 1000
+    ) {
+        self.directory = directory
+        var root = mailRoot
+        while root.count > 1 && root.hasSuffix("/") { root.removeLast() }
+        self.mailRoot = root
+        self.layout = layout
+        self.deliversSubaddressToFolders = deliversSubaddressToFolders
+        self.maximumAliasDepth = maximumAliasDepth
+        self.maximumMailboxes = maximumMailboxes
+    }
+
+    /// Resolves one recipient. Checks the file system only to see whether a `+tag` folder exists.
+    public func resolve(_ address: MailAddress) -> RecipientResolution {
+        guard MailboxPathRules.isSafeLocalPart(address.localPart), MailboxPathRules.isSafeDomain(address.domain)
+        else { return .invalidAddress }
+        guard directory.isLocal(domain: address.domain) else { return .relayDenied }
+        var expansion = Expansion()
+        let key = DeliveryDirectory.key(localPart: address.localPart, domain: address.domain)
+        expand(key, originalLocalPart: address.localPart, depth: 0, path: [], into: &expansion)
+        if expansion.mailboxes.isEmpty {
+            if expansion.invalidUser { return .invalidAddress }
+            return expansion.loopDetected ? .aliasLoop : .unknownUser
+        }
+        return .local(expansion.mailboxes)
+    }
+
+    /// The Maildir of a user (`local@domain`, any case), or nil when it would be unsafe.
+    public func maildir(forUser user: MailAddress) -> Maildir? {
+        let local = user.localPart.lowercased()
+        let domain = user.domain.lowercased()
+        guard MailboxPathRules.isSafeLocalPart(local), MailboxPathRules.isSafeDomain(domain) else { return nil }
+        let path = mailRoot + "/" + layout.relativePath(localPart: local, domain: domain)
+        guard MailboxPathRules.isLexicallyInside(path, root: mailRoot) else { return nil }
+        return Maildir(path: path)
+    }
+
+    private struct Expansion {
+        var mailboxes: [DeliveryMailbox] = []
+        var destinations: Set<String> = []
+        var loopDetected = false
+        var invalidUser = false
+    }
+
+    private func expand(
+        _ key: String, originalLocalPart: String?, depth: Int, path: Set<String>, into expansion: inout Expansion
+    ) {
+        guard expansion.mailboxes.count < maximumMailboxes else { return }
+        guard depth <= maximumAliasDepth else {
+            expansion.loopDetected = true
+            return
+        }
+        guard let at = key.lastIndex(of: "@") else { return }
+        let local = String(key[..<at])
+        let domain = String(key[key.index(after: at)...])
+        // Non-local alias targets are skipped: this agent never relays.
+        guard !local.isEmpty, directory.isLocal(domain: domain) else { return }
+
+        if let targets = directory.aliases[key] {
+            let innerPath = path.union([key])
+            for target in targets {
+                if innerPath.contains(target) {
+                    expansion.loopDetected = true
+                    if directory.users.contains(target) { add(user: target, tag: nil, into: &expansion) }
+                    continue
+                }
+                expand(target, originalLocalPart: nil, depth: depth + 1, path: innerPath, into: &expansion)
+            }
+            return
+        }
+        if directory.users.contains(key) {
+            add(user: key, tag: nil, into: &expansion)
+            return
+        }
+        if let delimiter = directory.subaddressDelimiter, let split = local.firstIndex(of: delimiter),
+            split != local.startIndex
+        {
+            let baseKey = "\(local[..<split])@\(domain)"
+            if directory.aliases[baseKey] != nil || directory.users.contains(baseKey) {
+                if directory.aliases[baseKey] != nil {
+                    // `a → a+x` would come back here forever; the path stops it at once.
+                    guard !path.contains(baseKey) else {
+                        expansion.loopDetected = true
+                        return
+                    }
+                    expand(baseKey, originalLocalPart: nil, depth: depth, path: path, into: &expansion)
+                } else {
+                    add(user: baseKey, tag: tag(of: originalLocalPart ?? local, delimiter: delimiter), into: &expansion)
+                }
+                return
+            }
+        }
+        if let target = directory.catchAll[domain], target != key {
+            if path.contains(target) {
+                expansion.loopDetected = true
+                if directory.users.contains(target) { add(user: target, tag: nil, into: &expansion) }
+                return
+            }
+            expand(target, originalLocalPart: nil, depth: depth + 1, path: path.union([key]), into: &expansion)
+        }
+    }
+
+    private func tag(of localPart: String, delimiter: Character) -> String? {
+        guard let split = localPart.firstIndex(of: delimiter) else { return nil }
+        let tag = String(localPart[localPart.index(after: split)...])
+        return tag.isEmpty ? nil : tag
+    }
+
+    private func add(user key: String, tag: String?, into expansion: inout Expansion) {
+        // Swift compares strings by canonical equivalence, so an NFD spelling finds an NFC user; the path must
+        // use the directory's own bytes, or one user could get two Maildirs.
+        let stored = directory.users.firstIndex(of: key).map { directory.users[$0] } ?? key
+        guard let user = MailAddress(stored), let maildir = maildir(forUser: user) else {
+            expansion.invalidUser = true
+            return
+        }
+        var mailbox = DeliveryMailbox(user: user, maildir: maildir)
+        if deliversSubaddressToFolders, let tag {
+            mailbox.folder = existingFolder(named: tag, in: maildir)
+        }
+        let destination = mailbox.destination.path
+        guard !expansion.destinations.contains(destination) else { return }
+        expansion.destinations.insert(destination)
+        expansion.mailboxes.append(mailbox)
+    }
+
+    /// The `.tag` folder if it exists, trying the tag as written and then in lower case.
+    private func existingFolder(named tag: String, in maildir: Maildir) -> Maildir? {
+        for name in [tag, tag.lowercased()] {
+            if let folder = maildir.folder(named: name), folder.exists,
+                MailboxPathRules.isLexicallyInside(folder.path, root: mailRoot)
+            {
+                return folder
+            }
+        }
+        return nil
+    }
+}
