@@ -39,6 +39,14 @@ let package = Package(
         .target(name: "PostOfficeTesting", dependencies: ["PostOffice"], swiftSettings: strict),
         .executableTarget(name: "postoffice", dependencies: ["PostOffice"], swiftSettings: strict),
 
+        // Fuzz targets: replay tools in a normal build, libFuzzer binaries when built by .ci/fuzz.sh.
+        .target(name: "PostOfficeFuzzSupport", swiftSettings: strict),
+        .executableTarget(name: "fuzz-pop3", dependencies: ["PostOfficeFuzzSupport", "PostOfficePOP3"], swiftSettings: strict),
+        .executableTarget(name: "fuzz-bytestuffer", dependencies: ["PostOfficeFuzzSupport", "PostOfficePOP3"], swiftSettings: strict),
+        .executableTarget(
+            name: "fuzz-address-path", dependencies: ["PostOfficeFuzzSupport", "PostOfficeDelivery"], swiftSettings: strict
+        ),
+
         .testTarget(name: "PostOfficeCoreTests", dependencies: ["PostOfficeCore"]),
         .testTarget(name: "PostOfficeMaildirTests", dependencies: ["PostOfficeMaildir"]),
         .testTarget(name: "PostOfficeAccountsTests", dependencies: ["PostOfficeAccounts"]),
