@@ -99,6 +99,10 @@ struct AddressPathHarness {
 
     /// A template accepted by MailboxLayout, expanded with plain safe values, stays inside the root.
     private func checkTemplate(_ layout: MailboxLayout) {
+        // A NUL cuts the path short in every system call ("shared\0%n" would be one Maildir for everyone),
+        // and other controls make unreadable directory names: an accepted template must have neither.
+        precondition(layout.template.utf8.allSatisfy { $0 >= 0x20 && $0 != 0x7F },
+            "MailboxLayout accepted a template with a control character: \(Array(layout.template.utf8))")
         let relative = layout.relativePath(localPart: "alice", domain: "example.org")
         precondition(!relative.hasPrefix("/"), "accepted template expands to an absolute path: \(layout)")
         let resolver = RecipientResolver(directory: DeliveryDirectory(), mailRoot: "/srv/mail", layout: layout)
