@@ -37,7 +37,8 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(name: "PostOfficeTesting", dependencies: ["PostOffice"], swiftSettings: strict),
-        .executableTarget(name: "postoffice", dependencies: ["PostOffice"], swiftSettings: strict),
+        .executableTarget(
+            name: "postoffice", dependencies: ["PostOffice", "PostOfficeAccounts"], swiftSettings: strict),
 
         .testTarget(name: "PostOfficeCoreTests", dependencies: ["PostOfficeCore"]),
         .testTarget(name: "PostOfficeMaildirTests", dependencies: ["PostOfficeMaildir"]),

@@ -125,8 +125,8 @@ public enum ConfigurationFile {
                 c.subaddressDelimiter = v.isEmpty ? nil : v
             }, render: { $0.subaddressDelimiter ?? "" }),
         Key(name: "subaddress_folders", help: "Deliver alice+tag@ into the folder .tag when it exists (yes/no).",
-            apply: { c, v throws(KeyError) in c.deliversSubaddressToFolder = try bool(v) },
-            render: { $0.deliversSubaddressToFolder ? "yes" : "no" }),
+            apply: { c, v throws(KeyError) in c.deliversSubaddressToFolders = try bool(v) },
+            render: { $0.deliversSubaddressToFolders ? "yes" : "no" }),
         Key(name: "catch_all", help: "Per-domain catch-all targets: domain=address, comma separated.",
             apply: { c, v throws(KeyError) in
                 var map: [String: String] = [:]

@@ -38,7 +38,7 @@ public struct PostOfficeConfiguration: Sendable {
     /// Subaddress delimiter: `alice+tag@` reaches alice. nil turns subaddressing off.
     public var subaddressDelimiter: String? = "+"
     /// Deliver `alice+tag@` into alice's `.tag` folder when that folder exists.
-    public var deliversSubaddressToFolder = false
+    public var deliversSubaddressToFolders = false
     /// Catch-all targets per domain: mail for unknown users of the domain goes there.
     public var catchAll: [String: String] = [:]
 

@@ -6,7 +6,8 @@ import PostOfficeCore
 import PostOfficeDelivery
 import PostOfficeSMTP
 
-final class SMTPSession: ConnectionHandler {
+/// Confined to its connection's queue, which is what makes the unchecked Sendable sound.
+final class SMTPSession: ConnectionHandler, @unchecked Sendable {
     private let context: ServerContext
     private let sessionID: String
     private var engine: SMTPServerStateMachine

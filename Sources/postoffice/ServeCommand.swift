@@ -28,7 +28,7 @@ struct ServeCommand {
         if let smtp = server.smtpAddresses.first {
             print("Try it: swaks --server \(smtp.host) --port \(smtp.port) --to postmaster@localhost")
         }
-        fflush(stdout)
+        fflush(nil)
 
         signal(SIGHUP, SIG_IGN)
         signal(SIGTERM, SIG_IGN)
