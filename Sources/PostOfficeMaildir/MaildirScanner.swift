@@ -1,0 +1,61 @@
+// MaildirScanner: lists the messages of one Maildir (new/ then cur/) with readdir, skipping dot files,
+// directories and names that do not parse, and orders them by delivery time so POP3 numbering is stable.
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import PostOfficeCore
+
+/// The result of one scan.
+public struct MaildirScan: Hashable, Sendable {
+    /// The messages, ordered by the delivery time in their base names, then by name.
+    public var messages: [MaildirMessage]
+    /// Entries that were passed over: dot files, subdirectories, names that are not Maildir names
+    /// (including names that are not UTF-8), as `new/<name>` or `cur/<name>`.
+    public var skippedCount: Int
+}
+
+/// Lists a Maildir's messages.
+///
+/// A scan is a snapshot: Maildir has no lock (maildir(5), https://cr.yp.to/proto/maildir.html), so a
+/// message may be renamed or removed by another reader right after. Operations on a scanned message
+/// report that as ``MaildirError/messageVanished(path:)``.
+public struct MaildirScanner: Sendable {
+    public var maildir: Maildir
+
+    public init(maildir: Maildir) {
+        self.maildir = maildir
+    }
+
+    /// Reads `new/` and `cur/`. A missing `new/` or `cur/` is an error (the Maildir is broken or absent).
+    public func scan() throws(SystemError) -> MaildirScan {
+        var messages: [MaildirMessage] = []
+        var skipped = 0
+        for directory in [MaildirMessage.Directory.new, .cur] {
+            let path = directory == .new ? maildir.newPath : maildir.curPath
+            let listing = try DirectoryReader.entries(of: path)
+            skipped += listing.undecodable
+            for entry in listing.entries {
+                guard entry.kind != .directory, let filename = MaildirFilename(entry.name) else {
+                    skipped += 1
+                    continue
+                }
+                // Some filesystems do not fill d_type; those entries are kept unless lstat says directory.
+                if entry.kind == .unknown, let st = DirectoryReader.status(path + "/" + entry.name),
+                    (st.st_mode & S_IFMT) == S_IFDIR
+                {
+                    skipped += 1
+                    continue
+                }
+                messages.append(MaildirMessage(maildir: maildir, directory: directory, filename: filename))
+            }
+        }
+        messages.sort { a, b in
+            if a.filename != b.filename { return a.filename < b.filename }
+            return a.directory == .new && b.directory == .cur
+        }
+        return MaildirScan(messages: messages, skippedCount: skipped)
+    }
+}
