@@ -77,7 +77,7 @@ public struct MaildirFilename: Hashable, Sendable, CustomStringConvertible, Comp
             let rest = infoBytes.dropFirst(2)
             switch infoBytes[infoBytes.startIndex] {
             case UInt8(ascii: "2"):
-                guard let flags = MaildirFlags(String(decoding: rest, as: UTF8.self)) else { return nil }
+                guard let flags = MaildirFlags(letters: String(decoding: rest, as: UTF8.self)) else { return nil }
                 info = .flags(flags)
             case UInt8(ascii: "1"):
                 info = .experimental(String(decoding: rest, as: UTF8.self))

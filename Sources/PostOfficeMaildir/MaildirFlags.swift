@@ -15,7 +15,7 @@ public struct MaildirFlags: Hashable, Sendable, CustomStringConvertible, Express
 
     /// The flags spelled by `text`, or nil when `text` holds anything but ASCII letters.
     /// Order and repeats in `text` do not matter (`"SR"` and `"RSS"` are both `RS`).
-    public init?(_ text: String) {
+    public init?(letters text: String) {
         var seen = [Bool](repeating: false, count: 128)
         for byte in text.utf8 {
             guard Self.isFlagLetter(byte) else { return nil }
@@ -26,7 +26,7 @@ public struct MaildirFlags: Hashable, Sendable, CustomStringConvertible, Express
 
     /// For literals in code; a literal with anything but letters is a programmer error.
     public init(stringLiteral value: String) {
-        guard let flags = MaildirFlags(value) else { preconditionFailure("not Maildir flag letters: \(value)") }
+        guard let flags = MaildirFlags(letters: value) else { preconditionFailure("not Maildir flag letters: \(value)") }
         self = flags
     }
 
