@@ -46,9 +46,8 @@ public struct DovecotUIDList: Hashable, Sendable {
 
     /// Parses the file's text; nil when the header is not a version 1 or 3 header.
     public init?(parsing text: String) {
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { line -> Substring in
-            line.hasSuffix("\r") ? line.dropLast() : line
-        }[...]
+        // "\r\n" is one Character in Swift, so both line ends are separators.
+        var lines = text.split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r\n" }[...]
         guard let header = lines.popFirst() else { return nil }
         let fields = header.split(separator: " ")
         guard let versionField = fields.first, let version = Int(versionField) else { return nil }
