@@ -96,8 +96,10 @@ public final class MaildirDraft {
         let name = finalName(virtualSize: virtualSize)
         let target = maildir.newPath + "/" + name
         // rename, not link: link fails on some filesystems (AFS, some FUSE) and leaves a tmp/ entry to
-        // clean; rename is atomic and the O_EXCL name in tmp/ already guarantees uniqueness.
-        if rename(tmpPath, target) != 0 {
+        // clean; rename is atomic. The O_EXCL name in tmp/ only guards tmp/, so the rename refuses to
+        // replace an existing message (RENAME_NOREPLACE) where the kernel and filesystem support it:
+        // two generators colliding must fail a delivery (EEXIST, temporary), never overwrite a message.
+        if Self.renameWithoutReplacing(tmpPath, target) != 0 {
             let code = errno
             unlink(tmpPath)
             throw SystemError("rename", errno: code, detail: target)
@@ -106,6 +108,27 @@ public final class MaildirDraft {
             try maildir.syncNewDirectory()
         }
         return name
+    }
+
+    private typealias RenameAt2 = @convention(c) (Int32, UnsafePointer<CChar>?, Int32, UnsafePointer<CChar>?, UInt32) -> Int32
+
+    /// glibc's `renameat2` (2.28+), looked up at run time because the Swift Glibc module does not import it.
+    private static let renameAt2: RenameAt2? = {
+        #if os(Linux)
+        guard let handle = dlopen(nil, RTLD_NOW), let symbol = dlsym(handle, "renameat2") else { return nil }
+        return unsafeBitCast(symbol, to: RenameAt2.self)
+        #else
+        return nil
+        #endif
+    }()
+
+    /// `renameat2(RENAME_NOREPLACE)`; plain `rename` when the call or the filesystem lacks it.
+    static func renameWithoutReplacing(_ from: String, _ to: String) -> Int32 {
+        if let renameAt2 = renameAt2 {
+            let result = renameAt2(AT_FDCWD, from, AT_FDCWD, to, 1 /* RENAME_NOREPLACE */)
+            if result == 0 || (errno != EINVAL && errno != ENOSYS) { return result }
+        }
+        return rename(from, to)
     }
 
     /// Closes and removes the tmp file. Safe to call more than once.

@@ -50,3 +50,26 @@ import Testing
         }
     }
 }
+
+@Suite struct MaildirDraftCollisionTests {
+    /// Two generators with the same clock and pid make the same base name; the second commit must fail
+    /// rather than replace the first message.
+    @Test func commitNeverReplacesAnExistingMessage() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("po-\(UUID().uuidString)").path
+        let maildir = Maildir(path: dir + "/box")
+        try maildir.create()
+        let clock = ManualClock()
+        let one = MaildirUniqueNameGenerator(hostname: "h", processID: 1, clock: clock)
+        let two = MaildirUniqueNameGenerator(hostname: "h", processID: 1, clock: clock)
+        let first = try MaildirDraft(maildir: maildir, baseName: one.next())
+        try first.write(Array("first\n".utf8))
+        let name = try first.commit(virtualSize: 7)
+        let second = try MaildirDraft(maildir: maildir, baseName: two.next())
+        try second.write(Array("other\n".utf8))
+        #expect(throws: SystemError("rename", errno: EEXIST, detail: maildir.newPath + "/" + name)) {
+            try second.commit(virtualSize: 7)
+        }
+        #expect(try String(contentsOfFile: maildir.newPath + "/" + name, encoding: .utf8) == "first\n")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: maildir.tmpPath).isEmpty)
+    }
+}
