@@ -22,10 +22,16 @@ public final class MaildirDraft {
     public private(set) var byteCount = 0
 
     /// Opens `tmp/<baseName>` with `O_CREAT | O_EXCL`, so an existing file is never reused.
+    /// A `baseName` that is not a valid Maildir base (``MaildirFilename/isValidBase(_:)``: empty, leading
+    /// `.`, or containing `/`, `,`, `:` or control characters) fails with `EINVAL` before touching the disk.
     public init(maildir: Maildir, baseName: String) throws(SystemError) {
         self.maildir = maildir
         self.baseName = baseName
         let path = maildir.tmpPath + "/" + baseName
+        guard MaildirFilename.isValidBase(baseName) else {
+            fileDescriptor = -1
+            throw SystemError("open", errno: EINVAL, detail: path)
+        }
         fileDescriptor = try SystemCall.retrying("open", detail: path) {
             open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         }
@@ -71,7 +77,11 @@ public final class MaildirDraft {
     }
 
     /// Makes the message durable: fsync, close, rename into `new/`, then (unless the caller batches it)
-    /// fsync `new/`. Returns the file name in `new/`.
+    /// fsync `new/`. Returns the file name in `new/`. Only after it returns may the message be acknowledged.
+    ///
+    /// If the final fsync of `new/` fails, the file is already in `new/` but may not survive a crash; the
+    /// error is thrown anyway (the caller answers with a temporary failure, so at worst the sender retries
+    /// and the message is delivered twice, never lost).
     ///
     /// - Parameter virtualSize: the message size with CRLF line endings, recorded as `W=` for POP3.
     /// - Parameter syncDirectory: pass false only when the caller fsyncs `new/` itself (group commit)

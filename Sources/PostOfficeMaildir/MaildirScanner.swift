@@ -12,8 +12,8 @@ import PostOfficeCore
 public struct MaildirScan: Hashable, Sendable {
     /// The messages, ordered by the delivery time in their base names, then by name.
     public var messages: [MaildirMessage]
-    /// Entries that were passed over: dot files, subdirectories, names that are not Maildir names
-    /// (including names that are not UTF-8), as `new/<name>` or `cur/<name>`.
+    /// How many entries were passed over: dot files, subdirectories, names that are not Maildir names
+    /// (including names that are not UTF-8).
     public var skippedCount: Int
 }
 

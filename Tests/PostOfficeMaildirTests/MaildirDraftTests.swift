@@ -73,3 +73,16 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: maildir.tmpPath).isEmpty)
     }
 }
+
+@Suite struct MaildirDraftBaseNameTests {
+    @Test(arguments: ["", ".x", "a/b", "a,S=1", "a:2,S", "a\nb"])
+    func invalidBaseNamesAreRefused(_ base: String) throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("po-\(UUID().uuidString)").path
+        let maildir = Maildir(path: dir + "/box")
+        try maildir.create()
+        #expect(throws: SystemError("open", errno: EINVAL, detail: maildir.tmpPath + "/" + base)) {
+            _ = try MaildirDraft(maildir: maildir, baseName: base)
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: maildir.tmpPath).isEmpty)
+    }
+}
