@@ -8,22 +8,22 @@ import Darwin
 #endif
 import PostOfficeCore
 
-/// One directory entry.
-struct DirectoryEntry: Sendable {
-    enum Kind: Sendable { case regular, directory, other, unknown }
-    var name: String
-    var kind: Kind
-}
-
 /// Reads directory entries with `readdir(3)`.
 enum DirectoryReader {
+    /// One directory entry.
+    struct Entry: Sendable {
+        enum Kind: Sendable { case regular, directory, other, unknown }
+        var name: String
+        var kind: Kind
+    }
+
     /// The entries of `path` except `.` and `..`, and the number of names skipped for not being UTF-8.
-    static func entries(of path: String) throws(SystemError) -> (entries: [DirectoryEntry], undecodable: Int) {
+    static func entries(of path: String) throws(SystemError) -> (entries: [Entry], undecodable: Int) {
         guard let directory = opendir(path) else {
             throw SystemError("opendir", errno: errno, detail: path)
         }
         defer { closedir(directory) }
-        var result: [DirectoryEntry] = []
+        var result: [Entry] = []
         var undecodable = 0
         while true {
             errno = 0
@@ -42,14 +42,14 @@ enum DirectoryReader {
                 continue
             }
             if name == "." || name == ".." { continue }
-            let kind: DirectoryEntry.Kind
+            let kind: Entry.Kind
             switch Int32(type) {
             case Int32(DT_REG): kind = .regular
             case Int32(DT_DIR): kind = .directory
             case Int32(DT_UNKNOWN): kind = .unknown
             default: kind = .other
             }
-            result.append(DirectoryEntry(name: name, kind: kind))
+            result.append(Entry(name: name, kind: kind))
         }
         return (result, undecodable)
     }

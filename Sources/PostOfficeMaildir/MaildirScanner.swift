@@ -8,15 +8,6 @@ import Darwin
 #endif
 import PostOfficeCore
 
-/// The result of one scan.
-public struct MaildirScan: Hashable, Sendable {
-    /// The messages, ordered by the delivery time in their base names, then by name.
-    public var messages: [MaildirMessage]
-    /// How many entries were passed over: dot files, subdirectories, names that are not Maildir names
-    /// (including names that are not UTF-8).
-    public var skippedCount: Int
-}
-
 /// Lists a Maildir's messages.
 ///
 /// A scan is a snapshot: Maildir has no lock (maildir(5), https://cr.yp.to/proto/maildir.html), so a

@@ -49,9 +49,18 @@ import Testing
             #expect(m.folder(named: bad) == nil)
         }
     }
-}
 
-@Suite struct MaildirDraftCollisionTests {
+    @Test(arguments: ["", ".x", "a/b", "a,S=1", "a:2,S", "a\nb"])
+    func invalidBaseNamesAreRefused(_ base: String) throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("po-\(UUID().uuidString)").path
+        let maildir = Maildir(path: dir + "/box")
+        try maildir.create()
+        #expect(throws: SystemError("open", errno: EINVAL, detail: maildir.tmpPath + "/" + base)) {
+            _ = try MaildirDraft(maildir: maildir, baseName: base)
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: maildir.tmpPath).isEmpty)
+    }
+
     /// Two generators with the same clock and pid make the same base name; the second commit must fail
     /// rather than replace the first message.
     @Test func commitNeverReplacesAnExistingMessage() throws {
@@ -70,19 +79,6 @@ import Testing
             try second.commit(virtualSize: 7)
         }
         #expect(try String(contentsOfFile: maildir.newPath + "/" + name, encoding: .utf8) == "first\n")
-        #expect(try FileManager.default.contentsOfDirectory(atPath: maildir.tmpPath).isEmpty)
-    }
-}
-
-@Suite struct MaildirDraftBaseNameTests {
-    @Test(arguments: ["", ".x", "a/b", "a,S=1", "a:2,S", "a\nb"])
-    func invalidBaseNamesAreRefused(_ base: String) throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("po-\(UUID().uuidString)").path
-        let maildir = Maildir(path: dir + "/box")
-        try maildir.create()
-        #expect(throws: SystemError("open", errno: EINVAL, detail: maildir.tmpPath + "/" + base)) {
-            _ = try MaildirDraft(maildir: maildir, baseName: base)
-        }
         #expect(try FileManager.default.contentsOfDirectory(atPath: maildir.tmpPath).isEmpty)
     }
 }

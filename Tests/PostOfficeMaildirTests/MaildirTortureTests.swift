@@ -109,6 +109,8 @@ import Testing
         // tmp/ orphans (killed mid-draft) are allowed, at most one per kill, and the 36-hour cleaner removes them.
         let orphans = try FileManager.default.contentsOfDirectory(atPath: maildir.tmpPath)
         #expect(orphans.count <= kills)
+        // Each kill interrupts at most one delivery: it is either a tmp/ orphan or committed without "ok".
+        #expect(orphans.count + (scan.messages.count - acknowledged.count) <= kills)
         let clock = ManualClock(SystemClock().now())
         clock.advance(seconds: Maildir.temporaryFileLifetime + 60)
         #expect(try maildir.removeStaleTemporaryFiles(clock: clock).count == orphans.count)
