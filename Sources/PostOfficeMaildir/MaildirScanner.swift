@@ -43,10 +43,25 @@ public struct MaildirScanner: Sendable {
                 messages.append(MaildirMessage(maildir: maildir, directory: directory, filename: filename))
             }
         }
-        messages.sort { a, b in
-            if a.filename != b.filename { return a.filename < b.filename }
-            return a.directory == .new && b.directory == .cur
+        return MaildirScan(messages: Self.deliveryOrder(messages), skippedCount: skipped)
+    }
+
+    /// Sorts as ``MaildirFilename/<(_:_:)`` does (delivery time, then name bytes; `new/` before `cur/` on a
+    /// tie), computing each key once: a large Maildir has tens of thousands of names.
+    static func deliveryOrder(_ messages: [MaildirMessage]) -> [MaildirMessage] {
+        let keys = messages.map { message in
+            (time: message.filename.deliveryTime, name: Array(message.name.utf8), isNew: message.directory == .new)
         }
-        return MaildirScan(messages: messages, skippedCount: skipped)
+        let order = keys.indices.sorted { i, j in
+            let a = keys[i], b = keys[j]
+            if a.time != b.time {
+                guard let ta = a.time else { return false }
+                guard let tb = b.time else { return true }
+                return ta < tb
+            }
+            if a.name != b.name { return a.name.lexicographicallyPrecedes(b.name) }
+            return a.isNew && !b.isNew
+        }
+        return order.map { messages[$0] }
     }
 }

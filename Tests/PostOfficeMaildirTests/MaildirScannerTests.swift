@@ -105,3 +105,19 @@ import Testing
         #expect(throws: MaildirError.messageVanished(path: message.path)) { try message.size() }
     }
 }
+
+extension MaildirScannerTests {
+    @Test func scanOrderMatchesFilenameOrder() throws {
+        let random = SeededRandomSource(seed: 99)
+        let maildir = Maildir(path: "/nonexistent")
+        var messages: [MaildirMessage] = []
+        for _ in 0..<300 {
+            let name = "\(random.next() % 5).M\(random.next() % 3)P1.h" + (random.next() % 2 == 0 ? ":2,S" : "")
+            let odd = random.next() % 7 == 0 ? "x\(random.next() % 5)" : name
+            let filename = try #require(MaildirFilename(odd))
+            messages.append(MaildirMessage(maildir: maildir, directory: random.next() % 2 == 0 ? .new : .cur, filename: filename))
+        }
+        let sorted = MaildirScanner.deliveryOrder(messages)
+        #expect(sorted.map(\.filename) == messages.map(\.filename).sorted())
+    }
+}
