@@ -67,6 +67,40 @@ public struct MaildirMessage: Hashable, Sendable {
         return Size(byteCount: Int(st.st_size), virtualByteCount: filename.virtualSize)
     }
 
+    /// Reads the file to measure both sizes: its bytes, and its bytes with every LF not preceded by CR
+    /// counted as CRLF (the RFC 1939 size before byte-stuffing, https://www.rfc-editor.org/rfc/rfc1939#section-11).
+    /// For names without `W=` (Postfix, mblaze, qmail). Memory stays flat: the file is read in chunks.
+    /// Throws ``MaildirError/messageVanished(path:)`` when the file is gone.
+    public func measureSize() throws(MaildirError) -> Size {
+        let path = self.path
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            throw MaildirError.from(SystemError("open", errno: errno, detail: path), path: path)
+        }
+        defer { close(fd) }
+        let chunk = 65536
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 1)
+        defer { buffer.deallocate() }
+        var bytes = 0
+        var bareLineFeeds = 0
+        var previous: UInt8 = 0
+        while true {
+            let n: Int
+            do {
+                n = try SystemCall.retrying("read", detail: path) { read(fd, buffer.baseAddress, chunk) }
+            } catch {
+                throw MaildirError.from(error, path: path)
+            }
+            if n == 0 { break }
+            for byte in buffer[..<n] {
+                if byte == 10 && previous != 13 { bareLineFeeds += 1 }
+                previous = byte
+            }
+            bytes += n
+        }
+        return Size(byteCount: bytes, virtualByteCount: bytes + bareLineFeeds)
+    }
+
     // MARK: - Changing flags and deleting
 
     /// Gives the message exactly `flags` by renaming it to `cur/<base>[,fields]:2,<flags>`; a message

@@ -81,4 +81,18 @@ import Testing
         #expect(try String(contentsOfFile: maildir.newPath + "/" + name, encoding: .utf8) == "first\n")
         #expect(try FileManager.default.contentsOfDirectory(atPath: maildir.tmpPath).isEmpty)
     }
+
+    @Test func longHostnamesKeepNamesWithinNameMax() throws {
+        let host = String(repeating: "a", count: 60) + ":" + String(repeating: "b", count: 250)
+        let escaped = MaildirUniqueNameGenerator.escape(hostname: host)
+        #expect(escaped.utf8.count <= 120)
+        #expect(escaped.hasPrefix(String(repeating: "a", count: 60) + "\\072b"))
+        let m = try temporaryMaildir()
+        let names = MaildirUniqueNameGenerator(hostname: host, processID: Int32.max, clock: SystemClock())
+        let draft = try MaildirDraft(maildir: m, baseName: names.next())
+        try draft.write(Array("x\n".utf8))
+        let name = try draft.commit(virtualSize: Int.max)
+        let flagged = try MaildirMessage(maildir: m, directory: .new, filename: #require(MaildirFilename(name))).addingFlags("DFPRST")
+        #expect(flagged.name.utf8.count <= 255)
+    }
 }

@@ -121,3 +121,27 @@ extension MaildirScannerTests {
         #expect(sorted.map(\.filename) == messages.map(\.filename).sorted())
     }
 }
+
+extension MaildirScannerTests {
+    /// Our measured CRLF size agrees with the W= Dovecot wrote, including the no-final-newline and bare-CR messages.
+    @Test func measuredSizeAgreesWithDovecot() throws {
+        let maildir = try FixtureCopy.maildir("dovecot")
+        for message in try MaildirScanner(maildir: maildir).scan().messages {
+            let measured = try message.measureSize()
+            #expect(measured.byteCount == message.filename.size)
+            #expect(measured.virtualByteCount == message.filename.virtualSize)
+        }
+    }
+
+    @Test func measuredSizeCountsOnlyBareLineFeeds() throws {
+        let maildir = try FixtureCopy.maildir("mblaze")
+        let messages = try MaildirScanner(maildir: maildir).scan().messages
+        let bareCR = try #require(messages.first { try subject(of: $0) == "mblaze bare CR" })
+        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: bareCR.path)))
+        let lineFeeds = bytes.filter { $0 == 10 }.count
+        // The last line ends in CRLF already: it adds nothing.
+        #expect(try bareCR.measureSize() == MaildirMessage.Size(byteCount: bytes.count, virtualByteCount: bytes.count + lineFeeds - 1))
+        try bareCR.delete()
+        #expect(throws: MaildirError.messageVanished(path: bareCR.path)) { try bareCR.measureSize() }
+    }
+}
