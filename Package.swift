@@ -39,6 +39,7 @@ let package = Package(
         .target(name: "PostOfficeTesting", dependencies: ["PostOffice"], swiftSettings: strict),
         .executableTarget(
             name: "postoffice", dependencies: ["PostOffice", "PostOfficeAccounts"], swiftSettings: strict),
+        .executableTarget(name: "maildir-torture", dependencies: ["PostOfficeMaildir"]),
 
         .testTarget(name: "PostOfficeCoreTests", dependencies: ["PostOfficeCore"]),
         .testTarget(name: "PostOfficeMaildirTests", dependencies: ["PostOfficeMaildir"]),
