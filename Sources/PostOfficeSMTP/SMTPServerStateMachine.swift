@@ -96,6 +96,8 @@ public struct SMTPServerStateMachine: Sendable {
     }
     /// The session has ended; the driver closes after flushing.
     public var isClosed: Bool { closed }
+    /// Input bytes held by the engine (a partial line, or input kept while a decision is pending).
+    public var bufferedByteCount: Int { framer.bufferedByteCount }
 
     // MARK: Events from the driver
 
@@ -399,8 +401,12 @@ public struct SMTPServerStateMachine: Sendable {
             let hadFailed = decoder.hasFailed
             let output = decoder.decode(input)
             mode = .data(decoder)
-            if !output.content.isEmpty { out.append(.appendMessage(output.content)) }
-            if decoder.hasFailed && !hadFailed { abortMessageIfBegun(&out) }
+            if decoder.hasFailed {
+                // Content is useless once a limit is passed: no append, just the abort (once).
+                if !hadFailed { abortMessageIfBegun(&out) }
+            } else if !output.content.isEmpty {
+                out.append(.appendMessage(output.content))
+            }
             if output.isComplete { finishData(decoder, &out) }
             return output.consumedCount
         case .chunk(var chunk):
