@@ -44,7 +44,8 @@ struct SMTPCommandParser {
         case "QUIT":
             return argument.isEmpty ? .command(.quit) : .failure(.syntaxError.withText("Syntax: QUIT"))
         case "VRFY":
-            return argument.isEmpty ? .failure(.syntaxError.withText("Syntax: VRFY address")) : .command(.vrfy(argument))
+            return argument.isEmpty
+                ? .failure(.syntaxError.withText("Syntax: VRFY address")) : .command(.vrfy(argument))
         case "EXPN":
             return argument.isEmpty ? .failure(.syntaxError.withText("Syntax: EXPN name")) : .command(.expn(argument))
         case "HELP":
@@ -72,7 +73,9 @@ struct SMTPCommandParser {
         guard let words = Self.splitParameters(argument[parsed.end...]) else { return .failure(.syntaxError) }
         var seen: Set<String> = []
         for (keyword, value) in words {
-            guard seen.insert(keyword).inserted else { return .failure(.syntaxError.withText("Error: duplicate \(keyword) parameter")) }
+            guard seen.insert(keyword).inserted else {
+                return .failure(.syntaxError.withText("Error: duplicate \(keyword) parameter"))
+            }
             switch keyword {
             case "SIZE":
                 // RFC 1870: 1*20DIGIT; values beyond Int are simply too big.
@@ -125,7 +128,9 @@ struct SMTPCommandParser {
         guard let words = Self.splitParameters(argument[parsed.end...]) else { return .failure(.syntaxError) }
         var seen: Set<String> = []
         for (keyword, value) in words {
-            guard seen.insert(keyword).inserted else { return .failure(.syntaxError.withText("Error: duplicate \(keyword) parameter")) }
+            guard seen.insert(keyword).inserted else {
+                return .failure(.syntaxError.withText("Error: duplicate \(keyword) parameter"))
+            }
             switch keyword {
             case "NOTIFY" where configuration.isDSNEnabled:
                 guard let value, let notify = Self.parseNotify(value) else {
@@ -185,7 +190,8 @@ struct SMTPCommandParser {
 
     /// NOTIFY = "NEVER" / 1#( "SUCCESS" / "FAILURE" / "DELAY" ) (RFC 3461 §4.1).
     static func parseNotify(_ value: [UInt8]) -> RecipientParameters.DSNNotify? {
-        let words = String(decoding: value, as: UTF8.self).uppercased().split(separator: ",", omittingEmptySubsequences: false)
+        let words = String(decoding: value, as: UTF8.self).uppercased().split(
+            separator: ",", omittingEmptySubsequences: false)
         if words == ["NEVER"] { return .never }
         var notify: RecipientParameters.DSNNotify = []
         for word in words {
@@ -204,10 +210,12 @@ struct SMTPCommandParser {
         guard let semicolon = value.firstIndex(of: UInt8(ascii: ";")), semicolon > 0, semicolon + 1 < value.count
         else { return nil }
         let type = value[..<semicolon]
-        guard type.allSatisfy({ MailAddress.isAtext($0) }), let address = SMTPXText.decode(value[(semicolon + 1)...]) else {
+        guard type.allSatisfy({ MailAddress.isAtext($0) }), let address = SMTPXText.decode(value[(semicolon + 1)...])
+        else {
             return nil
         }
-        return RecipientParameters.OriginalRecipient(addressType: String(decoding: type, as: UTF8.self), address: address)
+        return RecipientParameters.OriginalRecipient(
+            addressType: String(decoding: type, as: UTF8.self), address: address)
     }
 
     /// BDAT SP chunk-size [ SP "LAST" ] (RFC 3030 §2).

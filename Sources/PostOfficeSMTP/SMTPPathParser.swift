@@ -159,10 +159,11 @@ struct SMTPPathParser {
     /// IPv4-address-literal = Snum 3("." Snum), Snum = 1*3DIGIT up to 255.
     static func isIPv4(_ content: [UInt8]) -> Bool {
         let parts = content.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
-        return parts.count == 4 && parts.allSatisfy { part in
-            guard (1...3).contains(part.count), part.allSatisfy({ (48...57).contains($0) }) else { return false }
-            return Int(String(decoding: part, as: UTF8.self)).map { $0 <= 255 } ?? false
-        }
+        return parts.count == 4
+            && parts.allSatisfy { part in
+                guard (1...3).contains(part.count), part.allSatisfy({ (48...57).contains($0) }) else { return false }
+                return Int(String(decoding: part, as: UTF8.self)).map { $0 <= 255 } ?? false
+            }
     }
 
     /// IPv6-address-literal = "IPv6:" IPv6-addr, or General-address-literal = Standardized-tag ":" 1*dcontent.
@@ -200,9 +201,11 @@ struct SMTPPathParser {
         }.count
         guard compressions <= 1 else { return false }
         let hexGroups = groups.filter { !$0.isEmpty }
-        guard hexGroups.allSatisfy({ group in
-            (1...4).contains(group.count) && group.allSatisfy { isLetterDigit($0) && isHexDigit($0) }
-        }) else { return false }
+        guard
+            hexGroups.allSatisfy({ group in
+                (1...4).contains(group.count) && group.allSatisfy { isLetterDigit($0) && isHexDigit($0) }
+            })
+        else { return false }
         if compressions == 1 {
             return hexGroups.count <= maximumGroups - 1
         }

@@ -82,9 +82,11 @@ extension SMTPReply {
     public static let needRecipient = SMTPReply(503, e(5, 5, 1), "Error: need RCPT command")
     /// 503 5.5.1: DATA after BDAT, or DATA with BODY=BINARYMIME
     /// ([RFC 3030 §3](https://www.rfc-editor.org/rfc/rfc3030#section-3)).
-    public static let dataNotAllowed = SMTPReply(503, e(5, 5, 1), "Error: DATA not allowed in this transaction, use BDAT")
+    public static let dataNotAllowed = SMTPReply(
+        503, e(5, 5, 1), "Error: DATA not allowed in this transaction, use BDAT")
     /// 550 5.1.1: the local mailbox does not exist (driver decision).
-    public static let unknownUser = SMTPReply(550, e(5, 1, 1), "Recipient address rejected: User unknown in local recipient table")
+    public static let unknownUser = SMTPReply(
+        550, e(5, 1, 1), "Recipient address rejected: User unknown in local recipient table")
     /// 550 5.7.1: the domain is not ours and we do not relay (driver decision).
     public static let relayDenied = SMTPReply(550, e(5, 7, 1), "Relay access denied")
     /// 550 5.7.1: the sender is refused by policy (driver decision).

@@ -18,7 +18,9 @@ public struct SMTPServerStateMachine: Sendable {
     /// What this session offers.
     public let configuration: SMTPServerConfiguration
     /// The keywords this session advertises in its EHLO reply now.
-    public var capabilities: SMTPCapabilities { SMTPCapabilities(configuration: configuration, isTLSActive: isTLSActive) }
+    public var capabilities: SMTPCapabilities {
+        SMTPCapabilities(configuration: configuration, isTLSActive: isTLSActive)
+    }
     /// The TLS handshake after STARTTLS completed (``tlsEstablished()``).
     public private(set) var isTLSActive = false
     /// Errors counted so far (see the type's discussion).
@@ -327,7 +329,8 @@ public struct SMTPServerStateMachine: Sendable {
             transaction?.messageState = .begun
             let lineLimit = configuration.limits.rejectLongTextLines ? configuration.limits.smtpTextLineLength : nil
             mode = .data(
-                SMTPDataDecoder(maximumMessageSize: configuration.limits.maximumMessageSize, maximumLineLength: lineLimit))
+                SMTPDataDecoder(
+                    maximumMessageSize: configuration.limits.maximumMessageSize, maximumLineLength: lineLimit))
         case .bdat(let size, let isLast):
             startChunk(size: size, isLast: isLast, &out)
         case .rset:

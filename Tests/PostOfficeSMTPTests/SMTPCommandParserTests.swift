@@ -33,10 +33,15 @@ import Testing
         ("MAIL FROM:<a@b.example> ENVID=QQ+2B+3Dx", .mail(address("a@b.example"), MailParameters(envelopeID: "QQ+=x"))),
         (
             "MAIL FROM:<a@b.example> SIZE=5 BODY=8BITMIME SMTPUTF8 RET=FULL ENVID=e1",
-            .mail(address("a@b.example"), MailParameters(size: 5, body: .eightBitMIME, isSMTPUTF8: true, dsnReturn: .full, envelopeID: "e1"))
+            .mail(
+                address("a@b.example"),
+                MailParameters(size: 5, body: .eightBitMIME, isSMTPUTF8: true, dsnReturn: .full, envelopeID: "e1"))
         ),
         ("RCPT TO:<c@d.example>", .rcpt(address("c@d.example"), RecipientParameters())),
-        ("RCPT TO:<Postmaster>", .rcpt(MailAddress(localPart: "Postmaster", domain: "mx.example.test"), RecipientParameters())),
+        (
+            "RCPT TO:<Postmaster>",
+            .rcpt(MailAddress(localPart: "Postmaster", domain: "mx.example.test"), RecipientParameters())
+        ),
         ("RCPT TO:<c@d.example> NOTIFY=NEVER", .rcpt(address("c@d.example"), RecipientParameters(dsnNotify: .never))),
         (
             "RCPT TO:<c@d.example> NOTIFY=SUCCESS,DELAY",
@@ -44,7 +49,9 @@ import Testing
         ),
         (
             "RCPT TO:<c@d.example> ORCPT=rfc822;c+40d.example",
-            .rcpt(address("c@d.example"), RecipientParameters(originalRecipient: .init(addressType: "rfc822", address: "c@d.example")))
+            .rcpt(
+                address("c@d.example"),
+                RecipientParameters(originalRecipient: .init(addressType: "rfc822", address: "c@d.example")))
         ),
         ("DATA", .data),
         ("data", .data),
@@ -163,16 +170,19 @@ import Testing
                 == .command(.rcpt(MailAddress(localPart: "jörg", domain: "example.test"), RecipientParameters())))
     }
 
-    @Test(arguments: [
-        ("MAIL FROM:<a@b.example> BODY=8BITMIME", \SMTPServerConfiguration.is8BitMIMEEnabled),
-        ("MAIL FROM:<a@b.example> SMTPUTF8", \SMTPServerConfiguration.isSMTPUTF8Enabled),
-        ("MAIL FROM:<a@b.example> RET=FULL", \SMTPServerConfiguration.isDSNEnabled),
-        ("MAIL FROM:<a@b.example> ENVID=x", \SMTPServerConfiguration.isDSNEnabled),
-        ("MAIL FROM:<a@b.example> BODY=BINARYMIME", \SMTPServerConfiguration.isChunkingEnabled),
-        ("RCPT TO:<a@b.example> NOTIFY=NEVER", \SMTPServerConfiguration.isDSNEnabled),
-        ("RCPT TO:<a@b.example> ORCPT=rfc822;a@b.example", \SMTPServerConfiguration.isDSNEnabled),
-    ] as [(String, WritableKeyPath<SMTPServerConfiguration, Bool> & Sendable)])
-    func parametersOfDisabledExtensionsAreUnknown(line: String, switch key: WritableKeyPath<SMTPServerConfiguration, Bool> & Sendable) {
+    @Test(
+        arguments: [
+            ("MAIL FROM:<a@b.example> BODY=8BITMIME", \SMTPServerConfiguration.is8BitMIMEEnabled),
+            ("MAIL FROM:<a@b.example> SMTPUTF8", \SMTPServerConfiguration.isSMTPUTF8Enabled),
+            ("MAIL FROM:<a@b.example> RET=FULL", \SMTPServerConfiguration.isDSNEnabled),
+            ("MAIL FROM:<a@b.example> ENVID=x", \SMTPServerConfiguration.isDSNEnabled),
+            ("MAIL FROM:<a@b.example> BODY=BINARYMIME", \SMTPServerConfiguration.isChunkingEnabled),
+            ("RCPT TO:<a@b.example> NOTIFY=NEVER", \SMTPServerConfiguration.isDSNEnabled),
+            ("RCPT TO:<a@b.example> ORCPT=rfc822;a@b.example", \SMTPServerConfiguration.isDSNEnabled),
+        ] as [(String, WritableKeyPath<SMTPServerConfiguration, Bool> & Sendable)])
+    func parametersOfDisabledExtensionsAreUnknown(
+        line: String, switch key: WritableKeyPath<SMTPServerConfiguration, Bool> & Sendable
+    ) {
         var configuration = SMTPServerConfiguration(hostname: "mx.example.test")
         #expect(SMTPCommandParser(configuration: configuration).parse(Array(line.utf8)).isCommand)
         configuration[keyPath: key] = false

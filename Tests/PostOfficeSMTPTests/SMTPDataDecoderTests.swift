@@ -37,7 +37,8 @@ import Testing
     static func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
 
     static let sample = bytes(
-        "Subject: test\r\n\r\n..stuffed\r\n.x\r\nbare\nLF\r\nbare\rCR\r\n\r\n.\r\n\r\n..\r\nlast\r\n.\r\nNEXT COMMAND\r\n")
+        "Subject: test\r\n\r\n..stuffed\r\n.x\r\nbare\nLF\r\nbare\rCR\r\n\r\n.\r\n\r\n..\r\nlast\r\n.\r\nNEXT COMMAND\r\n"
+    )
     static let sampleContent = bytes(
         "Subject: test\r\n\r\n.stuffed\r\nx\r\nbare\r\nLF\r\nbare\rCR\r\n\r\n")
 
@@ -46,7 +47,9 @@ import Testing
         #expect(result.isComplete)
         // The first CRLF.CRLF ends the data: ". CR LF" after the empty line.
         #expect(result.content == Self.sampleContent)
-        #expect(result.consumed == Self.bytes("Subject: test\r\n\r\n..stuffed\r\n.x\r\nbare\nLF\r\nbare\rCR\r\n\r\n.\r\n").count)
+        #expect(
+            result.consumed
+                == Self.bytes("Subject: test\r\n\r\n..stuffed\r\n.x\r\nbare\nLF\r\nbare\rCR\r\n\r\n.\r\n").count)
     }
 
     @Test func oneByteAtATime() {

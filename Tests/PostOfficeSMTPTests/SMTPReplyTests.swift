@@ -57,9 +57,11 @@ import Testing
 
     @Test func defaultCapabilities() {
         let capabilities = SMTPCapabilities(configuration: SMTPServerConfiguration(hostname: "h"))
-        #expect(capabilities.keywords == [
-            "PIPELINING", "SIZE 26214400", "ENHANCEDSTATUSCODES", "8BITMIME", "DSN", "SMTPUTF8", "CHUNKING", "BINARYMIME",
-        ])
+        #expect(
+            capabilities.keywords == [
+                "PIPELINING", "SIZE 26214400", "ENHANCEDSTATUSCODES", "8BITMIME", "DSN", "SMTPUTF8", "CHUNKING",
+                "BINARYMIME",
+            ])
         #expect(capabilities.extendedHelloReply(hostname: "h").lines.first == "h")
         #expect(capabilities.extendedHelloReply(hostname: "h").enhancedCode == nil)
     }

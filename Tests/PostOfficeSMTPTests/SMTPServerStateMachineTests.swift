@@ -55,7 +55,8 @@ import Testing
 
     @Test func checksPauseAndBufferUntilResolved() {
         var machine = Self.machine()
-        let actions = machine.receive(Self.bytes("EHLO c\r\nMAIL FROM:<a@b.example> SIZE=10\r\nRCPT TO:<x@y.example>\r\nNOOP\r\n"))
+        let actions = machine.receive(
+            Self.bytes("EHLO c\r\nMAIL FROM:<a@b.example> SIZE=10\r\nRCPT TO:<x@y.example>\r\nNOOP\r\n"))
         #expect(Self.codes(actions) == [250])
         #expect(actions.last == .checkSender(MailAddress("a@b.example"), MailParameters(size: 10)))
         #expect(machine.isAwaitingDecision)
@@ -89,15 +90,17 @@ import Testing
         #expect(machine.receive(Self.bytes(".\r\nNOOP\r\n")) == [.commitMessage])
         #expect(!machine.isReceivingMessage)
         #expect(machine.isAwaitingDecision)
-        #expect(machine.resolveMessage(.acceptReplying(.messageAccepted(id: "ID1"))) == [
-            .send(.messageAccepted(id: "ID1")), .send(.ok),
-        ])
+        #expect(
+            machine.resolveMessage(.acceptReplying(.messageAccepted(id: "ID1"))) == [
+                .send(.messageAccepted(id: "ID1")), .send(.ok),
+            ])
     }
 
     @Test func acceptReplyingWithAnErrorIsARefusal() {
         var machine = Self.machine()
         _ = machine.receive(Self.bytes("EHLO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<r@b.example>\r\n"))
-        #expect(machine.resolveSender(.acceptReplying(.temporaryFailure)) == [.send(.temporaryFailure), .send(.needMail)])
+        #expect(
+            machine.resolveSender(.acceptReplying(.temporaryFailure)) == [.send(.temporaryFailure), .send(.needMail)])
     }
 
     @Test func softErrorLimitDelaysEveryReply() {
@@ -107,10 +110,11 @@ import Testing
             $0.limits.errorDelayMilliseconds = 250
         }
         let actions = machine.receive(Self.bytes("X\r\nX\r\nNOOP\r\nX\r\n"))
-        #expect(actions == [
-            .send(.unknownCommand), .send(.unknownCommand), .delay(milliseconds: 250), .send(.ok),
-            .delay(milliseconds: 250), .send(.unknownCommand),
-        ])
+        #expect(
+            actions == [
+                .send(.unknownCommand), .send(.unknownCommand), .delay(milliseconds: 250), .send(.ok),
+                .delay(milliseconds: 250), .send(.unknownCommand),
+            ])
         #expect(machine.errorCount == 3)
     }
 
@@ -179,12 +183,15 @@ import Testing
     @Test func oversizeBDATIsReadAndRefused() {
         var machine = Self.inTransaction { $0.limits.maximumMessageSize = 4 }
         let actions = machine.receive(Self.bytes("BDAT 3\r\nabcBDAT 2 LAST\r\nde"))
-        #expect(actions == [
-            .beginMessage(SMTPEnvelope(
-                heloName: "c", isExtended: true, reversePath: MailAddress("a@b.example"),
-                recipients: [MailAddress("r@mx.example.test")!], recipientParameters: [RecipientParameters()])),
-            .appendMessage(Self.bytes("abc")), .send(.chunkReceived(octets: 3)), .abortMessage, .send(.messageTooBig),
-        ])
+        #expect(
+            actions == [
+                .beginMessage(
+                    SMTPEnvelope(
+                        heloName: "c", isExtended: true, reversePath: MailAddress("a@b.example"),
+                        recipients: [MailAddress("r@mx.example.test")!], recipientParameters: [RecipientParameters()])),
+                .appendMessage(Self.bytes("abc")), .send(.chunkReceived(octets: 3)), .abortMessage,
+                .send(.messageTooBig),
+            ])
     }
 
     @Test func oversizeDataAbortsAtOnce() {
@@ -207,7 +214,10 @@ import Testing
     @Test func startTLSDiscardsPipelinedInputAndForgetsHello() {
         var machine = Self.machine { $0.isSTARTTLSAvailable = true }
         _ = machine.receive(Self.bytes("EHLO c\r\n"))
-        #expect(machine.receive(Self.bytes("STARTTLS\r\nMAIL FROM:<x@y.example>\r\n")) == [.send(.readyToStartTLS), .startTLS])
+        #expect(
+            machine.receive(Self.bytes("STARTTLS\r\nMAIL FROM:<x@y.example>\r\n")) == [
+                .send(.readyToStartTLS), .startTLS,
+            ])
         machine.tlsEstablished()
         #expect(machine.isTLSActive)
         #expect(machine.heloName == nil)
