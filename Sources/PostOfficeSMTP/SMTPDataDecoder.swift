@@ -129,7 +129,11 @@ public struct SMTPDataDecoder: Sendable {
                     emit(lf, &content)
                     endLine()
                 } else {
-                    emit(byte, &content)
+                    // Fast path: copy the whole run up to the next CR or LF at once.
+                    var end = index
+                    while end < buffer.count && buffer[end] != cr && buffer[end] != lf { end += 1 }
+                    emit(run: UnsafeBufferPointer(rebasing: buffer[(index - 1)..<end]), &content)
+                    index = end
                 }
             case .textCR:
                 if byte == lf {
@@ -156,6 +160,15 @@ public struct SMTPDataDecoder: Sendable {
         if octetCount > maximumMessageSize { isOversize = true }
         if let maximumLineLength, lineLength > maximumLineLength { hasOverlongLine = true }
         if !isOversize && !hasOverlongLine { content.append(byte) }
+    }
+
+    /// Like ``emit(_:_:)`` for several bytes of one line.
+    private mutating func emit(run: UnsafeBufferPointer<UInt8>, _ content: inout [UInt8]) {
+        octetCount += run.count
+        lineLength += run.count
+        if octetCount > maximumMessageSize { isOversize = true }
+        if let maximumLineLength, lineLength > maximumLineLength { hasOverlongLine = true }
+        if !isOversize && !hasOverlongLine { content.append(contentsOf: run) }
     }
 
     @inline(__always)

@@ -251,6 +251,7 @@ public struct SMTPServerStateMachine: Sendable {
     }
 
     private mutating func resume(_ out: inout [SMTPAction]) {
+        guard !closed else { return }
         if pendingInputOverflowed {
             pendingInputOverflowed = false
             abortMessageIfBegun(&out)

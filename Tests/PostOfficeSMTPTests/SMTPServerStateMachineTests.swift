@@ -211,6 +211,16 @@ import Testing
         #expect(machine.resolveSender(.accept) == [.send(.senderOk), .send(.tooMuchPipelinedInput), .close])
     }
 
+    @Test func nothingFollowsCloseWhenTheDecisionReplyHitsTheHardLimit() {
+        var machine = Self.machine {
+            $0.maximumPendingInput = 100
+            $0.limits.hardErrorLimit = 1
+        }
+        _ = machine.receive(Self.bytes("EHLO c\r\nMAIL FROM:<a@b.example>\r\n"))
+        _ = machine.receive([UInt8](repeating: 65, count: 200))
+        #expect(machine.resolveSender(.reject(.senderRejected)) == [.send(.senderRejected), .send(.tooManyErrors), .close])
+    }
+
     @Test func startTLSDiscardsPipelinedInputAndForgetsHello() {
         var machine = Self.machine { $0.isSTARTTLSAvailable = true }
         _ = machine.receive(Self.bytes("EHLO c\r\n"))
@@ -284,6 +294,7 @@ import Testing
                 totalActions += actions.count
             }
             totalActions += actions.count
+            if let close = actions.firstIndex(of: .close) { #expect(close == actions.count - 1) }
             #expect(machine.bufferedByteCount <= 512)
         }
         #expect(machine.isClosed || machine.errorCount < 20)
