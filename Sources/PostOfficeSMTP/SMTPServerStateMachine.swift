@@ -14,6 +14,16 @@ import PostOfficeCore
 /// Errors (4xx/5xx replies) are counted: from `limits.softErrorLimit` on, every reply is preceded by
 /// ``SMTPAction/delay(milliseconds:)``; at `limits.hardErrorLimit` the session ends with 421 4.7.0.
 /// An accepted message resets the count.
+///
+/// A driver loop, in outline:
+///
+/// ```swift
+/// var engine = SMTPServerStateMachine(configuration: configuration)
+/// perform(engine.start())
+/// while let bytes = read(timeout: engine.isReceivingMessage ? dataTimeout : commandTimeout) {
+///     perform(engine.receive(bytes))   // perform: send/delay/close, store content, and for
+/// }                                    // checkRecipient answer with engine.resolveRecipient(...)
+/// ```
 public struct SMTPServerStateMachine: Sendable {
     /// What this session offers.
     public let configuration: SMTPServerConfiguration
