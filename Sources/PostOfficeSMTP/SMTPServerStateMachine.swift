@@ -169,10 +169,8 @@ public struct SMTPServerStateMachine: Sendable {
         if let reply = Self.acceptance(decision, standard: .senderOk) {
             transaction = Transaction(reversePath: reversePath, mailParameters: parameters)
             self.reply(reply, &out)
-        } else if case .reject(let reply) = decision {
-            self.reply(reply, &out)
-        } else if case .acceptReplying(let reply) = decision {
-            self.reply(reply, &out)
+        } else {
+            self.reply(Self.refusal(decision), &out)
         }
         resume(&out)
         return out
