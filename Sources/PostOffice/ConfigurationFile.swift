@@ -158,6 +158,9 @@ public enum ConfigurationFile {
         limit("failed_login_delay_ms", "Delay before answering a failed login, in milliseconds.", \.failedLoginDelayMilliseconds, 0...60000),
         limit("failed_logins_per_minute", "Failed logins allowed per client IP per minute.", \.failedLoginsPerMinutePerAddress, 1...100_000),
         limit("connections_per_client", "Simultaneous connections from one client IP.", \.connectionsPerAddress, 1...1_000_000),
+        Key(name: "limit_loopback_connections", help: "Apply connections_per_client to loopback clients too (yes/no).",
+            apply: { c, v throws(KeyError) in c.limits.limitsLoopbackConnections = try bool(v) },
+            render: { $0.limits.limitsLoopbackConnections ? "yes" : "no" }),
         limit("max_connections", "Simultaneous connections in all.", \.maximumConnections, 1...10_000_000),
         limit("shutdown_grace_seconds", "Seconds a graceful shutdown waits for messages in flight.", \.shutdownGraceSeconds, 0...3600),
     ]

@@ -41,6 +41,10 @@ public struct Limits: Sendable, Hashable {
     public var failedLoginsPerMinutePerAddress = 10
     /// Simultaneous connections allowed from one client IP (Postfix `smtpd_client_connection_count_limit` 50).
     public var connectionsPerAddress = 50
+    /// Apply ``connectionsPerAddress`` to loopback clients too. Off by default, as Postfix exempts
+    /// `$mynetworks` (`smtpd_client_event_limit_exceptions`): local tools such as load generators and
+    /// fetchmail open many sessions from 127.0.0.1.
+    public var limitsLoopbackConnections = false
     /// Simultaneous connections in all (each costs a file descriptor).
     public var maximumConnections = 20_000
     /// Seconds a graceful shutdown waits for messages already in DATA before closing anyway.
