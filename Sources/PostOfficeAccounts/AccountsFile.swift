@@ -88,17 +88,17 @@ public enum AccountsFile {
 
     /// Runs `body` holding an exclusive flock(2) on `path.lock`, so read-modify-write cycles of different
     /// processes (or threads) do not lose each other's changes. The lock file is left in place.
-    public static func withExclusiveLock<T>(
-        _ path: String, _ body: () throws(AccountsError) -> T
-    ) throws(AccountsError) -> T {
+    ///
+    /// - Throws: ``AccountsError/system(_:)`` when the lock cannot be taken, or what `body` throws.
+    public static func withExclusiveLock<T>(_ path: String, _ body: () throws -> T) throws -> T {
         let lockPath = path + ".lock"
         let descriptor = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard descriptor >= 0 else { throw .system(SystemError("open", errno: errno, detail: lockPath)) }
+        guard descriptor >= 0 else { throw AccountsError.system(SystemError("open", errno: errno, detail: lockPath)) }
         defer { close(descriptor) }  // closing releases the lock
         do {
             _ = try SystemCall.retrying("flock", detail: lockPath) { flock(descriptor, LOCK_EX) }
         } catch {
-            throw .system(error)
+            throw AccountsError.system(error)
         }
         return try body()
     }

@@ -174,11 +174,11 @@ public struct AliasTable: Sendable {
 
     /// Locks `path`, loads it (a missing file is an empty table), runs `change`, and saves the result
     /// atomically when `change` returns. Nothing is written when it throws.
+    ///
+    /// - Throws: ``AccountsError`` (syntax, system), or whatever `change` throws.
     @discardableResult
-    public static func edit<T>(
-        _ path: String, _ change: (inout AliasTable) throws(AccountsError) -> T
-    ) throws(AccountsError) -> T {
-        try AccountsFile.withExclusiveLock(path) { () throws(AccountsError) -> T in
+    public static func edit<T>(_ path: String, _ change: (inout AliasTable) throws -> T) throws -> T {
+        try AccountsFile.withExclusiveLock(path) { () throws -> T in
             let text = try AccountsFile.readWrapped(path)
             var table = try AliasTable(parsing: text ?? "", file: path)
             let result = try change(&table)

@@ -59,6 +59,8 @@ public struct UserAccount: Hashable, Sendable {
     }
 
     static func checkFields(_ account: UserAccount) throws(AccountsError) {
+        // A hash built with the unchecked initializer must still fit on one passwd-file line.
+        do { _ = try PasswordHash(parsing: account.passwordHash.storedForm) } catch { throw .password(error) }
         for (label, value) in [("uid", account.uid), ("gid", account.gid)] where !value.isEmpty {
             guard value.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }) else {
                 throw .invalidField(label, reason: "\"\(AccountsError.printable(value))\" is not a number")

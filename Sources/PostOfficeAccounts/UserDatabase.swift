@@ -168,6 +168,7 @@ public struct UserDatabase: Sendable {
             throw .unknownUser(normalized)
         }
         account.passwordHash = hash
+        try UserAccount.checkFields(account)
         lines[index] = .user(account, original: nil)
         chooseDummyHash()
     }
@@ -192,11 +193,11 @@ public struct UserDatabase: Sendable {
 
     /// Locks `path`, loads it (a missing file is an empty database), runs `change`, and saves the result
     /// atomically when `change` returns. Nothing is written when it throws.
+    ///
+    /// - Throws: ``AccountsError`` (syntax, system), or whatever `change` throws.
     @discardableResult
-    public static func edit<T>(
-        _ path: String, _ change: (inout UserDatabase) throws(AccountsError) -> T
-    ) throws(AccountsError) -> T {
-        try AccountsFile.withExclusiveLock(path) { () throws(AccountsError) -> T in
+    public static func edit<T>(_ path: String, _ change: (inout UserDatabase) throws -> T) throws -> T {
+        try AccountsFile.withExclusiveLock(path) { () throws -> T in
             let text = try AccountsFile.readWrapped(path)
             var database = try UserDatabase(parsing: text ?? "", file: path)
             let result = try change(&database)

@@ -87,7 +87,7 @@ import Testing
         let directory = try TemporaryDirectory()
         let path = directory.path + "/aliases"
         try directory.write("aliases", Self.sample + "\n")
-        try AliasTable.edit(path) { table throws(AccountsError) in
+        try AliasTable.edit(path) { table in
             try table.add(AliasEntry(key: "Team@Example.test", targets: ["alice@example.test", "bob"]))
             try table.add(AliasEntry(key: "hostmaster", targets: ["postmaster"]))
             try table.remove(key: "sales@example.test")
@@ -115,12 +115,12 @@ import Testing
         #expect(permissions == 0o600)
 
         #expect(throws: AccountsError.duplicateAlias("postmaster")) {
-            try AliasTable.edit(path) { table throws(AccountsError) in
+            try AliasTable.edit(path) { table in
                 try table.add(AliasEntry(key: "PostMaster", targets: ["x"]))
             }
         }
         #expect(throws: AccountsError.unknownAlias("nobody@example.test")) {
-            try AliasTable.edit(path) { table throws(AccountsError) in try table.remove(key: "nobody@example.test") }
+            try AliasTable.edit(path) { table in try table.remove(key: "nobody@example.test") }
         }
         #expect(try directory.contents("aliases") == text)
     }

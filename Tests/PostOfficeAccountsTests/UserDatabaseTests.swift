@@ -155,7 +155,7 @@ final class CheckCounter: @unchecked Sendable {
         let random = SeededRandomSource(seed: 9)
 
         let hash = try PasswordHash.generate(password: "dave-pass", random: random)
-        try UserDatabase.edit(path) { database throws(AccountsError) in
+        try UserDatabase.edit(path) { database in
             try database.add(UserAccount(name: "Dave@Example.test", passwordHash: hash))
         }
         var text = try directory.contents("users")
@@ -167,7 +167,7 @@ final class CheckCounter: @unchecked Sendable {
         let permissions = try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int
         #expect(permissions == 0o600)
 
-        try UserDatabase.edit(path) { database throws(AccountsError) in
+        try UserDatabase.edit(path) { database in
             try database.setPasswordHash(PasswordHash(scheme: .plain, value: "new"), forUser: "BOB@example.test")
             try database.remove(named: "carol@example.test")
         }
@@ -188,25 +188,49 @@ final class CheckCounter: @unchecked Sendable {
         let path = directory.path + "/users"
         try directory.write("users", Self.sample)
         #expect(throws: AccountsError.duplicateUser("alice@example.test")) {
-            try UserDatabase.edit(path) { database throws(AccountsError) in
+            try UserDatabase.edit(path) { database in
                 try database.add(UserAccount(name: "ALICE@example.test", passwordHash: PasswordHash(scheme: .plain, value: "x")))
             }
         }
         #expect(throws: AccountsError.unknownUser("zed@example.test")) {
-            try UserDatabase.edit(path) { database throws(AccountsError) in try database.remove(named: "zed@example.test") }
+            try UserDatabase.edit(path) { database in try database.remove(named: "zed@example.test") }
         }
         #expect(throws: AccountsError.unknownUser("zed@example.test")) {
-            try UserDatabase.edit(path) { database throws(AccountsError) in
+            try UserDatabase.edit(path) { database in
                 try database.setPasswordHash(PasswordHash(scheme: .plain, value: "x"), forUser: "zed@example.test")
             }
         }
         #expect(try directory.contents("users") == Self.sample)
     }
 
+    @Test func concurrentEditsAreSerialized() throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.path + "/users"
+        DispatchQueue.concurrentPerform(iterations: 8) { index in
+            try? UserDatabase.edit(path) { database in
+                try database.add(UserAccount(name: "user\(index)@x.test", passwordHash: PasswordHash(scheme: .plain, value: "p")))
+            }
+        }
+        let database = try UserDatabase.load(from: path)
+        #expect(database.count == 8)
+    }
+
+    @Test func rejectsHashThatBreaksTheLine() throws {
+        var database = try UserDatabase(parsing: "a@x.test:{PLAIN}p\n")
+        let broken = PasswordHash(scheme: .plain, value: "p:q")
+        #expect(throws: AccountsError.password(.malformed("control character or \":\" in value"))) {
+            try database.setPasswordHash(broken, forUser: "a@x.test")
+        }
+        #expect(throws: AccountsError.self) {
+            try database.add(UserAccount(name: "b@x.test", passwordHash: broken))
+        }
+        #expect(database.rendered() == "a@x.test:{PLAIN}p\n")
+    }
+
     @Test func editCreatesMissingFile() throws {
         let directory = try TemporaryDirectory()
         let path = directory.path + "/users"
-        try UserDatabase.edit(path) { database throws(AccountsError) in
+        try UserDatabase.edit(path) { database in
             try database.add(UserAccount(name: "a@x.test", passwordHash: PasswordHash(scheme: .plain, value: "p"), home: "/srv/a"))
         }
         let written = try directory.contents("users")
