@@ -151,6 +151,7 @@ public enum ConfigurationFile {
             render: { $0.limits.rejectLongTextLines ? "yes" : "no" }),
         limit("smtp_command_timeout", "Seconds to wait for an SMTP command (RFC 5321 §4.5.3.2.7: 300).", \.smtpCommandTimeoutSeconds, 1...86400),
         limit("smtp_data_timeout", "Seconds to wait for each block of DATA (RFC 5321 §4.5.3.2.6: 180).", \.smtpDataTimeoutSeconds, 1...86400),
+        limit("smtp_greeting_delay_ms", "Delay before the SMTP greeting; clients that talk first get 554 (0: off).", \.smtpGreetingDelayMilliseconds, 0...60000),
         limit("soft_error_limit", "Errors after which replies are delayed (Postfix: 10).", \.softErrorLimit, 1...1000),
         limit("hard_error_limit", "Errors after which the session is closed (Postfix: 20).", \.hardErrorLimit, 1...1000),
         limit("pop3_line_length_limit", "Longest POP3 command line (RFC 2449: 255).", \.pop3CommandLineLength, 255...65536),

@@ -57,6 +57,12 @@ public final class PostOfficeServer: Sendable {
             throw error
         }
         state.lock.withLock { state.listeners = started }
+        // Clear tmp/ litter from a crash before serving; the sweep only removes files no live process
+        // owns, so it can run beside new deliveries.
+        let sweeper = TemporaryFileSweeper(
+            mailRoot: context.deliveryAgent.configuration.mailRoot, hostname: configuration.hostname,
+            clock: context.clock, logSink: context.logSink)
+        DispatchQueue.global(qos: .utility).async { sweeper.sweep() }
         started.forEach { $0.start() }
         for listener in started {
             context.logSink.log(LogRecord(.info, "server.listening", [

@@ -30,6 +30,10 @@ public struct Limits: Sendable, Hashable {
     public var smtpCommandTimeoutSeconds = 300
     /// Idle time allowed between chunks of DATA. RFC 5321 §4.5.3.2.6: 3 minutes per data block.
     public var smtpDataTimeoutSeconds = 180
+    /// Wait this long before sending the SMTP greeting, and answer a client that talks first with
+    /// 554 5.5.1 (RFC 5321 §4.3.1: the client must wait for the greeting; spambots often do not).
+    /// Default 0 (off), since every message of a one-message-per-connection client pays the delay.
+    public var smtpGreetingDelayMilliseconds = 0
     /// Longest POP3 command line, CRLF included. RFC 2449 §4: 255 octets.
     public var pop3CommandLineLength = 255
     /// POP3 inactivity autologout timer. RFC 1939 §3: at least 10 minutes.
