@@ -173,6 +173,34 @@ public struct UserDatabase: Sendable {
         chooseDummyHash()
     }
 
+    /// Adds a user with a freshly hashed password (the `postoffice user add` path).
+    /// - Throws: ``AccountsError/invalidName(_:reason:)``, ``AccountsError/duplicateUser(_:)``,
+    ///   ``AccountsError/password(_:)``.
+    public mutating func add(
+        name: String, password: String, scheme: PasswordScheme = .sha512Crypt, random: some RandomSource
+    ) throws(AccountsError) {
+        let account = try UserAccount(name: name, passwordHash: Self.hash(password, scheme: scheme, random: random))
+        try add(account)
+    }
+
+    /// Sets a user's password to a fresh hash of `password` (the `postoffice user passwd` path).
+    /// - Throws: ``AccountsError/unknownUser(_:)``, ``AccountsError/password(_:)``.
+    public mutating func setPassword(
+        _ password: String, forUser name: String, scheme: PasswordScheme = .sha512Crypt, random: some RandomSource
+    ) throws(AccountsError) {
+        let normalized = try AccountName.normalizedAddress(name)
+        guard positions[normalized] != nil else { throw .unknownUser(normalized) }
+        try setPasswordHash(Self.hash(password, scheme: scheme, random: random), forUser: normalized)
+    }
+
+    private static func hash(
+        _ password: String, scheme: PasswordScheme, random: some RandomSource
+    ) throws(AccountsError) -> PasswordHash {
+        do { return try PasswordHash.generate(password: password, scheme: scheme, random: random) } catch {
+            throw .password(error)
+        }
+    }
+
     /// The file's text: unchanged lines as read, changed and new users in canonical form.
     public func rendered() -> String {
         var text = ""

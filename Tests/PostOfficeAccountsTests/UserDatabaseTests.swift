@@ -227,6 +227,24 @@ final class CheckCounter: @unchecked Sendable {
         #expect(database.rendered() == "a@x.test:{PLAIN}p\n")
     }
 
+    @Test func passwordConveniencesHashWithTheInjectedRandomness() throws {
+        var database = UserDatabase()
+        try database.add(name: "Eve@X.test", password: "first", random: SeededRandomSource(seed: 5))
+        let first = try #require(database.user(named: "eve@x.test")).passwordHash
+        #expect(first.scheme == .sha512Crypt)
+        #expect(database.authenticate(login: "eve@x.test", password: "first") != nil)
+        try database.setPassword("second", forUser: "EVE@x.test", scheme: .sha256Crypt, random: SeededRandomSource(seed: 6))
+        #expect(database.user(named: "eve@x.test")?.passwordHash.scheme == .sha256Crypt)
+        #expect(database.authenticate(login: "eve@x.test", password: "first") == nil)
+        #expect(database.authenticate(login: "eve@x.test", password: "second") != nil)
+        #expect(throws: AccountsError.unknownUser("nobody@x.test")) {
+            try database.setPassword("x", forUser: "nobody@x.test", random: SeededRandomSource(seed: 7))
+        }
+        #expect(throws: AccountsError.password(.passwordContainsNul)) {
+            try database.add(name: "nul@x.test", password: "a\0b", random: SeededRandomSource(seed: 8))
+        }
+    }
+
     @Test func editCreatesMissingFile() throws {
         let directory = try TemporaryDirectory()
         let path = directory.path + "/users"
