@@ -36,6 +36,8 @@ public struct UserDatabase: Sendable {
     private var configuredDomains: Set<String>?
     /// What unknown users are verified against, so they cost as much as known ones.
     private var dummyHash = Self.builtInDummyHash
+    /// The domains of all users, kept current by `refreshDerivedState`.
+    private var userDomains: Set<String> = []
 
     /// Called after every password check of ``authenticate(login:password:)`` with whether the user
     /// exists. For tests and metrics; it must not change what the caller tells the client.
@@ -74,7 +76,7 @@ public struct UserDatabase: Sendable {
             positions[account.name] = lines.count
             lines.append(.user(account, original: raw))
         }
-        chooseDummyHash()
+        refreshDerivedState()
     }
 
     /// Reads and parses `path`; error messages name the path as given.
@@ -109,7 +111,7 @@ public struct UserDatabase: Sendable {
     /// The domains logins may omit. Defaults to the domains the users are in; the server sets it from
     /// its configuration. A bare login (`alice`) works only when this holds exactly one domain.
     public var localDomains: Set<String> {
-        get { configuredDomains ?? Set(users.map(\.domain)) }
+        get { configuredDomains ?? userDomains }
         set { configuredDomains = Set(newValue.map { (try? AccountName.normalizedDomain($0)) ?? $0.lowercased() }) }
     }
 
@@ -147,7 +149,7 @@ public struct UserDatabase: Sendable {
         try UserAccount.checkFields(account)
         positions[account.name] = lines.count
         lines.append(.user(account, original: nil))
-        chooseDummyHash()
+        refreshDerivedState()
     }
 
     /// Removes a user.
@@ -157,7 +159,7 @@ public struct UserDatabase: Sendable {
         guard let index = positions[normalized] else { throw .unknownUser(normalized) }
         lines.remove(at: index)
         reindex()
-        chooseDummyHash()
+        refreshDerivedState()
     }
 
     /// Replaces a user's password hash, keeping the other fields.
@@ -170,7 +172,7 @@ public struct UserDatabase: Sendable {
         account.passwordHash = hash
         try UserAccount.checkFields(account)
         lines[index] = .user(account, original: nil)
-        chooseDummyHash()
+        refreshDerivedState()
     }
 
     /// Adds a user with a freshly hashed password (the `postoffice user add` path).
@@ -265,12 +267,16 @@ public struct UserDatabase: Sendable {
         }
     }
 
+    /// Recomputes the user domains and the dummy hash after a change.
+    ///
     /// Unknown users are checked against a hash of the users' most common scheme, so their cost matches
     /// (bcrypt and SHA-crypt differ a lot). A real user's hash serves: its result is never used.
-    private mutating func chooseDummyHash() {
+    private mutating func refreshDerivedState() {
         var counts: [PasswordScheme: Int] = [:]
         var example: [PasswordScheme: PasswordHash] = [:]
+        userDomains = []
         for case .user(let account, _) in lines {
+            userDomains.insert(account.domain)
             counts[account.passwordHash.scheme, default: 0] += 1
             if example[account.passwordHash.scheme] == nil { example[account.passwordHash.scheme] = account.passwordHash }
         }
