@@ -70,7 +70,8 @@ public struct UserDatabase: Sendable {
                 throw .syntax(file: file, line: number, message: error.message)
             }
             if let first = firstLine[account.name] {
-                throw .syntax(file: file, line: number, message: "duplicate user \(account.name) (first on line \(first))")
+                throw .syntax(
+                    file: file, line: number, message: "duplicate user \(account.name) (first on line \(first))")
             }
             firstLine[account.name] = number
             positions[account.name] = lines.count
@@ -83,7 +84,9 @@ public struct UserDatabase: Sendable {
     ///
     /// - Throws: ``AccountsError/system(_:)`` when the file cannot be read (including when it is missing).
     public static func load(from path: String) throws(AccountsError) -> UserDatabase {
-        guard let text = try AccountsFile.readWrapped(path) else { throw .system(SystemError("open", errno: ENOENT, detail: path)) }
+        guard let text = try AccountsFile.readWrapped(path) else {
+            throw .system(SystemError("open", errno: ENOENT, detail: path))
+        }
         return try UserDatabase(parsing: text, file: path)
     }
 
@@ -278,7 +281,9 @@ public struct UserDatabase: Sendable {
         for case .user(let account, _) in lines {
             userDomains.insert(account.domain)
             counts[account.passwordHash.scheme, default: 0] += 1
-            if example[account.passwordHash.scheme] == nil { example[account.passwordHash.scheme] = account.passwordHash }
+            if example[account.passwordHash.scheme] == nil {
+                example[account.passwordHash.scheme] = account.passwordHash
+            }
         }
         let common = counts.max { $0.value < $1.value || ($0.value == $1.value && $0.key.rawValue > $1.key.rawValue) }
         dummyHash = common.flatMap { example[$0.key] } ?? Self.builtInDummyHash
@@ -290,5 +295,7 @@ public struct UserDatabase: Sendable {
     /// A SHA512-CRYPT hash (default 5000 rounds) of a random password nobody knows.
     static let builtInDummyHash = PasswordHash(
         scheme: .sha512Crypt,
-        value: "$6$GysAKBujfPRjZa.M$Jy48KHFyhBCqL.DlV260pYQVJfDVKp8L2uscHNI9X/KsbV6EIkRd9eQZ4nLY6lLEX5o8AmnwN/5EgGkwzj0TG.")
+        value:
+            "$6$GysAKBujfPRjZa.M$Jy48KHFyhBCqL.DlV260pYQVJfDVKp8L2uscHNI9X/KsbV6EIkRd9eQZ4nLY6lLEX5o8AmnwN/5EgGkwzj0TG."
+    )
 }

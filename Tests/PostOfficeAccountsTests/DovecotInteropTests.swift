@@ -39,11 +39,15 @@ import Testing
             ("bob@example.test", "bøb:pass", .blowfishCrypt),
             ("carol@example.test", "carol", .sha256Crypt),
         ]
-        let hashes = try accounts.map { try PasswordHash.generate(password: $0.password, scheme: $0.scheme, random: random) }
+        let hashes = try accounts.map {
+            try PasswordHash.generate(password: $0.password, scheme: $0.scheme, random: random)
+        }
         try UserDatabase.edit(users) { database in
             for (account, hash) in zip(accounts, hashes) {
                 try database.add(
-                    UserAccount(name: account.name, passwordHash: hash, gecos: "Test User", extraFields: "userdb_quota_rule=*:storage=1G"))
+                    UserAccount(
+                        name: account.name, passwordHash: hash, gecos: "Test User",
+                        extraFields: "userdb_quota_rule=*:storage=1G"))
             }
         }
         var status = stat()
@@ -55,21 +59,21 @@ import Testing
         }
         let configuration = base + "/dovecot.conf"
         try """
-            base_dir = \(base)/run
-            state_dir = \(base)/state
-            log_path = \(base)/log
-            protocols =
-            ssl = no
-            passdb {
-              driver = passwd-file
-              args = scheme=CRYPT username_format=%Lu \(users)
-            }
-            userdb {
-              driver = static
-              args = uid=nobody gid=nogroup home=\(base)/home/%u
-            }
+        base_dir = \(base)/run
+        state_dir = \(base)/state
+        log_path = \(base)/log
+        protocols =
+        ssl = no
+        passdb {
+          driver = passwd-file
+          args = scheme=CRYPT username_format=%Lu \(users)
+        }
+        userdb {
+          driver = static
+          args = uid=nobody gid=nogroup home=\(base)/home/%u
+        }
 
-            """.write(toFile: configuration, atomically: false, encoding: .utf8)
+        """.write(toFile: configuration, atomically: false, encoding: .utf8)
 
         let server = try Self.spawnWithDefaultSignals(dovecot, ["dovecot", "-c", configuration, "-F"])
         defer {
