@@ -63,7 +63,8 @@ public struct AliasTable: Sendable {
             }
             let key = entry.key.description
             if let first = firstLine[key] {
-                throw .syntax(file: file, line: entryLines.number, message: "duplicate alias \(key) (first on line \(first))")
+                throw .syntax(
+                    file: file, line: entryLines.number, message: "duplicate alias \(key) (first on line \(first))")
             }
             firstLine[key] = entryLines.number
             positions[key] = lines.count
@@ -79,7 +80,8 @@ public struct AliasTable: Sendable {
             }
             if content.first == " " || content.first == "\t" {
                 guard current != nil else {
-                    throw .syntax(file: file, line: line.number, message: "continuation line without an alias before it")
+                    throw .syntax(
+                        file: file, line: line.number, message: "continuation line without an alias before it")
                 }
                 // Comments between an entry and its continuation stay inside the entry's text.
                 current?.raws += trivia + [line.raw]

@@ -31,7 +31,8 @@ public final class LoginThrottle: @unchecked Sendable {
     ///   - maximumTrackedAddresses: memory bound; must be at least 1.
     ///   - clock: the time source (a ``ManualClock`` in tests).
     public init(limit: Int, windowSeconds: Int = 60, maximumTrackedAddresses: Int = 10_000, clock: any MailClock) {
-        precondition(limit >= 1 && windowSeconds >= 1 && maximumTrackedAddresses >= 1, "LoginThrottle bounds must be positive")
+        precondition(
+            limit >= 1 && windowSeconds >= 1 && maximumTrackedAddresses >= 1, "LoginThrottle bounds must be positive")
         self.limit = limit
         self.windowSeconds = windowSeconds
         self.maximumTrackedAddresses = maximumTrackedAddresses

@@ -36,6 +36,8 @@ public struct UserDatabase: Sendable {
     private var configuredDomains: Set<String>?
     /// What unknown users are verified against, so they cost as much as known ones.
     private var dummyHash = Self.builtInDummyHash
+    /// The domains of all users, kept current by `refreshDerivedState`.
+    private var userDomains: Set<String> = []
 
     /// Called after every password check of ``authenticate(login:password:)`` with whether the user
     /// exists. For tests and metrics; it must not change what the caller tells the client.
@@ -68,20 +70,23 @@ public struct UserDatabase: Sendable {
                 throw .syntax(file: file, line: number, message: error.message)
             }
             if let first = firstLine[account.name] {
-                throw .syntax(file: file, line: number, message: "duplicate user \(account.name) (first on line \(first))")
+                throw .syntax(
+                    file: file, line: number, message: "duplicate user \(account.name) (first on line \(first))")
             }
             firstLine[account.name] = number
             positions[account.name] = lines.count
             lines.append(.user(account, original: raw))
         }
-        chooseDummyHash()
+        refreshDerivedState()
     }
 
     /// Reads and parses `path`; error messages name the path as given.
     ///
     /// - Throws: ``AccountsError/system(_:)`` when the file cannot be read (including when it is missing).
     public static func load(from path: String) throws(AccountsError) -> UserDatabase {
-        guard let text = try AccountsFile.readWrapped(path) else { throw .system(SystemError("open", errno: ENOENT, detail: path)) }
+        guard let text = try AccountsFile.readWrapped(path) else {
+            throw .system(SystemError("open", errno: ENOENT, detail: path))
+        }
         return try UserDatabase(parsing: text, file: path)
     }
 
@@ -109,7 +114,7 @@ public struct UserDatabase: Sendable {
     /// The domains logins may omit. Defaults to the domains the users are in; the server sets it from
     /// its configuration. A bare login (`alice`) works only when this holds exactly one domain.
     public var localDomains: Set<String> {
-        get { configuredDomains ?? Set(users.map(\.domain)) }
+        get { configuredDomains ?? userDomains }
         set { configuredDomains = Set(newValue.map { (try? AccountName.normalizedDomain($0)) ?? $0.lowercased() }) }
     }
 
@@ -147,7 +152,7 @@ public struct UserDatabase: Sendable {
         try UserAccount.checkFields(account)
         positions[account.name] = lines.count
         lines.append(.user(account, original: nil))
-        chooseDummyHash()
+        refreshDerivedState()
     }
 
     /// Removes a user.
@@ -157,7 +162,7 @@ public struct UserDatabase: Sendable {
         guard let index = positions[normalized] else { throw .unknownUser(normalized) }
         lines.remove(at: index)
         reindex()
-        chooseDummyHash()
+        refreshDerivedState()
     }
 
     /// Replaces a user's password hash, keeping the other fields.
@@ -170,7 +175,35 @@ public struct UserDatabase: Sendable {
         account.passwordHash = hash
         try UserAccount.checkFields(account)
         lines[index] = .user(account, original: nil)
-        chooseDummyHash()
+        refreshDerivedState()
+    }
+
+    /// Adds a user with a freshly hashed password (the `postoffice user add` path).
+    /// - Throws: ``AccountsError/invalidName(_:reason:)``, ``AccountsError/duplicateUser(_:)``,
+    ///   ``AccountsError/password(_:)``.
+    public mutating func add(
+        name: String, password: String, scheme: PasswordScheme = .sha512Crypt, random: some RandomSource
+    ) throws(AccountsError) {
+        let account = try UserAccount(name: name, passwordHash: Self.hash(password, scheme: scheme, random: random))
+        try add(account)
+    }
+
+    /// Sets a user's password to a fresh hash of `password` (the `postoffice user passwd` path).
+    /// - Throws: ``AccountsError/unknownUser(_:)``, ``AccountsError/password(_:)``.
+    public mutating func setPassword(
+        _ password: String, forUser name: String, scheme: PasswordScheme = .sha512Crypt, random: some RandomSource
+    ) throws(AccountsError) {
+        let normalized = try AccountName.normalizedAddress(name)
+        guard positions[normalized] != nil else { throw .unknownUser(normalized) }
+        try setPasswordHash(Self.hash(password, scheme: scheme, random: random), forUser: normalized)
+    }
+
+    private static func hash(
+        _ password: String, scheme: PasswordScheme, random: some RandomSource
+    ) throws(AccountsError) -> PasswordHash {
+        do { return try PasswordHash.generate(password: password, scheme: scheme, random: random) } catch {
+            throw .password(error)
+        }
     }
 
     /// The file's text: unchanged lines as read, changed and new users in canonical form.
@@ -237,14 +270,20 @@ public struct UserDatabase: Sendable {
         }
     }
 
+    /// Recomputes the user domains and the dummy hash after a change.
+    ///
     /// Unknown users are checked against a hash of the users' most common scheme, so their cost matches
     /// (bcrypt and SHA-crypt differ a lot). A real user's hash serves: its result is never used.
-    private mutating func chooseDummyHash() {
+    private mutating func refreshDerivedState() {
         var counts: [PasswordScheme: Int] = [:]
         var example: [PasswordScheme: PasswordHash] = [:]
+        userDomains = []
         for case .user(let account, _) in lines {
+            userDomains.insert(account.domain)
             counts[account.passwordHash.scheme, default: 0] += 1
-            if example[account.passwordHash.scheme] == nil { example[account.passwordHash.scheme] = account.passwordHash }
+            if example[account.passwordHash.scheme] == nil {
+                example[account.passwordHash.scheme] = account.passwordHash
+            }
         }
         let common = counts.max { $0.value < $1.value || ($0.value == $1.value && $0.key.rawValue > $1.key.rawValue) }
         dummyHash = common.flatMap { example[$0.key] } ?? Self.builtInDummyHash
@@ -256,5 +295,7 @@ public struct UserDatabase: Sendable {
     /// A SHA512-CRYPT hash (default 5000 rounds) of a random password nobody knows.
     static let builtInDummyHash = PasswordHash(
         scheme: .sha512Crypt,
-        value: "$6$GysAKBujfPRjZa.M$Jy48KHFyhBCqL.DlV260pYQVJfDVKp8L2uscHNI9X/KsbV6EIkRd9eQZ4nLY6lLEX5o8AmnwN/5EgGkwzj0TG.")
+        value:
+            "$6$GysAKBujfPRjZa.M$Jy48KHFyhBCqL.DlV260pYQVJfDVKp8L2uscHNI9X/KsbV6EIkRd9eQZ4nLY6lLEX5o8AmnwN/5EgGkwzj0TG."
+    )
 }

@@ -24,10 +24,11 @@ import Testing
     @Test func parsesBothStyles() throws {
         let table = try AliasTable(parsing: Self.sample)
         let keys = table.entries.map(\.key)
-        #expect(keys == [
-            .address("info@example.test"), .address("sales@example.test"), .catchAll(domain: "example.test"),
-            .name("postmaster"), .name("abuse"),
-        ])
+        #expect(
+            keys == [
+                .address("info@example.test"), .address("sales@example.test"), .catchAll(domain: "example.test"),
+                .name("postmaster"), .name("abuse"),
+            ])
         #expect(table.entry(forKey: "INFO@example.test")?.targets == ["alice@example.test", "bob@example.net"])
         #expect(table.entry(forKey: "sales@example.test")?.targets == ["alice@example.test", "bob@example.test"])
         #expect(table.entry(forKey: "@Example.test")?.targets == ["catchall@example.test"])
@@ -59,9 +60,18 @@ import Testing
         ("x@y.test z@y.test\npostmaster:", 2, "alias postmaster has no targets"),
         (": alice", 1, "missing alias name before \":\""),
         ("a@x_y.test b@x.test", 1, "invalid alias name \"a@x_y.test\": domain may hold only letters, digits, - and ."),
-        ("root: |/usr/bin/procmail", 1, "invalid target \"|/usr/bin/procmail\": only addresses are supported as targets (no pipes, files or :include:)"),
-        ("root: /var/mail/root", 1, "invalid target \"/var/mail/root\": only addresses are supported as targets (no pipes, files or :include:)"),
-        ("root: :include:/etc/list", 1, "invalid target \":include:/etc/list\": only addresses are supported as targets (no pipes, files or :include:)"),
+        (
+            "root: |/usr/bin/procmail", 1,
+            "invalid target \"|/usr/bin/procmail\": only addresses are supported as targets (no pipes, files or :include:)"
+        ),
+        (
+            "root: /var/mail/root", 1,
+            "invalid target \"/var/mail/root\": only addresses are supported as targets (no pipes, files or :include:)"
+        ),
+        (
+            "root: :include:/etc/list", 1,
+            "invalid target \":include:/etc/list\": only addresses are supported as targets (no pipes, files or :include:)"
+        ),
         ("root: a@", 1, "invalid target \"a@\": empty domain"),
         ("root: @x.test", 1, "invalid target \"@x.test\": a target needs a local part"),
         ("root: a#b", 1, "invalid target \"a#b\": contains \"#\""),
@@ -94,21 +104,22 @@ import Testing
             try table.setTargets(["dave@example.test"], forKey: "@example.test")
         }
         let text = try directory.contents("aliases")
-        #expect(text == """
-            # virtual(5) style
-            Info@Example.TEST      alice@example.test, Bob@Example.NET
-            @example.test\tdave@example.test
+        #expect(
+            text == """
+                # virtual(5) style
+                Info@Example.TEST      alice@example.test, Bob@Example.NET
+                @example.test\tdave@example.test
 
-            # aliases(5) style
-            postmaster: alice
-            abuse:  alice,
-            # a comment inside a continued entry
-            \tbob@example.test
-              , carol
-            team@example.test\talice@example.test, bob
-            hostmaster: postmaster
+                # aliases(5) style
+                postmaster: alice
+                abuse:  alice,
+                # a comment inside a continued entry
+                \tbob@example.test
+                  , carol
+                team@example.test\talice@example.test, bob
+                hostmaster: postmaster
 
-            """)
+                """)
         let reloaded = try AliasTable.load(from: path)
         #expect(reloaded.entries.count == 6)
         let permissions = try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int

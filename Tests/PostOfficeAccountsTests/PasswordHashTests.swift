@@ -10,32 +10,48 @@ import Testing
 /// Test credentials made on the development machine for the password "secret" (unless noted) with:
 /// `doveadm pw -s SCHEME -p secret`, `openssl passwd -6|-5|-1 secret`, and python3's `crypt` module.
 let foreignHashes: [(tool: String, stored: String, password: String)] = [
-    ("doveadm SHA512-CRYPT",
-     "{SHA512-CRYPT}$6$8vryEBVYSQWUK/fo$m10QU7HdqokdYC6UTXCpGvwEp32wgLn3aSAwyI3r6J54jQsvQM0GsbmkIRiasyTcuDIf1oN.NvEQEhd4tf3sS/",
-     "secret"),
-    ("doveadm SHA512-CRYPT rounds=10000",
-     "{SHA512-CRYPT}$6$rounds=10000$WOQzOkVah6cJhBcs$gzkFHDhgbY963wPosBupaGJiXG0L5tVfCj/FYjAwFR2dN6k1MgWEwHjN6EF08x64GGIE09oR25h9kIRXzVJCa/",
-     "secret"),
-    ("doveadm SHA512-CRYPT non-ASCII",
-     "{SHA512-CRYPT}$6$c4zHsxOKH4uS4TTc$fFPLm3izUB7fQ4fTj/oWq9LLIoyd40ppj9r5QQN90UhIZqOUwbC0bTtnnJWApqzKKpGKDI.yTcbPtl2AxRmVU1",
-     "pässwörd :#"),
-    ("doveadm BLF-CRYPT",
-     "{BLF-CRYPT}$2y$05$vu..uU2Oiv72VIaW0u.n8OjABc4z94Era7nlad0P8lXQePdZ90vtu", "secret"),
-    ("doveadm BLF-CRYPT cost 8",
-     "{BLF-CRYPT}$2y$08$vzKgeZRiulnnUuePUw5AeueAKNW1oVRusXlP5nP4VwaONNVKyuvvW", "correct horse"),
-    ("doveadm SHA256-CRYPT",
-     "{SHA256-CRYPT}$5$AI.k4mRTosMB2u8Q$6oibF2rt6NRmhIqUD6vbE8qwFc2nlYsfyc1gbAtmXv5", "secret"),
+    (
+        "doveadm SHA512-CRYPT",
+        "{SHA512-CRYPT}$6$8vryEBVYSQWUK/fo$m10QU7HdqokdYC6UTXCpGvwEp32wgLn3aSAwyI3r6J54jQsvQM0GsbmkIRiasyTcuDIf1oN.NvEQEhd4tf3sS/",
+        "secret"
+    ),
+    (
+        "doveadm SHA512-CRYPT rounds=10000",
+        "{SHA512-CRYPT}$6$rounds=10000$WOQzOkVah6cJhBcs$gzkFHDhgbY963wPosBupaGJiXG0L5tVfCj/FYjAwFR2dN6k1MgWEwHjN6EF08x64GGIE09oR25h9kIRXzVJCa/",
+        "secret"
+    ),
+    (
+        "doveadm SHA512-CRYPT non-ASCII",
+        "{SHA512-CRYPT}$6$c4zHsxOKH4uS4TTc$fFPLm3izUB7fQ4fTj/oWq9LLIoyd40ppj9r5QQN90UhIZqOUwbC0bTtnnJWApqzKKpGKDI.yTcbPtl2AxRmVU1",
+        "pässwörd :#"
+    ),
+    (
+        "doveadm BLF-CRYPT",
+        "{BLF-CRYPT}$2y$05$vu..uU2Oiv72VIaW0u.n8OjABc4z94Era7nlad0P8lXQePdZ90vtu", "secret"
+    ),
+    (
+        "doveadm BLF-CRYPT cost 8",
+        "{BLF-CRYPT}$2y$08$vzKgeZRiulnnUuePUw5AeueAKNW1oVRusXlP5nP4VwaONNVKyuvvW", "correct horse"
+    ),
+    (
+        "doveadm SHA256-CRYPT",
+        "{SHA256-CRYPT}$5$AI.k4mRTosMB2u8Q$6oibF2rt6NRmhIqUD6vbE8qwFc2nlYsfyc1gbAtmXv5", "secret"
+    ),
     ("doveadm MD5-CRYPT", "{MD5-CRYPT}$1$6qmMY7hI$ewk1YDGnvIwT931ynIcxw0", "secret"),
     ("doveadm CRYPT", "{CRYPT}$2y$05$5w9n7Z9YVJ9XDvOKtTvnheVzycs5gwcku4f/AHiB01aVS4v9fUj3O", "secret"),
     ("doveadm PLAIN", "{PLAIN}secret", "secret"),
-    ("openssl passwd -6",
-     "$6$vg0xqfadDgFjWuqS$L6LWzOrzsXqTp2NLkZT5gl.Y5t5qXC9yfITePo5pG2r6KICg4hhsCqUdtzlE0ZBm.qvmLeri7bmZKXuAvVXEt0",
-     "secret"),
+    (
+        "openssl passwd -6",
+        "$6$vg0xqfadDgFjWuqS$L6LWzOrzsXqTp2NLkZT5gl.Y5t5qXC9yfITePo5pG2r6KICg4hhsCqUdtzlE0ZBm.qvmLeri7bmZKXuAvVXEt0",
+        "secret"
+    ),
     ("openssl passwd -5", "$5$XGd.FQiyS0AJ1UEX$L1iEgVwI35PrjstmmTm3Pl0atdynWUWfZJiOsJmoqWC", "secret"),
     ("openssl passwd -1", "$1$DhqK.8nX$IMwKI2HREcwsMV9mkHeGn1", "secret"),
-    ("python3 crypt SHA512",
-     "$6$i9ARrCq0T00GybLE$3W7NfY3CCq7BDv8qO1UKRGog96k3L8UskIuM2AM6TF8l9IosQMh29kMVC4tCL14XKVtmkYfRFk59F2c0dUQtj0",
-     "secret"),
+    (
+        "python3 crypt SHA512",
+        "$6$i9ARrCq0T00GybLE$3W7NfY3CCq7BDv8qO1UKRGog96k3L8UskIuM2AM6TF8l9IosQMh29kMVC4tCL14XKVtmkYfRFk59F2c0dUQtj0",
+        "secret"
+    ),
     ("python3 crypt SHA256", "$5$8GKQF6nAzj7hhf.6$PE/eISbKAosLtxxWbOIAsGjMq7rqHfxrJ3p.0ACFjU/", "secret"),
     ("python3 crypt BLOWFISH", "$2b$12$mxFYFPw1dAejPbmcwvfebeS4WST9fCbv0WBM0KvjN7DYLUP67yKIe", "secret"),
     ("python3 crypt DES", "abNANd1rDfiNc", "secret"),

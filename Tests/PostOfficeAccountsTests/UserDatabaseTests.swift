@@ -7,7 +7,8 @@ import Testing
 
 @testable import PostOfficeAccounts
 
-let aliceHash = "{SHA512-CRYPT}$6$8vryEBVYSQWUK/fo$m10QU7HdqokdYC6UTXCpGvwEp32wgLn3aSAwyI3r6J54jQsvQM0GsbmkIRiasyTcuDIf1oN.NvEQEhd4tf3sS/"
+let aliceHash =
+    "{SHA512-CRYPT}$6$8vryEBVYSQWUK/fo$m10QU7HdqokdYC6UTXCpGvwEp32wgLn3aSAwyI3r6J54jQsvQM0GsbmkIRiasyTcuDIf1oN.NvEQEhd4tf3sS/"
 let bobHash = "{BLF-CRYPT}$2y$05$vu..uU2Oiv72VIaW0u.n8OjABc4z94Era7nlad0P8lXQePdZ90vtu"
 
 /// A temporary directory removed when the test ends.
@@ -110,7 +111,8 @@ final class CheckCounter: @unchecked Sendable {
     }
 
     @Test func dummyHashFollowsTheUsersScheme() throws {
-        let blowfishUsers = try UserDatabase(parsing: "a@x.test:\(bobHash)\nb@x.test:\(bobHash)\nc@x.test:\(aliceHash)\n")
+        let blowfishUsers = try UserDatabase(
+            parsing: "a@x.test:\(bobHash)\nb@x.test:\(bobHash)\nc@x.test:\(aliceHash)\n")
         #expect(blowfishUsers.dummyHashScheme == .blowfishCrypt)
         #expect(UserDatabase().dummyHashScheme == .sha512Crypt)
         #expect(UserDatabase().authenticate(login: "a@x.test", password: "") == nil)
@@ -121,15 +123,27 @@ final class CheckCounter: @unchecked Sendable {
         ("alice@example.test:", 1, "missing password field"),
         ("# c\nalice@example.test:{PLAIN}x\nbob@example.test", 3, "missing password field"),
         ("alice:{PLAIN}x", 1, "invalid user name \"alice\": missing @domain"),
-        ("al ice@example.test:{PLAIN}x", 1, "invalid user name \"al ice@example.test\": contains whitespace or a control character"),
+        (
+            "al ice@example.test:{PLAIN}x", 1,
+            "invalid user name \"al ice@example.test\": contains whitespace or a control character"
+        ),
         ("a@b@example.test:{PLAIN}x", 1, "invalid user name \"a@b@example.test\": more than one @"),
-        ("alice@exa_mple.test:{PLAIN}x", 1, "invalid user name \"alice@exa_mple.test\": domain may hold only letters, digits, - and ."),
+        (
+            "alice@exa_mple.test:{PLAIN}x", 1,
+            "invalid user name \"alice@exa_mple.test\": domain may hold only letters, digits, - and ."
+        ),
         ("alice@example..test:{PLAIN}x", 1, "invalid user name \"alice@example..test\": empty domain label"),
         ("../x@example.test:{PLAIN}x", 1, "invalid user name \"../x@example.test\": contains \"/\""),
         ("\n\nalice@example.test:{SSHA}abc", 3, "unknown password scheme \"SSHA\""),
-        ("alice@example.test:{SHA512-CRYPT}$1$abc", 1, "malformed password hash: SHA512-CRYPT value must start with $6$"),
+        (
+            "alice@example.test:{SHA512-CRYPT}$1$abc", 1,
+            "malformed password hash: SHA512-CRYPT value must start with $6$"
+        ),
         ("alice@example.test:{PLAIN}x:abc", 1, "invalid uid: \"abc\" is not a number"),
-        ("alice@example.test:{PLAIN}x\nALICE@example.test:{PLAIN}y", 2, "duplicate user alice@example.test (first on line 1)"),
+        (
+            "alice@example.test:{PLAIN}x\nALICE@example.test:{PLAIN}y", 2,
+            "duplicate user alice@example.test (first on line 1)"
+        ),
     ])
     func rejects(_ text: String, _ line: Int, _ message: String) {
         #expect(throws: AccountsError.syntax(file: "users", line: line, message: message)) {
@@ -174,12 +188,16 @@ final class CheckCounter: @unchecked Sendable {
         text = try directory.contents("users")
         #expect(text.contains("# PostOffice users\n"))
         #expect(text.contains("\n\n"))  // the blank line survives
-        #expect(text.contains("bob@example.test:{PLAIN}new:1000:1000:Bob B:/home/bob:/bin/false:userdb_quota_rule=*:storage=1G\n"))
+        #expect(
+            text.contains(
+                "bob@example.test:{PLAIN}new:1000:1000:Bob B:/home/bob:/bin/false:userdb_quota_rule=*:storage=1G\n"))
         #expect(!text.contains("carol"))
         #expect(text.contains("alice@Example.TEST:\(aliceHash)::::/var/mail/alice\n"))  // untouched line kept as written
         let final = try UserDatabase.load(from: path)
         #expect(final.users.map(\.name) == ["alice@example.test", "bob@example.test", "dave@example.test"])
-        let leftovers = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.contains(".tmp.") }
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter {
+            $0.contains(".tmp.")
+        }
         #expect(leftovers.isEmpty)
     }
 
@@ -189,7 +207,8 @@ final class CheckCounter: @unchecked Sendable {
         try directory.write("users", Self.sample)
         #expect(throws: AccountsError.duplicateUser("alice@example.test")) {
             try UserDatabase.edit(path) { database in
-                try database.add(UserAccount(name: "ALICE@example.test", passwordHash: PasswordHash(scheme: .plain, value: "x")))
+                try database.add(
+                    UserAccount(name: "ALICE@example.test", passwordHash: PasswordHash(scheme: .plain, value: "x")))
             }
         }
         #expect(throws: AccountsError.unknownUser("zed@example.test")) {
@@ -208,7 +227,8 @@ final class CheckCounter: @unchecked Sendable {
         let path = directory.path + "/users"
         DispatchQueue.concurrentPerform(iterations: 8) { index in
             try? UserDatabase.edit(path) { database in
-                try database.add(UserAccount(name: "user\(index)@x.test", passwordHash: PasswordHash(scheme: .plain, value: "p")))
+                try database.add(
+                    UserAccount(name: "user\(index)@x.test", passwordHash: PasswordHash(scheme: .plain, value: "p")))
             }
         }
         let database = try UserDatabase.load(from: path)
@@ -227,11 +247,31 @@ final class CheckCounter: @unchecked Sendable {
         #expect(database.rendered() == "a@x.test:{PLAIN}p\n")
     }
 
+    @Test func passwordConveniencesHashWithTheInjectedRandomness() throws {
+        var database = UserDatabase()
+        try database.add(name: "Eve@X.test", password: "first", random: SeededRandomSource(seed: 5))
+        let first = try #require(database.user(named: "eve@x.test")).passwordHash
+        #expect(first.scheme == .sha512Crypt)
+        #expect(database.authenticate(login: "eve@x.test", password: "first") != nil)
+        try database.setPassword(
+            "second", forUser: "EVE@x.test", scheme: .sha256Crypt, random: SeededRandomSource(seed: 6))
+        #expect(database.user(named: "eve@x.test")?.passwordHash.scheme == .sha256Crypt)
+        #expect(database.authenticate(login: "eve@x.test", password: "first") == nil)
+        #expect(database.authenticate(login: "eve@x.test", password: "second") != nil)
+        #expect(throws: AccountsError.unknownUser("nobody@x.test")) {
+            try database.setPassword("x", forUser: "nobody@x.test", random: SeededRandomSource(seed: 7))
+        }
+        #expect(throws: AccountsError.password(.passwordContainsNul)) {
+            try database.add(name: "nul@x.test", password: "a\0b", random: SeededRandomSource(seed: 8))
+        }
+    }
+
     @Test func editCreatesMissingFile() throws {
         let directory = try TemporaryDirectory()
         let path = directory.path + "/users"
         try UserDatabase.edit(path) { database in
-            try database.add(UserAccount(name: "a@x.test", passwordHash: PasswordHash(scheme: .plain, value: "p"), home: "/srv/a"))
+            try database.add(
+                UserAccount(name: "a@x.test", passwordHash: PasswordHash(scheme: .plain, value: "p"), home: "/srv/a"))
         }
         let written = try directory.contents("users")
         #expect(written == "a@x.test:{PLAIN}p::::/srv/a\n")
