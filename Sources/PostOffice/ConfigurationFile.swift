@@ -139,6 +139,13 @@ public enum ConfigurationFile {
                 }
                 c.catchAll = map
             }, render: { $0.catchAll.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", ") }),
+        Key(name: "run_as_user", help: "When started as root: the user to switch to after binding the ports (empty: stay).",
+            apply: { c, v throws(KeyError) in
+                guard v.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" || $0 == "." }) else {
+                    throw KeyError(message: "'\(v)' is not a user name")
+                }
+                c.runAsUser = v.isEmpty ? nil : v
+            }, render: { $0.runAsUser ?? "" }),
         Key(name: "plaintext_auth_on_loopback", help: "Allow USER/PASS and AUTH PLAIN without TLS on loopback (yes/no).",
             apply: { c, v throws(KeyError) in c.allowsPlaintextAuthenticationOnLoopback = try bool(v) },
             render: { $0.allowsPlaintextAuthenticationOnLoopback ? "yes" : "no" }),
