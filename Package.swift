@@ -37,7 +37,9 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(name: "PostOfficeTesting", dependencies: ["PostOffice"], swiftSettings: strict),
-        .executableTarget(name: "postoffice", dependencies: ["PostOffice"], swiftSettings: strict),
+        .executableTarget(
+            name: "postoffice", dependencies: ["PostOffice", "PostOfficeAccounts"], swiftSettings: strict),
+        .executableTarget(name: "maildir-torture", dependencies: ["PostOfficeMaildir"]),
 
         // Fuzz targets: replay tools in a normal build, libFuzzer binaries when built by .ci/fuzz.sh.
         .target(name: "PostOfficeFuzzSupport", swiftSettings: strict),

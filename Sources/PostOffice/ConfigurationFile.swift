@@ -125,8 +125,8 @@ public enum ConfigurationFile {
                 c.subaddressDelimiter = v.isEmpty ? nil : v
             }, render: { $0.subaddressDelimiter ?? "" }),
         Key(name: "subaddress_folders", help: "Deliver alice+tag@ into the folder .tag when it exists (yes/no).",
-            apply: { c, v throws(KeyError) in c.deliversSubaddressToFolder = try bool(v) },
-            render: { $0.deliversSubaddressToFolder ? "yes" : "no" }),
+            apply: { c, v throws(KeyError) in c.deliversSubaddressToFolders = try bool(v) },
+            render: { $0.deliversSubaddressToFolders ? "yes" : "no" }),
         Key(name: "catch_all", help: "Per-domain catch-all targets: domain=address, comma separated.",
             apply: { c, v throws(KeyError) in
                 var map: [String: String] = [:]
@@ -139,6 +139,13 @@ public enum ConfigurationFile {
                 }
                 c.catchAll = map
             }, render: { $0.catchAll.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", ") }),
+        Key(name: "run_as_user", help: "When started as root: the user to switch to after binding the ports (empty: stay).",
+            apply: { c, v throws(KeyError) in
+                guard v.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" || $0 == "." }) else {
+                    throw KeyError(message: "'\(v)' is not a user name")
+                }
+                c.runAsUser = v.isEmpty ? nil : v
+            }, render: { $0.runAsUser ?? "" }),
         Key(name: "plaintext_auth_on_loopback", help: "Allow USER/PASS and AUTH PLAIN without TLS on loopback (yes/no).",
             apply: { c, v throws(KeyError) in c.allowsPlaintextAuthenticationOnLoopback = try bool(v) },
             render: { $0.allowsPlaintextAuthenticationOnLoopback ? "yes" : "no" }),
@@ -151,6 +158,7 @@ public enum ConfigurationFile {
             render: { $0.limits.rejectLongTextLines ? "yes" : "no" }),
         limit("smtp_command_timeout", "Seconds to wait for an SMTP command (RFC 5321 §4.5.3.2.7: 300).", \.smtpCommandTimeoutSeconds, 1...86400),
         limit("smtp_data_timeout", "Seconds to wait for each block of DATA (RFC 5321 §4.5.3.2.6: 180).", \.smtpDataTimeoutSeconds, 1...86400),
+        limit("smtp_greeting_delay_ms", "Delay before the SMTP greeting; clients that talk first get 554 (0: off).", \.smtpGreetingDelayMilliseconds, 0...60000),
         limit("soft_error_limit", "Errors after which replies are delayed (Postfix: 10).", \.softErrorLimit, 1...1000),
         limit("hard_error_limit", "Errors after which the session is closed (Postfix: 20).", \.hardErrorLimit, 1...1000),
         limit("pop3_line_length_limit", "Longest POP3 command line (RFC 2449: 255).", \.pop3CommandLineLength, 255...65536),
@@ -158,6 +166,9 @@ public enum ConfigurationFile {
         limit("failed_login_delay_ms", "Delay before answering a failed login, in milliseconds.", \.failedLoginDelayMilliseconds, 0...60000),
         limit("failed_logins_per_minute", "Failed logins allowed per client IP per minute.", \.failedLoginsPerMinutePerAddress, 1...100_000),
         limit("connections_per_client", "Simultaneous connections from one client IP.", \.connectionsPerAddress, 1...1_000_000),
+        Key(name: "limit_loopback_connections", help: "Apply connections_per_client to loopback clients too (yes/no).",
+            apply: { c, v throws(KeyError) in c.limits.limitsLoopbackConnections = try bool(v) },
+            render: { $0.limits.limitsLoopbackConnections ? "yes" : "no" }),
         limit("max_connections", "Simultaneous connections in all.", \.maximumConnections, 1...10_000_000),
         limit("shutdown_grace_seconds", "Seconds a graceful shutdown waits for messages in flight.", \.shutdownGraceSeconds, 0...3600),
     ]

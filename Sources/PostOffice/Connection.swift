@@ -30,7 +30,8 @@ final class Connection: @unchecked Sendable {
     private var pendingCancels = 3
     private let onFinish: @Sendable (Connection) -> Void
 
-    /// Wraps an accepted, non-blocking descriptor. `onFinish` runs once the descriptor is closed.
+    /// Wraps an accepted, non-blocking descriptor. `onFinish` runs once, as soon as the connection is
+    /// closed (the descriptor itself is closed a moment later, when Dispatch has let go of it).
     init(
         fd: Int32, id: String, peer: SocketAddress, local: SocketAddress, target: DispatchQueue?,
         onFinish: @escaping @Sendable (Connection) -> Void
@@ -47,14 +48,17 @@ final class Connection: @unchecked Sendable {
     }
 
     /// Starts reading; calls the handler's `connectionOpened` first.
+    ///
+    /// The sources' handlers hold the connection strongly: the cycle keeps it alive while the socket is
+    /// open and is broken when `close()` cancels the sources (Dispatch then releases their handlers).
     func start() {
-        readSource.setEventHandler { [unowned self] in self.readAvailable() }
-        writeSource.setEventHandler { [unowned self] in self.flush() }
-        timer.setEventHandler { [unowned self] in
+        readSource.setEventHandler { self.readAvailable() }
+        writeSource.setEventHandler { self.flush() }
+        timer.setEventHandler {
             guard !self.isClosed else { return }
             self.handler?.connectionTimedOut(self)
         }
-        let finish: @Sendable () -> Void = { [unowned self] in self.sourceCancelled() }
+        let finish: @Sendable () -> Void = { self.sourceCancelled() }
         readSource.setCancelHandler(handler: finish)
         writeSource.setCancelHandler(handler: finish)
         timer.setCancelHandler(handler: finish)
@@ -131,6 +135,9 @@ final class Connection: @unchecked Sendable {
         timer.cancel()
         output = []
         handler?.connectionClosed(self)
+        // Release the connection's place in the per-client count now, not when the descriptor closes:
+        // a client that reconnects right after QUIT must not find its old session still counted.
+        onFinish(self)
     }
 
     // MARK: - Internals
@@ -199,7 +206,6 @@ final class Connection: @unchecked Sendable {
         if pendingCancels == 0 {
             Glibc.close(fd)
             handler = nil
-            onFinish(self)
         }
     }
 }

@@ -26,7 +26,8 @@ final class ConnectionRegistry: @unchecked Sendable {
             connections[ObjectIdentifier(connection)] = connection
             perAddress[host] = fromAddress + 1
             if total >= limits.maximumConnections { return .tooManyInAll }
-            if fromAddress >= limits.connectionsPerAddress { return .tooManyFromAddress }
+            let exempt = connection.peer.isLoopback && !limits.limitsLoopbackConnections
+            if fromAddress >= limits.connectionsPerAddress && !exempt { return .tooManyFromAddress }
             return .admitted
         }
     }

@@ -10,7 +10,8 @@ import PostOfficeCore
 import PostOfficeMaildir
 import PostOfficePOP3
 
-final class POP3Session: ConnectionHandler {
+/// Confined to its connection's queue, which is what makes the unchecked Sendable sound.
+final class POP3Session: ConnectionHandler, @unchecked Sendable {
     private let context: ServerContext
     private let sessionID: String
     private let admission: ConnectionRegistry.Admission

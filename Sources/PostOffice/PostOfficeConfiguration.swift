@@ -38,7 +38,11 @@ public struct PostOfficeConfiguration: Sendable {
     /// Subaddress delimiter: `alice+tag@` reaches alice. nil turns subaddressing off.
     public var subaddressDelimiter: String? = "+"
     /// Deliver `alice+tag@` into alice's `.tag` folder when that folder exists.
-    public var deliversSubaddressToFolder = false
+    public var deliversSubaddressToFolders = false
+    /// After binding the listeners, a process started as root switches to this user (and its group),
+    /// so privileged ports (25, 110) work without keeping root. The data folder must belong to that user.
+    /// Used by the CLI; an embedder drops privileges itself.
+    public var runAsUser: String?
     /// Catch-all targets per domain: mail for unknown users of the domain goes there.
     public var catchAll: [String: String] = [:]
 

@@ -6,6 +6,7 @@ import Dispatch
 import Glibc
 #endif
 import PostOfficeCore
+import PostOfficeDelivery
 
 /// A running mail server: SMTP in, Maildir, POP3 out.
 ///
@@ -56,6 +57,12 @@ public final class PostOfficeServer: Sendable {
             throw error
         }
         state.lock.withLock { state.listeners = started }
+        // Clear tmp/ litter from a crash before serving; the sweep only removes files no live process
+        // owns, so it can run beside new deliveries.
+        let sweeper = TemporaryFileSweeper(
+            mailRoot: context.deliveryAgent.configuration.mailRoot, hostname: configuration.hostname,
+            clock: context.clock, logSink: context.logSink)
+        DispatchQueue.global(qos: .utility).async { sweeper.sweep() }
         started.forEach { $0.start() }
         for listener in started {
             context.logSink.log(LogRecord(.info, "server.listening", [
@@ -106,6 +113,19 @@ public final class PostOfficeServer: Sendable {
             _ = done.wait(timeout: .now() + .seconds(5))
         }
         context.logSink.log(LogRecord(.info, "server.stopped"))
+    }
+
+    /// Runs `postoffice deliver` (an MDA like dovecot-lda): reads one message from `standardInput` and
+    /// delivers it with the server's users, aliases and Maildir layout. `arguments` are those after
+    /// `deliver`: `-f SENDER` (or `--from`), then recipients (or `-d RCPT`). Returns a sysexits code:
+    /// 0 delivered, 64 usage, 65 bad data, 67 no such user, 75 temporary failure.
+    public func deliver(standardInput: Int32, arguments: [String]) -> Int32 {
+        DeliverCommand.run(arguments: arguments, standardInput: standardInput, agent: context.deliveryAgent)
+    }
+
+    /// The Maildir folder of a local user (not following aliases), or nil for an unsafe address.
+    public func maildirPath(for address: MailAddress) -> String? {
+        context.maildir(for: address)?.path
     }
 
     // MARK: - Listeners

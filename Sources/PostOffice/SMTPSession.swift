@@ -6,7 +6,8 @@ import PostOfficeCore
 import PostOfficeDelivery
 import PostOfficeSMTP
 
-final class SMTPSession: ConnectionHandler {
+/// Confined to its connection's queue, which is what makes the unchecked Sendable sound.
+final class SMTPSession: ConnectionHandler, @unchecked Sendable {
     private let context: ServerContext
     private let sessionID: String
     private var engine: SMTPServerStateMachine
@@ -18,6 +19,7 @@ final class SMTPSession: ConnectionHandler {
     private var message: SMTPMessageSink?
     private var messageCount = 0
     private var trace = WireTrace()
+    private var hasGreeted = false
 
     init(context: ServerContext, sessionID: String, admission: ConnectionRegistry.Admission, isLoopback: Bool) {
         self.context = context
@@ -47,11 +49,29 @@ final class SMTPSession: ConnectionHandler {
             return
         }
         connection.setIdleTimeout(seconds: context.configuration.limits.smtpCommandTimeoutSeconds)
+        let delay = context.configuration.limits.smtpGreetingDelayMilliseconds
+        guard delay > 0 else {
+            greet(connection)
+            return
+        }
+        connection.queue.asyncAfter(deadline: .now() + .milliseconds(delay)) { [self] in
+            guard !connection.isClosed, !engine.isClosed else { return }
+            greet(connection)
+        }
+    }
+
+    private func greet(_ connection: Connection) {
+        hasGreeted = true
         perform(engine.start(), on: connection)
     }
 
     func connection(_ connection: Connection, received bytes: [UInt8]) {
         if context.isVerbose { context.trace(trace.clientLines(bytes), from: "client", connection) }
+        guard hasGreeted else {
+            context.log(.warning, "smtp.early_talker", connection, ["bytes": String(bytes.count)])
+            perform(engine.receiveBeforeGreeting(bytes), on: connection)
+            return
+        }
         perform(engine.receive(bytes), on: connection)
     }
 

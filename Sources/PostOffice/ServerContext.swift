@@ -45,7 +45,8 @@ final class ServerContext: @unchecked Sendable {
                 mailRoot: configuration.mailRoot, hostname: configuration.hostname, layout: layout,
                 deliversSubaddressToFolders: configuration.deliversSubaddressToFolders,
                 maximumMessageSize: configuration.limits.maximumMessageSize),
-            directory: directory, clock: clock, random: random, logSink: logSink)
+            directory: directory, clock: clock, random: random, logSink: logSink,
+            directorySyncer: GroupCommitDirectorySyncer())
         throttle = LoginThrottle(limit: configuration.limits.failedLoginsPerMinutePerAddress, clock: clock)
         spoolDirectory = configuration.dataDirectory + "/spool"
         if hooks.deliver != nil {

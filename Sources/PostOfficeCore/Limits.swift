@@ -30,6 +30,10 @@ public struct Limits: Sendable, Hashable {
     public var smtpCommandTimeoutSeconds = 300
     /// Idle time allowed between chunks of DATA. RFC 5321 §4.5.3.2.6: 3 minutes per data block.
     public var smtpDataTimeoutSeconds = 180
+    /// Wait this long before sending the SMTP greeting, and answer a client that talks first with
+    /// 554 5.5.1 (RFC 5321 §4.3.1: the client must wait for the greeting; spambots often do not).
+    /// Default 0 (off), since every message of a one-message-per-connection client pays the delay.
+    public var smtpGreetingDelayMilliseconds = 0
     /// Longest POP3 command line, CRLF included. RFC 2449 §4: 255 octets.
     public var pop3CommandLineLength = 255
     /// POP3 inactivity autologout timer. RFC 1939 §3: at least 10 minutes.
@@ -41,6 +45,10 @@ public struct Limits: Sendable, Hashable {
     public var failedLoginsPerMinutePerAddress = 10
     /// Simultaneous connections allowed from one client IP (Postfix `smtpd_client_connection_count_limit` 50).
     public var connectionsPerAddress = 50
+    /// Apply ``connectionsPerAddress`` to loopback clients too. Off by default, as Postfix exempts
+    /// `$mynetworks` (`smtpd_client_event_limit_exceptions`): local tools such as load generators and
+    /// fetchmail open many sessions from 127.0.0.1.
+    public var limitsLoopbackConnections = false
     /// Simultaneous connections in all (each costs a file descriptor).
     public var maximumConnections = 20_000
     /// Seconds a graceful shutdown waits for messages already in DATA before closing anyway.

@@ -22,10 +22,16 @@ public final class MaildirDraft {
     public private(set) var byteCount = 0
 
     /// Opens `tmp/<baseName>` with `O_CREAT | O_EXCL`, so an existing file is never reused.
+    /// A `baseName` that is not a valid Maildir base (``MaildirFilename/isValidBase(_:)``: empty, leading
+    /// `.`, or containing `/`, `,`, `:` or control characters) fails with `EINVAL` before touching the disk.
     public init(maildir: Maildir, baseName: String) throws(SystemError) {
         self.maildir = maildir
         self.baseName = baseName
         let path = maildir.tmpPath + "/" + baseName
+        guard MaildirFilename.isValidBase(baseName) else {
+            fileDescriptor = -1
+            throw SystemError("open", errno: EINVAL, detail: path)
+        }
         fileDescriptor = try SystemCall.retrying("open", detail: path) {
             open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         }
@@ -71,7 +77,11 @@ public final class MaildirDraft {
     }
 
     /// Makes the message durable: fsync, close, rename into `new/`, then (unless the caller batches it)
-    /// fsync `new/`. Returns the file name in `new/`.
+    /// fsync `new/`. Returns the file name in `new/`. Only after it returns may the message be acknowledged.
+    ///
+    /// If the final fsync of `new/` fails, the file is already in `new/` but may not survive a crash; the
+    /// error is thrown anyway (the caller answers with a temporary failure, so at worst the sender retries
+    /// and the message is delivered twice, never lost).
     ///
     /// - Parameter virtualSize: the message size with CRLF line endings, recorded as `W=` for POP3.
     /// - Parameter syncDirectory: pass false only when the caller fsyncs `new/` itself (group commit)
@@ -96,8 +106,10 @@ public final class MaildirDraft {
         let name = finalName(virtualSize: virtualSize)
         let target = maildir.newPath + "/" + name
         // rename, not link: link fails on some filesystems (AFS, some FUSE) and leaves a tmp/ entry to
-        // clean; rename is atomic and the O_EXCL name in tmp/ already guarantees uniqueness.
-        if rename(tmpPath, target) != 0 {
+        // clean; rename is atomic. The O_EXCL name in tmp/ only guards tmp/, so the rename refuses to
+        // replace an existing message (RENAME_NOREPLACE) where the kernel and filesystem support it:
+        // two generators colliding must fail a delivery (EEXIST, temporary), never overwrite a message.
+        if Self.renameWithoutReplacing(tmpPath, target) != 0 {
             let code = errno
             unlink(tmpPath)
             throw SystemError("rename", errno: code, detail: target)
@@ -106,6 +118,27 @@ public final class MaildirDraft {
             try maildir.syncNewDirectory()
         }
         return name
+    }
+
+    private typealias RenameAt2 = @convention(c) (Int32, UnsafePointer<CChar>?, Int32, UnsafePointer<CChar>?, UInt32) -> Int32
+
+    /// glibc's `renameat2` (2.28+), looked up at run time because the Swift Glibc module does not import it.
+    private static let renameAt2: RenameAt2? = {
+        #if os(Linux)
+        guard let handle = dlopen(nil, RTLD_NOW), let symbol = dlsym(handle, "renameat2") else { return nil }
+        return unsafeBitCast(symbol, to: RenameAt2.self)
+        #else
+        return nil
+        #endif
+    }()
+
+    /// `renameat2(RENAME_NOREPLACE)`; plain `rename` when the call or the filesystem lacks it.
+    static func renameWithoutReplacing(_ from: String, _ to: String) -> Int32 {
+        if let renameAt2 = renameAt2 {
+            let result = renameAt2(AT_FDCWD, from, AT_FDCWD, to, 1 /* RENAME_NOREPLACE */)
+            if result == 0 || (errno != EINVAL && errno != ENOSYS) { return result }
+        }
+        return rename(from, to)
     }
 
     /// Closes and removes the tmp file. Safe to call more than once.

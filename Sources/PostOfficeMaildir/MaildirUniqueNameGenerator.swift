@@ -29,9 +29,15 @@ public final class MaildirUniqueNameGenerator: Sendable {
     }
 
     /// Escapes `/` and `:` as octal, and drops control characters, so the host can be part of a file name.
+    /// The result is cut to 120 UTF-8 bytes so a whole name (time, pid, counter, host, `,S=`, `,W=`, `:2,`
+    /// flags) stays within the 255-byte file name limit (NAME_MAX).
     public static func escape(hostname: String) -> String {
         var out = ""
+        var length = 0
         for c in hostname.unicodeScalars {
+            let width = c == "/" || c == ":" || c == "," ? 4 : String(c).utf8.count
+            if length + width > 120 { break }
+            length += width
             switch c {
             case "/": out += "\\057"
             case ":": out += "\\072"

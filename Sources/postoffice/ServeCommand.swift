@@ -19,6 +19,9 @@ struct ServeCommand {
         } catch let error as SystemError {
             throw UsageError("cannot listen: \(error)")
         }
+        if let user = configuration.runAsUser {
+            try Privileges.drop(to: user)
+        }
         print("PostOffice is serving mail for \(configuration.domains.joined(separator: ", ")) from \(configuration.dataDirectory)")
         for address in server.smtpAddresses { print("  SMTP  \(address)") }
         for address in server.pop3Addresses { print("  POP3  \(address)") }
@@ -28,7 +31,7 @@ struct ServeCommand {
         if let smtp = server.smtpAddresses.first {
             print("Try it: swaks --server \(smtp.host) --port \(smtp.port) --to postmaster@localhost")
         }
-        fflush(stdout)
+        fflush(nil)
 
         signal(SIGHUP, SIG_IGN)
         signal(SIGTERM, SIG_IGN)

@@ -38,7 +38,8 @@ struct Setup {
         try fm.createDirectory(atPath: configuration.mailRoot, withIntermediateDirectories: true,
                                attributes: [.posixPermissions: 0o700])
         if options.configFile == nil && !fm.fileExists(atPath: configPath) {
-            try ConfigurationFile.template(for: configuration).write(toFile: configPath, atomically: true, encoding: .utf8)
+            let defaults = PostOfficeConfiguration(hostname: Self.defaultHostname(), dataDirectory: options.dataDirectory)
+            try ConfigurationFile.template(for: defaults).write(toFile: configPath, atomically: true, encoding: .utf8)
         }
         if !fm.fileExists(atPath: configuration.aliasesFile) {
             let text = """

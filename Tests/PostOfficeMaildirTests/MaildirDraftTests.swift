@@ -49,4 +49,50 @@ import Testing
             #expect(m.folder(named: bad) == nil)
         }
     }
+
+    @Test(arguments: ["", ".x", "a/b", "a,S=1", "a:2,S", "a\nb"])
+    func invalidBaseNamesAreRefused(_ base: String) throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("po-\(UUID().uuidString)").path
+        let maildir = Maildir(path: dir + "/box")
+        try maildir.create()
+        #expect(throws: SystemError("open", errno: EINVAL, detail: maildir.tmpPath + "/" + base)) {
+            _ = try MaildirDraft(maildir: maildir, baseName: base)
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: maildir.tmpPath).isEmpty)
+    }
+
+    /// Two generators with the same clock and pid make the same base name; the second commit must fail
+    /// rather than replace the first message.
+    @Test func commitNeverReplacesAnExistingMessage() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("po-\(UUID().uuidString)").path
+        let maildir = Maildir(path: dir + "/box")
+        try maildir.create()
+        let clock = ManualClock()
+        let one = MaildirUniqueNameGenerator(hostname: "h", processID: 1, clock: clock)
+        let two = MaildirUniqueNameGenerator(hostname: "h", processID: 1, clock: clock)
+        let first = try MaildirDraft(maildir: maildir, baseName: one.next())
+        try first.write(Array("first\n".utf8))
+        let name = try first.commit(virtualSize: 7)
+        let second = try MaildirDraft(maildir: maildir, baseName: two.next())
+        try second.write(Array("other\n".utf8))
+        #expect(throws: SystemError("rename", errno: EEXIST, detail: maildir.newPath + "/" + name)) {
+            try second.commit(virtualSize: 7)
+        }
+        #expect(try String(contentsOfFile: maildir.newPath + "/" + name, encoding: .utf8) == "first\n")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: maildir.tmpPath).isEmpty)
+    }
+
+    @Test func longHostnamesKeepNamesWithinNameMax() throws {
+        let host = String(repeating: "a", count: 60) + ":" + String(repeating: "b", count: 250)
+        let escaped = MaildirUniqueNameGenerator.escape(hostname: host)
+        #expect(escaped.utf8.count <= 120)
+        #expect(escaped.hasPrefix(String(repeating: "a", count: 60) + "\\072b"))
+        let m = try temporaryMaildir()
+        let names = MaildirUniqueNameGenerator(hostname: host, processID: Int32.max, clock: SystemClock())
+        let draft = try MaildirDraft(maildir: m, baseName: names.next())
+        try draft.write(Array("x\n".utf8))
+        let name = try draft.commit(virtualSize: Int.max)
+        let flagged = try MaildirMessage(maildir: m, directory: .new, filename: #require(MaildirFilename(name))).addingFlags("DFPRST")
+        #expect(flagged.name.utf8.count <= 255)
+    }
 }

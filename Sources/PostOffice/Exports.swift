@@ -1,0 +1,3 @@
+// Exports: the Core value types (MailAddress, Limits, LogSink, clocks...) are part of the PostOffice API,
+// so `import PostOffice` is enough for an embedder.
+@_exported import PostOfficeCore

@@ -1,0 +1,82 @@
+// UserAccount: one user of a Dovecot passwd-file (`user:password:uid:gid:gecos:home:shell:extra_fields`).
+// Fields other than name and password are kept verbatim so rewriting the file loses nothing.
+
+import PostOfficeCore
+
+/// One line of a passwd-file
+/// ([Dovecot passwd-file](https://doc.dovecot.org/main/core/config/auth/databases/passwd_file.html)).
+///
+/// Only the name and password are required; the other fields are kept as written (empty when absent)
+/// so a rewrite does not lose them.
+public struct UserAccount: Hashable, Sendable {
+    /// The full address, lowercased (see ``AccountName``): `alice@example.test`.
+    public var name: String
+    /// The stored password.
+    public var passwordHash: PasswordHash
+    /// Numeric user id, or empty.
+    public var uid: String
+    /// Numeric group id, or empty.
+    public var gid: String
+    /// Free-form comment (often the person's name), or empty.
+    public var gecos: String
+    /// Home directory, or empty.
+    public var home: String
+    /// Shell, or empty (unused by PostOffice).
+    public var shell: String
+    /// Dovecot extra fields (`userdb_quota_rule=*:storage=1G ...`), kept verbatim, or empty.
+    public var extraFields: String
+
+    /// Makes an account; `name` is validated and lowercased.
+    public init(
+        name: String, passwordHash: PasswordHash, uid: String = "", gid: String = "", gecos: String = "",
+        home: String = "", shell: String = "", extraFields: String = ""
+    ) throws(AccountsError) {
+        self.name = try AccountName.normalizedAddress(name)
+        self.passwordHash = passwordHash
+        self.uid = uid
+        self.gid = gid
+        self.gecos = gecos
+        self.home = home
+        self.shell = shell
+        self.extraFields = extraFields
+        try Self.checkFields(self)
+    }
+
+    /// The address as a ``MailAddress``.
+    public var address: MailAddress {
+        // `name` was validated to hold exactly one @ with text on both sides.
+        MailAddress(name) ?? MailAddress(localPart: name, domain: "")
+    }
+
+    /// The domain part of ``name``.
+    public var domain: String { address.domain }
+
+    /// The passwd-file line, with empty trailing fields left out.
+    public var line: String {
+        var fields = [name, passwordHash.storedForm, uid, gid, gecos, home, shell, extraFields]
+        while fields.count > 2, fields.last?.isEmpty == true { fields.removeLast() }
+        return fields.joined(separator: ":")
+    }
+
+    static func checkFields(_ account: UserAccount) throws(AccountsError) {
+        // A hash built with the unchecked initializer must still fit on one passwd-file line.
+        do { _ = try PasswordHash(parsing: account.passwordHash.storedForm) } catch { throw .password(error) }
+        for (label, value) in [("uid", account.uid), ("gid", account.gid)] where !value.isEmpty {
+            guard value.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }) else {
+                throw .invalidField(label, reason: "\"\(AccountsError.printable(value))\" is not a number")
+            }
+        }
+        let lineSafe = [
+            ("gecos", account.gecos), ("home", account.home), ("shell", account.shell),
+            ("extra fields", account.extraFields),
+        ]
+        for (label, value) in lineSafe {
+            if value.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
+                throw .invalidField(label, reason: "contains a control character")
+            }
+            if label != "extra fields", value.contains(":") {
+                throw .invalidField(label, reason: "contains \":\"")
+            }
+        }
+    }
+}

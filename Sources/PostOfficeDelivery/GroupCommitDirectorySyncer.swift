@@ -1,0 +1,98 @@
+// GroupCommitDirectorySyncer: lets concurrent deliveries into the same new/ share one directory fsync.
+// A caller waits for an fsync that *started* after its own rename; whoever finds none running starts one.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+import PostOfficeCore
+import PostOfficeMaildir
+
+/// Group commit for directory fsyncs.
+///
+/// Each directory has a request counter and a completed counter. A caller takes the next request number
+/// (its rename is already done), then waits until an fsync that began after that moment has finished.
+/// If no fsync of the directory is running, the caller runs one itself on behalf of every request made so
+/// far. So no caller returns before an fsync that covers its rename, and under load one fsync serves many
+/// messages. An error reaches every caller whose request the failed fsync was meant to cover.
+public final class GroupCommitDirectorySyncer: DirectorySyncer, @unchecked Sendable {
+    private struct State {
+        var requested: UInt64 = 0
+        var completed: UInt64 = 0
+        var isSyncing = false
+        /// The last failure and the request number up to which it applies.
+        var failure: (upTo: UInt64, error: SystemError)?
+    }
+
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private var states: [String: State] = [:]
+    private let sync: @Sendable (String) throws(SystemError) -> Void
+
+    /// - Parameter sync: the fsync itself (injectable for tests); default `Maildir.syncDirectory`.
+    public init(sync: @escaping @Sendable (String) throws(SystemError) -> Void = { path throws(SystemError) in
+        try Maildir.syncDirectory(path)
+    }) {
+        self.sync = sync
+        pthread_mutex_init(mutex, nil)
+        pthread_cond_init(condition, nil)
+    }
+
+    deinit {
+        pthread_cond_destroy(condition)
+        pthread_mutex_destroy(mutex)
+        mutex.deallocate()
+        condition.deallocate()
+    }
+
+    public func synchronize(directories: [String]) throws(SystemError) {
+        for directory in directories {
+            try synchronize(directory)
+        }
+    }
+
+    private func synchronize(_ directory: String) throws(SystemError) {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        var state = states[directory, default: State()]
+        state.requested += 1
+        let ticket = state.requested
+        states[directory] = state
+        while true {
+            // No entry: every request so far was covered by a successful fsync and the entry was dropped.
+            guard let current = states[directory] else { return }
+            if current.completed >= ticket {
+                if let failure = current.failure, failure.upTo >= ticket { throw failure.error }
+                return
+            }
+            if current.isSyncing {
+                pthread_cond_wait(condition, mutex)
+                continue
+            }
+            // Lead a round: it covers every request made up to now (their renames precede this fsync).
+            let target = current.requested
+            states[directory]!.isSyncing = true
+            pthread_mutex_unlock(mutex)
+            var error: SystemError?
+            do {
+                try sync(directory)
+            } catch let e {
+                error = e
+            }
+            pthread_mutex_lock(mutex)
+            var done = states[directory]!
+            done.isSyncing = false
+            done.completed = max(done.completed, target)
+            if let error { done.failure = (target, error) }
+            if done.completed == done.requested && done.failure == nil {
+                // Idle directory: forget it, so the table does not grow with every mailbox ever used.
+                // (Entries that saw a failure are kept so every caller it concerns can still read it.)
+                states[directory] = nil
+            } else {
+                states[directory] = done
+            }
+            pthread_cond_broadcast(condition)
+            if let error, ticket <= target { throw error }
+            if ticket <= target { return }
+        }
+    }
+}

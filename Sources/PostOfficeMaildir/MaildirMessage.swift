@@ -1,0 +1,144 @@
+// MaildirMessage: one message file found by a scan: where it is (new/ or cur/), its parsed name, its path,
+// and its size from the name's S=/W= fields or, for names without them, from stat.
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import PostOfficeCore
+
+/// A message file in a Maildir's `new/` or `cur/`.
+public struct MaildirMessage: Hashable, Sendable {
+    /// The subdirectory holding the message.
+    public enum Directory: String, Hashable, Sendable {
+        /// Delivered and not yet seen by any mail reader (maildir(5)).
+        case new
+        /// Seen by a reader; its name may carry `:2,` flags.
+        case cur
+    }
+
+    /// The size of a message.
+    public struct Size: Hashable, Sendable {
+        /// The file's size in bytes (from `S=` when the name has it, else from `stat`).
+        public var byteCount: Int
+        /// The size with CRLF line ends, when the name records it (`W=`). When nil, a POP3 server
+        /// must count the line feeds itself to report RFC 1939 sizes.
+        public var virtualByteCount: Int?
+
+        public init(byteCount: Int, virtualByteCount: Int?) {
+            self.byteCount = byteCount
+            self.virtualByteCount = virtualByteCount
+        }
+    }
+
+    public var maildir: Maildir
+    public var directory: Directory
+    public var filename: MaildirFilename
+
+    public init(maildir: Maildir, directory: Directory, filename: MaildirFilename) {
+        self.maildir = maildir
+        self.directory = directory
+        self.filename = filename
+    }
+
+    /// The file name in its directory.
+    public var name: String { filename.description }
+    /// The unique part of the name, stable across flag changes (a POP3 UIDL candidate).
+    public var baseName: String { filename.base }
+    /// The `:2,` flags (empty in `new/`).
+    public var flags: MaildirFlags { filename.flags }
+
+    /// The file's full path.
+    public var path: String {
+        (directory == .new ? maildir.newPath : maildir.curPath) + "/" + name
+    }
+
+    /// The message size: `S=`/`W=` from the name when present (no system call), otherwise `stat`.
+    /// Throws ``MaildirError/messageVanished(path:)`` when the file is gone.
+    public func size() throws(MaildirError) -> Size {
+        if let bytes = filename.size {
+            return Size(byteCount: bytes, virtualByteCount: filename.virtualSize)
+        }
+        var st = stat()
+        guard stat(path, &st) == 0 else {
+            throw MaildirError.from(SystemError("stat", errno: errno, detail: path), path: path)
+        }
+        return Size(byteCount: Int(st.st_size), virtualByteCount: filename.virtualSize)
+    }
+
+    /// Reads the file to measure both sizes: its bytes, and its bytes with every LF not preceded by CR
+    /// counted as CRLF (the RFC 1939 size before byte-stuffing, https://www.rfc-editor.org/rfc/rfc1939#section-11).
+    /// For names without `W=` (Postfix, mblaze, qmail). Memory stays flat: the file is read in chunks.
+    /// Throws ``MaildirError/messageVanished(path:)`` when the file is gone.
+    public func measureSize() throws(MaildirError) -> Size {
+        let path = self.path
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            throw MaildirError.from(SystemError("open", errno: errno, detail: path), path: path)
+        }
+        defer { close(fd) }
+        let chunk = 65536
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 1)
+        defer { buffer.deallocate() }
+        var bytes = 0
+        var bareLineFeeds = 0
+        var previous: UInt8 = 0
+        while true {
+            let n: Int
+            do {
+                n = try SystemCall.retrying("read", detail: path) { read(fd, buffer.baseAddress, chunk) }
+            } catch {
+                throw MaildirError.from(error, path: path)
+            }
+            if n == 0 { break }
+            for byte in buffer[..<n] {
+                if byte == 10 && previous != 13 { bareLineFeeds += 1 }
+                previous = byte
+            }
+            bytes += n
+        }
+        return Size(byteCount: bytes, virtualByteCount: bytes + bareLineFeeds)
+    }
+
+    // MARK: - Changing flags and deleting
+
+    /// Gives the message exactly `flags` by renaming it to `cur/<base>[,fields]:2,<flags>`; a message
+    /// in `new/` moves to `cur/` (this is how a POP3 server marks a message read, with `S`).
+    /// Returns the message under its new name; renaming to the same name is a no-op.
+    ///
+    /// The rename is atomic but not fsync'd: a crash may forget a flag change, never the message.
+    /// Call ``Maildir/syncCurDirectory()`` when the change must survive a crash.
+    /// Throws ``MaildirError/messageVanished(path:)`` when another reader moved or deleted the file.
+    public func settingFlags(_ flags: MaildirFlags) throws(MaildirError) -> MaildirMessage {
+        var renamed = self
+        renamed.directory = .cur
+        renamed.filename.flags = flags
+        if renamed == self { return self }
+        let from = path, to = renamed.path
+        guard rename(from, to) == 0 else {
+            throw MaildirError.from(SystemError("rename", errno: errno, detail: from), path: from)
+        }
+        return renamed
+    }
+
+    /// Adds `flags` to the message's flags (see ``settingFlags(_:)``).
+    public func addingFlags(_ flags: MaildirFlags) throws(MaildirError) -> MaildirMessage {
+        try settingFlags(self.flags.union(flags))
+    }
+
+    /// Removes `flags` from the message's flags (see ``settingFlags(_:)``). The message ends in `cur/`.
+    public func removingFlags(_ flags: MaildirFlags) throws(MaildirError) -> MaildirMessage {
+        try settingFlags(self.flags.subtracting(flags))
+    }
+
+    /// Removes the message file. Not fsync'd: call ``Maildir/syncCurDirectory()`` /
+    /// ``Maildir/syncNewDirectory()`` when the removal must survive a crash.
+    /// Throws ``MaildirError/messageVanished(path:)`` when it was already gone.
+    public func delete() throws(MaildirError) {
+        let path = self.path
+        guard unlink(path) == 0 else {
+            throw MaildirError.from(SystemError("unlink", errno: errno, detail: path), path: path)
+        }
+    }
+}

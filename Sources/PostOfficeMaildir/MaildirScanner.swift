@@ -1,0 +1,67 @@
+// MaildirScanner: lists the messages of one Maildir (new/ then cur/) with readdir, skipping dot files,
+// directories and names that do not parse, and orders them by delivery time so POP3 numbering is stable.
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import PostOfficeCore
+
+/// Lists a Maildir's messages.
+///
+/// A scan is a snapshot: Maildir has no lock (maildir(5), https://cr.yp.to/proto/maildir.html), so a
+/// message may be renamed or removed by another reader right after. Operations on a scanned message
+/// report that as ``MaildirError/messageVanished(path:)``.
+public struct MaildirScanner: Sendable {
+    public var maildir: Maildir
+
+    public init(maildir: Maildir) {
+        self.maildir = maildir
+    }
+
+    /// Reads `new/` and `cur/`. A missing `new/` or `cur/` is an error (the Maildir is broken or absent).
+    public func scan() throws(SystemError) -> MaildirScan {
+        var messages: [MaildirMessage] = []
+        var skipped = 0
+        for directory in [MaildirMessage.Directory.new, .cur] {
+            let path = directory == .new ? maildir.newPath : maildir.curPath
+            let listing = try DirectoryReader.entries(of: path)
+            skipped += listing.undecodable
+            for entry in listing.entries {
+                guard entry.kind != .directory, let filename = MaildirFilename(entry.name) else {
+                    skipped += 1
+                    continue
+                }
+                // Some filesystems do not fill d_type; those entries are kept unless lstat says directory.
+                if entry.kind == .unknown, let st = DirectoryReader.status(path + "/" + entry.name),
+                    (st.st_mode & S_IFMT) == S_IFDIR
+                {
+                    skipped += 1
+                    continue
+                }
+                messages.append(MaildirMessage(maildir: maildir, directory: directory, filename: filename))
+            }
+        }
+        return MaildirScan(messages: Self.deliveryOrder(messages), skippedCount: skipped)
+    }
+
+    /// Sorts as ``MaildirFilename/<(_:_:)`` does (delivery time, then name bytes; `new/` before `cur/` on a
+    /// tie), computing each key once: a large Maildir has tens of thousands of names.
+    static func deliveryOrder(_ messages: [MaildirMessage]) -> [MaildirMessage] {
+        let keys = messages.map { message in
+            (time: message.filename.deliveryTime, name: Array(message.name.utf8), isNew: message.directory == .new)
+        }
+        let order = keys.indices.sorted { i, j in
+            let a = keys[i], b = keys[j]
+            if a.time != b.time {
+                guard let ta = a.time else { return false }
+                guard let tb = b.time else { return true }
+                return ta < tb
+            }
+            if a.name != b.name { return a.name.lexicographicallyPrecedes(b.name) }
+            return a.isNew && !b.isNew
+        }
+        return order.map { messages[$0] }
+    }
+}

@@ -1,2 +1,0 @@
-// PostOfficeSMTP: the sans-I/O RFC 5321 server engine.
-import PostOfficeCore

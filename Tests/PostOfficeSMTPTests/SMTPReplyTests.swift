@@ -1,0 +1,89 @@
+// SMTPReplyTests: wire form of replies, the catalogue's consistency, and the EHLO keyword list.
+
+import PostOfficeCore
+import Testing
+
+@testable import PostOfficeSMTP
+
+@Suite struct SMTPReplyTests {
+    static func wire(_ reply: SMTPReply) -> String { String(decoding: reply.wireBytes, as: UTF8.self) }
+
+    @Test func singleLine() {
+        #expect(Self.wire(.ok) == "250 2.0.0 Ok\r\n")
+        #expect(Self.wire(SMTPReply(354, nil, "go")) == "354 go\r\n")
+        #expect(Self.wire(SMTPReply(code: 250, enhancedCode: nil, lines: [])) == "250 \r\n")
+    }
+
+    @Test func multiLineRepeatsTheEnhancedCode() {
+        let reply = SMTPReply(214, EnhancedStatusCode(2, 0, 0), "one", "two", "three")
+        #expect(Self.wire(reply) == "214-2.0.0 one\r\n214-2.0.0 two\r\n214 2.0.0 three\r\n")
+        #expect(reply.description == "214-2.0.0 one\r\n214-2.0.0 two\r\n214 2.0.0 three")
+    }
+
+    @Test func controlCharactersCannotForgeLines() {
+        let reply = SMTPReply(550, EnhancedStatusCode(5, 1, 1), "no\r\n250 Ok\u{0}")
+        #expect(Self.wire(reply) == "550 5.1.1 no  250 Ok \r\n")
+    }
+
+    static let catalogue: [SMTPReply] = [
+        .ok, .senderOk, .recipientOk, .messageAccepted(id: "X"), .chunkReceived(octets: 1), .closing, .help,
+        .cannotVerify, .readyToStartTLS, .shuttingDown, .timeout, .tooManyErrors, .tooMuchPipelinedInput,
+        .temporaryFailure, .tooManyRecipients, .unknownCommand, .invalidCharacters, .lineTooLong, .syntaxError,
+        .badSenderSyntax, .badRecipientSyntax, .verifyDisabled, .expandDisabled, .commandNotImplemented,
+        .badSequence, .needHello, .needMail, .nestedMail, .needRecipient, .dataNotAllowed, .unknownUser,
+        .relayDenied, .senderRejected, .messageTooBig, .utf8AddressNotPermitted, .noValidRecipients,
+        .talkedBeforeGreeting, .unknownParameter,
+    ]
+
+    @Test(arguments: catalogue)
+    func enhancedCodeClassMatchesReplyClass(reply: SMTPReply) throws {
+        let enhanced = try #require(reply.enhancedCode)
+        #expect(enhanced.statusClass == reply.code / 100)
+        #expect((200..<600).contains(reply.code))
+        #expect(!reply.lines.isEmpty)
+    }
+
+    @Test(arguments: [
+        (SMTPReply.unknownUser, 550, "5.1.1"), (.relayDenied, 550, "5.7.1"), (.messageTooBig, 552, "5.3.4"),
+        (.tooManyRecipients, 452, "4.5.3"), (.badSequence, 503, "5.5.1"), (.unknownCommand, 500, "5.5.2"),
+        (.syntaxError, 501, "5.5.4"), (.temporaryFailure, 451, "4.3.0"), (.shuttingDown, 421, "4.3.2"),
+        (.timeout, 421, "4.4.2"), (.noValidRecipients, 554, "5.5.0"), (.tooManyErrors, 421, "4.7.0"),
+        (.unknownParameter, 555, "5.5.4"), (.cannotVerify, 252, "2.5.0"), (.lineTooLong, 500, "5.5.6"),
+    ])
+    func catalogueCodes(reply: SMTPReply, code: Int, enhanced: String) {
+        #expect(reply.code == code)
+        #expect(reply.enhancedCode?.description == enhanced)
+    }
+
+    @Test func defaultCapabilities() {
+        let capabilities = SMTPCapabilities(configuration: SMTPServerConfiguration(hostname: "h"))
+        #expect(
+            capabilities.keywords == [
+                "PIPELINING", "SIZE 26214400", "ENHANCEDSTATUSCODES", "8BITMIME", "DSN", "SMTPUTF8", "CHUNKING",
+                "BINARYMIME",
+            ])
+        #expect(capabilities.extendedHelloReply(hostname: "h").lines.first == "h")
+        #expect(capabilities.extendedHelloReply(hostname: "h").enhancedCode == nil)
+    }
+
+    @Test func startTLSAndAuthOnlyWhenConfigured() {
+        var configuration = SMTPServerConfiguration(hostname: "h")
+        configuration.isSTARTTLSAvailable = true
+        configuration.authenticationMechanisms = ["PLAIN", "LOGIN"]
+        let before = SMTPCapabilities(configuration: configuration, isTLSActive: false).keywords
+        #expect(before.contains("STARTTLS"))
+        #expect(before.contains("AUTH PLAIN LOGIN"))
+        #expect(!SMTPCapabilities(configuration: configuration, isTLSActive: true).keywords.contains("STARTTLS"))
+    }
+
+    @Test func minimalCapabilities() {
+        var configuration = SMTPServerConfiguration(hostname: "h")
+        configuration.limits.maximumMessageSize = 1000
+        configuration.isPipeliningEnabled = false
+        configuration.is8BitMIMEEnabled = false
+        configuration.isSMTPUTF8Enabled = false
+        configuration.isChunkingEnabled = false
+        configuration.isDSNEnabled = false
+        #expect(SMTPCapabilities(configuration: configuration).keywords == ["SIZE 1000", "ENHANCEDSTATUSCODES"])
+    }
+}
