@@ -48,6 +48,12 @@ let package = Package(
         .executableTarget(
             name: "fuzz-address-path", dependencies: ["PostOfficeFuzzSupport", "PostOfficeDelivery"], swiftSettings: strict
         ),
+        .executableTarget(name: "fuzz-smtp-parser", dependencies: ["PostOfficeFuzzSupport", "PostOfficeSMTP"], swiftSettings: strict),
+        .executableTarget(name: "fuzz-smtp-session", dependencies: ["PostOfficeFuzzSupport", "PostOfficeSMTP"], swiftSettings: strict),
+        .executableTarget(name: "fuzz-smtp-data", dependencies: ["PostOfficeFuzzSupport", "PostOfficeSMTP"], swiftSettings: strict),
+        .executableTarget(
+            name: "fuzz-maildir-name", dependencies: ["PostOfficeFuzzSupport", "PostOfficeMaildir"], swiftSettings: strict
+        ),
 
         .testTarget(name: "PostOfficeCoreTests", dependencies: ["PostOfficeCore"]),
         .testTarget(name: "PostOfficeMaildirTests", dependencies: ["PostOfficeMaildir"]),
