@@ -27,6 +27,8 @@ struct SMTPSessionHarness {
     private var lastSendWasStartMailInput = false
     private var acceptedSenders: [MailAddress?] = []
     private var acceptedRecipients: Set<MailAddress> = []
+    /// The largest read so far: input pipelined in the read that paused the engine is kept beyond the cap.
+    private var largestRead = 0
 
     init(input: FuzzInput) {
         self.input = input
@@ -84,6 +86,7 @@ struct SMTPSessionHarness {
     private mutating func feed(_ chunk: ArraySlice<UInt8>) {
         let wasClosed = machine.isClosed
         let wasPaused = machine.isAwaitingDecision
+        largestRead = max(largestRead, chunk.count)
         let actions = machine.receive(chunk)
         if wasClosed {
             precondition(actions.isEmpty, "actions after close")
@@ -95,12 +98,13 @@ struct SMTPSessionHarness {
         checkBuffer()
     }
 
-    /// Buffered input is bounded: a partial command line when running, the pending-input cap when paused.
+    /// Buffered input is bounded: a partial command line when running; when paused, what the pausing read
+    /// brought (it may hold many pipelined commands) plus the pending-input cap.
     private func checkBuffer() {
         guard !machine.isClosed else { return }
         let lineLimit = configuration.limits.smtpCommandLineLength
         if machine.isAwaitingDecision {
-            precondition(machine.bufferedByteCount <= configuration.maximumPendingInput + lineLimit,
+            precondition(machine.bufferedByteCount <= max(configuration.maximumPendingInput, largestRead + lineLimit),
                 "buffered \(machine.bufferedByteCount) bytes while paused")
         } else {
             precondition(machine.bufferedByteCount <= lineLimit, "buffered \(machine.bufferedByteCount) bytes while running")
