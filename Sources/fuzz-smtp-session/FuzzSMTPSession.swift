@@ -7,8 +7,23 @@ import PostOfficeFuzzSupport
 struct FuzzSMTPSession {
     static func main() {
         FuzzEntry.run(name: "fuzz-smtp-session") { bytes in
-            var session = SMTPSessionHarness(input: FuzzInput(bytes, headerCount: SMTPSessionHarness.headerCount))
+            let input = FuzzInput(bytes, headerCount: SMTPSessionHarness.headerCount)
+            var session = SMTPSessionHarness(input: input)
             session.run()
+            // The same input in one read must give the same session: no byte lost or reordered at read
+            // boundaries (between line framer, DATA decoder and BDAT chunks).
+            if session.isSplitInvariant {
+                var reference = SMTPSessionHarness(input: input, usesWholeReads: true)
+                reference.run()
+                if reference.transcript != session.transcript {
+                    let index = zip(reference.transcript, session.transcript).prefix { $0 == $1 }.count
+                    preconditionFailure("""
+                        split changed the session at step \(index): \
+                        whole read: \(reference.transcript.dropFirst(index).prefix(2)), \
+                        split reads: \(session.transcript.dropFirst(index).prefix(2))
+                        """)
+                }
+            }
         }
     }
 }

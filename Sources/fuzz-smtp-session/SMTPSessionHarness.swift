@@ -17,6 +17,10 @@ struct SMTPSessionHarness {
     }
 
     private let input: FuzzInput
+    /// Everything in one read and decisions answered at once (the reference run of the split check).
+    private let usesWholeReads: Bool
+    /// What the session did, with message content joined: must not depend on how input was split.
+    private(set) var transcript: [String] = []
     private let configuration: SMTPServerConfiguration
     private var machine: SMTPServerStateMachine
     private var pendingDecision: Decision?
@@ -30,8 +34,9 @@ struct SMTPSessionHarness {
     /// The largest read so far: input pipelined in the read that paused the engine is kept beyond the cap.
     private var largestRead = 0
 
-    init(input: FuzzInput) {
+    init(input: FuzzInput, usesWholeReads: Bool = false) {
         self.input = input
+        self.usesWholeReads = usesWholeReads
         var limits = Limits()
         if input.flag(5) { limits.maximumMessageSize = 100 }
         if input.flag(6) {
@@ -55,10 +60,14 @@ struct SMTPSessionHarness {
         machine = SMTPServerStateMachine(configuration: configuration)
     }
 
-    private var defersDecisions: Bool { input.flag(3) }
+    private var defersDecisions: Bool { input.flag(3) && !usesWholeReads }
+
+    /// Whether the transcript should be the same for any split: not when STARTTLS drops what was buffered,
+    /// the pending-input cap is small, or shutdown and early-talker events are tied to read boundaries.
+    var isSplitInvariant: Bool { !input.flag(2) && !input.flag(4) && !input.flag(10) && !input.flag(11) }
 
     mutating func run() {
-        var chunks = FuzzInput.chunks(of: input.payload, seeds: Array(input.header[2...]))
+        var chunks = FuzzInput.chunks(of: input.payload, seeds: usesWholeReads ? [0] : Array(input.header[2...]))
         if input.flag(11), !chunks.isEmpty {
             // An early talker: bytes before the greeting end the session.
             perform(machine.receiveBeforeGreeting(chunks.removeFirst()), context: "early")
@@ -152,16 +161,20 @@ struct SMTPSessionHarness {
             switch action {
             case .send(let reply):
                 checkReply(reply)
+                transcript.append("send \(reply)")
                 lastSendWasStartMailInput = reply.code == 354
             case .delay(let milliseconds):
                 precondition(milliseconds >= 0 && !isLast, "delay without a following reply")
+                transcript.append("delay \(milliseconds)")
             case .checkSender(let address, let parameters):
                 precondition(isLast && pendingDecision == nil, "checkSender out of place")
                 if let address { checkAddress(address) }
                 if let size = parameters.size { precondition(size >= 0, "negative SIZE") }
                 if let id = parameters.envelopeID { precondition(isClean(id), "ENVID with control characters") }
                 pendingDecision = .sender(address)
-            case .checkRecipient(let address, _):
+                transcript.append("checkSender \(String(describing: address)) \(parameters)")
+            case .checkRecipient(let address, let parameters):
+                transcript.append("checkRecipient \(address) \(parameters)")
                 precondition(isLast && pendingDecision == nil, "checkRecipient out of place")
                 checkAddress(address)
                 pendingDecision = .recipient(address)
@@ -172,6 +185,7 @@ struct SMTPSessionHarness {
                     "envelope holds a recipient the policy did not accept")
                 precondition(acceptedSenders.contains(envelope.reversePath), "envelope sender was never accepted")
                 precondition(envelope.recipientParameters.count == envelope.recipients.count, "parameter count")
+                transcript.append("begin \(envelope)")
                 openMessage = []
                 openMessageIsData = lastSendWasStartMailInput
             case .appendMessage(let bytes):
@@ -184,10 +198,12 @@ struct SMTPSessionHarness {
                 precondition(isLast && pendingDecision == nil, "commitMessage out of place")
                 guard let message = openMessage else { preconditionFailure("commitMessage without beginMessage") }
                 if openMessageIsData { checkDataContent(message) }
+                transcript.append("commit \(message)")
                 openMessage = nil
                 pendingDecision = .message
             case .abortMessage:
                 precondition(openMessage != nil, "abortMessage without beginMessage")
+                transcript.append("abort")
                 openMessage = nil
             case .startTLS:
                 precondition(configuration.isSTARTTLSAvailable, "startTLS without STARTTLS")
@@ -196,6 +212,7 @@ struct SMTPSessionHarness {
                 machine.tlsEstablished()
             case .close:
                 precondition(isLast && machine.isClosed, "close out of place")
+                transcript.append("close")
                 sawClose = true
             }
         }
