@@ -14,6 +14,19 @@ struct FuzzPOP3 {
             POP3CommandHarness.check(payload: input.payload)
             var session = POP3SessionHarness(input: input)
             session.run()
+            // The same input in one read must give the same session (pipelining is read-boundary blind).
+            if session.isSplitInvariant {
+                var reference = POP3SessionHarness(input: input, usesWholeReads: true)
+                reference.run()
+                if reference.transcript != session.transcript {
+                    let index = zip(reference.transcript, session.transcript).prefix { $0 == $1 }.count
+                    preconditionFailure("""
+                        split changed the session at step \(index): \
+                        whole read: \(reference.transcript.dropFirst(index).prefix(2)), \
+                        split reads: \(session.transcript.dropFirst(index).prefix(2))
+                        """)
+                }
+            }
         }
     }
 }

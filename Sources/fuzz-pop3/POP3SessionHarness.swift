@@ -24,6 +24,10 @@ struct POP3SessionHarness {
     }
 
     private let input: FuzzInput
+    /// Everything in one read and decisions answered at once (the reference run of the split check).
+    private let usesWholeReads: Bool
+    /// What the session did: must not depend on how input was split into reads.
+    private(set) var transcript: [POP3Action] = []
     private let configuration: POP3ServerConfiguration
     private var machine: POP3ServerStateMachine
     private var pendingDecision: Decision?
@@ -35,8 +39,9 @@ struct POP3SessionHarness {
     private var isLoggedIn = false
     private var sawClose = false
 
-    init(input: FuzzInput) {
+    init(input: FuzzInput, usesWholeReads: Bool = false) {
         self.input = input
+        self.usesWholeReads = usesWholeReads
         var configuration = POP3ServerConfiguration(hostname: "fuzz.example", limits: Limits())
         configuration.allowsPlaintextAuthentication = input.flag(0)
         configuration.isSTLSAvailable = input.flag(1)
@@ -51,10 +56,14 @@ struct POP3SessionHarness {
         machine = POP3ServerStateMachine(configuration: configuration)
     }
 
-    private var defersDecisions: Bool { input.flag(4) }
+    private var defersDecisions: Bool { input.flag(4) && !usesWholeReads }
+
+    /// Whether the transcript should be the same for any split: not when STLS drops what was buffered, the
+    /// pending-input cap is small, or shutdown and early input are tied to read boundaries.
+    var isSplitInvariant: Bool { !input.flag(1) && !input.flag(5) && !input.flag(9) && !input.flag(12) }
 
     mutating func run() {
-        let chunks = FuzzInput.chunks(of: input.payload, seeds: Array(input.header[2...]))
+        let chunks = FuzzInput.chunks(of: input.payload, seeds: usesWholeReads ? [0] : Array(input.header[2...]))
         // Optionally some input arrives before the greeting is sent.
         var startIndex = 0
         if input.flag(12), let first = chunks.first {
@@ -69,10 +78,10 @@ struct POP3SessionHarness {
             }
         }
         // Answer anything still pending, then end the session one way or the other.
-        answerPendingDecision()
+        answerPendingDecision(all: true)
         if input.flag(7) {
             perform(machine.beginShutdown(), context: "final shutdown")
-            answerPendingDecision()
+            answerPendingDecision(all: true)
         } else {
             perform(machine.timedOut(), context: "timeout")
             precondition(machine.isClosed, "not closed after timeout")
@@ -106,7 +115,8 @@ struct POP3SessionHarness {
         if !defersDecisions || wasPaused { answerPendingDecision() }
     }
 
-    private mutating func answerPendingDecision() {
+    /// Answers the pending decision, and with `all` (or without deferral) each one that follows from it.
+    private mutating func answerPendingDecision(all: Bool = false) {
         while let decision = pendingDecision {
             pendingDecision = nil
             let actions: [POP3Action]
@@ -138,7 +148,7 @@ struct POP3SessionHarness {
             bytesFedWhilePaused = 0
             perform(actions, context: "decision")
             // With deferral the next decision waits for the next read, unless input has run out.
-            if defersDecisions { return }
+            if defersDecisions && !all { return }
         }
     }
 
@@ -147,6 +157,7 @@ struct POP3SessionHarness {
         for (index, action) in actions.enumerated() {
             let isLast = index == actions.count - 1
             precondition(!sawClose, "action after close (\(context)): \(action)")
+            transcript.append(action)
             switch action {
             case .send(let response):
                 checkStatusLine(response.wireBytes)
