@@ -40,6 +40,16 @@ struct AddressPathHarness {
     }
 
     func run() {
+        // The documented rules, byte-wise: an accepted local part or domain neither starts with "." nor
+        // contains "..", whatever combining marks follow the dots.
+        for (text, isSafe) in [
+            (localPart, MailboxPathRules.isSafeLocalPart(localPart)), (domain, MailboxPathRules.isSafeDomain(domain)),
+        ] where isSafe {
+            let bytes = Array(text.utf8)
+            precondition(bytes.first != UInt8(ascii: "."), "accepted a component starting with a dot: \(bytes)")
+            precondition(!zip(bytes, bytes.dropFirst()).contains { $0 == UInt8(ascii: ".") && $1 == UInt8(ascii: ".") },
+                "accepted a component containing two dots: \(bytes)")
+        }
         let layout: MailboxLayout
         if layoutChoice < Self.templates.count {
             guard let fixed = MailboxLayout(template: Self.templates[layoutChoice]) else {
