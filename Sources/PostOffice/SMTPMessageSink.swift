@@ -11,7 +11,10 @@ import PostOfficeSMTP
 /// Failures while streaming (disk full, a loop found in the headers) are remembered and reported at the
 /// final dot: the client must keep sending until then anyway (RFC 5321 §4.1.1.4), and the single reply
 /// after DATA is the only place SMTP has for them.
-final class SMTPMessageSink {
+///
+/// Owned by one session; `commit()` runs on the storage pool after the session has let go of it, which
+/// is what makes the unchecked Sendable sound.
+final class SMTPMessageSink: @unchecked Sendable {
     private let context: ServerContext
     private let sessionID: String
     private let envelope: SMTPEnvelope

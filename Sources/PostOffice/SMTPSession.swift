@@ -132,10 +132,24 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
                 message?.append(bytes)
             case .commitMessage:
                 connection.setIdleTimeout(seconds: context.configuration.limits.smtpCommandTimeoutSeconds)
-                let decision = message?.commit() ?? .reject(SMTPReply.temporaryFailure)
+                guard let sink = message else {
+                    actions += engine.resolveMessage(.reject(SMTPReply.temporaryFailure))
+                    continue
+                }
                 message = nil
-                if case .accept = decision { messageCount += 1 }
-                actions += engine.resolveMessage(decision)
+                // The commit waits on fsync: run it on the storage pool, read nothing meanwhile, and
+                // carry on with the engine's answer (the 250) only once it is durable.
+                let rest = Array(actions[index...])
+                connection.pauseReading()
+                context.storagePool.submit { [self] in
+                    let decision = sink.commit()
+                    connection.queue.async { [self] in
+                        if case .accept = decision { messageCount += 1 }
+                        connection.resumeReading()
+                        perform(rest + engine.resolveMessage(decision), on: connection)
+                    }
+                }
+                return
             case .abortMessage:
                 connection.setIdleTimeout(seconds: context.configuration.limits.smtpCommandTimeoutSeconds)
                 message?.abort()

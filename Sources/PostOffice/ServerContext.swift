@@ -19,6 +19,8 @@ final class ServerContext: @unchecked Sendable {
     let deliveryAgent: LocalDeliveryAgent
     let throttle: LoginThrottle
     let octetCache = OctetCache()
+    /// Threads for work that waits on the disk: message commits, POP3 logins and updates.
+    let storagePool = BlockingWorkPool(threads: 16, name: "postoffice-storage")
     let spoolDirectory: String
     let timeZoneOffsetMinutes: Int
     private let lock = Lock()
@@ -130,17 +132,9 @@ final class ServerContext: @unchecked Sendable {
     func maildir(for address: MailAddress) -> Maildir? {
         let local = address.localPart.lowercased()
         let domain = address.normalizedDomain
-        guard MailboxPathRulesCheck.isSafe(local), MailboxPathRulesCheck.isSafe(domain) else { return nil }
+        guard MailboxPathRules.isSafeLocalPart(local), MailboxPathRules.isSafeDomain(domain) else { return nil }
         let relative = deliveryAgent.configuration.layout.relativePath(localPart: local, domain: domain)
         return Maildir(path: deliveryAgent.configuration.mailRoot + "/" + relative)
-    }
-}
-
-/// Conservative path-component check for login names turned into Maildir paths.
-enum MailboxPathRulesCheck {
-    static func isSafe(_ component: String) -> Bool {
-        !component.isEmpty && component != "." && component != ".." && !component.hasPrefix(".")
-            && !component.unicodeScalars.contains { $0 == "/" || $0 == "\\" || $0.value < 0x20 || $0.value == 0x7f }
     }
 }
 
