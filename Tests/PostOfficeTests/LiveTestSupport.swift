@@ -77,7 +77,13 @@ enum LiveTestSupport {
             """
         return try ExternalTool.python(
             script, [office.smtpAddress.host, String(office.smtpAddress.port), from] + recipients,
-            input: Data(message.utf8))
+            input: Data(crlf(message).utf8))
+    }
+
+    /// `text` with CRLF line endings. smtplib sends bytes as given, and a bare LF does not end an SMTP line
+    /// (so a dot after it is not un-stuffed, as RFC 5321 §4.5.2 only speaks of CRLF-terminated lines).
+    static func crlf(_ text: String) -> String {
+        normalized(text).replacingOccurrences(of: "\n", with: "\r\n")
     }
 }
 
