@@ -1,5 +1,5 @@
 // LiveTestSupport: small helpers shared by the live end-to-end tests — the repository root, test message
-// bodies with dot lines, line-ending normalisation, the process's resident memory, and a thread-safe box.
+// bodies with dot lines, line-ending normalisation, the process's resident memory, and smtplib sending.
 
 import Foundation
 import PostOffice
@@ -31,7 +31,7 @@ enum LiveTestSupport {
         return text
     }
 
-    /// `\r\n` and lone `\r\n`-less CRs left alone: turns every CRLF into LF.
+    /// `text` with every CRLF turned into LF (lone CRs and LFs are left as they are).
     static func normalized(_ text: String) -> String {
         text.replacingOccurrences(of: "\r\n", with: "\n")
     }
@@ -84,19 +84,5 @@ enum LiveTestSupport {
     /// (so a dot after it is not un-stuffed, as RFC 5321 §4.5.2 only speaks of CRLF-terminated lines).
     static func crlf(_ text: String) -> String {
         normalized(text).replacingOccurrences(of: "\n", with: "\r\n")
-    }
-}
-
-/// A value shared between threads, behind a lock.
-final class LockedBox<Value>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored: Value
-
-    init(_ value: Value) { stored = value }
-
-    var value: Value { lock.withLock { stored } }
-
-    func update<Result>(_ body: (inout Value) -> Result) -> Result {
-        lock.withLock { body(&stored) }
     }
 }
