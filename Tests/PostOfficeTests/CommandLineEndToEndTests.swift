@@ -218,4 +218,54 @@ import Glibc
         #expect(unknown.status == 67)
         #expect(try ExternalTool.run("mlist", [maildir]).output.split(separator: "\n").count == 1)
     }
+
+    /// VmRSS of a process, in bytes.
+    static func residentBytes(of pid: Int32) -> Int? {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
+        for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
+            return line.split(separator: " ").dropFirst().first.flatMap { Int($0) }.map { $0 * 1024 }
+        }
+        return nil
+    }
+
+    /// The server alone, in its own process: what 1,000 idle SMTP connections cost it. Printed, not asserted
+    /// (beyond every connection being greeted and a new session still being served).
+    @Test(.enabled(if: binary != nil, "the postoffice binary is not built (swift build --product postoffice)"),
+          .enabled(if: FileManager.default.fileExists(atPath: "/proc/self/status"), "needs /proc"))
+    func residentMemoryPerIdleConnectionOfTheServerProcess() throws {
+        let count = 1000
+        let available = SMTPServerBehaviourTests.raiseDescriptorLimit(to: UInt(count + 200))
+        try #require(available >= UInt(count + 200), "RLIMIT_NOFILE is \(available)")
+        let data = try LiveTestSupport.temporaryDirectory("rss")
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: try #require(Self.binary))
+        server.arguments = ["--data", data, "--smtp", "127.0.0.1:0", "--pop3", "127.0.0.1:0"]
+        let stdout = Pipe()
+        server.standardOutput = stdout
+        server.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try server.run()
+        defer { if server.isRunning { kill(server.processIdentifier, SIGKILL) } }
+        let (smtp, _) = try Self.listeningAddresses(stdout.fileHandleForReading)
+        // One session first, so one-time allocations are not counted per connection.
+        let warm = try SMTPTestClient(connectingTo: smtp)
+        #expect(try warm.readReply().code == 220)
+        #expect(try warm.command("QUIT").code == 221)
+        let before = try #require(Self.residentBytes(of: server.processIdentifier))
+        var clients: [SMTPTestClient] = []
+        for _ in 0..<count { clients.append(try SMTPTestClient(connectingTo: smtp)) }
+        var greeted = 0
+        for client in clients where (try? client.readReply().code) == 220 { greeted += 1 }
+        #expect(greeted == count)
+        let after = try #require(Self.residentBytes(of: server.processIdentifier))
+        print("server process RSS: \(before / 1024) KiB idle, \(after / 1024) KiB with \(count) idle SMTP connections: \((after - before) / count) bytes per connection")
+        let fresh = try SMTPTestClient(connectingTo: smtp)
+        #expect(try fresh.readReply().code == 220)
+        #expect(try fresh.command("EHLO fresh.example.net").code == 250)
+        #expect(try fresh.command("QUIT").code == 221)
+        clients.removeAll()
+        #expect(kill(server.processIdentifier, SIGTERM) == 0)
+        server.waitUntilExit()
+        #expect(server.terminationStatus == 0)
+    }
 }
