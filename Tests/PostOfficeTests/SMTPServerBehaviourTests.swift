@@ -132,11 +132,10 @@ import Glibc
         return UInt(limit.rlim_cur)
     }
 
-    @Test func aThousandIdleConnectionsAreHeld() throws {
+    // Each connection costs a descriptor on both ends, and both ends are in this process.
+    @Test(.enabled(if: raiseDescriptorLimit(to: 2200) >= 2200, "the RLIMIT_NOFILE hard limit is below 2,200"))
+    func aThousandIdleConnectionsAreHeld() throws {
         let count = 1000
-        // Each connection costs a descriptor on both ends, and both ends are in this process.
-        let available = Self.raiseDescriptorLimit(to: UInt(2 * count + 200))
-        try #require(available >= UInt(2 * count + 200), "RLIMIT_NOFILE is \(available); need \(2 * count + 200)")
         let office = try TestPostOffice(users: [Self.user: "pw"])
         defer { office.stop() }
         let before = LiveTestSupport.residentBytes()
