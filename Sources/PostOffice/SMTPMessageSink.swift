@@ -72,12 +72,27 @@ final class SMTPMessageSink: @unchecked Sendable {
         guard let transaction else { return reject(.temporaryFailure(EnhancedStatusCode(4, 3, 0), "No transaction")) }
         self.transaction = nil
         let result = transaction.commit()
-        guard case .delivered(let files) = result.overall else { return reject(result.overall) }
+        guard case .delivered(let names) = result.overall else { return reject(result.overall) }
         let report = DeliveryReport(
             sessionID: sessionID, reversePath: envelope.reversePath, recipients: envelope.recipients,
-            files: files, size: size)
+            files: Self.paths(of: names, in: result), size: size)
         context.hooks.messageDelivered?(report)
         return .accept
+    }
+
+    /// The full paths of the stored files: the transaction reports base names, and each name lives in the
+    /// `new/` folder of exactly one of the recipients' Maildirs (names are unique per copy).
+    private static func paths(of names: [String], in result: DeliveryResult) -> [String] {
+        var directories: [String] = []
+        for outcome in result.recipients {
+            for mailbox in outcome.mailboxes where !directories.contains(mailbox.destination.path) {
+                directories.append(mailbox.destination.path)
+            }
+        }
+        return names.map { name in
+            let candidates = directories.map { $0 + "/new/" + name }
+            return candidates.first { FileManager.default.fileExists(atPath: $0) } ?? name
+        }
     }
 
     func abort() {
