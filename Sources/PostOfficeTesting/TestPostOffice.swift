@@ -42,12 +42,14 @@ public final class TestPostOffice: @unchecked Sendable {
         try (lines.joined(separator: "\n") + "\n").write(toFile: configuration.usersFile, atomically: true, encoding: .utf8)
         server = try PostOfficeServer(configuration: configuration, hooks: hooks, logSink: logSink)
         try server.start()
+        smtpAddress = server.smtpAddresses.first ?? configuration.smtpListeners[0]
+        pop3Address = server.pop3Addresses.first ?? configuration.pop3Listeners[0]
     }
 
-    /// The SMTP address to connect to.
-    public var smtpAddress: SocketAddress { server.smtpAddresses[0] }
+    /// The SMTP address to connect to (kept after ``stop()``, for tests of a stopped server).
+    public let smtpAddress: SocketAddress
     /// The POP3 address to connect to.
-    public var pop3Address: SocketAddress { server.pop3Addresses[0] }
+    public let pop3Address: SocketAddress
 
     /// The messages in `address`'s Maildir (new/ and cur/), oldest first, as stored.
     public func messages(for address: String) -> [String] {
