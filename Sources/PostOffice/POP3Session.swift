@@ -235,7 +235,7 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
         }
         guard let maildir = context.maildir(for: address) else { return .refused(.temporaryFailure) }
         do {
-            try maildir.create()
+            if !maildir.exists { try maildir.create() }
             let lock = try MaildirLock.acquire(maildir: maildir)
             let scan = try MaildirScanner(maildir: maildir).scan()
             let uidlist = try? DovecotUIDList(maildir: maildir)

@@ -21,6 +21,14 @@ final class ServerContext: @unchecked Sendable {
     let octetCache = OctetCache()
     /// Threads for work that waits on the disk: message commits, POP3 logins and updates.
     let storagePool = BlockingWorkPool(threads: 16, name: "postoffice-storage")
+    /// One serial queue per core; each connection's queue targets one of them (round robin), like an
+    /// event loop per core. Nothing that waits on the disk runs there, so a few threads serve every
+    /// connection, instead of Dispatch starting a thread for each busy session.
+    let eventLoops: [DispatchQueue] = (0..<max(2, ProcessInfo.processInfo.activeProcessorCount)).map {
+        DispatchQueue(label: "postoffice.loop.\($0)")
+    }
+    private let nextLoop = Lock()
+    private var loopIndex = 0
     let spoolDirectory: String
     let timeZoneOffsetMinutes: Int
     private let lock = Lock()
@@ -95,7 +103,7 @@ final class ServerContext: @unchecked Sendable {
     func accept(fd: Int32, peer: SocketAddress, local: SocketAddress, smtp: Bool) {
         let id = random.token(length: 10)
         let registry = self.registry
-        let connection = Connection(fd: fd, id: id, peer: peer, local: local, target: nil) { registry.remove($0) }
+        let connection = Connection(fd: fd, id: id, peer: peer, local: local, target: nextEventLoop()) { registry.remove($0) }
         let admission = registry.admit(connection, limits: configuration.limits)
         if smtp {
             connection.handler = SMTPSession(context: self, sessionID: id, admission: admission, isLoopback: peer.isLoopback)
@@ -103,6 +111,13 @@ final class ServerContext: @unchecked Sendable {
             connection.handler = POP3Session(context: self, sessionID: id, admission: admission, isLoopback: peer.isLoopback)
         }
         connection.start()
+    }
+
+    private func nextEventLoop() -> DispatchQueue {
+        nextLoop.withLock {
+            loopIndex = (loopIndex + 1) % eventLoops.count
+            return eventLoops[loopIndex]
+        }
     }
 
     /// Logs one event of a session.
