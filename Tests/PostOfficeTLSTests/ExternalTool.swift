@@ -30,4 +30,17 @@ enum ExternalTool {
         process.waitUntilExit()
         return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
+
+    /// Waits for `process` to exit, terminating it after `seconds` so a misbehaving tool cannot hang the run.
+    /// Returns false if it had to be terminated.
+    @discardableResult
+    static func waitForExit(_ process: Process, seconds: Int = 20) -> Bool {
+        for _ in 0..<(seconds * 20) where process.isRunning {
+            usleep(50_000)
+        }
+        guard process.isRunning else { return true }
+        process.terminate()
+        process.waitUntilExit()
+        return false
+    }
 }
