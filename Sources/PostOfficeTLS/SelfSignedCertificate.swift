@@ -239,6 +239,8 @@ public struct SelfSignedCertificate: Hashable, Sendable {
         func fail(_ call: String, _ code: Int32) -> TLSError {
             TLSError(.fileSystem, operation: call, messages: ["\(call) \(temporaryPath)"], systemErrno: code)
         }
+        // The temporary name is this process's own; one left by a crashed earlier run with the same pid goes.
+        unlink(temporaryPath)
         let descriptor: Int32
         do {
             descriptor = try SystemCall.retrying("open") {

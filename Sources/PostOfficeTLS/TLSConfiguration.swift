@@ -31,6 +31,7 @@ public struct TLSConfiguration: Hashable, Sendable {
     /// The TLS 1.3 cipher suites, colon separated.
     public var cipherSuites: String
 
+    /// Settings for a server using the certificate chain and key at these paths, with modern defaults for the rest.
     public init(
         certificateChainPath: String,
         privateKeyPath: String,

@@ -43,6 +43,7 @@ public struct TLSError: Error, Hashable, Sendable, CustomStringConvertible {
     /// The `errno` for ``Kind/fileSystem`` failures.
     public var systemErrno: Int32?
 
+    /// Makes an error by hand; PostOfficeTLS builds most of them from the OpenSSL error queue.
     public init(_ kind: Kind, operation: String, messages: [String] = [], systemErrno: Int32? = nil) {
         self.kind = kind
         self.operation = operation
@@ -50,6 +51,7 @@ public struct TLSError: Error, Hashable, Sendable, CustomStringConvertible {
         self.systemErrno = systemErrno
     }
 
+    /// One log line: kind, operation, errno if any, then OpenSSL's messages.
     public var description: String {
         var text = "TLS \(kind) in \(operation)"
         if let systemErrno { text += " (errno \(systemErrno))" }

@@ -45,6 +45,7 @@ public enum TLSProtocolVersion: Int, Hashable, Sendable, Comparable, CaseIterabl
         }
     }
 
+    /// Older versions sort first.
     public static func < (lhs: TLSProtocolVersion, rhs: TLSProtocolVersion) -> Bool {
         lhs.rawValue < rhs.rawValue
     }

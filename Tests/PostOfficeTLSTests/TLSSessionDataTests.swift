@@ -118,6 +118,24 @@ struct TLSSessionDataTests {
         #expect(server.isEstablished)
     }
 
+    @Test("data sent together with the client's Finished is readable as soon as the handshake completes")
+    func dataWithFinished() throws {
+        let fixture = try CertificateFixture()
+        let server = try TLSSession(context: fixture.serverContext())
+        let client = try TLSSession(context: TLSContext.makeClient(verifyingPeer: false))
+        #expect(client.handshake() == .incomplete)
+        server.receiveFromNetwork(client.takeNetworkOutput())
+        #expect(server.handshake() == .incomplete)
+        client.receiveFromNetwork(server.takeNetworkOutput())
+        #expect(client.handshake() == .complete)
+        try client.writePlaintext(Array("EHLO client.example\r\n".utf8))
+        server.receiveFromNetwork(client.takeNetworkOutput())  // Finished and the first record, in one read.
+        #expect(server.handshake() == .complete)
+        var buffer: [UInt8] = []
+        #expect(try server.readPlaintext(into: &buffer) == .bytes(21))
+        #expect(buffer == Array("EHLO client.example\r\n".utf8))
+    }
+
     @Test("receiveFromNetwork accepts any collection of bytes")
     func nonContiguousInput() throws {
         let (wire, _) = try Self.establishedPair()
