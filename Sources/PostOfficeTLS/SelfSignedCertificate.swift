@@ -143,7 +143,8 @@ public struct SelfSignedCertificate: Hashable, Sendable {
     ///
     /// - Returns: `true` if it created them, `false` if both already existed.
     /// - Throws: ``TLSError`` of kind ``TLSError/Kind/invalidConfiguration`` when only one of the two exists
-    ///   (an operator's file is never overwritten), or any error of ``generate(hostName:keyType:validityDays:clock:random:)``
+    ///   (an operator's file is never overwritten), or any error of
+    ///   ``generate(hostName:keyType:validityDays:clock:random:)``
     ///   and ``write(certificatePath:privateKeyPath:)``.
     @discardableResult
     public static func createIfMissing(
@@ -205,7 +206,9 @@ public struct SelfSignedCertificate: Hashable, Sendable {
         var bytes: [UInt8] = []
         for _ in 0..<2 {
             let value = random.next()
-            for shift in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: value >> shift)) }
+            for shift in stride(from: 56, through: 0, by: -8) {
+                bytes.append(UInt8(truncatingIfNeeded: value >> shift))
+            }
         }
         bytes[0] &= 0x7F
         if bytes.allSatisfy({ $0 == 0 }) { bytes[15] = 1 }

@@ -26,7 +26,9 @@ struct Measurement {
 }
 
 /// Runs complete handshakes (and one small record each way) until `duration` seconds have passed.
-func measure(server serverContext: TLSContext, client clientContext: TLSContext, duration: Double) throws -> Measurement {
+func measure(
+    server serverContext: TLSContext, client clientContext: TLSContext, duration: Double
+) throws -> Measurement {
     var result = Measurement()
     let start = threadCPUSeconds()
     while threadCPUSeconds() - start < duration {

@@ -105,6 +105,41 @@ struct TLSHandshakeTests {
         #expect(server.protocolVersion == nil && server.cipherName == nil && server.cipherBits == nil)
     }
 
+    @Test("mutated and truncated real ClientHellos never crash the server", arguments: [1, 2, 3])
+    func mutatedClientHellos(seed: UInt64) throws {
+        let fixture = try CertificateFixture()
+        let context = try fixture.serverContext()
+        let client = try TLSSession(context: TLSContext.makeClient(verifyingPeer: false))
+        _ = client.handshake()
+        let hello = client.takeNetworkOutput()
+        try #require(hello.count > 100)
+        let random = SeededRandomSource(seed: seed)
+        var outcomes: [String: Int] = [:]
+        for _ in 0..<150 {
+            var bytes = hello
+            let mutations = Int(random.next() % 4) + 1
+            for _ in 0..<mutations {
+                let index = Int(random.next() % UInt64(bytes.count))
+                bytes[index] = UInt8(truncatingIfNeeded: random.next())
+            }
+            if random.next() % 5 == 0 { bytes.removeLast(Int(random.next() % UInt64(bytes.count))) }
+            let server = try TLSSession(context: context)
+            server.receiveFromNetwork(bytes)
+            let label: String
+            switch server.handshake() {
+            case .incomplete: label = "incomplete"
+            case .complete: label = "complete"
+            case .failed(let error):
+                label = "failed"
+                #expect(error.kind == .handshake)
+            }
+            outcomes[label, default: 0] += 1
+            #expect(OpenSSLErrorQueue.isEmpty)
+        }
+        #expect(outcomes["complete"] == nil, "one flight from the client cannot complete a handshake")
+        #expect(outcomes["failed", default: 0] > 0)
+    }
+
     @Test("a partial record header waits for more instead of failing")
     func partialRecordWaits() throws {
         let fixture = try CertificateFixture()
