@@ -42,6 +42,8 @@ public final class TLSSession {
     private let networkOutput: OpaquePointer
     private var state: State = .handshaking
     private var peerClosed = false
+    /// Set once the handshake completes, so negotiated parameters stay readable for logs after a later failure.
+    private var handshakeCompleted = false
 
     /// Starts a session playing the context's ``TLSContext/role``.
     ///
@@ -163,6 +165,7 @@ public final class TLSSession {
         let status = SSL_do_handshake(ssl)
         if status == 1 {
             state = .established
+            handshakeCompleted = true
             OpenSSLErrorQueue.clear()
             return .complete
         }
@@ -292,16 +295,17 @@ public final class TLSSession {
 
     // MARK: Negotiated parameters
 
-    /// The negotiated protocol, such as `TLSv1.3`; `nil` until the handshake completes.
+    /// The negotiated protocol, such as `TLSv1.3`; `nil` until the handshake completes (and still set after a
+    /// later shutdown or failure, for the log).
     public var protocolVersion: String? {
-        guard isEstablished || isShutDown, let name = SSL_get_version(ssl) else { return nil }
+        guard handshakeCompleted, let name = SSL_get_version(ssl) else { return nil }
         return String(cString: name)
     }
 
     /// The negotiated cipher in OpenSSL's naming, such as `TLS_AES_256_GCM_SHA384` or
     /// `ECDHE-RSA-AES128-GCM-SHA256`; `nil` until the handshake completes.
     public var cipherName: String? {
-        guard isEstablished || isShutDown, let cipher = SSL_get_current_cipher(ssl),
+        guard handshakeCompleted, let cipher = SSL_get_current_cipher(ssl),
             let name = SSL_CIPHER_get_name(cipher)
         else { return nil }
         return String(cString: name)
@@ -309,7 +313,7 @@ public final class TLSSession {
 
     /// The negotiated cipher's symmetric key strength in bits, such as 256; `nil` until the handshake completes.
     public var cipherBits: Int? {
-        guard isEstablished || isShutDown, let cipher = SSL_get_current_cipher(ssl) else { return nil }
+        guard handshakeCompleted, let cipher = SSL_get_current_cipher(ssl) else { return nil }
         return Int(SSL_CIPHER_get_bits(cipher, nil))
     }
 
@@ -318,11 +322,6 @@ public final class TLSSession {
     public var requestedServerName: String? {
         guard let name = SSL_get_servername(ssl, Int32(TLSEXT_NAMETYPE_host_name)) else { return nil }
         return String(cString: name)
-    }
-
-    private var isShutDown: Bool {
-        if case .shutDown = state { return true }
-        return false
     }
 
     /// Drains the error queue into a ``TLSError``, naming the `SSL_get_error` class when OpenSSL queued nothing.

@@ -68,6 +68,8 @@ struct TLSSessionDataTests {
         #expect(buffer.isEmpty)
         #expect(OpenSSLErrorQueue.isEmpty)
         #expect(wire.server.hasNetworkOutput, "a bad_record_mac alert is queued for the peer")
+        #expect(wire.server.protocolVersion == "TLSv1.3", "parameters stay readable for the log")
+        #expect(capture { try wire.server.writePlaintext([1]) } == error)
     }
 
     @Test("close_notify from the client reads as closed; the server answers and stops writing")
