@@ -38,9 +38,10 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .target(name: "PostOfficeTesting", dependencies: ["PostOffice"], swiftSettings: strict),
+        .target(name: "PostOfficeTesting", dependencies: ["PostOffice", "PostOfficeTLS"], swiftSettings: strict),
         .executableTarget(
-            name: "postoffice", dependencies: ["PostOffice", "PostOfficeAccounts"], swiftSettings: strict),
+            name: "postoffice", dependencies: ["PostOffice", "PostOfficeAccounts", "PostOfficeTLS"],
+            swiftSettings: strict),
         .executableTarget(name: "maildir-torture", dependencies: ["PostOfficeMaildir"]),
         .executableTarget(name: "tls-bench", dependencies: ["PostOfficeTLS"]),
 
@@ -51,6 +52,6 @@ let package = Package(
         .testTarget(name: "PostOfficeSMTPTests", dependencies: ["PostOfficeSMTP"], resources: [.copy("Transcripts")]),
         .testTarget(name: "PostOfficePOP3Tests", dependencies: ["PostOfficePOP3"], resources: [.copy("Transcripts")]),
         .testTarget(name: "PostOfficeTLSTests", dependencies: ["PostOfficeTLS"]),
-        .testTarget(name: "PostOfficeTests", dependencies: ["PostOffice", "PostOfficeTesting"]),
+        .testTarget(name: "PostOfficeTests", dependencies: ["PostOffice", "PostOfficeTesting", "PostOfficeTLS"]),
     ]
 )

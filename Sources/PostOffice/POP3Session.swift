@@ -9,6 +9,7 @@ import Glibc
 import PostOfficeCore
 import PostOfficeMaildir
 import PostOfficePOP3
+import PostOfficeTLS
 
 /// Confined to its connection's queue, which is what makes the unchecked Sendable sound.
 final class POP3Session: ConnectionHandler, @unchecked Sendable {
@@ -33,17 +34,28 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
         var stuffer: POP3ByteStuffer
     }
 
-    init(context: ServerContext, sessionID: String, admission: ConnectionRegistry.Admission, isLoopback: Bool) {
+    private let tlsContext: TLSContext?
+
+    init(
+        context: ServerContext, sessionID: String, admission: ConnectionRegistry.Admission, isLoopback: Bool,
+        tls: TLSContext?, isImplicitTLS: Bool
+    ) {
         self.context = context
         self.sessionID = sessionID
         self.admission = admission
+        tlsContext = tls
         var configuration = POP3ServerConfiguration(hostname: context.configuration.hostname, limits: context.configuration.limits)
+        // Passwords travel in the clear only under TLS, or on loopback when the config allows it (RFC 2595 §2).
         configuration.allowsPlaintextAuthentication = isLoopback && context.configuration.allowsPlaintextAuthenticationOnLoopback
+        configuration.isSTLSAvailable = tls != nil && !isImplicitTLS
+        configuration.isTLSActive = isImplicitTLS
         engine = POP3ServerStateMachine(configuration: configuration)
     }
 
     func connectionOpened(_ connection: Connection) {
-        context.log(.info, "pop3.connect", connection, ["peer": connection.peer.description, "local": connection.local.description])
+        context.log(.info, "pop3.connect", connection, [
+            "peer": connection.peer.description, "local": connection.local.description, "tls": connection.tlsDescription ?? "no",
+        ])
         guard admission == .admitted else {
             context.log(.warning, "pop3.refused", connection, ["reason": admission == .tooManyInAll ? "max_connections" : "connections_per_client"])
             connection.send(POP3Response.tooManyConnections.wireBytes)
@@ -66,6 +78,15 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
 
     func connectionDrained(_ connection: Connection) {
         if stream != nil && !isPumping { pump(connection) }
+    }
+
+    func connectionSecured(_ connection: Connection) {
+        // The engine already treats the session as TLS since it sent +OK to STLS (RFC 2595 §4).
+        context.log(.info, "pop3.tls", connection, ["tls": connection.tlsDescription ?? ""])
+    }
+
+    func connectionTLSFailed(_ connection: Connection, reason: String) {
+        context.log(.warning, "pop3.tls_failed", connection, ["reason": reason])
     }
 
     func connectionTimedOut(_ connection: Connection) {
@@ -155,7 +176,7 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
             case .close:
                 connection.closeAfterFlushing()
             case .startTLS:
-                break
+                if let tlsContext { connection.startTLS(context: tlsContext) }
             }
         }
     }

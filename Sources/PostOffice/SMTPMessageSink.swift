@@ -34,7 +34,9 @@ final class SMTPMessageSink: @unchecked Sendable {
         let queueID = context.deliveryAgent.makeQueueID()
         let trace = TraceInfo(
             sessionID: sessionID, queueID: queueID, heloName: envelope.heloName, clientAddress: connection.peer.host,
-            protocolName: envelope.isExtended ? "ESMTP" : "SMTP", hostname: context.configuration.hostname,
+            // RFC 3848: ESMTPS when the session is under TLS; the TLS parameters go in the comment (RFC 8314 §4.3).
+            protocolName: (envelope.isExtended ? "ESMTP" : "SMTP") + (connection.tlsDescription == nil ? "" : "S"),
+            tlsDescription: connection.tlsDescription, hostname: context.configuration.hostname,
             timeZoneOffsetMinutes: context.timeZoneOffsetMinutes)
         do throws(DeliveryError) {
             if context.hooks.deliver != nil {

@@ -5,6 +5,7 @@ import Dispatch
 import PostOfficeCore
 import PostOfficeDelivery
 import PostOfficeSMTP
+import PostOfficeTLS
 
 /// Confined to its connection's queue, which is what makes the unchecked Sendable sound.
 final class SMTPSession: ConnectionHandler, @unchecked Sendable {
@@ -21,17 +22,28 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
     private var trace = WireTrace()
     private var hasGreeted = false
 
-    init(context: ServerContext, sessionID: String, admission: ConnectionRegistry.Admission, isLoopback: Bool) {
+    private let tlsContext: TLSContext?
+
+    init(
+        context: ServerContext, sessionID: String, admission: ConnectionRegistry.Admission, isLoopback: Bool,
+        tls: TLSContext?, isImplicitTLS: Bool
+    ) {
         self.context = context
         self.sessionID = sessionID
         self.admission = admission
+        tlsContext = tls
         var configuration = SMTPServerConfiguration(hostname: context.configuration.hostname, limits: context.configuration.limits)
         configuration.greeting = "\(context.configuration.hostname) ESMTP PostOffice"
+        // STARTTLS is offered only on a plaintext port with a certificate (RFC 3207 §4).
+        configuration.isSTARTTLSAvailable = tls != nil && !isImplicitTLS
         engine = SMTPServerStateMachine(configuration: configuration)
+        if isImplicitTLS { engine.tlsEstablished() }
     }
 
     func connectionOpened(_ connection: Connection) {
-        context.log(.info, "smtp.connect", connection, ["peer": connection.peer.description, "local": connection.local.description])
+        context.log(.info, "smtp.connect", connection, [
+            "peer": connection.peer.description, "local": connection.local.description, "tls": connection.tlsDescription ?? "no",
+        ])
         switch admission {
         case .admitted:
             break
@@ -76,6 +88,17 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
     }
 
     func connectionDrained(_ connection: Connection) {}
+
+    func connectionSecured(_ connection: Connection) {
+        context.log(.info, "smtp.tls", connection, ["tls": connection.tlsDescription ?? ""])
+        // RFC 3207 §4.2: forget everything from before the handshake; the client must EHLO again.
+        engine.tlsEstablished()
+        connection.resumeReading()
+    }
+
+    func connectionTLSFailed(_ connection: Connection, reason: String) {
+        context.log(.warning, "smtp.tls_failed", connection, ["reason": reason])
+    }
 
     func connectionTimedOut(_ connection: Connection) {
         context.log(.info, "smtp.timeout", connection, ["state": engine.isReceivingMessage ? "data" : "command"])
@@ -157,7 +180,9 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
             case .close:
                 connection.closeAfterFlushing()
             case .startTLS:
-                break
+                guard let tlsContext else { continue }
+                // The 220 went out in the clear; from here on the socket carries the handshake.
+                connection.startTLS(context: tlsContext)
             }
         }
     }

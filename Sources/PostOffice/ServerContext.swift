@@ -7,6 +7,7 @@ import PostOfficeAccounts
 import PostOfficeCore
 import PostOfficeDelivery
 import PostOfficeMaildir
+import PostOfficeTLS
 
 final class ServerContext: @unchecked Sendable {
     let configuration: PostOfficeConfiguration
@@ -33,6 +34,7 @@ final class ServerContext: @unchecked Sendable {
     let timeZoneOffsetMinutes: Int
     private let lock = Lock()
     private var users: UserDatabase
+    private var currentTLSContext: TLSContext?
     private var shuttingDown = false
 
     init(
@@ -58,6 +60,13 @@ final class ServerContext: @unchecked Sendable {
             directory: directory, clock: clock, random: random, logSink: logSink,
             directorySyncer: GroupCommitDirectorySyncer())
         throttle = LoginThrottle(limit: configuration.limits.failedLoginsPerMinutePerAddress, clock: clock)
+        if let tls = configuration.tls {
+            do {
+                currentTLSContext = try TLSContext(configuration: tls)
+            } catch {
+                throw ConfigurationError(file: tls.certificateChainPath, line: 0, message: "TLS: \(error)")
+            }
+        }
         spoolDirectory = configuration.dataDirectory + "/spool"
         if hooks.deliver != nil {
             try FileManager.default.createDirectory(atPath: spoolDirectory, withIntermediateDirectories: true)
@@ -87,9 +96,23 @@ final class ServerContext: @unchecked Sendable {
         return (users, directory)
     }
 
+    /// The TLS context for new connections (nil: TLS off). Replaced on reload; sessions keep theirs.
+    var tlsContext: TLSContext? { lock.withLock { currentTLSContext } }
+
     func reloadAccounts() throws {
         let (users, directory) = try Self.loadAccounts(configuration)
-        lock.withLock { self.users = users }
+        var reloadedTLS: TLSContext?
+        if let tls = configuration.tls {
+            do {
+                reloadedTLS = try TLSContext(configuration: tls)
+            } catch {
+                throw ConfigurationError(file: tls.certificateChainPath, line: 0, message: "TLS: \(error)")
+            }
+        }
+        lock.withLock {
+            self.users = users
+            if let reloadedTLS { currentTLSContext = reloadedTLS }
+        }
         deliveryAgent.updateDirectory(directory)
     }
 
@@ -100,17 +123,50 @@ final class ServerContext: @unchecked Sendable {
     // MARK: - Sessions
 
     /// Wraps an accepted socket in a connection and a protocol session, and starts it.
-    func accept(fd: Int32, peer: SocketAddress, local: SocketAddress, smtp: Bool) {
+    func accept(fd: Int32, peer: SocketAddress, local: SocketAddress, kind: ListenerKind) {
         let id = random.token(length: 10)
         let registry = self.registry
         let connection = Connection(fd: fd, id: id, peer: peer, local: local, target: nextEventLoop()) { registry.remove($0) }
         let admission = registry.admit(connection, limits: configuration.limits)
-        if smtp {
-            connection.handler = SMTPSession(context: self, sessionID: id, admission: admission, isLoopback: peer.isLoopback)
-        } else {
-            connection.handler = POP3Session(context: self, sessionID: id, admission: admission, isLoopback: peer.isLoopback)
+        let tls = tlsContext
+        if kind.isImplicitTLS {
+            guard let tls else {
+                connection.close()
+                return
+            }
+            do {
+                try connection.useImplicitTLS(context: tls)
+            } catch {
+                logSink.log(LogRecord(.error, "tls.session_failed", session: id, [("error", "\(error)")]))
+                connection.close()
+                return
+            }
+        }
+        switch kind {
+        case .smtp, .smtps:
+            connection.handler = SMTPSession(
+                context: self, sessionID: id, admission: admission, isLoopback: peer.isLoopback,
+                tls: tls, isImplicitTLS: kind.isImplicitTLS)
+        case .pop3, .pop3s:
+            connection.handler = POP3Session(
+                context: self, sessionID: id, admission: admission, isLoopback: peer.isLoopback,
+                tls: tls, isImplicitTLS: kind.isImplicitTLS)
         }
         connection.start()
+    }
+
+    /// What a listener serves.
+    enum ListenerKind: Sendable {
+        case smtp, pop3, smtps, pop3s
+        var isImplicitTLS: Bool { self == .smtps || self == .pop3s }
+        var name: String {
+            switch self {
+            case .smtp: "smtp"
+            case .pop3: "pop3"
+            case .smtps: "smtps"
+            case .pop3s: "pop3s"
+            }
+        }
     }
 
     private func nextEventLoop() -> DispatchQueue {
