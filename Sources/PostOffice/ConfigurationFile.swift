@@ -127,30 +127,34 @@ public enum ConfigurationFile {
             }, render: { $0.tls?.certificateChainPath ?? "" }),
         Key(name: "tls_private_key", help: "PEM private key of tls_certificate.",
             apply: { c, v throws(KeyError) in
+                if v.isEmpty { return }
                 var t = c.tls ?? TLSConfiguration(certificateChainPath: "", privateKeyPath: "")
                 t.privateKeyPath = path(v, in: c)
                 c.tls = t
             }, render: { $0.tls?.privateKeyPath ?? "" }),
-        Key(name: "tls_minimum_version", help: "Oldest TLS version accepted: TLSv1.2 or TLSv1.3.",
+        Key(name: "tls_minimum_version", help: "Oldest TLS version accepted: TLSv1.2 (default) or TLSv1.3.",
             apply: { c, v throws(KeyError) in
+                if v.isEmpty { return }
                 guard let version = TLSProtocolVersion(name: v) else { throw KeyError(message: "expected TLSv1.2 or TLSv1.3, got '\(v)'") }
                 guard version >= .tls12 else { throw KeyError(message: "\(v) is too old: TLSv1.2 is the minimum") }
                 var t = c.tls ?? TLSConfiguration(certificateChainPath: "", privateKeyPath: "")
                 t.minimumVersion = version
                 c.tls = t
-            }, render: { ($0.tls?.minimumVersion ?? .tls12).description }),
-        Key(name: "tls_cipher_list", help: "OpenSSL cipher list for TLS 1.2.",
+            }, render: { $0.tls?.minimumVersion.description ?? "" }),
+        Key(name: "tls_cipher_list", help: "OpenSSL cipher list for TLS 1.2 (empty: a modern ECDHE/AEAD list).",
             apply: { c, v throws(KeyError) in
+                if v.isEmpty { return }
                 var t = c.tls ?? TLSConfiguration(certificateChainPath: "", privateKeyPath: "")
                 t.cipherList = v
                 c.tls = t
-            }, render: { $0.tls?.cipherList ?? TLSConfiguration.defaultCipherList }),
-        Key(name: "tls_cipher_suites", help: "OpenSSL cipher suites for TLS 1.3.",
+            }, render: { $0.tls?.cipherList ?? "" }),
+        Key(name: "tls_cipher_suites", help: "OpenSSL cipher suites for TLS 1.3 (empty: OpenSSL's AEAD suites).",
             apply: { c, v throws(KeyError) in
+                if v.isEmpty { return }
                 var t = c.tls ?? TLSConfiguration(certificateChainPath: "", privateKeyPath: "")
                 t.cipherSuites = v
                 c.tls = t
-            }, render: { $0.tls?.cipherSuites ?? TLSConfiguration.defaultCipherSuites }),
+            }, render: { $0.tls?.cipherSuites ?? "" }),
         Key(name: "mail_root", help: "Where the Maildirs live (relative paths are below the data folder).",
             apply: { c, v throws(KeyError) in c.mailRoot = path(v, in: c) }, render: { $0.mailRoot }),
         Key(name: "mail_location", help: "A user's Maildir below mail_root: %d domain, %n local part, %u address.",
