@@ -16,7 +16,6 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
     /// Recipients accepted in the current transaction, with where they go, in RCPT order.
     private var accepted: [(address: MailAddress, resolution: RecipientResolution)] = []
     private var reversePath: MailAddress?
-    private var heloName = ""
     private var message: SMTPMessageSink?
     private var messageCount = 0
     private var trace = WireTrace()
@@ -142,11 +141,10 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
             case .checkSender(let sender, _):
                 accepted = []
                 reversePath = sender
-                actions += engine.resolveSender(.accept)
+                actions += engine.resolveSender(decide(sender: sender, connection: connection))
             case .checkRecipient(let recipient, _):
                 actions += engine.resolveRecipient(decide(recipient: recipient, connection: connection))
             case .beginMessage(let envelope):
-                heloName = envelope.heloName
                 connection.setIdleTimeout(seconds: context.configuration.limits.smtpDataTimeoutSeconds)
                 message = SMTPMessageSink(
                     context: context, sessionID: sessionID, envelope: envelope, recipients: recipientsFor(envelope),
@@ -193,9 +191,22 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
         }
     }
 
+    private func decide(sender: MailAddress?, connection: Connection) -> SMTPDecision {
+        guard let hook = context.hooks.checkSender else { return .accept }
+        let request = SenderRequest(reversePath: sender, client: connection.peer, heloName: engine.heloName ?? "")
+        switch hook(request) {
+        case .accept:
+            return .accept
+        case .reject(let code, let enhanced, let text):
+            context.log(.info, "smtp.sender_rejected", connection, ["from": sender?.description ?? "<>", "code": String(code)])
+            return .reject(SMTPReply(code, EnhancedStatusCode(enhanced) ?? EnhancedStatusCode(code / 100, 0, 0), text))
+        }
+    }
+
     private func decide(recipient: MailAddress, connection: Connection) -> SMTPDecision {
         if let hook = context.hooks.checkRecipient {
-            let request = RecipientRequest(recipient: recipient, reversePath: reversePath, client: connection.peer, heloName: heloName)
+            let request = RecipientRequest(
+                recipient: recipient, reversePath: reversePath, client: connection.peer, heloName: engine.heloName ?? "")
             switch hook(request) {
             case .useDefault:
                 break
