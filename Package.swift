@@ -18,6 +18,7 @@ let package = Package(
     dependencies: [],
     targets: [
         .systemLibrary(name: "CCrypt", pkgConfig: "libcrypt", providers: [.apt(["libcrypt-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .target(name: "PostOfficeCore", swiftSettings: strict),
         .target(name: "PostOfficeMaildir", dependencies: ["PostOfficeCore"], swiftSettings: strict),
         .target(name: "PostOfficeAccounts", dependencies: ["PostOfficeCore", "CCrypt"], swiftSettings: strict),
@@ -28,18 +29,21 @@ let package = Package(
         ),
         .target(name: "PostOfficeSMTP", dependencies: ["PostOfficeCore"], swiftSettings: strict),
         .target(name: "PostOfficePOP3", dependencies: ["PostOfficeCore"], swiftSettings: strict),
+        .target(name: "PostOfficeTLS", dependencies: ["PostOfficeCore", "COpenSSL"], swiftSettings: strict),
         .target(
             name: "PostOffice",
             dependencies: [
                 "PostOfficeCore", "PostOfficeMaildir", "PostOfficeAccounts", "PostOfficeDelivery",
-                "PostOfficeSMTP", "PostOfficePOP3",
+                "PostOfficeSMTP", "PostOfficePOP3", "PostOfficeTLS",
             ],
             swiftSettings: strict
         ),
-        .target(name: "PostOfficeTesting", dependencies: ["PostOffice"], swiftSettings: strict),
+        .target(name: "PostOfficeTesting", dependencies: ["PostOffice", "PostOfficeTLS"], swiftSettings: strict),
         .executableTarget(
-            name: "postoffice", dependencies: ["PostOffice", "PostOfficeAccounts"], swiftSettings: strict),
+            name: "postoffice", dependencies: ["PostOffice", "PostOfficeAccounts", "PostOfficeTLS"],
+            swiftSettings: strict),
         .executableTarget(name: "maildir-torture", dependencies: ["PostOfficeMaildir"]),
+        .executableTarget(name: "tls-bench", dependencies: ["PostOfficeTLS"]),
 
         // Fuzz targets: replay tools in a normal build, libFuzzer binaries when built by .ci/fuzz.sh.
         .target(name: "PostOfficeFuzzSupport", swiftSettings: strict),
@@ -61,6 +65,7 @@ let package = Package(
         .testTarget(name: "PostOfficeDeliveryTests", dependencies: ["PostOfficeDelivery"]),
         .testTarget(name: "PostOfficeSMTPTests", dependencies: ["PostOfficeSMTP"], resources: [.copy("Transcripts")]),
         .testTarget(name: "PostOfficePOP3Tests", dependencies: ["PostOfficePOP3"], resources: [.copy("Transcripts")]),
-        .testTarget(name: "PostOfficeTests", dependencies: ["PostOffice", "PostOfficeTesting"]),
+        .testTarget(name: "PostOfficeTLSTests", dependencies: ["PostOfficeTLS"]),
+        .testTarget(name: "PostOfficeTests", dependencies: ["PostOffice", "PostOfficeTesting", "PostOfficeTLS"]),
     ]
 )

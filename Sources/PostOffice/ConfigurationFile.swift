@@ -2,6 +2,7 @@
 // and renders the effective settings back (`postoffice check`). Unknown keys and bad values name file and line.
 
 import PostOfficeCore
+import PostOfficeTLS
 
 /// A problem in a configuration file, with its location.
 public struct ConfigurationError: Error, Hashable, Sendable, CustomStringConvertible {
@@ -72,6 +73,12 @@ public enum ConfigurationFile {
                 throw ConfigurationError(file: fileName, line: number, message: "\(name): \(error.message)")
             }
         }
+        if let tls = configuration.tls, tls.certificateChainPath.isEmpty || tls.privateKeyPath.isEmpty {
+            throw ConfigurationError(file: fileName, line: 0, message: "tls_certificate and tls_private_key must be set together")
+        }
+        if configuration.tls == nil && !(configuration.smtpsListeners.isEmpty && configuration.pop3sListeners.isEmpty) {
+            throw ConfigurationError(file: fileName, line: 0, message: "smtps_listen and pop3s_listen need tls_certificate and tls_private_key")
+        }
         return configuration
     }
 
@@ -105,6 +112,49 @@ public enum ConfigurationFile {
         Key(name: "pop3_listen", help: "POP3 listeners, host:port (comma separated).",
             apply: { c, v throws(KeyError) in c.pop3Listeners = try addresses(v) },
             render: { $0.pop3Listeners.map(\.description).joined(separator: ", ") }),
+        Key(name: "smtps_listen", help: "SMTP listeners with implicit TLS (submissions, RFC 8314), e.g. 0.0.0.0:465.",
+            apply: { c, v throws(KeyError) in c.smtpsListeners = try addresses(v) },
+            render: { $0.smtpsListeners.map(\.description).joined(separator: ", ") }),
+        Key(name: "pop3s_listen", help: "POP3 listeners with implicit TLS (pop3s), e.g. 0.0.0.0:995.",
+            apply: { c, v throws(KeyError) in c.pop3sListeners = try addresses(v) },
+            render: { $0.pop3sListeners.map(\.description).joined(separator: ", ") }),
+        Key(name: "tls_certificate", help: "PEM certificate chain for STARTTLS, STLS and the implicit-TLS listeners (empty: TLS off).",
+            apply: { c, v throws(KeyError) in
+                if v.isEmpty { c.tls = nil; return }
+                var t = c.tls ?? TLSConfiguration(certificateChainPath: "", privateKeyPath: "")
+                t.certificateChainPath = path(v, in: c)
+                c.tls = t
+            }, render: { $0.tls?.certificateChainPath ?? "" }),
+        Key(name: "tls_private_key", help: "PEM private key of tls_certificate.",
+            apply: { c, v throws(KeyError) in
+                if v.isEmpty { return }
+                var t = c.tls ?? TLSConfiguration(certificateChainPath: "", privateKeyPath: "")
+                t.privateKeyPath = path(v, in: c)
+                c.tls = t
+            }, render: { $0.tls?.privateKeyPath ?? "" }),
+        Key(name: "tls_minimum_version", help: "Oldest TLS version accepted: TLSv1.2 (default) or TLSv1.3.",
+            apply: { c, v throws(KeyError) in
+                if v.isEmpty { return }
+                guard let version = TLSProtocolVersion(name: v) else { throw KeyError(message: "expected TLSv1.2 or TLSv1.3, got '\(v)'") }
+                guard version >= .tls12 else { throw KeyError(message: "\(v) is too old: TLSv1.2 is the minimum") }
+                var t = c.tls ?? TLSConfiguration(certificateChainPath: "", privateKeyPath: "")
+                t.minimumVersion = version
+                c.tls = t
+            }, render: { $0.tls?.minimumVersion.description ?? "" }),
+        Key(name: "tls_cipher_list", help: "OpenSSL cipher list for TLS 1.2 (empty: a modern ECDHE/AEAD list).",
+            apply: { c, v throws(KeyError) in
+                if v.isEmpty { return }
+                var t = c.tls ?? TLSConfiguration(certificateChainPath: "", privateKeyPath: "")
+                t.cipherList = v
+                c.tls = t
+            }, render: { $0.tls?.cipherList ?? "" }),
+        Key(name: "tls_cipher_suites", help: "OpenSSL cipher suites for TLS 1.3 (empty: OpenSSL's AEAD suites).",
+            apply: { c, v throws(KeyError) in
+                if v.isEmpty { return }
+                var t = c.tls ?? TLSConfiguration(certificateChainPath: "", privateKeyPath: "")
+                t.cipherSuites = v
+                c.tls = t
+            }, render: { $0.tls?.cipherSuites ?? "" }),
         Key(name: "mail_root", help: "Where the Maildirs live (relative paths are below the data folder).",
             apply: { c, v throws(KeyError) in c.mailRoot = path(v, in: c) }, render: { $0.mailRoot }),
         Key(name: "mail_location", help: "A user's Maildir below mail_root: %d domain, %n local part, %u address.",

@@ -6,6 +6,7 @@ import Dispatch
 import Glibc
 #endif
 import PostOfficeCore
+import PostOfficeTLS
 
 /// One client connection. All state is confined to `queue`; the handler is called only there.
 final class Connection: @unchecked Sendable {
@@ -29,6 +30,14 @@ final class Connection: @unchecked Sendable {
     private var idleTimeout: DispatchTimeInterval = .seconds(300)
     private var pendingCancels = 3
     private let onFinish: @Sendable (Connection) -> Void
+    /// The TLS layer once STARTTLS/STLS began, or from the start on an implicit-TLS listener.
+    private var tls: TLSSession?
+    /// True until the TLS handshake completes: the handler is not told about any bytes meanwhile.
+    private var isHandshaking = false
+    /// On an implicit-TLS listener the handler is opened only after the handshake.
+    private var opensAfterHandshake = false
+    /// "TLSv1.3 TLS_AES_256_GCM_SHA384 (256 bits)" once TLS is up; for logs and Received: headers.
+    private(set) var tlsDescription: String?
 
     /// Wraps an accepted, non-blocking descriptor. `onFinish` runs once, as soon as the connection is
     /// closed (the descriptor itself is closed a moment later, when Dispatch has let go of it).
@@ -56,6 +65,12 @@ final class Connection: @unchecked Sendable {
         writeSource.setEventHandler { self.flush() }
         timer.setEventHandler {
             guard !self.isClosed else { return }
+            if self.isHandshaking {
+                // A client stalled mid-handshake gets no protocol reply: there is no channel for one.
+                self.handler?.connectionTLSFailed(self, reason: "handshake timed out")
+                self.close()
+                return
+            }
             self.handler?.connectionTimedOut(self)
         }
         let finish: @Sendable () -> Void = { self.sourceCancelled() }
@@ -65,6 +80,11 @@ final class Connection: @unchecked Sendable {
         queue.async {
             self.timer.schedule(deadline: .now() + self.idleTimeout)
             self.timer.resume()
+            if self.opensAfterHandshake {
+                self.isReadSuspended = false
+                self.readSource.resume()
+                return
+            }
             self.handler?.connectionOpened(self)
             if !self.isClosed && !self.closeWhenFlushed {
                 self.isReadSuspended = false
@@ -78,6 +98,23 @@ final class Connection: @unchecked Sendable {
     /// Queues bytes for sending and writes as much as the socket takes now.
     func send(_ bytes: [UInt8]) {
         guard !isClosed, !bytes.isEmpty else { return }
+        if let tls, !isHandshaking {
+            do {
+                try tls.writePlaintext(bytes)
+            } catch {
+                handler?.connectionTLSFailed(self, reason: error.description)
+                close()
+                return
+            }
+            sendRaw(tls.takeNetworkOutput())
+            return
+        }
+        sendRaw(bytes)
+    }
+
+    /// Queues bytes for the socket as they are (ciphertext under TLS).
+    private func sendRaw(_ bytes: [UInt8]) {
+        guard !isClosed, !bytes.isEmpty else { return }
         if output.isEmpty {
             output = bytes
             outputOffset = 0
@@ -85,6 +122,28 @@ final class Connection: @unchecked Sendable {
             output.append(contentsOf: bytes)
         }
         flush()
+    }
+
+    /// Switches to TLS: everything read from now on is a TLS handshake, then TLS records. Call it right
+    /// after queueing the plaintext "go ahead" reply (220 / +OK), which still goes out in the clear.
+    /// The handler hears `connectionSecured` when the handshake completes, or `connectionTLSFailed`.
+    func startTLS(context: TLSContext) {
+        guard !isClosed, tls == nil else { return }
+        do {
+            tls = try TLSSession(context: context)
+            isHandshaking = true
+        } catch {
+            handler?.connectionTLSFailed(self, reason: error.description)
+            closeAfterFlushing()
+        }
+    }
+
+    /// Makes this an implicit-TLS connection (SMTPS 465, POP3S 995): the handshake comes first and the
+    /// handler's `connectionOpened` only after it. Call before `start()`.
+    func useImplicitTLS(context: TLSContext) throws {
+        tls = try TLSSession(context: context)
+        isHandshaking = true
+        opensAfterHandshake = true
     }
 
     /// Bytes queued and not yet written.
@@ -164,7 +223,56 @@ final class Connection: @unchecked Sendable {
             return
         }
         touch()
-        handler?.connection(self, received: bytes)
+        guard let tls else {
+            handler?.connection(self, received: bytes)
+            return
+        }
+        tls.receiveFromNetwork(bytes)
+        if isHandshaking {
+            switch tls.handshake() {
+            case .incomplete:
+                sendRaw(tls.takeNetworkOutput())
+                return
+            case .failed(let error):
+                sendRaw(tls.takeNetworkOutput())  // the alert, if any
+                handler?.connectionTLSFailed(self, reason: error.description)
+                closeAfterFlushing()
+                return
+            case .complete:
+                isHandshaking = false
+                sendRaw(tls.takeNetworkOutput())
+                tlsDescription = [tls.protocolVersion, tls.cipherName, tls.cipherBits.map { "(\($0) bits)" }]
+                    .compactMap { $0 }.joined(separator: " ")
+                if opensAfterHandshake {
+                    opensAfterHandshake = false
+                    handler?.connectionOpened(self)
+                } else {
+                    handler?.connectionSecured(self)
+                }
+            }
+        }
+        var plaintext: [UInt8] = []
+        while !isClosed {
+            do {
+                switch try tls.readPlaintext(into: &plaintext) {
+                case .bytes:
+                    continue
+                case .wantMore:
+                    break
+                case .closed:
+                    if !plaintext.isEmpty { handler?.connection(self, received: plaintext) }
+                    close()
+                    return
+                }
+            } catch {
+                handler?.connectionTLSFailed(self, reason: error.description)
+                close()
+                return
+            }
+            break
+        }
+        sendRaw(tls.takeNetworkOutput())
+        if !plaintext.isEmpty && !isClosed { handler?.connection(self, received: plaintext) }
     }
 
     private func flush() {

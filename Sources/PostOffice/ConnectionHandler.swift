@@ -13,6 +13,10 @@ protocol ConnectionHandler: AnyObject {
     func connectionTimedOut(_ connection: Connection)
     /// The server is shutting down gracefully.
     func connectionShutdownRequested(_ connection: Connection)
+    /// The STARTTLS/STLS handshake completed; the session must start afresh (RFC 3207 §4.2).
+    func connectionSecured(_ connection: Connection)
+    /// TLS failed (handshake error, stalled handshake, bad record); the connection is closing.
+    func connectionTLSFailed(_ connection: Connection, reason: String)
     /// The connection is gone (either side closed); release resources. Called once.
     func connectionClosed(_ connection: Connection)
 }

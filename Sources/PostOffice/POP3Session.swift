@@ -9,6 +9,7 @@ import Glibc
 import PostOfficeCore
 import PostOfficeMaildir
 import PostOfficePOP3
+import PostOfficeTLS
 
 /// Confined to its connection's queue, which is what makes the unchecked Sendable sound.
 final class POP3Session: ConnectionHandler, @unchecked Sendable {
@@ -33,17 +34,28 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
         var stuffer: POP3ByteStuffer
     }
 
-    init(context: ServerContext, sessionID: String, admission: ConnectionRegistry.Admission, isLoopback: Bool) {
+    private let tlsContext: TLSContext?
+
+    init(
+        context: ServerContext, sessionID: String, admission: ConnectionRegistry.Admission, isLoopback: Bool,
+        tls: TLSContext?, isImplicitTLS: Bool
+    ) {
         self.context = context
         self.sessionID = sessionID
         self.admission = admission
+        tlsContext = tls
         var configuration = POP3ServerConfiguration(hostname: context.configuration.hostname, limits: context.configuration.limits)
+        // Passwords travel in the clear only under TLS, or on loopback when the config allows it (RFC 2595 §2).
         configuration.allowsPlaintextAuthentication = isLoopback && context.configuration.allowsPlaintextAuthenticationOnLoopback
+        configuration.isSTLSAvailable = tls != nil && !isImplicitTLS
+        configuration.isTLSActive = isImplicitTLS
         engine = POP3ServerStateMachine(configuration: configuration)
     }
 
     func connectionOpened(_ connection: Connection) {
-        context.log(.info, "pop3.connect", connection, ["peer": connection.peer.description, "local": connection.local.description])
+        context.log(.info, "pop3.connect", connection, [
+            "peer": connection.peer.description, "local": connection.local.description, "tls": connection.tlsDescription ?? "no",
+        ])
         guard admission == .admitted else {
             context.log(.warning, "pop3.refused", connection, ["reason": admission == .tooManyInAll ? "max_connections" : "connections_per_client"])
             connection.send(POP3Response.tooManyConnections.wireBytes)
@@ -66,6 +78,15 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
 
     func connectionDrained(_ connection: Connection) {
         if stream != nil && !isPumping { pump(connection) }
+    }
+
+    func connectionSecured(_ connection: Connection) {
+        // The engine already treats the session as TLS since it sent +OK to STLS (RFC 2595 §4).
+        context.log(.info, "pop3.tls", connection, ["tls": connection.tlsDescription ?? ""])
+    }
+
+    func connectionTLSFailed(_ connection: Connection, reason: String) {
+        context.log(.warning, "pop3.tls_failed", connection, ["reason": reason])
     }
 
     func connectionTimedOut(_ connection: Connection) {
@@ -103,19 +124,15 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
                     connection.send(bytes)
                 }
             case .authenticate(let login, let password):
-                let result = authenticate(login: login, password: password, connection: connection)
-                if case .failure = result, context.configuration.limits.failedLoginDelayMilliseconds > 0 {
-                    // Delay the answer so guessing is slow; wrong user and wrong password wait the same.
-                    connection.pauseReading()
-                    let delay = context.configuration.limits.failedLoginDelayMilliseconds
-                    connection.queue.asyncAfter(deadline: .now() + .milliseconds(delay)) { [self] in
-                        guard !connection.isClosed else { return }
-                        connection.resumeReading()
-                        perform(engine.authenticationFinished(.failure), on: connection)
-                    }
-                    return
+                // Password hashing and the Maildir scan wait on CPU and disk: do them on the storage pool.
+                let rest = Array(actions[index...])
+                connection.pauseReading()
+                let peer = connection.peer
+                context.storagePool.submit { [self] in
+                    let outcome = Self.openMaildrop(login: login, password: password, peer: peer, context: context, connection: connection)
+                    connection.queue.async { [self] in finishLogin(outcome, rest: rest, connection: connection) }
                 }
-                actions += engine.authenticationFinished(result)
+                return
             case .authenticateAPOP:
                 // APOP needs the clear password, which we never store; refuse like any failed login.
                 actions += engine.authenticationFinished(.failure)
@@ -138,14 +155,28 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
                 pump(connection)
                 return
             case .commit(let deleted, let retrieved):
-                let success = update(deleted: deleted, retrieved: retrieved, connection: connection)
-                lock?.release()
-                lock = nil
-                actions += engine.updateFinished(success: success)
+                let rest = Array(actions[index...])
+                let snapshot = messages
+                let maildir = self.maildir
+                connection.pauseReading()
+                context.storagePool.submit { [self] in
+                    let result = Self.update(
+                        deleted: deleted, retrieved: retrieved, messages: snapshot, maildir: maildir,
+                        context: context, connection: connection)
+                    connection.queue.async { [self] in
+                        deletedCount += result.deletedCount
+                        lock?.release()
+                        lock = nil
+                        context.log(.info, "pop3.update", connection, ["user": user?.description ?? "", "deleted": String(deletedCount)])
+                        connection.resumeReading()
+                        perform(rest + engine.updateFinished(success: result.success), on: connection)
+                    }
+                }
+                return
             case .close:
                 connection.closeAfterFlushing()
             case .startTLS:
-                break
+                if let tlsContext { connection.startTLS(context: tlsContext) }
             }
         }
     }
@@ -193,57 +224,100 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
 
     // MARK: - Login and maildrop
 
-    private func authenticate(login: String, password: String, connection: Connection) -> POP3AuthenticationResult {
-        let client = connection.peer.host
+    /// What a login produced: the locked, scanned maildrop, or why not.
+    private enum LoginOutcome: @unchecked Sendable {
+        case opened(Maildrop)
+        case refused(POP3AuthenticationResult)
+    }
+
+    /// A user's maildrop as snapshotted at login.
+    private struct Maildrop {
+        var user: MailAddress
+        var maildir: Maildir
+        var lock: MaildirLock
+        var messages: [String: MaildirMessage]
+        var octets: [String: Int]
+        var listing: [POP3MessageInfo]
+    }
+
+    /// Checks the password, then locks and scans the Maildir (on the storage pool; touches no session state).
+    private static func openMaildrop(
+        login: String, password: String, peer: SocketAddress, context: ServerContext, connection: Connection
+    ) -> LoginOutcome {
+        let client = peer.host
         if context.throttle.isBlocked(client) {
             context.log(.warning, "pop3.login_throttled", connection, ["client": client])
-            return .failure
+            return .refused(.failure)
         }
-        guard let address = context.authenticate(login: login, password: password, client: connection.peer) else {
+        guard let address = context.authenticate(login: login, password: password, client: peer) else {
             context.throttle.recordFailure(client)
             context.log(.info, "pop3.login_failed", connection, ["user": login])
-            return .failure
+            return .refused(.failure)
         }
-        guard let maildir = context.maildir(for: address) else { return .temporaryFailure }
+        guard let maildir = context.maildir(for: address) else { return .refused(.temporaryFailure) }
         do {
-            try maildir.create()
+            if !maildir.exists { try maildir.create() }
             let lock = try MaildirLock.acquire(maildir: maildir)
             let scan = try MaildirScanner(maildir: maildir).scan()
             let uidlist = try? DovecotUIDList(maildir: maildir)
             let dovecotUIDs = uidlist?.uidsByBaseName ?? [:]
-            var infos: [POP3MessageInfo] = []
-            var byKey: [String: MaildirMessage] = [:]
-            var octets: [String: Int] = [:]
+            var drop = Maildrop(user: address, maildir: maildir, lock: lock, messages: [:], octets: [:], listing: [])
             for message in scan.messages {
                 let key = message.baseName
-                guard byKey[key] == nil, let size = wireSize(of: message) else { continue }
+                guard drop.messages[key] == nil, let size = wireSize(of: message, context: context) else { continue }
                 let uniqueID = dovecotUIDs[key].flatMap { uid in uidlist?.uniqueIDListing(uid: uid) } ?? key
-                byKey[key] = message
-                octets[key] = size
-                infos.append(POP3MessageInfo(uniqueID: uniqueID, octets: size, storageKey: key))
+                drop.messages[key] = message
+                drop.octets[key] = size
+                drop.listing.append(POP3MessageInfo(uniqueID: uniqueID, octets: size, storageKey: key))
             }
-            self.lock = lock
-            self.maildir = maildir
-            self.user = address
-            messages = byKey
-            snapshotOctets = octets
-            context.log(.info, "pop3.login", connection, ["user": address.description, "messages": String(infos.count)])
-            return .success(infos)
+            return .opened(drop)
         } catch let error as MaildirError {
             if case .inUse = error {
                 context.log(.info, "pop3.in_use", connection, ["user": address.description])
-                return .inUse
+                return .refused(.inUse)
             }
             context.log(.error, "pop3.maildrop_failed", connection, ["user": address.description, "error": error.description])
-            return .temporaryFailure
+            return .refused(.temporaryFailure)
         } catch {
             context.log(.error, "pop3.maildrop_failed", connection, ["user": address.description, "error": "\(error)"])
-            return .temporaryFailure
+            return .refused(.temporaryFailure)
+        }
+    }
+
+    /// Back on the connection's queue: adopt the maildrop (or delay a failure) and tell the engine.
+    private func finishLogin(_ outcome: LoginOutcome, rest: [POP3Action], connection: Connection) {
+        switch outcome {
+        case .opened(let drop):
+            guard !connection.isClosed else {
+                drop.lock.release()
+                return
+            }
+            lock = drop.lock
+            maildir = drop.maildir
+            user = drop.user
+            messages = drop.messages
+            snapshotOctets = drop.octets
+            context.log(.info, "pop3.login", connection, ["user": drop.user.description, "messages": String(drop.listing.count)])
+            connection.resumeReading()
+            perform(rest + engine.authenticationFinished(.success(drop.listing)), on: connection)
+        case .refused(let result):
+            let delay = context.configuration.limits.failedLoginDelayMilliseconds
+            guard case .failure = result, delay > 0 else {
+                connection.resumeReading()
+                perform(rest + engine.authenticationFinished(result), on: connection)
+                return
+            }
+            // Delay the answer so guessing is slow; wrong user and wrong password wait the same.
+            connection.queue.asyncAfter(deadline: .now() + .milliseconds(delay)) { [self] in
+                guard !connection.isClosed else { return }
+                connection.resumeReading()
+                perform(rest + engine.authenticationFinished(.failure), on: connection)
+            }
         }
     }
 
     /// The exact CRLF size on the wire: `W=` from the name, or counted once and cached.
-    private func wireSize(of message: MaildirMessage) -> Int? {
+    private static func wireSize(of message: MaildirMessage, context: ServerContext) -> Int? {
         if let size = try? message.size(), let virtual = size.virtualByteCount { return virtual }
         return context.octetCache.octets(forKey: message.maildir.path + "/" + message.name) {
             let fd = open(message.path, O_RDONLY | O_CLOEXEC)
@@ -263,8 +337,12 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
 
     /// The UPDATE state (RFC 1939 §6): remove the messages marked deleted, mark retrieved ones seen, and
     /// make both durable. A message another reader already moved or removed is not an error.
-    private func update(deleted: [String], retrieved: [String], connection: Connection) -> Bool {
+    private static func update(
+        deleted: [String], retrieved: [String], messages: [String: MaildirMessage], maildir: Maildir?,
+        context: ServerContext, connection: Connection
+    ) -> (success: Bool, deletedCount: Int) {
         var success = true
+        var deletedCount = 0
         for key in deleted {
             guard let message = messages[key] else { continue }
             do {
@@ -280,7 +358,7 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
         for key in retrieved {
             guard let message = messages[key] else { continue }
             do {
-                _ = try message.addingFlags(MaildirFlags("S") ?? MaildirFlags())
+                _ = try message.addingFlags("S")
             } catch MaildirError.messageVanished {
                 continue
             } catch {
@@ -295,7 +373,6 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
                 success = false
             }
         }
-        context.log(.info, "pop3.update", connection, ["user": user?.description ?? "", "deleted": String(deletedCount)])
-        return success
+        return (success, deletedCount)
     }
 }

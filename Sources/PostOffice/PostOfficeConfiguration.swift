@@ -2,6 +2,7 @@
 // limits and account files. The CLI fills it from the config file; embedders fill it in code.
 
 import PostOfficeCore
+import PostOfficeTLS
 
 /// The settings of a ``PostOfficeServer``.
 ///
@@ -26,6 +27,15 @@ public struct PostOfficeConfiguration: Sendable {
     public var smtpListeners: [SocketAddress] = [SocketAddress(host: "127.0.0.1", port: 2525)]
     /// POP3 listeners (RFC 1939). Default 127.0.0.1:1100.
     public var pop3Listeners: [SocketAddress] = [SocketAddress(host: "127.0.0.1", port: 1100)]
+    /// SMTP listeners with implicit TLS (submissions, port 465, [RFC 8314](https://www.rfc-editor.org/rfc/rfc8314)).
+    /// Need ``tls``.
+    public var smtpsListeners: [SocketAddress] = []
+    /// POP3 listeners with implicit TLS (pop3s, port 995, RFC 8314). Need ``tls``.
+    public var pop3sListeners: [SocketAddress] = []
+    /// TLS certificate, key, minimum version and ciphers. nil turns TLS off: no STARTTLS
+    /// ([RFC 3207](https://www.rfc-editor.org/rfc/rfc3207)) or STLS ([RFC 2595](https://www.rfc-editor.org/rfc/rfc2595))
+    /// is offered and implicit-TLS listeners cannot start. Reloaded on ``PostOfficeServer/reloadAccounts()``.
+    public var tls: TLSConfiguration?
     /// Protocol limits and timeouts.
     public var limits = Limits()
     /// Dovecot-style passwd-file with the users; default `<dataDirectory>/users`.

@@ -16,6 +16,9 @@ import PostOfficeCore
 /// hooks.messageDelivered = { report in print("stored", report.files) }
 /// ```
 public struct PostOfficeHooks: Sendable {
+    /// Decides each MAIL FROM ([RFC 5321 §4.1.1.2](https://www.rfc-editor.org/rfc/rfc5321#section-4.1.1.2)).
+    /// Default: every sender is accepted (we deliver only to local users; relaying is refused per recipient).
+    public var checkSender: (@Sendable (SenderRequest) -> SenderDecision)?
     /// Decides each RCPT ([RFC 5321 §4.1.1.3](https://www.rfc-editor.org/rfc/rfc5321#section-4.1.1.3)).
     /// Default: the configured users, aliases and domains.
     public var checkRecipient: (@Sendable (RecipientRequest) -> RecipientDecision)?
@@ -28,6 +31,21 @@ public struct PostOfficeHooks: Sendable {
     public var messageDelivered: (@Sendable (DeliveryReport) -> Void)?
 
     public init() {}
+}
+
+/// A MAIL command to decide.
+public struct SenderRequest: Sendable {
+    /// nil for the null reverse-path `<>` (bounces).
+    public var reversePath: MailAddress?
+    public var client: SocketAddress
+    public var heloName: String
+}
+
+/// The answer to a ``SenderRequest``.
+public enum SenderDecision: Sendable, Equatable {
+    case accept
+    /// Refuse with this reply, such as 550 5.7.1 or 451 4.7.1.
+    case reject(code: Int, enhancedCode: String, text: String)
 }
 
 /// A RCPT command to decide.

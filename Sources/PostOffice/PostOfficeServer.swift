@@ -52,6 +52,12 @@ public final class PostOfficeServer: Sendable {
             for address in configuration.pop3Listeners {
                 started.append(try makeListener(address, kind: .pop3))
             }
+            for address in configuration.smtpsListeners {
+                started.append(try makeListener(address, kind: .smtps))
+            }
+            for address in configuration.pop3sListeners {
+                started.append(try makeListener(address, kind: .pop3s))
+            }
         } catch {
             started.forEach { $0.cancel() }
             throw error
@@ -80,6 +86,16 @@ public final class PostOfficeServer: Sendable {
     /// The POP3 addresses bound.
     public var pop3Addresses: [SocketAddress] {
         state.lock.withLock { state.listeners.filter { state.kinds[ObjectIdentifier($0)] == .pop3 }.map(\.boundAddress) }
+    }
+
+    /// The implicit-TLS SMTP addresses bound (RFC 8314 submissions).
+    public var smtpsAddresses: [SocketAddress] {
+        state.lock.withLock { state.listeners.filter { state.kinds[ObjectIdentifier($0)] == .smtps }.map(\.boundAddress) }
+    }
+
+    /// The implicit-TLS POP3 addresses bound (pop3s).
+    public var pop3sAddresses: [SocketAddress] {
+        state.lock.withLock { state.listeners.filter { state.kinds[ObjectIdentifier($0)] == .pop3s }.map(\.boundAddress) }
     }
 
     /// Connections currently open.
@@ -130,16 +146,16 @@ public final class PostOfficeServer: Sendable {
 
     // MARK: - Listeners
 
-    enum Kind { case smtp, pop3 }
+    typealias Kind = ServerContext.ListenerKind
 
     private func kindName(_ listener: Listener) -> String {
-        state.lock.withLock { state.kinds[ObjectIdentifier(listener)] == .smtp ? "smtp" : "pop3" }
+        state.lock.withLock { state.kinds[ObjectIdentifier(listener)]?.name ?? "" }
     }
 
     private func makeListener(_ address: SocketAddress, kind: Kind) throws -> Listener {
         let context = self.context
         let listener = try Listener(address: address) { fd, peer, local in
-            context.accept(fd: fd, peer: peer, local: local, smtp: kind == .smtp)
+            context.accept(fd: fd, peer: peer, local: local, kind: kind)
         }
         state.lock.withLock { state.kinds[ObjectIdentifier(listener)] = kind }
         return listener

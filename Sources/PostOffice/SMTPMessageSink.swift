@@ -11,7 +11,10 @@ import PostOfficeSMTP
 /// Failures while streaming (disk full, a loop found in the headers) are remembered and reported at the
 /// final dot: the client must keep sending until then anyway (RFC 5321 §4.1.1.4), and the single reply
 /// after DATA is the only place SMTP has for them.
-final class SMTPMessageSink {
+///
+/// Owned by one session; `commit()` runs on the storage pool after the session has let go of it, which
+/// is what makes the unchecked Sendable sound.
+final class SMTPMessageSink: @unchecked Sendable {
     private let context: ServerContext
     private let sessionID: String
     private let envelope: SMTPEnvelope
@@ -31,7 +34,9 @@ final class SMTPMessageSink {
         let queueID = context.deliveryAgent.makeQueueID()
         let trace = TraceInfo(
             sessionID: sessionID, queueID: queueID, heloName: envelope.heloName, clientAddress: connection.peer.host,
-            protocolName: envelope.isExtended ? "ESMTP" : "SMTP", hostname: context.configuration.hostname,
+            // RFC 3848: ESMTPS when the session is under TLS; the TLS parameters go in the comment (RFC 8314 §4.3).
+            protocolName: (envelope.isExtended ? "ESMTP" : "SMTP") + (connection.tlsDescription == nil ? "" : "S"),
+            tlsDescription: connection.tlsDescription, hostname: context.configuration.hostname,
             timeZoneOffsetMinutes: context.timeZoneOffsetMinutes)
         do throws(DeliveryError) {
             if context.hooks.deliver != nil {
@@ -69,12 +74,27 @@ final class SMTPMessageSink {
         guard let transaction else { return reject(.temporaryFailure(EnhancedStatusCode(4, 3, 0), "No transaction")) }
         self.transaction = nil
         let result = transaction.commit()
-        guard case .delivered(let files) = result.overall else { return reject(result.overall) }
+        guard case .delivered(let names) = result.overall else { return reject(result.overall) }
         let report = DeliveryReport(
             sessionID: sessionID, reversePath: envelope.reversePath, recipients: envelope.recipients,
-            files: files, size: size)
+            files: Self.paths(of: names, in: result), size: size)
         context.hooks.messageDelivered?(report)
         return .accept
+    }
+
+    /// The full paths of the stored files: the transaction reports base names, and each name lives in the
+    /// `new/` folder of exactly one of the recipients' Maildirs (names are unique per copy).
+    private static func paths(of names: [String], in result: DeliveryResult) -> [String] {
+        var directories: [String] = []
+        for outcome in result.recipients {
+            for mailbox in outcome.mailboxes where !directories.contains(mailbox.destination.path) {
+                directories.append(mailbox.destination.path)
+            }
+        }
+        return names.map { name in
+            let candidates = directories.map { $0 + "/new/" + name }
+            return candidates.first { FileManager.default.fileExists(atPath: $0) } ?? name
+        }
     }
 
     func abort() {

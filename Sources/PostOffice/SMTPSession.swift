@@ -5,6 +5,7 @@ import Dispatch
 import PostOfficeCore
 import PostOfficeDelivery
 import PostOfficeSMTP
+import PostOfficeTLS
 
 /// Confined to its connection's queue, which is what makes the unchecked Sendable sound.
 final class SMTPSession: ConnectionHandler, @unchecked Sendable {
@@ -15,23 +16,33 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
     /// Recipients accepted in the current transaction, with where they go, in RCPT order.
     private var accepted: [(address: MailAddress, resolution: RecipientResolution)] = []
     private var reversePath: MailAddress?
-    private var heloName = ""
     private var message: SMTPMessageSink?
     private var messageCount = 0
     private var trace = WireTrace()
     private var hasGreeted = false
 
-    init(context: ServerContext, sessionID: String, admission: ConnectionRegistry.Admission, isLoopback: Bool) {
+    private let tlsContext: TLSContext?
+
+    init(
+        context: ServerContext, sessionID: String, admission: ConnectionRegistry.Admission, isLoopback: Bool,
+        tls: TLSContext?, isImplicitTLS: Bool
+    ) {
         self.context = context
         self.sessionID = sessionID
         self.admission = admission
+        tlsContext = tls
         var configuration = SMTPServerConfiguration(hostname: context.configuration.hostname, limits: context.configuration.limits)
         configuration.greeting = "\(context.configuration.hostname) ESMTP PostOffice"
+        // STARTTLS is offered only on a plaintext port with a certificate (RFC 3207 §4).
+        configuration.isSTARTTLSAvailable = tls != nil && !isImplicitTLS
         engine = SMTPServerStateMachine(configuration: configuration)
+        if isImplicitTLS { engine.tlsEstablished() }
     }
 
     func connectionOpened(_ connection: Connection) {
-        context.log(.info, "smtp.connect", connection, ["peer": connection.peer.description, "local": connection.local.description])
+        context.log(.info, "smtp.connect", connection, [
+            "peer": connection.peer.description, "local": connection.local.description, "tls": connection.tlsDescription ?? "no",
+        ])
         switch admission {
         case .admitted:
             break
@@ -77,6 +88,17 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
 
     func connectionDrained(_ connection: Connection) {}
 
+    func connectionSecured(_ connection: Connection) {
+        context.log(.info, "smtp.tls", connection, ["tls": connection.tlsDescription ?? ""])
+        // RFC 3207 §4.2: forget everything from before the handshake; the client must EHLO again.
+        engine.tlsEstablished()
+        connection.resumeReading()
+    }
+
+    func connectionTLSFailed(_ connection: Connection, reason: String) {
+        context.log(.warning, "smtp.tls_failed", connection, ["reason": reason])
+    }
+
     func connectionTimedOut(_ connection: Connection) {
         context.log(.info, "smtp.timeout", connection, ["state": engine.isReceivingMessage ? "data" : "command"])
         perform(engine.timedOut(), on: connection)
@@ -119,11 +141,10 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
             case .checkSender(let sender, _):
                 accepted = []
                 reversePath = sender
-                actions += engine.resolveSender(.accept)
+                actions += engine.resolveSender(decide(sender: sender, connection: connection))
             case .checkRecipient(let recipient, _):
                 actions += engine.resolveRecipient(decide(recipient: recipient, connection: connection))
             case .beginMessage(let envelope):
-                heloName = envelope.heloName
                 connection.setIdleTimeout(seconds: context.configuration.limits.smtpDataTimeoutSeconds)
                 message = SMTPMessageSink(
                     context: context, sessionID: sessionID, envelope: envelope, recipients: recipientsFor(envelope),
@@ -132,10 +153,24 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
                 message?.append(bytes)
             case .commitMessage:
                 connection.setIdleTimeout(seconds: context.configuration.limits.smtpCommandTimeoutSeconds)
-                let decision = message?.commit() ?? .reject(SMTPReply.temporaryFailure)
+                guard let sink = message else {
+                    actions += engine.resolveMessage(.reject(SMTPReply.temporaryFailure))
+                    continue
+                }
                 message = nil
-                if case .accept = decision { messageCount += 1 }
-                actions += engine.resolveMessage(decision)
+                // The commit waits on fsync: run it on the storage pool, read nothing meanwhile, and
+                // carry on with the engine's answer (the 250) only once it is durable.
+                let rest = Array(actions[index...])
+                connection.pauseReading()
+                context.storagePool.submit { [self] in
+                    let decision = sink.commit()
+                    connection.queue.async { [self] in
+                        if case .accept = decision { messageCount += 1 }
+                        connection.resumeReading()
+                        perform(rest + engine.resolveMessage(decision), on: connection)
+                    }
+                }
+                return
             case .abortMessage:
                 connection.setIdleTimeout(seconds: context.configuration.limits.smtpCommandTimeoutSeconds)
                 message?.abort()
@@ -143,7 +178,9 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
             case .close:
                 connection.closeAfterFlushing()
             case .startTLS:
-                break
+                guard let tlsContext else { continue }
+                // The 220 went out in the clear; from here on the socket carries the handshake.
+                connection.startTLS(context: tlsContext)
             }
         }
     }
@@ -154,9 +191,22 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
         }
     }
 
+    private func decide(sender: MailAddress?, connection: Connection) -> SMTPDecision {
+        guard let hook = context.hooks.checkSender else { return .accept }
+        let request = SenderRequest(reversePath: sender, client: connection.peer, heloName: engine.heloName ?? "")
+        switch hook(request) {
+        case .accept:
+            return .accept
+        case .reject(let code, let enhanced, let text):
+            context.log(.info, "smtp.sender_rejected", connection, ["from": sender?.description ?? "<>", "code": String(code)])
+            return .reject(SMTPReply(code, EnhancedStatusCode(enhanced) ?? EnhancedStatusCode(code / 100, 0, 0), text))
+        }
+    }
+
     private func decide(recipient: MailAddress, connection: Connection) -> SMTPDecision {
         if let hook = context.hooks.checkRecipient {
-            let request = RecipientRequest(recipient: recipient, reversePath: reversePath, client: connection.peer, heloName: heloName)
+            let request = RecipientRequest(
+                recipient: recipient, reversePath: reversePath, client: connection.peer, heloName: engine.heloName ?? "")
             switch hook(request) {
             case .useDefault:
                 break

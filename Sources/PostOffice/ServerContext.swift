@@ -7,6 +7,7 @@ import PostOfficeAccounts
 import PostOfficeCore
 import PostOfficeDelivery
 import PostOfficeMaildir
+import PostOfficeTLS
 
 final class ServerContext: @unchecked Sendable {
     let configuration: PostOfficeConfiguration
@@ -19,10 +20,21 @@ final class ServerContext: @unchecked Sendable {
     let deliveryAgent: LocalDeliveryAgent
     let throttle: LoginThrottle
     let octetCache = OctetCache()
+    /// Threads for work that waits on the disk: message commits, POP3 logins and updates.
+    let storagePool = BlockingWorkPool(threads: 16, name: "postoffice-storage")
+    /// One serial queue per core; each connection's queue targets one of them (round robin), like an
+    /// event loop per core. Nothing that waits on the disk runs there, so a few threads serve every
+    /// connection, instead of Dispatch starting a thread for each busy session.
+    let eventLoops: [DispatchQueue] = (0..<max(2, ProcessInfo.processInfo.activeProcessorCount)).map {
+        DispatchQueue(label: "postoffice.loop.\($0)")
+    }
+    private let nextLoop = Lock()
+    private var loopIndex = 0
     let spoolDirectory: String
     let timeZoneOffsetMinutes: Int
     private let lock = Lock()
     private var users: UserDatabase
+    private var currentTLSContext: TLSContext?
     private var shuttingDown = false
 
     init(
@@ -48,6 +60,13 @@ final class ServerContext: @unchecked Sendable {
             directory: directory, clock: clock, random: random, logSink: logSink,
             directorySyncer: GroupCommitDirectorySyncer())
         throttle = LoginThrottle(limit: configuration.limits.failedLoginsPerMinutePerAddress, clock: clock)
+        if let tls = configuration.tls {
+            do {
+                currentTLSContext = try TLSContext(configuration: tls)
+            } catch {
+                throw ConfigurationError(file: tls.certificateChainPath, line: 0, message: "TLS: \(error)")
+            }
+        }
         spoolDirectory = configuration.dataDirectory + "/spool"
         if hooks.deliver != nil {
             try FileManager.default.createDirectory(atPath: spoolDirectory, withIntermediateDirectories: true)
@@ -77,9 +96,23 @@ final class ServerContext: @unchecked Sendable {
         return (users, directory)
     }
 
+    /// The TLS context for new connections (nil: TLS off). Replaced on reload; sessions keep theirs.
+    var tlsContext: TLSContext? { lock.withLock { currentTLSContext } }
+
     func reloadAccounts() throws {
         let (users, directory) = try Self.loadAccounts(configuration)
-        lock.withLock { self.users = users }
+        var reloadedTLS: TLSContext?
+        if let tls = configuration.tls {
+            do {
+                reloadedTLS = try TLSContext(configuration: tls)
+            } catch {
+                throw ConfigurationError(file: tls.certificateChainPath, line: 0, message: "TLS: \(error)")
+            }
+        }
+        lock.withLock {
+            self.users = users
+            if let reloadedTLS { currentTLSContext = reloadedTLS }
+        }
         deliveryAgent.updateDirectory(directory)
     }
 
@@ -90,17 +123,57 @@ final class ServerContext: @unchecked Sendable {
     // MARK: - Sessions
 
     /// Wraps an accepted socket in a connection and a protocol session, and starts it.
-    func accept(fd: Int32, peer: SocketAddress, local: SocketAddress, smtp: Bool) {
+    func accept(fd: Int32, peer: SocketAddress, local: SocketAddress, kind: ListenerKind) {
         let id = random.token(length: 10)
         let registry = self.registry
-        let connection = Connection(fd: fd, id: id, peer: peer, local: local, target: nil) { registry.remove($0) }
+        let connection = Connection(fd: fd, id: id, peer: peer, local: local, target: nextEventLoop()) { registry.remove($0) }
         let admission = registry.admit(connection, limits: configuration.limits)
-        if smtp {
-            connection.handler = SMTPSession(context: self, sessionID: id, admission: admission, isLoopback: peer.isLoopback)
-        } else {
-            connection.handler = POP3Session(context: self, sessionID: id, admission: admission, isLoopback: peer.isLoopback)
+        let tls = tlsContext
+        if kind.isImplicitTLS {
+            guard let tls else {
+                connection.close()
+                return
+            }
+            do {
+                try connection.useImplicitTLS(context: tls)
+            } catch {
+                logSink.log(LogRecord(.error, "tls.session_failed", session: id, [("error", "\(error)")]))
+                connection.close()
+                return
+            }
+        }
+        switch kind {
+        case .smtp, .smtps:
+            connection.handler = SMTPSession(
+                context: self, sessionID: id, admission: admission, isLoopback: peer.isLoopback,
+                tls: tls, isImplicitTLS: kind.isImplicitTLS)
+        case .pop3, .pop3s:
+            connection.handler = POP3Session(
+                context: self, sessionID: id, admission: admission, isLoopback: peer.isLoopback,
+                tls: tls, isImplicitTLS: kind.isImplicitTLS)
         }
         connection.start()
+    }
+
+    /// What a listener serves.
+    enum ListenerKind: Sendable {
+        case smtp, pop3, smtps, pop3s
+        var isImplicitTLS: Bool { self == .smtps || self == .pop3s }
+        var name: String {
+            switch self {
+            case .smtp: "smtp"
+            case .pop3: "pop3"
+            case .smtps: "smtps"
+            case .pop3s: "pop3s"
+            }
+        }
+    }
+
+    private func nextEventLoop() -> DispatchQueue {
+        nextLoop.withLock {
+            loopIndex = (loopIndex + 1) % eventLoops.count
+            return eventLoops[loopIndex]
+        }
     }
 
     /// Logs one event of a session.
@@ -130,17 +203,9 @@ final class ServerContext: @unchecked Sendable {
     func maildir(for address: MailAddress) -> Maildir? {
         let local = address.localPart.lowercased()
         let domain = address.normalizedDomain
-        guard MailboxPathRulesCheck.isSafe(local), MailboxPathRulesCheck.isSafe(domain) else { return nil }
+        guard MailboxPathRules.isSafeLocalPart(local), MailboxPathRules.isSafeDomain(domain) else { return nil }
         let relative = deliveryAgent.configuration.layout.relativePath(localPart: local, domain: domain)
         return Maildir(path: deliveryAgent.configuration.mailRoot + "/" + relative)
-    }
-}
-
-/// Conservative path-component check for login names turned into Maildir paths.
-enum MailboxPathRulesCheck {
-    static func isSafe(_ component: String) -> Bool {
-        !component.isEmpty && component != "." && component != ".." && !component.hasPrefix(".")
-            && !component.unicodeScalars.contains { $0 == "/" || $0 == "\\" || $0.value < 0x20 || $0.value == 0x7f }
     }
 }
 

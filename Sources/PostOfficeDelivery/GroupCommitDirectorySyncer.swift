@@ -44,6 +44,13 @@ public final class GroupCommitDirectorySyncer: DirectorySyncer, @unchecked Senda
         condition.deallocate()
     }
 
+    /// Requests made so far for `directory` that have not been forgotten (for tests).
+    func requestCount(for directory: String) -> UInt64 {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return states[directory]?.requested ?? 0
+    }
+
     public func synchronize(directories: [String]) throws(SystemError) {
         for directory in directories {
             try synchronize(directory)

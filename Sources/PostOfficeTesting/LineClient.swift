@@ -68,6 +68,17 @@ public final class LineClient {
         }
     }
 
+    /// Returns buffered bytes, or reads one chunk (for a TLS layer over this connection).
+    public func readChunk() throws -> [UInt8] {
+        if !buffer.isEmpty {
+            defer { buffer = [] }
+            return buffer
+        }
+        try fill()
+        defer { buffer = [] }
+        return buffer
+    }
+
     /// Reads until the server closes; returns what came. For asserting that a server hung up.
     public func readToEnd() -> [UInt8] {
         var all = buffer

@@ -3,6 +3,7 @@
 
 import Foundation
 import PostOffice
+import PostOfficeTLS
 
 /// A PostOffice server on random loopback ports with a temporary data folder.
 ///
@@ -25,6 +26,7 @@ public final class TestPostOffice: @unchecked Sendable {
         domains: [String]? = nil,
         hooks: PostOfficeHooks = PostOfficeHooks(),
         logSink: any LogSink = DiscardingLogSink(),
+        tls: Bool = false,
         configure: (inout PostOfficeConfiguration) -> Void = { _ in }
     ) throws {
         let directory = NSTemporaryDirectory() + "postoffice-test-" + UUID().uuidString
@@ -37,17 +39,36 @@ public final class TestPostOffice: @unchecked Sendable {
         configuration.smtpListeners = [SocketAddress(host: "127.0.0.1", port: 0)]
         configuration.pop3Listeners = [SocketAddress(host: "127.0.0.1", port: 0)]
         configuration.limits.failedLoginDelayMilliseconds = 0
+        if tls {
+            // A throwaway self-signed certificate; STARTTLS/STLS plus implicit-TLS listeners on free ports.
+            let certificate = directory + "/certificate.pem"
+            let key = directory + "/private-key.pem"
+            try SelfSignedCertificate.createIfMissing(
+                hostName: "mx.test", certificatePath: certificate, privateKeyPath: key,
+                clock: SystemClock(), random: SystemRandomSource())
+            configuration.tls = TLSConfiguration(certificateChainPath: certificate, privateKeyPath: key)
+            configuration.smtpsListeners = [SocketAddress(host: "127.0.0.1", port: 0)]
+            configuration.pop3sListeners = [SocketAddress(host: "127.0.0.1", port: 0)]
+        }
         configure(&configuration)
         let lines = users.sorted { $0.key < $1.key }.map { "\($0.key):{PLAIN}\($0.value)" }
         try (lines.joined(separator: "\n") + "\n").write(toFile: configuration.usersFile, atomically: true, encoding: .utf8)
         server = try PostOfficeServer(configuration: configuration, hooks: hooks, logSink: logSink)
         try server.start()
+        smtpAddress = server.smtpAddresses.first ?? configuration.smtpListeners[0]
+        pop3Address = server.pop3Addresses.first ?? configuration.pop3Listeners[0]
+        smtpsAddress = server.smtpsAddresses.first
+        pop3sAddress = server.pop3sAddresses.first
     }
 
-    /// The SMTP address to connect to.
-    public var smtpAddress: SocketAddress { server.smtpAddresses[0] }
+    /// The SMTP address to connect to (kept after ``stop()``, for tests of a stopped server).
+    public let smtpAddress: SocketAddress
     /// The POP3 address to connect to.
-    public var pop3Address: SocketAddress { server.pop3Addresses[0] }
+    public let pop3Address: SocketAddress
+    /// The implicit-TLS SMTP address (with `tls: true`).
+    public let smtpsAddress: SocketAddress?
+    /// The implicit-TLS POP3 address (with `tls: true`).
+    public let pop3sAddress: SocketAddress?
 
     /// The messages in `address`'s Maildir (new/ and cur/), oldest first, as stored.
     public func messages(for address: String) -> [String] {

@@ -10,8 +10,8 @@ struct ServeCommand {
 
     func run() throws -> Int32 {
         let setup = Setup(options: options)
-        let configuration = try setup.configuration()
-        let generatedPassword = try setup.prepareDataDirectory(configuration)
+        var configuration = try setup.configuration()
+        let generatedPassword = try setup.prepareDataDirectory(&configuration)
         let log = StandardErrorLogSink(minimumLevel: options.isVerbose ? .debug : .info)
         let server = try PostOfficeServer(configuration: configuration, logSink: log, isVerbose: options.isVerbose)
         do {
@@ -25,6 +25,9 @@ struct ServeCommand {
         print("PostOffice is serving mail for \(configuration.domains.joined(separator: ", ")) from \(configuration.dataDirectory)")
         for address in server.smtpAddresses { print("  SMTP  \(address)") }
         for address in server.pop3Addresses { print("  POP3  \(address)") }
+        for address in server.smtpsAddresses { print("  SMTPS \(address) (implicit TLS)") }
+        for address in server.pop3sAddresses { print("  POP3S \(address) (implicit TLS)") }
+        if let tls = configuration.tls { print("  TLS   STARTTLS and STLS with \(tls.certificateChainPath)") }
         if let generatedPassword {
             print("Created postmaster@localhost with password \(generatedPassword) (shown once; change it with `postoffice user passwd`).")
         }

@@ -4,6 +4,7 @@
 import Foundation
 import PostOffice
 import PostOfficeAccounts
+import PostOfficeTLS
 
 struct Setup {
     let options: CommandLineOptions
@@ -26,13 +27,31 @@ struct Setup {
             configuration.domains.append(domain)
         }
         if !configuration.domains.contains("localhost") { configuration.domains.append("localhost") }
+        // Without tls_* keys, the self-signed pair made on first run (if it is there) is used.
+        if configuration.tls == nil, FileManager.default.fileExists(atPath: defaultCertificatePath),
+            FileManager.default.fileExists(atPath: defaultPrivateKeyPath)
+        {
+            configuration.tls = TLSConfiguration(certificateChainPath: defaultCertificatePath, privateKeyPath: defaultPrivateKeyPath)
+        }
         return configuration
     }
 
+    var defaultCertificatePath: String { options.dataDirectory + "/tls/certificate.pem" }
+    var defaultPrivateKeyPath: String { options.dataDirectory + "/tls/private-key.pem" }
+
     /// Creates the data folder, config file, users and aliases files when missing. Returns the generated
     /// postmaster password when it made the users file (to be printed once).
-    func prepareDataDirectory(_ configuration: PostOfficeConfiguration) throws -> String? {
+    func prepareDataDirectory(_ configuration: inout PostOfficeConfiguration) throws -> String? {
         let fm = FileManager.default
+        if configuration.tls == nil {
+            // TLS out of the box: a self-signed certificate for our host name, made once.
+            try fm.createDirectory(atPath: options.dataDirectory + "/tls", withIntermediateDirectories: true,
+                                   attributes: [.posixPermissions: 0o700])
+            _ = try SelfSignedCertificate.createIfMissing(
+                hostName: configuration.hostname, certificatePath: defaultCertificatePath,
+                privateKeyPath: defaultPrivateKeyPath, clock: SystemClock(), random: SystemRandomSource())
+            configuration.tls = TLSConfiguration(certificateChainPath: defaultCertificatePath, privateKeyPath: defaultPrivateKeyPath)
+        }
         try fm.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true,
                                attributes: [.posixPermissions: 0o700])
         try fm.createDirectory(atPath: configuration.mailRoot, withIntermediateDirectories: true,

@@ -37,11 +37,33 @@ import Testing
         let windows = recorder.lock.withLock { recorder.windows }
         #expect(windows.count == callers)
         let syncs = recorder.lock.withLock { recorder.syncs }
-        #expect(syncs.count < callers, "group commit shares fsyncs")
         for window in windows {
             let covered = syncs.contains { $0.start > window.call && $0.end < window.returned }
             #expect(covered, "caller at \(window.call) returned at \(window.returned) without a covering fsync")
         }
+    }
+
+    @Test func callersArrivingDuringAnFsyncShareTheNextOne() throws {
+        let recorder = Recorder()
+        let gate = DispatchSemaphore(value: 0)
+        let syncer = GroupCommitDirectorySyncer { _ throws(SystemError) in
+            let first = recorder.lock.withLock { recorder.paths.isEmpty }
+            recorder.lock.withLock { recorder.paths.append("sync") }
+            if first { gate.wait() }  // hold the first fsync until the others are queued behind it
+        }
+        let group = DispatchGroup()
+        let directory = "/maildir/new"
+        DispatchQueue.global().async(group: group) { try? syncer.synchronize(directories: [directory]) }
+        while syncer.requestCount(for: directory) < 1 { usleep(1_000) }
+        let followers = 10
+        for _ in 0..<followers {
+            DispatchQueue.global().async(group: group) { try? syncer.synchronize(directories: [directory]) }
+        }
+        while syncer.requestCount(for: directory) < UInt64(1 + followers) { usleep(1_000) }
+        gate.signal()
+        group.wait()
+        // One fsync for the first caller, one shared by the ten that arrived while it ran.
+        #expect(recorder.lock.withLock { recorder.paths.count } == 2)
     }
 
     @Test func aFailedFsyncIsReportedToItsCallers() {

@@ -42,6 +42,22 @@ import Testing
         #expect(c.limits.limitsLoopbackConnections)
     }
 
+    @Test func readsTLSSettings() throws {
+        let text = """
+            tls_certificate = tls/cert.pem
+            tls_private_key = /etc/key.pem
+            tls_minimum_version = TLSv1.3
+            smtps_listen = 127.0.0.1:465
+            pop3s_listen = [::1]:995
+            """
+        let c = try ConfigurationFile.parse(text, fileName: "f", base: base)
+        #expect(c.tls?.certificateChainPath == "/data/tls/cert.pem")
+        #expect(c.tls?.privateKeyPath == "/etc/key.pem")
+        #expect(c.tls?.minimumVersion == .tls13)
+        #expect(c.smtpsListeners == [SocketAddress(host: "127.0.0.1", port: 465)])
+        #expect(c.pop3sListeners == [SocketAddress(host: "::1", port: 995)])
+    }
+
     @Test func continuationLinesExtendTheValue() throws {
         let c = try ConfigurationFile.parse("domains = a.test,\n    b.test\n", fileName: "f", base: base)
         #expect(c.domains == ["a.test", "b.test"])
@@ -62,6 +78,10 @@ import Testing
         ("catch_all = example.test", "f:1: catch_all: expected domain=address, got 'example.test'"),
         ("  indented = 1", "f:1: continuation line with nothing to continue"),
         ("pop3_idle_timeout = 60", "f:1: pop3_idle_timeout: 60 is out of range 600...86400"),
+        ("tls_minimum_version = TLSv1.1", "f:1: tls_minimum_version: TLSv1.1 is too old: TLSv1.2 is the minimum"),
+        ("tls_minimum_version = SSLv3", "f:1: tls_minimum_version: expected TLSv1.2 or TLSv1.3, got 'SSLv3'"),
+        ("tls_certificate = /c.pem", "f: tls_certificate and tls_private_key must be set together"),
+        ("pop3s_listen = 127.0.0.1:995", "f: smtps_listen and pop3s_listen need tls_certificate and tls_private_key"),
     ]
 
     @Test(arguments: mistakes)

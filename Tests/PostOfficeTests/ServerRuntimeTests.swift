@@ -68,3 +68,35 @@ import Testing
         #expect(office.smtpAddress.port != office.pop3Address.port)
     }
 }
+
+@Suite struct PolicyHookTests {
+    final class Seen: @unchecked Sendable {
+        let lock = NSLock()
+        var helos: [String] = []
+    }
+
+    @Test func senderAndRecipientHooksSeeTheEnvelopeAndDecide() throws {
+        let seen = Seen()
+        var hooks = PostOfficeHooks()
+        hooks.checkSender = { request in
+            seen.lock.withLock { seen.helos.append(request.heloName) }
+            return request.reversePath?.localPart == "spammer"
+                ? .reject(code: 550, enhancedCode: "5.7.1", text: "Sender refused") : .accept
+        }
+        hooks.checkRecipient = { request in
+            seen.lock.withLock { seen.helos.append(request.heloName) }
+            return .useDefault
+        }
+        let office = try TestPostOffice(users: ["alice@example.test": "pw"], hooks: hooks)
+        defer { office.stop() }
+        let client = try SMTPTestClient(connectingTo: office.smtpAddress)
+        _ = try client.readReply()
+        _ = try client.command("EHLO client.example")
+        let refused = try client.command("MAIL FROM:<spammer@example.net>")
+        #expect(refused.code == 550)
+        #expect(refused.enhancedCode == "5.7.1")
+        #expect(try client.command("MAIL FROM:<friend@example.net>").code == 250)
+        #expect(try client.command("RCPT TO:<alice@example.test>").code == 250)
+        #expect(seen.lock.withLock { seen.helos } == ["client.example", "client.example", "client.example"])
+    }
+}

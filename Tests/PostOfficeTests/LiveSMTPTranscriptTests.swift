@@ -1,0 +1,282 @@
+// LiveSMTPTranscriptTests: replays the engine's SMTP transcripts (Tests/PostOfficeSMTPTests/Transcripts) over
+// TCP against a running server, once delivering into Maildirs and once through a spooling delivery hook, and
+// checks every reply line, the close, and the envelope and bytes of each message stored.
+
+import Foundation
+import PostOffice
+import PostOfficeTesting
+import Testing
+
+@Suite(.serialized) struct LiveSMTPTranscriptTests {
+    /// Where a message goes: the real Maildir delivery, or a `deliver` hook that captures the spool file.
+    enum Delivery: String, CaseIterable, Sendable, CustomTestStringConvertible {
+        case maildir, spool
+        var testDescription: String { rawValue }
+    }
+
+    static let directory = LiveTestSupport.repositoryRoot + "/Tests/PostOfficeSMTPTests/Transcripts"
+
+    static let transcripts: [SMTPTranscript] = {
+        LiveTestSupport.files(in: directory).filter { $0.hasSuffix(".txt") }.compactMap { name in
+            guard let text = try? String(contentsOfFile: directory + "/" + name, encoding: .utf8) else { return nil }
+            return try? SMTPTranscript(name: name, text: text)
+        }
+    }()
+
+    /// Configuration keys the server runtime takes from `PostOfficeConfiguration`; the others (extensions
+    /// switched off, a custom greeting, STARTTLS) are engine settings the server does not expose.
+    static let liveConfigurationKeys: Set = [
+        "hostname", "maximumMessageSize", "maximumRecipients", "softErrorLimit", "hardErrorLimit",
+        "smtpCommandLineLength", "smtpTextLineLength", "rejectLongTextLines",
+    ]
+
+    /// Why a transcript cannot run live in a mode, or nil when it can.
+    static func reasonToSkip(_ transcript: SMTPTranscript, _ delivery: Delivery) -> String? {
+        if transcript.directives["greeting"] == "none" {
+            return "the server sends its greeting as soon as it accepts; SMTPSession has no greeting delay to talk into"
+        }
+        if !transcript.words("reject-senders").isEmpty {
+            return "PostOfficeHooks has no sender hook, so reject-senders cannot be emulated"
+        }
+        let unsupported = transcript.configuration.keys.filter { !liveConfigurationKeys.contains($0) }.sorted()
+        if !unsupported.isEmpty {
+            return "engine settings not exposed by PostOfficeConfiguration: \(unsupported.joined(separator: ", "))"
+        }
+        if transcript.directives["commit"] == "tempfail" && delivery == .maildir {
+            return "a Maildir commit cannot be made to fail on purpose; the spool mode's deliver hook covers it"
+        }
+        return nil
+    }
+
+    static let runnable: [(String, Delivery)] = transcripts.flatMap { transcript in
+        Delivery.allCases.filter { reasonToSkip(transcript, $0) == nil }.map { (transcript.name, $0) }
+    }
+
+    @Test func skippedTranscriptsAreTheKnownOnes() {
+        var skipped: [String] = []
+        for transcript in Self.transcripts {
+            for delivery in Delivery.allCases {
+                if let reason = Self.reasonToSkip(transcript, delivery) {
+                    print("live transcript \(transcript.name) [\(delivery.rawValue)] skipped: \(reason)")
+                    skipped.append("\(transcript.name)/\(delivery.rawValue)")
+                }
+            }
+        }
+        #expect(Self.transcripts.count >= 24)
+        #expect(Set(skipped) == [
+            "04-recipient-decisions.txt/maildir", "04-recipient-decisions.txt/spool",
+            "17-early-talker.txt/maildir", "17-early-talker.txt/spool",
+            "20-temporary-failure.txt/maildir",
+            "21-extensions-off.txt/maildir", "21-extensions-off.txt/spool",
+            "24-starttls.txt/maildir", "24-starttls.txt/spool",
+        ])
+    }
+
+    /// One message the server took, as the hooks saw it.
+    struct Captured: Sendable {
+        var reversePath: String
+        var recipients: [String]
+        /// The bytes as delivered: the spool file (spool mode) or the first Maildir file (maildir mode).
+        var content: [UInt8]
+    }
+
+    @Test(arguments: runnable)
+    func replay(name: String, delivery: Delivery) throws {
+        let transcript = try #require(Self.transcripts.first { $0.name == name })
+        let settings = transcript.configuration
+        let domains = transcript.words("domains").isEmpty ? ["example.test"] : transcript.words("domains")
+        let mailDomain = domains.first { !$0.hasPrefix("[") } ?? "example.test"
+        let postmaster = "postmaster@\(mailDomain)"
+        var users: [String: String] = [postmaster: "pw"]
+        for user in transcript.words("users") { users[user] = "pw" }
+        let userTable = users.keys.map { $0.lowercased() }
+        let captured = LockedBox<[Captured]>([])
+        let commit = transcript.directives["commit"] ?? "accept"
+        let queueID = commit.hasPrefix("id=") ? String(commit.dropFirst(3)) : nil
+
+        var hooks = PostOfficeHooks()
+        // The transcripts' decision table (see TranscriptDriver.decide), with the engine catalogue's texts.
+        hooks.checkRecipient = { request in
+            let recipient = request.recipient
+            guard domains.map({ $0.lowercased() }).contains(recipient.normalizedDomain) else {
+                return .reject(code: 550, enhancedCode: "5.7.1", text: "Relay access denied")
+            }
+            if recipient.localPart.lowercased() == "postmaster" {
+                return MailAddress(postmaster).map { .accept(mailbox: $0) } ?? .useDefault
+            }
+            let key = "\(recipient.localPart.lowercased())@\(recipient.normalizedDomain)"
+            guard userTable.contains(key), let mailbox = MailAddress(key) else {
+                return .reject(
+                    code: 550, enhancedCode: "5.1.1", text: "Recipient address rejected: User unknown in local recipient table")
+            }
+            return .accept(mailbox: mailbox)
+        }
+        switch delivery {
+        case .maildir:
+            hooks.messageDelivered = { report in
+                let content = report.files.first.flatMap { FileManager.default.contents(atPath: $0) }.map { [UInt8]($0) } ?? []
+                captured.update {
+                    $0.append(Captured(
+                        reversePath: report.reversePath?.description ?? "", recipients: report.recipients.map(\.description),
+                        content: content))
+                }
+            }
+        case .spool:
+            hooks.deliver = { message in
+                if commit == "tempfail" { return .temporaryFailure("Error: temporary failure, try again later") }
+                guard let data = FileManager.default.contents(atPath: message.path) else { return .temporaryFailure("spool file unreadable") }
+                captured.update {
+                    $0.append(Captured(
+                        reversePath: message.reversePath?.description ?? "", recipients: message.recipients.map(\.description),
+                        content: [UInt8](data)))
+                }
+                return .accepted
+            }
+        }
+
+        let usesTimeout = transcript.steps.contains(.event("timeout"))
+        let office = try TestPostOffice(users: users, domains: domains.filter { !$0.hasPrefix("[") }, hooks: hooks) { c in
+            c.hostname = settings["hostname"] ?? "mx.example.test"
+            func number(_ key: String) -> Int? { settings[key].flatMap { Int($0) } }
+            if let v = number("maximumMessageSize") { c.limits.maximumMessageSize = v }
+            if let v = number("maximumRecipients") { c.limits.maximumRecipients = v }
+            if let v = number("softErrorLimit") { c.limits.softErrorLimit = v }
+            if let v = number("hardErrorLimit") { c.limits.hardErrorLimit = v }
+            if let v = number("smtpCommandLineLength") { c.limits.smtpCommandLineLength = v }
+            if let v = number("smtpTextLineLength") { c.limits.smtpTextLineLength = v }
+            if let v = settings["rejectLongTextLines"] { c.limits.rejectLongTextLines = ["on", "true", "yes"].contains(v) }
+            // Error throttling is invisible in transcripts; keep it short so the run stays quick.
+            c.limits.errorDelayMilliseconds = 1
+            if usesTimeout {
+                c.limits.smtpCommandTimeoutSeconds = 1
+                c.limits.smtpDataTimeoutSeconds = 1
+            }
+        }
+        defer { office.stop() }
+
+        let client = try LineClient(connectingTo: office.smtpAddress, timeoutSeconds: 10)
+        var matcher = SMTPReplyMatcher()
+        var shutdownThread: Thread?
+        let shutdownDone = DispatchSemaphore(value: 0)
+
+        /// Reads until an unconsumed complete reply (a line with a space or nothing after its code) is there.
+        func readCompleteReply() throws {
+            while !matcher.unmatched.contains(where: { $0.count == 3 || ($0.count > 3 && Array($0)[3] == " ") }) {
+                matcher.append(Array((try client.readLine() + "\r\n").utf8))
+            }
+        }
+
+        stepLoop: for step in transcript.steps {
+            switch step {
+            case .write(let bytes):
+                // A server that has already closed may refuse the write; the replies decide the verdict.
+                try? client.send(bytes)
+            case .expect(var pattern):
+                // The live server answers a stored message with its own reply, not the transcript's queue id.
+                if let id = queueID, pattern == "250 2.0.0 Ok: queued as \(id)" { pattern = "250 2.0.0 Ok" }
+                do {
+                    try readCompleteReply()
+                } catch {
+                    Issue.record("\(name): waiting for `\(pattern)`: \(error); unmatched \(Array(matcher.unmatched))")
+                    break stepLoop
+                }
+                if !matcher.match(pattern) {
+                    Issue.record("\(name): `\(pattern)` does not match \(Array(matcher.unmatched))")
+                    break stepLoop
+                }
+            case .event("shutdown"):
+                let server = office.server
+                let thread = Thread {
+                    server.shutdown()
+                    shutdownDone.signal()
+                }
+                thread.start()
+                shutdownThread = thread
+                // The listeners are gone once shutdown has begun; the session's shutdown request is queued
+                // right after. Give it a moment so that the next write comes after it, as in the transcript.
+                while !office.server.smtpAddresses.isEmpty { usleep(1_000) }
+                usleep(300_000)
+            case .event("timeout"):
+                // The server's own one-second timer fires while the client says nothing.
+                break
+            case .event(let other):
+                Issue.record("\(name): unknown event \(other)")
+            }
+        }
+
+        if transcript.directives["closed"] == "yes" {
+            let rest = client.readToEnd()
+            matcher.append(rest)
+            #expect(client.isClosedByPeer(), "\(name): the server should have closed the connection")
+        }
+        #expect(matcher.unmatched.isEmpty, "\(name): unexpected server lines \(Array(matcher.unmatched))")
+        if shutdownThread != nil {
+            #expect(shutdownDone.wait(timeout: .now() + 30) == .success, "\(name): shutdown did not finish")
+        }
+
+        let messages = captured.value
+        if let expected = transcript.directives["messages"].flatMap({ Int($0) }) {
+            #expect(messages.count == expected, "\(name): messages stored")
+        }
+        for (index, expected) in transcript.expectedMessages.enumerated() {
+            guard index < messages.count else {
+                Issue.record("\(name): message \(index + 1) was not stored")
+                break
+            }
+            let message = messages[index]
+            if let envelope = expected.envelope {
+                // The hooks see the reverse path and recipients; the ESMTP parameters after them are the
+                // engine tests' business.
+                let actual = "from=<\(message.reversePath)> to=" + message.recipients.map { "<\($0)>" }.joined(separator: ",")
+                #expect(
+                    envelope == actual || envelope.hasPrefix(actual + " "),
+                    "\(name): envelope of message \(index + 1): \(actual)")
+            }
+            if let content = expected.content {
+                switch delivery {
+                case .spool:
+                    #expect(message.content == content, "\(name): spooled bytes of message \(index + 1)")
+                case .maildir:
+                    #expect(
+                        Self.strippingTrace(message.content) == Self.lineFeeds(content),
+                        "\(name): stored bytes of message \(index + 1): \(String(decoding: message.content, as: UTF8.self).debugDescription)")
+                }
+            }
+        }
+    }
+
+    /// CRLF pairs turned into LF (how the Maildir delivery stores lines); everything else as is.
+    static func lineFeeds(_ bytes: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
+        var index = 0
+        while index < bytes.count {
+            if bytes[index] == 13, index + 1 < bytes.count, bytes[index + 1] == 10 {
+                index += 1
+                continue
+            }
+            out.append(bytes[index])
+            index += 1
+        }
+        return out
+    }
+
+    /// A stored Maildir file minus the leading Return-Path, Delivered-To and Received (with folded lines).
+    static func strippingTrace(_ bytes: [UInt8]) -> [UInt8] {
+        var rest = bytes[...]
+        var inReceived = false
+        while !rest.isEmpty {
+            let end = rest.firstIndex(of: 10).map { $0 + 1 } ?? rest.endIndex
+            let line = String(decoding: rest[rest.startIndex..<end], as: UTF8.self)
+            if line.hasPrefix("Return-Path:") || line.hasPrefix("Delivered-To:") {
+                inReceived = false
+            } else if line.hasPrefix("Received:") {
+                inReceived = true
+            } else if !(inReceived && (line.hasPrefix(" ") || line.hasPrefix("\t"))) {
+                break
+            }
+            rest = rest[end...]
+        }
+        return Array(rest)
+    }
+}
