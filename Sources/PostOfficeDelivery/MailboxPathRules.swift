@@ -24,27 +24,50 @@ public enum MailboxPathRules {
         domain.utf8.count <= maximumDomainLength && isSafeComponent(domain)
     }
 
+    /// Checks bytes, not Swift `Character`s: the file system splits on the byte `/` and sees a leading
+    /// byte `.`, while a `Character` may glue a combining mark onto either and hide it (found by fuzzing).
     static func isSafeComponent(_ text: String) -> Bool {
-        guard !text.isEmpty, !text.hasPrefix("."), !text.contains("..") else { return false }
-        for scalar in text.unicodeScalars {
-            let v = scalar.value
-            // C0 controls (NUL, CR, LF, TAB...), DEL and C1 controls never belong in a mailbox name.
-            if v < 0x20 || v == 0x7f || (0x80...0x9f).contains(v) { return false }
-            if scalar == "/" || scalar == "\\" { return false }
-            // Unicode line and paragraph separators, and the BOM, are invisible traps in file names and logs.
-            if v == 0x2028 || v == 0x2029 || v == 0xfeff { return false }
-        }
-        return true
+        let bytes = Array(text.utf8)
+        guard let first = bytes.first, first != UInt8(ascii: ".") else { return false }
+        if containsDotDot(bytes) { return false }
+        return !text.unicodeScalars.contains(where: isForbidden)
+    }
+
+    /// C0 controls (NUL, CR, LF, TAB...), DEL and C1 controls never belong in a mailbox name; `/` and `\`
+    /// separate paths; Unicode line and paragraph separators and the BOM are invisible traps in names and logs.
+    static func isForbidden(_ scalar: Unicode.Scalar) -> Bool {
+        let v = scalar.value
+        return v < 0x20 || v == 0x7f || (0x80...0x9f).contains(v) || scalar == "/" || scalar == "\\"
+            || v == 0x2028 || v == 0x2029 || v == 0xfeff
+    }
+
+    /// Template characters refused: the same as in names, except `/`, which separates its levels.
+    static func isForbiddenInTemplate(_ scalar: Unicode.Scalar) -> Bool {
+        scalar != "/" && isForbidden(scalar)
+    }
+
+    static func containsDotDot(_ bytes: [UInt8]) -> Bool {
+        zip(bytes, bytes.dropFirst()).contains { $0 == UInt8(ascii: ".") && $1 == UInt8(ascii: ".") }
+    }
+
+    /// The `/`-separated components of `path`, split on the byte, as the kernel does.
+    static func byteComponents(_ path: String) -> [[UInt8]] {
+        Array(path.utf8).split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: true).map(Array.init)
+    }
+
+    static func isDotComponent(_ component: [UInt8]) -> Bool {
+        component == [UInt8(ascii: ".")] || component == [UInt8(ascii: "."), UInt8(ascii: ".")]
     }
 
     /// True when `path`, read component by component without touching the file system, names `root` itself
     /// or something below it, with no `..` or `.` component anywhere. Both must be absolute.
     public static func isLexicallyInside(_ path: String, root: String) -> Bool {
-        guard path.hasPrefix("/"), root.hasPrefix("/") else { return false }
-        let pathComponents = path.split(separator: "/", omittingEmptySubsequences: true)
-        let rootComponents = root.split(separator: "/", omittingEmptySubsequences: true)
-        if pathComponents.contains(where: { $0 == ".." || $0 == "." }) { return false }
-        if rootComponents.contains(where: { $0 == ".." || $0 == "." }) { return false }
+        guard path.utf8.first == UInt8(ascii: "/"), root.utf8.first == UInt8(ascii: "/") else { return false }
+        let pathComponents = byteComponents(path)
+        let rootComponents = byteComponents(root)
+        if pathComponents.contains(where: isDotComponent) || rootComponents.contains(where: isDotComponent) {
+            return false
+        }
         guard pathComponents.count > rootComponents.count else { return false }
         return Array(pathComponents.prefix(rootComponents.count)) == rootComponents
     }

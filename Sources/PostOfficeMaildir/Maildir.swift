@@ -35,8 +35,15 @@ public struct Maildir: Hashable, Sendable {
 
     /// True when `name` is usable as a Maildir++ folder name.
     public static func isSafeFolderName(_ name: String) -> Bool {
-        guard !name.isEmpty, !name.hasPrefix("."), !name.hasSuffix("."), !name.contains("..") else { return false }
-        return !name.unicodeScalars.contains { $0 == "/" || $0.value < 0x20 || $0.value == 0x7f }
+        // Bytes, not Characters: a combining mark must not hide a leading `.` or a `..` (found by fuzzing).
+        let bytes = Array(name.utf8)
+        let dot = UInt8(ascii: ".")
+        guard let first = bytes.first, first != dot, bytes.last != dot else { return false }
+        if zip(bytes, bytes.dropFirst()).contains(where: { $0 == dot && $1 == dot }) { return false }
+        return !name.unicodeScalars.contains {
+            let v = $0.value
+            return $0 == "/" || v < 0x20 || v == 0x7f || (0x80...0x9f).contains(v) || v == 0x2028 || v == 0x2029
+        }
     }
 
     /// True when `tmp/`, `new/` and `cur/` all exist.
