@@ -18,7 +18,9 @@ final class Connection: @unchecked Sendable {
 
     private let fd: Int32
     private let readSource: any DispatchSourceRead
-    private let writeSource: any DispatchSourceWrite
+    /// Made on the first write that would block: most sessions never fill the socket buffer, and each
+    /// source costs an epoll registration on open and close.
+    private var writeSource: (any DispatchSourceWrite)?
     private let timer: any DispatchSourceTimer
     /// Sources start suspended; the read source is resumed in `start()`.
     private var isReadSuspended = true
@@ -28,7 +30,7 @@ final class Connection: @unchecked Sendable {
     private var closeWhenFlushed = false
     private(set) var isClosed = false
     private var idleTimeout: DispatchTimeInterval = .seconds(300)
-    private var pendingCancels = 3
+    private var pendingCancels = 2
     private let onFinish: @Sendable (Connection) -> Void
     /// The TLS layer once STARTTLS/STLS began, or from the start on an implicit-TLS listener.
     private var tls: TLSSession?
@@ -52,7 +54,6 @@ final class Connection: @unchecked Sendable {
         self.onFinish = onFinish
         queue = DispatchQueue(label: "postoffice.connection", target: target)
         readSource = DispatchSource.makeReadSource(fileDescriptor: fd, queue: queue)
-        writeSource = DispatchSource.makeWriteSource(fileDescriptor: fd, queue: queue)
         timer = DispatchSource.makeTimerSource(queue: queue)
     }
 
@@ -62,7 +63,6 @@ final class Connection: @unchecked Sendable {
     /// open and is broken when `close()` cancels the sources (Dispatch then releases their handlers).
     func start() {
         readSource.setEventHandler { self.readAvailable() }
-        writeSource.setEventHandler { self.flush() }
         timer.setEventHandler {
             guard !self.isClosed else { return }
             if self.isHandshaking {
@@ -75,7 +75,6 @@ final class Connection: @unchecked Sendable {
         }
         let finish: @Sendable () -> Void = { self.sourceCancelled() }
         readSource.setCancelHandler(handler: finish)
-        writeSource.setCancelHandler(handler: finish)
         timer.setCancelHandler(handler: finish)
         queue.async {
             self.timer.schedule(deadline: .now() + self.idleTimeout)
@@ -187,10 +186,12 @@ final class Connection: @unchecked Sendable {
             isReadSuspended = false
             readSource.resume()
         }
-        if !isWriteActive { writeSource.resume() }
-        isWriteActive = true
+        if let writeSource {
+            if !isWriteActive { writeSource.resume() }
+            isWriteActive = true
+        }
         readSource.cancel()
-        writeSource.cancel()
+        writeSource?.cancel()
         timer.cancel()
         output = []
         handler?.connectionClosed(self)
@@ -286,7 +287,7 @@ final class Connection: @unchecked Sendable {
                 if errno == EAGAIN {
                     if !isWriteActive {
                         isWriteActive = true
-                        writeSource.resume()
+                        writableSource().resume()
                     }
                     return
                 }
@@ -297,7 +298,7 @@ final class Connection: @unchecked Sendable {
         }
         output.removeAll(keepingCapacity: false)
         outputOffset = 0
-        if isWriteActive {
+        if isWriteActive, let writeSource {
             isWriteActive = false
             writeSource.suspend()
         }
@@ -307,6 +308,17 @@ final class Connection: @unchecked Sendable {
         }
         touch()
         handler?.connectionDrained(self)
+    }
+
+    /// The write source, made (suspended) on first need; its cancellation is counted like the others'.
+    private func writableSource() -> any DispatchSourceWrite {
+        if let writeSource { return writeSource }
+        let source = DispatchSource.makeWriteSource(fileDescriptor: fd, queue: queue)
+        source.setEventHandler { self.flush() }
+        source.setCancelHandler { self.sourceCancelled() }
+        pendingCancels += 1
+        writeSource = source
+        return source
     }
 
     private func sourceCancelled() {
