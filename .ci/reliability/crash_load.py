@@ -42,10 +42,12 @@ def smtp_load(server, ledger, users, recipients_per_message, stop, seed):
                 sender = rng.choice(users)
                 recipients = rng.sample(users, recipients_per_message)
                 message_id, wire = H.make_message(rng, sender, recipients)
+                # Recorded before sending: a kill may come before any reply, and such a message may
+                # still have been stored (it is then "delivered, not acknowledged").
+                with ledger.lock:
+                    ledger.attempted[message_id] = recipients
                 code, accepted, _ = client.transaction(sender, recipients, wire)
                 with ledger.lock:
-                    if accepted:
-                        ledger.attempted[message_id] = accepted
                     if code == 250:
                         ledger.acknowledged[message_id] = accepted
                     elif code:

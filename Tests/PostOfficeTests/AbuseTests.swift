@@ -3,6 +3,9 @@
 // DATA), open-relay probes, error limits and POP3 login answers. Each attack must get the right reply code,
 // write nothing outside its Maildir and leave the server's memory nearly flat.
 
+#if canImport(Glibc)
+import Glibc
+#endif
 import Foundation
 import PostOffice
 import PostOfficeTesting
@@ -440,6 +443,83 @@ import Testing
         #expect(client.connection.isClosedByPeer())
         // A lower bound only: the delay after the soft limit cannot be shorter than configured.
         #expect(slowest >= 0.19, "no delay after 10 errors (slowest reply \(slowest) s)")
+    }
+
+    // MARK: - Many clients at once
+
+    /// A TCP connection from a chosen loopback source address (127.0.0.N), reading the first reply line.
+    final class SourceBoundConnection {
+        let fd: Int32
+
+        init?(source: String, port: Int) {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+            guard fd >= 0 else { return nil }
+            self.fd = fd
+            var timeout = timeval(tv_sec: 10, tv_usec: 0)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            var local = sockaddr_in()
+            local.sin_family = sa_family_t(AF_INET)
+            inet_pton(AF_INET, source, &local.sin_addr)
+            var remote = sockaddr_in()
+            remote.sin_family = sa_family_t(AF_INET)
+            remote.sin_port = in_port_t(UInt16(port).bigEndian)
+            inet_pton(AF_INET, "127.0.0.1", &remote.sin_addr)
+            let size = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let bound = withUnsafePointer(to: &local) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, size) } }
+            let connected = withUnsafePointer(to: &remote) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, size) }
+            }
+            guard bound == 0, connected == 0 else {
+                Glibc.close(fd)
+                return nil
+            }
+        }
+
+        deinit { Glibc.close(fd) }
+
+        /// The first line the server sends (its greeting or refusal), or "" on timeout or close.
+        func firstLine() -> String {
+            var bytes: [UInt8] = []
+            var byte: UInt8 = 0
+            while recv(fd, &byte, 1, 0) == 1 {
+                if byte == 10 { break }
+                bytes.append(byte)
+            }
+            return String(decoding: bytes, as: UTF8.self)
+        }
+    }
+
+    @Test func perClientCapRefusesExtraConnectionsWhileOthersAreServed() throws {
+        let office = try TestPostOffice(users: ["alice@example.test": "pw"]) { configuration in
+            configuration.limits.limitsLoopbackConnections = true
+            configuration.limits.connectionsPerAddress = 3
+        }
+        defer { office.stop() }
+        var held: [SourceBoundConnection] = []
+        var greeted = 0
+        var refused: [String] = []
+        // 249 sources hold one silent connection each; five of them try four connections (cap 3).
+        for host in 2...250 {
+            let attempts = host % 50 == 0 ? 4 : 1
+            for _ in 0..<attempts {
+                guard let connection = SourceBoundConnection(source: "127.0.0.\(host)", port: office.smtpAddress.port) else {
+                    Issue.record("cannot connect from 127.0.0.\(host)")
+                    continue
+                }
+                let line = connection.firstLine()
+                if line.hasPrefix("220") { greeted += 1 } else { refused.append(line) }
+                held.append(connection)
+            }
+        }
+        #expect(greeted == 249 + 5 * 2, "greeted \(greeted)")
+        #expect(refused.count == 5 && refused.allSatisfy { $0.hasPrefix("421") }, "refusals: \(refused)")
+        // A real client is still served while the others hang on.
+        let client = try SMTPTestClient(connectingTo: office.smtpAddress)
+        _ = Self.reply(client)
+        try client.command("EHLO client.test")
+        let reply = try client.sendMail(from: "sender@example.net", to: ["alice@example.test"], body: "Subject: still served\n\nhi\n")
+        #expect(reply.code == 250)
+        withExtendedLifetime(held) {}
     }
 
     // MARK: - POP3 authentication
