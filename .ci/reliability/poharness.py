@@ -49,6 +49,7 @@ class Server:
         self.smtp_port = free_port()
         self.pop3_port = free_port()
         self.process = None
+        self.last_listen_seconds = None
         os.makedirs(data, exist_ok=True)
         for user in users:
             run = subprocess.run(
@@ -70,7 +71,9 @@ class Server:
         log = open(self.log_path, "ab")
         command = self.wrapper + [self.binary, "--data", self.data, "--domain", DOMAIN,
                                   "--smtp", f"127.0.0.1:{self.smtp_port}", "--pop3", f"127.0.0.1:{self.pop3_port}"]
+        offset = log.tell()
         began = time.monotonic()
+        spawned = time.time()
         self.process = subprocess.Popen(command, stdout=log, stderr=log, stdin=subprocess.DEVNULL, env=self.env)
         log.close()
         while time.monotonic() - began < timeout:
@@ -78,10 +81,25 @@ class Server:
                 raise RuntimeError(f"server exited with {self.process.returncode}; see {self.log_path}")
             try:
                 with socket.create_connection(("127.0.0.1", self.smtp_port), timeout=0.5):
-                    return time.monotonic() - began
+                    accepted = time.monotonic() - began
+                    self.last_listen_seconds = self._listening_time(offset, spawned)
+                    return accepted
             except OSError:
                 time.sleep(0.002)
         raise RuntimeError("server did not start listening")
+
+    def _listening_time(self, offset, spawned):
+        """Seconds from spawn to the server's own `server.listening` log line (ms resolution), or None.
+        Unlike the client's view this does not include the harness's own scheduling delays."""
+        import datetime
+        with open(self.log_path, "rb") as f:
+            f.seek(offset)
+            for line in f.read().decode("latin-1").splitlines():
+                match = re.match(r"ts=(\S+)Z .*event=server.listening protocol=smtp", line)
+                if match:
+                    stamp = datetime.datetime.fromisoformat(match.group(1)).replace(tzinfo=datetime.timezone.utc)
+                    return stamp.timestamp() - spawned
+        return None
 
     def kill(self):
         if self.process and self.process.poll() is None:
