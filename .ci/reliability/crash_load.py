@@ -24,6 +24,7 @@ class Ledger:
         self.attempted = {}
         self.acknowledged = {}
         self.rejected = 0
+        self.rejections = []
         self.connection_failures = 0
         # POP3: ids marked deleted in a session, and those whose QUIT got +OK.
         self.marked = set()
@@ -46,12 +47,14 @@ def smtp_load(server, ledger, users, recipients_per_message, stop, seed):
                 # still have been stored (it is then "delivered, not acknowledged").
                 with ledger.lock:
                     ledger.attempted[message_id] = recipients
-                code, accepted, _ = client.transaction(sender, recipients, wire)
+                code, accepted, text = client.transaction(sender, recipients, wire)
                 with ledger.lock:
                     if code == 250:
                         ledger.acknowledged[message_id] = accepted
                     elif code:
                         ledger.rejected += 1
+                        if len(ledger.rejections) < 10:
+                            ledger.rejections.append(f"{code} {' '.join(text)}")
         except (OSError, H.ProtocolError):
             with ledger.lock:
                 ledger.connection_failures += 1
@@ -212,7 +215,7 @@ def run_variant(name, args, binary):
             "deletions_confirmed": len(confirmed),
             "confirmed_deletions_resurrected": len(resurrected),
         })
-    result["examples"] = {"lost": lost[:5], "duplicated": duplicated_acknowledged[:5], "partial": partial[:5],
+    result["examples"] = {"rejections": ledger.rejections,"lost": lost[:5], "duplicated": duplicated_acknowledged[:5], "partial": partial[:5],
                           "orphans": orphans[:3], "resurrected": resurrected[:5]}
     if args.keep:
         result["data"] = data

@@ -182,8 +182,8 @@ class SMTPClient(LineSocket):
             if code == 250:
                 accepted.append(recipient)
         if not accepted:
-            self.command("RSET")
-            return 0, [], []
+            code, text = self.command("RSET")
+            return (code if code != 250 else 0), [], text
         code, text = self.command("DATA")
         if code != 354:
             return code, [], text
