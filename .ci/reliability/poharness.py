@@ -106,7 +106,29 @@ class Server:
             self.process.send_signal(signal.SIGKILL)
             self.process.wait()
 
+    def descendants(self):
+        """Process ids below ours (the real server when a wrapper such as strace started it)."""
+        found, queue = [], [self.process.pid] if self.process else []
+        while queue:
+            pid = queue.pop()
+            for task in os.listdir(f"/proc/{pid}/task") if os.path.isdir(f"/proc/{pid}/task") else []:
+                try:
+                    with open(f"/proc/{pid}/task/{task}/children") as f:
+                        children = [int(x) for x in f.read().split()]
+                except OSError:
+                    children = []
+                found += children
+                queue += children
+        return found
+
     def stop(self):
+        if self.wrapper and self.process and self.process.poll() is None:
+            # A tracer would detach and leave the server running: stop the server itself first.
+            for pid in self.descendants():
+                try:
+                    os.kill(pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
         if self.process and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
