@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# run: builds the `postoffice` binary and runs every reliability harness — crash under load, the strace
+# syscall-order audit and I/O fault injection. `--quick` (CI) runs about ten kills and 100 messages per
+# fault scenario; without it the full figures are measured. Exits non-zero when any harness fails.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+quick=()
+[ "${1:-}" = "--quick" ] && quick=(--quick)
+swift build --product postoffice || exit 1
+status=0
+python3 .ci/reliability/crash_load.py "${quick[@]}" --allow-tmp-orphans || status=1
+python3 .ci/reliability/strace_audit.py || status=1
+python3 .ci/reliability/fault_injection.py "${quick[@]}" || status=1
+exit $status

@@ -1,0 +1,196 @@
+#!/usr/bin/env python3
+# strace_audit: runs `postoffice` under strace while sending multi-recipient messages, then checks in the
+# trace that for every stored copy fsync(file) -> rename into new/ -> fsync(new/) all completed before the
+# `250` after DATA was written to that client's socket. Negative control: the same run under eatmydata
+# (fsync becomes a no-op in libc, so the fsyncs vanish from the trace) must make the audit fail.
+
+import argparse
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import poharness as H  # noqa: E402
+
+SYSCALLS = ("openat,open,write,writev,pwrite64,fsync,fdatasync,sync_file_range,syncfs,rename,renameat,renameat2,"
+            "link,linkat,unlink,unlinkat,close,sendto,sendmsg,copy_file_range")
+LINE = re.compile(r"^(\d+)\s+(\S+)\s+(.*)$")
+CALL = re.compile(r"^(\w+)\((.*)\)\s+=\s+(-?\d+|\?)(.*)$")
+UNFINISHED = re.compile(r"^(\w+)\((.*) <unfinished \.\.\.>$")
+RESUMED = re.compile(r"^<\.\.\. (\w+) resumed>(.*)\)\s+=\s+(-?\d+|\?)(.*)$")
+
+
+class Event:
+    def __init__(self, start, pid, name, args):
+        self.start = start
+        self.end = start
+        self.pid = pid
+        self.name = name
+        self.args = args
+        self.result = None
+
+
+def parse(path):
+    events = []
+    pending = {}
+    with open(path, errors="replace") as f:
+        for index, raw in enumerate(f):
+            m = LINE.match(raw.rstrip("\n"))
+            if not m:
+                continue
+            pid, rest = m.group(1), m.group(3)
+            if rest.startswith("+++") or rest.startswith("---"):
+                continue
+            c = CALL.match(rest)
+            if c:
+                e = Event(index, pid, c.group(1), c.group(2))
+                e.result = c.group(3)
+                events.append(e)
+                continue
+            u = UNFINISHED.match(rest)
+            if u:
+                e = Event(index, pid, u.group(1), u.group(2))
+                pending[pid] = e
+                events.append(e)
+                continue
+            r = RESUMED.match(rest)
+            if r and pid in pending:
+                e = pending.pop(pid)
+                e.args += r.group(2)
+                e.end = index
+                e.result = r.group(3)
+    return events
+
+
+def send_messages(server, users, count, fanout, seed):
+    """One message per connection; returns [(client port, id, recipients)] of those answered 250."""
+    rng = random.Random(seed)
+    sent = []
+    for _ in range(count):
+        client = H.SMTPClient(server.smtp_port, timeout=30)
+        port = client.sock.getsockname()[1]
+        client.command("EHLO audit.test")
+        recipients = rng.sample(users, fanout)
+        message_id, wire = H.make_message(rng, users[0], recipients, size_hint=rng.choice([300, 70000]))
+        code, accepted, _ = client.transaction(users[0], recipients, wire)
+        client.command("QUIT")
+        client.close()
+        if code == 250:
+            sent.append((port, message_id, accepted))
+    return sent
+
+
+def audit(events, server, sent):
+    """Returns (checked copies, violations)."""
+    violations = []
+    checked = 0
+    for port, message_id, recipients in sent:
+        socket_tag = f"127.0.0.1:{port}]"
+        on_socket = [e for e in events if e.name in ("sendto", "write", "writev", "sendmsg") and socket_tag in e.args]
+        data_start = next((i for i, e in enumerate(on_socket) if '"354 ' in e.args), None)
+        reply = None
+        if data_start is not None:
+            reply = next((e for e in on_socket[data_start + 1:] if re.search(r'"(\\r\\n)?250 ', e.args)), None)
+        if reply is None:
+            violations.append(f"{message_id}: no 250 after 354 on client port {port} in the trace")
+            continue
+        for user in recipients:
+            maildir = server.maildir(user)
+            names = []
+            for sub in ("new", "cur"):
+                directory = os.path.join(maildir, sub)
+                for name in os.listdir(directory) if os.path.isdir(directory) else []:
+                    if H.check_file(os.path.join(directory, name))[0] == message_id:
+                        names.append(name.split(":")[0])
+            if len(names) != 1:
+                violations.append(f"{message_id} for {user}: {len(names)} copies on disk")
+                continue
+            checked += 1
+            final = os.path.join(maildir, "new", names[0])
+            rename = next((e for e in events if e.name.startswith("rename") and f'"{final}"' in e.args
+                           and e.result == "0"), None)
+            if rename is None:
+                violations.append(f"{message_id} for {user}: no rename into {final} in the trace")
+                continue
+            source = re.findall(r'"([^"]*)"', rename.args)[0]
+            file_sync = [e for e in events if e.name in ("fsync", "fdatasync") and f"<{source}>" in e.args
+                         and e.result == "0" and e.end < rename.start]
+            directory_sync = [e for e in events if e.name in ("fsync", "fdatasync")
+                              and f"<{os.path.join(maildir, 'new')}>" in e.args and e.result == "0"
+                              and e.start > rename.end]
+            if not file_sync:
+                violations.append(f"{message_id} for {user}: no fsync of {source} before its rename")
+            if not directory_sync or directory_sync[0].end > reply.start:
+                violations.append(f"{message_id} for {user}: no fsync of {maildir}/new between the rename and the 250")
+            if rename.end > reply.start:
+                violations.append(f"{message_id} for {user}: rename after the 250")
+    return checked, violations
+
+
+def run(binary, eatmydata, args):
+    data = H.temporary_directory("po-strace-")
+    trace = os.path.join(data, "strace.out")
+    users = H.user_names(6)
+    wrapper = ["strace", "-f", "-tt", "-yy", "-s", "120", "-e", f"trace={SYSCALLS}", "-o", trace]
+    if eatmydata:
+        wrapper.append("eatmydata")
+    server = H.Server(binary, data, users, wrapper=wrapper)
+    server.start(timeout=60)
+    sent = send_messages(server, users, args.messages, args.fanout, args.seed)
+    server.stop()
+    time.sleep(0.2)
+    events = parse(trace)
+    checked, violations = audit(events, server, sent)
+    fsyncs = sum(1 for e in events if e.name in ("fsync", "fdatasync"))
+    if args.keep:
+        print(f"trace kept in {trace}")
+    else:
+        H.remove_tree(data)
+    return len(sent), checked, fsyncs, violations
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--binary", default=H.DEFAULT_BINARY)
+    parser.add_argument("--messages", type=int, default=6)
+    parser.add_argument("--fanout", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--no-control", action="store_true", help="skip the eatmydata negative control")
+    parser.add_argument("--eatmydata", action="store_true", help="only the negative control (expected to fail)")
+    parser.add_argument("--keep", action="store_true")
+    args = parser.parse_args()
+    H.require_binary(args.binary)
+    if not shutil.which("strace"):
+        sys.exit("strace not installed")
+    status = 0
+    if not args.eatmydata:
+        sent, checked, fsyncs, violations = run(args.binary, False, args)
+        print(f"audit: {sent} messages answered 250, {checked} copies checked, {fsyncs} fsyncs traced, "
+              f"{len(violations)} violations")
+        for v in violations[:20]:
+            print("  VIOLATION " + v)
+        if violations or checked == 0:
+            status = 1
+    if args.eatmydata or not args.no_control:
+        if not shutil.which("eatmydata"):
+            print("negative control skipped: eatmydata not installed (apt-get install -y eatmydata)")
+        else:
+            sent, checked, fsyncs, violations = run(args.binary, True, args)
+            caught = bool(violations)
+            print(f"negative control (eatmydata): {sent} answered 250, {fsyncs} fsyncs traced, {len(violations)} "
+                  f"violations -> {'caught' if caught else 'NOT CAUGHT'}")
+            for v in violations[:3]:
+                print("  expected: " + v)
+            if args.eatmydata:
+                status = 1 if caught else 0
+            elif not caught:
+                status = 1
+    sys.exit(status)
+
+
+if __name__ == "__main__":
+    main()
