@@ -137,7 +137,9 @@ final class SMTPMessageSink: @unchecked Sendable {
         case .delivered:
             return .accept
         case .temporaryFailure(let code, let text):
-            return .reject(SMTPReply(code.subject == 2 ? 452 : 451, code, text))
+            // 452 for storage shortages (4.2.2 mailbox full, 4.3.1 disk full; RFC 5321 §4.2.2), else 451.
+            let storage = code.subject == 2 || code == EnhancedStatusCode(4, 3, 1)
+            return .reject(SMTPReply(storage ? 452 : 451, code, text))
         case .permanentFailure(let code, let text):
             return .reject(SMTPReply(code == EnhancedStatusCode(5, 3, 4) ? 552 : 554, code, text))
         }

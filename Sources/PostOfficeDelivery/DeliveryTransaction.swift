@@ -304,7 +304,7 @@ public final class DeliveryTransaction {
         _ copy: PlannedCopy, first: MaildirDraft, firstCopy: PlannedCopy, source: Int32, body: BodyRange
     ) throws(SystemError) -> StagedCopy {
         let destination = copy.mailbox.destination
-        if !destination.exists { try destination.create() }
+        try Self.prepare(destination, agent: agent)
         let baseName = agent.names.next()
         let tmpPath = destination.tmpPath + "/" + baseName
         if agent.configuration.copyMethod == .hardLink && copy.headers == firstCopy.headers {
@@ -358,8 +358,26 @@ public final class DeliveryTransaction {
     }
 
     static func openDraft(in maildir: Maildir, agent: LocalDeliveryAgent) throws(SystemError) -> MaildirDraft {
-        if !maildir.exists { try maildir.create() }
+        try prepare(maildir, agent: agent)
         return try MaildirDraft(maildir: maildir, baseName: agent.names.next())
+    }
+
+    /// Creates the Maildir when missing, then checks where it really is: a symlink planted inside the mail
+    /// root (by a local user, or a careless admin) must not carry mail to a directory outside it. The
+    /// lexical check of the address cannot see symlinks; `realpath` can.
+    static func prepare(_ maildir: Maildir, agent: LocalDeliveryAgent) throws(SystemError) {
+        if !maildir.exists { try maildir.create() }
+        guard let resolved = realPath(maildir.path), let root = realPath(agent.configuration.mailRoot),
+            MailboxPathRules.isLexicallyInside(resolved, root: root)
+        else {
+            throw SystemError("realpath", errno: ELOOP, detail: "\(maildir.path) leads outside the mail root")
+        }
+    }
+
+    static func realPath(_ path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
     }
 
     private func log(failure: DeliveryError, detail: String?) {

@@ -170,7 +170,9 @@ public struct SMTPServerStateMachine: Sendable {
             transaction = Transaction(reversePath: reversePath, mailParameters: parameters)
             self.reply(reply, &out)
         } else {
-            self.reply(Self.refusal(decision), &out)
+            // A refused message is the server's trouble (disk full, a loop in the headers), not a client
+            // error: it must not push a well-behaved MTA towards the error limits.
+            self.reply(Self.refusal(decision), countsAsError: false, &out)
         }
         resume(&out)
         return out
@@ -470,12 +472,12 @@ public struct SMTPServerStateMachine: Sendable {
     // MARK: Replies and closing
 
     /// Sends a reply to a command, counting errors and applying the error limits.
-    private mutating func reply(_ reply: SMTPReply, _ out: inout [SMTPAction]) {
+    private mutating func reply(_ reply: SMTPReply, countsAsError: Bool = true, _ out: inout [SMTPAction]) {
         if errorCount >= configuration.limits.softErrorLimit {
             out.append(.delay(milliseconds: configuration.limits.errorDelayMilliseconds))
         }
         out.append(.send(reply))
-        guard reply.isError else { return }
+        guard reply.isError, countsAsError else { return }
         errorCount += 1
         if errorCount >= configuration.limits.hardErrorLimit {
             abortMessageIfBegun(&out)
