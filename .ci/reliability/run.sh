@@ -8,7 +8,7 @@ quick=()
 [ "${1:-}" = "--quick" ] && quick=(--quick)
 swift build --product postoffice || exit 1
 status=0
-python3 .ci/reliability/crash_load.py "${quick[@]}" --allow-tmp-orphans || status=1
+python3 .ci/reliability/crash_load.py "${quick[@]}" || status=1
 python3 .ci/reliability/strace_audit.py || status=1
 python3 .ci/reliability/fault_injection.py "${quick[@]}" || status=1
 exit $status
