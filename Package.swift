@@ -63,7 +63,8 @@ let package = Package(
         .testTarget(name: "PostOfficeMaildirTests", dependencies: ["PostOfficeMaildir"]),
         .testTarget(name: "PostOfficeAccountsTests", dependencies: ["PostOfficeAccounts"]),
         .testTarget(name: "PostOfficeDeliveryTests", dependencies: ["PostOfficeDelivery"]),
-        .testTarget(name: "PostOfficeSMTPTests", dependencies: ["PostOfficeSMTP"], resources: [.copy("Transcripts")]),
+        .testTarget(
+            name: "PostOfficeSMTPTests", dependencies: ["PostOfficeSMTP", "PostOfficeTesting"], resources: [.copy("Transcripts")]),
         .testTarget(name: "PostOfficePOP3Tests", dependencies: ["PostOfficePOP3"], resources: [.copy("Transcripts")]),
         .testTarget(name: "PostOfficeTLSTests", dependencies: ["PostOfficeTLS"]),
         .testTarget(

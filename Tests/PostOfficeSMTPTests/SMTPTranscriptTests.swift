@@ -7,6 +7,7 @@
 
 import Foundation
 import PostOfficeCore
+import PostOfficeTesting
 import Testing
 
 @testable import PostOfficeSMTP

@@ -3,6 +3,7 @@
 
 import Foundation
 import PostOfficeCore
+import PostOfficeTesting
 
 @testable import PostOfficeSMTP
 

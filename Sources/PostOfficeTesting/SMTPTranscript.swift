@@ -1,13 +1,13 @@
-// SMTPTranscript: parser for the SMTP transcript files of Tests/PostOfficeSMTPTests/Transcripts (format: their
-// README.md). Copied unchanged from PostOfficeSMTPTests so the live tests can replay the same files against a server.
+// SMTPTranscript: parser and reply matcher for the transcript files in Transcripts/ (format: Transcripts/README.md).
+// Shipped in PostOfficeTesting: the engine's in-memory tests and the live-server tests replay the same files.
 //
 // Format summary: `C: text` (client line, CRLF added), `W: escaped` (raw bytes, \r \n \t \\ \xHH),
 // `S: pattern` (next server reply line), `E: envelope` / `M: line` / `B: escaped` (next accepted message),
 // `!event` (shutdown, timeout), `# key: value` directives before the first step, other `#` lines comments.
 
 /// One parsed transcript file.
-struct SMTPTranscript: Sendable {
-    enum Step: Hashable, Sendable {
+public struct SMTPTranscript: Sendable {
+    public enum Step: Hashable, Sendable {
         /// Bytes the client sends in one write (consecutive C:/W: lines are one write: that is pipelining).
         case write([UInt8])
         /// A pattern for the next server reply line.
@@ -17,26 +17,31 @@ struct SMTPTranscript: Sendable {
     }
 
     /// What the next accepted message should look like.
-    struct ExpectedMessage: Hashable, Sendable {
+    public struct ExpectedMessage: Hashable, Sendable {
         /// `from=<...> to=<...>[,<...>]` plus optional tokens (see README); nil for no check.
-        var envelope: String?
+        public var envelope: String?
         /// The content (M: lines with CRLF, B: raw bytes); nil for no check.
-        var content: [UInt8]?
+        public var content: [UInt8]?
     }
 
-    struct FormatError: Error, CustomStringConvertible {
-        var line: Int
-        var message: String
-        var description: String { "line \(line): \(message)" }
+    public struct FormatError: Error, CustomStringConvertible {
+        public var line: Int
+        public var message: String
+        public var description: String { "line \(line): \(message)" }
+
+        public init(line: Int, message: String) {
+            self.line = line
+            self.message = message
+        }
     }
 
-    var name: String
+    public var name: String
     /// `# key: value` header lines, key lower-cased.
-    var directives: [String: String] = [:]
-    var steps: [Step] = []
-    var expectedMessages: [ExpectedMessage] = []
+    public var directives: [String: String] = [:]
+    public var steps: [Step] = []
+    public var expectedMessages: [ExpectedMessage] = []
 
-    init(name: String, text: String) throws {
+    public init(name: String, text: String) throws {
         self.name = name
         var write: [UInt8] = []
         var inHeader = true
@@ -102,12 +107,12 @@ struct SMTPTranscript: Sendable {
     }
 
     /// Words of a directive (`users`, `domains`...), split at spaces and commas.
-    func words(_ key: String) -> [String] {
+    public func words(_ key: String) -> [String] {
         (directives[key] ?? "").split(whereSeparator: { $0 == " " || $0 == "," }).map(String.init)
     }
 
     /// `key=value` pairs of the `config` directive.
-    var configuration: [String: String] {
+    public var configuration: [String: String] {
         var result: [String: String] = [:]
         for word in words("config") {
             let parts = word.split(separator: "=", maxSplits: 1)
@@ -116,15 +121,15 @@ struct SMTPTranscript: Sendable {
         return result
     }
 
-    var hasEvents: Bool { steps.contains { if case .event = $0 { true } else { false } } }
+    public var hasEvents: Bool { steps.contains { if case .event = $0 { true } else { false } } }
 
     /// Every client byte, in order.
-    var clientBytes: [UInt8] {
+    public var clientBytes: [UInt8] {
         steps.flatMap { step -> [UInt8] in if case .write(let bytes) = step { bytes } else { [] } }
     }
 
     /// Decodes `\r`, `\n`, `\t`, `\\`, `\xHH`; other characters stand for their UTF-8 bytes.
-    static func unescape(_ text: String, line: Int = 0) throws -> [UInt8] {
+    public static func unescape(_ text: String, line: Int = 0) throws -> [UInt8] {
         var out: [UInt8] = []
         var bytes = Array(text.utf8)[...]
         while let c = bytes.popFirst() {

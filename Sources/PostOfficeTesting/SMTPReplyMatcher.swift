@@ -6,12 +6,14 @@
 /// Pattern rules: a three-character pattern (`250`, `5**`) matches one whole reply, multi-line or not, by its
 /// code; `ddd-*` matches one or more continuation lines of that code; any other pattern matches exactly one
 /// line, where `*` in the first three characters stands for any digit and a final `*` for any rest.
-struct SMTPReplyMatcher: Sendable {
-    private(set) var lines: [String] = []
-    private(set) var position = 0
+public struct SMTPReplyMatcher: Sendable {
+    public private(set) var lines: [String] = []
+    public private(set) var position = 0
+
+    public init() {}
 
     /// Adds server output (whole CRLF-terminated lines).
-    mutating func append(_ bytes: [UInt8]) {
+    public mutating func append(_ bytes: [UInt8]) {
         var start = 0
         for index in bytes.indices where bytes[index] == 10 {
             var end = index
@@ -21,10 +23,10 @@ struct SMTPReplyMatcher: Sendable {
         }
     }
 
-    var unmatched: ArraySlice<String> { lines[position...] }
+    public var unmatched: ArraySlice<String> { lines[position...] }
 
     /// Consumes the lines matching `pattern`; false (consuming nothing) when they do not match.
-    mutating func match(_ pattern: String) -> Bool {
+    public mutating func match(_ pattern: String) -> Bool {
         let p = Array(pattern)
         if p.count == 3 {
             var index = position
@@ -56,11 +58,11 @@ struct SMTPReplyMatcher: Sendable {
         return true
     }
 
-    static func codeMatches(_ pattern: [Character], _ line: [Character]) -> Bool {
+    public static func codeMatches(_ pattern: [Character], _ line: [Character]) -> Bool {
         (0..<3).allSatisfy { i in pattern[i] == "*" ? (line[i].isASCII && line[i].isNumber) : pattern[i] == line[i] }
     }
 
-    static func lineMatches(_ pattern: [Character], _ line: [Character]) -> Bool {
+    public static func lineMatches(_ pattern: [Character], _ line: [Character]) -> Bool {
         guard pattern.count >= 3, line.count >= 3, codeMatches(pattern, line) else { return false }
         if pattern.last == "*" && pattern.count > 3 {
             let prefix = pattern[3..<(pattern.count - 1)]
