@@ -40,6 +40,7 @@ let package = Package(
         .executableTarget(
             name: "postoffice", dependencies: ["PostOffice", "PostOfficeAccounts"], swiftSettings: strict),
         .executableTarget(name: "maildir-torture", dependencies: ["PostOfficeMaildir"]),
+        .executableTarget(name: "postoffice-bench", dependencies: ["PostOffice", "PostOfficeSMTP", "PostOfficePOP3"]),
 
         .testTarget(name: "PostOfficeCoreTests", dependencies: ["PostOfficeCore"]),
         .testTarget(name: "PostOfficeMaildirTests", dependencies: ["PostOfficeMaildir"]),

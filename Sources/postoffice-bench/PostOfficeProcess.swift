@@ -1,0 +1,103 @@
+// PostOfficeProcess: the PostOffice server under test — a data folder with the benchmark users and the
+// numbered aliases smtp-source -r uses, the release `postoffice serve` child, its pid file, and shutdown.
+
+import Foundation
+
+/// A `postoffice serve` child process with its own data folder.
+final class PostOfficeProcess {
+    let binary: String
+    let dataDirectory: String
+    let smtpPort: UInt16
+    let pop3Port: UInt16
+    let log: RunLog
+    private var process: Process?
+
+    /// Maildirs are `<mailRoot>/<user@domain>/Maildir`, the shape the shared scripts expect.
+    var mailRoot: String { dataDirectory + "/mail" }
+    var pidFile: String { dataDirectory + "/postoffice.pid" }
+
+    init(binary: String, dataDirectory: String, smtpPort: UInt16, pop3Port: UInt16, log: RunLog) {
+        self.binary = binary
+        self.dataDirectory = dataDirectory
+        self.smtpPort = smtpPort
+        self.pop3Port = pop3Port
+        self.log = log
+    }
+
+    private var common: [String] { ["--data", dataDirectory] }
+
+    /// Writes the config, adds the users (and aliases `0user@`…`9user@` for smtp-source -r), makes their Maildirs.
+    func prepare(users: [String], domain: String, password: String) throws {
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: mailRoot, withIntermediateDirectories: true)
+        let config = """
+            # postoffice-bench: the server under test
+            hostname = postoffice-bench.localdomain
+            domains = \(domain)
+            mail_location = %u/Maildir
+
+            """
+        try config.write(toFile: dataDirectory + "/postoffice.conf", atomically: true, encoding: .utf8)
+        try "# aliases\n".write(toFile: dataDirectory + "/aliases", atomically: true, encoding: .utf8)
+        for user in users {
+            let address = "\(user)@\(domain)"
+            try cli(common + ["user", "add", address, "--password-stdin"], input: password + "\n")
+            for number in 0..<10 {
+                try cli(common + ["alias", "add", "\(number)\(user)@\(domain)", address])
+            }
+            for sub in ["", "/tmp", "/new", "/cur"] {
+                try fm.createDirectory(atPath: "\(mailRoot)/\(address)/Maildir\(sub)", withIntermediateDirectories: true,
+                                       attributes: [.posixPermissions: 0o700])
+            }
+        }
+    }
+
+    private func cli(_ arguments: [String], input: String? = nil) throws {
+        let outcome = try Subprocess.run(binary, arguments, input: input)
+        guard outcome.status == 0 else {
+            throw BenchmarkError("postoffice \(arguments.joined(separator: " ")) failed: \(outcome.output)")
+        }
+    }
+
+    func start() throws {
+        let child = try Subprocess.start(binary, common + ["serve", "--smtp", "127.0.0.1:\(smtpPort)",
+                                                            "--pop3", "127.0.0.1:\(pop3Port)"],
+                                         logFile: dataDirectory + "/server.log")
+        process = child
+        try "\(child.processIdentifier)\n".write(toFile: pidFile, atomically: true, encoding: .utf8)
+        guard Subprocess.waitForPort(smtpPort, seconds: 15), Subprocess.waitForPort(pop3Port, seconds: 5) else {
+            let text = (try? String(contentsOfFile: dataDirectory + "/server.log", encoding: .utf8)) ?? ""
+            stop()
+            throw BenchmarkError("postoffice did not start listening: \(text)")
+        }
+    }
+
+    /// One message to `recipient`; it must show up in the Maildir within 10 s. Removed afterwards.
+    func probe(recipient: String) throws {
+        var options = LatencyClient.Options()
+        options.port = smtpPort
+        options.sessions = 1
+        options.count = 1
+        options.recipient = recipient
+        let result = try LatencyClient(options: options).run()
+        guard result.delivered == 1 else { throw BenchmarkError("postoffice probe failed: \(result.firstError ?? "?")") }
+        let new = "\(mailRoot)/\(recipient)/Maildir/new"
+        for _ in 0..<100 {
+            if let files = try? FileManager.default.contentsOfDirectory(atPath: new), !files.isEmpty {
+                for file in files { unlink(new + "/" + file) }
+                return
+            }
+            usleep(100_000)
+        }
+        throw BenchmarkError("postoffice probe: nothing in \(new)")
+    }
+
+    /// SIGTERM (graceful), then SIGKILL after 10 s.
+    func stop() {
+        guard let process, process.isRunning else { return }
+        process.terminate()
+        for _ in 0..<100 where process.isRunning { usleep(100_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+    }
+}
