@@ -146,7 +146,7 @@ struct CompareRunner {
                 }
             }
             if settings.parts.contains("pop3") {
-                let total = settings.isQuick ? 400 : 2000
+                let total = settings.isQuick ? 200 : 400
                 for clients in [1, 4] {
                     try scripts.pop3Load(label: "postoffice", port: settings.postofficePOP3Port,
                                          users: Self.users.map { "\($0)@\(Self.domain)" }, clients: clients,

@@ -1,5 +1,5 @@
 // PostOfficeProcess: the PostOffice server under test — a data folder with the benchmark users and the
-// numbered aliases smtp-source -r uses, the release `postoffice serve` child, its pid file, and shutdown.
+// numbered recipients smtp-source -r uses, the release `postoffice serve` child, its pid file, and shutdown.
 
 import Foundation
 
@@ -10,7 +10,7 @@ final class PostOfficeProcess {
     let smtpPort: UInt16
     let pop3Port: UInt16
     let log: RunLog
-    private var process: Process?
+    private var pid: pid_t?
 
     /// Maildirs are `<mailRoot>/<user@domain>/Maildir`, the shape the shared scripts expect.
     var mailRoot: String { dataDirectory + "/mail" }
@@ -26,7 +26,7 @@ final class PostOfficeProcess {
 
     private var common: [String] { ["--data", dataDirectory] }
 
-    /// Writes the config, adds the users (and aliases `0user@`…`9user@` for smtp-source -r), makes their Maildirs.
+    /// Writes the config, adds the users (and users `0alice@`…`9alice@` for smtp-source -r), makes their Maildirs.
     func prepare(users: [String], domain: String, password: String) throws {
         let fm = FileManager.default
         try fm.createDirectory(atPath: mailRoot, withIntermediateDirectories: true)
@@ -42,13 +42,23 @@ final class PostOfficeProcess {
         for user in users {
             let address = "\(user)@\(domain)"
             try cli(common + ["user", "add", address, "--password-stdin"], input: password + "\n")
+            try makeMaildir(address)
+        }
+        // smtp-source -r N sends to 1alice@ ... Nalice@. Aliases to alice would be delivered once (PostOffice
+        // delivers one copy per mailbox), so they are users of their own: N files, as the peers write.
+        if let first = users.first {
             for number in 0..<10 {
-                try cli(common + ["alias", "add", "\(number)\(user)@\(domain)", address])
+                let address = "\(number)\(first)@\(domain)"
+                try cli(common + ["user", "add", address, "--password-stdin"], input: password + "\n")
+                try makeMaildir(address)
             }
-            for sub in ["", "/tmp", "/new", "/cur"] {
-                try fm.createDirectory(atPath: "\(mailRoot)/\(address)/Maildir\(sub)", withIntermediateDirectories: true,
-                                       attributes: [.posixPermissions: 0o700])
-            }
+        }
+    }
+
+    private func makeMaildir(_ address: String) throws {
+        for sub in ["", "/tmp", "/new", "/cur"] {
+            try FileManager.default.createDirectory(atPath: "\(mailRoot)/\(address)/Maildir\(sub)",
+                                                    withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         }
     }
 
@@ -63,8 +73,8 @@ final class PostOfficeProcess {
         let child = try Subprocess.start(binary, common + ["serve", "--smtp", "127.0.0.1:\(smtpPort)",
                                                             "--pop3", "127.0.0.1:\(pop3Port)"],
                                          logFile: dataDirectory + "/server.log")
-        process = child
-        try "\(child.processIdentifier)\n".write(toFile: pidFile, atomically: true, encoding: .utf8)
+        pid = child
+        try "\(child)\n".write(toFile: pidFile, atomically: true, encoding: .utf8)
         guard Subprocess.waitForPort(smtpPort, seconds: 15), Subprocess.waitForPort(pop3Port, seconds: 5) else {
             let text = (try? String(contentsOfFile: dataDirectory + "/server.log", encoding: .utf8)) ?? ""
             stop()
@@ -94,10 +104,14 @@ final class PostOfficeProcess {
 
     /// SIGTERM (graceful), then SIGKILL after 10 s.
     func stop() {
-        guard let process, process.isRunning else { return }
-        process.terminate()
-        for _ in 0..<100 where process.isRunning { usleep(100_000) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
+        guard let pid else { return }
+        self.pid = nil
+        kill(pid, SIGTERM)
+        for _ in 0..<100 {
+            if Subprocess.hasExited(pid) { return }
+            usleep(100_000)
+        }
+        kill(pid, SIGKILL)
+        _ = Subprocess.wait(pid)
     }
 }
