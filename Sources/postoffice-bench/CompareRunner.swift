@@ -67,7 +67,7 @@ struct CompareRunner {
         // Create every server's Maildir tree together (a fresh ext4 tree is slower than an aged one).
         let server = try PostOfficeProcess(binary: settings.postofficeBinary, dataDirectory: state + "/postoffice",
                                            smtpPort: settings.postofficeSMTPPort, pop3Port: settings.postofficePOP3Port,
-                                           log: log)
+                                           log: log, logFile: results + "/postoffice-server.log")
         var serverStarted = false
         var peersStarted = false
         defer {
@@ -128,12 +128,14 @@ struct CompareRunner {
             log.line("## round \(round)/\(settings.rounds), load average \(Self.loadAverage())")
             for load in loads {
                 for target in targets {
+                    if target.label == "postoffice" { try server.ensureRunning() }
                     let count = load.recipients > 1 ? max(1, settings.count / load.recipients) : settings.messages(size: load.size)
                     try scripts.smtpLoad(target: target, load: load, count: count)
                 }
             }
             if settings.parts.contains("latency") {
                 for target in targets {
+                    if target.label == "postoffice" { try server.ensureRunning() }
                     var options = LatencyClient.Options()
                     options.port = target.port
                     options.sessions = 50
@@ -148,6 +150,7 @@ struct CompareRunner {
             if settings.parts.contains("pop3") {
                 let total = settings.isQuick ? 200 : 400
                 for clients in [1, 4] {
+                    try server.ensureRunning()
                     try scripts.pop3Load(label: "postoffice", port: settings.postofficePOP3Port,
                                          users: Self.users.map { "\($0)@\(Self.domain)" }, clients: clients,
                                          seedRoot: server.mailRoot, total: total, pidFile: server.pidFile)

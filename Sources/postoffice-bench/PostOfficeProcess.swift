@@ -10,13 +10,16 @@ final class PostOfficeProcess {
     let smtpPort: UInt16
     let pop3Port: UInt16
     let log: RunLog
+    /// The server's stdout and stderr (kept with the results, so a crash can be read afterwards).
+    let logFile: String
     private var pid: pid_t?
 
     /// Maildirs are `<mailRoot>/<user@domain>/Maildir`, the shape the shared scripts expect.
     var mailRoot: String { dataDirectory + "/mail" }
     var pidFile: String { dataDirectory + "/postoffice.pid" }
 
-    init(binary: String, dataDirectory: String, smtpPort: UInt16, pop3Port: UInt16, log: RunLog) {
+    init(binary: String, dataDirectory: String, smtpPort: UInt16, pop3Port: UInt16, log: RunLog, logFile: String) {
+        self.logFile = logFile
         self.binary = binary
         self.dataDirectory = dataDirectory
         self.smtpPort = smtpPort
@@ -72,14 +75,27 @@ final class PostOfficeProcess {
     func start() throws {
         let child = try Subprocess.start(binary, common + ["serve", "--smtp", "127.0.0.1:\(smtpPort)",
                                                             "--pop3", "127.0.0.1:\(pop3Port)"],
-                                         logFile: dataDirectory + "/server.log")
+                                         logFile: logFile)
         pid = child
         try "\(child)\n".write(toFile: pidFile, atomically: true, encoding: .utf8)
         guard Subprocess.waitForPort(smtpPort, seconds: 15), Subprocess.waitForPort(pop3Port, seconds: 5) else {
-            let text = (try? String(contentsOfFile: dataDirectory + "/server.log", encoding: .utf8)) ?? ""
+            let text = (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? ""
             stop()
             throw BenchmarkError("postoffice did not start listening: \(text)")
         }
+    }
+
+    /// Restarts the server when it has exited since the last check, saying so in the run log: a load must
+    /// never run against a dead server, and the death itself is a finding (see the server log).
+    func ensureRunning() throws {
+        guard let pid else { return }
+        var status: Int32 = 0
+        guard waitpid(pid, &status, WNOHANG) == pid else { return }
+        let signal = status & 0x7f
+        log.line("!! postoffice (pid \(pid)) exited: \(signal == 0 ? "status \((status >> 8) & 0xff)" : "signal \(signal)"); "
+                 + "see \(logFile); restarting")
+        self.pid = nil
+        try start()
     }
 
     /// One message to `recipient`; it must show up in the Maildir within 10 s. Removed afterwards.
