@@ -10,6 +10,7 @@ struct BenchmarkSettings {
           --rounds N          interleaved rounds (default 3); every server runs every load once per round
           --quick             short run: 1 round, 300 messages per load (100 of 100 KB), short fsync/POP3
           --count N           messages per SMTP load (default 2000; 100 KB loads use N/2)
+          --pop3-messages N   10 KB messages seeded for each POP3 run (default 1000; --quick 200)
           --only LIST         parts, comma separated: smtp,rcpts,latency,fsync,pop3 (default all)
           --targets LIST      SMTP servers: postoffice,postfix,aiosmtpd (default all three)
           --postoffice PATH   the postoffice binary (default .build/release/postoffice)
@@ -24,6 +25,7 @@ struct BenchmarkSettings {
     var rounds = 3
     var isQuick = false
     var count = 2000
+    var pop3Messages = 1000
     var parts: Set<String> = ["smtp", "rcpts", "latency", "fsync", "pop3"]
     var targets: [String] = ["postoffice", "postfix", "aiosmtpd"]
     var postofficeBinary = ".build/release/postoffice"
@@ -56,6 +58,7 @@ struct BenchmarkSettings {
         }
         resultsDirectory = ".build/bench-results/" + stamp
         var countGiven = false
+        var pop3Given = false
         var iterator = arguments.makeIterator()
         func value(_ option: String) throws -> String {
             guard let v = iterator.next() else { throw BenchmarkError("\(option) needs a value") }
@@ -73,6 +76,9 @@ struct BenchmarkSettings {
             case "--count":
                 count = try number(argument)
                 countGiven = true
+            case "--pop3-messages":
+                pop3Messages = try number(argument)
+                pop3Given = true
             case "--only":
                 parts = Set(try value(argument).split(separator: ",").map(String.init))
                 let known: Set<String> = ["smtp", "rcpts", "latency", "fsync", "pop3"]
@@ -93,6 +99,7 @@ struct BenchmarkSettings {
         }
         if isQuick {
             if !countGiven { count = 300 }
+            if !pop3Given { pop3Messages = 200 }
             if !arguments.contains("--rounds") { rounds = 1 }
         }
     }

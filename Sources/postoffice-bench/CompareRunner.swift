@@ -148,7 +148,7 @@ struct CompareRunner {
                 }
             }
             if settings.parts.contains("pop3") {
-                let total = settings.isQuick ? 200 : 400
+                let total = settings.pop3Messages
                 for clients in [1, 4] {
                     try server.ensureRunning()
                     try scripts.pop3Load(label: "postoffice", port: settings.postofficePOP3Port,
