@@ -71,6 +71,10 @@ final class Listener: @unchecked Sendable {
                 // accept4 is not visible through Glibc's module map; two fcntls do the same.
                 _ = fcntl(client, F_SETFD, FD_CLOEXEC)
                 _ = fcntl(client, F_SETFL, fcntl(client, F_GETFL) | O_NONBLOCK)
+                // Replies go out in several sends (POP3: "+OK", body, "."): without TCP_NODELAY, Nagle holds the
+                // last small one until the client's delayed ACK, about 40 ms per RETR.
+                var noDelay: Int32 = 1
+                _ = setsockopt(client, Int32(IPPROTO_TCP), TCP_NODELAY, &noDelay, socklen_t(MemoryLayout<Int32>.size))
                 let peer = SocketAddress(storage: &peerStorage) ?? SocketAddress(host: "0.0.0.0", port: 0)
                 onAccept(client, peer, local)
             }

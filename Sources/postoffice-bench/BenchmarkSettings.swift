@@ -1,0 +1,109 @@
+// BenchmarkSettings: the options of `postoffice-bench compare` — rounds, which parts and servers to run,
+// load sizes, ports, and where the shared peer scripts, the postoffice binary and the results are.
+
+import Foundation
+
+/// Options of the `compare` subcommand.
+struct BenchmarkSettings {
+    static let help = """
+        Usage: postoffice-bench compare [options]
+          --rounds N          interleaved rounds (default 3); every server runs every load once per round
+          --quick             short run: 1 round, 300 messages per load (100 of 100 KB), short fsync/POP3
+          --count N           messages per SMTP load (default 2000; 100 KB loads use N/2)
+          --pop3-messages N   10 KB messages seeded for each POP3 run (default 1000; --quick 200)
+          --only LIST         parts, comma separated: smtp,rcpts,latency,fsync,pop3 (default all)
+          --targets LIST      SMTP servers: postoffice,postfix,aiosmtpd (default all three)
+          --postoffice PATH   the postoffice binary (default .build/release/postoffice)
+          --bench-dir DIR     the shared peer scripts (default $POSTOFFICE_BENCH_DIR, else ../shared/bench)
+          --results DIR       where JSON lines, logs and summary.md go (default .build/bench-results/<UTC time>)
+          --keep              leave the servers running and the state directory in place
+          --python PATH       interpreter for the load scripts (default $PYTHON, else /usr/bin/python3)
+        Ports: PostOffice SMTP 2725 / POP3 1310; the peers use POSTFIX_PORT (2625), POP3_PORT (1210) and
+        AIOSMTPD_PORT (2626) from the environment, as peers/up.sh does. Needs root (Postfix, Dovecot).
+        """
+
+    var rounds = 3
+    var isQuick = false
+    var count = 2000
+    var pop3Messages = 1000
+    var parts: Set<String> = ["smtp", "rcpts", "latency", "fsync", "pop3"]
+    var targets: [String] = ["postoffice", "postfix", "aiosmtpd"]
+    var postofficeBinary = ".build/release/postoffice"
+    var benchDirectory: String
+    var resultsDirectory: String
+    var keepsServers = false
+    var python: String
+    var showsHelp = false
+
+    var postofficeSMTPPort: UInt16 = 2725
+    var postofficePOP3Port: UInt16 = 1310
+    var postfixPort: UInt16
+    var dovecotPort: UInt16
+    var aiosmtpdPort: UInt16
+
+    init(_ arguments: [String]) throws {
+        let environment = ProcessInfo.processInfo.environment
+        benchDirectory = environment["POSTOFFICE_BENCH_DIR"] ?? "../shared/bench"
+        python = environment["PYTHON"] ?? "/usr/bin/python3"
+        postfixPort = UInt16(environment["POSTFIX_PORT"] ?? "") ?? 2625
+        dovecotPort = UInt16(environment["POP3_PORT"] ?? "") ?? 1210
+        aiosmtpdPort = UInt16(environment["AIOSMTPD_PORT"] ?? "") ?? 2626
+        var stamp = ""
+        do {
+            var now = time(nil)
+            var parts = tm()
+            gmtime_r(&now, &parts)
+            stamp = String(format: "%04d%02d%02d-%02d%02d%02d", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday,
+                           parts.tm_hour, parts.tm_min, parts.tm_sec)
+        }
+        resultsDirectory = ".build/bench-results/" + stamp
+        var countGiven = false
+        var pop3Given = false
+        var iterator = arguments.makeIterator()
+        func value(_ option: String) throws -> String {
+            guard let v = iterator.next() else { throw BenchmarkError("\(option) needs a value") }
+            return v
+        }
+        func number(_ option: String) throws -> Int {
+            let text = try value(option)
+            guard let n = Int(text), n > 0 else { throw BenchmarkError("\(option) \(text): expected a positive number") }
+            return n
+        }
+        while let argument = iterator.next() {
+            switch argument {
+            case "--rounds": rounds = try number(argument)
+            case "--quick": isQuick = true
+            case "--count":
+                count = try number(argument)
+                countGiven = true
+            case "--pop3-messages":
+                pop3Messages = try number(argument)
+                pop3Given = true
+            case "--only":
+                parts = Set(try value(argument).split(separator: ",").map(String.init))
+                let known: Set<String> = ["smtp", "rcpts", "latency", "fsync", "pop3"]
+                guard parts.isSubset(of: known) else { throw BenchmarkError("--only: parts are \(known.sorted().joined(separator: ","))") }
+            case "--targets":
+                targets = try value(argument).split(separator: ",").map(String.init)
+                guard Set(targets).isSubset(of: ["postoffice", "postfix", "aiosmtpd"]) else {
+                    throw BenchmarkError("--targets: postoffice, postfix, aiosmtpd")
+                }
+            case "--postoffice": postofficeBinary = try value(argument)
+            case "--bench-dir": benchDirectory = try value(argument)
+            case "--results": resultsDirectory = try value(argument)
+            case "--keep": keepsServers = true
+            case "--python": python = try value(argument)
+            case "--help", "-h": showsHelp = true
+            default: throw BenchmarkError("compare: unknown option \(argument) (see compare --help)")
+            }
+        }
+        if isQuick {
+            if !countGiven { count = 300 }
+            if !pop3Given { pop3Messages = 200 }
+            if !arguments.contains("--rounds") { rounds = 1 }
+        }
+    }
+
+    /// Messages for a load of `size` bytes.
+    func messages(size: Int) -> Int { size >= 100 * 1024 ? max(1, count / 2) : count }
+}

@@ -1,0 +1,191 @@
+// CompareRunner: `postoffice-bench compare` — sets up PostOffice (the release binary, its own data folder)
+// and the peers (shared peers/up.sh), then runs the same loads against each, interleaved in rounds, with
+// the shared load scripts; prints and saves the summary tables. Loopback only, every load bounded.
+
+import Foundation
+
+/// Runs the side-by-side comparison.
+struct CompareRunner {
+    let settings: BenchmarkSettings
+
+    /// The users every server knows; password "secret".
+    static let users = ["alice", "bob", "carol", "dave"]
+    static let domain = "example.test"
+    static let password = "secret"
+
+    /// One SMTP load: smtp-source parameters.
+    struct SMTPLoad {
+        var size: Int
+        var sessions: Int
+        var recipients = 1
+    }
+
+    /// An SMTP server under test, as smtp_load.py sees it.
+    struct SMTPTarget {
+        var label: String
+        var port: UInt16
+        var maildirRoot: String
+        var pidFile: String
+        var queueDirectory: String?
+    }
+
+    func run() throws {
+        let fm = FileManager.default
+        let bench = (settings.benchDirectory as NSString).standardizingPath
+        for script in ["smtp_load.py", "pop3_load.py", "fsync_limit.py", "peers/up.sh", "peers/down.sh"] {
+            guard fm.fileExists(atPath: bench + "/" + script) else {
+                throw BenchmarkError("\(bench)/\(script) not found: set POSTOFFICE_BENCH_DIR or --bench-dir")
+            }
+        }
+        guard fm.isExecutableFile(atPath: settings.postofficeBinary) else {
+            throw BenchmarkError("\(settings.postofficeBinary) not found: run `swift build -c release --product postoffice` first")
+        }
+        guard Subprocess.find("smtp-source") != nil else { throw BenchmarkError("smtp-source (postfix) not installed") }
+        guard getuid() == 0 else { throw BenchmarkError("compare runs Postfix and Dovecot: run it as root") }
+
+        let results = (settings.resultsDirectory as NSString).standardizingPath
+        try fm.createDirectory(atPath: results, withIntermediateDirectories: true)
+        var template = Array("/tmp/postoffice-bench.XXXXXX".utf8CString)
+        guard let made = mkdtemp(&template) else { throw BenchmarkError("mkdtemp failed") }
+        let state = String(cString: made)
+        chmod(state, 0o755)  // the peers deliver as uid 5000 below it
+        let log = RunLog(path: results + "/run.log")
+        log.line("# postoffice-bench compare \(CommandLine.arguments.dropFirst(2).joined(separator: " "))")
+        log.line("# state \(state), results \(results), load average \(Self.loadAverage()), \(ProcessInfo.processInfo.activeProcessorCount) cores")
+
+        let wantsPeers = settings.parts.contains("pop3") || settings.targets.contains("postfix") || settings.targets.contains("aiosmtpd")
+        var peersOnly: [String] = []
+        if settings.targets.contains("postfix") { peersOnly.append("postfix") }
+        if settings.parts.contains("pop3") { peersOnly.append("dovecot") }
+        if settings.targets.contains("aiosmtpd") { peersOnly.append("aiosmtpd") }
+        if settings.parts.contains("pop3") && !peersOnly.contains("postfix") { peersOnly.append("postfix") }  // up.sh checks Dovecot through Postfix
+        let peerEnvironment = [
+            "PEERS_DIR": state + "/peers", "POSTFIX_PORT": "\(settings.postfixPort)", "POP3_PORT": "\(settings.dovecotPort)",
+            "AIOSMTPD_PORT": "\(settings.aiosmtpdPort)", "PEERS_ONLY": peersOnly.joined(separator: " "),
+        ]
+
+        // Create every server's Maildir tree together (a fresh ext4 tree is slower than an aged one).
+        let server = try PostOfficeProcess(binary: settings.postofficeBinary, dataDirectory: state + "/postoffice",
+                                           smtpPort: settings.postofficeSMTPPort, pop3Port: settings.postofficePOP3Port,
+                                           log: log, logFile: results + "/postoffice-server.log")
+        var serverStarted = false
+        var peersStarted = false
+        defer {
+            if !settings.keepsServers {
+                if serverStarted { server.stop() }
+                if peersStarted {
+                    _ = try? Subprocess.run("/bin/bash", [bench + "/peers/down.sh", "--purge"], environment: peerEnvironment)
+                }
+                try? fm.removeItem(atPath: state)
+            } else {
+                log.line("# --keep: servers left running; state in \(state)")
+            }
+        }
+        try server.prepare(users: Self.users, domain: Self.domain, password: Self.password)
+        if wantsPeers {
+            log.line("## starting peers: \(peersOnly.joined(separator: " "))")
+            peersStarted = true
+            let outcome = try Subprocess.run("/bin/bash", [bench + "/peers/up.sh"], environment: peerEnvironment)
+            log.block(outcome.output, prefix: "  ")
+            guard outcome.status == 0 else { throw BenchmarkError("peers/up.sh failed (see \(results)/run.log)") }
+        }
+        try server.start()
+        serverStarted = true
+        try server.probe(recipient: "alice@\(Self.domain)")
+        log.line("## PostOffice \(settings.postofficeBinary) up: SMTP 127.0.0.1:\(settings.postofficeSMTPPort), POP3 127.0.0.1:\(settings.postofficePOP3Port)")
+
+        var targets: [SMTPTarget] = []
+        for name in settings.targets {
+            switch name {
+            case "postoffice":
+                targets.append(SMTPTarget(label: "postoffice", port: settings.postofficeSMTPPort,
+                                          maildirRoot: server.mailRoot, pidFile: server.pidFile))
+            case "postfix":
+                targets.append(SMTPTarget(label: "postfix", port: settings.postfixPort, maildirRoot: state + "/peers/mail",
+                                          pidFile: state + "/peers/postfix/queue/pid/master.pid",
+                                          queueDirectory: state + "/peers/postfix/queue"))
+            default:
+                targets.append(SMTPTarget(label: "aiosmtpd", port: settings.aiosmtpdPort, maildirRoot: state + "/peers/aiosmtpd-mail",
+                                          pidFile: state + "/peers/aiosmtpd.pid"))
+            }
+        }
+
+        let scripts = LoadScripts(python: settings.python, directory: bench, results: results, log: log)
+        var loads: [SMTPLoad] = []
+        if settings.parts.contains("smtp") {
+            loads += [SMTPLoad(size: 1024, sessions: 10), SMTPLoad(size: 1024, sessions: 50),
+                      SMTPLoad(size: 10240, sessions: 50), SMTPLoad(size: 102_400, sessions: 50)]
+        }
+        if settings.parts.contains("rcpts") { loads.append(SMTPLoad(size: 10240, sessions: 10, recipients: 5)) }
+
+        if settings.parts.contains("fsync") {
+            log.line("## disk ceiling (fsync_limit.py)")
+            try scripts.fsyncLimit(directory: state, threads: [1, 10, 50], seconds: settings.isQuick ? 1 : 3,
+                                   repeats: settings.isQuick ? 1 : settings.rounds)
+        }
+        var latencies: [LatencyRow] = []
+        for round in 1...settings.rounds {
+            log.line("## round \(round)/\(settings.rounds), load average \(Self.loadAverage())")
+            for load in loads {
+                for target in targets {
+                    if target.label == "postoffice" { try server.ensureRunning() }
+                    let count = load.recipients > 1 ? max(1, settings.count / load.recipients) : settings.messages(size: load.size)
+                    try scripts.smtpLoad(target: target, load: load, count: count)
+                }
+            }
+            if settings.parts.contains("latency") {
+                for target in targets {
+                    if target.label == "postoffice" { try server.ensureRunning() }
+                    var options = LatencyClient.Options()
+                    options.port = target.port
+                    options.sessions = 50
+                    options.count = settings.count
+                    options.size = 1024
+                    let result = try LatencyClient(options: options).run()
+                    log.line("\(target.label.padding(toLength: 10, withPad: " ", startingAt: 0)) \(result.summary)")
+                    latencies.append(LatencyRow(label: target.label, result: result))
+                    Self.emptyNewDirectories(below: target.maildirRoot)
+                }
+            }
+            if settings.parts.contains("pop3") {
+                let total = settings.pop3Messages
+                for clients in [1, 4] {
+                    try server.ensureRunning()
+                    try scripts.pop3Load(label: "postoffice", port: settings.postofficePOP3Port,
+                                         users: Self.users.map { "\($0)@\(Self.domain)" }, clients: clients,
+                                         seedRoot: server.mailRoot, total: total, pidFile: server.pidFile)
+                    try scripts.pop3Load(label: "dovecot", port: settings.dovecotPort, users: Self.users, clients: clients,
+                                         seedRoot: state + "/peers/mail", total: total,
+                                         pidFile: state + "/peers/dovecot/run/master.pid")
+                }
+            }
+        }
+        let summary = ResultTable(resultsDirectory: results, latencies: latencies).render()
+        log.line("")
+        log.block(summary, prefix: "")
+        try summary.write(toFile: results + "/summary.md", atomically: true, encoding: .utf8)
+        log.line("results in \(results)")
+    }
+
+    /// Removes delivered files so the next load starts from small directories (as smtp_load.py --clean does).
+    static func emptyNewDirectories(below root: String) {
+        let fm = FileManager.default
+        guard let entries = try? fm.contentsOfDirectory(atPath: root) else { return }
+        for entry in entries {
+            for directory in [root + "/" + entry + "/new", root + "/" + entry + "/Maildir/new"] {
+                guard let files = try? fm.contentsOfDirectory(atPath: directory) else { continue }
+                for file in files { unlink(directory + "/" + file) }
+            }
+        }
+    }
+
+    static func loadAverage() -> String {
+        (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").prefix(3).joined(separator: " ") ?? "?"
+    }
+}
+
+/// One latency run, kept for the summary table.
+struct LatencyRow {
+    var label: String
+    var result: LatencyClient.Result
+}

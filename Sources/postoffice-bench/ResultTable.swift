@@ -1,0 +1,155 @@
+// ResultTable: turns the JSON lines the load scripts wrote into the summary tables — medians per load and
+// server, CPU per message, peak RSS, latency percentiles, and PostOffice's ratio to Postfix and Dovecot.
+
+import Foundation
+
+/// The markdown summary of one `compare` run.
+struct ResultTable {
+    let resultsDirectory: String
+    let latencies: [LatencyRow]
+
+    private typealias Row = [String: Any]
+
+    private func rows(_ file: String) -> [Row] {
+        guard let text = try? String(contentsOfFile: resultsDirectory + "/" + file, encoding: .utf8) else { return [] }
+        return text.split(separator: "\n").compactMap {
+            (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? Row
+        }
+    }
+
+    private static func number(_ row: Row, _ key: String) -> Double? {
+        (row[key] as? NSNumber)?.doubleValue
+    }
+
+    private static func median(_ values: [Double]) -> Double? {
+        guard !values.isEmpty else { return nil }
+        let sorted = values.sorted()
+        return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+    }
+
+    private static func cell(_ value: Double?, decimals: Int = -1) -> String {
+        guard let value, value.isFinite else { return "–" }
+        return decimals < 0 ? Formatting.rate(value) : Formatting.fixed(value, decimals: decimals)
+    }
+
+    func render() -> String {
+        var out: [String] = []
+        out += smtpTable()
+        out += latencyTable()
+        out += pop3Table()
+        out += fsyncTable()
+        return out.joined(separator: "\n") + "\n"
+    }
+
+    /// One line per (load, server): medians over the rounds.
+    private func smtpTable() -> [String] {
+        let all = rows("smtp.jsonl")
+        guard !all.isEmpty else { return [] }
+        var out = ["## SMTP delivery (smtp_load.py: smtp-source → server → file in Maildir new/)", "",
+                   "| load | server | runs | msg/s | MB/s | CPU ms/msg | peak RSS MB | msg/s vs Postfix | CPU vs Postfix |",
+                   "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+        var keys: [String] = []
+        var groups: [String: [Row]] = [:]
+        for row in all {
+            let size = Int(Self.number(row, "size") ?? 0)
+            let sessions = Int(Self.number(row, "sessions") ?? 0)
+            let recipients = Int(Self.number(row, "rcpts") ?? 1)
+            var load = "\(size >= 1024 ? "\(size / 1024) KB" : "\(size) B") × \(sessions) sessions"
+            if recipients > 1 { load += " × \(recipients) rcpts" }
+            let key = load + "\t" + ((row["label"] as? String) ?? "?")
+            if groups[key] == nil { keys.append(key) }
+            groups[key, default: []].append(row)
+        }
+        func stats(_ rows: [Row]) -> (rate: Double?, mb: Double?, cpu: Double?, rss: Double?, ok: Int) {
+            let ok = rows.filter { ($0["status"] as? String) == "ok" }
+            let rate = Self.median(ok.compactMap { Self.number($0, "msgs_per_s") })
+            let mb = Self.median(ok.compactMap { Self.number($0, "mb_per_s") })
+            let cpu = Self.median(ok.compactMap { row in
+                Self.number(row, "server_cpu_s").flatMap { cpu in Self.number(row, "expected").map { cpu * 1000 / max($0, 1) } }
+            })
+            let rss = ok.compactMap { Self.number($0, "server_peak_rss_mb") }.max()
+            return (rate, mb, cpu, rss, ok.count)
+        }
+        for key in keys {
+            let parts = key.split(separator: "\t").map(String.init)
+            let mine = stats(groups[key] ?? [])
+            let postfix = stats(groups[parts[0] + "\tpostfix"] ?? [])
+            var rateRatio = "–", cpuRatio = "–"
+            if parts[1] != "postfix", let a = mine.rate, let b = postfix.rate, b > 0 { rateRatio = Formatting.fixed(a / b, decimals: 2) + "×" }
+            if parts[1] != "postfix", let a = mine.cpu, let b = postfix.cpu, b > 0 { cpuRatio = Formatting.fixed(a / b, decimals: 2) + "×" }
+            out.append("| \(parts[0]) | \(parts[1]) | \(mine.ok)/\(groups[key]?.count ?? 0) | \(Self.cell(mine.rate)) | "
+                       + "\(Self.cell(mine.mb, decimals: 2)) | \(Self.cell(mine.cpu, decimals: 2)) | \(Self.cell(mine.rss, decimals: 0)) | "
+                       + "\(rateRatio) | \(cpuRatio) |")
+        }
+        out += ["", "msg/s counts deliveries (messages × recipients) until every file is in new/; CPU is the server's "
+                + "process tree (Postfix: all its daemons); RSS is the peak sum over that tree. Medians over the rounds.", ""]
+        return out
+    }
+
+    private func latencyTable() -> [String] {
+        guard !latencies.isEmpty else { return [] }
+        var out = ["## Commit latency (postoffice-bench latency: 1 KB, 50 sessions, final \".\" → 250)", "",
+                   "| server | runs | msg/s | p50 ms | p99 ms | failures |", "|---|---:|---:|---:|---:|---:|"]
+        var labels: [String] = []
+        for row in latencies where !labels.contains(row.label) { labels.append(row.label) }
+        for label in labels {
+            let runs = latencies.filter { $0.label == label }.map(\.result)
+            out.append("| \(label) | \(runs.count) | \(Self.cell(Self.median(runs.map(\.messagesPerSecond)))) | "
+                       + "\(Self.cell(Self.median(runs.map { $0.percentile(50) * 1000 }), decimals: 2)) | "
+                       + "\(Self.cell(Self.median(runs.map { $0.percentile(99) * 1000 }), decimals: 2)) | "
+                       + "\(runs.map(\.failures).reduce(0, +)) |")
+        }
+        out += ["", "Postfix answers 250 once the message is in its queue (fsync'd), before the Maildir delivery; "
+                + "PostOffice and aiosmtpd answer after the Maildir file and directory are fsync'd.", ""]
+        return out
+    }
+
+    private func pop3Table() -> [String] {
+        let all = rows("pop3.jsonl")
+        guard !all.isEmpty else { return [] }
+        var out = ["## POP3 RETR (pop3_load.py: seeded 10 KB messages, warm, no DELE)", "",
+                   "| clients | server | runs | msg/s | MB/s | CPU ms/msg | peak RSS MB | msg/s vs Dovecot |",
+                   "|---:|---|---:|---:|---:|---:|---:|---:|"]
+        var keys: [String] = []
+        var groups: [String: [Row]] = [:]
+        for row in all {
+            let key = "\(Int(Self.number(row, "clients") ?? 0))\t\((row["label"] as? String) ?? "?")"
+            if groups[key] == nil { keys.append(key) }
+            groups[key, default: []].append(row)
+        }
+        func stats(_ rows: [Row]) -> (rate: Double?, mb: Double?, cpu: Double?, rss: Double?, ok: Int) {
+            let ok = rows.filter { (($0["errors"] as? [Any]) ?? []).isEmpty }
+            return (Self.median(ok.compactMap { Self.number($0, "msgs_per_s") }),
+                    Self.median(ok.compactMap { Self.number($0, "mb_per_s") }),
+                    Self.median(ok.compactMap { row in
+                        Self.number(row, "server_cpu_s").flatMap { cpu in Self.number(row, "msgs").map { cpu * 1000 / max($0, 1) } }
+                    }),
+                    ok.compactMap { Self.number($0, "server_peak_rss_mb") }.max(), ok.count)
+        }
+        for key in keys {
+            let parts = key.split(separator: "\t").map(String.init)
+            let mine = stats(groups[key] ?? [])
+            let dovecot = stats(groups[parts[0] + "\tdovecot"] ?? [])
+            var ratio = "–"
+            if parts[1] != "dovecot", let a = mine.rate, let b = dovecot.rate, b > 0 { ratio = Formatting.fixed(a / b, decimals: 2) + "×" }
+            out.append("| \(parts[0]) | \(parts[1]) | \(mine.ok)/\(groups[key]?.count ?? 0) | \(Self.cell(mine.rate)) | "
+                       + "\(Self.cell(mine.mb, decimals: 1)) | \(Self.cell(mine.cpu, decimals: 3)) | \(Self.cell(mine.rss, decimals: 0)) | \(ratio) |")
+        }
+        out.append("")
+        return out
+    }
+
+    private func fsyncTable() -> [String] {
+        let all = rows("fsync.jsonl")
+        guard !all.isEmpty else { return [] }
+        var out = ["## Disk ceiling (fsync_limit.py, 1 KB: create + write + fsync + rename [+ fsync(dir)])", "",
+                   "| mode | threads | cycles/s (median) | p50 ms | p99 ms |", "|---|---:|---:|---:|---:|"]
+        for row in all {
+            out.append("| \((row["mode"] as? String) ?? "?") | \(Int(Self.number(row, "threads") ?? 0)) | "
+                       + "\(Self.cell(Self.number(row, "median"))) | \(Self.cell(Self.number(row, "p50_ms"), decimals: 2)) | "
+                       + "\(Self.cell(Self.number(row, "p99_ms"), decimals: 2)) |")
+        }
+        out.append("")
+        return out
+    }
+}

@@ -1,0 +1,61 @@
+// postoffice-bench: benchmark harness for PostOffice. `micro` times the engines in memory; `compare` runs
+// the same SMTP and POP3 loads against PostOffice, Postfix, Dovecot and aiosmtpd on loopback; `latency`
+// is the SMTP client that measures the time from the final dot to the 250 reply.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+let usage = """
+    Usage: postoffice-bench micro [--quick]
+           postoffice-bench compare [--rounds N] [--quick] [--only LIST] [--postoffice PATH] [--keep]
+           postoffice-bench latency --port P [--sessions 50] [--count 2000] [--size 1024]
+                                    [--to alice@example.test] [--from a@example.test]
+
+      micro     engine micro-benchmarks in memory (build with -c release), median of 5 runs
+      compare   PostOffice vs Postfix / aiosmtpd (SMTP) and Dovecot (POP3), interleaved rounds
+                (see BenchmarkSettings for every option; `compare --help`)
+      latency   SMTP load with per-message latency from the final "." to the 250 reply (p50/p99)
+    """
+
+let arguments = Array(CommandLine.arguments.dropFirst())
+guard let command = arguments.first else {
+    print(usage)
+    exit(2)
+}
+do {
+    switch command {
+    case "micro":
+        let quick = arguments.contains("--quick")
+        #if DEBUG
+        print("warning: this is a debug build; run `swift run -c release postoffice-bench micro`")
+        #endif
+        print("| benchmark | median | min – max (5 runs) |")
+        print("|---|---:|---:|")
+        _ = MicroBenchmarks(scale: quick ? 0.1 : 1.0).run { measurement in
+            print("| \(measurement.name) | \(Formatting.rate(measurement.median)) \(measurement.unit) | "
+                  + "\(Formatting.rate(measurement.minimum)) – \(Formatting.rate(measurement.maximum)) |")
+            fflush(nil)
+        }
+    case "compare":
+        let settings = try BenchmarkSettings(Array(arguments.dropFirst()))
+        if settings.showsHelp {
+            print(BenchmarkSettings.help)
+        } else {
+            try CompareRunner(settings: settings).run()
+        }
+    case "latency":
+        let options = try LatencyClient.Options(Array(arguments.dropFirst()))
+        let result = try LatencyClient(options: options).run()
+        print(result.summary)
+    case "--help", "-h", "help":
+        print(usage)
+    default:
+        print(usage)
+        exit(2)
+    }
+} catch {
+    var text = "postoffice-bench: \(error)\n"
+    text.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
+    exit(1)
+}
