@@ -227,8 +227,7 @@ public final class DeliveryTransaction {
         var renamed: [(directory: String, path: String)] = []
         do throws(SystemError) {
             // Phase 1: every copy complete and on stable storage in tmp/ before any becomes visible.
-            let firstDescriptor = first.fileDescriptor
-            _ = try SystemCall.retrying("fsync", detail: first.tmpPath) { fsync(firstDescriptor) }
+            try first.sync()
             staged.append(.draft(first, virtualSize: first.byteCount + firstCopy.headerLineFeeds + body.lineFeeds))
             if copies.count > 1 {
                 let source = try SystemCall.retrying("open", detail: first.tmpPath) {

@@ -64,6 +64,18 @@ public final class MaildirDraft {
         try result.get()
     }
 
+    /// fsyncs the file now (before other copies are made from it), so ``commit(virtualSize:syncDirectory:)``
+    /// need not fsync it again unless more bytes are written.
+    public func sync() throws(SystemError) {
+        precondition(fileDescriptor >= 0, "sync after commit or abandon")
+        let fd = fileDescriptor
+        _ = try SystemCall.retrying("fsync", detail: tmpPath) { fsync(fd) }
+        syncedByteCount = byteCount
+    }
+
+    /// Bytes known to be on stable storage (-1: never synced).
+    private var syncedByteCount = -1
+
     /// Records bytes added to the file by other means (for example `copy_file_range` on ``fileDescriptor``).
     public func noteWritten(_ count: Int) {
         byteCount += count
@@ -90,11 +102,13 @@ public final class MaildirDraft {
     public func commit(virtualSize: Int?, syncDirectory: Bool = true) throws(SystemError) -> String {
         precondition(fileDescriptor >= 0, "commit after commit or abandon")
         let fd = fileDescriptor
-        do {
-            _ = try SystemCall.retrying("fsync", detail: tmpPath) { fsync(fd) }
-        } catch {
-            abandon()
-            throw error
+        if syncedByteCount != byteCount {
+            do {
+                _ = try SystemCall.retrying("fsync", detail: tmpPath) { fsync(fd) }
+            } catch {
+                abandon()
+                throw error
+            }
         }
         fileDescriptor = -1
         // close can report a deferred write error (NFS, quota): a failed close means a failed delivery.

@@ -96,3 +96,19 @@ import Testing
         #expect(flagged.name.utf8.count <= 255)
     }
 }
+
+@Suite struct MaildirDraftSyncTests {
+    @Test func syncThenMoreBytesThenCommitKeepsEverything() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("po-\(UUID().uuidString)").path
+        let maildir = Maildir(path: dir + "/box")
+        try maildir.create()
+        let draft = try MaildirDraft(maildir: maildir, baseName: "synced")
+        try draft.write(Array("Subject: a\n\n".utf8))
+        try draft.sync()
+        try draft.write(Array("body\n".utf8))
+        let name = try draft.commit(virtualSize: nil)
+        #expect(name == "synced,S=17")
+        #expect(try String(contentsOfFile: maildir.newPath + "/" + name, encoding: .utf8) == "Subject: a\n\nbody\n")
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+}
