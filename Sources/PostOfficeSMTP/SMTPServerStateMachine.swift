@@ -170,9 +170,7 @@ public struct SMTPServerStateMachine: Sendable {
             transaction = Transaction(reversePath: reversePath, mailParameters: parameters)
             self.reply(reply, &out)
         } else {
-            // A refused message is the server's trouble (disk full, a loop in the headers), not a client
-            // error: it must not push a well-behaved MTA towards the error limits.
-            self.reply(Self.refusal(decision), countsAsError: false, &out)
+            self.reply(Self.refusal(decision), &out)
         }
         resume(&out)
         return out
@@ -206,7 +204,9 @@ public struct SMTPServerStateMachine: Sendable {
             errorCount = 0  // like Postfix: the error limits count errors made without delivering mail
             self.reply(reply, &out)
         } else {
-            self.reply(Self.refusal(decision), &out)
+            // A refused message is the server's trouble (disk full, a loop in the headers), not a client
+            // error: it must not push a well-behaved MTA towards the error limits.
+            self.reply(Self.refusal(decision), countsAsError: false, &out)
         }
         resume(&out)
         return out

@@ -211,6 +211,22 @@ import Testing
         #expect(machine.resolveSender(.accept) == [.send(.senderOk), .send(.tooMuchPipelinedInput), .close])
     }
 
+    @Test func refusedMessagesDoNotCountTowardsTheErrorLimits() {
+        var machine = Self.machine { $0.limits.hardErrorLimit = 2 }
+        _ = machine.receive(Self.bytes("EHLO c\r\n"))
+        for _ in 0..<3 {
+            _ = machine.receive(Self.bytes("MAIL FROM:<a@b.example>\r\n"))
+            _ = machine.resolveSender(.accept)
+            _ = machine.receive(Self.bytes("RCPT TO:<r@b.example>\r\n"))
+            _ = machine.resolveRecipient(.accept)
+            _ = machine.receive(Self.bytes("DATA\r\nx\r\n.\r\n"))
+            let refusal = SMTPReply(452, EnhancedStatusCode(4, 3, 1), "Disk full")
+            #expect(machine.resolveMessage(.reject(refusal)) == [.send(refusal)])
+        }
+        #expect(machine.errorCount == 0)
+        #expect(!machine.isClosed)
+    }
+
     @Test func nothingFollowsCloseWhenTheDecisionReplyHitsTheHardLimit() {
         var machine = Self.machine {
             $0.maximumPendingInput = 100
