@@ -32,6 +32,8 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
     private struct MessageStream {
         var fd: Int32
         var stuffer: POP3ByteStuffer
+        /// The "+OK" line, sent together with the first bytes of the message.
+        var head: [UInt8]
     }
 
     private let tlsContext: TLSContext?
@@ -148,8 +150,9 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
                     continue
                 }
                 let octets = stuffedSize(for: key)
-                connection.send(POP3Response.messageFollows(octets: octets, bodyLineLimit: bodyLineLimit).wireBytes)
-                stream = MessageStream(fd: fd, stuffer: POP3ByteStuffer(bodyLineLimit: bodyLineLimit))
+                stream = MessageStream(
+                    fd: fd, stuffer: POP3ByteStuffer(bodyLineLimit: bodyLineLimit),
+                    head: POP3Response.messageFollows(octets: octets, bodyLineLimit: bodyLineLimit).wireBytes)
                 if bodyLineLimit == nil { retrievedCount += 1 }
                 connection.pauseReading()
                 pump(connection)
@@ -188,38 +191,49 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
     private var snapshotOctets: [String: Int] = [:]
 
     /// Sends the open message in chunks, keeping at most ~256 KiB queued: memory stays flat for a 50 MB
-    /// message, and the next chunk is read when the socket has drained.
+    /// message, and the next chunk is read when the socket has drained. A small message goes out as one
+    /// send — status line, body and terminator together — since every extra segment costs the client a read.
     private func pump(_ connection: Connection) {
         guard var current = stream else { return }
         isPumping = true
         defer { isPumping = false }
         let chunkSize = 64 * 1024
         var chunk = [UInt8](repeating: 0, count: chunkSize)
-        var output: [UInt8] = []
+        var output = current.head
+        current.head = []
         output.reserveCapacity(chunkSize + chunkSize / 8)
-        while connection.pendingOutputCount < 256 * 1024 && !connection.isClosed {
-            let n = chunk.withUnsafeMutableBytes { read(current.fd, $0.baseAddress, chunkSize) }
-            if n < 0 && errno == EINTR { continue }
-            var more = n > 0
-            output.removeAll(keepingCapacity: true)
-            if n > 0 {
-                more = current.stuffer.encode(chunk[0..<n], into: &output)
-            }
-            if !more {
-                // End of file, a read error (the client gets what was read, properly terminated), or the
-                // TOP line limit reached.
-                current.stuffer.finish(into: &output)
-                close(current.fd)
-                stream = nil
-                connection.send(output)
-                connection.resumeReading()
-                perform(engine.messageSent(), on: connection)
-                return
+        while true {
+            while connection.pendingOutputCount < 256 * 1024 && !connection.isClosed {
+                let n = chunk.withUnsafeMutableBytes { read(current.fd, $0.baseAddress, chunkSize) }
+                if n < 0 && errno == EINTR { continue }
+                var more = n > 0
+                if n > 0 {
+                    more = current.stuffer.encode(chunk[0..<n], into: &output)
+                }
+                if !more {
+                    // End of file, a read error (the client gets what was read, properly terminated), or the
+                    // TOP line limit reached.
+                    current.stuffer.finish(into: &output)
+                    close(current.fd)
+                    stream = nil
+                    connection.send(output)
+                    connection.resumeReading()
+                    perform(engine.messageSent(), on: connection)
+                    return
+                }
+                if output.count >= chunkSize {
+                    stream = current
+                    connection.send(output)
+                    output.removeAll(keepingCapacity: true)
+                }
             }
             stream = current
+            guard !output.isEmpty else { return }
             connection.send(output)
+            output.removeAll(keepingCapacity: true)
+            // If that send drained at once, no "drained" event will come (we are inside pump): keep going.
+            if connection.isClosed || connection.pendingOutputCount >= 256 * 1024 { return }
         }
-        stream = current
     }
 
     // MARK: - Login and maildrop
