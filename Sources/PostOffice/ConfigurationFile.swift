@@ -125,36 +125,21 @@ public enum ConfigurationFile {
                 t.certificateChainPath = path(v, in: c)
                 c.tls = t
             }, render: { $0.tls?.certificateChainPath ?? "" }),
-        Key(name: "tls_private_key", help: "PEM private key of tls_certificate.",
-            apply: { c, v throws(KeyError) in
-                if v.isEmpty { return }
-                var t = c.tls ?? TLSConfiguration(certificateChainPath: "", privateKeyPath: "")
-                t.privateKeyPath = path(v, in: c)
-                c.tls = t
-            }, render: { $0.tls?.privateKeyPath ?? "" }),
-        Key(name: "tls_minimum_version", help: "Oldest TLS version accepted: TLSv1.2 (default) or TLSv1.3.",
-            apply: { c, v throws(KeyError) in
-                if v.isEmpty { return }
-                guard let version = TLSProtocolVersion(name: v) else { throw KeyError(message: "expected TLSv1.2 or TLSv1.3, got '\(v)'") }
-                guard version >= .tls12 else { throw KeyError(message: "\(v) is too old: TLSv1.2 is the minimum") }
-                var t = c.tls ?? TLSConfiguration(certificateChainPath: "", privateKeyPath: "")
-                t.minimumVersion = version
-                c.tls = t
-            }, render: { $0.tls?.minimumVersion.description ?? "" }),
-        Key(name: "tls_cipher_list", help: "OpenSSL cipher list for TLS 1.2 (empty: a modern ECDHE/AEAD list).",
-            apply: { c, v throws(KeyError) in
-                if v.isEmpty { return }
-                var t = c.tls ?? TLSConfiguration(certificateChainPath: "", privateKeyPath: "")
-                t.cipherList = v
-                c.tls = t
-            }, render: { $0.tls?.cipherList ?? "" }),
-        Key(name: "tls_cipher_suites", help: "OpenSSL cipher suites for TLS 1.3 (empty: OpenSSL's AEAD suites).",
-            apply: { c, v throws(KeyError) in
-                if v.isEmpty { return }
-                var t = c.tls ?? TLSConfiguration(certificateChainPath: "", privateKeyPath: "")
-                t.cipherSuites = v
-                c.tls = t
-            }, render: { $0.tls?.cipherSuites ?? "" }),
+        tlsKey("tls_private_key", "PEM private key of tls_certificate.", render: \.privateKeyPath) { t, v, c throws(KeyError) in
+            t.privateKeyPath = path(v, in: c)
+        },
+        tlsKey("tls_minimum_version", "Oldest TLS version accepted: TLSv1.2 (default) or TLSv1.3.", render: \.minimumVersion.description) {
+            t, v, _ throws(KeyError) in
+            guard let version = TLSProtocolVersion(name: v) else { throw KeyError(message: "expected TLSv1.2 or TLSv1.3, got '\(v)'") }
+            guard version >= .tls12 else { throw KeyError(message: "\(v) is too old: TLSv1.2 is the minimum") }
+            t.minimumVersion = version
+        },
+        tlsKey("tls_cipher_list", "OpenSSL cipher list for TLS 1.2 (empty: a modern ECDHE/AEAD list).", render: \.cipherList) {
+            t, v, _ throws(KeyError) in t.cipherList = v
+        },
+        tlsKey("tls_cipher_suites", "OpenSSL cipher suites for TLS 1.3 (empty: OpenSSL's AEAD suites).", render: \.cipherSuites) {
+            t, v, _ throws(KeyError) in t.cipherSuites = v
+        },
         Key(name: "mail_root", help: "Where the Maildirs live (relative paths are below the data folder).",
             apply: { c, v throws(KeyError) in c.mailRoot = path(v, in: c) }, render: { $0.mailRoot }),
         Key(name: "mail_location", help: "A user's Maildir below mail_root: %d domain, %n local part, %u address.",
@@ -222,6 +207,22 @@ public enum ConfigurationFile {
         limit("max_connections", "Simultaneous connections in all.", \.maximumConnections, 1...10_000_000),
         limit("shutdown_grace_seconds", "Seconds a graceful shutdown waits for messages in flight.", \.shutdownGraceSeconds, 0...3600),
     ]
+
+    /// A setting of the TLS configuration: an empty value keeps the default; a value creates the TLS
+    /// configuration if needed (its certificate and key are checked together after the whole file is read).
+    static func tlsKey(
+        _ name: String, _ help: String, render: any KeyPath<TLSConfiguration, String> & Sendable,
+        apply: @escaping @Sendable (inout TLSConfiguration, String, PostOfficeConfiguration) throws(KeyError) -> Void
+    ) -> Key {
+        Key(
+            name: name, help: help,
+            apply: { c, v throws(KeyError) in
+                if v.isEmpty { return }
+                var t = c.tls ?? TLSConfiguration(certificateChainPath: "", privateKeyPath: "")
+                try apply(&t, v, c)
+                c.tls = t
+            }, render: { $0.tls?[keyPath: render] ?? "" })
+    }
 
     static func limit(
         _ name: String, _ help: String, _ keyPath: any WritableKeyPath<Limits, Int> & Sendable, _ range: ClosedRange<Int>
