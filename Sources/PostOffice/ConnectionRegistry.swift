@@ -14,6 +14,15 @@ final class ConnectionRegistry: @unchecked Sendable {
         case admitted
         case tooManyFromAddress
         case tooManyInAll
+
+        /// The log's name for a refusal (the setting that was reached).
+        var refusalReason: String {
+            switch self {
+            case .admitted: ""
+            case .tooManyFromAddress: "connections_per_client"
+            case .tooManyInAll: "max_connections"
+            }
+        }
     }
 
     /// Registers a connection unless a cap is reached. A refused connection is still registered (it gets

@@ -59,7 +59,7 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
             "peer": connection.peer.description, "local": connection.local.description, "tls": connection.tlsDescription ?? "no",
         ])
         guard admission == .admitted else {
-            context.log(.warning, "pop3.refused", connection, ["reason": admission == .tooManyInAll ? "max_connections" : "connections_per_client"])
+            context.log(.warning, "pop3.refused", connection, ["reason": admission.refusalReason])
             connection.send(POP3Response.tooManyConnections.wireBytes)
             connection.closeAfterFlushing()
             return
@@ -138,7 +138,7 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
             case .authenticateAPOP:
                 // APOP needs the clear password, which we never store; refuse like any failed login.
                 actions += engine.authenticationFinished(.failure)
-            case .sendMessage(let key, _, let bodyLineLimit):
+            case .sendMessage(let key, let octets, let bodyLineLimit):
                 guard let message = messages[key] else {
                     actions += engine.messageUnavailable()
                     continue
@@ -149,7 +149,6 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
                     actions += engine.messageUnavailable()
                     continue
                 }
-                let octets = stuffedSize(for: key)
                 stream = MessageStream(
                     fd: fd, stuffer: POP3ByteStuffer(bodyLineLimit: bodyLineLimit),
                     head: POP3Response.messageFollows(octets: octets, bodyLineLimit: bodyLineLimit).wireBytes)
@@ -183,12 +182,6 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
             }
         }
     }
-
-    private func stuffedSize(for key: String) -> Int {
-        snapshotOctets[key] ?? 0
-    }
-
-    private var snapshotOctets: [String: Int] = [:]
 
     /// Sends the open message in chunks, keeping at most ~256 KiB queued: memory stays flat for a 50 MB
     /// message, and the next chunk is read when the socket has drained. A small message goes out as one
@@ -250,7 +243,6 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
         var maildir: Maildir
         var lock: MaildirLock
         var messages: [String: MaildirMessage]
-        var octets: [String: Int]
         var listing: [POP3MessageInfo]
     }
 
@@ -275,13 +267,12 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
             let scan = try MaildirScanner(maildir: maildir).scan()
             let uidlist = try? DovecotUIDList(maildir: maildir)
             let dovecotUIDs = uidlist?.uidsByBaseName ?? [:]
-            var drop = Maildrop(user: address, maildir: maildir, lock: lock, messages: [:], octets: [:], listing: [])
+            var drop = Maildrop(user: address, maildir: maildir, lock: lock, messages: [:], listing: [])
             for message in scan.messages {
                 let key = message.baseName
                 guard drop.messages[key] == nil, let size = wireSize(of: message, context: context) else { continue }
                 let uniqueID = dovecotUIDs[key].flatMap { uid in uidlist?.uniqueIDListing(uid: uid) } ?? key
                 drop.messages[key] = message
-                drop.octets[key] = size
                 drop.listing.append(POP3MessageInfo(uniqueID: uniqueID, octets: size, storageKey: key))
             }
             return .opened(drop)
@@ -310,7 +301,6 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
             maildir = drop.maildir
             user = drop.user
             messages = drop.messages
-            snapshotOctets = drop.octets
             context.log(.info, "pop3.login", connection, ["user": drop.user.description, "messages": String(drop.listing.count)])
             connection.resumeReading()
             perform(rest + engine.authenticationFinished(.success(drop.listing)), on: connection)

@@ -12,7 +12,7 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
     private let context: ServerContext
     private let sessionID: String
     private var engine: SMTPServerStateMachine
-    private var admission: ConnectionRegistry.Admission
+    private let admission: ConnectionRegistry.Admission
     /// Recipients accepted in the current transaction, with where they go, in RCPT order.
     private var accepted: [(address: MailAddress, resolution: RecipientResolution)] = []
     private var reversePath: MailAddress?
@@ -24,7 +24,7 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
     private let tlsContext: TLSContext?
 
     init(
-        context: ServerContext, sessionID: String, admission: ConnectionRegistry.Admission, isLoopback: Bool,
+        context: ServerContext, sessionID: String, admission: ConnectionRegistry.Admission,
         tls: TLSContext?, isImplicitTLS: Bool
     ) {
         self.context = context
@@ -49,7 +49,7 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
         case .tooManyFromAddress, .tooManyInAll:
             // RFC 5321 §3.8: a server that cannot serve may answer 421 at once and close.
             let reply = SMTPReply(421, EnhancedStatusCode(4, 7, 0), "\(context.configuration.hostname) Too many connections, try again later")
-            context.log(.warning, "smtp.refused", connection, ["reason": admission == .tooManyInAll ? "max_connections" : "connections_per_client"])
+            context.log(.warning, "smtp.refused", connection, ["reason": admission.refusalReason])
             connection.send(reply.wireBytes)
             connection.closeAfterFlushing()
             return

@@ -145,7 +145,7 @@ final class ServerContext: @unchecked Sendable {
         switch kind {
         case .smtp, .smtps:
             connection.handler = SMTPSession(
-                context: self, sessionID: id, admission: admission, isLoopback: peer.isLoopback,
+                context: self, sessionID: id, admission: admission,
                 tls: tls, isImplicitTLS: kind.isImplicitTLS)
         case .pop3, .pop3s:
             connection.handler = POP3Session(
