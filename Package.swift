@@ -19,6 +19,7 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CCrypt", pkgConfig: "libcrypt", providers: [.apt(["libcrypt-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CLinuxEvents"),
         .target(name: "PostOfficeCore", swiftSettings: strict),
         .target(name: "PostOfficeMaildir", dependencies: ["PostOfficeCore"], swiftSettings: strict),
         .target(name: "PostOfficeAccounts", dependencies: ["PostOfficeCore", "CCrypt"], swiftSettings: strict),
@@ -34,7 +35,7 @@ let package = Package(
             name: "PostOffice",
             dependencies: [
                 "PostOfficeCore", "PostOfficeMaildir", "PostOfficeAccounts", "PostOfficeDelivery",
-                "PostOfficeSMTP", "PostOfficePOP3", "PostOfficeTLS",
+                "PostOfficeSMTP", "PostOfficePOP3", "PostOfficeTLS", "CLinuxEvents",
             ],
             swiftSettings: strict
         ),

@@ -1,36 +1,35 @@
-// Connection: one accepted TCP connection — non-blocking socket, Dispatch read/write sources, an idle timer
+// Connection: one accepted TCP connection — a non-blocking socket watched by its EventLoop, an idle deadline
 // and an output buffer with back-pressure. It moves bytes between the socket and a ConnectionHandler.
 
-import Dispatch
 #if canImport(Glibc)
 import Glibc
 #endif
 import PostOfficeCore
 import PostOfficeTLS
 
-/// One client connection. All state is confined to `queue`; the handler is called only there.
-final class Connection: @unchecked Sendable {
+/// One client connection. All state is confined to its event loop's thread; the handler is called only there.
+final class Connection: @unchecked Sendable, EventLoopHandler {
     let id: String
     let peer: SocketAddress
     let local: SocketAddress
-    let queue: DispatchQueue
+    /// The loop that owns this connection: sessions hand work back to it (`execute`, `schedule`).
+    let loop: EventLoop
     var handler: (any ConnectionHandler)?
 
     private let fd: Int32
-    private let readSource: any DispatchSourceRead
-    /// Made on the first write that would block: most sessions never fill the socket buffer, and each
-    /// source costs an epoll registration on open and close.
-    private var writeSource: (any DispatchSourceWrite)?
-    private let timer: any DispatchSourceTimer
-    /// Sources start suspended; the read source is resumed in `start()`.
-    private var isReadSuspended = true
-    private var isWriteActive = false
+    private var isRegistered = false
+    private var isDescriptorClosed = false
+    /// What epoll watches now; changed only when it differs, since each change is a system call.
+    private var interest: EventLoop.Interest = []
+    private var isReadPaused = true
     private var output: [UInt8] = []
     private var outputOffset = 0
     private var closeWhenFlushed = false
     private(set) var isClosed = false
-    private var idleTimeout: DispatchTimeInterval = .seconds(300)
-    private var pendingCancels = 2
+    private var idleTimeoutNanoseconds: UInt64 = 300 * 1_000_000_000
+    /// When the socket last moved bytes (the loop's clock). Activity only records the time; the loop's
+    /// once-a-second sweep compares it with the timeout, so no timer is re-armed on every read.
+    private var lastActivity: UInt64 = 0
     private let onFinish: @Sendable (Connection) -> Void
     /// The TLS layer once STARTTLS/STLS began, or from the start on an implicit-TLS listener.
     private var tls: TLSSession?
@@ -42,57 +41,37 @@ final class Connection: @unchecked Sendable {
     private(set) var tlsDescription: String?
 
     /// Wraps an accepted, non-blocking descriptor. `onFinish` runs once, as soon as the connection is
-    /// closed (the descriptor itself is closed a moment later, when Dispatch has let go of it).
+    /// closed.
     init(
-        fd: Int32, id: String, peer: SocketAddress, local: SocketAddress, target: DispatchQueue?,
+        fd: Int32, id: String, peer: SocketAddress, local: SocketAddress, loop: EventLoop,
         onFinish: @escaping @Sendable (Connection) -> Void
     ) {
         self.fd = fd
         self.id = id
         self.peer = peer
         self.local = local
+        self.loop = loop
         self.onFinish = onFinish
-        queue = DispatchQueue(label: "postoffice.connection", target: target)
-        readSource = DispatchSource.makeReadSource(fileDescriptor: fd, queue: queue)
-        timer = DispatchSource.makeTimerSource(queue: queue)
     }
 
-    /// Starts reading; calls the handler's `connectionOpened` first.
+    /// Hands the connection to its loop and starts reading; calls the handler's `connectionOpened` first.
     ///
-    /// The sources' handlers hold the connection strongly: the cycle keeps it alive while the socket is
-    /// open and is broken when `close()` cancels the sources (Dispatch then releases their handlers).
+    /// The loop holds the connection while it is registered; `close()` deregisters it.
     func start() {
-        readSource.setEventHandler { self.readAvailable() }
-        timer.setEventHandler {
-            guard !self.isClosed else { return }
-            if self.isHandshaking {
-                // A client stalled mid-handshake gets no protocol reply: there is no channel for one.
-                self.handler?.connectionTLSFailed(self, reason: "handshake timed out")
-                self.close()
+        loop.execute { [self] in
+            guard !isClosed else { return }
+            touch()
+            // Registration happens with the first interest: reading, or output that had to wait.
+            if opensAfterHandshake {
+                resumeReading()
                 return
             }
-            self.handler?.connectionTimedOut(self)
-        }
-        let finish: @Sendable () -> Void = { self.sourceCancelled() }
-        readSource.setCancelHandler(handler: finish)
-        timer.setCancelHandler(handler: finish)
-        queue.async {
-            self.timer.schedule(deadline: .now() + self.idleTimeout)
-            self.timer.resume()
-            if self.opensAfterHandshake {
-                self.isReadSuspended = false
-                self.readSource.resume()
-                return
-            }
-            self.handler?.connectionOpened(self)
-            if !self.isClosed && !self.closeWhenFlushed {
-                self.isReadSuspended = false
-                self.readSource.resume()
-            }
+            handler?.connectionOpened(self)
+            if !isClosed && !closeWhenFlushed { resumeReading() }
         }
     }
 
-    // MARK: - Called by handlers (on `queue`)
+    // MARK: - Called by handlers (on the loop)
 
     /// Queues bytes for sending and writes as much as the socket takes now.
     func send(_ bytes: [UInt8]) {
@@ -156,55 +135,110 @@ final class Connection: @unchecked Sendable {
         if pendingOutputCount == 0 { close() }
     }
 
-    /// Sets the idle timeout and restarts the timer.
+    /// Sets the idle timeout and restarts it from now.
     func setIdleTimeout(seconds: Int) {
-        idleTimeout = .seconds(seconds)
+        idleTimeoutNanoseconds = UInt64(max(0, seconds)) * 1_000_000_000
         touch()
     }
 
     /// Stops reading from the socket (back-pressure while a slow operation runs).
     func pauseReading() {
-        guard !isClosed, !isReadSuspended else { return }
-        isReadSuspended = true
-        readSource.suspend()
+        guard !isClosed, !isReadPaused else { return }
+        isReadPaused = true
+        updateInterest()
     }
 
     /// Resumes reading.
     func resumeReading() {
-        guard !isClosed, isReadSuspended, !closeWhenFlushed else { return }
-        isReadSuspended = false
-        readSource.resume()
+        guard !isClosed, isReadPaused, !closeWhenFlushed else { return }
+        isReadPaused = false
+        updateInterest()
     }
 
     /// Closes at once, dropping unsent output.
     func close() {
         guard !isClosed else { return }
         isClosed = true
-        // Cancel every source; the descriptor is closed when the last cancel handler has run, since a
-        // source must never watch a descriptor number that the kernel may already have reused.
-        if isReadSuspended {
-            isReadSuspended = false
-            readSource.resume()
+        if isRegistered {
+            isRegistered = false
+            loop.deregister(fd)
         }
-        if let writeSource {
-            if !isWriteActive { writeSource.resume() }
-            isWriteActive = true
+        if !isDescriptorClosed {
+            isDescriptorClosed = true
+            Glibc.close(fd)
         }
-        readSource.cancel()
-        writeSource?.cancel()
-        timer.cancel()
         output = []
         handler?.connectionClosed(self)
-        // Release the connection's place in the per-client count now, not when the descriptor closes:
-        // a client that reconnects right after QUIT must not find its old session still counted.
+        // The session and the connection refer to each other; the loop no longer holds either.
+        handler = nil
         onFinish(self)
+    }
+
+    // MARK: - EventLoopHandler (on the loop)
+
+    func descriptorReadable() {
+        guard !isClosed else { return }
+        guard !isReadPaused else {
+            // Only a hang-up or an error is reported while paused, and epoll keeps reporting it: stop
+            // watching until reading resumes, when the read will see it. Closing now would end a session
+            // in the middle of a commit or a POP3 UPDATE.
+            if isRegistered {
+                isRegistered = false
+                interest = []
+                loop.deregister(fd)
+            }
+            return
+        }
+        readAvailable()
+    }
+
+    func descriptorWritable() {
+        flush()
+    }
+
+    func checkDeadline(now: UInt64) {
+        guard !isClosed, now >= lastActivity &+ idleTimeoutNanoseconds else { return }
+        lastActivity = now
+        if isHandshaking {
+            // A client stalled mid-handshake gets no protocol reply: there is no channel for one.
+            handler?.connectionTLSFailed(self, reason: "handshake timed out")
+            close()
+            return
+        }
+        if closeWhenFlushed {
+            // Its last reply has waited a whole timeout for a client that does not read.
+            close()
+            return
+        }
+        handler?.connectionTimedOut(self)
     }
 
     // MARK: - Internals
 
     private func touch() {
+        lastActivity = EventLoop.now()
+    }
+
+    /// Tells epoll what to wait for now: readable unless paused, writable while output waits.
+    private func updateInterest() {
         guard !isClosed else { return }
-        timer.schedule(deadline: .now() + idleTimeout)
+        var wanted: EventLoop.Interest = []
+        if !isReadPaused { wanted.insert(.readable) }
+        if outputOffset < output.count { wanted.insert(.writable) }
+        if !isRegistered {
+            // Not yet started, or unwatched after a hang-up while paused: watch again only to read.
+            guard !isDescriptorClosed, loop.isCurrent, !isReadPaused || wanted.contains(.writable) else { return }
+            guard loop.register(fd, interest: wanted, handler: self) else {
+                close()
+                return
+            }
+            isRegistered = true
+            interest = wanted
+            return
+        }
+        guard wanted != interest else { return }
+        interest = wanted
+        loop.modify(fd, interest: wanted)
     }
 
     private func readAvailable() {
@@ -285,10 +319,7 @@ final class Connection: @unchecked Sendable {
             if n < 0 {
                 if errno == EINTR { continue }
                 if errno == EAGAIN {
-                    if !isWriteActive {
-                        isWriteActive = true
-                        writableSource().resume()
-                    }
+                    updateInterest()
                     return
                 }
                 close()
@@ -298,34 +329,12 @@ final class Connection: @unchecked Sendable {
         }
         output.removeAll(keepingCapacity: false)
         outputOffset = 0
-        if isWriteActive, let writeSource {
-            isWriteActive = false
-            writeSource.suspend()
-        }
+        if interest.contains(.writable) { updateInterest() }
         if closeWhenFlushed {
             close()
             return
         }
         touch()
         handler?.connectionDrained(self)
-    }
-
-    /// The write source, made (suspended) on first need; its cancellation is counted like the others'.
-    private func writableSource() -> any DispatchSourceWrite {
-        if let writeSource { return writeSource }
-        let source = DispatchSource.makeWriteSource(fileDescriptor: fd, queue: queue)
-        source.setEventHandler { self.flush() }
-        source.setCancelHandler { self.sourceCancelled() }
-        pendingCancels += 1
-        writeSource = source
-        return source
-    }
-
-    private func sourceCancelled() {
-        pendingCancels -= 1
-        if pendingCancels == 0 {
-            Glibc.close(fd)
-            handler = nil
-        }
     }
 }

@@ -132,7 +132,7 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
                 let peer = connection.peer
                 context.storagePool.submit { [self] in
                     let outcome = Self.openMaildrop(login: login, password: password, peer: peer, context: context, connection: connection)
-                    connection.queue.async { [self] in finishLogin(outcome, rest: rest, connection: connection) }
+                    connection.loop.execute { [self] in finishLogin(outcome, rest: rest, connection: connection) }
                 }
                 return
             case .authenticateAPOP:
@@ -153,8 +153,10 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
                     fd: fd, stuffer: POP3ByteStuffer(bodyLineLimit: bodyLineLimit),
                     head: POP3Response.messageFollows(octets: octets, bodyLineLimit: bodyLineLimit).wireBytes)
                 if bodyLineLimit == nil { retrievedCount += 1 }
-                connection.pauseReading()
                 pump(connection)
+                // Most messages go out within that call. A larger one waits for the socket to drain: read
+                // no commands meanwhile (pausing only now saves two epoll_ctl calls per small RETR).
+                if stream != nil { connection.pauseReading() }
                 return
             case .commit(let deleted, let retrieved):
                 let rest = Array(actions[index...])
@@ -165,7 +167,7 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
                     let result = Self.update(
                         deleted: deleted, retrieved: retrieved, messages: snapshot, maildir: maildir,
                         context: context, connection: connection)
-                    connection.queue.async { [self] in
+                    connection.loop.execute { [self] in
                         deletedCount += result.deletedCount
                         lock?.release()
                         lock = nil
@@ -312,7 +314,7 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
                 return
             }
             // Delay the answer so guessing is slow; wrong user and wrong password wait the same.
-            connection.queue.asyncAfter(deadline: .now() + .milliseconds(delay)) { [self] in
+            connection.loop.schedule(afterMilliseconds: delay) { [self] in
                 guard !connection.isClosed else { return }
                 connection.resumeReading()
                 perform(rest + engine.authenticationFinished(.failure), on: connection)

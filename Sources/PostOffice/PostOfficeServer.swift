@@ -39,6 +39,11 @@ public final class PostOfficeServer: Sendable {
             configuration: configuration, hooks: hooks, logSink: logSink, clock: clock, random: random, isVerbose: isVerbose)
     }
 
+    deinit {
+        // A server dropped without `shutdown()` still lets its loop threads go.
+        context.stopEventLoops()
+    }
+
     /// Binds every listener and starts serving. Throws ``SystemError`` when a port cannot be bound
     /// (nothing is left listening then).
     public func start() throws {
@@ -63,6 +68,7 @@ public final class PostOfficeServer: Sendable {
             throw error
         }
         state.lock.withLock { state.listeners = started }
+        context.startEventLoops()
         // Clear tmp/ litter from a crash before serving; the sweep only removes files no live process
         // owns, so it can run beside new deliveries.
         let sweeper = TemporaryFileSweeper(
@@ -118,16 +124,17 @@ public final class PostOfficeServer: Sendable {
         listeners.forEach { $0.cancel() }
         context.beginShutdown()
         for connection in context.registry.all {
-            connection.queue.async { connection.handler?.connectionShutdownRequested(connection) }
+            connection.loop.execute { connection.handler?.connectionShutdownRequested(connection) }
         }
         let done = DispatchSemaphore(value: 0)
         context.registry.whenEmpty { done.signal() }
         if done.wait(timeout: .now() + .seconds(configuration.limits.shutdownGraceSeconds)) == .timedOut {
             for connection in context.registry.all {
-                connection.queue.async { connection.close() }
+                connection.loop.execute { connection.close() }
             }
             _ = done.wait(timeout: .now() + .seconds(5))
         }
+        context.stopEventLoops()
         context.logSink.log(LogRecord(.info, "server.stopped"))
     }
 

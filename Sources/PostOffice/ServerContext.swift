@@ -22,12 +22,9 @@ final class ServerContext: @unchecked Sendable {
     let octetCache = OctetCache()
     /// Threads for work that waits on the disk: message commits, POP3 logins and updates.
     let storagePool = BlockingWorkPool(threads: 16, name: "postoffice-storage")
-    /// One serial queue per core; each connection's queue targets one of them (round robin), like an
-    /// event loop per core. Nothing that waits on the disk runs there, so a few threads serve every
-    /// connection, instead of Dispatch starting a thread for each busy session.
-    let eventLoops: [DispatchQueue] = (0..<max(2, ProcessInfo.processInfo.activeProcessorCount)).map {
-        DispatchQueue(label: "postoffice.loop.\($0)")
-    }
+    /// One event loop (an epoll thread) per core; connections are spread over them round robin. Nothing
+    /// that waits on the disk runs there, so these few threads serve every connection.
+    let eventLoops: [EventLoop]
     private let nextLoop = Lock()
     private var loopIndex = 0
     let spoolDirectory: String
@@ -47,6 +44,8 @@ final class ServerContext: @unchecked Sendable {
         self.clock = clock
         self.random = random
         self.isVerbose = isVerbose
+        let cores = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        eventLoops = try (0..<max(2, cores)).map { try EventLoop(name: "po-loop-\($0)") }
         guard let layout = MailboxLayout(template: configuration.mailLocation) else {
             throw ConfigurationError(file: "configuration", line: 0, message: "mail_location '\(configuration.mailLocation)' is not a valid template")
         }
@@ -126,7 +125,7 @@ final class ServerContext: @unchecked Sendable {
     func accept(fd: Int32, peer: SocketAddress, local: SocketAddress, kind: ListenerKind) {
         let id = random.token(length: 10)
         let registry = self.registry
-        let connection = Connection(fd: fd, id: id, peer: peer, local: local, target: nextEventLoop()) { registry.remove($0) }
+        let connection = Connection(fd: fd, id: id, peer: peer, local: local, loop: nextEventLoop()) { registry.remove($0) }
         let admission = registry.admit(connection, limits: configuration.limits)
         let tls = tlsContext
         if kind.isImplicitTLS {
@@ -169,7 +168,17 @@ final class ServerContext: @unchecked Sendable {
         }
     }
 
-    private func nextEventLoop() -> DispatchQueue {
+    /// Starts the event loops' threads (once, when the server starts).
+    func startEventLoops() {
+        eventLoops.forEach { $0.start() }
+    }
+
+    /// Stops the event loops' threads once the connections are gone.
+    func stopEventLoops() {
+        eventLoops.forEach { $0.shutdown() }
+    }
+
+    private func nextEventLoop() -> EventLoop {
         nextLoop.withLock {
             loopIndex = (loopIndex + 1) % eventLoops.count
             return eventLoops[loopIndex]

@@ -35,10 +35,10 @@ import Glibc
         process.standardError = stderr
         process.standardInput = stdin
         try process.run()
-        stdin.fileHandleForWriting.write(Data(input.utf8))
+        PipeIO.write(Data(input.utf8), to: stdin.fileHandleForWriting)
         try? stdin.fileHandleForWriting.close()
-        let output = stdout.fileHandleForReading.readDataToEndOfFile()
-        let errorOutput = stderr.fileHandleForReading.readDataToEndOfFile()
+        let output = PipeIO.readToEnd(stdout.fileHandleForReading)
+        let errorOutput = PipeIO.readToEnd(stderr.fileHandleForReading)
         process.waitUntilExit()
         return Outcome(
             status: process.terminationStatus, output: String(decoding: output, as: UTF8.self),
@@ -51,7 +51,7 @@ import Glibc
         var smtp: SocketAddress?
         var pop3: SocketAddress?
         while smtp == nil || pop3 == nil {
-            let data = handle.availableData
+            let data = PipeIO.readSome(handle)
             if data.isEmpty { throw TestClientError("the server exited before listening; it printed: \(text)") }
             text += String(decoding: data, as: UTF8.self)
             for line in text.split(separator: "\n") {

@@ -44,15 +44,15 @@ enum ExternalTool {
         let group = DispatchGroup()
         group.enter()
         DispatchQueue.global().async {
-            outBox.data = stdout.fileHandleForReading.readDataToEndOfFile()
+            outBox.data = PipeIO.readToEnd(stdout.fileHandleForReading)
             group.leave()
         }
         group.enter()
         DispatchQueue.global().async {
-            errBox.data = stderr.fileHandleForReading.readDataToEndOfFile()
+            errBox.data = PipeIO.readToEnd(stderr.fileHandleForReading)
             group.leave()
         }
-        if let input { stdin.fileHandleForWriting.write(input) }
+        if let input { PipeIO.write(input, to: stdin.fileHandleForWriting) }
         try? stdin.fileHandleForWriting.close()
         let finished = DispatchSemaphore(value: 0)
         DispatchQueue.global().async {
