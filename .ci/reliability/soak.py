@@ -391,6 +391,8 @@ def verify(server, users, ledger):
 def memory_summary(lives):
     complete = [life for life in lives if life.get("early") and life.get("late")]
     drifts = [life["late"]["rss_kb"] / life["early"]["rss_kb"] - 1 for life in complete if life["early"]["rss_kb"]]
+    anon_drifts = [life["late"]["anon_kb"] / life["early"]["anon_kb"] - 1 for life in complete
+                   if life["early"].get("anon_kb") and life["late"].get("anon_kb")]
     first_fds = lives[0]["early"]["fds"] if lives and lives[0].get("early") else None
     idle_fds = [life[k]["fds"] for life in lives for k in ("early", "late") if life.get(k)]
     leaks = [n for n in idle_fds if first_fds is not None and n > first_fds]
@@ -398,6 +400,9 @@ def memory_summary(lives):
         "lives_sampled": len(complete),
         "drift_max": round(max(drifts), 4) if drifts else None,
         "drift_per_life": [round(d, 4) for d in drifts],
+        # RssAnon alone (heap, no shared libraries): more sensitive, reported but not judged.
+        "anon_drift_max": round(max(anon_drifts), 4) if anon_drifts else None,
+        "anon_drift_per_life": [round(d, 4) for d in anon_drifts],
         "first_life_late_rss_kb": complete[0]["late"]["rss_kb"] if complete else None,
         "last_life_late_rss_kb": complete[-1]["late"]["rss_kb"] if complete else None,
         "first_life_early_idle_fds": first_fds,
@@ -407,6 +412,9 @@ def memory_summary(lives):
     if complete and complete[0]["late"]["rss_kb"]:
         summary["last_vs_first_late_rss"] = round(
             complete[-1]["late"]["rss_kb"] / complete[0]["late"]["rss_kb"] - 1, 4)
+    if complete and complete[0]["late"].get("anon_kb"):
+        summary["first_life_late_anon_kb"] = complete[0]["late"]["anon_kb"]
+        summary["last_life_late_anon_kb"] = complete[-1]["late"]["anon_kb"]
     return summary
 
 
