@@ -38,6 +38,8 @@ final class EventLoop: @unchecked Sendable {
     private var isStopRequested = false
     private var thread = pthread_t()
     private var threadStarted = false
+    /// The loop's thread as it knows itself (set by the thread, so never read before it exists).
+    private var loopThread: pthread_t?
     private var hasExited = false
     /// Loop thread only.
     private var handlers: [Int32: any EventLoopHandler] = [:]
@@ -85,18 +87,27 @@ final class EventLoop: @unchecked Sendable {
             box.release()
             fatalError("pthread_create for \(name) failed: \(result)")
         }
-        threadStarted = true
+        lock.withLock { threadStarted = true }
     }
 
     /// True when called on this loop's thread.
-    var isCurrent: Bool { threadStarted && pthread_equal(pthread_self(), thread) != 0 }
+    var isCurrent: Bool {
+        guard let loopThread = lock.withLock({ loopThread }) else { return false }
+        return pthread_equal(pthread_self(), loopThread) != 0
+    }
+
+    /// True from `start` until `shutdown` is asked for.
+    var isRunning: Bool { lock.withLock { threadStarted && !isStopRequested && !hasExited } }
 
     /// Runs `task` on the loop's thread, after what is already queued. Safe from any thread.
     func execute(_ task: @escaping @Sendable () -> Void) {
+        // On the loop itself no wake-up is needed: queued tasks run at the end of this iteration.
+        let onLoop = isCurrent
         let wake: Bool = lock.withLock {
             incoming.append(task)
-            defer { isWakePending = true }
-            return !isWakePending
+            if onLoop || isWakePending { return false }
+            isWakePending = true
+            return true
         }
         if wake { signal() }
     }
@@ -164,6 +175,7 @@ final class EventLoop: @unchecked Sendable {
     }
 
     private func run() {
+        lock.withLock { loopThread = pthread_self() }
         _ = clinuxevents_name_thread(String(name.prefix(15)))
         let capacity = 256
         let events = UnsafeMutablePointer<epoll_event>.allocate(capacity: capacity)

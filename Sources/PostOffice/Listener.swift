@@ -1,5 +1,5 @@
-// Listener: one listening TCP socket (IPv4 or IPv6), non-blocking, driven by a Dispatch read source.
-// It accepts connections and hands each new descriptor to the server; it knows no protocol.
+// Listener: one listening TCP socket (IPv4 or IPv6), non-blocking, watched by an EventLoop. It accepts
+// connections and hands each new descriptor to the server; it knows no protocol.
 
 import Dispatch
 #if canImport(Glibc)
@@ -7,19 +7,21 @@ import Glibc
 #endif
 import PostOfficeCore
 
-final class Listener: @unchecked Sendable {
+final class Listener: @unchecked Sendable, EventLoopHandler {
     let requestedAddress: SocketAddress
     /// The address actually bound (the chosen port when 0 was asked for).
     let boundAddress: SocketAddress
     private let fd: Int32
-    private let source: any DispatchSourceRead
-    private let queue: DispatchQueue
-    private var isCancelled = false
+    private let loop: EventLoop
+    private let onAccept: @Sendable (Int32, SocketAddress, SocketAddress) -> Void
+    /// Loop thread only (or before `start`).
+    private var isRegistered = false
+    private var isClosed = false
 
-    /// Binds and listens. `onAccept` runs on the listener's queue with the new descriptor (non-blocking,
-    /// close-on-exec) and the peer and local addresses.
+    /// Binds and listens. `onAccept` runs on `loop` with the new descriptor (non-blocking, close-on-exec)
+    /// and the peer and local addresses.
     init(
-        address: SocketAddress, backlog: Int32 = 1024,
+        address: SocketAddress, loop: EventLoop, backlog: Int32 = 1024,
         onAccept: @escaping @Sendable (Int32, SocketAddress, SocketAddress) -> Void
     ) throws(SystemError) {
         requestedAddress = address
@@ -51,45 +53,69 @@ final class Listener: @unchecked Sendable {
         }
         boundAddress = named == 0 ? (SocketAddress(storage: &storage) ?? address) : address
         self.fd = fd
-        queue = DispatchQueue(label: "postoffice.listener.\(boundAddress)")
-        source = DispatchSource.makeReadSource(fileDescriptor: fd, queue: queue)
-        let local = boundAddress
-        source.setEventHandler { [fd] in
-            // Accept everything pending: one event may stand for many connections.
-            for _ in 0..<256 {
-                var peerStorage = sockaddr_storage()
-                var peerLength = socklen_t(MemoryLayout<sockaddr_storage>.size)
-                let client = withUnsafeMutablePointer(to: &peerStorage) {
-                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                        accept(fd, $0, &peerLength)
-                    }
-                }
-                if client < 0 {
-                    // EAGAIN: drained. EMFILE/ENFILE: out of descriptors; the next event retries.
-                    return
-                }
-                // accept4 is not visible through Glibc's module map; two fcntls do the same.
-                _ = fcntl(client, F_SETFD, FD_CLOEXEC)
-                _ = fcntl(client, F_SETFL, fcntl(client, F_GETFL) | O_NONBLOCK)
-                // Replies go out in several sends (POP3: "+OK", body, "."): without TCP_NODELAY, Nagle holds the
-                // last small one until the client's delayed ACK, about 40 ms per RETR.
-                var noDelay: Int32 = 1
-                _ = setsockopt(client, Int32(IPPROTO_TCP), TCP_NODELAY, &noDelay, socklen_t(MemoryLayout<Int32>.size))
-                let peer = SocketAddress(storage: &peerStorage) ?? SocketAddress(host: "0.0.0.0", port: 0)
-                onAccept(client, peer, local)
-            }
-        }
-        source.setCancelHandler { [fd] in close(fd) }
+        self.loop = loop
+        self.onAccept = onAccept
     }
 
-    func start() { source.resume() }
+    /// Starts accepting (the loop must be running).
+    func start() {
+        loop.execute { [self] in
+            guard !isClosed, !isRegistered else { return }
+            isRegistered = loop.register(fd, interest: .readable, handler: self)
+        }
+    }
 
-    /// Stops accepting and closes the socket.
+    /// Stops accepting and closes the socket; returns once it is closed.
     func cancel() {
-        queue.sync {
-            guard !isCancelled else { return }
-            isCancelled = true
-            source.cancel()
+        let closed = DispatchSemaphore(value: 0)
+        let close: @Sendable () -> Void = { [self] in
+            if !isClosed {
+                isClosed = true
+                if isRegistered { loop.deregister(fd) }
+                Glibc.close(fd)
+            }
+            closed.signal()
+        }
+        if loop.isCurrent {
+            close()
+        } else if loop.isRunning {
+            loop.execute(close)
+            closed.wait()
+        } else {
+            close()
         }
     }
+
+    // MARK: - EventLoopHandler
+
+    func descriptorReadable() {
+        // Accept everything pending (up to a bound, so other sockets on this loop get their turn).
+        for _ in 0..<256 {
+            var peerStorage = sockaddr_storage()
+            var peerLength = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            let client = withUnsafeMutablePointer(to: &peerStorage) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    accept(fd, $0, &peerLength)
+                }
+            }
+            if client < 0 {
+                // EAGAIN: drained. EMFILE/ENFILE: out of descriptors; level-triggered epoll retries, so
+                // back off for this round rather than spin.
+                return
+            }
+            // accept4 is not visible through Glibc's module map; two fcntls do the same.
+            _ = fcntl(client, F_SETFD, FD_CLOEXEC)
+            _ = fcntl(client, F_SETFL, fcntl(client, F_GETFL) | O_NONBLOCK)
+            // Replies go out in several sends (POP3: "+OK", body, "."): without TCP_NODELAY, Nagle holds the
+            // last small one until the client's delayed ACK, about 40 ms per RETR.
+            var noDelay: Int32 = 1
+            _ = setsockopt(client, Int32(IPPROTO_TCP), TCP_NODELAY, &noDelay, socklen_t(MemoryLayout<Int32>.size))
+            let peer = SocketAddress(storage: &peerStorage) ?? SocketAddress(host: "0.0.0.0", port: 0)
+            onAccept(client, peer, boundAddress)
+        }
+    }
+
+    func descriptorWritable() {}
+
+    func checkDeadline(now: UInt64) {}
 }

@@ -161,7 +161,7 @@ public final class PostOfficeServer: Sendable {
 
     private func makeListener(_ address: SocketAddress, kind: Kind) throws -> Listener {
         let context = self.context
-        let listener = try Listener(address: address) { fd, peer, local in
+        let listener = try Listener(address: address, loop: context.eventLoops[0]) { fd, peer, local in
             context.accept(fd: fd, peer: peer, local: local, kind: kind)
         }
         state.lock.withLock { state.kinds[ObjectIdentifier(listener)] = kind }

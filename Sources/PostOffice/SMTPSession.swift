@@ -83,10 +83,12 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
             perform(engine.receiveBeforeGreeting(bytes), on: connection)
             return
         }
-        perform(engine.receive(bytes), on: connection)
         // Input that arrives while a commit is on the storage pool is held by the engine; stop reading
         // until the answer comes, so that a flooding client cannot fill even the engine's bounded buffer.
-        if engine.isAwaitingDecision { connection.pauseReading() }
+        // (Not when these very bytes started the commit: most clients then wait for the 250.)
+        let arrivedWhileWaiting = engine.isAwaitingDecision
+        perform(engine.receive(bytes), on: connection)
+        if arrivedWhileWaiting && engine.isAwaitingDecision { connection.pauseReading() }
     }
 
     func connectionDrained(_ connection: Connection) {}
