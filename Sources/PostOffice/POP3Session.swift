@@ -324,7 +324,8 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
 
     /// The exact CRLF size on the wire: `W=` from the name, or counted once and cached.
     private static func wireSize(of message: MaildirMessage, context: ServerContext) -> Int? {
-        if let size = try? message.size(), let virtual = size.virtualByteCount { return virtual }
+        // W= in the name is the answer (no system call); MaildirMessage.size() would stat a name without S=.
+        if let virtual = message.filename.virtualSize { return virtual }
         return context.octetCache.octets(forKey: message.maildir.path + "/" + message.name) {
             let fd = open(message.path, O_RDONLY | O_CLOEXEC)
             guard fd >= 0 else { return nil }
