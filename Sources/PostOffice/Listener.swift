@@ -99,8 +99,11 @@ final class Listener: @unchecked Sendable, EventLoopHandler {
                 }
             }
             if client < 0 {
-                // EAGAIN: drained. EMFILE/ENFILE: out of descriptors; level-triggered epoll retries, so
-                // back off for this round rather than spin.
+                // EAGAIN: drained. Out of descriptors (EMFILE/ENFILE) or kernel memory: the connection stays
+                // queued and the socket readable, so level-triggered epoll would report it again at once
+                // and spin on failing accepts; stop watching for 100 ms instead.
+                let code = errno
+                if code == EMFILE || code == ENFILE || code == ENOBUFS || code == ENOMEM { pauseAccepting() }
                 return
             }
             // accept4 is not visible through Glibc's module map; two fcntls do the same.
@@ -118,4 +121,15 @@ final class Listener: @unchecked Sendable, EventLoopHandler {
     func descriptorWritable() {}
 
     func checkDeadline(now: UInt64) {}
+
+    /// Unwatches the socket for 100 ms (on the loop).
+    private func pauseAccepting() {
+        guard isRegistered, !isClosed else { return }
+        isRegistered = false
+        loop.deregister(fd)
+        loop.schedule(afterMilliseconds: 100) { [self] in
+            guard !isClosed, !isRegistered else { return }
+            isRegistered = loop.register(fd, interest: .readable, handler: self)
+        }
+    }
 }
