@@ -1,0 +1,179 @@
+// IdleRunner: `postoffice-bench idle` — does PostOffice hold thousands of silent SMTP connections in
+// little memory while an active client still gets its messages committed quickly? Per round and count it
+// starts a fresh server, times the active client alone (the control), opens and holds the idle
+// connections, times the active client again, then closes everything and stops the server.
+
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs the idle-connections benchmark.
+struct IdleRunner {
+    let settings: IdleSettings
+
+    /// The target the table is checked against (issue 6): 10,000 idle connections within 150 MB RSS while
+    /// one active client gets p99 below 50 ms.
+    static let residentLimitMegabytes = 150.0
+    static let p99LimitMilliseconds = 50.0
+    /// Descriptors beyond the idle connections that each side needs (listeners, Maildir files, logs).
+    static let descriptorMargin = 256
+
+    func run() throws {
+        let fm = FileManager.default
+        guard fm.isExecutableFile(atPath: settings.postofficeBinary) else {
+            throw BenchmarkError("\(settings.postofficeBinary) not found: run `swift build -c release --product postoffice` first")
+        }
+        let results = (settings.resultsDirectory as NSString).standardizingPath
+        try fm.createDirectory(atPath: results, withIntermediateDirectories: true)
+        let log = RunLog(path: results + "/run.log")
+        log.line("# postoffice-bench idle \(CommandLine.arguments.dropFirst(2).joined(separator: " "))")
+        #if DEBUG
+        log.line("warning: this is a debug build of postoffice-bench; build it with -c release")
+        #endif
+
+        // The bench holds one descriptor per idle connection and so does the server, which inherits the limit.
+        let limit = try DescriptorLimit.raiseToHardLimit()
+        var counts = settings.connectionCounts
+        let fitting = limit.soft - Self.descriptorMargin
+        if let largest = counts.max(), largest > fitting {
+            log.line("!! RLIMIT_NOFILE hard limit is \(limit.hard): \(largest) idle connections do not fit; using at most \(fitting)")
+            counts = counts.map { min($0, fitting) }
+        }
+        log.line("# RLIMIT_NOFILE \(limit.soft) (hard \(limit.hard)), inherited by the server; results in \(results); "
+                 + "load average \(CompareRunner.loadAverage()), \(ProcessInfo.processInfo.activeProcessorCount) cores")
+        guard !Self.isListening(settings.smtpPort) else {
+            throw BenchmarkError("something already listens on 127.0.0.1:\(settings.smtpPort); choose another --port")
+        }
+
+        var template = Array("/tmp/postoffice-bench-idle.XXXXXX".utf8CString)
+        guard let made = mkdtemp(&template) else { throw BenchmarkError("mkdtemp failed") }
+        let state = String(cString: made)
+        defer { try? fm.removeItem(atPath: state) }
+        let largest = counts.max() ?? 0
+        let server = PostOfficeProcess(binary: settings.postofficeBinary, dataDirectory: state + "/postoffice",
+                                       smtpPort: settings.smtpPort, pop3Port: settings.pop3Port,
+                                       log: log, logFile: results + "/postoffice-server.log")
+        defer { server.stop() }
+        // Room for every idle connection from loopback, and no idle timeout during the test.
+        try server.prepare(users: ["alice"], domain: CompareRunner.domain, password: CompareRunner.password,
+                           extraConfiguration: """
+                               max_connections = \(largest + 1000)
+                               connections_per_client = \(largest + 1000)
+                               smtp_command_timeout = 3600
+
+                               """)
+
+        var rows: [IdleMeasurement] = []
+        for round in 1...settings.rounds {
+            for count in counts {
+                log.line("## round \(round)/\(settings.rounds): \(Formatting.grouped(count)) idle connections, "
+                         + "load average \(CompareRunner.loadAverage())")
+                let row = try measure(count: count, round: round, server: server, log: log)
+                rows.append(row)
+                log.line("   " + (IdleMeasurement.table([row]).split(separator: "\n").last.map(String.init) ?? ""))
+            }
+        }
+        let table = IdleMeasurement.table(rows)
+        log.line("")
+        log.block(table, prefix: "")
+        log.line("")
+        for count in counts {
+            let group = rows.filter { $0.connections == count }
+            let met = group.filter { $0.meets(limitMegabytes: Self.residentLimitMegabytes, p99Milliseconds: Self.p99LimitMilliseconds) }
+            log.line("target (\(Formatting.grouped(count)) held, peak RSS ≤ \(Int(Self.residentLimitMegabytes)) MB, "
+                     + "p99 < \(Int(Self.p99LimitMilliseconds)) ms with them): met in \(met.count) of \(group.count) rounds")
+        }
+        try table.write(toFile: results + "/summary.md", atomically: true, encoding: .utf8)
+        log.line("results in \(results)")
+    }
+
+    /// One round at one count, against a freshly started server.
+    private func measure(count: Int, round: Int, server: PostOfficeProcess, log: RunLog) throws -> IdleMeasurement {
+        try server.start()
+        defer { server.stop() }
+        guard let pid = server.pid else { throw BenchmarkError("postoffice did not start") }
+        let recipient = "alice@\(CompareRunner.domain)"
+        try server.probe(recipient: recipient)
+
+        let control = try latencyRun(recipient: recipient)
+        log.line("   control   \(control.summary)")
+        CompareRunner.emptyNewDirectories(below: server.mailRoot)
+
+        guard let before = ProcessStatus(pid: pid, countingDescriptors: true) else { throw BenchmarkError("postoffice exited") }
+        let sampler = ProcessSampler(pid: pid)
+        sampler.start()
+        var options = IdleConnectionPool.Options(port: settings.smtpPort, count: count)
+        options.concurrency = settings.concurrency
+        options.sendsHello = settings.sendsHello
+        let pool = IdleConnectionPool(options: options)
+        defer { pool.close() }
+        var logged = 0
+        let open = pool.open { held in
+            guard held / 2500 > logged / 2500 else { return }
+            logged = held
+            log.line("   \(Formatting.grouped(held)) idle, server RSS \(Formatting.fixed(Double(ProcessStatus(pid: pid)?.residentKilobytes ?? 0) / 1024, decimals: 1)) MB")
+        }
+        log.line("   opened \(Formatting.grouped(open.established)) of \(Formatting.grouped(count)) in "
+                 + "\(Formatting.fixed(open.seconds, decimals: 1)) s (\(Formatting.rate(Double(open.established) / max(open.seconds, 1e-9))) /s)"
+                 + (open.failed > 0 ? "; \(open.failed) failed: \(open.failureSummary)" : "")
+                 + (open.notAttempted > 0 ? "; \(open.notAttempted) not attempted" : ""))
+        // Let the server finish with the last greetings before reading its memory.
+        usleep(2_000_000)
+        pool.checkHeld()
+        guard let idle = ProcessStatus(pid: pid, countingDescriptors: true) else {
+            _ = sampler.stop()
+            throw BenchmarkError("postoffice exited while holding the idle connections (see the server log)")
+        }
+
+        let loaded = try latencyRun(recipient: recipient)
+        log.line("   with idle \(loaded.summary)")
+        CompareRunner.emptyNewDirectories(below: server.mailRoot)
+        let held = pool.checkHeld()
+        let peakResident = ProcessStatus(pid: pid)?.peakResidentKilobytes ?? 0
+        let peaks = sampler.stop()
+
+        pool.close()
+        // Wait (bounded) for the server to notice the closes and release the descriptors.
+        let deadline = MonotonicClock.now() + 30_000_000_000
+        var afterClose = ProcessStatus(pid: pid, countingDescriptors: true) ?? ProcessStatus()
+        while afterClose.descriptors > before.descriptors + 8 && MonotonicClock.now() < deadline {
+            usleep(200_000)
+            afterClose = ProcessStatus(pid: pid, countingDescriptors: true) ?? ProcessStatus()
+        }
+        if afterClose.descriptors > before.descriptors + 8 {
+            log.line("!! the server still has \(afterClose.descriptors) descriptors open 30 s after the idle clients closed (before: \(before.descriptors))")
+        }
+        var row = IdleMeasurement(connections: count, round: round, open: open)
+        row.held = held
+        row.dropped = pool.droppedCount
+        row.firstDropReason = pool.firstDropReason
+        if let reason = pool.firstDropReason { log.line("!! \(pool.droppedCount) idle connections dropped; first: \(reason)") }
+        row.before = before
+        row.idle = idle
+        row.afterClose = afterClose
+        row.peakResidentKilobytes = peakResident
+        row.peaks = peaks
+        row.control = control
+        row.loaded = loaded
+        return row
+    }
+
+    /// The active client: one session sending `settings.messages` messages of `settings.size` bytes.
+    private func latencyRun(recipient: String) throws -> LatencyClient.Result {
+        var options = LatencyClient.Options()
+        options.port = settings.smtpPort
+        options.sessions = 1
+        options.count = settings.messages
+        options.size = settings.size
+        options.recipient = recipient
+        return try LatencyClient(options: options).run()
+    }
+
+    private static func isListening(_ port: UInt16) -> Bool {
+        guard let connection = try? LineConnection(host: "127.0.0.1", port: port, timeoutSeconds: 1) else { return false }
+        connection.close()
+        return true
+    }
+}
