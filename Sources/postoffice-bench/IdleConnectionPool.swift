@@ -109,8 +109,10 @@ final class IdleConnectionPool {
                 }
             }
             if now - lastSweep > 250_000_000 {
-                lastSweep = now
-                for index in inProgress where now - slots[index].startedAt > perConnection {
+                // A fresh reading: slots launched in this pass started after `now`.
+                let sweep = MonotonicClock.now()
+                lastSweep = sweep
+                for index in inProgress where sweep > slots[index].startedAt + perConnection {
                     fail(index, slots[index].phase == .connecting ? "connect timed out" : "no reply within \(Int(options.connectionTimeoutSeconds)) s")
                 }
             }

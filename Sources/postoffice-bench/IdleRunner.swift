@@ -61,7 +61,7 @@ struct IdleRunner {
                            extraConfiguration: """
                                max_connections = \(largest + 1000)
                                connections_per_client = \(largest + 1000)
-                               smtp_command_timeout = 3600
+                               smtp_command_timeout = \(settings.holdSeconds + 3600)
 
                                """)
 
@@ -119,8 +119,8 @@ struct IdleRunner {
                  + "\(Formatting.fixed(open.seconds, decimals: 1)) s (\(Formatting.rate(Double(open.established) / max(open.seconds, 1e-9))) /s)"
                  + (open.failed > 0 ? "; \(open.failed) failed: \(open.failureSummary)" : "")
                  + (open.notAttempted > 0 ? "; \(open.notAttempted) not attempted" : ""))
-        // Let the server finish with the last greetings before reading its memory.
-        usleep(2_000_000)
+        // Let the server finish with the last greetings, and the connections sit idle, before reading its memory.
+        sleep(UInt32(max(1, settings.holdSeconds)))
         pool.checkHeld()
         guard let idle = ProcessStatus(pid: pid, countingDescriptors: true) else {
             _ = sampler.stop()

@@ -20,8 +20,8 @@ let usage = """
       latency   SMTP load with per-message latency from the final "." to the 250 reply (p50/p99)
       idle      holds N idle SMTP connections (greeting and EHLO read, then silent; sources 127.0.0.2-250)
                 against a fresh release server per round, and reports its RSS (VmRSS, RssAnon, VmHWM),
-                threads and descriptors, and one active client's dot-to-250 p50/p99 for --messages 1 KB
-                messages with the connections held and, as a control, without them. Raises RLIMIT_NOFILE
+                threads and descriptors, and one active client's dot-to-250 p50/p99 (500 messages of 1 KB)
+                with the connections held and, as a control, without them. Raises RLIMIT_NOFILE
                 to the hard limit for itself and the server. Target: 10,000 held, peak RSS <= 150 MB,
                 p99 < 50 ms (`idle --help`)
     """
