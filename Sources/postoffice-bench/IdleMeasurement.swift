@@ -12,6 +12,8 @@ struct IdleMeasurement {
     var dropped = 0
     var firstDropReason: String?
     var before = ProcessStatus()
+    /// Right after the last connection went idle (for the CPU time of opening and of holding).
+    var opened = ProcessStatus()
     var idle = ProcessStatus()
     var afterClose = ProcessStatus()
     /// VmHWM just before the idle connections were closed (a fresh server each round, so this round's peak).
@@ -35,8 +37,9 @@ struct IdleMeasurement {
 
     static let header = """
         | idle conns | round | held | open s | RSS before MB | RSS held MB | RssAnon held MB | peak RSS MB | KiB/conn (anon) \
-        | threads before/held/peak | server fds held | control p50 / p99 ms | with idle p50 / p99 ms | RSS after close MB |
-        |---:|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|
+        | threads before/held/peak | server fds held | CPU ms open / hold | control p50 / p99 ms | with idle p50 / p99 ms \
+        | RSS after close MB |
+        |---:|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|
         """
 
     /// Every round's row, then for each connection count the median of its rounds.
@@ -61,6 +64,7 @@ struct IdleMeasurement {
             Self.megabytes(idle.anonymousKilobytes), Self.megabytes(peakResidentKilobytes),
             Formatting.fixed(anonymousKilobytesPerConnection, decimals: 1),
             "\(before.threads) / \(idle.threads) / \(peaks.threads)", Formatting.grouped(idle.descriptors),
+            "\(opened.cpuMilliseconds - before.cpuMilliseconds) / \(idle.cpuMilliseconds - opened.cpuMilliseconds)",
             Self.latency(control), Self.latency(loaded), Self.megabytes(afterClose.residentKilobytes),
         ]
         return "| " + cells.joined(separator: " | ") + " |"
@@ -89,6 +93,7 @@ struct IdleMeasurement {
             Formatting.fixed(median(group.map { $0.anonymousKilobytesPerConnection }), decimals: 1),
             "\(whole { $0.before.threads }) / \(whole { $0.idle.threads }) / \(whole { $0.peaks.threads })",
             whole { $0.idle.descriptors },
+            "\(whole { $0.opened.cpuMilliseconds - $0.before.cpuMilliseconds }) / \(whole { $0.idle.cpuMilliseconds - $0.opened.cpuMilliseconds })",
             "\(ms({ $0.control }, 50)) / \(ms({ $0.control }, 99))",
             "\(ms({ $0.loaded }, 50)) / **\(ms({ $0.loaded }, 99))**",
             mb { $0.afterClose.residentKilobytes },

@@ -119,6 +119,7 @@ struct IdleRunner {
                  + "\(Formatting.fixed(open.seconds, decimals: 1)) s (\(Formatting.rate(Double(open.established) / max(open.seconds, 1e-9))) /s)"
                  + (open.failed > 0 ? "; \(open.failed) failed: \(open.failureSummary)" : "")
                  + (open.notAttempted > 0 ? "; \(open.notAttempted) not attempted" : ""))
+        let opened = ProcessStatus(pid: pid) ?? ProcessStatus()
         // Let the server finish with the last greetings, and the connections sit idle, before reading its memory.
         sleep(UInt32(max(1, settings.holdSeconds)))
         pool.checkHeld()
@@ -151,6 +152,7 @@ struct IdleRunner {
         row.firstDropReason = pool.firstDropReason
         if let reason = pool.firstDropReason { log.line("!! \(pool.droppedCount) idle connections dropped; first: \(reason)") }
         row.before = before
+        row.opened = opened
         row.idle = idle
         row.afterClose = afterClose
         row.peakResidentKilobytes = peakResident

@@ -18,6 +18,8 @@ struct ProcessStatus {
     var threads = 0
     /// Open descriptors; read only when asked for (listing 10,000 of them is not free).
     var descriptors = 0
+    /// CPU time used so far, user and system, from /proc/PID/stat.
+    var cpuMilliseconds = 0
 
     /// All zero.
     init() {}
@@ -25,6 +27,7 @@ struct ProcessStatus {
     /// Reads /proc/`pid`/status (and /proc/`pid`/fd when `countingDescriptors`); nil when the process is gone.
     init?(pid: pid_t, countingDescriptors: Bool = false) {
         if countingDescriptors { descriptors = Self.descriptorCount(pid: pid) }
+        cpuMilliseconds = Self.cpuMilliseconds(pid: pid)
         guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
         for line in text.split(separator: "\n") {
             let parts = line.split(whereSeparator: { $0 == ":" || $0 == " " || $0 == "\t" })
@@ -37,6 +40,18 @@ struct ProcessStatus {
             default: break
             }
         }
+    }
+
+    /// utime + stime of `pid` in milliseconds (0 when unreadable). The fields after the command name,
+    /// which sits in parentheses and may contain spaces, are counted from its closing one.
+    static func cpuMilliseconds(pid: pid_t) -> Int {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = text.lastIndex(of: ")") else { return 0 }
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        // fields[0] is the state (field 3); utime and stime are fields 14 and 15.
+        guard fields.count > 12, let user = Int(fields[11]), let system = Int(fields[12]) else { return 0 }
+        let ticks = max(1, sysconf(Int32(_SC_CLK_TCK)))
+        return (user + system) * 1000 / ticks
     }
 
     /// Open descriptors of `pid` (entries of /proc/PID/fd), or -1 when it cannot be read.
