@@ -56,6 +56,8 @@ struct IdleRunner {
                                        smtpPort: settings.smtpPort, pop3Port: settings.pop3Port,
                                        log: log, logFile: results + "/postoffice-server.log")
         defer { server.stop() }
+        let interruption = Self.stopOnInterrupt(pidFile: server.pidFile, state: state)
+        defer { interruption.forEach { $0.cancel() } }
         // Room for every idle connection from loopback, and no idle timeout during the test.
         try server.prepare(users: ["alice"], domain: CompareRunner.domain, password: CompareRunner.password,
                            extraConfiguration: """
@@ -92,7 +94,10 @@ struct IdleRunner {
     /// One round at one count, against a freshly started server.
     private func measure(count: Int, round: Int, server: PostOfficeProcess, log: RunLog) throws -> IdleMeasurement {
         try server.start()
-        defer { server.stop() }
+        defer {
+            server.stop()
+            unlink(server.pidFile)  // an interrupt between rounds must not signal a reused pid
+        }
         guard let pid = server.pid else { throw BenchmarkError("postoffice did not start") }
         let recipient = "alice@\(CompareRunner.domain)"
         try server.probe(recipient: recipient)
@@ -171,6 +176,34 @@ struct IdleRunner {
         options.size = settings.size
         options.recipient = recipient
         return try LatencyClient(options: options).run()
+    }
+
+    /// On SIGINT or SIGTERM (Ctrl-C, `timeout`): stop the server whose pid is in `pidFile`, remove the
+    /// state folder and exit with 130, so an interrupted run leaves no server behind. The idle sockets
+    /// close with the process.
+    private static func stopOnInterrupt(pidFile: String, state: String) -> [any DispatchSourceSignal] {
+        [SIGINT, SIGTERM].map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler {
+                if let text = try? String(contentsOfFile: pidFile, encoding: .utf8),
+                   let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0 {
+                    kill(pid, SIGTERM)
+                    var tries = 0
+                    while !Subprocess.hasExited(pid) && tries < 100 {
+                        usleep(100_000)
+                        tries += 1
+                    }
+                    if tries == 100 { kill(pid, SIGKILL) }
+                }
+                try? FileManager.default.removeItem(atPath: state)
+                var text = "postoffice-bench: interrupted; server stopped\n"
+                text.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
+                exit(130)
+            }
+            source.resume()
+            return source
+        }
     }
 
     private static func isListening(_ port: UInt16) -> Bool {
