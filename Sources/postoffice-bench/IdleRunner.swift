@@ -133,6 +133,8 @@ struct IdleRunner {
             throw BenchmarkError("postoffice exited while holding the idle connections (see the server log)")
         }
 
+        log.line("   held \(Formatting.grouped(pool.idleCount)) for \(settings.holdSeconds) s: server RSS \(Formatting.fixed(Double(idle.residentKilobytes) / 1024, decimals: 1)) MB, "
+                 + "\(Formatting.grouped(idle.descriptors)) descriptors, \(idle.threads) threads; \(Self.kernelSocketMemory()) (not in RSS)")
         let loaded = try latencyRun(recipient: recipient)
         log.line("   with idle \(loaded.summary)")
         CompareRunner.emptyNewDirectories(below: server.mailRoot)
@@ -204,6 +206,20 @@ struct IdleRunner {
             source.resume()
             return source
         }
+    }
+
+    /// The kernel's TCP buffer memory (both ends of every loopback connection, all processes), from the
+    /// `mem` pages of /proc/net/sockstat.
+    private static func kernelSocketMemory() -> String {
+        guard let text = try? String(contentsOfFile: "/proc/net/sockstat", encoding: .utf8),
+              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("TCP:") }) else { return "kernel TCP memory unknown" }
+        let words = line.split(separator: " ")
+        guard let at = words.firstIndex(of: "mem"), at + 1 < words.count, let pages = Int(words[at + 1]) else {
+            return "kernel TCP memory unknown"
+        }
+        let bytes = Double(pages) * Double(sysconf(Int32(_SC_PAGESIZE)))
+        let inUse = words.firstIndex(of: "inuse").flatMap { $0 + 1 < words.count ? String(words[$0 + 1]) : nil } ?? "?"
+        return "kernel TCP buffers \(Formatting.fixed(bytes / 1_048_576, decimals: 1)) MB for \(inUse) sockets system-wide"
     }
 
     private static func isListening(_ port: UInt16) -> Bool {
