@@ -15,6 +15,8 @@ final class Listener: @unchecked Sendable {
     private let source: any DispatchSourceRead
     private let queue: DispatchQueue
     private var isCancelled = false
+    /// Accepting is paused for a moment after running out of descriptors (see the event handler).
+    private var isPaused = false
 
     /// Binds and listens. `onAccept` runs on the listener's queue with the new descriptor (non-blocking,
     /// close-on-exec) and the peer and local addresses.
@@ -54,7 +56,7 @@ final class Listener: @unchecked Sendable {
         queue = DispatchQueue(label: "postoffice.listener.\(boundAddress)")
         source = DispatchSource.makeReadSource(fileDescriptor: fd, queue: queue)
         let local = boundAddress
-        source.setEventHandler { [fd] in
+        source.setEventHandler { [weak self, fd] in
             // Accept everything pending: one event may stand for many connections.
             for _ in 0..<256 {
                 var peerStorage = sockaddr_storage()
@@ -65,7 +67,11 @@ final class Listener: @unchecked Sendable {
                     }
                 }
                 if client < 0 {
-                    // EAGAIN: drained. EMFILE/ENFILE: out of descriptors; the next event retries.
+                    // EAGAIN: drained. Out of descriptors (EMFILE/ENFILE) or kernel memory: the pending
+                    // connection stays queued and the socket readable, so the level-triggered source would
+                    // fire again at once and spin on failing accepts; wait a moment instead.
+                    let code = errno
+                    if code == EMFILE || code == ENFILE || code == ENOBUFS || code == ENOMEM { self?.pauseAccepting() }
                     return
                 }
                 // accept4 is not visible through Glibc's module map; two fcntls do the same.
@@ -84,12 +90,29 @@ final class Listener: @unchecked Sendable {
 
     func start() { source.resume() }
 
+    /// Suspends the source for 100 ms. Runs on `queue`, as do the resume and `cancel`.
+    private func pauseAccepting() {
+        guard !isCancelled, !isPaused else { return }
+        isPaused = true
+        source.suspend()
+        queue.asyncAfter(deadline: .now() + .milliseconds(100)) { [weak self] in
+            guard let self, isPaused else { return }
+            isPaused = false
+            source.resume()
+        }
+    }
+
     /// Stops accepting and closes the socket.
     func cancel() {
         queue.sync {
             guard !isCancelled else { return }
             isCancelled = true
             source.cancel()
+            // A suspended source runs its cancel handler (which closes the socket) only once resumed.
+            if isPaused {
+                isPaused = false
+                source.resume()
+            }
         }
     }
 }
