@@ -101,6 +101,11 @@ struct IdleRunner {
         guard let pid = server.pid else { throw BenchmarkError("postoffice did not start") }
         let recipient = "alice@\(CompareRunner.domain)"
         try server.probe(recipient: recipient)
+        let serverLimit = Self.openFileLimit(pid: pid)
+        log.line("   server pid \(pid), its RLIMIT_NOFILE \(serverLimit.map(String.init) ?? "unknown")")
+        if let serverLimit, serverLimit < count + Self.descriptorMargin {
+            log.line("!! the server's open-file limit \(serverLimit) is below \(count) connections plus its own descriptors")
+        }
 
         let control = try latencyRun(recipient: recipient)
         log.line("   control   \(control.summary)")
@@ -220,6 +225,13 @@ struct IdleRunner {
         let bytes = Double(pages) * Double(sysconf(Int32(_SC_PAGESIZE)))
         let inUse = words.firstIndex(of: "inuse").flatMap { $0 + 1 < words.count ? String(words[$0 + 1]) : nil } ?? "?"
         return "kernel TCP buffers \(Formatting.fixed(bytes / 1_048_576, decimals: 1)) MB for \(inUse) sockets system-wide"
+    }
+
+    /// The soft "Max open files" of `pid`, from /proc/PID/limits (to show the server inherited ours).
+    private static func openFileLimit(pid: pid_t) -> Int? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/limits", encoding: .utf8),
+              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("Max open files") }) else { return nil }
+        return line.dropFirst("Max open files".count).split(separator: " ").first.flatMap { Int($0) }
     }
 
     private static func isListening(_ port: UInt16) -> Bool {
