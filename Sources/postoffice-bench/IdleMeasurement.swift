@@ -16,7 +16,7 @@ struct IdleMeasurement {
     var opened = ProcessStatus()
     var idle = ProcessStatus()
     var afterClose = ProcessStatus()
-    /// VmHWM just before the idle connections were closed (a fresh server each round, so this round's peak).
+    /// VmHWM at the end of the round, after every batch (a fresh server each round, so this round's peak).
     var peakResidentKilobytes = 0
     var peaks = ProcessSampler.Peaks()
     var control: LatencyClient.Result?
@@ -38,7 +38,7 @@ struct IdleMeasurement {
     static let header = """
         | idle conns | round | held | open s | RSS before MB | RSS held MB | RssAnon held MB | peak RSS MB | KiB/conn (anon) \
         | threads before/held/peak | server fds held | CPU ms open / hold | control p50 / p99 ms | with idle p50 / p99 ms \
-        | RSS after close MB |
+        | RSS after close MB (last batch) |
         |---:|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|
         """
 

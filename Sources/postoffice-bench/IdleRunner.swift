@@ -144,20 +144,27 @@ struct IdleRunner {
         log.line("   with idle \(loaded.summary)")
         CompareRunner.emptyNewDirectories(below: server.mailRoot)
         let held = pool.checkHeld()
+        var afterClose = Self.close(pool, pid: pid, baseline: before, log: log)
+        log.line("   closed: server RSS \(Self.megabytes(afterClose.residentKilobytes)) MB")
+
+        // Further batches on the same server: does memory freed by closed connections get reused?
+        if settings.batches > 1 {
+            for batch in 2...settings.batches {
+                let again = IdleConnectionPool(options: options)
+                let report = again.open()
+                sleep(1)
+                again.checkHeld()
+                let held = ProcessStatus(pid: pid) ?? ProcessStatus()
+                afterClose = Self.close(again, pid: pid, baseline: before, log: log)
+                log.line("   batch \(batch)/\(settings.batches): \(Formatting.grouped(report.established)) opened"
+                         + (report.failed > 0 ? " (\(report.failed) failed: \(report.failureSummary))" : "")
+                         + (again.droppedCount > 0 ? " (\(again.droppedCount) dropped)" : "")
+                         + ", server RSS held \(Self.megabytes(held.residentKilobytes)) MB (anon \(Self.megabytes(held.anonymousKilobytes))), "
+                         + "after close \(Self.megabytes(afterClose.residentKilobytes)) MB, \(held.threads) threads")
+            }
+        }
         let peakResident = ProcessStatus(pid: pid)?.peakResidentKilobytes ?? 0
         let peaks = sampler.stop()
-
-        pool.close()
-        // Wait (bounded) for the server to notice the closes and release the descriptors.
-        let deadline = MonotonicClock.now() + 30_000_000_000
-        var afterClose = ProcessStatus(pid: pid, countingDescriptors: true) ?? ProcessStatus()
-        while afterClose.descriptors > before.descriptors + 8 && MonotonicClock.now() < deadline {
-            usleep(200_000)
-            afterClose = ProcessStatus(pid: pid, countingDescriptors: true) ?? ProcessStatus()
-        }
-        if afterClose.descriptors > before.descriptors + 8 {
-            log.line("!! the server still has \(afterClose.descriptors) descriptors open 30 s after the idle clients closed (before: \(before.descriptors))")
-        }
         var row = IdleMeasurement(connections: count, round: round, open: open)
         row.held = held
         row.dropped = pool.droppedCount
@@ -172,6 +179,26 @@ struct IdleRunner {
         row.control = control
         row.loaded = loaded
         return row
+    }
+
+    /// Closes the pool's sockets and waits (at most 30 s) until the server has released their descriptors;
+    /// returns the server's status then.
+    private static func close(_ pool: IdleConnectionPool, pid: pid_t, baseline: ProcessStatus, log: RunLog) -> ProcessStatus {
+        pool.close()
+        let deadline = MonotonicClock.now() + 30_000_000_000
+        var status = ProcessStatus(pid: pid, countingDescriptors: true) ?? ProcessStatus()
+        while status.descriptors > baseline.descriptors + 8 && MonotonicClock.now() < deadline {
+            usleep(200_000)
+            status = ProcessStatus(pid: pid, countingDescriptors: true) ?? ProcessStatus()
+        }
+        if status.descriptors > baseline.descriptors + 8 {
+            log.line("!! the server still has \(status.descriptors) descriptors open 30 s after the idle clients closed (before: \(baseline.descriptors))")
+        }
+        return status
+    }
+
+    private static func megabytes(_ kilobytes: Int) -> String {
+        Formatting.fixed(Double(kilobytes) / 1024, decimals: 1)
     }
 
     /// The active client: one session sending `settings.messages` messages of `settings.size` bytes.

@@ -13,6 +13,8 @@ struct IdleSettings {
           --size N            their size in bytes (default 1024)
           --concurrency N     connections being opened at once (default 200)
           --hold SECONDS      time the idle connections sit untouched before the active client runs (default 5)
+          --batches N         after the measured batch, open, hold 1 s and close N-1 more on the same server
+                              (default 1): shows whether memory freed by closed connections is reused
           --no-hello          idle clients stop after the 220 greeting instead of after EHLO
           --postoffice PATH   the postoffice binary (default .build/release/postoffice)
           --port P            SMTP port of the server under test (default 2745; POP3 on --pop3-port, 1345)
@@ -31,6 +33,7 @@ struct IdleSettings {
     var size = 1024
     var concurrency = 200
     var holdSeconds = 5
+    var batches = 1
     var sendsHello = true
     var postofficeBinary = ".build/release/postoffice"
     var smtpPort: UInt16 = 2745
@@ -71,6 +74,9 @@ struct IdleSettings {
                 let text = try value(argument)
                 guard let seconds = Int(text), (0...3000).contains(seconds) else { throw BenchmarkError("--hold \(text): expected 0-3000 seconds") }
                 holdSeconds = seconds
+            case "--batches":
+                batches = try number(argument, try value(argument))
+                guard batches <= 100 else { throw BenchmarkError("--batches: at most 100") }
             case "--no-hello": sendsHello = false
             case "--postoffice": postofficeBinary = try value(argument)
             case "--port": smtpPort = try port(argument)
