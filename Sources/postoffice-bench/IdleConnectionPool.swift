@@ -1,9 +1,8 @@
 // IdleConnectionPool: opens thousands of SMTP connections to a loopback server and holds them silent.
-// One thread drives every socket with poll(2) (Glibc's module does not export epoll; poll over the few
-// hundred connections in progress costs little, and the held ones are polled only when checked): connect (non-blocking, bound first to one of the source
-// addresses 127.0.0.2–250 so the ephemeral port range is never the limit), read the 220 greeting,
-// optionally EHLO, then idle. A bounded number of connections is in progress at once; every phase has a
-// deadline, so a stalled accept shows up as a counted failure and never as a hang.
+// One thread drives them with poll(2) (Glibc's module does not export epoll; only the few hundred in
+// progress are polled each turn): connect, non-blocking and bound first to one of 127.0.0.2–250 so the
+// ephemeral port range is never the limit; read the 220 greeting; optionally EHLO; then idle. Every
+// phase has a deadline, so a stalled accept shows up as a counted failure, never as a hang.
 
 import Foundation
 
