@@ -12,7 +12,7 @@ final class PostOfficeProcess {
     let log: RunLog
     /// The server's stdout and stderr (kept with the results, so a crash can be read afterwards).
     let logFile: String
-    private var pid: pid_t?
+    private(set) var pid: pid_t?
 
     /// Maildirs are `<mailRoot>/<user@domain>/Maildir`, the shape the shared scripts expect.
     var mailRoot: String { dataDirectory + "/mail" }
@@ -29,8 +29,9 @@ final class PostOfficeProcess {
 
     private var common: [String] { ["--data", dataDirectory] }
 
-    /// Writes the config, adds the users (and users `0alice@`…`9alice@` for smtp-source -r), makes their Maildirs.
-    func prepare(users: [String], domain: String, password: String) throws {
+    /// Writes the config (the base settings, then `extraConfiguration` lines), adds the users (and users
+    /// `0alice@`…`9alice@` for smtp-source -r), makes their Maildirs.
+    func prepare(users: [String], domain: String, password: String, extraConfiguration: String = "") throws {
         let fm = FileManager.default
         try fm.createDirectory(atPath: mailRoot, withIntermediateDirectories: true)
         let config = """
@@ -39,7 +40,7 @@ final class PostOfficeProcess {
             domains = \(domain)
             mail_location = %u/Maildir
 
-            """
+            """ + extraConfiguration
         try config.write(toFile: dataDirectory + "/postoffice.conf", atomically: true, encoding: .utf8)
         try "# aliases\n".write(toFile: dataDirectory + "/aliases", atomically: true, encoding: .utf8)
         for user in users {

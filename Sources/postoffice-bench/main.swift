@@ -1,6 +1,7 @@
 // postoffice-bench: benchmark harness for PostOffice. `micro` times the engines in memory; `compare` runs
 // the same SMTP and POP3 loads against PostOffice, Postfix, Dovecot and aiosmtpd on loopback; `latency`
-// is the SMTP client that measures the time from the final dot to the 250 reply.
+// is the SMTP client that measures the time from the final dot to the 250 reply; `idle` holds thousands of
+// silent SMTP connections and reads the server's memory while one active client is timed.
 
 #if canImport(Glibc)
 import Glibc
@@ -11,11 +12,18 @@ let usage = """
            postoffice-bench compare [--rounds N] [--quick] [--only LIST] [--postoffice PATH] [--keep]
            postoffice-bench latency --port P [--sessions 50] [--count 2000] [--size 1024]
                                     [--to alice@example.test] [--from a@example.test]
+           postoffice-bench idle [--connections 10000[,N...]] [--rounds 3] [--messages 500] [--postoffice PATH]
 
       micro     engine micro-benchmarks in memory (build with -c release), median of 5 runs
       compare   PostOffice vs Postfix / aiosmtpd (SMTP) and Dovecot (POP3), interleaved rounds
                 (see BenchmarkSettings for every option; `compare --help`)
       latency   SMTP load with per-message latency from the final "." to the 250 reply (p50/p99)
+      idle      holds N idle SMTP connections (greeting and EHLO read, then silent; sources 127.0.0.2-250)
+                against a fresh release server per round, and reports its RSS (VmRSS, RssAnon, VmHWM),
+                threads and descriptors, and one active client's dot-to-250 p50/p99 (500 messages of 1 KB)
+                with the connections held and, as a control, without them. Raises RLIMIT_NOFILE
+                to the hard limit for itself and the server. Target: 10,000 held, peak RSS <= 150 MB,
+                p99 < 50 ms (`idle --help`)
     """
 
 let arguments = Array(CommandLine.arguments.dropFirst())
@@ -48,6 +56,13 @@ do {
         let options = try LatencyClient.Options(Array(arguments.dropFirst()))
         let result = try LatencyClient(options: options).run()
         print(result.summary)
+    case "idle":
+        let settings = try IdleSettings(Array(arguments.dropFirst()))
+        if settings.showsHelp {
+            print(IdleSettings.help)
+        } else {
+            try IdleRunner(settings: settings).run()
+        }
     case "--help", "-h", "help":
         print(usage)
     default:
