@@ -1,7 +1,6 @@
 // SMTPMessageSink: where one SMTP message's bytes go between DATA and the final dot — a delivery transaction
 // into the Maildirs, or a spool file for an embedder's delivery hook — and the reply its commit earns.
 
-import Foundation
 import PostOfficeCore
 import PostOfficeDelivery
 import PostOfficeSMTP
@@ -93,7 +92,7 @@ final class SMTPMessageSink: @unchecked Sendable {
         }
         return names.map { name in
             let candidates = directories.map { $0 + "/new/" + name }
-            return candidates.first { FileManager.default.fileExists(atPath: $0) } ?? name
+            return candidates.first { FileSystem.fileExists(atPath: $0) } ?? name
         }
     }
 

@@ -2,7 +2,9 @@
 // the accounts and the login throttle — and the accept path that turns a socket into a session.
 
 import Dispatch
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import PostOfficeAccounts
 import PostOfficeCore
 import PostOfficeDelivery
@@ -21,11 +23,11 @@ final class ServerContext: @unchecked Sendable {
     let throttle: LoginThrottle
     let octetCache = OctetCache()
     /// Threads for work that waits on the disk: message commits, POP3 logins and updates.
-    let storagePool = BlockingWorkPool(threads: 16, name: "postoffice-storage")
+    let storagePool: BlockingWorkPool
     /// One serial queue per core; each connection's queue targets one of them (round robin), like an
     /// event loop per core. Nothing that waits on the disk runs there, so a few threads serve every
     /// connection, instead of Dispatch starting a thread for each busy session.
-    let eventLoops: [DispatchQueue] = (0..<max(2, ProcessInfo.processInfo.activeProcessorCount)).map {
+    let eventLoops: [DispatchQueue] = (0..<max(2, sysconf(Int32(_SC_NPROCESSORS_ONLN)))).map {
         DispatchQueue(label: "postoffice.loop.\($0)")
     }
     private let nextLoop = Lock()
@@ -69,20 +71,24 @@ final class ServerContext: @unchecked Sendable {
         }
         spoolDirectory = configuration.dataDirectory + "/spool"
         if hooks.deliver != nil {
-            try FileManager.default.createDirectory(atPath: spoolDirectory, withIntermediateDirectories: true)
+            try FileSystem.createDirectory(atPath: configuration.dataDirectory + "/spool")
         }
         var now = time_t(clock.now().seconds)
         var parts = tm()
         localtime_r(&now, &parts)
         timeZoneOffsetMinutes = Int(parts.tm_gmtoff) / 60
+        // Last, so a configuration error above leaves no threads behind.
+        storagePool = try BlockingWorkPool(threads: 16, name: "po-storage")
     }
+
+    // The pool's threads keep the pool alive; stopping them lets a discarded server free it.
+    deinit { storagePool.stop() }
 
     /// Reads the users and aliases files into the user database and the delivery directory.
     static func loadAccounts(_ configuration: PostOfficeConfiguration) throws -> (UserDatabase, DeliveryDirectory) {
-        let fm = FileManager.default
-        let users = fm.fileExists(atPath: configuration.usersFile)
+        let users = FileSystem.fileExists(atPath: configuration.usersFile)
             ? try UserDatabase.load(from: configuration.usersFile) : UserDatabase(file: configuration.usersFile)
-        let aliases = fm.fileExists(atPath: configuration.aliasesFile)
+        let aliases = FileSystem.fileExists(atPath: configuration.aliasesFile)
             ? try AliasTable.load(from: configuration.aliasesFile) : AliasTable(file: configuration.aliasesFile)
         // The users' own domains are local too: a user in the users file must be reachable.
         let domains = Set(configuration.domains.map { $0.lowercased() }).union(users.localDomains)

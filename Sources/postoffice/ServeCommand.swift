@@ -2,7 +2,9 @@
 // where it listens and how to try it, and handles SIGHUP (reload) and SIGTERM/SIGINT (graceful stop).
 
 import Dispatch
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import PostOffice
 
 struct ServeCommand {
