@@ -15,7 +15,8 @@ import PostOfficeCore
 final class BlockingWorkPool: @unchecked Sendable {
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
     private let condition: UnsafeMutablePointer<pthread_cond_t>
-    private var jobs: [@Sendable () -> Void] = []
+    /// Queued jobs from `head` on; taken slots are nil.
+    private var jobs: [(@Sendable () -> Void)?] = []
     private var head = 0
     private var isStopping = false
 
@@ -83,14 +84,20 @@ final class BlockingWorkPool: @unchecked Sendable {
                 pthread_mutex_unlock(mutex)
                 return
             }
+            // Clear the slot as the job is taken: a finished job still held by the array would keep what
+            // it captured (a session, its connection, the message) alive until the next compaction.
             let job = jobs[head]
+            jobs[head] = nil
             head += 1
-            if head > 1024 && head * 2 > jobs.count {
+            if head == jobs.count {
+                jobs.removeAll(keepingCapacity: true)
+                head = 0
+            } else if head > 1024 && head * 2 > jobs.count {
                 jobs.removeFirst(head)
                 head = 0
             }
             pthread_mutex_unlock(mutex)
-            job()
+            job?()
         }
     }
 }
