@@ -76,8 +76,8 @@ extension ServeCommand {
     /// Why: glibc gives each thread that meets contention its own arena, up to eight per core, and each
     /// keeps its freed memory. The server's 16 storage threads and Dispatch workers reached six arenas
     /// under 50 SMTP sessions (smtp-source -s 50 -m 4000); capped at two, the peak RSS was 0.3 to 0.8 MB
-    /// lower (about 21.2 MB instead of 21.5 to 22.0 MB on 2 cores) with no measurable change in messages
-    /// per second. It is set here, not in the library: malloc settings belong to the process, and an
+    /// lower in paired runs on 2 cores (18.5 instead of 18.9 MB at the last count), with no measurable
+    /// change in messages per second. It is set here, not in the library: malloc settings belong to the process, and an
     /// embedding application makes its own choice.
     ///
     /// Swift's Glibc module leaves out <malloc.h>, so mallopt is looked up at run time; where it is
