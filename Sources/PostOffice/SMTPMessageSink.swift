@@ -1,7 +1,6 @@
 // SMTPMessageSink: where one SMTP message's bytes go between DATA and the final dot — a delivery transaction
 // into the Maildirs, or a spool file for an embedder's delivery hook — and the reply its commit earns.
 
-import Foundation
 import PostOfficeCore
 import PostOfficeDelivery
 import PostOfficeSMTP
@@ -75,10 +74,12 @@ final class SMTPMessageSink: @unchecked Sendable {
         self.transaction = nil
         let result = transaction.commit()
         guard case .delivered(let names) = result.overall else { return reject(result.overall) }
-        let report = DeliveryReport(
-            sessionID: sessionID, reversePath: envelope.reversePath, recipients: envelope.recipients,
-            files: Self.paths(of: names, in: result), size: size)
-        context.hooks.messageDelivered?(report)
+        // Finding the files costs a stat per copy: only when someone listens.
+        if let messageDelivered = context.hooks.messageDelivered {
+            messageDelivered(DeliveryReport(
+                sessionID: sessionID, reversePath: envelope.reversePath, recipients: envelope.recipients,
+                files: Self.paths(of: names, in: result), size: size))
+        }
         return .accept
     }
 
@@ -93,7 +94,7 @@ final class SMTPMessageSink: @unchecked Sendable {
         }
         return names.map { name in
             let candidates = directories.map { $0 + "/new/" + name }
-            return candidates.first { FileManager.default.fileExists(atPath: $0) } ?? name
+            return candidates.first { FileSystem.fileExists(atPath: $0) } ?? name
         }
     }
 

@@ -2,7 +2,9 @@
 // the accounts and the login throttle — and the accept path that turns a socket into a session.
 
 import Dispatch
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import PostOfficeAccounts
 import PostOfficeCore
 import PostOfficeDelivery
@@ -21,7 +23,7 @@ final class ServerContext: @unchecked Sendable {
     let throttle: LoginThrottle
     let octetCache = OctetCache()
     /// Threads for work that waits on the disk: message commits, POP3 logins and updates.
-    let storagePool = BlockingWorkPool(threads: 16, name: "postoffice-storage")
+    let storagePool: BlockingWorkPool
     /// One event loop (an epoll thread) per core; connections are spread over them round robin. Nothing
     /// that waits on the disk runs there, so these few threads serve every connection.
     let eventLoops: [EventLoop]
@@ -68,20 +70,24 @@ final class ServerContext: @unchecked Sendable {
         }
         spoolDirectory = configuration.dataDirectory + "/spool"
         if hooks.deliver != nil {
-            try FileManager.default.createDirectory(atPath: spoolDirectory, withIntermediateDirectories: true)
+            try FileSystem.createDirectory(atPath: configuration.dataDirectory + "/spool")
         }
         var now = time_t(clock.now().seconds)
         var parts = tm()
         localtime_r(&now, &parts)
         timeZoneOffsetMinutes = Int(parts.tm_gmtoff) / 60
+        // Last, so a configuration error above leaves no threads behind.
+        storagePool = try BlockingWorkPool(threads: 16, name: "po-storage")
     }
+
+    // The pool's threads keep the pool alive; stopping them lets a discarded server free it.
+    deinit { storagePool.stop() }
 
     /// Reads the users and aliases files into the user database and the delivery directory.
     static func loadAccounts(_ configuration: PostOfficeConfiguration) throws -> (UserDatabase, DeliveryDirectory) {
-        let fm = FileManager.default
-        let users = fm.fileExists(atPath: configuration.usersFile)
+        let users = FileSystem.fileExists(atPath: configuration.usersFile)
             ? try UserDatabase.load(from: configuration.usersFile) : UserDatabase(file: configuration.usersFile)
-        let aliases = fm.fileExists(atPath: configuration.aliasesFile)
+        let aliases = FileSystem.fileExists(atPath: configuration.aliasesFile)
             ? try AliasTable.load(from: configuration.aliasesFile) : AliasTable(file: configuration.aliasesFile)
         // The users' own domains are local too: a user in the users file must be reachable.
         let domains = Set(configuration.domains.map { $0.lowercased() }).union(users.localDomains)

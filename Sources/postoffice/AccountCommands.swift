@@ -1,7 +1,9 @@
 // AccountCommands: `postoffice user ...` and `postoffice alias ...` — edit the users and aliases files in
 // place (locked, atomic rewrite); a running server picks the change up on SIGHUP.
 
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import PostOffice
 import PostOfficeAccounts
 
@@ -12,12 +14,12 @@ struct UserCommand {
     func run() throws -> Int32 {
         let configuration = try Setup(options: options).configuration()
         let file = configuration.usersFile
-        try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
+        try FileSystem.createDirectory(atPath: configuration.dataDirectory, mode: 0o700)
         guard let action = words.first else { throw UsageError("user needs add, del, passwd or list") }
         switch action {
         case "list":
             guard words.count == 1 else { throw UsageError("user list takes no arguments") }
-            let database = FileManager.default.fileExists(atPath: file) ? try UserDatabase.load(from: file) : UserDatabase(file: file)
+            let database = FileSystem.fileExists(atPath: file) ? try UserDatabase.load(from: file) : UserDatabase(file: file)
             for user in database.users { print(user.name) }
         case "add", "passwd":
             guard words.count == 2 else { throw UsageError("user \(action) needs exactly one ADDRESS") }
@@ -71,7 +73,7 @@ struct AliasCommand {
         guard let action = words.first else { throw UsageError("alias needs add, del or list") }
         switch action {
         case "list":
-            let table = FileManager.default.fileExists(atPath: file) ? try AliasTable.load(from: file) : AliasTable(file: file)
+            let table = FileSystem.fileExists(atPath: file) ? try AliasTable.load(from: file) : AliasTable(file: file)
             for entry in table.entries { print(entry.line) }
         case "add":
             guard words.count >= 3 else { throw UsageError("alias add needs ALIAS and at least one TARGET") }

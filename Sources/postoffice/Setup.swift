@@ -1,7 +1,9 @@
 // Setup: turns command-line options into a PostOfficeConfiguration (config file, then flags on top), and
 // creates the embedded default on first run: data folder, commented config, users, postmaster password.
 
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import PostOffice
 import PostOfficeAccounts
 import PostOfficeTLS
@@ -14,8 +16,8 @@ struct Setup {
     /// The effective configuration: defaults, then the config file (if present), then flags.
     func configuration() throws -> PostOfficeConfiguration {
         var configuration = PostOfficeConfiguration(hostname: Self.defaultHostname(), dataDirectory: options.dataDirectory)
-        if options.configFile != nil || FileManager.default.fileExists(atPath: configPath) {
-            guard let text = try? String(contentsOfFile: configPath, encoding: .utf8) else {
+        if options.configFile != nil || FileSystem.fileExists(atPath: configPath) {
+            guard let text = try? AccountsFile.read(configPath) else {
                 throw UsageError("cannot read config file \(configPath)")
             }
             configuration = try ConfigurationFile.parse(text, fileName: configPath, base: configuration)
@@ -28,8 +30,8 @@ struct Setup {
         }
         if !configuration.domains.contains("localhost") { configuration.domains.append("localhost") }
         // Without tls_* keys, the self-signed pair made on first run (if it is there) is used.
-        if configuration.tls == nil, FileManager.default.fileExists(atPath: defaultCertificatePath),
-            FileManager.default.fileExists(atPath: defaultPrivateKeyPath)
+        if configuration.tls == nil, FileSystem.fileExists(atPath: defaultCertificatePath),
+            FileSystem.fileExists(atPath: defaultPrivateKeyPath)
         {
             configuration.tls = TLSConfiguration(certificateChainPath: defaultCertificatePath, privateKeyPath: defaultPrivateKeyPath)
         }
@@ -42,35 +44,30 @@ struct Setup {
     /// Creates the data folder, config file, users and aliases files when missing. Returns the generated
     /// postmaster password when it made the users file (to be printed once).
     func prepareDataDirectory(_ configuration: inout PostOfficeConfiguration) throws -> String? {
-        let fm = FileManager.default
         if configuration.tls == nil {
             // TLS out of the box: a self-signed certificate for our host name, made once.
-            try fm.createDirectory(atPath: options.dataDirectory + "/tls", withIntermediateDirectories: true,
-                                   attributes: [.posixPermissions: 0o700])
+            try FileSystem.createDirectory(atPath: options.dataDirectory + "/tls", mode: 0o700)
             _ = try SelfSignedCertificate.createIfMissing(
                 hostName: configuration.hostname, certificatePath: defaultCertificatePath,
                 privateKeyPath: defaultPrivateKeyPath, clock: SystemClock(), random: SystemRandomSource())
             configuration.tls = TLSConfiguration(certificateChainPath: defaultCertificatePath, privateKeyPath: defaultPrivateKeyPath)
         }
-        try fm.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true,
-                               attributes: [.posixPermissions: 0o700])
-        try fm.createDirectory(atPath: configuration.mailRoot, withIntermediateDirectories: true,
-                               attributes: [.posixPermissions: 0o700])
-        if options.configFile == nil && !fm.fileExists(atPath: configPath) {
+        try FileSystem.createDirectory(atPath: configuration.dataDirectory, mode: 0o700)
+        try FileSystem.createDirectory(atPath: configuration.mailRoot, mode: 0o700)
+        if options.configFile == nil && !FileSystem.fileExists(atPath: configPath) {
             let defaults = PostOfficeConfiguration(hostname: Self.defaultHostname(), dataDirectory: options.dataDirectory)
-            try ConfigurationFile.template(for: defaults).write(toFile: configPath, atomically: true, encoding: .utf8)
+            try AccountsFile.replace(configPath, with: ConfigurationFile.template(for: defaults), mode: 0o644)
         }
-        if !fm.fileExists(atPath: configuration.aliasesFile) {
+        if !FileSystem.fileExists(atPath: configuration.aliasesFile) {
             let text = """
                 # Aliases: ALIAS TARGET[, TARGET...]   (Postfix virtual(5) style)
                 # postmaster@example.test  alice@example.test
 
                 """
-            try text.write(toFile: configuration.aliasesFile, atomically: true, encoding: .utf8)
-            chmod(configuration.aliasesFile, 0o600)
+            try AccountsFile.replace(configuration.aliasesFile, with: text, mode: 0o600)
         }
         var generated: String?
-        if !fm.fileExists(atPath: configuration.usersFile) {
+        if !FileSystem.fileExists(atPath: configuration.usersFile) {
             let password = Self.generatePassword()
             let hash = try PasswordHash.generate(password: password, random: SystemRandomSource())
             let text = """
@@ -78,8 +75,7 @@ struct Setup {
                 postmaster@localhost:\(hash.storedForm)
 
                 """
-            try text.write(toFile: configuration.usersFile, atomically: true, encoding: .utf8)
-            chmod(configuration.usersFile, 0o600)
+            try AccountsFile.replace(configuration.usersFile, with: text, mode: 0o600)
             generated = password
         }
         return generated
