@@ -251,6 +251,11 @@ def make_message(rng, sender, recipients, size_hint=None):
         text = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz0123456789 .-") for _ in range(length))
         lines.append(text)
         total += length + 1
+    return message_id, _wire_message(message_id, sender, recipients, lines)
+
+
+def _wire_message(message_id, sender, recipients, lines):
+    """The DATA bytes (dot-stuffed, with the final dot) of a message whose headers carry its id and body hash."""
     body = "\n".join(lines) + "\n"
     digest = hashlib.sha256(body.encode()).hexdigest()
     headers = [f"From: <{sender}>", f"To: {', '.join('<' + r + '>' for r in recipients)}",
@@ -262,7 +267,7 @@ def make_message(rng, sender, recipients, size_hint=None):
             wire += b"."
         wire += line.encode() + b"\r\n"
     wire += b".\r\n"
-    return message_id, bytes(wire)
+    return bytes(wire)
 
 
 HEADER_RE = re.compile(rb"^(X-Torture-Id|X-Torture-Hash): *([0-9a-f]+)\s*$", re.M | re.I)
@@ -340,15 +345,4 @@ def make_message_quickly(rng, sender, recipients, size_hint=None):
         length = rng.randint(0, 76)
         lines.append(text[total:total + length])
         total += length + 1
-    body = "\n".join(lines) + "\n"
-    digest = hashlib.sha256(body.encode()).hexdigest()
-    headers = [f"From: <{sender}>", f"To: {', '.join('<' + r + '>' for r in recipients)}",
-               f"Subject: torture {message_id}", f"Message-ID: <{message_id}@torture>",
-               f"{ID_HEADER}: {message_id}", f"{HASH_HEADER}: {digest}"]
-    wire = bytearray()
-    for line in headers + [""] + lines:
-        if line.startswith("."):
-            wire += b"."
-        wire += line.encode() + b"\r\n"
-    wire += b".\r\n"
-    return message_id, bytes(wire)
+    return message_id, _wire_message(message_id, sender, recipients, lines)
