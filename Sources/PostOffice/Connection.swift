@@ -131,8 +131,11 @@ final class Connection: @unchecked Sendable, EventLoopHandler {
     func closeAfterFlushing() {
         guard !isClosed else { return }
         closeWhenFlushed = true
+        if pendingOutputCount == 0 {
+            close()
+            return
+        }
         pauseReading()
-        if pendingOutputCount == 0 { close() }
     }
 
     /// Sets the idle timeout and restarts it from now.
@@ -160,8 +163,10 @@ final class Connection: @unchecked Sendable, EventLoopHandler {
         guard !isClosed else { return }
         isClosed = true
         if isRegistered {
+            // Closing the descriptor removes it from epoll (no other process holds it: close-on-exec,
+            // no fork), so only the loop's handler entry goes; that saves an epoll_ctl per connection.
             isRegistered = false
-            loop.deregister(fd)
+            loop.forget(fd)
         }
         if !isDescriptorClosed {
             isDescriptorClosed = true

@@ -160,6 +160,12 @@ final class EventLoop: @unchecked Sendable {
         handlers[descriptor] = nil
     }
 
+    /// Drops `descriptor`'s handler without telling epoll: for a descriptor about to be closed, which
+    /// removes it from the epoll set anyway. Events already fetched for it are skipped.
+    func forget(_ descriptor: Int32) {
+        handlers[descriptor] = nil
+    }
+
     /// The loop's clock: CLOCK_MONOTONIC in nanoseconds.
     static func now() -> UInt64 {
         var time = timespec()

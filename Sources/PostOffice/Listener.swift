@@ -1,6 +1,7 @@
 // Listener: one listening TCP socket (IPv4 or IPv6), non-blocking, watched by an EventLoop. It accepts
 // connections and hands each new descriptor to the server; it knows no protocol.
 
+import CLinuxEvents
 import Dispatch
 #if canImport(Glibc)
 import Glibc
@@ -95,7 +96,7 @@ final class Listener: @unchecked Sendable, EventLoopHandler {
             var peerLength = socklen_t(MemoryLayout<sockaddr_storage>.size)
             let client = withUnsafeMutablePointer(to: &peerStorage) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    accept(fd, $0, &peerLength)
+                    clinuxevents_accept_nonblocking(fd, $0, &peerLength)
                 }
             }
             if client < 0 {
@@ -106,9 +107,6 @@ final class Listener: @unchecked Sendable, EventLoopHandler {
                 if code == EMFILE || code == ENFILE || code == ENOBUFS || code == ENOMEM { pauseAccepting() }
                 return
             }
-            // accept4 is not visible through Glibc's module map; two fcntls do the same.
-            _ = fcntl(client, F_SETFD, FD_CLOEXEC)
-            _ = fcntl(client, F_SETFL, fcntl(client, F_GETFL) | O_NONBLOCK)
             // Replies go out in several sends (POP3: "+OK", body, "."): without TCP_NODELAY, Nagle holds the
             // last small one until the client's delayed ACK, about 40 ms per RETR.
             var noDelay: Int32 = 1
