@@ -8,7 +8,7 @@
 #
 # CI (.ci/run) does both: the replay, then a short real fuzz run of every target (`-t 25`).
 # Exits non-zero when a target crashes or breaks an invariant; the crashing input is kept under
-# .build-fuzz/artifacts/<target>/ (replay it with `.build/debug/<target> FILE`). New inputs found while fuzzing
+# .build-fuzz/crashes/<target>/ (replay it with `.build/debug/<target> FILE`). New inputs found while fuzzing
 # go to .build-fuzz/corpus/<target>/ (seeded from Tests/FuzzCorpus/<target>/, which is never written to).
 # Environment: FUZZ_JOBS_ARGS adds libFuzzer flags; FUZZ_MAX_LEN (default 4096); FUZZ_LINKER (default lld).
 set -uo pipefail
@@ -93,7 +93,8 @@ echo "== fuzz build took $((SECONDS - build_started))s" >&2
 bin_dir="$(swift build "${build_flags[@]}" --show-bin-path 2>/dev/null)"
 for target in "${built[@]}"; do
     corpus=".build-fuzz/corpus/$target"
-    artifacts=".build-fuzz/artifacts/$target/"
+    # Not .build-fuzz/artifacts: SwiftPM owns that directory and empties it on the next build.
+    artifacts=".build-fuzz/crashes/$target/"
     mkdir -p "$corpus" "$artifacts"
     seeds=()
     [ -d "$corpus_root/$target" ] && seeds+=("$corpus_root/$target")
@@ -121,6 +122,8 @@ for target in "${built[@]}"; do
         crash=$(sed -nE 's/.*Test unit written to (.*)$/\1/p' "$log" | tail -n 1)
         echo "!! $target failed (status $status); input: ${crash:-none}; log: $log" >&2
         grep -E 'Fatal error|Precondition failed|ERROR: (AddressSanitizer|libFuzzer)|SUMMARY' "$log" | head -n 5 >&2
+        # The input itself, so a CI log alone is enough to reproduce (`base64 -d`).
+        grep -E '^Base64: ' "$log" | tail -n 1 >&2
     fi
     rows+=("$(printf '%-22s %-8s %12s %8s %6s %7s %6s' "$target" "$result" "${execs:--}" "${rate:--}" \
         "${cov:--}" "${ft:--}" "${units:--}")")
