@@ -6,8 +6,9 @@
 #   .ci/fuzz.sh --replay [TARGET...]       normal debug build; replay Tests/FuzzCorpus/<target>/ and every
 #                                          Tests/FuzzCorpus/crashes/<target>-* file through each target.
 #
+# CI (.ci/run) does both: the replay, then a short real fuzz run of every target (`-t 25`).
 # Exits non-zero when a target crashes or breaks an invariant; the crashing input is kept under
-# .build-fuzz/artifacts/<target>/ (replay it with `.build/debug/<target> FILE`). New inputs found while fuzzing
+# .build-fuzz/crashes/<target>/ (replay it with `.build/debug/<target> FILE`). New inputs found while fuzzing
 # go to .build-fuzz/corpus/<target>/ (seeded from Tests/FuzzCorpus/<target>/, which is never written to).
 # Environment: FUZZ_JOBS_ARGS adds libFuzzer flags; FUZZ_MAX_LEN (default 4096); FUZZ_LINKER (default lld).
 set -uo pipefail
@@ -20,7 +21,7 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --replay) mode=replay ;;
         -t|--time) seconds="$2"; shift ;;
-        -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
         -*) echo "unknown option $1" >&2; exit 2 ;;
         *) targets+=("$1") ;;
     esac
@@ -72,17 +73,28 @@ linker="${FUZZ_LINKER:-lld}"
 build_flags=(-c release --scratch-path .build-fuzz
     -Xswiftc -sanitize=fuzzer,address -Xswiftc -DPOSTOFFICE_FUZZ -Xswiftc "-use-ld=$linker")
 mkdir -p .build-fuzz/logs
-bin_dir=""
+# The seeds are only read: a run that changed them (a libFuzzer flag naming them as the output corpus) fails.
+seeds_before=$(git status --porcelain --untracked-files=all -- "$corpus_root" 2>/dev/null)
+# All products first (SwiftPM honours one --product per call; the shared modules compile once, the rest is
+# one small module and a link each), so a build failure shows before any fuzzing time is spent.
+build_started=$SECONDS
+built=()
 rows=()
 for target in "${targets[@]}"; do
     log=".build-fuzz/logs/$target.build.log"
     echo "== building $target (fuzz)" >&2
-    if ! swift build "${build_flags[@]}" --product "$target" >"$log" 2>&1; then
-        rows+=("$(printf '%-22s %-8s %s' "$target" BUILD "see $log")"); failed=1; continue
+    if swift build "${build_flags[@]}" --product "$target" >"$log" 2>&1; then
+        built+=("$target")
+    else
+        rows+=("$(printf '%-22s %-8s %s' "$target" BUILD "see $log")"); failed=1
     fi
-    bin_dir="$(swift build "${build_flags[@]}" --show-bin-path 2>/dev/null)"
+done
+echo "== fuzz build took $((SECONDS - build_started))s" >&2
+bin_dir="$(swift build "${build_flags[@]}" --show-bin-path 2>/dev/null)"
+for target in "${built[@]}"; do
     corpus=".build-fuzz/corpus/$target"
-    artifacts=".build-fuzz/artifacts/$target/"
+    # Not .build-fuzz/artifacts: SwiftPM owns that directory and empties it on the next build.
+    artifacts=".build-fuzz/crashes/$target/"
     mkdir -p "$corpus" "$artifacts"
     seeds=()
     [ -d "$corpus_root/$target" ] && seeds+=("$corpus_root/$target")
@@ -110,6 +122,8 @@ for target in "${targets[@]}"; do
         crash=$(sed -nE 's/.*Test unit written to (.*)$/\1/p' "$log" | tail -n 1)
         echo "!! $target failed (status $status); input: ${crash:-none}; log: $log" >&2
         grep -E 'Fatal error|Precondition failed|ERROR: (AddressSanitizer|libFuzzer)|SUMMARY' "$log" | head -n 5 >&2
+        # The input itself, so a CI log alone is enough to reproduce (`base64 -d`).
+        grep -E '^Base64: ' "$log" | tail -n 1 >&2
     fi
     rows+=("$(printf '%-22s %-8s %12s %8s %6s %7s %6s' "$target" "$result" "${execs:--}" "${rate:--}" \
         "${cov:--}" "${ft:--}" "${units:--}")")
@@ -117,4 +131,9 @@ done
 
 printf '\n%-22s %-8s %12s %8s %6s %7s %6s\n' TARGET RESULT EXECS EXEC/S COV FT CORPUS
 printf '%s\n' "${rows[@]}"
+if [ "$(git status --porcelain --untracked-files=all -- "$corpus_root" 2>/dev/null)" != "$seeds_before" ]; then
+    echo "!! fuzzing changed $corpus_root (it must only be read):" >&2
+    git status --porcelain --untracked-files=all -- "$corpus_root" >&2
+    failed=1
+fi
 exit $failed

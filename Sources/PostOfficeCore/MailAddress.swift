@@ -35,13 +35,18 @@ public struct MailAddress: Hashable, Sendable, CustomStringConvertible {
         Self.isDotString(localPart) ? "\(localPart)@\(domain)" : "\"\(Self.quote(localPart))\"@\(domain)"
     }
 
+    /// Checked on UTF-8 bytes, not Characters: a combining mark after `.` would hide the dot from
+    /// `hasPrefix`/`contains("..")` while the wire still carries it.
     static func isDotString(_ s: String) -> Bool {
-        guard !s.isEmpty, !s.hasPrefix("."), !s.hasSuffix("."), !s.contains("..") else { return false }
-        return s.unicodeScalars.allSatisfy { c in
-            if c.value >= 0x80 { return true }  // RFC 6531 UTF-8 local parts
-            let v = UInt8(c.value)
-            return isAtext(v) || v == UInt8(ascii: ".")
+        let dot = UInt8(ascii: ".")
+        var previous: UInt8?
+        for c in s.utf8 {
+            // RFC 6531 UTF-8 local parts: bytes from 0x80 up pass as atext.
+            guard c >= 0x80 || isAtext(c) || c == dot else { return false }
+            if c == dot && (previous == nil || previous == dot) { return false }
+            previous = c
         }
+        return previous != nil && previous != dot
     }
 
     /// RFC 5322 atext: ALPHA / DIGIT / "!#$%&'*+-/=?^_`{|}~".
@@ -55,12 +60,15 @@ public struct MailAddress: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// Escapes `"` and `\` byte by byte: as Characters, `\` followed by a combining mark is one grapheme
+    /// that compares unequal to `\` and would go out unescaped.
     static func quote(_ s: String) -> String {
-        var out = ""
-        for ch in s {
-            if ch == "\"" || ch == "\\" { out.append("\\") }
-            out.append(ch)
+        var out: [UInt8] = []
+        out.reserveCapacity(s.utf8.count)
+        for c in s.utf8 {
+            if c == UInt8(ascii: "\"") || c == UInt8(ascii: "\\") { out.append(UInt8(ascii: "\\")) }
+            out.append(c)
         }
-        return out
+        return String(decoding: out, as: UTF8.self)
     }
 }

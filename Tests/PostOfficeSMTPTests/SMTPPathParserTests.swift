@@ -73,6 +73,25 @@ import Testing
         #expect(!SMTPPathParser.containsNonASCII(MailAddress(localPart: "a", domain: "b.example")))
     }
 
+    /// Local parts whose `description` must parse back to the same address. The combining marks (U+07EB,
+    /// U+0301) join the `\`, `"` or `.` before them into one Character; found by fuzz-smtp-parser
+    /// (Tests/FuzzCorpus/crashes/fuzz-smtp-parser-backslash-combining).
+    @Test(arguments: [
+        "a", "a.b", "a b", "a\"b\\c", "", "jörg", "\\\u{07EB}", "\"\u{0301}", "a\\\u{0301}b",
+        ".\u{0301}a", "a..\u{0301}b", "a.\u{0301}", "..", ".a", "a.",
+    ])
+    func descriptionParsesBack(localPart: String) throws {
+        let address = MailAddress(localPart: localPart, domain: "b.example")
+        let path = Array("<\(address)>".utf8)
+        let parsed = try #require(Self.parser.parse(path, from: 0, kind: .forwardPath), "\(address)")
+        #expect(parsed.address == address)
+        #expect(parsed.end == path.count)
+    }
+
+    @Test func backslashBeforeACombiningMarkIsEscaped() {
+        #expect(MailAddress(localPart: "\\\u{07EB}", domain: "b").description == "\"\\\\\u{07EB}\"@b")
+    }
+
     @Test(arguments: [
         ("abc", "abc"), ("a+2Bb", "a+b"), ("+3D", "="), ("x+20y", "x y"), ("+c3+a9", "é"), ("", ""),
     ])
