@@ -31,7 +31,7 @@ import Testing
         }
         if capture {
             hooks.deliver = { message in
-                let bytes = FileManager.default.contents(atPath: message.path).map { [UInt8]($0) } ?? []
+                let bytes = PipeIO.readFile(atPath: message.path).map { [UInt8]($0) } ?? []
                 seen.update {
                     $0.spooled.append((message.recipients.map(\.description), message.reversePath?.description, bytes, message.size, message.path))
                 }

@@ -114,7 +114,7 @@ import Testing
         switch delivery {
         case .maildir:
             hooks.messageDelivered = { report in
-                let content = report.files.first.flatMap { FileManager.default.contents(atPath: $0) }.map { [UInt8]($0) } ?? []
+                let content = report.files.first.flatMap { PipeIO.readFile(atPath: $0) }.map { [UInt8]($0) } ?? []
                 captured.update {
                     $0.append(Captured(
                         reversePath: report.reversePath?.description ?? "", recipients: report.recipients.map(\.description),
@@ -124,7 +124,7 @@ import Testing
         case .spool:
             hooks.deliver = { message in
                 if commit == "tempfail" { return .temporaryFailure("Error: temporary failure, try again later") }
-                guard let data = FileManager.default.contents(atPath: message.path) else { return .temporaryFailure("spool file unreadable") }
+                guard let data = PipeIO.readFile(atPath: message.path) else { return .temporaryFailure("spool file unreadable") }
                 captured.update {
                     $0.append(Captured(
                         reversePath: message.reversePath?.description ?? "", recipients: message.recipients.map(\.description),
