@@ -204,9 +204,12 @@ def main():
     if args.quick and args.scenario == "all":
         # libfiu's remote control answers through FIFOs it opens and closes inside the server, so injected
         # open/close faults can swallow its reply and stall fiu-ctrl (seen once in ~20 runs). CI keeps to the
-        # scenarios that cannot; the full run has them all, with fiu-ctrl's wait bounded.
+        # scenarios that cannot; the full run has them all, with fiu-ctrl's wait bounded. The rename scenario
+        # is left out too: once (in ~25 CI runs) enabling it at run time deadlocked libfiu itself — its control
+        # thread held libfiu's write lock while its wrapped malloc waited in dlsym for the loader's lock, and
+        # the server's threads were parked in the wrapped malloc on libfiu's rwlock (gdb backtraces).
         names = [n for n in names if n == "enospc" or not any(
-            p.startswith("posix/io/oc/") for p in SCENARIOS[n])]
+            p.startswith("posix/io/oc/") or p == "posix/io/dir/rename" for p in SCENARIOS[n])]
     failed = False
     for name in names:
         if name != "enospc" and not shutil.which("fiu-run"):
