@@ -1,5 +1,6 @@
 // Connection: one accepted TCP connection — a non-blocking socket watched by its EventLoop, an idle deadline
-// and an output buffer with back-pressure. It moves bytes between the socket and a ConnectionHandler.
+// and a bounded output buffer: above `outputHighWater` queued bytes it stops reading until the client has
+// taken its replies (back-pressure), so a client that sends without reading cannot grow the server's memory.
 
 #if canImport(Glibc)
 import Glibc
@@ -21,7 +22,9 @@ final class Connection: @unchecked Sendable, EventLoopHandler {
     private var isDescriptorClosed = false
     /// What epoll watches now; changed only when it differs, since each change is a system call.
     private var interest: EventLoop.Interest = []
-    private var isReadPaused = true
+    /// Why the socket is not read now; it is read only while no reason remains.
+    private var readPauses: ReadPause = [.session]
+    private var isReadPaused: Bool { !readPauses.isEmpty }
     private var output: [UInt8] = []
     private var outputOffset = 0
     private var closeWhenFlushed = false
@@ -100,6 +103,7 @@ final class Connection: @unchecked Sendable, EventLoopHandler {
             output.append(contentsOf: bytes)
         }
         flush()
+        if pendingOutputCount >= Self.outputHighWater { pauseReading(.output) }
     }
 
     /// Switches to TLS: everything read from now on is a TLS handshake, then TLS records. Call it right
@@ -127,6 +131,24 @@ final class Connection: @unchecked Sendable, EventLoopHandler {
     /// Bytes queued and not yet written.
     var pendingOutputCount: Int { output.count - outputOffset }
 
+    /// Above this many queued bytes the connection stops reading (and a driver stops feeding its engine)
+    /// until the socket drains: memory per connection stays bounded whatever the client pipelines.
+    static let outputHighWater = 64 * 1024
+
+    /// True while the client keeps up with what was sent: a driver hands its engine more input only then.
+    var acceptsOutput: Bool { !isClosed && pendingOutputCount < Self.outputHighWater }
+
+    /// Reasons to stop reading; each is set and cleared by its owner, so one does not undo another.
+    struct ReadPause: OptionSet, Sendable {
+        let rawValue: UInt8
+        /// The session waits for something (a commit, a login, a delay, a message being streamed).
+        static let session = ReadPause(rawValue: 1)
+        /// The driver holds input it has not yet given to its engine.
+        static let backlog = ReadPause(rawValue: 2)
+        /// Output above `outputHighWater` waits for a client that is not reading.
+        static let output = ReadPause(rawValue: 4)
+    }
+
     /// Closes once everything queued has been written.
     func closeAfterFlushing() {
         guard !isClosed else { return }
@@ -144,17 +166,19 @@ final class Connection: @unchecked Sendable, EventLoopHandler {
         touch()
     }
 
-    /// Stops reading from the socket (back-pressure while a slow operation runs).
-    func pauseReading() {
-        guard !isClosed, !isReadPaused else { return }
-        isReadPaused = true
-        updateInterest()
+    /// Stops reading from the socket for `reason` (back-pressure while a slow operation runs).
+    func pauseReading(_ reason: ReadPause = .session) {
+        guard !isClosed, !readPauses.contains(reason) else { return }
+        let wasPaused = isReadPaused
+        readPauses.insert(reason)
+        if !wasPaused { updateInterest() }
     }
 
-    /// Resumes reading.
-    func resumeReading() {
-        guard !isClosed, isReadPaused, !closeWhenFlushed else { return }
-        isReadPaused = false
+    /// Clears `reason`; reading resumes once no other reason holds it.
+    func resumeReading(_ reason: ReadPause = .session) {
+        guard !isClosed, readPauses.contains(reason) else { return }
+        readPauses.remove(reason)
+        guard !isReadPaused, !closeWhenFlushed else { return }
         updateInterest()
     }
 
@@ -210,8 +234,9 @@ final class Connection: @unchecked Sendable, EventLoopHandler {
             close()
             return
         }
-        if closeWhenFlushed {
-            // Its last reply has waited a whole timeout for a client that does not read.
+        if closeWhenFlushed || pendingOutputCount > 0 {
+            // Replies have waited a whole timeout for a client that does not read them: another reply
+            // would not be read either.
             close()
             return
         }
@@ -331,10 +356,16 @@ final class Connection: @unchecked Sendable, EventLoopHandler {
                 return
             }
             outputOffset += n
+            if n > 0 { touch() }  // a slow reader that makes progress is not idle
         }
         output.removeAll(keepingCapacity: false)
         outputOffset = 0
-        if interest.contains(.writable) { updateInterest() }
+        if readPauses.contains(.output) {
+            readPauses.remove(.output)
+            updateInterest()
+        } else if interest.contains(.writable) {
+            updateInterest()
+        }
         if closeWhenFlushed {
             close()
             return

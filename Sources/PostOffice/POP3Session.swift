@@ -27,6 +27,10 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
     private var isPumping = false
     private var retrievedCount = 0
     private var deletedCount = 0
+    /// Input not yet given to the engine (see PacedInput).
+    private var input = PacedInput()
+    /// `feed` is on the stack: a nested call returns and lets the outer loop go on (no deep recursion).
+    private var isFeeding = false
 
     /// A message being sent: the open file and the stuffing state.
     private struct MessageStream {
@@ -75,11 +79,36 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
 
     func connection(_ connection: Connection, received bytes: [UInt8]) {
         if context.isVerbose { context.trace(trace.clientLines(bytes), from: "client", connection) }
-        perform(engine.receive(bytes), on: connection)
+        input.append(bytes)
+        feed(connection)
+    }
+
+    /// Hands held input to the engine a command line at a time, while it waits for nothing (a login, a
+    /// message being streamed, an UPDATE) and the client takes its replies. Input still held stops reading
+    /// until it is used: pipelined LISTs from a client that never reads cost a bounded amount of memory.
+    private func feed(_ connection: Connection) {
+        guard !isFeeding else { return }
+        isFeeding = true
+        defer { isFeeding = false }
+        while !input.isEmpty && stream == nil && !engine.isAwaitingDecision && !engine.isClosed
+            && connection.acceptsOutput
+        {
+            perform(engine.receive(input.next(wholeRun: false)), on: connection)
+        }
+        if connection.isClosed || engine.isClosed { input.removeAll() }
+        if input.isEmpty {
+            connection.resumeReading(.backlog)
+        } else {
+            connection.pauseReading(.backlog)
+        }
     }
 
     func connectionDrained(_ connection: Connection) {
-        if stream != nil && !isPumping { pump(connection) }
+        if stream != nil {
+            if !isPumping { pump(connection) }
+            return
+        }
+        feed(connection)
     }
 
     func connectionSecured(_ connection: Connection) {
@@ -174,12 +203,15 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
                         context.log(.info, "pop3.update", connection, ["user": user?.description ?? "", "deleted": String(deletedCount)])
                         connection.resumeReading()
                         perform(rest + engine.updateFinished(success: result.success), on: connection)
+                        feed(connection)
                     }
                 }
                 return
             case .close:
                 connection.closeAfterFlushing()
             case .startTLS:
+                // Whatever followed STLS in the clear is discarded, never read as commands.
+                input.removeAll()
                 if let tlsContext { connection.startTLS(context: tlsContext) }
             }
         }
@@ -214,6 +246,7 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
                     connection.send(output)
                     connection.resumeReading()
                     perform(engine.messageSent(), on: connection)
+                    feed(connection)
                     return
                 }
                 if output.count >= chunkSize {
@@ -306,11 +339,13 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
             context.log(.info, "pop3.login", connection, ["user": drop.user.description, "messages": String(drop.listing.count)])
             connection.resumeReading()
             perform(rest + engine.authenticationFinished(.success(drop.listing)), on: connection)
+            feed(connection)
         case .refused(let result):
             let delay = context.configuration.limits.failedLoginDelayMilliseconds
             guard case .failure = result, delay > 0 else {
                 connection.resumeReading()
                 perform(rest + engine.authenticationFinished(result), on: connection)
+                feed(connection)
                 return
             }
             // Delay the answer so guessing is slow; wrong user and wrong password wait the same.
@@ -318,6 +353,7 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
                 guard !connection.isClosed else { return }
                 connection.resumeReading()
                 perform(rest + engine.authenticationFinished(.failure), on: connection)
+                feed(connection)
             }
         }
     }

@@ -20,6 +20,12 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
     private var messageCount = 0
     private var trace = WireTrace()
     private var hasGreeted = false
+    /// Input not yet given to the engine (see PacedInput).
+    private var input = PacedInput()
+    /// An action is in progress outside the engine (a throttling delay, a commit): feed nothing until it ends.
+    private var isSuspended = false
+    /// `feed` is on the stack: a nested call returns and lets the outer loop go on (no deep recursion).
+    private var isFeeding = false
 
     private let tlsContext: TLSContext?
 
@@ -83,15 +89,33 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
             perform(engine.receiveBeforeGreeting(bytes), on: connection)
             return
         }
-        // Input that arrives while a commit is on the storage pool is held by the engine; stop reading
-        // until the answer comes, so that a flooding client cannot fill even the engine's bounded buffer.
-        // (Not when these very bytes started the commit: most clients then wait for the 250.)
-        let arrivedWhileWaiting = engine.isAwaitingDecision
-        perform(engine.receive(bytes), on: connection)
-        if arrivedWhileWaiting && engine.isAwaitingDecision { connection.pauseReading() }
+        input.append(bytes)
+        feed(connection)
     }
 
-    func connectionDrained(_ connection: Connection) {}
+    /// Hands held input to the engine a command line at a time (message content in bulk) while nothing is
+    /// in progress and the client takes its replies. Input still held stops reading until it is used, so a
+    /// client that pipelines without reading costs at most one read of input and a bounded output queue.
+    private func feed(_ connection: Connection) {
+        guard !isFeeding else { return }
+        isFeeding = true
+        defer { isFeeding = false }
+        while !input.isEmpty && !isSuspended && !engine.isAwaitingDecision && !engine.isClosed
+            && connection.acceptsOutput
+        {
+            perform(engine.receive(input.next(wholeRun: engine.isReceivingMessage)), on: connection)
+        }
+        if connection.isClosed || engine.isClosed { input.removeAll() }
+        if input.isEmpty {
+            connection.resumeReading(.backlog)
+        } else {
+            connection.pauseReading(.backlog)
+        }
+    }
+
+    func connectionDrained(_ connection: Connection) {
+        feed(connection)
+    }
 
     func connectionSecured(_ connection: Connection) {
         context.log(.info, "smtp.tls", connection, ["tls": connection.tlsDescription ?? ""])
@@ -137,10 +161,13 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
                 // Error throttling (Postfix smtpd_error_sleep_time): stop reading, send the rest later.
                 let rest = Array(actions[index...])
                 connection.pauseReading()
+                isSuspended = true
                 connection.loop.schedule(afterMilliseconds: milliseconds) { [self] in
                     guard !connection.isClosed else { return }
+                    isSuspended = false
                     connection.resumeReading()
                     perform(rest, on: connection)
+                    feed(connection)
                 }
                 return
             case .checkSender(let sender, _):
@@ -165,15 +192,17 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
                 message = nil
                 // The commit waits on fsync: run it on the storage pool and carry on with the engine's
                 // answer (the 250) only once it is durable. Reading goes on (most clients send nothing
-                // until the 250): the engine holds any pipelined input, and receiving it pauses reading.
+                // until the 250): pipelined input waits in `input`, and holding any pauses reading.
                 // Not pausing up front saves two epoll_ctl calls and a manager-thread wake-up per message.
                 let rest = Array(actions[index...])
+                isSuspended = true
                 context.storagePool.submit { [self] in
                     let decision = sink.commit()
                     connection.loop.execute { [self] in
+                        isSuspended = false
                         if case .accept = decision { messageCount += 1 }
-                        connection.resumeReading()
                         perform(rest + engine.resolveMessage(decision), on: connection)
+                        feed(connection)
                     }
                 }
                 return
@@ -184,6 +213,8 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
             case .close:
                 connection.closeAfterFlushing()
             case .startTLS:
+                // Whatever followed STARTTLS in the clear is discarded, never read as commands.
+                input.removeAll()
                 guard let tlsContext else { continue }
                 // The 220 went out in the clear; from here on the socket carries the handshake.
                 connection.startTLS(context: tlsContext)
