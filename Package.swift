@@ -29,7 +29,8 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(name: "PostOfficeSMTP", dependencies: ["PostOfficeCore"], swiftSettings: strict),
-        .target(name: "PostOfficePOP3", dependencies: ["PostOfficeCore"], swiftSettings: strict),
+        .target(name: "PostOfficeSASL", dependencies: ["PostOfficeCore"], swiftSettings: strict),
+        .target(name: "PostOfficePOP3", dependencies: ["PostOfficeCore", "PostOfficeSASL"], swiftSettings: strict),
         .target(name: "PostOfficeTLS", dependencies: ["PostOfficeCore", "COpenSSL"], swiftSettings: strict),
         .target(
             name: "PostOffice",
@@ -67,6 +68,7 @@ let package = Package(
         .testTarget(name: "PostOfficeDeliveryTests", dependencies: ["PostOfficeDelivery"]),
         .testTarget(
             name: "PostOfficeSMTPTests", dependencies: ["PostOfficeSMTP", "PostOfficeTesting"], resources: [.copy("Transcripts")]),
+        .testTarget(name: "PostOfficeSASLTests", dependencies: ["PostOfficeSASL"]),
         .testTarget(name: "PostOfficePOP3Tests", dependencies: ["PostOfficePOP3"], resources: [.copy("Transcripts")]),
         .testTarget(name: "PostOfficeTLSTests", dependencies: ["PostOfficeTLS"]),
         .testTarget(
