@@ -371,6 +371,7 @@ public struct SMTPServerStateMachine: Sendable {
             heloName = nil
             isExtended = false
         case .auth:
+            // Not offered (SMTPCapabilities never lists AUTH). Issue 13: run a SASLServerExchange here.
             reply(.commandNotImplemented, &out)
         }
     }
