@@ -56,6 +56,7 @@ let package = Package(
         ),
         .executableTarget(name: "fuzz-smtp-parser", dependencies: ["PostOfficeFuzzSupport", "PostOfficeSMTP"], swiftSettings: strict),
         .executableTarget(name: "fuzz-smtp-session", dependencies: ["PostOfficeFuzzSupport", "PostOfficeSMTP"], swiftSettings: strict),
+        .executableTarget(name: "fuzz-smtp-reply", dependencies: ["PostOfficeFuzzSupport", "PostOfficeSMTP"], swiftSettings: strict),
         .executableTarget(name: "fuzz-smtp-data", dependencies: ["PostOfficeFuzzSupport", "PostOfficeSMTP"], swiftSettings: strict),
         .executableTarget(
             name: "fuzz-maildir-name", dependencies: ["PostOfficeFuzzSupport", "PostOfficeMaildir"], swiftSettings: strict
