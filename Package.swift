@@ -29,7 +29,8 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(name: "PostOfficeSMTP", dependencies: ["PostOfficeCore"], swiftSettings: strict),
-        .target(name: "PostOfficePOP3", dependencies: ["PostOfficeCore"], swiftSettings: strict),
+        .target(name: "PostOfficeSASL", dependencies: ["PostOfficeCore"], swiftSettings: strict),
+        .target(name: "PostOfficePOP3", dependencies: ["PostOfficeCore", "PostOfficeSASL"], swiftSettings: strict),
         .target(name: "PostOfficeTLS", dependencies: ["PostOfficeCore", "COpenSSL"], swiftSettings: strict),
         .target(
             name: "PostOffice",
@@ -55,6 +56,7 @@ let package = Package(
         ),
         .executableTarget(name: "fuzz-smtp-parser", dependencies: ["PostOfficeFuzzSupport", "PostOfficeSMTP"], swiftSettings: strict),
         .executableTarget(name: "fuzz-smtp-session", dependencies: ["PostOfficeFuzzSupport", "PostOfficeSMTP"], swiftSettings: strict),
+        .executableTarget(name: "fuzz-smtp-reply", dependencies: ["PostOfficeFuzzSupport", "PostOfficeSMTP"], swiftSettings: strict),
         .executableTarget(name: "fuzz-smtp-data", dependencies: ["PostOfficeFuzzSupport", "PostOfficeSMTP"], swiftSettings: strict),
         .executableTarget(
             name: "fuzz-maildir-name", dependencies: ["PostOfficeFuzzSupport", "PostOfficeMaildir"], swiftSettings: strict
@@ -67,6 +69,7 @@ let package = Package(
         .testTarget(name: "PostOfficeDeliveryTests", dependencies: ["PostOfficeDelivery"]),
         .testTarget(
             name: "PostOfficeSMTPTests", dependencies: ["PostOfficeSMTP", "PostOfficeTesting"], resources: [.copy("Transcripts")]),
+        .testTarget(name: "PostOfficeSASLTests", dependencies: ["PostOfficeSASL"]),
         .testTarget(name: "PostOfficePOP3Tests", dependencies: ["PostOfficePOP3"], resources: [.copy("Transcripts")]),
         .testTarget(name: "PostOfficeTLSTests", dependencies: ["PostOfficeTLS"]),
         .testTarget(

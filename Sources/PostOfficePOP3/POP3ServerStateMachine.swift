@@ -2,6 +2,7 @@
 // RFC 5034 AUTH PLAIN). Bytes go in, actions come out; authentication, message streaming and UPDATE are
 // delegated to the runtime, and the engine pauses (buffering pipelined input) until it reports back.
 import PostOfficeCore
+import PostOfficeSASL
 
 /// One POP3 server session.
 ///
@@ -17,7 +18,7 @@ public struct POP3ServerStateMachine: Sendable {
     private enum Phase: Sendable {
         case authorization(user: String?)
         /// `AUTH PLAIN` without initial response: the next line is the client's base64 response.
-        case awaitingPlainResponse
+        case awaitingPlainResponse(SASLServerExchange)
         case transaction
         case update
         case closed
@@ -251,11 +252,9 @@ public struct POP3ServerStateMachine: Sendable {
     }
 
     private mutating func handle(line: [UInt8]) -> [POP3Action] {
-        if case .awaitingPlainResponse = phase {
+        if case .awaitingPlainResponse(var exchange) = phase {
             phase = .authorization(user: nil)
-            if line == [UInt8(ascii: "*")] { return failure(.authenticationCancelled) }
-            guard let decoded = Base64Decoder.decode(line) else { return failure(.invalidBase64) }
-            return plainCredentials(decoded)
+            return saslStep(exchange.receive(line))
         }
         let command: POP3Command
         do {
@@ -305,14 +304,14 @@ public struct POP3ServerStateMachine: Sendable {
             guard mechanism == "PLAIN" else { return failure(.unsupportedMechanism) }
             guard allowsPlaintext else { return failure(.plaintextDisallowed) }
             phase = .authorization(user: nil)
-            guard let initialResponse else {
-                phase = .awaitingPlainResponse
+            var exchange = SASLServerExchange(mechanism: .plain)
+            // "=" is an empty initial response (RFC 5034 §4); the exchange reads it so.
+            let step = exchange.start(initialResponse: initialResponse.map { Array($0.utf8) })
+            if case .challenge = step {
+                phase = .awaitingPlainResponse(exchange)
                 return [.send(.emptyContinuation)]
             }
-            // "=" is an empty initial response (RFC 5034 §4).
-            let text = initialResponse == "=" ? [] : Array(initialResponse.utf8)
-            guard let decoded = Base64Decoder.decode(text) else { return failure(.invalidBase64) }
-            return plainCredentials(decoded)
+            return saslStep(step)
         case .stls:
             guard configuration.isSTLSAvailable, !isTLSActive else { return failure(.stlsNotAvailable) }
             // Anything pipelined after STLS arrived in plaintext and must not be obeyed (RFC 2595 §3.1).
@@ -325,16 +324,26 @@ public struct POP3ServerStateMachine: Sendable {
         }
     }
 
+    /// The end of an AUTH PLAIN exchange. PLAIN has one message, so a further challenge cannot come.
+    private mutating func saslStep(_ step: SASLServerExchange.Step) -> [POP3Action] {
+        switch step {
+        case .credentials(let credentials):
+            return plainCredentials(credentials)
+        case .failure(.cancelled):
+            return failure(.authenticationCancelled)
+        case .failure(.invalidBase64):
+            return failure(.invalidBase64)
+        case .failure(.malformedMessage), .failure(.unexpectedStep), .challenge:
+            return failure(.malformedCredentials)
+        }
+    }
+
     /// `authzid NUL authcid NUL passwd` ([RFC 4616 §2](https://www.rfc-editor.org/rfc/rfc4616#section-2)).
     /// Only authzid empty or equal to authcid is accepted: no proxy logins.
-    private mutating func plainCredentials(_ message: [UInt8]) -> [POP3Action] {
-        let parts = message.split(separator: 0, maxSplits: 2, omittingEmptySubsequences: false)
-        guard parts.count == 3,
-            let authorizationID = String(validating: parts[0], as: UTF8.self),
-            let authenticationID = String(validating: parts[1], as: UTF8.self),
-            let password = String(validating: parts[2], as: UTF8.self),
-            !parts[2].contains(0)
-        else { return failure(.malformedCredentials) }
+    private mutating func plainCredentials(_ credentials: PlainCredentials) -> [POP3Action] {
+        let authorizationID = credentials.authorizationIdentity
+        let authenticationID = credentials.authenticationIdentity
+        let password = credentials.password
         guard !authenticationID.isEmpty, authorizationID.isEmpty || authorizationID == authenticationID else {
             authenticationFailures += 1
             if authenticationFailures >= configuration.maximumAuthenticationFailures {

@@ -14,9 +14,8 @@ public struct SMTPCapabilities: Hashable, Sendable {
         // RFC 1870: SIZE with the fixed limit, checked at MAIL and while the data streams.
         keywords.append("SIZE \(configuration.limits.maximumMessageSize)")
         if configuration.isSTARTTLSAvailable && !isTLSActive { keywords.append("STARTTLS") }
-        if !configuration.authenticationMechanisms.isEmpty {
-            keywords.append((["AUTH"] + configuration.authenticationMechanisms).joined(separator: " "))
-        }
+        // No AUTH keyword: advertise it only with a working exchange behind it (issue 13 plugs SMTP AUTH in
+        // here and in SMTPServerStateMachine's `.auth` case, which answers 502 until then).
         keywords.append("ENHANCEDSTATUSCODES")
         if configuration.is8BitMIMEEnabled { keywords.append("8BITMIME") }
         if configuration.isDSNEnabled { keywords.append("DSN") }

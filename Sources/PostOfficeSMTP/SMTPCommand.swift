@@ -1,10 +1,10 @@
-// SMTPCommand: one parsed SMTP command line. Wire verbs are the case names.
-// Produced by SMTPCommandParser; the state machine decides whether it is allowed now.
+// SMTPCommand: one SMTP command line, in both directions. Wire verbs are the case names.
+// SMTPCommandParser reads it from a server's input; SMTPCommand+Wire.swift writes it for a client.
 
 import PostOfficeCore
 
 /// A command from the client ([RFC 5321 §4.1.1](https://www.rfc-editor.org/rfc/rfc5321#section-4.1.1)).
-enum SMTPCommand: Hashable, Sendable {
+public enum SMTPCommand: Hashable, Sendable {
     /// EHLO with the client's name.
     case ehlo(String)
     /// HELO with the client's name.
@@ -13,15 +13,25 @@ enum SMTPCommand: Hashable, Sendable {
     case mail(MailAddress?, MailParameters)
     /// RCPT TO.
     case rcpt(MailAddress, RecipientParameters)
+    /// DATA: the message follows, dot-stuffed, up to `CRLF.CRLF`.
     case data
     /// BDAT with its chunk size and LAST flag ([RFC 3030 §2](https://www.rfc-editor.org/rfc/rfc3030#section-2)).
     case bdat(size: Int, isLast: Bool)
+    /// RSET: abandon the transaction.
     case rset
+    /// NOOP.
     case noop
+    /// QUIT.
     case quit
+    /// VRFY with its argument.
     case vrfy(String)
+    /// EXPN with its argument.
     case expn(String)
+    /// HELP (any argument is ignored).
     case help
+    /// STARTTLS ([RFC 3207](https://www.rfc-editor.org/rfc/rfc3207)).
     case starttls
-    case auth
+    /// AUTH with an upper-cased SASL mechanism name and the optional initial response as sent (base64 or
+    /// `=` for empty) ([RFC 4954 §4](https://www.rfc-editor.org/rfc/rfc4954#section-4)).
+    case auth(mechanism: String, initialResponse: String?)
 }

@@ -53,7 +53,7 @@ struct SMTPCommandParser {
         case "STARTTLS":
             return argument.isEmpty ? .command(.starttls) : .failure(.syntaxError.withText("Syntax: STARTTLS"))
         case "AUTH":
-            return .command(.auth)
+            return parseAuthentication(argument)
         case "":
             return .failure(.unknownCommand.withText("Error: bad syntax"))
         default:
@@ -230,6 +230,25 @@ struct SMTPCommandParser {
             return .command(.bdat(size: size, isLast: true))
         }
         return .command(.bdat(size: size, isLast: false))
+    }
+
+    /// AUTH SP sasl-mech [SP initial-response] ([RFC 4954 §4](https://www.rfc-editor.org/rfc/rfc4954#section-4)):
+    /// the mechanism is 1*20 of upper-case letters, digits, `-` and `_` (compared case-insensitively), the
+    /// response base64 characters or `=`. Whether the base64 decodes is the SASL exchange's question.
+    private func parseAuthentication(_ argument: String) -> Outcome {
+        let usage = SMTPReply.syntaxError.withText("Syntax: AUTH mechanism [initial-response]")
+        let words = argument.split(separator: " ")
+        guard (1...2).contains(words.count) else { return .failure(usage) }
+        let mechanism = words[0].uppercased()
+        guard (1...20).contains(mechanism.utf8.count),
+            mechanism.utf8.allSatisfy({ SMTPPathParser.isLetterDigit($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") })
+        else { return .failure(usage) }
+        guard words.count == 2 else { return .command(.auth(mechanism: mechanism, initialResponse: nil)) }
+        let response = words[1]
+        guard response.utf8.allSatisfy({ SMTPPathParser.isLetterDigit($0) || "+/=".utf8.contains($0) }) else {
+            return .failure(usage)
+        }
+        return .command(.auth(mechanism: mechanism, initialResponse: String(response)))
     }
 
     static func asciiUppercase(_ c: UInt8) -> UInt8 {

@@ -29,9 +29,8 @@ public struct SMTPServerConfiguration: Sendable, Hashable {
     /// The driver must then handle ``SMTPAction/startTLS`` and call
     /// ``SMTPServerStateMachine/tlsEstablished()``.
     public var isSTARTTLSAvailable = false
-    /// SASL mechanisms advertised with AUTH ([RFC 4954](https://www.rfc-editor.org/rfc/rfc4954)). The engine
-    /// does not run AUTH exchanges yet: the AUTH command is answered 502 5.5.1, so leave this empty.
-    public var authenticationMechanisms: [String] = []
+    // SMTP AUTH (RFC 4954) has no setting yet: the engine runs no SASL exchange, so it neither advertises
+    // AUTH nor accepts it (502 5.5.1). Issue 13 adds the setting here, together with the exchange.
     /// Most input bytes buffered while a decision is pending. Drivers should stop reading while
     /// ``SMTPServerStateMachine/isAwaitingDecision`` is true; past this bound the session ends with 421 4.7.0
     /// once the decision's reply is sent.

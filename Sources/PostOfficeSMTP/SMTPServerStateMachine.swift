@@ -1,5 +1,6 @@
 // SMTPServerStateMachine: the sans-I/O SMTP server session. Bytes in, actions out; no sockets, clocks or files.
 // The driver performs the actions in order and answers the checks it is asked (sender, recipient, commit).
+// This file holds the state and the run loop; the commands live in +Session, +Mail and +Data.
 
 import PostOfficeCore
 
@@ -32,13 +33,13 @@ public struct SMTPServerStateMachine: Sendable {
         SMTPCapabilities(configuration: configuration, isTLSActive: isTLSActive)
     }
     /// The TLS handshake after STARTTLS completed (``tlsEstablished()``).
-    public private(set) var isTLSActive = false
+    public internal(set) var isTLSActive = false
     /// Errors counted so far (see the type's discussion).
-    public private(set) var errorCount = 0
+    public internal(set) var errorCount = 0
     /// The HELO/EHLO name, once given.
-    public private(set) var heloName: String?
+    public internal(set) var heloName: String?
 
-    private enum Mode: Sendable {
+    enum Mode: Sendable {
         case command
         case data(SMTPDataDecoder)
         case chunk(Chunk)
@@ -46,27 +47,27 @@ public struct SMTPServerStateMachine: Sendable {
 
     /// A BDAT chunk being read. With a `failure`, its bytes are read and thrown away and `failure` is the
     /// reply (RFC 3030 §2: the chunk must still be consumed).
-    private struct Chunk: Sendable {
+    struct Chunk: Sendable {
         var size: Int
         var remaining: Int
         var isLast: Bool
         var failure: SMTPReply?
     }
 
-    private enum Pending: Sendable {
+    enum Pending: Sendable {
         case sender(MailAddress?, MailParameters)
         case recipient(MailAddress, RecipientParameters)
         case message
     }
 
-    private enum MessageState: Sendable {
+    enum MessageState: Sendable {
         case notBegun
         /// beginMessage was emitted and neither commitMessage nor abortMessage yet.
         case begun
         case finished
     }
 
-    private struct Transaction: Sendable {
+    struct Transaction: Sendable {
         var reversePath: MailAddress?
         var mailParameters: MailParameters
         var recipients: [MailAddress] = []
@@ -78,16 +79,17 @@ public struct SMTPServerStateMachine: Sendable {
         var messageState = MessageState.notBegun
     }
 
-    private let parser: SMTPCommandParser
-    private var framer: LineFramer
-    private var mode = Mode.command
-    private var pending: Pending?
-    private var transaction: Transaction?
-    private var isExtended = false
-    private var hasStarted = false
-    private var closed = false
-    private var isShutdownRequested = false
-    private var pendingInputOverflowed = false
+    // Internal rather than private: the command groups in the +Session, +Mail and +Data files use them.
+    let parser: SMTPCommandParser
+    var framer: LineFramer
+    var mode = Mode.command
+    var pending: Pending?
+    var transaction: Transaction?
+    var isExtended = false
+    var hasStarted = false
+    var closed = false
+    var isShutdownRequested = false
+    var pendingInputOverflowed = false
 
     public init(configuration: SMTPServerConfiguration) {
         self.configuration = configuration
@@ -297,182 +299,30 @@ public struct SMTPServerStateMachine: Sendable {
         }
     }
 
+    /// Runs one parsed command; each group lives in its own file (+Session, +Mail, +Data).
     private mutating func execute(_ command: SMTPCommand, _ out: inout [SMTPAction]) {
         switch command {
-        case .ehlo(let name), .helo(let name):
-            // RFC 5321 §4.1.4: EHLO/HELO in a session resets any transaction.
-            abortMessageIfBegun(&out)
-            transaction = nil
-            heloName = name
-            if case .ehlo = command {
-                isExtended = true
-                reply(capabilities.extendedHelloReply(hostname: configuration.hostname), &out)
-            } else {
-                isExtended = false
-                reply(SMTPReply(250, nil, configuration.hostname), &out)
-            }
-        case .mail(let reversePath, let parameters):
-            guard heloName != nil else { return reply(.needHello, &out) }
-            guard transaction == nil else { return reply(.nestedMail, &out) }
-            pending = .sender(reversePath, parameters)
-            out.append(.checkSender(reversePath, parameters))
-        case .rcpt(let address, let parameters):
-            guard transaction != nil else { return reply(.needMail, &out) }
-            guard transaction?.messageState == .notBegun else { return reply(.badSequence, &out) }
-            transaction?.recipientAttempts += 1
-            guard (transaction?.recipients.count ?? 0) < configuration.limits.maximumRecipients else {
-                return reply(.tooManyRecipients, &out)
-            }
-            pending = .recipient(address, parameters)
-            out.append(.checkRecipient(address, parameters))
-        case .data:
-            guard let current = transaction else { return reply(.needMail, &out) }
-            // RFC 3030 §3: no DATA after BDAT, and BINARYMIME content only with BDAT.
-            guard !current.usesChunking, current.mailParameters.body != .binaryMIME else {
-                return reply(.dataNotAllowed, &out)
-            }
-            guard !current.recipients.isEmpty else {
-                return reply(current.recipientAttempts == 0 ? .needRecipient : .noValidRecipients, &out)
-            }
-            reply(.startMailInput, &out)
-            guard !closed else { return }
-            out.append(.beginMessage(envelope(current)))
-            transaction?.messageState = .begun
-            let lineLimit = configuration.limits.rejectLongTextLines ? configuration.limits.smtpTextLineLength : nil
-            mode = .data(
-                SMTPDataDecoder(
-                    maximumMessageSize: configuration.limits.maximumMessageSize, maximumLineLength: lineLimit))
-        case .bdat(let size, let isLast):
-            startChunk(size: size, isLast: isLast, &out)
-        case .rset:
-            abortMessageIfBegun(&out)
-            transaction = nil
-            reply(.ok, &out)
-        case .noop:
-            reply(.ok, &out)
-        case .quit:
-            abortMessageIfBegun(&out)
-            send(.closing, &out)
-            close(&out)
-        case .vrfy:
-            reply(configuration.isVRFYEnabled ? .cannotVerify : .verifyDisabled, &out)
-        case .expn:
-            reply(.expandDisabled, &out)
-        case .help:
-            reply(.help, &out)
-        case .starttls:
-            guard configuration.isSTARTTLSAvailable, !isTLSActive else { return reply(.commandNotImplemented, &out) }
-            guard transaction == nil else { return reply(.badSequence, &out) }
-            reply(.readyToStartTLS, &out)
-            guard !closed else { return }
-            out.append(.startTLS)
-            // RFC 3207 §4.2/§5: forget everything, including input pipelined after STARTTLS in plain text.
-            framer.discardBuffered()
-            heloName = nil
-            isExtended = false
-        case .auth:
-            reply(.commandNotImplemented, &out)
+        case .ehlo(let name): hello(name, isExtended: true, &out)
+        case .helo(let name): hello(name, isExtended: false, &out)
+        case .mail(let reversePath, let parameters): mail(reversePath, parameters, &out)
+        case .rcpt(let address, let parameters): recipient(address, parameters, &out)
+        case .data: data(&out)
+        case .bdat(let size, let isLast): startChunk(size: size, isLast: isLast, &out)
+        case .rset: reset(&out)
+        case .noop: reply(.ok, &out)
+        case .quit: quit(&out)
+        case .vrfy: reply(configuration.isVRFYEnabled ? .cannotVerify : .verifyDisabled, &out)
+        case .expn: reply(.expandDisabled, &out)
+        case .help: reply(.help, &out)
+        case .starttls: startTLS(&out)
+        case .auth: authenticate(&out)
         }
-    }
-
-    // MARK: Message content
-
-    private mutating func startChunk(size: Int, isLast: Bool, _ out: inout [SMTPAction]) {
-        var failure: SMTPReply?
-        if !configuration.isChunkingEnabled {
-            failure = .commandNotImplemented
-        } else if let current = transaction {
-            if current.recipients.isEmpty {
-                failure = current.recipientAttempts == 0 ? .needRecipient : .noValidRecipients
-            } else if size > configuration.limits.maximumMessageSize - current.chunkedOctets {
-                // Known before reading: drop what was stored, read the chunk, then refuse. The transaction
-                // is over (RFC 3030 §2); pipelined chunks after it get 503.
-                failure = .messageTooBig
-                abortMessageIfBegun(&out)
-                transaction = nil
-            }
-        } else {
-            failure = .needMail
-        }
-        if failure == nil, let current = transaction {
-            if current.messageState == .notBegun {
-                out.append(.beginMessage(envelope(current)))
-                transaction?.messageState = .begun
-                transaction?.usesChunking = true
-            }
-            transaction?.chunkedOctets += size
-        }
-        mode = .chunk(Chunk(size: size, remaining: size, isLast: isLast, failure: failure))
-        if size == 0 { finishChunk(&out) }
-    }
-
-    /// Feeds message content to the DATA decoder or the BDAT chunk; returns how many bytes it used.
-    private mutating func consumeContent(_ input: ArraySlice<UInt8>, _ out: inout [SMTPAction]) -> Int {
-        switch mode {
-        case .command:
-            return 0
-        case .data(var decoder):
-            let hadFailed = decoder.hasFailed
-            let output = decoder.decode(input)
-            mode = .data(decoder)
-            if decoder.hasFailed {
-                // Content is useless once a limit is passed: no append, just the abort (once).
-                if !hadFailed { abortMessageIfBegun(&out) }
-            } else if !output.content.isEmpty {
-                out.append(.appendMessage(output.content))
-            }
-            if output.isComplete { finishData(decoder, &out) }
-            return output.consumedCount
-        case .chunk(var chunk):
-            let count = min(chunk.remaining, input.count)
-            if chunk.failure == nil && count > 0 { out.append(.appendMessage(Array(input.prefix(count)))) }
-            chunk.remaining -= count
-            mode = .chunk(chunk)
-            if chunk.remaining == 0 { finishChunk(&out) }
-            return count
-        }
-    }
-
-    private mutating func finishData(_ decoder: SMTPDataDecoder, _ out: inout [SMTPAction]) {
-        mode = .command
-        if decoder.isOversize {
-            transaction = nil
-            reply(.messageTooBig, &out)
-        } else if decoder.hasOverlongLine {
-            transaction = nil
-            reply(.lineTooLong, &out)
-        } else {
-            transaction?.messageState = .finished
-            pending = .message
-            out.append(.commitMessage)
-        }
-    }
-
-    private mutating func finishChunk(_ out: inout [SMTPAction]) {
-        guard case .chunk(let chunk) = mode else { return }
-        mode = .command
-        if let failure = chunk.failure {
-            reply(failure, &out)
-        } else if chunk.isLast {
-            transaction?.messageState = .finished
-            pending = .message
-            out.append(.commitMessage)
-        } else {
-            reply(.chunkReceived(octets: chunk.size), &out)
-        }
-    }
-
-    private func envelope(_ transaction: Transaction) -> SMTPEnvelope {
-        SMTPEnvelope(
-            heloName: heloName ?? "", isExtended: isExtended, reversePath: transaction.reversePath,
-            recipients: transaction.recipients, mailParameters: transaction.mailParameters,
-            recipientParameters: transaction.recipientParameters)
     }
 
     // MARK: Replies and closing
 
     /// Sends a reply to a command, counting errors and applying the error limits.
-    private mutating func reply(_ reply: SMTPReply, countsAsError: Bool = true, _ out: inout [SMTPAction]) {
+    mutating func reply(_ reply: SMTPReply, countsAsError: Bool = true, _ out: inout [SMTPAction]) {
         if errorCount >= configuration.limits.softErrorLimit {
             out.append(.delay(milliseconds: configuration.limits.errorDelayMilliseconds))
         }
@@ -487,11 +337,11 @@ public struct SMTPServerStateMachine: Sendable {
     }
 
     /// Sends without counting (greeting-time and closing replies).
-    private func send(_ reply: SMTPReply, _ out: inout [SMTPAction]) {
+    func send(_ reply: SMTPReply, _ out: inout [SMTPAction]) {
         out.append(.send(reply))
     }
 
-    private mutating func close(_ out: inout [SMTPAction]) {
+    mutating func close(_ out: inout [SMTPAction]) {
         guard !closed else { return }
         closed = true
         out.append(.close)
@@ -500,13 +350,13 @@ public struct SMTPServerStateMachine: Sendable {
         framer.discardBuffered()
     }
 
-    private mutating func abortMessageIfBegun(_ out: inout [SMTPAction]) {
+    mutating func abortMessageIfBegun(_ out: inout [SMTPAction]) {
         guard transaction?.messageState == .begun else { return }
         transaction?.messageState = .finished
         out.append(.abortMessage)
     }
 
-    private mutating func finishShutdownIfIdle(_ out: inout [SMTPAction]) {
+    mutating func finishShutdownIfIdle(_ out: inout [SMTPAction]) {
         guard isShutdownRequested, !closed, pending == nil, case .command = mode,
             transaction?.messageState != .begun
         else { return }
@@ -515,7 +365,7 @@ public struct SMTPServerStateMachine: Sendable {
     }
 
     /// The reply for an accepting decision, or nil when the decision refuses.
-    private static func acceptance(_ decision: SMTPDecision, standard: SMTPReply) -> SMTPReply? {
+    static func acceptance(_ decision: SMTPDecision, standard: SMTPReply) -> SMTPReply? {
         switch decision {
         case .accept: standard
         case .acceptReplying(let reply): reply.isPositive ? reply : nil
@@ -523,7 +373,7 @@ public struct SMTPServerStateMachine: Sendable {
         }
     }
 
-    private static func refusal(_ decision: SMTPDecision) -> SMTPReply {
+    static func refusal(_ decision: SMTPDecision) -> SMTPReply {
         switch decision {
         case .reject(let reply), .acceptReplying(let reply): reply
         case .accept: .temporaryFailure

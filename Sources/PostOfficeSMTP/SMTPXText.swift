@@ -1,4 +1,4 @@
-// SMTPXText: decoding of RFC 3461 xtext, the encoding of DSN parameters ENVID and ORCPT.
+// SMTPXText: decoding and encoding of RFC 3461 xtext, the encoding of DSN parameters ENVID and ORCPT.
 
 /// xtext ([RFC 3461 §4](https://www.rfc-editor.org/rfc/rfc3461#section-4)): printable ASCII except `+` and
 /// `=`, with any octet written as `+XX` (two hexadecimal digits).
@@ -25,6 +25,20 @@ enum SMTPXText {
         }
         let decoded = String(decoding: out, as: UTF8.self)
         return Array(decoded.utf8) == out ? decoded : nil
+    }
+
+    /// Encodes `text`: `+`, `=`, spaces, controls and every non-ASCII byte (UTF-8) become `+XX`.
+    static func encode(_ text: String) -> String {
+        let hexDigits = Array("0123456789ABCDEF".utf8)
+        var out: [UInt8] = []
+        for c in text.utf8 {
+            if (33...126).contains(c) && c != UInt8(ascii: "+") && c != UInt8(ascii: "=") {
+                out.append(c)
+            } else {
+                out += [UInt8(ascii: "+"), hexDigits[Int(c >> 4)], hexDigits[Int(c & 0x0F)]]
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     static func hexValue(_ c: UInt8) -> UInt8? {

@@ -67,7 +67,9 @@ import Testing
         ("HELP", .help),
         ("HELP MAIL", .help),
         ("STARTTLS", .starttls),
-        ("AUTH PLAIN", .auth),
+        ("AUTH PLAIN", .auth(mechanism: "PLAIN", initialResponse: nil)),
+        ("auth login dXNlcg==", .auth(mechanism: "LOGIN", initialResponse: "dXNlcg==")),
+        ("AUTH PLAIN =", .auth(mechanism: "PLAIN", initialResponse: "=")),
     ]
 
     static let invalid: [(String, Int, String)] = [

@@ -53,6 +53,17 @@ import Testing
         #expect(other.isClosed)
     }
 
+    /// AUTH is neither advertised nor accepted while the engine runs no SASL exchange (issue 13).
+    @Test func authIsNotAdvertisedAndAnswered502() {
+        var machine = Self.machine { $0.isSTARTTLSAvailable = true }
+        let ehlo = Self.replies(machine.receive(Self.bytes("EHLO c\r\n")))
+        #expect(ehlo.count == 1)
+        #expect(!(ehlo.first?.lines ?? []).contains { $0.uppercased().hasPrefix("AUTH") })
+        #expect(
+            Self.replies(machine.receive(Self.bytes("AUTH PLAIN AGFsaWNlAHNlY3JldA==\r\nAUTH LOGIN\r\n")))
+                == [.commandNotImplemented, .commandNotImplemented])
+    }
+
     @Test func checksPauseAndBufferUntilResolved() {
         var machine = Self.machine()
         let actions = machine.receive(
