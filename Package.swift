@@ -9,7 +9,7 @@ let strict: [SwiftSetting] = [
 
 let package = Package(
     name: "PostOffice",
-    platforms: [.macOS(.v14)],
+    // Linux-only: the event loop is epoll (CLinuxEvents), so no `platforms:` list of Apple systems.
     products: [
         .library(name: "PostOffice", targets: ["PostOffice"]),
         .library(name: "PostOfficeTesting", targets: ["PostOfficeTesting"]),

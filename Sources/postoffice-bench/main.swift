@@ -1,4 +1,5 @@
-// postoffice-bench: benchmark harness for PostOffice. `micro` times the engines in memory; `compare` runs
+// postoffice-bench: benchmark harness for PostOffice. `micro` times the engines in memory; `copy` times the
+// ways of copying one message to many recipients on disk; `compare` runs
 // the same SMTP and POP3 loads against PostOffice, Postfix, Dovecot and aiosmtpd on loopback; `latency`
 // is the SMTP client that measures the time from the final dot to the 250 reply; `idle` holds thousands of
 // silent SMTP connections and reads the server's memory while one active client is timed.
@@ -9,12 +10,16 @@ import Glibc
 
 let usage = """
     Usage: postoffice-bench micro [--quick]
+           postoffice-bench copy [--size BYTES] [--recipients N] [--directory PATH] [--quick]
            postoffice-bench compare [--rounds N] [--quick] [--only LIST] [--postoffice PATH] [--keep]
            postoffice-bench latency --port P [--sessions 50] [--count 2000] [--size 1024]
                                     [--to alice@example.test] [--from a@example.test]
            postoffice-bench idle [--connections 10000[,N...]] [--rounds 3] [--messages 500] [--postoffice PATH]
 
       micro     engine micro-benchmarks in memory (build with -c release), median of 5 runs
+      copy      one delivery commit to many recipients per copy method (copyBody, hardLink), fsyncs
+                included, and the raw copies under it (copy_file_range, read/write, link), median of 5
+                (`copy --help`)
       compare   PostOffice vs Postfix / aiosmtpd (SMTP) and Dovecot (POP3), interleaved rounds
                 (see BenchmarkSettings for every option; `compare --help`)
       latency   SMTP load with per-message latency from the final "." to the 250 reply (p50/p99)
@@ -43,6 +48,21 @@ do {
         _ = MicroBenchmarks(scale: quick ? 0.1 : 1.0).run { measurement in
             print("| \(measurement.name) | \(Formatting.rate(measurement.median)) \(measurement.unit) | "
                   + "\(Formatting.rate(measurement.minimum)) – \(Formatting.rate(measurement.maximum)) |")
+            fflush(nil)
+        }
+    case "copy":
+        let options = Array(arguments.dropFirst())
+        if options.contains("--help") {
+            print(CopyBenchmarks.help)
+            break
+        }
+        let benchmark = try CopyBenchmarks(options)
+        print("\(benchmark.bodySize) bytes to \(benchmark.recipientCount) recipients in \(benchmark.directory)")
+        print("| measurement | median | min – max (5 runs) |")
+        print("|---|---:|---:|")
+        try benchmark.run { name, times in
+            func ms(_ seconds: Double) -> String { Formatting.fixed(seconds * 1000, decimals: 2) }
+            print("| \(name) | \(ms(times[times.count / 2])) ms | \(ms(times[0])) – \(ms(times[times.count - 1])) ms |")
             fflush(nil)
         }
     case "compare":

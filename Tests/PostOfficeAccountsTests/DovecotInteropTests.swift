@@ -1,6 +1,6 @@
 // DovecotInteropTests: a passwd-file written by UserDatabase (generated hashes, comments, extra fields)
 // is read by a real Dovecot: `doveadm auth test` against a throwaway dovecot instance in a temp dir.
-// Skipped with a message when dovecot is not installed or we are not root (dovecot drops privileges).
+// Reported as skipped (the traits) when dovecot is not installed or we are not root (dovecot drops privileges).
 
 import Foundation
 import PostOfficeCore
@@ -9,28 +9,22 @@ import Testing
 @testable import PostOfficeAccounts
 
 @Suite struct DovecotInteropTests {
-    @Test func dovecotAuthenticatesUsersWeWrote() throws {
-        let dovecot = "/usr/sbin/dovecot"
-        let doveadm = "/usr/bin/doveadm"
-        guard FileManager.default.isExecutableFile(atPath: dovecot),
-            FileManager.default.isExecutableFile(atPath: doveadm)
-        else {
-            print("skipped: dovecot/doveadm not installed")
-            return
-        }
-        guard getuid() == 0 else {
-            print("skipped: running a private dovecot instance needs root")
-            return
-        }
+    static let dovecot = "/usr/sbin/dovecot"
+    static let doveadm = "/usr/bin/doveadm"
+    static let installed = [dovecot, doveadm].allSatisfy { FileManager.default.isExecutableFile(atPath: $0) }
+        && getpwnam("dovecot") != nil
+
+    @Test(
+        .enabled(if: installed, "dovecot is not installed (apt-get install dovecot-core: dovecot, doveadm, the dovecot user)"),
+        .enabled(if: getuid() == 0, "running a private dovecot instance needs root"))
+    func dovecotAuthenticatesUsersWeWrote() throws {
+        let (dovecot, doveadm) = (Self.dovecot, Self.doveadm)
         let directory = try TemporaryDirectory()
         let base = directory.path
         let users = base + "/users"
         try directory.write("users", "# written by PostOfficeAccountsTests\n\n")
         // Dovecot's auth process reads the 0600 file as the dovecot user; the atomic rewrite keeps the owner.
-        guard let dovecotUser = getpwnam("dovecot") else {
-            print("skipped: no dovecot user")
-            return
-        }
+        let dovecotUser = try #require(getpwnam("dovecot"), "the dovecot package creates the dovecot user")
         let (dovecotUID, dovecotGID) = (dovecotUser.pointee.pw_uid, dovecotUser.pointee.pw_gid)
         try #require(chown(users, dovecotUID, dovecotGID) == 0)
         let random = SystemRandomSource()

@@ -1,5 +1,6 @@
 // POP3ClientInteropTests: real POP3 clients (python3 poplib, mpop, fetchmail) against the engine over a loopback
-// socket, to catch wire-format mistakes the in-memory tests would agree with. Skipped when a tool is absent.
+// socket, to catch wire-format mistakes the in-memory tests would agree with. A test whose tool is absent is
+// reported as skipped (its `.enabled(if:)` trait), never passed.
 import Foundation
 import Testing
 @testable import PostOfficePOP3
@@ -49,11 +50,9 @@ import Testing
         print(json.dumps(out))
         """
 
-    @Test func pythonPoplibSession() throws {
-        guard let python = Self.executable("python3") else {
-            print("POP3ClientInteropTests: python3 not found, skipping the poplib session")
-            return
-        }
+    @Test(.enabled(if: executable("python3") != nil, "python3 is not installed (apt-get install python3)"))
+    func pythonPoplibSession() throws {
+        let python = try #require(Self.executable("python3"))
         let server = try #require(LoopbackPOP3Server(messages: Self.messages))
         server.serveOneConnection()
         let result = try Self.run(python, ["-c", Self.pythonClient, String(server.port)])
@@ -78,11 +77,9 @@ import Testing
         #expect(server.commits.first?.retrieved == ["cur/one"])
     }
 
-    @Test func mpopDownloadsIntoMbox() throws {
-        guard let mpop = Self.executable("mpop") else {
-            print("POP3ClientInteropTests: mpop not found, skipping the mpop session")
-            return
-        }
+    @Test(.enabled(if: executable("mpop") != nil, "mpop is not installed (apt-get install mpop)"))
+    func mpopDownloadsIntoMbox() throws {
+        let mpop = try #require(Self.executable("mpop"))
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pop3-mpop-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -106,11 +103,9 @@ import Testing
         #expect(server.commits.first?.retrieved == ["cur/one", "cur/two"])
     }
 
-    @Test func fetchmailDownloadsThroughMDA() throws {
-        guard let fetchmail = Self.executable("fetchmail") else {
-            print("POP3ClientInteropTests: fetchmail not found, skipping the fetchmail session")
-            return
-        }
+    @Test(.enabled(if: executable("fetchmail") != nil, "fetchmail is not installed (apt-get install fetchmail)"))
+    func fetchmailDownloadsThroughMDA() throws {
+        let fetchmail = try #require(Self.executable("fetchmail"))
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pop3-fetchmail-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }

@@ -12,6 +12,9 @@ enum ExternalTool {
         return nil
     }
 
+    /// Whether the tool is on PATH: for `.enabled(if:)` traits, so a missing tool shows as a skipped test.
+    static func isAvailable(_ name: String) -> Bool { find(name) != nil }
+
     /// Runs the tool to completion; returns its exit status and standard output.
     static func run(_ executable: String, _ arguments: [String]) -> (status: Int32, output: String) {
         let process = Process()

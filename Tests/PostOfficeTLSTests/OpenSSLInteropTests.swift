@@ -1,6 +1,6 @@
 // OpenSSLInteropTests: TLSSession over a real loopback socket against the openssl command-line tool, in both
 // roles: our server with `openssl s_client` (verifying our self-signed certificate and host name), and our
-// client with `openssl s_server -www`. Skipped with a message when the openssl tool is missing.
+// client with `openssl s_server -www`. Reported as skipped (the trait) when the openssl tool is missing.
 import Foundation
 import PostOfficeCore
 import PostOfficeTLS
@@ -10,7 +10,9 @@ import Testing
 import Glibc
 #endif
 
-@Suite("Interoperability with the openssl tool", .serialized)
+@Suite(
+    "Interoperability with the openssl tool", .serialized,
+    .enabled(if: ExternalTool.isAvailable("openssl"), "openssl is not installed (apt-get install openssl)"))
 struct OpenSSLInteropTests {
     static let hostName = "mail.example.test"
 
@@ -20,10 +22,7 @@ struct OpenSSLInteropTests {
         (["-tls1_2", "-cipher", "ECDHE-RSA-CHACHA20-POLY1305"], "TLSv1.2"),
     ])
     func sClientToOurServer(options: [String], expectedVersion: String) throws {
-        guard let openssl = ExternalTool.find("openssl") else {
-            print("skipped: openssl command not installed")
-            return
-        }
+        let openssl = try #require(ExternalTool.find("openssl"))
         let fixture = try CertificateFixture(keyType: .rsa2048, hostName: Self.hostName)
         let context = try fixture.serverContext()
         let (listener, port) = try #require(LoopbackSocket.listen())
@@ -66,10 +65,7 @@ struct OpenSSLInteropTests {
 
     @Test("openssl s_client offering only TLS 1.1 is refused")
     func legacySClientRefused() throws {
-        guard let openssl = ExternalTool.find("openssl") else {
-            print("skipped: openssl command not installed")
-            return
-        }
+        let openssl = try #require(ExternalTool.find("openssl"))
         let fixture = try CertificateFixture(hostName: Self.hostName)
         let context = try fixture.serverContext()
         let (listener, port) = try #require(LoopbackSocket.listen())
@@ -99,10 +95,7 @@ struct OpenSSLInteropTests {
 
     @Test("a TLSSession client talks to openssl s_server", arguments: [nil, TLSProtocolVersion.tls12])
     func ourClientToSServer(maximumVersion: TLSProtocolVersion?) throws {
-        guard let openssl = ExternalTool.find("openssl") else {
-            print("skipped: openssl command not installed")
-            return
-        }
+        let openssl = try #require(ExternalTool.find("openssl"))
         let fixture = try CertificateFixture(hostName: Self.hostName)
         let port = try #require(LoopbackSocket.freePort())
         let server = Process()

@@ -73,12 +73,11 @@ struct TLSContextTests {
         #expect(OpenSSLErrorQueue.isEmpty)
     }
 
-    @Test("an encrypted key is refused without prompting for a pass phrase")
+    @Test(
+        "an encrypted key is refused without prompting for a pass phrase",
+        .enabled(if: ExternalTool.isAvailable("openssl"), "openssl is not installed (apt-get install openssl)"))
     func encryptedKey() throws {
-        guard let openssl = ExternalTool.find("openssl") else {
-            print("skipped: openssl command not installed")
-            return
-        }
+        let openssl = try #require(ExternalTool.find("openssl"))
         let fixture = try CertificateFixture()
         let encryptedPath = fixture.directory.file("encrypted-key.pem")
         let result = ExternalTool.run(openssl, [
