@@ -71,6 +71,13 @@ public final class LocalDeliveryAgent: Sendable {
         resolverState.current.resolve(address)
     }
 
+    /// The Maildir of a local account (not following aliases) for reading it, checked like every path
+    /// delivery writes: lexically inside the mail root and with no symbolic link below it
+    /// (``RecipientResolver/checkedMaildir(forAccount:)``). Nil when unsafe. The one path function for POP3.
+    public func maildir(forAccount account: MailAddress) -> Maildir? {
+        resolverState.current.checkedMaildir(forAccount: account)
+    }
+
     /// A new queue id: 12 hex digits of the injected random source.
     public func makeQueueID() -> String {
         random.token(length: 12).uppercased()

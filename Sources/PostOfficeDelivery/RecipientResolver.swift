@@ -76,6 +76,20 @@ public struct RecipientResolver: Sendable {
         return Maildir(path: path)
     }
 
+    /// The Maildir of an account for reading it (POP3 login): ``maildir(forUser:)``'s lexical guard, then
+    /// no symbolic link, file or `..` anywhere between the mail root and the Maildir's `tmp/`, `new/` and
+    /// `cur/` (``Maildir/verifyContainment(inside:creating:)``). So `kate -> alice` does not open alice's
+    /// mail for kate. Nil when unsafe; a Maildir not created yet passes (there is no link to follow).
+    public func checkedMaildir(forAccount account: MailAddress) -> Maildir? {
+        guard let maildir = maildir(forUser: account) else { return nil }
+        do {
+            try maildir.verifyContainment(inside: mailRoot, creating: false)
+        } catch {
+            return nil
+        }
+        return maildir
+    }
+
     private struct Expansion {
         var mailboxes: [DeliveryMailbox] = []
         var destinations: Set<String> = []
@@ -168,8 +182,10 @@ public struct RecipientResolver: Sendable {
     /// The `.tag` folder if it exists, trying the tag as written and then in lower case.
     private func existingFolder(named tag: String, in maildir: Maildir) -> Maildir? {
         for name in [tag, tag.lowercased()] {
+            // A folder reached through a link is no folder of this user's: deliver to the INBOX instead.
             if let folder = maildir.folder(named: name), folder.exists,
-                MailboxPathRules.isLexicallyInside(folder.path, root: mailRoot)
+                MailboxPathRules.isLexicallyInside(folder.path, root: mailRoot),
+                (try? folder.verifyContainment(inside: mailRoot, creating: false)) != nil
             {
                 return folder
             }
