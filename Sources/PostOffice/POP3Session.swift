@@ -252,15 +252,16 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
         login: String, password: String, peer: SocketAddress, context: ServerContext, connection: Connection
     ) -> LoginOutcome {
         let client = peer.host
-        if context.throttle.isBlocked(client) {
+        guard let attempt = context.throttle.reserveAttempt(for: client) else {
             context.log(.warning, "pop3.login_throttled", connection, ["client": client])
             return .refused(.failure)
         }
         guard let address = context.authenticate(login: login, password: password, client: peer) else {
-            context.throttle.recordFailure(client)
+            context.throttle.fail(attempt)
             context.log(.info, "pop3.login_failed", connection, ["user": login])
             return .refused(.failure)
         }
+        context.throttle.succeed(attempt)
         guard let maildir = context.maildir(for: address) else { return .refused(.temporaryFailure) }
         do {
             try maildir.verifyContainment(inside: context.deliveryAgent.configuration.mailRoot, creating: true)
