@@ -54,7 +54,9 @@ public final class LocalDeliveryAgent: Sendable {
             mailRoot: configuration.mailRoot,
             layout: configuration.layout,
             deliversSubaddressToFolders: configuration.deliversSubaddressToFolders,
-            maximumAliasDepth: configuration.maximumAliasDepth
+            maximumAliasDepth: configuration.maximumAliasDepth,
+            hostname: configuration.hostname,
+            postmasterAddress: configuration.postmasterAddress
         )
     }
 
