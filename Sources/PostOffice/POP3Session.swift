@@ -172,8 +172,7 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
                     actions += engine.messageUnavailable()
                     continue
                 }
-                let fd = open(message.path, O_RDONLY | O_CLOEXEC)
-                guard fd >= 0 else {
+                guard let fd = try? message.openForReading() else {
                     context.log(.warning, "pop3.message_unavailable", connection, ["file": message.name])
                     actions += engine.messageUnavailable()
                     continue
@@ -286,18 +285,19 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
         login: String, password: String, peer: SocketAddress, context: ServerContext, connection: Connection
     ) -> LoginOutcome {
         let client = peer.host
-        if context.throttle.isBlocked(client) {
+        guard let attempt = context.throttle.reserveAttempt(for: client) else {
             context.log(.warning, "pop3.login_throttled", connection, ["client": client])
             return .refused(.failure)
         }
         guard let address = context.authenticate(login: login, password: password, client: peer) else {
-            context.throttle.recordFailure(client)
+            context.throttle.fail(attempt)
             context.log(.info, "pop3.login_failed", connection, ["user": login])
             return .refused(.failure)
         }
+        context.throttle.succeed(attempt)
         guard let maildir = context.maildir(for: address) else { return .refused(.temporaryFailure) }
         do {
-            if !maildir.exists { try maildir.create() }
+            try maildir.verifyContainment(inside: context.deliveryAgent.configuration.mailRoot, creating: true)
             let lock = try MaildirLock.acquire(maildir: maildir)
             let scan = try MaildirScanner(maildir: maildir).scan()
             let uidlist = try? DovecotUIDList(maildir: maildir)
@@ -363,8 +363,7 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
         // W= in the name is the answer (no system call); MaildirMessage.size() would stat a name without S=.
         if let virtual = message.filename.virtualSize { return virtual }
         return context.octetCache.octets(forKey: message.maildir.path + "/" + message.name) {
-            let fd = open(message.path, O_RDONLY | O_CLOEXEC)
-            guard fd >= 0 else { return nil }
+            guard let fd = try? message.openForReading() else { return nil }
             defer { close(fd) }
             var counter = POP3MessageSizeCounter()
             var chunk = [UInt8](repeating: 0, count: 64 * 1024)

@@ -214,14 +214,8 @@ final class ServerContext: @unchecked Sendable {
         return database.authenticate(login: login, password: password)?.address
     }
 
-    /// The Maildir of a local user (not following aliases).
-    func maildir(for address: MailAddress) -> Maildir? {
-        let local = address.localPart.lowercased()
-        let domain = address.normalizedDomain
-        guard MailboxPathRules.isSafeLocalPart(local), MailboxPathRules.isSafeDomain(domain) else { return nil }
-        let relative = deliveryAgent.configuration.layout.relativePath(localPart: local, domain: domain)
-        return Maildir(path: deliveryAgent.configuration.mailRoot + "/" + relative)
-    }
+    /// The Maildir of a local user (not following aliases), checked: inside the mail root, no symbolic links.
+    func maildir(for address: MailAddress) -> Maildir? { deliveryAgent.maildir(forAccount: address) }
 }
 
 /// POP3 octet counts computed for messages without `W=` in their names, so each file is read once.

@@ -1,29 +1,58 @@
-// LoginThrottle: counts failed POP3 logins per client address over a sliding one-minute window and says
-// when an address has used up its allowance. Shared by all sessions (locked); memory is capped so a
-// flood from many addresses cannot grow it without bound.
+// LoginThrottle: counts failed POP3 logins per client over a sliding one-minute window and refuses an
+// attempt before its password check once the allowance is used up. Reserving the attempt and checking the
+// allowance are one locked step, so parallel logins cannot overrun it; memory is capped against floods.
 
 import PostOfficeCore
 
-/// Failed-login accounting per client address (``Limits/failedLoginsPerMinutePerAddress``).
+/// Failed-login accounting per client (``Limits/failedLoginsPerMinutePerAddress``).
 ///
-/// An address is blocked while it has at least `limit` failures within the last `window` seconds. Only
-/// the newest `limit` failure times are kept per address, which is all the decision needs. Successful
-/// logins do not clear the count (a guesser who owns one account could otherwise reset it at will).
+/// A login calls ``reserveAttempt(for:)`` **before** checking the password: in one locked step it checks
+/// the allowance and counts the attempt, so of any number of parallel attempts from one client at most
+/// `limit` reach the password check per window. The attempt is then settled with ``fail(_:)`` (it stays
+/// counted as a failure) or ``succeed(_:)`` (it stops counting). Only the newest `limit` failure times are
+/// kept per client, which is all the decision needs. Successful logins do not clear earlier failures (a
+/// guesser who owns one account could otherwise reset the count at will).
 ///
-/// Keys are whatever the caller passes; for IPv6 clients consider passing the /64 prefix, since one
-/// host usually controls a whole /64.
+/// Clients are grouped by ``key(forClient:)``: an IPv4 address is its own key, an IPv6 address counts for
+/// its whole /64 (one host usually controls one), an IPv4-mapped IPv6 address as the IPv4 address.
 public final class LoginThrottle: @unchecked Sendable {
     /// Failures allowed per window.
     public let limit: Int
     /// The window, in seconds.
     public let windowSeconds: Int
-    /// Most addresses tracked at once; past it the stalest are forgotten first.
+    /// Most clients tracked at once; past it the stalest are forgotten first.
     public let maximumTrackedAddresses: Int
+
+    /// One login attempt counted against its client until settled with ``LoginThrottle/succeed(_:)`` or
+    /// ``LoginThrottle/fail(_:)``. One left unsettled counts as a failure when it is released, so a lost
+    /// reservation cannot block its client for good.
+    public final class Reservation: @unchecked Sendable {
+        /// The client's key (``LoginThrottle/key(forClient:)``).
+        public let key: String
+        fileprivate weak var throttle: LoginThrottle?
+        /// Guarded by the throttle's lock.
+        fileprivate var isSettled = false
+
+        fileprivate init(key: String, throttle: LoginThrottle) {
+            self.key = key
+            self.throttle = throttle
+        }
+
+        deinit { throttle?.settle(self, failed: true) }
+    }
+
+    private struct Entry {
+        /// Failure times (microseconds since the epoch), oldest first, at most `limit` of them.
+        var failures: [Int64] = []
+        /// Attempts reserved and not yet settled.
+        var pending = 0
+        /// The last reservation or failure, for choosing whom to forget when full.
+        var lastSeen: Int64 = 0
+    }
 
     private let clock: any MailClock
     private let lock = Lock()
-    /// Address → failure times (microseconds since the epoch), oldest first, at most `limit` of them.
-    private var failures: [String: [Int64]] = [:]
+    private var entries: [String: Entry] = [:]
 
     /// - Parameters:
     ///   - limit: failures allowed per window; must be at least 1.
@@ -46,40 +75,101 @@ public final class LoginThrottle: @unchecked Sendable {
             maximumTrackedAddresses: maximumTrackedAddresses, clock: clock)
     }
 
-    /// True when `address` has used up its failures for now; the session should refuse further attempts
-    /// without checking the password.
-    public func isBlocked(_ address: String) -> Bool {
+    /// Counts a login attempt from `client` (an address; grouped by ``key(forClient:)``) before its password
+    /// is checked. Returns nil when the client has used up its allowance — recent failures plus attempts in
+    /// flight reach `limit` — and the login must then be refused without checking the password.
+    public func reserveAttempt(for client: String) -> Reservation? {
+        let key = Self.key(forClient: client)
         let now = Self.microseconds(clock.now())
-        return lock.withLock {
-            guard let times = failures[address] else { return false }
-            let recent = times.filter { $0 > now - windowMicroseconds }
-            return recent.count >= limit
+        let admitted: Bool = lock.withLock {
+            var entry = entries[key] ?? Entry()
+            entry.failures.removeAll { $0 <= now - windowMicroseconds }
+            guard entry.failures.count + entry.pending < limit else {
+                entries[key] = entry
+                return false
+            }
+            if entries[key] == nil && entries.count >= maximumTrackedAddresses { makeRoom(now: now) }
+            entry.pending += 1
+            entry.lastSeen = now
+            entries[key] = entry
+            return true
         }
+        return admitted ? Reservation(key: key, throttle: self) : nil
     }
 
-    /// Records a failed login from `address`.
-    public func recordFailure(_ address: String) {
+    /// Settles a reservation whose password was right: the attempt stops counting. A second settlement of
+    /// the same reservation does nothing.
+    public func succeed(_ reservation: Reservation) {
+        settle(reservation, failed: false)
+    }
+
+    /// Settles a reservation whose login failed: the attempt stays counted as a failure for the window.
+    /// A second settlement of the same reservation does nothing.
+    public func fail(_ reservation: Reservation) {
+        settle(reservation, failed: true)
+    }
+
+    fileprivate func settle(_ reservation: Reservation, failed: Bool) {
         let now = Self.microseconds(clock.now())
         lock.withLock {
-            var times = failures[address] ?? []
-            if times.isEmpty && failures.count >= maximumTrackedAddresses { makeRoom(now: now) }
-            times.removeAll { $0 <= now - windowMicroseconds }
-            times.append(now)
-            if times.count > limit { times.removeFirst(times.count - limit) }
-            failures[address] = times
+            guard !reservation.isSettled else { return }
+            reservation.isSettled = true
+            if var entry = entries[reservation.key] {
+                entry.pending = max(0, entry.pending - 1)
+                if failed { append(failureAt: now, to: &entry) }
+                entries[reservation.key] = entry
+            } else if failed {
+                // Forgotten while the table was full: the failure starts the entry afresh.
+                if entries.count >= maximumTrackedAddresses { makeRoom(now: now) }
+                var entry = Entry()
+                append(failureAt: now, to: &entry)
+                entries[reservation.key] = entry
+            }
         }
     }
 
-    /// How many failures `address` has within the window now.
-    public func recentFailures(_ address: String) -> Int {
+    /// True when `client` has used up its allowance for now (failures plus attempts in flight).
+    /// Deprecated in spirit: checking and then recording is racy; use ``reserveAttempt(for:)``.
+    public func isBlocked(_ client: String) -> Bool {
+        let key = Self.key(forClient: client)
         let now = Self.microseconds(clock.now())
-        return lock.withLock { failures[address]?.filter { $0 > now - windowMicroseconds }.count ?? 0 }
+        return lock.withLock {
+            guard let entry = entries[key] else { return false }
+            return entry.failures.filter { $0 > now - windowMicroseconds }.count + entry.pending >= limit
+        }
     }
 
-    /// The number of addresses currently remembered (bounded by ``maximumTrackedAddresses``).
-    public var trackedAddressCount: Int { lock.withLock { failures.count } }
+    /// Records a failed login from `client` without a reservation (the older two-step API).
+    public func recordFailure(_ client: String) {
+        let key = Self.key(forClient: client)
+        let now = Self.microseconds(clock.now())
+        lock.withLock {
+            if entries[key] == nil && entries.count >= maximumTrackedAddresses { makeRoom(now: now) }
+            var entry = entries[key] ?? Entry()
+            append(failureAt: now, to: &entry)
+            entries[key] = entry
+        }
+    }
 
-    /// Forgets addresses whose failures have all left the window.
+    /// Called with the lock held.
+    private func append(failureAt now: Int64, to entry: inout Entry) {
+        entry.failures.removeAll { $0 <= now - windowMicroseconds }
+        entry.failures.append(now)
+        if entry.failures.count > limit { entry.failures.removeFirst(entry.failures.count - limit) }
+        entry.lastSeen = now
+    }
+
+    /// How many failures `client` has within the window now (attempts in flight not included).
+    public func recentFailures(_ client: String) -> Int {
+        let key = Self.key(forClient: client)
+        let now = Self.microseconds(clock.now())
+        return lock.withLock { entries[key]?.failures.filter { $0 > now - windowMicroseconds }.count ?? 0 }
+    }
+
+    /// The number of clients currently remembered (bounded by ``maximumTrackedAddresses``).
+    public var trackedAddressCount: Int { lock.withLock { entries.count } }
+
+    /// Forgets clients whose failures have all left the window and that have no attempt in flight.
     public func purgeExpired() {
         let now = Self.microseconds(clock.now())
         lock.withLock { purge(now: now) }
@@ -88,16 +178,18 @@ public final class LoginThrottle: @unchecked Sendable {
     private var windowMicroseconds: Int64 { Int64(windowSeconds) * 1_000_000 }
 
     private func purge(now: Int64) {
-        failures = failures.filter { ($0.value.last ?? 0) > now - windowMicroseconds }
+        entries = entries.filter { $0.value.pending > 0 || ($0.value.failures.last ?? 0) > now - windowMicroseconds }
     }
 
     /// Called with the lock held when the table is full: drop expired entries, and if that frees nothing,
-    /// the address whose latest failure is oldest.
+    /// the client seen least recently, preferring one with no attempt in flight.
     private func makeRoom(now: Int64) {
         purge(now: now)
-        guard failures.count >= maximumTrackedAddresses else { return }
-        if let stalest = failures.min(by: { ($0.value.last ?? 0) < ($1.value.last ?? 0) })?.key {
-            failures[stalest] = nil
+        while entries.count >= maximumTrackedAddresses {
+            let idle = entries.filter { $0.value.pending == 0 }
+            let candidates = idle.isEmpty ? entries : idle
+            guard let stalest = candidates.min(by: { $0.value.lastSeen < $1.value.lastSeen })?.key else { return }
+            entries[stalest] = nil
         }
     }
 

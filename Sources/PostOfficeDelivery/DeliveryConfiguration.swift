@@ -6,6 +6,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import PostOfficeCore
 
 /// Settings of a ``LocalDeliveryAgent``.
 public struct DeliveryConfiguration: Sendable {
@@ -37,6 +38,11 @@ public struct DeliveryConfiguration: Sendable {
     public var maximumMessageSize: Int?
     /// Deepest alias nesting followed.
     public var maximumAliasDepth: Int
+    /// Who receives mail for `postmaster` (RFC 5321 §4.5.1) — the bare `<postmaster>` and `postmaster@` every
+    /// local domain — when no user or alias of that name exists. It is resolved like any recipient. When nil,
+    /// the `postmaster` user or alias of the first local domain (in byte order) that has one receives it.
+    /// Configuration: `postmaster_address`.
+    public var postmasterAddress: MailAddress?
 
     public init(
         mailRoot: String,
@@ -47,7 +53,8 @@ public struct DeliveryConfiguration: Sendable {
         maximumReceivedCount: Int = 25,
         maximumInspectedHeaderBytes: Int = 256 * 1024,
         maximumMessageSize: Int? = nil,
-        maximumAliasDepth: Int = 10
+        maximumAliasDepth: Int = 10,
+        postmasterAddress: MailAddress? = nil
     ) {
         self.mailRoot = Self.absolute(mailRoot)
         self.hostname = hostname
@@ -58,6 +65,7 @@ public struct DeliveryConfiguration: Sendable {
         self.maximumInspectedHeaderBytes = maximumInspectedHeaderBytes
         self.maximumMessageSize = maximumMessageSize
         self.maximumAliasDepth = maximumAliasDepth
+        self.postmasterAddress = postmasterAddress
     }
 
     /// Makes `path` absolute and lexically clean (no `.` components, no doubled slashes), so the

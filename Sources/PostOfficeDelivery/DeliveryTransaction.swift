@@ -361,41 +361,13 @@ public final class DeliveryTransaction {
         return try MaildirDraft(maildir: maildir, baseName: agent.names.next())
     }
 
-    /// Creates the Maildir when missing, then checks where it really is: a symlink planted inside the mail
-    /// root (by a local user, or a careless admin) must not carry mail to a directory outside it. The
-    /// lexical check of the address cannot see symlinks; `realpath` can.
+    /// Checks, before anything is written or created, that the Maildir and its `tmp/`, `new/` and `cur/`
+    /// are real directories below the mail root, and creates the missing ones inside it. A symbolic link
+    /// planted below the root (by a local user, or a careless admin) is refused with ELOOP (451), wherever
+    /// it points: `bob -> /elsewhere`, `bob/new -> /elsewhere`, `kate -> alice` alike. The lexical check of
+    /// the address cannot see links; walking with openat(O_NOFOLLOW) can.
     static func prepare(_ maildir: Maildir, agent: LocalDeliveryAgent) throws(SystemError) {
-        if !maildir.exists { try maildir.create() }
-        // Fast path: with no symlink below the mail root, the lexical path is the real one. Two lstat
-        // calls instead of realpath's readlink on every component of both paths (ten per delivery).
-        if hasNoSymbolicLinkBelowRoot(maildir.path, root: agent.configuration.mailRoot) { return }
-        guard let resolved = realPath(maildir.path), let root = realPath(agent.configuration.mailRoot),
-            MailboxPathRules.isLexicallyInside(resolved, root: root)
-        else {
-            throw SystemError("realpath", errno: ELOOP, detail: "\(maildir.path) leads outside the mail root")
-        }
-    }
-
-    /// True when `path` is lexically below `root` and none of the components after `root` is a symlink
-    /// (checked with lstat, which does not follow the last component). Anything unusual — `.` or `..`,
-    /// an empty component, a failed lstat — answers false, and the caller does the full realpath check.
-    static func hasNoSymbolicLinkBelowRoot(_ path: String, root: String) -> Bool {
-        let base = root.hasSuffix("/") ? root : root + "/"
-        guard root.count > 0, path.hasPrefix(base) else { return false }
-        var current = String(base.dropLast())
-        for component in path.dropFirst(base.count).split(separator: "/", omittingEmptySubsequences: false) {
-            guard !component.isEmpty, component != ".", component != ".." else { return false }
-            current += "/" + component
-            var st = stat()
-            guard lstat(current, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else { return false }
-        }
-        return true
-    }
-
-    static func realPath(_ path: String) -> String? {
-        guard let resolved = realpath(path, nil) else { return nil }
-        defer { free(resolved) }
-        return String(cString: resolved)
+        try maildir.verifyContainment(inside: agent.configuration.mailRoot, creating: true)
     }
 
     private func log(failure: DeliveryError, detail: String?) {

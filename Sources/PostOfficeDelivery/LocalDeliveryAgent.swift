@@ -54,7 +54,9 @@ public final class LocalDeliveryAgent: Sendable {
             mailRoot: configuration.mailRoot,
             layout: configuration.layout,
             deliversSubaddressToFolders: configuration.deliversSubaddressToFolders,
-            maximumAliasDepth: configuration.maximumAliasDepth
+            maximumAliasDepth: configuration.maximumAliasDepth,
+            hostname: configuration.hostname,
+            postmasterAddress: configuration.postmasterAddress
         )
     }
 
@@ -69,6 +71,13 @@ public final class LocalDeliveryAgent: Sendable {
     /// Resolves a recipient with the current directory.
     public func resolve(_ address: MailAddress) -> RecipientResolution {
         resolverState.current.resolve(address)
+    }
+
+    /// The Maildir of a local account (not following aliases) for reading it, checked like every path
+    /// delivery writes: lexically inside the mail root and with no symbolic link below it
+    /// (``RecipientResolver/checkedMaildir(forAccount:)``). Nil when unsafe. The one path function for POP3.
+    public func maildir(forAccount account: MailAddress) -> Maildir? {
+        resolverState.current.checkedMaildir(forAccount: account)
     }
 
     /// A new queue id: 12 hex digits of the injected random source.

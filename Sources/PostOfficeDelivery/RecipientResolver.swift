@@ -15,6 +15,12 @@ import PostOfficeMaildir
 ///    the tag on);
 /// 5. the domain's catch-all, expanded like an alias.
 ///
+/// `postmaster` (any case) is always accepted ([RFC 5321 §4.5.1](https://www.rfc-editor.org/rfc/rfc5321#section-4.5.1)):
+/// `postmaster@<local domain>` with no user or alias of that name, and `postmaster@<hostname>` — the form the
+/// SMTP path parser gives a bare `<postmaster>` — go to ``postmasterAddress`` (itself resolved by the steps
+/// above), or failing that to the `postmaster` user or alias of the first local domain (in byte order) that
+/// has one. Only when neither exists does the normal lookup (catch-all, else unknown user) decide.
+///
 /// Alias targets are expanded recursively up to ``maximumAliasDepth`` levels. A target already on the
 /// current expansion path is a cycle: it is not expanded again, but if it is a user it still gets its copy
 /// (so `alice → alice, bob` keeps a copy for alice, as Postfix does). Targets in non-local domains or
@@ -32,6 +38,10 @@ public struct RecipientResolver: Sendable {
     public var maximumAliasDepth: Int
     /// Most mailboxes one address may expand to.
     public var maximumMailboxes: Int
+    /// Our host name: `postmaster@<hostname>` is the bare `<postmaster>` as the SMTP parser qualifies it.
+    public var hostname: String?
+    /// Who receives `postmaster` mail when no user or alias of that name exists (see the type's notes).
+    public var postmasterAddress: MailAddress?
 
     public init(
         directory: DeliveryDirectory,
@@ -39,7 +49,9 @@ public struct RecipientResolver: Sendable {
         layout: MailboxLayout = .domainThenLocalPart,
         deliversSubaddressToFolders: Bool = false,
         maximumAliasDepth: Int = 10,
-        maximumMailboxes: Int = 1000
+        maximumMailboxes: Int = 1000,
+        hostname: String? = nil,
+        postmasterAddress: MailAddress? = nil
     ) {
         self.directory = directory
         var root = mailRoot
@@ -49,10 +61,46 @@ public struct RecipientResolver: Sendable {
         self.deliversSubaddressToFolders = deliversSubaddressToFolders
         self.maximumAliasDepth = maximumAliasDepth
         self.maximumMailboxes = maximumMailboxes
+        self.hostname = hostname
+        self.postmasterAddress = postmasterAddress
     }
 
     /// Resolves one recipient. Checks the file system only to see whether a `+tag` folder exists.
     public func resolve(_ address: MailAddress) -> RecipientResolution {
+        guard MailboxPathRules.isSafeLocalPart(address.localPart), MailboxPathRules.isSafeDomain(address.domain)
+        else { return .invalidAddress }
+        if address.localPart.lowercased() == "postmaster", let postmaster = resolvePostmaster(domain: address.domain) {
+            return postmaster
+        }
+        return resolveWithoutPostmasterRule(address)
+    }
+
+    /// `postmaster@domain` when the postmaster rule applies to it, else nil (look it up as usual).
+    private func resolvePostmaster(domain: String) -> RecipientResolution? {
+        let domain = domain.lowercased()
+        if directory.isLocal(domain: domain) {
+            // A user or an alias-file entry of that name overrides the rule.
+            let key = DeliveryDirectory.key(localPart: "postmaster", domain: domain)
+            if directory.users.contains(key) || directory.aliases[key] != nil { return nil }
+        } else if domain != hostname?.lowercased() {
+            return nil
+        }
+        // The target resolves without this rule, so `postmaster_address = postmaster@x` cannot loop.
+        if let postmasterAddress, case .local(let boxes) = resolveWithoutPostmasterRule(postmasterAddress) {
+            return .local(boxes)
+        }
+        for local in directory.localDomains.sorted(by: { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }) {
+            let key = DeliveryDirectory.key(localPart: "postmaster", domain: local)
+            guard directory.users.contains(key) || directory.aliases[key] != nil,
+                case .local(let boxes) = resolveWithoutPostmasterRule(MailAddress(localPart: "postmaster", domain: local))
+            else { continue }
+            return .local(boxes)
+        }
+        // Nobody to receive it: a local domain still has its catch-all; our bare host name has no one.
+        return directory.isLocal(domain: domain) ? nil : .unknownUser
+    }
+
+    private func resolveWithoutPostmasterRule(_ address: MailAddress) -> RecipientResolution {
         guard MailboxPathRules.isSafeLocalPart(address.localPart), MailboxPathRules.isSafeDomain(address.domain)
         else { return .invalidAddress }
         guard directory.isLocal(domain: address.domain) else { return .relayDenied }
@@ -74,6 +122,20 @@ public struct RecipientResolver: Sendable {
         let path = mailRoot + "/" + layout.relativePath(localPart: local, domain: domain)
         guard MailboxPathRules.isLexicallyInside(path, root: mailRoot) else { return nil }
         return Maildir(path: path)
+    }
+
+    /// The Maildir of an account for reading it (POP3 login): ``maildir(forUser:)``'s lexical guard, then
+    /// no symbolic link, file or `..` anywhere between the mail root and the Maildir's `tmp/`, `new/` and
+    /// `cur/` (``Maildir/verifyContainment(inside:creating:)``). So `kate -> alice` does not open alice's
+    /// mail for kate. Nil when unsafe; a Maildir not created yet passes (there is no link to follow).
+    public func checkedMaildir(forAccount account: MailAddress) -> Maildir? {
+        guard let maildir = maildir(forUser: account) else { return nil }
+        do {
+            try maildir.verifyContainment(inside: mailRoot, creating: false)
+        } catch {
+            return nil
+        }
+        return maildir
     }
 
     private struct Expansion {
@@ -168,8 +230,10 @@ public struct RecipientResolver: Sendable {
     /// The `.tag` folder if it exists, trying the tag as written and then in lower case.
     private func existingFolder(named tag: String, in maildir: Maildir) -> Maildir? {
         for name in [tag, tag.lowercased()] {
+            // A folder reached through a link is no folder of this user's: deliver to the INBOX instead.
             if let folder = maildir.folder(named: name), folder.exists,
-                MailboxPathRules.isLexicallyInside(folder.path, root: mailRoot)
+                MailboxPathRules.isLexicallyInside(folder.path, root: mailRoot),
+                (try? folder.verifyContainment(inside: mailRoot, creating: false)) != nil
             {
                 return folder
             }

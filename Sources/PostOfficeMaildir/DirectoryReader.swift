@@ -1,5 +1,6 @@
-// DirectoryReader: lists a directory with opendir/readdir (no Foundation, no per-entry stat), the way
-// a Maildir scan wants it: names plus the d_type hint. Names that are not valid UTF-8 are counted, not lost silently.
+// DirectoryReader: lists a directory with readdir (no Foundation, no per-entry stat), the way a Maildir
+// scan wants it: names plus the d_type hint. The directory itself is opened without following a symbolic
+// link. Names that are not valid UTF-8 are counted, not lost silently.
 
 #if canImport(Glibc)
 import Glibc
@@ -12,15 +13,21 @@ import PostOfficeCore
 enum DirectoryReader {
     /// One directory entry.
     struct Entry: Sendable {
-        enum Kind: Sendable { case regular, directory, other, unknown }
+        enum Kind: Sendable { case regular, directory, symbolicLink, other, unknown }
         var name: String
         var kind: Kind
     }
 
     /// The entries of `path` except `.` and `..`, and the number of names skipped for not being UTF-8.
+    /// A `path` whose last component is a symbolic link fails with `ELOOP`: a planted `new -> /elsewhere`
+    /// must not be listed (or swept) as if it were the Maildir's own.
     static func entries(of path: String) throws(SystemError) -> (entries: [Entry], undecodable: Int) {
-        guard let directory = opendir(path) else {
-            throw SystemError("opendir", errno: errno, detail: path)
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { throw SystemError("open", errno: errno, detail: path) }
+        guard let directory = fdopendir(fd) else {
+            let code = errno
+            close(fd)
+            throw SystemError("fdopendir", errno: code, detail: path)
         }
         defer { closedir(directory) }
         var result: [Entry] = []
@@ -46,6 +53,7 @@ enum DirectoryReader {
             switch Int32(type) {
             case Int32(DT_REG): kind = .regular
             case Int32(DT_DIR): kind = .directory
+            case Int32(DT_LNK): kind = .symbolicLink
             case Int32(DT_UNKNOWN): kind = .unknown
             default: kind = .other
             }

@@ -120,7 +120,8 @@ public struct DovecotUIDList: Hashable, Sendable {
     /// read errors throw.
     public init?(maildir: Maildir, maximumSize: Int = 64 << 20) throws(SystemError) {
         let path = maildir.path + "/" + Self.fileName
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        // O_NOFOLLOW: a planted link must not make another file's lines our UIDs.
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
         if fd < 0 {
             if errno == ENOENT { return nil }
             throw SystemError("open", errno: errno, detail: path)

@@ -17,6 +17,10 @@ extension Maildir {
         var names: [String] = []
         for entry in listing.entries where entry.name.hasPrefix(".") {
             guard entry.kind == .directory || entry.kind == .unknown else { continue }
+            // A symbolic link is no folder of ours, even when d_type was not filled in.
+            if entry.kind == .unknown {
+                guard let st = DirectoryReader.status(path + "/" + entry.name), (st.st_mode & S_IFMT) == S_IFDIR else { continue }
+            }
             let name = String(entry.name.dropFirst())
             guard Self.isSafeFolderName(name), let folder = folder(named: name), folder.exists else { continue }
             names.append(name)

@@ -34,8 +34,9 @@ public final class MaildirLock: @unchecked Sendable {
     public static func acquire(maildir: Maildir, fileName: String = defaultFileName) throws(MaildirError) -> MaildirLock {
         let path = maildir.path + "/" + fileName
         let fd: Int32
+        // O_NOFOLLOW: a lock file replaced by a link must not create or lock a file elsewhere.
         do {
-            fd = try SystemCall.retrying("open", detail: path) { open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600) }
+            fd = try SystemCall.retrying("open", detail: path) { open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600) }
         } catch {
             throw .system(error)
         }

@@ -61,10 +61,39 @@ public struct MaildirMessage: Hashable, Sendable {
             return Size(byteCount: bytes, virtualByteCount: filename.virtualSize)
         }
         var st = stat()
-        guard stat(path, &st) == 0 else {
-            throw MaildirError.from(SystemError("stat", errno: errno, detail: path), path: path)
+        // lstat: the size of a symbolic link's target is no business of this mailbox.
+        guard lstat(path, &st) == 0 else {
+            throw MaildirError.from(SystemError("lstat", errno: errno, detail: path), path: path)
         }
         return Size(byteCount: Int(st.st_size), virtualByteCount: filename.virtualSize)
+    }
+
+    /// Opens the message file for reading, never through a symbolic link (`O_NOFOLLOW`, which fails with
+    /// `ELOOP`) and only when it is a regular file (a FIFO or device planted under a message name fails
+    /// with `EINVAL` instead of blocking the reader). The caller closes the returned descriptor.
+    /// Throws ``MaildirError/messageVanished(path:)`` when the file is gone.
+    public func openForReading() throws(MaildirError) -> Int32 {
+        let path = self.path
+        // O_NONBLOCK so opening a FIFO cannot hang; it changes nothing for a regular file.
+        let fd: Int32
+        do {
+            fd = try SystemCall.retrying("open", detail: path) {
+                open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
+            }
+        } catch {
+            throw MaildirError.from(error, path: path)
+        }
+        var st = stat()
+        if fstat(fd, &st) != 0 {
+            let code = errno
+            close(fd)
+            throw .system(SystemError("fstat", errno: code, detail: path))
+        }
+        guard (st.st_mode & S_IFMT) == S_IFREG else {
+            close(fd)
+            throw .system(SystemError("open", errno: EINVAL, detail: "\(path) is not a regular file"))
+        }
+        return fd
     }
 
     /// Reads the file to measure both sizes: its bytes, and its bytes with every LF not preceded by CR
@@ -73,10 +102,7 @@ public struct MaildirMessage: Hashable, Sendable {
     /// Throws ``MaildirError/messageVanished(path:)`` when the file is gone.
     public func measureSize() throws(MaildirError) -> Size {
         let path = self.path
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else {
-            throw MaildirError.from(SystemError("open", errno: errno, detail: path), path: path)
-        }
+        let fd = try openForReading()
         defer { close(fd) }
         let chunk = 65536
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 1)

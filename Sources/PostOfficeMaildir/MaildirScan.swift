@@ -5,8 +5,8 @@
 public struct MaildirScan: Hashable, Sendable {
     /// The messages, ordered by the delivery time in their base names, then by name.
     public var messages: [MaildirMessage]
-    /// How many entries were passed over: dot files, subdirectories, names that are not Maildir names
-    /// (including names that are not UTF-8).
+    /// How many entries were passed over: dot files, subdirectories, symbolic links and other non-regular
+    /// files, names that are not Maildir names (including names that are not UTF-8).
     public var skippedCount: Int
 
     public init(messages: [MaildirMessage], skippedCount: Int) {

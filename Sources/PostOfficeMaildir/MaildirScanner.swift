@@ -1,5 +1,5 @@
-// MaildirScanner: lists the messages of one Maildir (new/ then cur/) with readdir, skipping dot files,
-// directories and names that do not parse, and orders them by delivery time so POP3 numbering is stable.
+// MaildirScanner: lists the messages of one Maildir (new/ then cur/) with readdir, keeping only regular
+// files (no dot files, directories, symbolic links or FIFOs) whose names parse, in delivery-time order.
 
 #if canImport(Glibc)
 import Glibc
@@ -29,16 +29,18 @@ public struct MaildirScanner: Sendable {
             let listing = try DirectoryReader.entries(of: path)
             skipped += listing.undecodable
             for entry in listing.entries {
-                guard entry.kind != .directory, let filename = MaildirFilename(entry.name) else {
+                // Only regular files: a symbolic link in cur/ would hand out a file from anywhere (RETR of
+                // /etc/hostname), a FIFO would block the reader.
+                guard entry.kind == .regular || entry.kind == .unknown, let filename = MaildirFilename(entry.name) else {
                     skipped += 1
                     continue
                 }
-                // Some filesystems do not fill d_type; those entries are kept unless lstat says directory.
-                if entry.kind == .unknown, let st = DirectoryReader.status(path + "/" + entry.name),
-                    (st.st_mode & S_IFMT) == S_IFDIR
-                {
-                    skipped += 1
-                    continue
+                // Some filesystems do not fill d_type; lstat (which does not follow links) decides then.
+                if entry.kind == .unknown {
+                    guard let st = DirectoryReader.status(path + "/" + entry.name), (st.st_mode & S_IFMT) == S_IFREG else {
+                        skipped += 1
+                        continue
+                    }
                 }
                 messages.append(MaildirMessage(maildir: maildir, directory: directory, filename: filename))
             }

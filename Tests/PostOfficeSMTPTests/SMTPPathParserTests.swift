@@ -62,6 +62,17 @@ import Testing
         #expect(Self.parser.parse(Array("<postmaster>".utf8), from: 0, kind: .reversePath) == nil)
     }
 
+    /// The contract with delivery (issue 19, D5): a bare `<postmaster>` in any case becomes
+    /// `postmaster@<hostname>` with the host name exactly as configured, which `RecipientResolver(hostname:)`
+    /// maps to the postmaster instead of refusing it as a relay.
+    @Test(arguments: ["<postmaster>", "<POSTMASTER>", "<postMaster>"])
+    func barePostmasterIsQualifiedWithTheHostName(path: String) throws {
+        let parser = SMTPPathParser(postmasterDomain: "vm")
+        let address = try #require(parser.parse(Array(path.utf8), from: 0, kind: .forwardPath)?.address)
+        #expect(address.localPart.lowercased() == "postmaster")
+        #expect(address.domain == "vm")
+    }
+
     @Test func parsingStopsAfterTheClosingBracket() {
         let text = Array("<a@b.example> SIZE=1".utf8)
         #expect(Self.parser.parse(text, from: 0, kind: .reversePath)?.end == 13)

@@ -1,0 +1,99 @@
+// Maildir+Containment: walks from a trusted root down to a Maildir and its tmp/, new/ and cur/ with
+// openat(O_NOFOLLOW | O_DIRECTORY), creating missing levels with mkdirat in the directory just opened,
+// so no symbolic link below the root is followed and nothing is ever created outside the root.
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import PostOfficeCore
+
+extension Maildir {
+    /// Checks that this Maildir lies below `root` through real directories only, `tmp/`, `new/` and `cur/`
+    /// included, and with `creating` makes the missing levels (mode 0700, each new entry's parent fsync'd).
+    ///
+    /// `root` itself is trusted (it may be a symbolic link the administrator made); every level below it is
+    /// opened relative to the one above with `O_NOFOLLOW | O_DIRECTORY`, so a symbolic link, a file or a
+    /// path that leaves the root (`..`, `.`) is refused with `ELOOP`, `ENOTDIR` or `EXDEV`, and a level is
+    /// created only inside a directory already proven to be inside. Without `creating`, a missing level ends
+    /// the check successfully: nothing below it exists to be followed.
+    public func verifyContainment(inside root: String, creating: Bool) throws(SystemError) {
+        guard let components = Self.components(of: path, below: root) else {
+            throw SystemError("openat", errno: EXDEV, detail: "\(path) is not below the mail root \(root)")
+        }
+        var descriptor = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if descriptor < 0 && errno == ENOENT {
+            guard creating else { return }
+            try Self.makeDirectories(root)
+            descriptor = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        }
+        guard descriptor >= 0 else { throw SystemError("open", errno: errno, detail: root) }
+        defer { close(descriptor) }
+        var current = root
+        for component in components {
+            current += "/" + component
+            guard let next = try Self.openContained(component, in: descriptor, path: current, creating: creating) else {
+                return
+            }
+            close(descriptor)
+            descriptor = next
+        }
+        for sub in ["tmp", "new", "cur"] {
+            if let fd = try Self.openContained(sub, in: descriptor, path: current + "/" + sub, creating: creating) {
+                close(fd)
+            }
+        }
+    }
+
+    /// The components of `path` after `root`, or nil when `path` is not strictly below `root` or has an
+    /// empty, `.` or `..` component after it (compared as bytes, as the kernel does).
+    static func components(of path: String, below root: String) -> [String]? {
+        var base = root
+        while base.count > 1 && base.hasSuffix("/") { base.removeLast() }
+        let prefix = base == "/" ? "/" : base + "/"
+        guard !root.isEmpty, path.utf8.starts(with: prefix.utf8) else { return nil }
+        let rest = path.utf8.dropFirst(prefix.utf8.count)
+        let parts = rest.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
+        guard !parts.isEmpty else { return nil }
+        var out: [String] = []
+        for part in parts {
+            let bytes = Array(part)
+            guard !bytes.isEmpty, bytes != [0x2E], bytes != [0x2E, 0x2E] else { return nil }
+            out.append(String(decoding: bytes, as: UTF8.self))
+        }
+        return out
+    }
+
+    /// Opens `name` inside `parent` without following a symbolic link; creates it first when asked.
+    /// Returns nil when it does not exist and `creating` is false.
+    private static func openContained(
+        _ name: String, in parent: Int32, path: String, creating: Bool
+    ) throws(SystemError) -> Int32? {
+        let flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC
+        var fd = openat(parent, name, flags)
+        if fd < 0 && errno == ENOENT {
+            guard creating else { return nil }
+            if mkdirat(parent, name, 0o700) == 0 {
+                // The new entry must survive a crash like the mailbox it belongs to.
+                _ = fsync(parent)
+            } else if errno != EEXIST {
+                throw SystemError("mkdir", errno: errno, detail: path)
+            }
+            // Opened again with O_NOFOLLOW: a link planted between mkdirat and here is still refused.
+            fd = openat(parent, name, flags)
+        }
+        guard fd >= 0 else {
+            let code = errno
+            // A link fails with ELOOP or (O_DIRECTORY checked first) ENOTDIR; name it for the log either way.
+            var st = stat()
+            if code == ELOOP || code == ENOTDIR, fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) == 0,
+                (st.st_mode & S_IFMT) == S_IFLNK
+            {
+                throw SystemError("openat", errno: ELOOP, detail: "\(path) is a symbolic link")
+            }
+            throw SystemError("openat", errno: code, detail: path)
+        }
+        return fd
+    }
+}
