@@ -1,7 +1,7 @@
 // ConnectionRegistry: the live connections of a server, with the global and per-client-IP caps.
 // Shutdown walks it to ask every session to finish; tests read its counts to check nothing leaks.
 
-import Dispatch
+import PostOfficeAccounts
 import PostOfficeCore
 
 final class ConnectionRegistry: @unchecked Sendable {
@@ -9,6 +9,13 @@ final class ConnectionRegistry: @unchecked Sendable {
     private var connections: [ObjectIdentifier: Connection] = [:]
     private var perAddress: [String: Int] = [:]
     private var drainWaiters: [@Sendable () -> Void] = []
+    private var cap = Int.max
+    /// The most connections served at once: `max_connections`, lowered to what the descriptor limit allows
+    /// (set once at start-up, before any connection).
+    var maximumConnections: Int {
+        get { lock.withLock { cap } }
+        set { lock.withLock { cap = newValue } }
+    }
 
     enum Admission: Equatable {
         case admitted
@@ -29,12 +36,13 @@ final class ConnectionRegistry: @unchecked Sendable {
     /// a 421 before it closes), so the caller must always call `remove` when it finishes.
     func admit(_ connection: Connection, limits: Limits) -> Admission {
         lock.withLock {
-            let host = connection.peer.host
+            // IPv6 clients count per /64, as the login throttle groups them: one host has a whole /64.
+            let host = LoginThrottle.key(forClient: connection.peer.host)
             let fromAddress = perAddress[host, default: 0]
             let total = connections.count
             connections[ObjectIdentifier(connection)] = connection
             perAddress[host] = fromAddress + 1
-            if total >= limits.maximumConnections { return .tooManyInAll }
+            if total >= min(limits.maximumConnections, cap) { return .tooManyInAll }
             let exempt = connection.peer.isLoopback && !limits.limitsLoopbackConnections
             if fromAddress >= limits.connectionsPerAddress && !exempt { return .tooManyFromAddress }
             return .admitted
@@ -44,7 +52,7 @@ final class ConnectionRegistry: @unchecked Sendable {
     func remove(_ connection: Connection) {
         let waiters: [@Sendable () -> Void] = lock.withLock {
             guard connections.removeValue(forKey: ObjectIdentifier(connection)) != nil else { return [] }
-            let host = connection.peer.host
+            let host = LoginThrottle.key(forClient: connection.peer.host)
             let n = perAddress[host, default: 1] - 1
             perAddress[host] = n > 0 ? n : nil
             if connections.isEmpty {

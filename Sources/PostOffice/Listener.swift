@@ -9,7 +9,8 @@ import Glibc
 import PostOfficeCore
 
 final class Listener: @unchecked Sendable, EventLoopHandler {
-    let requestedAddress: SocketAddress
+    /// What this listener serves (its address is the requested one).
+    let spec: ListenerSpec
     /// The address actually bound (the chosen port when 0 was asked for).
     let boundAddress: SocketAddress
     private let fd: Int32
@@ -22,10 +23,11 @@ final class Listener: @unchecked Sendable, EventLoopHandler {
     /// Binds and listens. `onAccept` runs on `loop` with the new descriptor (non-blocking, close-on-exec)
     /// and the peer and local addresses.
     init(
-        address: SocketAddress, loop: EventLoop, backlog: Int32 = 1024,
+        spec: ListenerSpec, loop: EventLoop, backlog: Int32 = 1024,
         onAccept: @escaping @Sendable (Int32, SocketAddress, SocketAddress) -> Void
     ) throws(SystemError) {
-        requestedAddress = address
+        self.spec = spec
+        let address = spec.address
         let family = address.isIPv6 ? AF_INET6 : AF_INET
         let fd = try SystemCall.retrying("socket") {
             socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)

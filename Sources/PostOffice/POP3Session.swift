@@ -2,7 +2,6 @@
 // login (with the failure delay and per-IP throttle), the locked Maildir snapshot, streaming RETR/TOP with
 // back-pressure, and the UPDATE-state commit (deletions, and the S flag on retrieved messages).
 
-import Dispatch
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -11,7 +10,7 @@ import PostOfficeMaildir
 import PostOfficePOP3
 import PostOfficeTLS
 
-/// Confined to its connection's queue, which is what makes the unchecked Sendable sound.
+/// Confined to its connection's event loop, which is what makes the unchecked Sendable sound.
 final class POP3Session: ConnectionHandler, @unchecked Sendable {
     private let context: ServerContext
     private let sessionID: String
@@ -59,11 +58,11 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
     }
 
     func connectionOpened(_ connection: Connection) {
-        context.log(.info, "pop3.connect", connection, [
+        context.environment.log(.info, "pop3.connect", connection, [
             "peer": connection.peer.description, "local": connection.local.description, "tls": connection.tlsDescription ?? "no",
         ])
         guard admission == .admitted else {
-            context.log(.warning, "pop3.refused", connection, ["reason": admission.refusalReason])
+            context.environment.log(.warning, "pop3.refused", connection, ["reason": admission.refusalReason])
             connection.send(POP3Response.tooManyConnections.wireBytes)
             connection.closeAfterFlushing()
             return
@@ -78,7 +77,7 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
     }
 
     func connection(_ connection: Connection, received bytes: [UInt8]) {
-        if context.isVerbose { context.trace(trace.clientLines(bytes), from: "client", connection) }
+        if context.environment.isVerbose { context.environment.trace(trace.clientLines(bytes), from: "client", connection) }
         input.append(bytes)
         feed(connection)
     }
@@ -113,15 +112,15 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
 
     func connectionSecured(_ connection: Connection) {
         // The engine already treats the session as TLS since it sent +OK to STLS (RFC 2595 §4).
-        context.log(.info, "pop3.tls", connection, ["tls": connection.tlsDescription ?? ""])
+        context.environment.log(.info, "pop3.tls", connection, ["tls": connection.tlsDescription ?? ""])
     }
 
     func connectionTLSFailed(_ connection: Connection, reason: String) {
-        context.log(.warning, "pop3.tls_failed", connection, ["reason": reason])
+        context.environment.log(.warning, "pop3.tls_failed", connection, ["reason": reason])
     }
 
     func connectionTimedOut(_ connection: Connection) {
-        context.log(.info, "pop3.timeout", connection)
+        context.environment.log(.info, "pop3.timeout", connection)
         perform(engine.timedOut(), on: connection)
     }
 
@@ -135,7 +134,7 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
         // A dropped connection deletes nothing (RFC 1939 §6): only the lock is released.
         lock?.release()
         lock = nil
-        context.log(.info, "pop3.disconnect", connection, [
+        context.environment.log(.info, "pop3.disconnect", connection, [
             "user": user?.description ?? "", "retrieved": String(retrievedCount), "deleted": String(deletedCount),
         ])
     }
@@ -151,7 +150,7 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
             switch action {
             case .send, .sendMultiline:
                 if let bytes = action.wireBytes {
-                    if context.isVerbose { context.trace(trace.serverLines(bytes), from: "server", connection) }
+                    if context.environment.isVerbose { context.environment.trace(trace.serverLines(bytes), from: "server", connection) }
                     connection.send(bytes)
                 }
             case .authenticate(let login, let password):
@@ -159,7 +158,7 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
                 let rest = Array(actions[index...])
                 connection.pauseReading()
                 let peer = connection.peer
-                context.storagePool.submit { [self] in
+                context.io.storagePool.submit { [self] in
                     let outcome = Self.openMaildrop(login: login, password: password, peer: peer, context: context, connection: connection)
                     connection.loop.execute { [self] in finishLogin(outcome, rest: rest, connection: connection) }
                 }
@@ -173,7 +172,7 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
                     continue
                 }
                 guard let fd = try? message.openForReading() else {
-                    context.log(.warning, "pop3.message_unavailable", connection, ["file": message.name])
+                    context.environment.log(.warning, "pop3.message_unavailable", connection, ["file": message.name])
                     actions += engine.messageUnavailable()
                     continue
                 }
@@ -191,7 +190,7 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
                 let snapshot = messages
                 let maildir = self.maildir
                 connection.pauseReading()
-                context.storagePool.submit { [self] in
+                context.io.storagePool.submit { [self] in
                     let result = Self.update(
                         deleted: deleted, retrieved: retrieved, messages: snapshot, maildir: maildir,
                         context: context, connection: connection)
@@ -199,7 +198,7 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
                         deletedCount += result.deletedCount
                         lock?.release()
                         lock = nil
-                        context.log(.info, "pop3.update", connection, ["user": user?.description ?? "", "deleted": String(deletedCount)])
+                        context.environment.log(.info, "pop3.update", connection, ["user": user?.description ?? "", "deleted": String(deletedCount)])
                         connection.resumeReading()
                         perform(rest + engine.updateFinished(success: result.success), on: connection)
                         feed(connection)
@@ -284,17 +283,18 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
     private static func openMaildrop(
         login: String, password: String, peer: SocketAddress, context: ServerContext, connection: Connection
     ) -> LoginOutcome {
-        let client = peer.host
-        guard let attempt = context.throttle.reserveAttempt(for: client) else {
-            context.log(.warning, "pop3.login_throttled", connection, ["client": client])
+        let address: MailAddress
+        switch context.authenticator.authenticate(login: login, password: password, client: peer) {
+        case .authenticated(let mailbox):
+            address = mailbox
+        case .throttled:
+            context.environment.log(.warning, "pop3.login_throttled", connection, ["client": peer.host])
+            return .refused(.failure)
+        case .refused:
+            // One line per failure with the client address, for fail2ban (contrib/fail2ban).
+            context.environment.log(.info, "pop3.login_failed", connection, ["client": peer.host, "user": login])
             return .refused(.failure)
         }
-        guard let address = context.authenticate(login: login, password: password, client: peer) else {
-            context.throttle.fail(attempt)
-            context.log(.info, "pop3.login_failed", connection, ["user": login])
-            return .refused(.failure)
-        }
-        context.throttle.succeed(attempt)
         guard let maildir = context.maildir(for: address) else { return .refused(.temporaryFailure) }
         do {
             try maildir.verifyContainment(inside: context.deliveryAgent.configuration.mailRoot, creating: true)
@@ -313,13 +313,13 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
             return .opened(drop)
         } catch let error as MaildirError {
             if case .inUse = error {
-                context.log(.info, "pop3.in_use", connection, ["user": address.description])
+                context.environment.log(.info, "pop3.in_use", connection, ["user": address.description])
                 return .refused(.inUse)
             }
-            context.log(.error, "pop3.maildrop_failed", connection, ["user": address.description, "error": error.description])
+            context.environment.log(.error, "pop3.maildrop_failed", connection, ["user": address.description, "error": error.description])
             return .refused(.temporaryFailure)
         } catch {
-            context.log(.error, "pop3.maildrop_failed", connection, ["user": address.description, "error": "\(error)"])
+            context.environment.log(.error, "pop3.maildrop_failed", connection, ["user": address.description, "error": "\(error)"])
             return .refused(.temporaryFailure)
         }
     }
@@ -336,12 +336,12 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
             maildir = drop.maildir
             user = drop.user
             messages = drop.messages
-            context.log(.info, "pop3.login", connection, ["user": drop.user.description, "messages": String(drop.listing.count)])
+            context.environment.log(.info, "pop3.login", connection, ["user": drop.user.description, "messages": String(drop.listing.count)])
             connection.resumeReading()
             perform(rest + engine.authenticationFinished(.success(drop.listing)), on: connection)
             feed(connection)
         case .refused(let result):
-            let delay = context.configuration.limits.failedLoginDelayMilliseconds
+            let delay = context.authenticator.failureDelayMilliseconds
             guard case .failure = result, delay > 0 else {
                 connection.resumeReading()
                 perform(rest + engine.authenticationFinished(result), on: connection)
@@ -394,7 +394,7 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
                 continue
             } catch {
                 success = false
-                context.log(.error, "pop3.delete_failed", connection, ["file": message.name, "error": "\(error)"])
+                context.environment.log(.error, "pop3.delete_failed", connection, ["file": message.name, "error": "\(error)"])
             }
         }
         for key in retrieved {
@@ -404,7 +404,7 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
             } catch MaildirError.messageVanished {
                 continue
             } catch {
-                context.log(.warning, "pop3.flag_failed", connection, ["file": message.name, "error": "\(error)"])
+                context.environment.log(.warning, "pop3.flag_failed", connection, ["file": message.name, "error": "\(error)"])
             }
         }
         if let maildir {

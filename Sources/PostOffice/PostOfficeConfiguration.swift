@@ -55,6 +55,9 @@ public struct PostOfficeConfiguration: Sendable {
     public var runAsUser: String?
     /// Catch-all targets per domain: mail for unknown users of the domain goes there.
     public var catchAll: [String: String] = [:]
+    /// Where mail for `postmaster` of every local domain goes when no user or alias of that name exists
+    /// (RFC 5321 §4.5.1 requires every domain to accept it). nil: the first local domain's postmaster user.
+    public var postmasterAddress: MailAddress?
 
     public init(hostname: String = "localhost", dataDirectory: String) {
         self.hostname = hostname

@@ -5,8 +5,9 @@ import PostOfficeCore
 
 /// Callbacks an embedder can plug into a ``PostOfficeServer``.
 ///
-/// Hooks run on the session's own queue and may block briefly (a database look-up); they are called from
-/// many sessions at once, so they must be thread-safe.
+/// Hooks may block (a database look-up): they run on the server's storage pool while their session waits,
+/// never on an event loop, so a slow hook delays only its own session. They are called from many sessions
+/// at once, so they must be thread-safe.
 ///
 /// ```swift
 /// var hooks = PostOfficeHooks()
@@ -63,6 +64,9 @@ public enum RecipientDecision: Sendable, Equatable {
     case useDefault
     /// Accept, delivering into the Maildir of this local user (it need not be in the users file).
     case accept(mailbox: MailAddress)
+    /// Accept for another server: the message is forwarded (relayed) to the recipient's domain. Until the
+    /// outbound queue exists such a recipient is refused with 451 4.3.0, and the client tries again later.
+    case relay
     /// Refuse with this reply, such as 550 5.1.1.
     case reject(code: Int, enhancedCode: String, text: String)
 }

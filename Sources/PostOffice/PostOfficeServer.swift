@@ -41,7 +41,7 @@ public final class PostOfficeServer: Sendable {
 
     deinit {
         // A server dropped without `shutdown()` still lets its loop threads go.
-        context.stopEventLoops()
+        context.io.stop()
     }
 
     /// Binds every listener and starts serving. Throws ``SystemError`` when a port cannot be bound
@@ -49,68 +49,68 @@ public final class PostOfficeServer: Sendable {
     public func start() throws {
         // Writes to a closed socket must fail with EPIPE, not kill the process.
         signal(SIGPIPE, SIG_IGN)
+        context.io.registry.maximumConnections = DescriptorBudget.connectionCap(
+            configured: configuration.limits.maximumConnections, logSink: context.environment.logSink)
         var started: [Listener] = []
         do {
-            for address in configuration.smtpListeners {
-                started.append(try makeListener(address, kind: .smtp))
-            }
-            for address in configuration.pop3Listeners {
-                started.append(try makeListener(address, kind: .pop3))
-            }
-            for address in configuration.smtpsListeners {
-                started.append(try makeListener(address, kind: .smtps))
-            }
-            for address in configuration.pop3sListeners {
-                started.append(try makeListener(address, kind: .pop3s))
+            for spec in configuration.listenerSpecs {
+                if spec.security == .implicit && context.tlsContext == nil {
+                    throw ConfigurationError(
+                        file: "configuration", line: 0,
+                        message: "\(spec.name) listener \(spec.address) needs a TLS certificate (tls_certificate and tls_private_key)")
+                }
+                started.append(try makeListener(spec))
             }
         } catch {
             started.forEach { $0.cancel() }
             throw error
         }
         state.lock.withLock { state.listeners = started }
-        context.startEventLoops()
+        context.io.start()
         // Clear tmp/ litter from a crash before serving; the sweep only removes files no live process
-        // owns, so it can run beside new deliveries.
+        // owns, so it runs on the storage pool beside new deliveries.
         let sweeper = TemporaryFileSweeper(
             mailRoot: context.deliveryAgent.configuration.mailRoot, hostname: configuration.hostname,
-            clock: context.clock, logSink: context.logSink)
-        DispatchQueue.global(qos: .utility).async { sweeper.sweep() }
+            clock: context.environment.clock, logSink: context.environment.logSink)
+        context.io.storagePool.submit { sweeper.sweep() }
         started.forEach { $0.start() }
         for listener in started {
-            context.logSink.log(LogRecord(.info, "server.listening", [
-                ("protocol", kindName(listener)),
+            context.environment.logSink.log(LogRecord(.info, "server.listening", [
+                ("protocol", listener.spec.name),
                 ("address", listener.boundAddress.description),
             ]))
         }
     }
 
-    /// The SMTP addresses bound (with the real port when 0 was configured).
-    public var smtpAddresses: [SocketAddress] {
-        state.lock.withLock { state.listeners.filter { state.kinds[ObjectIdentifier($0)] == .smtp }.map(\.boundAddress) }
+    /// The addresses bound for one kind of listener (with the real port when 0 was configured).
+    public func boundAddresses(service: ListenerSpec.Service, security: ListenerSpec.Security? = nil) -> [SocketAddress] {
+        state.lock.withLock {
+            state.listeners.filter { listener in
+                listener.spec.service == service
+                    && (security.map { $0 == listener.spec.security } ?? (listener.spec.security != .implicit))
+            }.map(\.boundAddress)
+        }
     }
 
-    /// The POP3 addresses bound.
-    public var pop3Addresses: [SocketAddress] {
-        state.lock.withLock { state.listeners.filter { state.kinds[ObjectIdentifier($0)] == .pop3 }.map(\.boundAddress) }
-    }
+    /// The SMTP addresses bound (plain text, with or without STARTTLS).
+    public var smtpAddresses: [SocketAddress] { boundAddresses(service: .smtp) }
+
+    /// The POP3 addresses bound (plain text, with or without STLS).
+    public var pop3Addresses: [SocketAddress] { boundAddresses(service: .pop3) }
 
     /// The implicit-TLS SMTP addresses bound (RFC 8314 submissions).
-    public var smtpsAddresses: [SocketAddress] {
-        state.lock.withLock { state.listeners.filter { state.kinds[ObjectIdentifier($0)] == .smtps }.map(\.boundAddress) }
-    }
+    public var smtpsAddresses: [SocketAddress] { boundAddresses(service: .smtp, security: .implicit) }
 
     /// The implicit-TLS POP3 addresses bound (pop3s).
-    public var pop3sAddresses: [SocketAddress] {
-        state.lock.withLock { state.listeners.filter { state.kinds[ObjectIdentifier($0)] == .pop3s }.map(\.boundAddress) }
-    }
+    public var pop3sAddresses: [SocketAddress] { boundAddresses(service: .pop3, security: .implicit) }
 
     /// Connections currently open.
-    public var connectionCount: Int { context.registry.count }
+    public var connectionCount: Int { context.io.registry.count }
 
     /// Re-reads the users and aliases files (SIGHUP). Sessions in progress keep running.
     public func reloadAccounts() throws {
         try context.reloadAccounts()
-        context.logSink.log(LogRecord(.info, "server.reload"))
+        context.environment.logSink.log(LogRecord(.info, "server.reload"))
     }
 
     /// Graceful shutdown: stops accepting, lets each session finish what it is doing (a message in DATA
@@ -123,19 +123,20 @@ public final class PostOfficeServer: Sendable {
         }
         listeners.forEach { $0.cancel() }
         context.beginShutdown()
-        for connection in context.registry.all {
+        let registry = context.io.registry
+        for connection in registry.all {
             connection.loop.execute { connection.handler?.connectionShutdownRequested(connection) }
         }
         let done = DispatchSemaphore(value: 0)
-        context.registry.whenEmpty { done.signal() }
+        registry.whenEmpty { done.signal() }
         if done.wait(timeout: .now() + .seconds(configuration.limits.shutdownGraceSeconds)) == .timedOut {
-            for connection in context.registry.all {
+            for connection in registry.all {
                 connection.loop.execute { connection.close() }
             }
             _ = done.wait(timeout: .now() + .seconds(5))
         }
-        context.stopEventLoops()
-        context.logSink.log(LogRecord(.info, "server.stopped"))
+        context.io.stop()
+        context.environment.logSink.log(LogRecord(.info, "server.stopped"))
     }
 
     /// Runs `postoffice deliver` (an MDA like dovecot-lda): reads one message from `standardInput` and
@@ -153,19 +154,11 @@ public final class PostOfficeServer: Sendable {
 
     // MARK: - Listeners
 
-    typealias Kind = ServerContext.ListenerKind
-
-    private func kindName(_ listener: Listener) -> String {
-        state.lock.withLock { state.kinds[ObjectIdentifier(listener)]?.name ?? "" }
-    }
-
-    private func makeListener(_ address: SocketAddress, kind: Kind) throws -> Listener {
+    private func makeListener(_ spec: ListenerSpec) throws -> Listener {
         let context = self.context
-        let listener = try Listener(address: address, loop: context.eventLoops[0]) { fd, peer, local in
-            context.accept(fd: fd, peer: peer, local: local, kind: kind)
+        return try Listener(spec: spec, loop: context.io.eventLoops[0]) { fd, peer, local in
+            context.accept(fd: fd, peer: peer, local: local, spec: spec)
         }
-        state.lock.withLock { state.kinds[ObjectIdentifier(listener)] = kind }
-        return listener
     }
 }
 
@@ -173,5 +166,4 @@ public final class PostOfficeServer: Sendable {
 final class ServerState: @unchecked Sendable {
     let lock = Lock()
     var listeners: [Listener] = []
-    var kinds: [ObjectIdentifier: PostOfficeServer.Kind] = [:]
 }

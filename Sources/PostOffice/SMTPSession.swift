@@ -1,13 +1,13 @@
 // SMTPSession: drives one SMTP connection — feeds bytes to the sans-I/O engine and carries out its actions:
-// recipient checks through hooks and the delivery agent, streaming the body to disk, and the durable commit.
+// sender and recipient decisions through the router (off the event loop when embedder hooks may block),
+// streaming the body into a message sink, and the durable commit on the storage pool.
 
-import Dispatch
 import PostOfficeCore
 import PostOfficeDelivery
 import PostOfficeSMTP
 import PostOfficeTLS
 
-/// Confined to its connection's queue, which is what makes the unchecked Sendable sound.
+/// Confined to its connection's event loop, which is what makes the unchecked Sendable sound.
 final class SMTPSession: ConnectionHandler, @unchecked Sendable {
     private let context: ServerContext
     private let sessionID: String
@@ -16,7 +16,7 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
     /// Recipients accepted in the current transaction, with where they go, in RCPT order.
     private var accepted: [(address: MailAddress, resolution: RecipientResolution)] = []
     private var reversePath: MailAddress?
-    private var message: SMTPMessageSink?
+    private var message: (any MessageSink)?
     private var messageCount = 0
     private var trace = WireTrace()
     private var hasGreeted = false
@@ -46,7 +46,7 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
     }
 
     func connectionOpened(_ connection: Connection) {
-        context.log(.info, "smtp.connect", connection, [
+        context.environment.log(.info, "smtp.connect", connection, [
             "peer": connection.peer.description, "local": connection.local.description, "tls": connection.tlsDescription ?? "no",
         ])
         switch admission {
@@ -55,7 +55,7 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
         case .tooManyFromAddress, .tooManyInAll:
             // RFC 5321 §3.8: a server that cannot serve may answer 421 at once and close.
             let reply = SMTPReply(421, EnhancedStatusCode(4, 7, 0), "\(context.configuration.hostname) Too many connections, try again later")
-            context.log(.warning, "smtp.refused", connection, ["reason": admission.refusalReason])
+            context.environment.log(.warning, "smtp.refused", connection, ["reason": admission.refusalReason])
             connection.send(reply.wireBytes)
             connection.closeAfterFlushing()
             return
@@ -83,9 +83,9 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
     }
 
     func connection(_ connection: Connection, received bytes: [UInt8]) {
-        if context.isVerbose { context.trace(trace.clientLines(bytes), from: "client", connection) }
+        if context.environment.isVerbose { context.environment.trace(trace.clientLines(bytes), from: "client", connection) }
         guard hasGreeted else {
-            context.log(.warning, "smtp.early_talker", connection, ["bytes": String(bytes.count)])
+            context.environment.log(.warning, "smtp.early_talker", connection, ["bytes": String(bytes.count)])
             perform(engine.receiveBeforeGreeting(bytes), on: connection)
             return
         }
@@ -118,18 +118,18 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
     }
 
     func connectionSecured(_ connection: Connection) {
-        context.log(.info, "smtp.tls", connection, ["tls": connection.tlsDescription ?? ""])
+        context.environment.log(.info, "smtp.tls", connection, ["tls": connection.tlsDescription ?? ""])
         // RFC 3207 §4.2: forget everything from before the handshake; the client must EHLO again.
         engine.tlsEstablished()
         connection.resumeReading()
     }
 
     func connectionTLSFailed(_ connection: Connection, reason: String) {
-        context.log(.warning, "smtp.tls_failed", connection, ["reason": reason])
+        context.environment.log(.warning, "smtp.tls_failed", connection, ["reason": reason])
     }
 
     func connectionTimedOut(_ connection: Connection) {
-        context.log(.info, "smtp.timeout", connection, ["state": engine.isReceivingMessage ? "data" : "command"])
+        context.environment.log(.info, "smtp.timeout", connection, ["state": engine.isReceivingMessage ? "data" : "command"])
         perform(engine.timedOut(), on: connection)
     }
 
@@ -140,7 +140,7 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
     func connectionClosed(_ connection: Connection) {
         message?.abort()
         message = nil
-        context.log(.info, "smtp.disconnect", connection, ["messages": String(messageCount)])
+        context.environment.log(.info, "smtp.disconnect", connection, ["messages": String(messageCount)])
     }
 
     // MARK: - Actions
@@ -155,7 +155,7 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
             index += 1
             switch action {
             case .send(let reply):
-                if context.isVerbose { context.trace(trace.serverLines(reply.wireBytes), from: "server", connection) }
+                if context.environment.isVerbose { context.environment.trace(trace.serverLines(reply.wireBytes), from: "server", connection) }
                 connection.send(reply.wireBytes)
             case .delay(let milliseconds):
                 // Error throttling (Postfix smtpd_error_sleep_time): stop reading, send the rest later.
@@ -173,14 +173,36 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
             case .checkSender(let sender, _):
                 accepted = []
                 reversePath = sender
-                actions += engine.resolveSender(decide(sender: sender, connection: connection))
+                let request = SenderRequest(reversePath: sender, client: connection.peer, heloName: engine.heloName ?? "")
+                let router = context.router
+                guard router.mayBlock else {
+                    actions += engine.resolveSender(router.decide(sender: request, session: sessionID))
+                    continue
+                }
+                // An embedder's hook may block: decide on the storage pool while this session waits.
+                suspend(Array(actions[index...]), connection) { [sessionID] in
+                    router.decide(sender: request, session: sessionID)
+                } resume: { [self] decision in
+                    engine.resolveSender(decision)
+                }
+                return
             case .checkRecipient(let recipient, _):
-                actions += engine.resolveRecipient(decide(recipient: recipient, connection: connection))
+                let request = RecipientRequest(
+                    recipient: recipient, reversePath: reversePath, client: connection.peer, heloName: engine.heloName ?? "")
+                let router = context.router
+                guard router.mayBlock else {
+                    actions += engine.resolveRecipient(accept(recipient, router.route(request, session: sessionID)))
+                    continue
+                }
+                suspend(Array(actions[index...]), connection) { [sessionID] in
+                    router.route(request, session: sessionID)
+                } resume: { [self] route in
+                    engine.resolveRecipient(accept(recipient, route))
+                }
+                return
             case .beginMessage(let envelope):
                 connection.setIdleTimeout(seconds: context.configuration.limits.smtpDataTimeoutSeconds)
-                message = SMTPMessageSink(
-                    context: context, sessionID: sessionID, envelope: envelope, recipients: recipientsFor(envelope),
-                    connection: connection)
+                message = openSink(envelope, connection)
             case .appendMessage(let bytes):
                 message?.append(bytes)
             case .commitMessage:
@@ -196,8 +218,14 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
                 // Not pausing up front saves two epoll_ctl calls and a manager-thread wake-up per message.
                 let rest = Array(actions[index...])
                 isSuspended = true
-                context.storagePool.submit { [self] in
-                    let decision = sink.commit()
+                context.io.storagePool.submit { [self] in
+                    let outcome = sink.commit()
+                    if case .delivered = outcome {} else {
+                        context.environment.logSink.log(LogRecord(.warning, "smtp.message_rejected", session: sessionID, [
+                            ("client", connection.peer.host), ("code", outcome.statusCode.description), ("reason", outcome.reason),
+                        ]))
+                    }
+                    let decision = outcome.smtpDecision
                     connection.loop.execute { [self] in
                         isSuspended = false
                         if case .accept = decision { messageCount += 1 }
@@ -222,58 +250,65 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
         }
     }
 
+    /// Runs a decision that may block (an embedder's hook) on the storage pool with the session suspended,
+    /// then hands it to the engine back on the loop and carries on with the remaining actions.
+    private func suspend<Decision: Sendable>(
+        _ rest: [SMTPAction], _ connection: Connection, decide: @escaping @Sendable () -> Decision,
+        resume: @escaping (Decision) -> [SMTPAction]
+    ) {
+        isSuspended = true
+        let resume = UncheckedSendable(resume)
+        context.io.storagePool.submit { [self] in
+            let decision = decide()
+            connection.loop.execute { [self] in
+                isSuspended = false
+                guard !connection.isClosed else { return }
+                perform(rest + resume.value(decision), on: connection)
+                feed(connection)
+            }
+        }
+    }
+
+    /// The engine's answer to a routed recipient; local ones are remembered for the message sink.
+    private func accept(_ recipient: MailAddress, _ route: Router.Route) -> SMTPDecision {
+        switch route {
+        case .local(let resolution):
+            accepted.append((recipient, resolution))
+            return .accept
+        case .remote:
+            // Relaying needs the outbound queue, which this build does not have yet: try again later.
+            return .reject(SMTPReply(
+                451, EnhancedStatusCode(4, 3, 0),
+                "<\(recipient)>: Cannot relay yet: this server has no outbound queue; try again later"))
+        case .rejected(let reply):
+            return .reject(reply)
+        }
+    }
+
+    /// Opens the message sink for the engine's envelope, with the trace facts for the Received: header.
+    private func openSink(_ envelope: SMTPEnvelope, _ connection: Connection) -> any MessageSink {
+        let queueID = context.sinks.makeQueueID()
+        let trace = TraceInfo(
+            sessionID: sessionID, queueID: queueID, heloName: envelope.heloName, clientAddress: connection.peer.host,
+            // RFC 3848: ESMTPS when the session is under TLS; the TLS parameters go in the comment (RFC 8314 §4.3).
+            protocolName: (envelope.isExtended ? "ESMTP" : "SMTP") + (connection.tlsDescription == nil ? "" : "S"),
+            tlsDescription: connection.tlsDescription, hostname: context.configuration.hostname,
+            timeZoneOffsetMinutes: context.environment.timeZoneOffsetMinutes)
+        return context.sinks.open(
+            envelope: MessageEnvelope(
+                sessionID: sessionID, queueID: queueID, reversePath: envelope.reversePath, recipients: envelope.recipients),
+            recipients: recipientsFor(envelope), trace: trace)
+    }
+
     private func recipientsFor(_ envelope: SMTPEnvelope) -> [ResolvedRecipient] {
         envelope.recipients.compactMap { address in
             accepted.first { $0.address == address }.map { ResolvedRecipient(address: address, mailboxes: $0.resolution.mailboxes) }
         }
     }
+}
 
-    private func decide(sender: MailAddress?, connection: Connection) -> SMTPDecision {
-        guard let hook = context.hooks.checkSender else { return .accept }
-        let request = SenderRequest(reversePath: sender, client: connection.peer, heloName: engine.heloName ?? "")
-        switch hook(request) {
-        case .accept:
-            return .accept
-        case .reject(let code, let enhanced, let text):
-            context.log(.info, "smtp.sender_rejected", connection, ["from": sender?.description ?? "<>", "code": String(code)])
-            return .reject(SMTPReply(code, EnhancedStatusCode(enhanced) ?? EnhancedStatusCode(code / 100, 0, 0), text))
-        }
-    }
-
-    private func decide(recipient: MailAddress, connection: Connection) -> SMTPDecision {
-        if let hook = context.hooks.checkRecipient {
-            let request = RecipientRequest(
-                recipient: recipient, reversePath: reversePath, client: connection.peer, heloName: engine.heloName ?? "")
-            switch hook(request) {
-            case .useDefault:
-                break
-            case .accept(let mailbox):
-                let resolution = context.deliveryAgent.resolve(mailbox)
-                guard case .local = resolution else {
-                    return .reject(SMTPReply(451, EnhancedStatusCode(4, 3, 0), "Mailbox for \(mailbox) cannot be resolved"))
-                }
-                accepted.append((recipient, resolution))
-                return .accept
-            case .reject(let code, let enhanced, let text):
-                let reply = SMTPReply(code, EnhancedStatusCode(enhanced) ?? EnhancedStatusCode(code / 100, 0, 0), text)
-                context.log(.info, "smtp.recipient_rejected", connection, ["rcpt": recipient.description, "code": String(code)])
-                return .reject(reply)
-            }
-        }
-        let resolution = context.deliveryAgent.resolve(recipient)
-        if case .local = resolution {
-            accepted.append((recipient, resolution))
-            return .accept
-        }
-        context.log(.info, "smtp.recipient_rejected", connection, ["rcpt": recipient.description, "reason": resolution.reason])
-        let code: Int
-        switch resolution {
-        case .invalidAddress: code = 501
-        default: code = 550
-        }
-        let text = resolution == .unknownUser
-            ? "<\(recipient)>: Recipient address rejected: User unknown"
-            : "<\(recipient)>: \(resolution.reason)"
-        return .reject(SMTPReply(code, resolution.statusCode, text))
-    }
+/// Carries a value confined to one event loop across the storage pool and back to that loop.
+struct UncheckedSendable<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
 }

@@ -1,7 +1,8 @@
-// ServerContext: what every session of one server shares — configuration, hooks, log, the delivery agent,
-// the accounts and the login throttle — and the accept path that turns a socket into a session.
+// ServerContext: the services every session of one server shares, each with one job — the I/O core
+// (threads, registry), the environment (log, clock, randomness), the authenticator, the router, the message
+// sinks and the delivery agent — plus the configuration, the reloadable TLS context and the shutdown flag.
+// It also holds the session factories that turn an accepted socket into a session.
 
-import Dispatch
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -14,25 +15,19 @@ import PostOfficeTLS
 final class ServerContext: @unchecked Sendable {
     let configuration: PostOfficeConfiguration
     let hooks: PostOfficeHooks
-    let logSink: any LogSink
-    let clock: any MailClock
-    let random: any RandomSource
-    let isVerbose: Bool
-    let registry = ConnectionRegistry()
+    let environment: ServerEnvironment
+    let io: IOCore
     let deliveryAgent: LocalDeliveryAgent
-    let throttle: LoginThrottle
+    let authenticator: Authenticator
+    let router: Router
+    let sinks: MessageSinks
     let octetCache = OctetCache()
-    /// Threads for work that waits on the disk: message commits, POP3 logins and updates.
-    let storagePool: BlockingWorkPool
-    /// One event loop (an epoll thread) per core; connections are spread over them round robin. Nothing
-    /// that waits on the disk runs there, so these few threads serve every connection.
-    let eventLoops: [EventLoop]
-    private let nextLoop = Lock()
-    private var loopIndex = 0
-    let spoolDirectory: String
-    let timeZoneOffsetMinutes: Int
+    /// The session factory of each service; a new service is a new entry.
+    let factories: [ListenerSpec.Service: any SessionFactory] = [
+        .smtp: SMTPSessionFactory(),
+        .pop3: POP3SessionFactory(),
+    ]
     private let lock = Lock()
-    private var users: UserDatabase
     private var currentTLSContext: TLSContext?
     private var shuttingDown = false
 
@@ -42,46 +37,26 @@ final class ServerContext: @unchecked Sendable {
     ) throws {
         self.configuration = configuration
         self.hooks = hooks
-        self.logSink = logSink
-        self.clock = clock
-        self.random = random
-        self.isVerbose = isVerbose
-        let cores = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
-        eventLoops = try (0..<max(2, cores)).map { try EventLoop(name: "po-loop-\($0)") }
+        environment = ServerEnvironment(logSink: logSink, clock: clock, random: random, isVerbose: isVerbose)
         guard let layout = MailboxLayout(template: configuration.mailLocation) else {
             throw ConfigurationError(file: "configuration", line: 0, message: "mail_location '\(configuration.mailLocation)' is not a valid template")
         }
         let (users, directory) = try Self.loadAccounts(configuration)
-        self.users = users
         deliveryAgent = LocalDeliveryAgent(
             configuration: DeliveryConfiguration(
                 mailRoot: configuration.mailRoot, hostname: configuration.hostname, layout: layout,
                 deliversSubaddressToFolders: configuration.deliversSubaddressToFolders,
-                maximumMessageSize: configuration.limits.maximumMessageSize),
+                maximumMessageSize: configuration.limits.maximumMessageSize,
+                postmasterAddress: configuration.postmasterAddress),
             directory: directory, clock: clock, random: random, logSink: logSink,
             directorySyncer: GroupCommitDirectorySyncer())
-        throttle = LoginThrottle(limit: configuration.limits.failedLoginsPerMinutePerAddress, clock: clock)
-        if let tls = configuration.tls {
-            do {
-                currentTLSContext = try TLSContext(configuration: tls)
-            } catch {
-                throw ConfigurationError(file: tls.certificateChainPath, line: 0, message: "TLS: \(error)")
-            }
-        }
-        spoolDirectory = configuration.dataDirectory + "/spool"
-        if hooks.deliver != nil {
-            try FileSystem.createDirectory(atPath: configuration.dataDirectory + "/spool")
-        }
-        var now = time_t(clock.now().seconds)
-        var parts = tm()
-        localtime_r(&now, &parts)
-        timeZoneOffsetMinutes = Int(parts.tm_gmtoff) / 60
+        authenticator = Authenticator(users: users, hook: hooks.authenticate, limits: configuration.limits, clock: clock)
+        router = Router(hooks: hooks, deliveryAgent: deliveryAgent, logSink: logSink)
+        sinks = try MessageSinks(hooks: hooks, deliveryAgent: deliveryAgent, dataDirectory: configuration.dataDirectory)
+        currentTLSContext = try Self.makeTLSContext(configuration)
         // Last, so a configuration error above leaves no threads behind.
-        storagePool = try BlockingWorkPool(threads: 16, name: "po-storage")
+        io = try IOCore()
     }
-
-    // The pool's threads keep the pool alive; stopping them lets a discarded server free it.
-    deinit { storagePool.stop() }
 
     /// Reads the users and aliases files into the user database and the delivery directory.
     static func loadAccounts(_ configuration: PostOfficeConfiguration) throws -> (UserDatabase, DeliveryDirectory) {
@@ -101,23 +76,26 @@ final class ServerContext: @unchecked Sendable {
         return (users, directory)
     }
 
+    private static func makeTLSContext(_ configuration: PostOfficeConfiguration) throws -> TLSContext? {
+        guard let tls = configuration.tls else { return nil }
+        do {
+            return try TLSContext(configuration: tls)
+        } catch {
+            throw ConfigurationError(file: tls.certificateChainPath, line: 0, message: "TLS: \(error)")
+        }
+    }
+
     /// The TLS context for new connections (nil: TLS off). Replaced on reload; sessions keep theirs.
     var tlsContext: TLSContext? { lock.withLock { currentTLSContext } }
 
+    /// Re-reads users, aliases and the certificate; sessions in progress keep what they had.
     func reloadAccounts() throws {
         let (users, directory) = try Self.loadAccounts(configuration)
-        var reloadedTLS: TLSContext?
-        if let tls = configuration.tls {
-            do {
-                reloadedTLS = try TLSContext(configuration: tls)
-            } catch {
-                throw ConfigurationError(file: tls.certificateChainPath, line: 0, message: "TLS: \(error)")
-            }
-        }
+        let reloadedTLS = try Self.makeTLSContext(configuration)
         lock.withLock {
-            self.users = users
             if let reloadedTLS { currentTLSContext = reloadedTLS }
         }
+        authenticator.replaceUsers(users)
         deliveryAgent.updateDirectory(directory)
     }
 
@@ -127,91 +105,40 @@ final class ServerContext: @unchecked Sendable {
 
     // MARK: - Sessions
 
-    /// Wraps an accepted socket in a connection and a protocol session, and starts it.
-    func accept(fd: Int32, peer: SocketAddress, local: SocketAddress, kind: ListenerKind) {
-        let id = random.token(length: 10)
-        let registry = self.registry
-        let connection = Connection(fd: fd, id: id, peer: peer, local: local, loop: nextEventLoop()) { registry.remove($0) }
+    /// Wraps an accepted socket in a connection and the session its listener's service runs, and starts it.
+    func accept(fd: Int32, peer: SocketAddress, local: SocketAddress, spec: ListenerSpec) {
+        let id = environment.random.token(length: 10)
+        let registry = io.registry
+        let connection = Connection(fd: fd, id: id, peer: peer, local: local, loop: io.nextEventLoop()) { registry.remove($0) }
         let admission = registry.admit(connection, limits: configuration.limits)
         let tls = tlsContext
-        if kind.isImplicitTLS {
-            guard let tls else {
+        if spec.security == .implicit {
+            // Refuse before the handshake: an over-cap client must not cost a TLS key exchange, and without
+            // TLS there is no channel for a protocol reply it could read.
+            guard let tls, admission == .admitted else {
+                if admission != .admitted {
+                    environment.logSink.log(LogRecord(.warning, "\(spec.service.rawValue).refused", session: id, [
+                        ("client", peer.host), ("reason", admission.refusalReason),
+                    ]))
+                }
                 connection.close()
                 return
             }
             do {
                 try connection.useImplicitTLS(context: tls)
             } catch {
-                logSink.log(LogRecord(.error, "tls.session_failed", session: id, [("error", "\(error)")]))
+                environment.logSink.log(LogRecord(.error, "tls.session_failed", session: id, [("error", "\(error)")]))
                 connection.close()
                 return
             }
         }
-        switch kind {
-        case .smtp, .smtps:
-            connection.handler = SMTPSession(
-                context: self, sessionID: id, admission: admission,
-                tls: tls, isImplicitTLS: kind.isImplicitTLS)
-        case .pop3, .pop3s:
-            connection.handler = POP3Session(
-                context: self, sessionID: id, admission: admission, isLoopback: peer.isLoopback,
-                tls: tls, isImplicitTLS: kind.isImplicitTLS)
+        guard let factory = factories[spec.service] else {
+            connection.close()
+            return
         }
+        connection.handler = factory.makeSession(
+            context: self, connection: connection, spec: spec, admission: admission, tls: tls)
         connection.start()
-    }
-
-    /// What a listener serves.
-    enum ListenerKind: Sendable {
-        case smtp, pop3, smtps, pop3s
-        var isImplicitTLS: Bool { self == .smtps || self == .pop3s }
-        var name: String {
-            switch self {
-            case .smtp: "smtp"
-            case .pop3: "pop3"
-            case .smtps: "smtps"
-            case .pop3s: "pop3s"
-            }
-        }
-    }
-
-    /// Starts the event loops' threads (once, when the server starts).
-    func startEventLoops() {
-        eventLoops.forEach { $0.start() }
-    }
-
-    /// Stops the event loops' threads once the connections are gone.
-    func stopEventLoops() {
-        eventLoops.forEach { $0.shutdown() }
-    }
-
-    private func nextEventLoop() -> EventLoop {
-        nextLoop.withLock {
-            loopIndex = (loopIndex + 1) % eventLoops.count
-            return eventLoops[loopIndex]
-        }
-    }
-
-    /// Logs one event of a session.
-    func log(_ level: LogRecord.Level, _ event: String, _ connection: Connection, _ fields: KeyValuePairs<String, String> = [:]) {
-        logSink.log(LogRecord(level, event, session: connection.id, fields.map { ($0.key, $0.value) }))
-    }
-
-    /// Logs protocol trace lines (`--verbose`).
-    func trace(_ lines: [String], from side: String, _ connection: Connection) {
-        for line in lines {
-            logSink.log(LogRecord(.debug, "wire", session: connection.id, [(side == "client" ? "C" : "S", line)]))
-        }
-    }
-
-    // MARK: - Accounts
-
-    /// Checks a login: the hook if there is one, else the users file. Returns the mailbox address.
-    func authenticate(login: String, password: String, client: SocketAddress) -> MailAddress? {
-        if let hook = hooks.authenticate {
-            return hook(LoginRequest(login: login, password: password, client: client))
-        }
-        let database = lock.withLock { users }
-        return database.authenticate(login: login, password: password)?.address
     }
 
     /// The Maildir of a local user (not following aliases), checked: inside the mail root, no symbolic links.

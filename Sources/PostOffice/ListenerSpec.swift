@@ -1,0 +1,51 @@
+// ListenerSpec: a listener as data — the address, the service it serves and how TLS starts — so adding a
+// service means adding a session factory, not a case in the server, the context and the configuration.
+
+import PostOfficeCore
+
+/// One listening socket's job.
+public struct ListenerSpec: Sendable, Hashable, CustomStringConvertible {
+    /// The protocol a listener serves.
+    public enum Service: String, Sendable, Hashable, CaseIterable {
+        /// SMTP ([RFC 5321](https://www.rfc-editor.org/rfc/rfc5321)): mail for local users.
+        case smtp
+        /// POP3 ([RFC 1939](https://www.rfc-editor.org/rfc/rfc1939)): users fetch their mail.
+        case pop3
+    }
+
+    /// How TLS begins on a connection.
+    public enum Security: String, Sendable, Hashable {
+        /// Plain text only.
+        case none
+        /// Plain text, upgraded by STARTTLS/STLS ([RFC 3207](https://www.rfc-editor.org/rfc/rfc3207), RFC 2595).
+        case startTLS
+        /// TLS from the first byte ([RFC 8314](https://www.rfc-editor.org/rfc/rfc8314): 465, 995).
+        case implicit
+    }
+
+    public var address: SocketAddress
+    public var service: Service
+    public var security: Security
+
+    public init(address: SocketAddress, service: Service, security: Security) {
+        self.address = address
+        self.service = service
+        self.security = security
+    }
+
+    /// "smtp", "pop3", "smtps" or "pop3s", as logs and the configuration name them.
+    public var name: String { service.rawValue + (security == .implicit ? "s" : "") }
+
+    public var description: String { "\(name) \(address)" }
+}
+
+extension PostOfficeConfiguration {
+    /// Every listener this configuration asks for. STARTTLS is offered wherever a certificate is configured.
+    public var listenerSpecs: [ListenerSpec] {
+        let upgrade: ListenerSpec.Security = tls == nil ? .none : .startTLS
+        return smtpListeners.map { ListenerSpec(address: $0, service: .smtp, security: upgrade) }
+            + pop3Listeners.map { ListenerSpec(address: $0, service: .pop3, security: upgrade) }
+            + smtpsListeners.map { ListenerSpec(address: $0, service: .smtp, security: .implicit) }
+            + pop3sListeners.map { ListenerSpec(address: $0, service: .pop3, security: .implicit) }
+    }
+}

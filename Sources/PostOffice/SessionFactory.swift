@@ -1,0 +1,37 @@
+// SessionFactory: turns an accepted connection into the protocol session its listener serves. One factory
+// per ListenerSpec.Service; the server looks the factory up instead of switching over listener kinds.
+
+import PostOfficeTLS
+
+/// Makes the session (the ConnectionHandler) for a new connection on a listener.
+protocol SessionFactory: Sendable {
+    /// `tls` is the context for STARTTLS or the implicit handshake, nil when TLS is off.
+    func makeSession(
+        context: ServerContext, connection: Connection, spec: ListenerSpec, admission: ConnectionRegistry.Admission,
+        tls: TLSContext?
+    ) -> any ConnectionHandler
+}
+
+/// SMTP sessions.
+struct SMTPSessionFactory: SessionFactory {
+    func makeSession(
+        context: ServerContext, connection: Connection, spec: ListenerSpec, admission: ConnectionRegistry.Admission,
+        tls: TLSContext?
+    ) -> any ConnectionHandler {
+        SMTPSession(
+            context: context, sessionID: connection.id, admission: admission, tls: tls,
+            isImplicitTLS: spec.security == .implicit)
+    }
+}
+
+/// POP3 sessions.
+struct POP3SessionFactory: SessionFactory {
+    func makeSession(
+        context: ServerContext, connection: Connection, spec: ListenerSpec, admission: ConnectionRegistry.Admission,
+        tls: TLSContext?
+    ) -> any ConnectionHandler {
+        POP3Session(
+            context: context, sessionID: connection.id, admission: admission,
+            isLoopback: connection.peer.isLoopback, tls: tls, isImplicitTLS: spec.security == .implicit)
+    }
+}
