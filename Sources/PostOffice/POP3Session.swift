@@ -26,10 +26,8 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
     private var isPumping = false
     private var retrievedCount = 0
     private var deletedCount = 0
-    /// Input not yet given to the engine (see PacedInput).
-    private var input = PacedInput()
-    /// `feed` is on the stack: a nested call returns and lets the outer loop go on (no deep recursion).
-    private var isFeeding = false
+    /// Input not yet given to the engine.
+    private let input = SessionInputPump()
 
     /// A message being sent: the open file and the stuffing state.
     private struct MessageStream {
@@ -86,19 +84,15 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
     /// message being streamed, an UPDATE) and the client takes its replies. Input still held stops reading
     /// until it is used: pipelined LISTs from a client that never reads cost a bounded amount of memory.
     private func feed(_ connection: Connection) {
-        guard !isFeeding else { return }
-        isFeeding = true
-        defer { isFeeding = false }
-        while !input.isEmpty && stream == nil && !engine.isAwaitingDecision && !engine.isClosed
-            && connection.acceptsOutput
-        {
-            perform(engine.receive(input.next(wholeRun: false)), on: connection)
-        }
+        let held = input.feed(
+            wholeRun: { false },
+            canContinue: { stream == nil && !engine.isAwaitingDecision && !engine.isClosed && connection.acceptsOutput },
+            step: { perform(engine.receive($0), on: connection) })
         if connection.isClosed || engine.isClosed { input.removeAll() }
-        if input.isEmpty {
-            connection.resumeReading(.backlog)
-        } else {
+        if held && !input.isEmpty {
             connection.pauseReading(.backlog)
+        } else {
+            connection.resumeReading(.backlog)
         }
     }
 

@@ -20,12 +20,8 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
     private var messageCount = 0
     private var trace = WireTrace()
     private var hasGreeted = false
-    /// Input not yet given to the engine (see PacedInput).
-    private var input = PacedInput()
-    /// An action is in progress outside the engine (a throttling delay, a commit): feed nothing until it ends.
-    private var isSuspended = false
-    /// `feed` is on the stack: a nested call returns and lets the outer loop go on (no deep recursion).
-    private var isFeeding = false
+    /// Input not yet given to the engine; suspended while a delay, a commit or a hook is in progress.
+    private let input = SessionInputPump()
 
     private let tlsContext: TLSContext?
 
@@ -97,19 +93,15 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
     /// in progress and the client takes its replies. Input still held stops reading until it is used, so a
     /// client that pipelines without reading costs at most one read of input and a bounded output queue.
     private func feed(_ connection: Connection) {
-        guard !isFeeding else { return }
-        isFeeding = true
-        defer { isFeeding = false }
-        while !input.isEmpty && !isSuspended && !engine.isAwaitingDecision && !engine.isClosed
-            && connection.acceptsOutput
-        {
-            perform(engine.receive(input.next(wholeRun: engine.isReceivingMessage)), on: connection)
-        }
+        let held = input.feed(
+            wholeRun: { engine.isReceivingMessage },
+            canContinue: { !engine.isAwaitingDecision && !engine.isClosed && connection.acceptsOutput },
+            step: { perform(engine.receive($0), on: connection) })
         if connection.isClosed || engine.isClosed { input.removeAll() }
-        if input.isEmpty {
-            connection.resumeReading(.backlog)
-        } else {
+        if held && !input.isEmpty {
             connection.pauseReading(.backlog)
+        } else {
+            connection.resumeReading(.backlog)
         }
     }
 
@@ -161,10 +153,10 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
                 // Error throttling (Postfix smtpd_error_sleep_time): stop reading, send the rest later.
                 let rest = Array(actions[index...])
                 connection.pauseReading()
-                isSuspended = true
+                input.isSuspended = true
                 connection.loop.schedule(afterMilliseconds: milliseconds) { [self] in
                     guard !connection.isClosed else { return }
-                    isSuspended = false
+                    input.isSuspended = false
                     connection.resumeReading()
                     perform(rest, on: connection)
                     feed(connection)
@@ -217,7 +209,7 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
                 // until the 250): pipelined input waits in `input`, and holding any pauses reading.
                 // Not pausing up front saves two epoll_ctl calls and a manager-thread wake-up per message.
                 let rest = Array(actions[index...])
-                isSuspended = true
+                input.isSuspended = true
                 context.io.storagePool.submit { [self] in
                     let outcome = sink.commit()
                     if case .delivered = outcome {} else {
@@ -227,7 +219,7 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
                     }
                     let decision = outcome.smtpDecision
                     connection.loop.execute { [self] in
-                        isSuspended = false
+                        input.isSuspended = false
                         if case .accept = decision { messageCount += 1 }
                         perform(rest + engine.resolveMessage(decision), on: connection)
                         feed(connection)
@@ -256,12 +248,12 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
         _ rest: [SMTPAction], _ connection: Connection, decide: @escaping @Sendable () -> Decision,
         resume: @escaping (Decision) -> [SMTPAction]
     ) {
-        isSuspended = true
+        input.isSuspended = true
         let resume = UncheckedSendable(resume)
         context.io.storagePool.submit { [self] in
             let decision = decide()
             connection.loop.execute { [self] in
-                isSuspended = false
+                input.isSuspended = false
                 guard !connection.isClosed else { return }
                 perform(rest + resume.value(decision), on: connection)
                 feed(connection)
