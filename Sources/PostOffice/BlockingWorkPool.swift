@@ -1,5 +1,5 @@
 // BlockingWorkPool: a fixed set of threads for work that blocks on the disk (fsync, directory scans,
-// password hashing), so connection queues never block and Dispatch does not grow a thread per session.
+// password hashing), so event loops never block and Dispatch does not grow a thread per session.
 
 #if canImport(Glibc)
 import Glibc

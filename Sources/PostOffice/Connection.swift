@@ -343,11 +343,12 @@ final class Connection: @unchecked Sendable, EventLoopHandler {
     private func flush() {
         guard !isClosed else { return }
         while outputOffset < output.count {
-            let n = output.withUnsafeBytes { p in
-                Glibc.send(fd, p.baseAddress! + outputOffset, p.count - outputOffset, Int32(MSG_NOSIGNAL))
+            let n = SystemCall.restarting {
+                output.withUnsafeBytes { p in
+                    Glibc.send(fd, p.baseAddress! + outputOffset, p.count - outputOffset, Int32(MSG_NOSIGNAL))
+                }
             }
             if n < 0 {
-                if errno == EINTR { continue }
                 if errno == EAGAIN {
                     updateInterest()
                     return

@@ -1,7 +1,7 @@
 // ConnectionHandler: what a protocol session (SMTP or POP3 driver) implements to be run by a Connection.
-// All calls arrive on the connection's serial queue, so a handler needs no locks of its own.
+// All calls arrive on the connection's event loop thread, so a handler needs no locks of its own.
 
-/// A protocol session driven by a ``Connection``. Every method is called on the connection's queue.
+/// A protocol session driven by a ``Connection``. Every method is called on the connection's event loop.
 protocol ConnectionHandler: AnyObject {
     /// The connection is ready; send the greeting.
     func connectionOpened(_ connection: Connection)

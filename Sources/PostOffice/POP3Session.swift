@@ -223,8 +223,7 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
         output.reserveCapacity(chunkSize + chunkSize / 8)
         while true {
             while connection.pendingOutputCount < 256 * 1024 && !connection.isClosed {
-                let n = chunk.withUnsafeMutableBytes { read(current.fd, $0.baseAddress, chunkSize) }
-                if n < 0 && errno == EINTR { continue }
+                let n = SystemCall.restarting { chunk.withUnsafeMutableBytes { read(current.fd, $0.baseAddress, chunkSize) } }
                 var more = n > 0
                 if n > 0 {
                     more = current.stuffer.encode(chunk[0..<n], into: &output)
@@ -362,8 +361,7 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
             var counter = POP3MessageSizeCounter()
             var chunk = [UInt8](repeating: 0, count: 64 * 1024)
             while true {
-                let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-                if n < 0 && errno == EINTR { continue }
+                let n = SystemCall.restarting { chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) } }
                 if n <= 0 { break }
                 counter.add(chunk[0..<n])
             }

@@ -25,9 +25,8 @@ final class SpoolFile {
     func append(_ bytes: [UInt8]) throws(DeliveryError) {
         var offset = 0
         while offset < bytes.count {
-            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
+            let n = SystemCall.restarting { bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) } }
             if n < 0 {
-                if errno == EINTR { continue }
                 throw DeliveryError(storage: SystemError("write", errno: errno, detail: path))
             }
             offset += n

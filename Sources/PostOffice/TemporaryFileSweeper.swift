@@ -1,7 +1,6 @@
 // TemporaryFileSweeper: at start-up, walks the mail root and clears tmp/ of every Maildir — files our own
 // crashed processes left (at once) and anything older than 36 hours (maildir(5)) — so a crash leaves no litter.
 
-import Dispatch
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -36,6 +36,16 @@ public struct SystemError: Error, Hashable, Sendable, CustomStringConvertible {
 
 /// Helpers for calling into libc.
 public enum SystemCall {
+    /// Runs `body` until it does not fail with EINTR and returns its result; on any other failure errno is
+    /// left as `body` set it, for callers that handle EAGAIN or a short read themselves.
+    @inlinable
+    public static func restarting<T: FixedWidthInteger>(_ body: () -> T) -> T {
+        while true {
+            let result = body()
+            if result != -1 || errno != EINTR { return result }
+        }
+    }
+
     /// Runs `body` until it does not fail with EINTR. `body` returns -1 and sets errno on failure, as libc does.
     @inlinable
     public static func retrying<T: FixedWidthInteger>(
