@@ -20,6 +20,7 @@ import PostOfficeDelivery
 /// server.shutdown()                // stop accepting, finish messages in flight, close
 /// ```
 public final class PostOfficeServer: Sendable {
+    /// The configuration the server was started with (see ``currentConfiguration`` after a reload).
     public let configuration: PostOfficeConfiguration
     let context: ServerContext
     private let state = ServerState()
@@ -107,11 +108,31 @@ public final class PostOfficeServer: Sendable {
     /// Connections currently open.
     public var connectionCount: Int { context.io.registry.count }
 
-    /// Re-reads the users and aliases files (SIGHUP). Sessions in progress keep running.
+    /// Re-reads the users and aliases files and the certificate. Sessions in progress keep running.
     public func reloadAccounts() throws {
         try context.reloadAccounts()
         context.environment.logSink.log(LogRecord(.info, "server.reload"))
     }
+
+    /// Applies a changed configuration (SIGHUP, `postoffice reload`): domains, catch-alls, users, aliases,
+    /// TLS, limits and login policy take effect for new sessions; listeners, folders, the host name and the
+    /// other settings in ``ReloadReport/needsRestart`` keep their running values until a restart. Logs one
+    /// line with what changed and one per setting that waits for a restart. Nothing changes when it throws.
+    @discardableResult
+    public func reload(configuration next: PostOfficeConfiguration) throws -> ReloadReport {
+        let report = try context.reload(next)
+        let log = context.environment.logSink
+        log.log(LogRecord(.info, "server.reload", [("changed", report.applied.isEmpty ? "nothing" : report.applied.joined(separator: ","))]))
+        for setting in report.needsRestart {
+            log.log(LogRecord(.warning, "server.reload_needs_restart", [
+                ("setting", setting), ("hint", "restart postoffice for this change to take effect"),
+            ]))
+        }
+        return report
+    }
+
+    /// The configuration in force now: the one given at start, with what reloads have applied.
+    public var currentConfiguration: PostOfficeConfiguration { context.configuration }
 
     /// Graceful shutdown: stops accepting, lets each session finish what it is doing (a message in DATA
     /// is completed; idle sessions get 421 4.3.2), waits up to `Limits.shutdownGraceSeconds`, then closes

@@ -13,7 +13,9 @@ import PostOfficeMaildir
 import PostOfficeTLS
 
 final class ServerContext: @unchecked Sendable {
-    let configuration: PostOfficeConfiguration
+    /// The configuration in force; a reload replaces it, and each new session takes the one current then.
+    var configuration: PostOfficeConfiguration { lock.withLock { current } }
+    private var current: PostOfficeConfiguration
     let hooks: PostOfficeHooks
     let environment: ServerEnvironment
     let io: IOCore
@@ -35,7 +37,7 @@ final class ServerContext: @unchecked Sendable {
         configuration: PostOfficeConfiguration, hooks: PostOfficeHooks, logSink: any LogSink, clock: any MailClock,
         random: any RandomSource, isVerbose: Bool
     ) throws {
-        self.configuration = configuration
+        current = configuration
         self.hooks = hooks
         environment = ServerEnvironment(logSink: logSink, clock: clock, random: random, isVerbose: isVerbose)
         guard let layout = MailboxLayout(template: configuration.mailLocation) else {
@@ -90,13 +92,39 @@ final class ServerContext: @unchecked Sendable {
 
     /// Re-reads users, aliases and the certificate; sessions in progress keep what they had.
     func reloadAccounts() throws {
-        let (users, directory) = try Self.loadAccounts(configuration)
-        let reloadedTLS = try Self.makeTLSContext(configuration)
+        _ = try reload(configuration)
+    }
+
+    /// Applies a new configuration to what can change while serving — domains, catch-alls, users, aliases,
+    /// TLS, limits and login policy, for new sessions — and names the settings that need a restart.
+    /// Nothing changes when it throws (a users file or certificate that does not load).
+    func reload(_ next: PostOfficeConfiguration) throws -> ReloadReport {
+        let (users, directory) = try Self.loadAccounts(next)
+        let reloadedTLS = try Self.makeTLSContext(next)
+        let report = ReloadReport(old: configuration, new: next)
+        var applied = next
+        // What needs a restart keeps its running value, so `configuration` tells what is in force.
+        let running = configuration
+        applied.smtpListeners = running.smtpListeners
+        applied.pop3Listeners = running.pop3Listeners
+        applied.smtpsListeners = running.smtpsListeners
+        applied.pop3sListeners = running.pop3sListeners
+        applied.dataDirectory = running.dataDirectory
+        applied.mailRoot = running.mailRoot
+        applied.mailLocation = running.mailLocation
+        applied.hostname = running.hostname
+        applied.runAsUser = running.runAsUser
+        applied.postmasterAddress = running.postmasterAddress
+        applied.deliversSubaddressToFolders = running.deliversSubaddressToFolders
+        applied.limits.maximumMessageSize = running.limits.maximumMessageSize
+        applied.limits.failedLoginsPerMinutePerAddress = running.limits.failedLoginsPerMinutePerAddress
         lock.withLock {
-            if let reloadedTLS { currentTLSContext = reloadedTLS }
+            current = applied
+            currentTLSContext = reloadedTLS
         }
         authenticator.replaceUsers(users)
         deliveryAgent.updateDirectory(directory)
+        return report
     }
 
     var isShuttingDown: Bool { lock.withLock { shuttingDown } }
