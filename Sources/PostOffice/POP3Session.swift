@@ -40,7 +40,7 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
     private let tlsContext: TLSContext?
 
     init(
-        context: ServerContext, sessionID: String, admission: ConnectionRegistry.Admission, isLoopback: Bool,
+        context: ServerContext, sessionID: String, admission: ConnectionRegistry.Admission, peer: String,
         tls: TLSContext?, isImplicitTLS: Bool
     ) {
         self.context = context
@@ -48,8 +48,11 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
         self.admission = admission
         tlsContext = tls
         var configuration = POP3ServerConfiguration(hostname: context.configuration.hostname, limits: context.configuration.limits)
-        // Passwords travel in the clear only under TLS, or on loopback when the config allows it (RFC 2595 §2).
-        configuration.allowsPlaintextAuthentication = isLoopback && context.configuration.allowsPlaintextAuthenticationOnLoopback
+        // Passwords travel in the clear only under TLS, or from a trusted network (default loopback) when the
+        // configuration allows it (RFC 2595 §2).
+        let settings = context.configuration
+        configuration.allowsPlaintextAuthentication = settings.allowsPlaintextAuthenticationOnLoopback
+            && settings.plaintextAuthenticationNetworks.contains(address: peer)
         configuration.isSTLSAvailable = tls != nil && !isImplicitTLS
         configuration.isTLSActive = isImplicitTLS
         engine = POP3ServerStateMachine(configuration: configuration)

@@ -42,9 +42,13 @@ public struct PostOfficeConfiguration: Sendable {
     public var usersFile: String
     /// Postfix-style alias table; default `<dataDirectory>/aliases`.
     public var aliasesFile: String
-    /// Allow USER/PASS and AUTH PLAIN without TLS on loopback connections (default true). Elsewhere
-    /// plaintext passwords are refused until TLS is configured.
+    /// Allow USER/PASS and AUTH PLAIN without TLS from ``plaintextAuthenticationNetworks`` (default true).
+    /// Elsewhere plaintext passwords are refused until TLS is up.
     public var allowsPlaintextAuthenticationOnLoopback = true
+    /// The client networks trusted to send passwords without TLS (default loopback: 127.0.0.0/8 and ::1).
+    /// The peer address decides, so a proxy on this machine (stunnel, haproxy, `ssh -L`) makes its remote
+    /// clients look local: remove loopback from this list when such a proxy forwards outside traffic.
+    public var plaintextAuthenticationNetworks: [NetworkRange] = NetworkRange.loopback
     /// Subaddress delimiter: `alice+tag@` reaches alice. nil turns subaddressing off.
     public var subaddressDelimiter: String? = "+"
     /// Deliver `alice+tag@` into alice's `.tag` folder when that folder exists.

@@ -20,6 +20,7 @@ public struct ReloadReport: Sendable, Equatable {
         check("tls_certificate", old.tls?.certificateChainPath != new.tls?.certificateChainPath)
         check("tls_private_key", old.tls?.privateKeyPath != new.tls?.privateKeyPath)
         check("plaintext_auth_on_loopback", old.allowsPlaintextAuthenticationOnLoopback != new.allowsPlaintextAuthenticationOnLoopback)
+        check("plaintext_auth_networks", old.plaintextAuthenticationNetworks != new.plaintextAuthenticationNetworks)
         check("subaddress_delimiter", old.subaddressDelimiter != new.subaddressDelimiter)
         check("limits", Self.reloadableLimits(old.limits) != Self.reloadableLimits(new.limits))
         check("smtp_listen", restart: true, old.smtpListeners != new.smtpListeners)

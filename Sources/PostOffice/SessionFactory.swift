@@ -32,6 +32,6 @@ struct POP3SessionFactory: SessionFactory {
     ) -> any ConnectionHandler {
         POP3Session(
             context: context, sessionID: connection.id, admission: admission,
-            isLoopback: connection.peer.isLoopback, tls: tls, isImplicitTLS: spec.security == .implicit)
+            peer: connection.peer.host, tls: tls, isImplicitTLS: spec.security == .implicit)
     }
 }

@@ -6,6 +6,7 @@
 import Dispatch
 import Foundation
 import PostOffice
+import PostOfficeCore
 import PostOfficeTesting
 import Testing
 #if canImport(Glibc)
@@ -116,5 +117,19 @@ import Glibc
         #expect(try pop.command("USER kate@example.test").hasPrefix("+OK"))
         let answer = try pop.command("PASS pw")
         #expect(answer.hasPrefix("-ERR"), "\(answer)")
+    }
+
+    /// Issue 19: "loopback" trust is a setting that names networks. With loopback removed from
+    /// plaintext_auth_networks (a local proxy forwards outside clients), a loopback client cannot send a
+    /// password without TLS; with it listed, it can.
+    @Test(arguments: [true, false])
+    func plaintextLoginFollowsTheTrustedNetworks(_ trustsLoopback: Bool) throws {
+        let office = try TestPostOffice(users: ["alice@example.test": "pw"]) { configuration in
+            configuration.plaintextAuthenticationNetworks = trustsLoopback ? NetworkRange.loopback : []
+        }
+        defer { office.stop() }
+        let pop = try POP3TestClient(connectingTo: office.pop3Address)
+        let user = try pop.command("USER alice@example.test")
+        #expect(user.hasPrefix("+OK") == trustsLoopback, "\(user)")
     }
 }
