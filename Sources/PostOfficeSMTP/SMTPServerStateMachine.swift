@@ -8,10 +8,10 @@ import PostOfficeSASL
 /// One SMTP server session ([RFC 5321](https://www.rfc-editor.org/rfc/rfc5321)) as a state machine.
 ///
 /// The driver calls ``start()`` when the connection opens, ``receive(_:)`` with every read, and carries
-/// out the returned ``SMTPAction``s in order. `checkSender`, `checkRecipient` and `commitMessage` pause the
-/// engine (so does `authenticate`, when AUTH is configured): until the matching `resolve…` call, input is only buffered (bounded by
-/// ``SMTPServerConfiguration/maximumPendingInput``), and the resolve call goes on with the buffered input, so
-/// pipelined commands ([RFC 2920](https://www.rfc-editor.org/rfc/rfc2920)) are answered in order.
+/// out the returned ``SMTPAction``s in order. `checkSender`, `checkRecipient`, `commitMessage` and (with AUTH
+/// configured) `authenticate` pause the engine: until the matching `resolve…` call, input is only buffered
+/// (bounded by ``SMTPServerConfiguration/maximumPendingInput``), and the resolve call goes on with the buffered
+/// input, so pipelined commands ([RFC 2920](https://www.rfc-editor.org/rfc/rfc2920)) are answered in order.
 ///
 /// Errors (4xx/5xx replies) are counted: from `limits.softErrorLimit` on, every reply is preceded by
 /// ``SMTPAction/delay(milliseconds:)``; at `limits.hardErrorLimit` the session ends with 421 4.7.0.
