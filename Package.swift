@@ -28,7 +28,7 @@ let package = Package(
             dependencies: ["PostOfficeCore", "PostOfficeMaildir"],
             swiftSettings: strict
         ),
-        .target(name: "PostOfficeSMTP", dependencies: ["PostOfficeCore"], swiftSettings: strict),
+        .target(name: "PostOfficeSMTP", dependencies: ["PostOfficeCore", "PostOfficeSASL"], swiftSettings: strict),
         .target(name: "PostOfficeSASL", dependencies: ["PostOfficeCore"], swiftSettings: strict),
         .target(name: "PostOfficePOP3", dependencies: ["PostOfficeCore", "PostOfficeSASL"], swiftSettings: strict),
         .target(name: "PostOfficeTLS", dependencies: ["PostOfficeCore", "COpenSSL"], swiftSettings: strict),

@@ -27,15 +27,21 @@ public struct MailParameters: Hashable, Sendable {
     public var dsnReturn: DSNReturn?
     /// `ENVID=`, xtext-decoded ([RFC 3461 §4.4](https://www.rfc-editor.org/rfc/rfc3461#section-4.4)).
     public var envelopeID: String?
+    /// `AUTH=`, xtext-decoded: the mailbox that submitted the message as another server vouches for it,
+    /// or `<>` when unknown ([RFC 4954 §5](https://www.rfc-editor.org/rfc/rfc4954#section-5)). Accepted
+    /// wherever AUTH is configured; it is a claim, not the session's own authentication (that is
+    /// ``SMTPEnvelope/authenticatedIdentity``).
+    public var submitter: String?
 
     public init(
         size: Int? = nil, body: Body = .sevenBit, isSMTPUTF8: Bool = false, dsnReturn: DSNReturn? = nil,
-        envelopeID: String? = nil
+        envelopeID: String? = nil, submitter: String? = nil
     ) {
         self.size = size
         self.body = body
         self.isSMTPUTF8 = isSMTPUTF8
         self.dsnReturn = dsnReturn
         self.envelopeID = envelopeID
+        self.submitter = submitter
     }
 }

@@ -2,6 +2,7 @@
 // Checks and commits pause the engine until the matching resolve call.
 
 import PostOfficeCore
+import PostOfficeSASL
 
 /// One step for the driver of ``SMTPServerStateMachine`` to carry out, in the order given.
 public enum SMTPAction: Hashable, Sendable {
@@ -23,6 +24,10 @@ public enum SMTPAction: Hashable, Sendable {
     /// Discard what was stored since ``beginMessage(_:)`` (oversize, RSET between chunks, timeout...).
     /// The engine sends its own reply.
     case abortMessage
+    /// Check these SASL credentials (PLAIN, or LOGIN with an empty authorization identity); the engine pauses
+    /// until ``SMTPServerStateMachine/resolveAuthentication(_:)``. Any delay after a failure (against
+    /// password guessing) is the driver's: it answers when it likes.
+    case authenticate(PlainCredentials)
     /// Start the TLS handshake after flushing the sends before it, then call
     /// ``SMTPServerStateMachine/tlsEstablished()`` (only when STARTTLS is configured).
     case startTLS

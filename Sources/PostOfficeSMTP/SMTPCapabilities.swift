@@ -7,15 +7,18 @@ public struct SMTPCapabilities: Hashable, Sendable {
     /// The keyword lines after the hostname, such as `SIZE 26214400` or `PIPELINING`.
     public var keywords: [String]
 
-    /// The keywords for `configuration`; STARTTLS only while TLS is not active yet.
+    /// The keywords for `configuration`; STARTTLS only while TLS is not active yet, AUTH only when
+    /// ``SMTPServerConfiguration/offersAuthentication(isTLSActive:)``.
     public init(configuration: SMTPServerConfiguration, isTLSActive: Bool = false) {
         var keywords: [String] = []
         if configuration.isPipeliningEnabled { keywords.append("PIPELINING") }
         // RFC 1870: SIZE with the fixed limit, checked at MAIL and while the data streams.
         keywords.append("SIZE \(configuration.limits.maximumMessageSize)")
         if configuration.isSTARTTLSAvailable && !isTLSActive { keywords.append("STARTTLS") }
-        // No AUTH keyword: advertise it only with a working exchange behind it (issue 13 plugs SMTP AUTH in
-        // here and in SMTPServerStateMachine's `.auth` case, which answers 502 until then).
+        // RFC 4954 §3: AUTH with the mechanisms; plaintext ones only under TLS unless allowed without.
+        if configuration.offersAuthentication(isTLSActive: isTLSActive) {
+            keywords.append((["AUTH"] + configuration.authenticationMechanisms.map(\.name)).joined(separator: " "))
+        }
         keywords.append("ENHANCEDSTATUSCODES")
         if configuration.is8BitMIMEEnabled { keywords.append("8BITMIME") }
         if configuration.isDSNEnabled { keywords.append("DSN") }

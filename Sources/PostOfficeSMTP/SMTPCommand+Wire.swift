@@ -8,8 +8,8 @@ extension SMTPCommand {
     /// ([RFC 5321 §4.1.1](https://www.rfc-editor.org/rfc/rfc5321#section-4.1.1)). Verbs and parameter
     /// keywords are upper case; MAIL and RCPT parameters follow
     /// [RFC 1870](https://www.rfc-editor.org/rfc/rfc1870), [RFC 6152](https://www.rfc-editor.org/rfc/rfc6152),
-    /// [RFC 6531](https://www.rfc-editor.org/rfc/rfc6531) and [RFC 3461](https://www.rfc-editor.org/rfc/rfc3461)
-    /// (ENVID and ORCPT as xtext).
+    /// [RFC 6531](https://www.rfc-editor.org/rfc/rfc6531), [RFC 3461](https://www.rfc-editor.org/rfc/rfc3461)
+    /// (ENVID and ORCPT as xtext) and [RFC 4954 §5](https://www.rfc-editor.org/rfc/rfc4954#section-5) (AUTH as xtext).
     ///
     /// The strings it carries are written as given: a client builds commands from validated values (a
     /// CR or LF in a name would end the line early).
@@ -40,7 +40,7 @@ extension SMTPCommand {
         }
     }
 
-    /// ` SIZE=n BODY=x SMTPUTF8 RET=x ENVID=xtext`, leaving out what is at its default.
+    /// ` SIZE=n BODY=x SMTPUTF8 RET=x ENVID=xtext AUTH=xtext`, leaving out what is at its default.
     private static func words(_ parameters: MailParameters) -> String {
         var words: [String] = []
         if let size = parameters.size { words.append("SIZE=\(size)") }
@@ -49,6 +49,7 @@ extension SMTPCommand {
         if parameters.isSMTPUTF8 { words.append("SMTPUTF8") }
         if let dsnReturn = parameters.dsnReturn { words.append("RET=\(dsnReturn.rawValue)") }
         if let envelopeID = parameters.envelopeID { words.append("ENVID=\(SMTPXText.encode(envelopeID))") }
+        if let submitter = parameters.submitter { words.append("AUTH=\(SMTPXText.encode(submitter))") }
         return words.map { " " + $0 }.joined()
     }
 

@@ -108,6 +108,14 @@ struct SMTPCommandParser {
                     return .failure(.syntaxError.withText("Error: bad ENVID parameter"))
                 }
                 parameters.envelopeID = decoded
+            case "AUTH" where !configuration.authenticationMechanisms.isEmpty:
+                // RFC 4954 §5: AUTH=<> or AUTH=xtext(addr-spec); a server offering AUTH must accept it.
+                guard let value, let decoded = SMTPXText.decode(value), !decoded.isEmpty,
+                    decoded.utf8.allSatisfy({ $0 > 0x20 && $0 != 0x7F })
+                else {
+                    return .failure(.syntaxError.withText("Error: bad AUTH parameter"))
+                }
+                parameters.submitter = decoded
             default:
                 return .failure(.unknownParameter.withText("Error: unsupported parameter \(keyword)"))
             }

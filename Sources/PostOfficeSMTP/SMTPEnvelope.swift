@@ -17,10 +17,15 @@ public struct SMTPEnvelope: Hashable, Sendable {
     public var mailParameters: MailParameters
     /// One entry per element of ``recipients``.
     public var recipientParameters: [RecipientParameters]
+    /// The identity the client authenticated as with AUTH (what the driver returned in
+    /// ``SMTPAuthenticationResult/success(identity:)``), nil without AUTH: for `with ESMTPSA` in the Received
+    /// header ([RFC 3848](https://www.rfc-editor.org/rfc/rfc3848)) and the sender policy.
+    public var authenticatedIdentity: String?
 
     public init(
         heloName: String, isExtended: Bool, reversePath: MailAddress?, recipients: [MailAddress] = [],
-        mailParameters: MailParameters = MailParameters(), recipientParameters: [RecipientParameters] = []
+        mailParameters: MailParameters = MailParameters(), recipientParameters: [RecipientParameters] = [],
+        authenticatedIdentity: String? = nil
     ) {
         self.heloName = heloName
         self.isExtended = isExtended
@@ -28,5 +33,6 @@ public struct SMTPEnvelope: Hashable, Sendable {
         self.recipients = recipients
         self.mailParameters = mailParameters
         self.recipientParameters = recipientParameters
+        self.authenticatedIdentity = authenticatedIdentity
     }
 }

@@ -32,6 +32,13 @@ extension SMTPReply {
     public static let startMailInput = SMTPReply(354, nil, "End data with <CR><LF>.<CR><LF>")
     /// 220 2.0.0: go ahead with the TLS handshake ([RFC 3207 §4](https://www.rfc-editor.org/rfc/rfc3207#section-4)).
     public static let readyToStartTLS = SMTPReply(220, e(2, 0, 0), "Ready to start TLS")
+    /// 235 2.7.0: AUTH succeeded ([RFC 4954 §6](https://www.rfc-editor.org/rfc/rfc4954#section-6)).
+    public static let authenticationSucceeded = SMTPReply(235, e(2, 7, 0), "Authentication successful")
+    /// 334: a SASL challenge, base64 text (possibly empty); no enhanced code, as for 354
+    /// ([RFC 4954 §4](https://www.rfc-editor.org/rfc/rfc4954#section-4)).
+    public static func authenticationChallenge(_ base64: String) -> SMTPReply {
+        SMTPReply(code: 334, enhancedCode: nil, lines: [base64])
+    }
 
     // MARK: Transient failures (4xx)
 
@@ -48,6 +55,9 @@ extension SMTPReply {
     public static let temporaryFailure = SMTPReply(451, e(4, 3, 0), "Error: temporary failure, try again later")
     /// 452 4.5.3: more recipients than the limit ([RFC 5321 §4.5.3.1.10](https://www.rfc-editor.org/rfc/rfc5321#section-4.5.3.1.10)).
     public static let tooManyRecipients = SMTPReply(452, e(4, 5, 3), "Error: too many recipients")
+    /// 454 4.7.0: the credentials could not be checked now (the driver's verifier is unavailable)
+    /// ([RFC 4954 §6](https://www.rfc-editor.org/rfc/rfc4954#section-6)).
+    public static let authenticationTemporaryFailure = SMTPReply(454, e(4, 7, 0), "Temporary authentication failure")
 
     // MARK: Permanent failures (5xx)
 
@@ -58,17 +68,26 @@ extension SMTPReply {
     /// 500 5.5.6: a command line or (with `rejectLongTextLines`) a text line is too long
     /// ([RFC 5321 §4.5.3.1.4](https://www.rfc-editor.org/rfc/rfc5321#section-4.5.3.1.4)).
     public static let lineTooLong = SMTPReply(500, e(5, 5, 6), "Error: line too long")
+    /// 500 5.5.6: a SASL response longer than the authentication buffer ends the AUTH exchange
+    /// ([RFC 4954 §4](https://www.rfc-editor.org/rfc/rfc4954#section-4)).
+    public static let authenticationLineTooLong = SMTPReply(500, e(5, 5, 6), "Error: authentication response too long")
     /// 501 5.5.4: bad arguments.
     public static let syntaxError = SMTPReply(501, e(5, 5, 4), "Error: syntax error in parameters or arguments")
     /// 501 5.1.7: the reverse-path does not parse (X.1.7 bad sender's mailbox address syntax).
     public static let badSenderSyntax = SMTPReply(501, e(5, 1, 7), "Bad sender address syntax")
     /// 501 5.1.3: the forward-path does not parse (X.1.3 bad destination mailbox address syntax).
     public static let badRecipientSyntax = SMTPReply(501, e(5, 1, 3), "Bad recipient address syntax")
+    /// 501 5.7.0: the client cancelled the AUTH exchange with `*`
+    /// ([RFC 4954 §4](https://www.rfc-editor.org/rfc/rfc4954#section-4)).
+    public static let authenticationCancelled = SMTPReply(501, e(5, 7, 0), "Authentication cancelled")
+    /// 501 5.5.2: a SASL response that is not base64 ([RFC 4954 §4](https://www.rfc-editor.org/rfc/rfc4954#section-4)).
+    public static let authenticationBadBase64 = SMTPReply(501, e(5, 5, 2), "Error: cannot decode response")
     /// 502 5.5.1: VRFY is switched off.
     public static let verifyDisabled = SMTPReply(502, e(5, 5, 1), "Error: VRFY command is disabled")
     /// 502 5.5.1: EXPN is never answered (it would disclose list members).
     public static let expandDisabled = SMTPReply(502, e(5, 5, 1), "Error: EXPN command is disabled")
-    /// 502 5.5.1: a known command that this server does not offer (STARTTLS without TLS, AUTH).
+    /// 502 5.5.1: a known command that this server does not offer (STARTTLS without TLS, AUTH without
+    /// mechanisms).
     public static let commandNotImplemented = SMTPReply(502, e(5, 5, 1), "Error: command not implemented")
     /// 503 5.5.1: bad sequence of commands ([RFC 5321 §4.3.2](https://www.rfc-editor.org/rfc/rfc5321#section-4.3.2)).
     public static let badSequence = SMTPReply(503, e(5, 5, 1), "Error: bad sequence of commands")
@@ -84,6 +103,24 @@ extension SMTPReply {
     /// ([RFC 3030 §3](https://www.rfc-editor.org/rfc/rfc3030#section-3)).
     public static let dataNotAllowed = SMTPReply(
         503, e(5, 5, 1), "Error: DATA not allowed in this transaction, use BDAT")
+    /// 503 5.5.1: AUTH after a successful AUTH ([RFC 4954 §4](https://www.rfc-editor.org/rfc/rfc4954#section-4)).
+    public static let alreadyAuthenticated = SMTPReply(503, e(5, 5, 1), "Error: already authenticated")
+    /// 503 5.5.1: AUTH inside a mail transaction ([RFC 4954 §4](https://www.rfc-editor.org/rfc/rfc4954#section-4)).
+    public static let authenticationInTransaction = SMTPReply(
+        503, e(5, 5, 1), "Error: AUTH not allowed during a mail transaction")
+    /// 504 5.5.4: a SASL mechanism that is not offered ([RFC 4954 §4](https://www.rfc-editor.org/rfc/rfc4954#section-4)).
+    public static let unknownAuthenticationMechanism = SMTPReply(
+        504, e(5, 5, 4), "Error: unrecognized authentication type")
+    /// 530 5.7.0: MAIL without AUTH where AUTH is required (submission;
+    /// [RFC 4954 §6](https://www.rfc-editor.org/rfc/rfc4954#section-6)).
+    public static let authenticationRequired = SMTPReply(530, e(5, 7, 0), "Authentication required")
+    /// 535 5.7.8: the credentials were refused, or the message did not fit the mechanism
+    /// ([RFC 4954 §6](https://www.rfc-editor.org/rfc/rfc4954#section-6)).
+    public static let authenticationInvalid = SMTPReply(535, e(5, 7, 8), "Authentication credentials invalid")
+    /// 538 5.7.11: AUTH with a plaintext mechanism before TLS where that is not allowed
+    /// ([RFC 4954 §6](https://www.rfc-editor.org/rfc/rfc4954#section-6)).
+    public static let encryptionRequiredForAuthentication = SMTPReply(
+        538, e(5, 7, 11), "Encryption required for requested authentication mechanism")
     /// 550 5.1.1: the local mailbox does not exist (driver decision).
     public static let unknownUser = SMTPReply(
         550, e(5, 1, 1), "Recipient address rejected: User unknown in local recipient table")

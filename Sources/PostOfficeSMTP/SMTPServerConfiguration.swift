@@ -2,6 +2,7 @@
 // Plain data: the engine reads it, SMTPCapabilities turns it into the EHLO keyword list.
 
 import PostOfficeCore
+import PostOfficeSASL
 
 /// The settings of an SMTP server engine.
 public struct SMTPServerConfiguration: Sendable, Hashable {
@@ -29,12 +30,35 @@ public struct SMTPServerConfiguration: Sendable, Hashable {
     /// The driver must then handle ``SMTPAction/startTLS`` and call
     /// ``SMTPServerStateMachine/tlsEstablished()``.
     public var isSTARTTLSAvailable = false
-    // SMTP AUTH (RFC 4954) has no setting yet: the engine runs no SASL exchange, so it neither advertises
-    // AUTH nor accepts it (502 5.5.1). Issue 13 adds the setting here, together with the exchange.
+    /// The SASL mechanisms offered with SMTP AUTH ([RFC 4954](https://www.rfc-editor.org/rfc/rfc4954)), in
+    /// the order advertised. Empty (the default): AUTH is off, not advertised, and answered 502 5.5.1. The
+    /// driver must then handle ``SMTPAction/authenticate(_:)`` and call
+    /// ``SMTPServerStateMachine/resolveAuthentication(_:)``.
+    public var authenticationMechanisms: [SASLMechanism] = []
+    /// Offer AUTH before TLS is active. PLAIN and LOGIN send the password in the clear, so by default AUTH
+    /// is only advertised and accepted under TLS (538 5.7.11 before it); the runtime sets this for loopback
+    /// and trusted networks.
+    public var allowsAuthenticationWithoutTLS = false
+    /// MAIL needs a successful AUTH first (a submission service,
+    /// [RFC 6409 §4.3](https://www.rfc-editor.org/rfc/rfc6409#section-4.3)): 530 5.7.0 otherwise.
+    public var requiresAuthentication = false
+    /// Let a client name an authorization identity other than the one it authenticates as (PLAIN's
+    /// `authzid`, a proxy login); the driver then decides on it. Off by default: such logins get 535 5.7.8
+    /// without reaching the driver.
+    public var allowsAuthorizationIdentity = false
+    /// Longest SASL response line during an AUTH exchange, CRLF included. RFC 4954 §4 leaves the AUTH
+    /// command line itself under the command limit and considers 12288 octets enough for responses;
+    /// a longer one fails the exchange with 500 5.5.6.
+    public var maximumAuthenticationResponseLength = 12288
     /// Most input bytes buffered while a decision is pending. Drivers should stop reading while
     /// ``SMTPServerStateMachine/isAwaitingDecision`` is true; past this bound the session ends with 421 4.7.0
     /// once the decision's reply is sent.
     public var maximumPendingInput = 1 << 20
+
+    /// AUTH is advertised and accepted now: mechanisms are configured, and TLS is active or not needed.
+    public func offersAuthentication(isTLSActive: Bool) -> Bool {
+        !authenticationMechanisms.isEmpty && (isTLSActive || allowsAuthenticationWithoutTLS)
+    }
 
     public init(hostname: String, limits: Limits = Limits()) {
         self.hostname = hostname

@@ -116,6 +116,6 @@ extension SMTPServerStateMachine {
         SMTPEnvelope(
             heloName: heloName ?? "", isExtended: isExtended, reversePath: transaction.reversePath,
             recipients: transaction.recipients, mailParameters: transaction.mailParameters,
-            recipientParameters: transaction.recipientParameters)
+            recipientParameters: transaction.recipientParameters, authenticatedIdentity: authenticatedIdentity)
     }
 }

@@ -8,6 +8,10 @@ extension SMTPServerStateMachine {
     mutating func mail(_ reversePath: MailAddress?, _ parameters: MailParameters, _ out: inout [SMTPAction]) {
         guard heloName != nil else { return reply(.needHello, &out) }
         guard transaction == nil else { return reply(.nestedMail, &out) }
+        // Submission (RFC 6409 §4.3, RFC 4954 §6): no mail before AUTH.
+        guard !configuration.requiresAuthentication || authenticatedIdentity != nil else {
+            return reply(.authenticationRequired, &out)
+        }
         pending = .sender(reversePath, parameters)
         out.append(.checkSender(reversePath, parameters))
     }

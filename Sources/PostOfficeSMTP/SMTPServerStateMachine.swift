@@ -3,14 +3,15 @@
 // This file holds the state and the run loop; the commands live in +Session, +Mail and +Data.
 
 import PostOfficeCore
+import PostOfficeSASL
 
 /// One SMTP server session ([RFC 5321](https://www.rfc-editor.org/rfc/rfc5321)) as a state machine.
 ///
 /// The driver calls ``start()`` when the connection opens, ``receive(_:)`` with every read, and carries
-/// out the returned ``SMTPAction``s in order. `checkSender`, `checkRecipient` and `commitMessage` pause the
-/// engine: until the matching `resolve…` call, input is only buffered (bounded by
-/// ``SMTPServerConfiguration/maximumPendingInput``), and the resolve call goes on with the buffered input, so
-/// pipelined commands ([RFC 2920](https://www.rfc-editor.org/rfc/rfc2920)) are answered in order.
+/// out the returned ``SMTPAction``s in order. `checkSender`, `checkRecipient`, `commitMessage` and (with AUTH
+/// configured) `authenticate` pause the engine: until the matching `resolve…` call, input is only buffered
+/// (bounded by ``SMTPServerConfiguration/maximumPendingInput``), and the resolve call goes on with the buffered
+/// input, so pipelined commands ([RFC 2920](https://www.rfc-editor.org/rfc/rfc2920)) are answered in order.
 ///
 /// Errors (4xx/5xx replies) are counted: from `limits.softErrorLimit` on, every reply is preceded by
 /// ``SMTPAction/delay(milliseconds:)``; at `limits.hardErrorLimit` the session ends with 421 4.7.0.
@@ -38,6 +39,9 @@ public struct SMTPServerStateMachine: Sendable {
     public internal(set) var errorCount = 0
     /// The HELO/EHLO name, once given.
     public internal(set) var heloName: String?
+    /// Who the client authenticated as with AUTH (the identity the driver returned), nil before a
+    /// successful AUTH and again after STARTTLS ([RFC 3207 §4.2](https://www.rfc-editor.org/rfc/rfc3207#section-4.2)).
+    public internal(set) var authenticatedIdentity: String?
 
     enum Mode: Sendable {
         case command
@@ -58,6 +62,7 @@ public struct SMTPServerStateMachine: Sendable {
         case sender(MailAddress?, MailParameters)
         case recipient(MailAddress, RecipientParameters)
         case message
+        case authentication
     }
 
     enum MessageState: Sendable {
@@ -90,6 +95,8 @@ public struct SMTPServerStateMachine: Sendable {
     var closed = false
     var isShutdownRequested = false
     var pendingInputOverflowed = false
+    /// The SASL exchange waiting for the client's next response line (after a 334), if any.
+    var authenticationExchange: SASLServerExchange?
 
     public init(configuration: SMTPServerConfiguration) {
         self.configuration = configuration
@@ -214,6 +221,26 @@ public struct SMTPServerStateMachine: Sendable {
         return out
     }
 
+    /// The driver's verdict on the pending ``SMTPAction/authenticate(_:)``: 235 2.7.0, 535 5.7.8 or
+    /// 454 4.7.0 ([RFC 4954 §6](https://www.rfc-editor.org/rfc/rfc4954#section-6)). A failure counts as an
+    /// error like any other; throttling further attempts (a delay before answering) is the driver's.
+    public mutating func resolveAuthentication(_ result: SMTPAuthenticationResult) -> [SMTPAction] {
+        guard !closed, case .authentication = pending else { return [] }
+        pending = nil
+        var out: [SMTPAction] = []
+        switch result {
+        case .success(let identity):
+            authenticatedIdentity = identity
+            reply(.authenticationSucceeded, &out)
+        case .failure:
+            reply(.authenticationInvalid, &out)
+        case .temporaryFailure:
+            reply(.authenticationTemporaryFailure, &out)
+        }
+        resume(&out)
+        return out
+    }
+
     /// The server is stopping. Idle: 421 4.3.2 and close now. While a message is being received or a
     /// decision is pending, the session goes on until that message (or decision) is answered, then says 421.
     public mutating func beginShutdown() -> [SMTPAction] {
@@ -275,6 +302,16 @@ public struct SMTPServerStateMachine: Sendable {
     }
 
     private mutating func handle(_ frame: LineFramer.Frame, _ out: inout [SMTPAction]) {
+        if authenticationExchange != nil {
+            // A SASL response, not a command (RFC 4954 §4).
+            guard !isShutdownRequested else {
+                endAuthenticationExchange()
+                send(.shuttingDown, &out)
+                close(&out)
+                return
+            }
+            return continueAuthentication(frame, &out)
+        }
         let outcome: SMTPCommandParser.Outcome
         switch frame {
         case .tooLong:
@@ -315,7 +352,7 @@ public struct SMTPServerStateMachine: Sendable {
         case .expn: reply(.expandDisabled, &out)
         case .help: reply(.help, &out)
         case .starttls: startTLS(&out)
-        case .auth: authenticate(&out)
+        case .auth(let mechanism, let initialResponse): authenticate(mechanism, initialResponse, &out)
         }
     }
 
@@ -347,6 +384,7 @@ public struct SMTPServerStateMachine: Sendable {
         out.append(.close)
         pending = nil
         mode = .command
+        authenticationExchange = nil
         framer.discardBuffered()
     }
 

@@ -1,6 +1,7 @@
 // SMTPSessionHarness: one SMTP session driven by a fuzzer input. The header picks the configuration, the
 // policy and the read sizes; the payload is what the client sends. Checks every reply's wire form, the
-// message lifecycle (begin, append, commit or abort), pausing and the bound on buffered input.
+// message lifecycle (begin, append, commit or abort), pausing, the bound on buffered input, and (flag 9)
+// SMTP AUTH: the SASL decoders, when credentials reach the driver, and the identity in envelopes.
 
 import PostOfficeCore
 import PostOfficeFuzzSupport
@@ -14,6 +15,7 @@ struct SMTPSessionHarness {
         case sender(MailAddress?)
         case recipient(MailAddress)
         case message
+        case authentication(PlainCredentials)
     }
 
     private let input: FuzzInput
@@ -56,6 +58,15 @@ struct SMTPSessionHarness {
         configuration.isSMTPUTF8Enabled = !input.flag(14)
         configuration.is8BitMIMEEnabled = !input.flag(15)
         configuration.maximumPendingInput = input.flag(4) ? 200 : 1 << 20
+        if input.flag(9) {
+            // AUTH PLAIN LOGIN; without STARTTLS in the clear too. Flags 5 and 6 double as submission
+            // (MAIL needs AUTH) and proxy logins (an authorization identity of its own).
+            configuration.authenticationMechanisms = [.plain, .login]
+            configuration.allowsAuthenticationWithoutTLS = !input.flag(2)
+            configuration.requiresAuthentication = input.flag(5)
+            configuration.allowsAuthorizationIdentity = input.flag(6)
+            configuration.maximumAuthenticationResponseLength = input.flag(13) ? 64 : 12288
+        }
         self.configuration = configuration
         machine = SMTPServerStateMachine(configuration: configuration)
     }
@@ -111,7 +122,11 @@ struct SMTPSessionHarness {
     /// brought (it may hold many pipelined commands) plus the pending-input cap.
     private func checkBuffer() {
         guard !machine.isClosed else { return }
-        let lineLimit = configuration.limits.smtpCommandLineLength
+        var lineLimit = configuration.limits.smtpCommandLineLength
+        // A SASL response line has its own bound.
+        if !configuration.authenticationMechanisms.isEmpty {
+            lineLimit = max(lineLimit, configuration.maximumAuthenticationResponseLength)
+        }
         if machine.isAwaitingDecision {
             precondition(machine.bufferedByteCount <= max(configuration.maximumPendingInput, largestRead + lineLimit),
                 "buffered \(machine.bufferedByteCount) bytes while paused")
@@ -140,6 +155,21 @@ struct SMTPSessionHarness {
                 } else {
                     actions = machine.resolveRecipient(.accept)
                     acceptedRecipients.insert(address)
+                }
+            case .authentication(let credentials):
+                // `x…` users are refused, `t…` users meet an unavailable verifier, others need a password.
+                let user = credentials.authenticationIdentity
+                if user.hasPrefix("t") {
+                    actions = machine.resolveAuthentication(.temporaryFailure)
+                } else if user.hasPrefix("x") || credentials.password.isEmpty {
+                    actions = machine.resolveAuthentication(.failure)
+                } else {
+                    let identity = credentials.authorizationIdentity.isEmpty ? user : credentials.authorizationIdentity
+                    actions = machine.resolveAuthentication(.success(identity: identity))
+                    precondition(machine.isClosed || machine.authenticatedIdentity == identity, "identity not kept")
+                    precondition(actions.first == .send(.authenticationSucceeded)
+                        || actions.first == .delay(milliseconds: configuration.limits.errorDelayMilliseconds),
+                        "no 235 after success: \(actions)")
                 }
             case .message:
                 if input.flag(8) {
@@ -171,6 +201,12 @@ struct SMTPSessionHarness {
                 if let address { checkAddress(address) }
                 if let size = parameters.size { precondition(size >= 0, "negative SIZE") }
                 if let id = parameters.envelopeID { precondition(isClean(id), "ENVID with control characters") }
+                if let submitter = parameters.submitter {
+                    precondition(!configuration.authenticationMechanisms.isEmpty, "AUTH= accepted without AUTH")
+                    precondition(isClean(submitter) && !submitter.isEmpty, "AUTH= with control characters")
+                }
+                precondition(!configuration.requiresAuthentication || machine.authenticatedIdentity != nil,
+                    "MAIL accepted for checking without AUTH on a submission service")
                 pendingDecision = .sender(address)
                 transcript.append("checkSender \(String(describing: address)) \(parameters)")
             case .checkRecipient(let address, let parameters):
@@ -185,6 +221,7 @@ struct SMTPSessionHarness {
                     "envelope holds a recipient the policy did not accept")
                 precondition(acceptedSenders.contains(envelope.reversePath), "envelope sender was never accepted")
                 precondition(envelope.recipientParameters.count == envelope.recipients.count, "parameter count")
+                precondition(envelope.authenticatedIdentity == machine.authenticatedIdentity, "envelope identity")
                 transcript.append("begin \(envelope)")
                 openMessage = []
                 openMessageIsData = lastSendWasStartMailInput
@@ -205,11 +242,25 @@ struct SMTPSessionHarness {
                 precondition(openMessage != nil, "abortMessage without beginMessage")
                 transcript.append("abort")
                 openMessage = nil
+            case .authenticate(let credentials):
+                precondition(isLast && pendingDecision == nil, "authenticate out of place")
+                precondition(configuration.offersAuthentication(isTLSActive: machine.isTLSActive),
+                    "authenticate while AUTH is not offered")
+                precondition(machine.authenticatedIdentity == nil, "authenticate after a successful AUTH")
+                precondition(openMessage == nil, "authenticate inside a message")
+                let authorization = credentials.authorizationIdentity
+                precondition(configuration.allowsAuthorizationIdentity || authorization.isEmpty
+                    || authorization == credentials.authenticationIdentity, "foreign authorization identity passed on")
+                precondition(!credentials.authenticationIdentity.utf8.contains(0) && !credentials.password.utf8.contains(0),
+                    "NUL in credentials")
+                transcript.append("authenticate \(credentials)")
+                pendingDecision = .authentication(credentials)
             case .startTLS:
                 precondition(configuration.isSTARTTLSAvailable, "startTLS without STARTTLS")
                 precondition(index > 0 && actions[index - 1] == .send(.readyToStartTLS), "startTLS without 220 first")
                 precondition(openMessage == nil, "startTLS inside a message")
                 machine.tlsEstablished()
+                precondition(machine.authenticatedIdentity == nil, "AUTH survived STARTTLS")
             case .close:
                 precondition(isLast && machine.isClosed, "close out of place")
                 transcript.append("close")

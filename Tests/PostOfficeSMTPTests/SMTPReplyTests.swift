@@ -32,7 +32,10 @@ import Testing
         .badSenderSyntax, .badRecipientSyntax, .verifyDisabled, .expandDisabled, .commandNotImplemented,
         .badSequence, .needHello, .needMail, .nestedMail, .needRecipient, .dataNotAllowed, .unknownUser,
         .relayDenied, .senderRejected, .messageTooBig, .utf8AddressNotPermitted, .noValidRecipients,
-        .talkedBeforeGreeting, .unknownParameter,
+        .talkedBeforeGreeting, .unknownParameter, .authenticationSucceeded, .authenticationTemporaryFailure,
+        .authenticationLineTooLong, .authenticationCancelled, .authenticationBadBase64, .alreadyAuthenticated,
+        .authenticationInTransaction, .unknownAuthenticationMechanism, .authenticationRequired, .authenticationInvalid,
+        .encryptionRequiredForAuthentication,
     ]
 
     @Test(arguments: catalogue)
@@ -49,6 +52,13 @@ import Testing
         (.syntaxError, 501, "5.5.4"), (.temporaryFailure, 451, "4.3.0"), (.shuttingDown, 421, "4.3.2"),
         (.timeout, 421, "4.4.2"), (.noValidRecipients, 554, "5.5.0"), (.tooManyErrors, 421, "4.7.0"),
         (.unknownParameter, 555, "5.5.4"), (.cannotVerify, 252, "2.5.0"), (.lineTooLong, 500, "5.5.6"),
+        // RFC 4954 §4 and §6.
+        (.authenticationSucceeded, 235, "2.7.0"), (.authenticationRequired, 530, "5.7.0"),
+        (.authenticationInvalid, 535, "5.7.8"), (.authenticationTemporaryFailure, 454, "4.7.0"),
+        (.encryptionRequiredForAuthentication, 538, "5.7.11"), (.authenticationCancelled, 501, "5.7.0"),
+        (.authenticationBadBase64, 501, "5.5.2"), (.unknownAuthenticationMechanism, 504, "5.5.4"),
+        (.alreadyAuthenticated, 503, "5.5.1"), (.authenticationInTransaction, 503, "5.5.1"),
+        (.authenticationLineTooLong, 500, "5.5.6"),
     ])
     func catalogueCodes(reply: SMTPReply, code: Int, enhanced: String) {
         #expect(reply.code == code)
@@ -66,15 +76,33 @@ import Testing
         #expect(capabilities.extendedHelloReply(hostname: "h").enhancedCode == nil)
     }
 
-    @Test func startTLSOnlyWhenConfiguredAndNeverAuth() {
+    @Test func startTLSOnlyWhenConfiguredAndNoAuthByDefault() {
         var configuration = SMTPServerConfiguration(hostname: "h")
         configuration.isSTARTTLSAvailable = true
         let before = SMTPCapabilities(configuration: configuration, isTLSActive: false).keywords
         let after = SMTPCapabilities(configuration: configuration, isTLSActive: true).keywords
         #expect(before.contains("STARTTLS"))
         #expect(!after.contains("STARTTLS"))
-        // The engine answers AUTH with 502, so no keyword may promise it, before TLS or after.
+        // Without mechanisms the engine answers AUTH with 502, so no keyword may promise it, before TLS or after.
         #expect(!(before + after).contains { $0.hasPrefix("AUTH") })
+    }
+
+    /// AUTH is advertised only with mechanisms, and PLAIN/LOGIN only under TLS unless allowed in the clear.
+    @Test(arguments: [
+        ([SASLMechanism](), true, true, nil),
+        ([.plain, .login], false, false, nil),
+        ([.plain, .login], false, true, "AUTH PLAIN LOGIN"),
+        ([.plain, .login], true, false, "AUTH PLAIN LOGIN"),
+        ([.login], true, true, "AUTH LOGIN"),
+    ] as [([SASLMechanism], Bool, Bool, String?)])
+    func authKeyword(mechanisms: [SASLMechanism], withoutTLS: Bool, tlsActive: Bool, keyword: String?) {
+        var configuration = SMTPServerConfiguration(hostname: "h")
+        configuration.isSTARTTLSAvailable = true
+        configuration.authenticationMechanisms = mechanisms
+        configuration.allowsAuthenticationWithoutTLS = withoutTLS
+        let keywords = SMTPCapabilities(configuration: configuration, isTLSActive: tlsActive).keywords
+        #expect(keywords.filter { $0.hasPrefix("AUTH") } == (keyword.map { [$0] } ?? []))
+        #expect(configuration.offersAuthentication(isTLSActive: tlsActive) == (keyword != nil))
     }
 
     @Test func minimalCapabilities() {

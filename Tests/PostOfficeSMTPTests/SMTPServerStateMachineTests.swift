@@ -53,7 +53,7 @@ import Testing
         #expect(other.isClosed)
     }
 
-    /// AUTH is neither advertised nor accepted while the engine runs no SASL exchange (issue 13).
+    /// Without configured mechanisms (the default) AUTH is neither advertised nor accepted, even under TLS.
     @Test func authIsNotAdvertisedAndAnswered502() {
         var machine = Self.machine { $0.isSTARTTLSAvailable = true }
         let ehlo = Self.replies(machine.receive(Self.bytes("EHLO c\r\n")))

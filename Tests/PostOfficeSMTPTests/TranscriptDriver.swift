@@ -43,11 +43,24 @@ struct TranscriptDriver {
         if let v = flag("dsn") { configuration.isDSNEnabled = v }
         if let v = flag("vrfy") { configuration.isVRFYEnabled = v }
         if let v = flag("starttls") { configuration.isSTARTTLSAvailable = v }
+        if let v = settings["auth"] {
+            configuration.authenticationMechanisms = try v.split(separator: "+").map { name in
+                guard let mechanism = SASLMechanism(name: name) else {
+                    throw SMTPTranscript.FormatError(line: 0, message: "unknown mechanism \(name)")
+                }
+                return mechanism
+            }
+        }
+        if let v = flag("authWithoutTLS") { configuration.allowsAuthenticationWithoutTLS = v }
+        if let v = flag("requireAuth") { configuration.requiresAuthentication = v }
+        if let v = flag("authzid") { configuration.allowsAuthorizationIdentity = v }
+        if let v = number("authResponseLength") { configuration.maximumAuthenticationResponseLength = v }
         if let v = settings["greeting"] { configuration.greeting = v.replacingOccurrences(of: "_", with: " ") }
         let known: Set = [
             "hostname", "maximumMessageSize", "maximumRecipients", "softErrorLimit", "hardErrorLimit",
             "smtpCommandLineLength", "smtpTextLineLength", "rejectLongTextLines", "pipelining", "8bitmime",
-            "smtputf8", "chunking", "dsn", "vrfy", "starttls", "greeting",
+            "smtputf8", "chunking", "dsn", "vrfy", "starttls", "greeting", "auth", "authWithoutTLS", "requireAuth",
+            "authzid", "authResponseLength",
         ]
         for key in settings.keys where !known.contains(key) {
             throw SMTPTranscript.FormatError(line: 0, message: "unknown config key \(key)")
@@ -104,6 +117,9 @@ struct TranscriptDriver {
                 if current == nil { problems.append("abortMessage outside a message") }
                 current = nil
                 aborts += 1
+            case .authenticate(let credentials):
+                if !queue.isEmpty { problems.append("actions after authenticate") }
+                queue.append(contentsOf: machine.resolveAuthentication(verify(credentials)))
             case .startTLS:
                 machine.tlsEstablished()
             case .close:
@@ -121,6 +137,15 @@ struct TranscriptDriver {
         return users.contains(key) ? .accept : .reject(.unknownUser)
     }
 
+    /// `# logins: user:password ...` succeed as the user (or the authorization identity, when one is given
+    /// and allowed); `# auth-tempfail: user ...` get 454; anything else 535.
+    func verify(_ credentials: PlainCredentials) -> SMTPAuthenticationResult {
+        let user = credentials.authenticationIdentity
+        if transcript.words("auth-tempfail").contains(user) { return .temporaryFailure }
+        guard transcript.words("logins").contains("\(user):\(credentials.password)") else { return .failure }
+        return .success(identity: credentials.authorizationIdentity.isEmpty ? user : credentials.authorizationIdentity)
+    }
+
     /// The `E:` form of an envelope.
     static func describe(_ envelope: SMTPEnvelope) -> String {
         var text = "from=<\(envelope.reversePath?.description ?? "")> to="
@@ -131,6 +156,8 @@ struct TranscriptDriver {
         if let size = parameters.size { text += " size=\(size)" }
         if let ret = parameters.dsnReturn { text += " ret=\(ret.rawValue)" }
         if let envid = parameters.envelopeID { text += " envid=\(envid)" }
+        if let submitter = parameters.submitter { text += " auth=\(submitter)" }
+        if let identity = envelope.authenticatedIdentity { text += " user=\(identity)" }
         for (index, recipient) in envelope.recipientParameters.enumerated() {
             if let notify = recipient.dsnNotify {
                 var words: [String] = []

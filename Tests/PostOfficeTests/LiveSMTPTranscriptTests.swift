@@ -68,6 +68,13 @@ import Testing
             "20-temporary-failure.txt/maildir",
             "21-extensions-off.txt/maildir", "21-extensions-off.txt/spool",
             "24-starttls.txt/maildir", "24-starttls.txt/spool",
+            // SMTP AUTH (issue 13): engine settings the runtime does not expose yet.
+            "25-auth-plain-pipelined.txt/maildir", "25-auth-plain-pipelined.txt/spool",
+            "26-auth-login-submission.txt/maildir", "26-auth-login-submission.txt/spool",
+            "27-auth-failures.txt/maildir", "27-auth-failures.txt/spool",
+            "28-auth-requires-tls.txt/maildir", "28-auth-requires-tls.txt/spool",
+            "29-auth-starttls-resets.txt/maildir", "29-auth-starttls-resets.txt/spool",
+            "30-auth-error-limit.txt/maildir", "30-auth-error-limit.txt/spool",
         ], "\(notRun)")
     }
 
