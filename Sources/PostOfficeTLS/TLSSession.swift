@@ -86,7 +86,9 @@ public final class TLSSession {
         case .server:
             SSL_set_accept_state(ssl)
         case .client:
-            if let serverName {
+            // An MX name from DNS may be fully qualified ("mx.example."): RFC 6066 §3 sends it without the
+            // trailing dot, and certificates never carry one.
+            if let serverName = serverName.map({ $0.hasSuffix(".") ? String($0.dropLast()) : $0 }) {
                 // RFC 6066 §3: server_name carries DNS names only, never an address literal.
                 if !Self.isAddressLiteral(serverName),
                     COpenSSL_SSL_set_tlsext_host_name(ssl, serverName) != 1

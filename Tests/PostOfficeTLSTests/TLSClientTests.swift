@@ -93,6 +93,15 @@ struct TLSClientTests {
         #expect(wrong.client.failure?.certificateVerification?.reason == .hostnameMismatch)
     }
 
+    @Test("a fully qualified name with a trailing dot matches, and goes out as SNI without the dot")
+    func trailingDot() throws {
+        let fixture = try CertificateFixture(hostName: Self.hostName)
+        let configuration = TLSClientConfiguration(trustedCertificatesPath: fixture.certificatePath)
+        let (_, server, outcome) = try handshake(fixture, configuration, serverName: Self.hostName + ".")
+        #expect(outcome.client == .complete)
+        #expect(server.requestedServerName == Self.hostName)
+    }
+
     @Test("a client context refuses a floor below TLS 1.2 and an inverted range")
     func versionFloor() {
         let legacy = capture { try TLSContext(client: TLSClientConfiguration(minimumVersion: .tls11)) }
