@@ -1,6 +1,7 @@
-// Connection: one accepted TCP connection — a non-blocking socket watched by its EventLoop, an idle deadline
-// and a bounded output buffer: above `outputHighWater` queued bytes it stops reading until the client has
-// taken its replies (back-pressure), so a client that sends without reading cannot grow the server's memory.
+// Connection: one TCP connection, accepted or opened by OutboundConnector — a non-blocking socket watched by
+// its EventLoop, an idle deadline and a bounded output buffer: above `outputHighWater` queued bytes it stops
+// reading until the peer has taken its replies (back-pressure), so a peer that sends without reading cannot
+// grow the server's memory.
 
 #if canImport(Glibc)
 import Glibc
@@ -42,6 +43,9 @@ final class Connection: @unchecked Sendable, EventLoopHandler {
     private var opensAfterHandshake = false
     /// "TLSv1.3 TLS_AES_256_GCM_SHA384 (256 bits)" once TLS is up; for logs and Received: headers.
     private(set) var tlsDescription: String?
+    /// The error that failed the TLS handshake, for a handler that needs more than `connectionTLSFailed`'s text
+    /// (an outbound client deciding whether a certificate failure allows falling back to plaintext).
+    private(set) var tlsError: TLSError?
 
     /// Wraps an accepted, non-blocking descriptor. `onFinish` runs once, as soon as the connection is
     /// closed.
@@ -55,6 +59,31 @@ final class Connection: @unchecked Sendable, EventLoopHandler {
         self.local = local
         self.loop = loop
         self.onFinish = onFinish
+    }
+
+    /// Wraps a connected, non-blocking descriptor from an outbound connect (``OutboundConnector``); the
+    /// addresses come from `getpeername` and `getsockname`. The connection owns `fd` only on success.
+    convenience init(
+        connectedDescriptor fd: Int32, id: String, loop: EventLoop,
+        onFinish: @escaping @Sendable (Connection) -> Void
+    ) throws(SystemError) {
+        let peer = try Self.address(of: fd, call: "getpeername", getpeername)
+        let local = try Self.address(of: fd, call: "getsockname", getsockname)
+        self.init(fd: fd, id: id, peer: peer, local: local, loop: loop, onFinish: onFinish)
+    }
+
+    private static func address(
+        of fd: Int32, call: String,
+        _ query: (Int32, UnsafeMutablePointer<sockaddr>, UnsafeMutablePointer<socklen_t>) -> Int32
+    ) throws(SystemError) -> SocketAddress {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let status = withUnsafeMutablePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { query(fd, $0, &length) }
+        }
+        guard status == 0 else { throw SystemError(call, errno: errno) }
+        guard let address = SocketAddress(storage: &storage) else { throw SystemError(call, errno: EAFNOSUPPORT) }
+        return address
     }
 
     /// Hands the connection to its loop and starts reading; calls the handler's `connectionOpened` first.
@@ -118,6 +147,35 @@ final class Connection: @unchecked Sendable, EventLoopHandler {
             handler?.connectionTLSFailed(self, reason: error.description)
             closeAfterFlushing()
         }
+    }
+
+    /// Starts TLS as the client on an outbound connection: after the server's go-ahead to STARTTLS
+    /// ([RFC 3207 §4](https://www.rfc-editor.org/rfc/rfc3207#section-4)), or at once for implicit TLS
+    /// ([RFC 8314 §3](https://www.rfc-editor.org/rfc/rfc8314#section-3)). Unlike a server, a client begins the
+    /// handshake by writing, so the ClientHello goes out now. `serverName` is sent as SNI and checked against
+    /// the certificate. The handler hears `connectionSecured`, or `connectionTLSFailed` with ``tlsError`` set.
+    /// Call on the loop, after `start()`. As on the server side, the handler must drop any plaintext it holds
+    /// from after the server's 220 reply: it was not protected, and could be injected
+    /// ([RFC 3207 §6](https://www.rfc-editor.org/rfc/rfc3207#section-6)).
+    func startClientTLS(context: TLSContext, serverName: String?) {
+        guard !isClosed, tls == nil else { return }
+        do throws(TLSError) {
+            let session = try TLSSession(context: context, serverName: serverName)
+            tls = session
+            isHandshaking = true
+            if case .failed(let error) = session.handshake() { throw error }
+            sendRaw(session.takeNetworkOutput())
+        } catch {
+            tlsError = error
+            handler?.connectionTLSFailed(self, reason: error.description)
+            closeAfterFlushing()
+        }
+    }
+
+    /// The server certificate's verification failure on a client connection, or nil when it verified (or
+    /// before the handshake); set even when the context does not enforce verification.
+    var tlsCertificateVerificationFailure: TLSCertificateVerificationFailure? {
+        tls?.certificateVerificationFailure
     }
 
     /// Makes this an implicit-TLS connection (SMTPS 465, POP3S 995): the handshake comes first and the
@@ -300,6 +358,7 @@ final class Connection: @unchecked Sendable, EventLoopHandler {
                 return
             case .failed(let error):
                 sendRaw(tls.takeNetworkOutput())  // the alert, if any
+                tlsError = error
                 handler?.connectionTLSFailed(self, reason: error.description)
                 closeAfterFlushing()
                 return

@@ -226,6 +226,9 @@ final class EventLoop: @unchecked Sendable {
 
     /// Milliseconds until the next timer or deadline sweep (-1: none due, wait for events).
     private func waitMilliseconds() -> Int32 {
+        // `execute` on the loop sends no wake-up, so a task queued by a task or timer of this iteration
+        // (a connect completion starting its connection) would otherwise wait for an unrelated event.
+        if lock.withLock({ !incoming.isEmpty }) { return 0 }
         var next = timers.earliestDeadline ?? .max
         if !handlers.isEmpty { next = min(next, nextDeadlineSweep) }
         if next == .max { return -1 }

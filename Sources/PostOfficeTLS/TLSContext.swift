@@ -1,10 +1,12 @@
 // TLSContext: an OpenSSL SSL_CTX configured once (certificate, key, versions, ciphers) and shared read-only by
-// every TLSSession on every queue. Building one is self-contained, so the server can build a fresh one on SIGHUP
+// every TLSSession on every queue. Server contexts come from a TLSConfiguration, client ones from a
+// TLSClientConfiguration. Building one is self-contained, so the server can build a fresh one on SIGHUP
 // and swap it in; sessions keep the context they started with alive.
 
 internal import COpenSSL
 
-/// A configured TLS endpoint shared by many sessions: for a server, its certificate, key, versions and ciphers.
+/// A configured TLS endpoint shared by many sessions: for a server, its certificate, key, versions and ciphers;
+/// for a client (``init(client:)``), its trust anchors and whether it verifies the server.
 ///
 /// A context is immutable once built. OpenSSL 3 allows separate sessions sharing one context to run on
 /// different threads at once, which is why this type is `Sendable`. To reload certificates, build a new context
@@ -14,7 +16,8 @@ public final class TLSContext: @unchecked Sendable {
     public enum Role: Hashable, Sendable {
         /// Sessions wait for a ClientHello ([RFC 8446 §4.1.2](https://www.rfc-editor.org/rfc/rfc8446#section-4.1.2)).
         case server
-        /// Sessions send a ClientHello; for tests and interoperability checks.
+        /// Sessions send a ClientHello ([RFC 8446 §4.1.2](https://www.rfc-editor.org/rfc/rfc8446#section-4.1.2)):
+        /// outbound connections, tests and interoperability checks.
         case client
     }
 
@@ -22,6 +25,8 @@ public final class TLSContext: @unchecked Sendable {
     public let role: Role
     /// The settings a server context was built from; `nil` for a client context.
     public let configuration: TLSConfiguration?
+    /// The settings a client context was built from; `nil` for a server context.
+    public let clientConfiguration: TLSClientConfiguration?
     /// Whether a client context verifies the server's certificate chain and host name.
     public let verifiesPeer: Bool
 
@@ -64,14 +69,35 @@ public final class TLSContext: @unchecked Sendable {
         handle = context
         role = .server
         self.configuration = configuration
+        clientConfiguration = nil
         verifiesPeer = false
     }
 
-    private init(clientHandle: OpaquePointer, verifiesPeer: Bool) {
+    /// Builds a client context for outbound connections (an SMTP client, a delivery queue): TLS 1.2 or newer,
+    /// trust anchors from ``TLSClientConfiguration/trustedCertificatesPath`` or the system store, and the
+    /// server's chain and host name verified ([RFC 6125 §6](https://www.rfc-editor.org/rfc/rfc6125#section-6))
+    /// unless ``TLSClientConfiguration/verifiesPeer`` is off. Give each ``TLSSession`` the server's name.
+    ///
+    /// - Throws: ``TLSError`` of kind ``TLSError/Kind/invalidConfiguration`` for a version below TLS 1.2 or an
+    ///   inverted range, or ``TLSError/Kind/certificate`` when the trust anchors cannot be loaded.
+    public convenience init(client configuration: TLSClientConfiguration) throws(TLSError) {
+        guard configuration.minimumVersion >= .tls12 else {
+            throw TLSError(
+                .invalidConfiguration, operation: "TLSContext.init(client:)",
+                messages: ["minimum version \(configuration.minimumVersion) is below TLSv1.2"]
+            )
+        }
+        // Load trust anchors even when not verifying, so the session can still report the verify result.
+        let handle = try Self.buildClient(configuration, alwaysLoadsTrust: true)
+        self.init(clientHandle: handle, configuration: configuration)
+    }
+
+    private init(clientHandle: OpaquePointer, configuration: TLSClientConfiguration) {
         handle = clientHandle
         role = .client
-        configuration = nil
-        self.verifiesPeer = verifiesPeer
+        self.configuration = nil
+        clientConfiguration = configuration
+        verifiesPeer = configuration.verifiesPeer
     }
 
     deinit {
@@ -86,7 +112,8 @@ public final class TLSContext: @unchecked Sendable {
         return try TLSContext(configuration: configuration)
     }
 
-    /// Builds a client context, for tests and interoperability checks.
+    /// Builds a client context for tests and interoperability checks: unlike ``init(client:)`` it can offer
+    /// TLS 1.0 and 1.1, to check that a server refuses them. Outbound connections use ``init(client:)``.
     ///
     /// - Parameters:
     ///   - verifyingPeer: Verify the server's chain against `trustedCertificatesPath` (or the system's trust
@@ -101,7 +128,22 @@ public final class TLSContext: @unchecked Sendable {
         maximumVersion: TLSProtocolVersion? = nil,
         trustedCertificatesPath: String? = nil
     ) throws(TLSError) -> TLSContext {
-        if let maximumVersion, maximumVersion < minimumVersion {
+        let configuration = TLSClientConfiguration(
+            trustedCertificatesPath: trustedCertificatesPath, verifiesPeer: verifyingPeer,
+            minimumVersion: minimumVersion, maximumVersion: maximumVersion
+        )
+        // A non-verifying test client skips the system store: nothing reads its verify result.
+        let handle = try buildClient(configuration, alwaysLoadsTrust: trustedCertificatesPath != nil)
+        return TLSContext(clientHandle: handle, configuration: configuration)
+    }
+
+    /// Makes the `SSL_CTX` for a client. `alwaysLoadsTrust` loads trust anchors even when not verifying; a
+    /// failure to load them then is ignored, since verification is only reported, never enforced.
+    private static func buildClient(
+        _ configuration: TLSClientConfiguration, alwaysLoadsTrust: Bool
+    ) throws(TLSError) -> OpaquePointer {
+        let minimumVersion = configuration.minimumVersion
+        if let maximumVersion = configuration.maximumVersion, maximumVersion < minimumVersion {
             throw TLSError(
                 .invalidConfiguration, operation: "TLSContext.makeClient",
                 messages: ["maximum version \(maximumVersion) is below minimum version \(minimumVersion)"]
@@ -113,7 +155,9 @@ public final class TLSContext: @unchecked Sendable {
         }
         do throws(TLSError) {
             try applyCommonSettings(context, minimumVersion: minimumVersion)
-            if let maximumVersion, COpenSSL_SSL_CTX_set_max_proto_version(context, maximumVersion.openSSLValue) != 1 {
+            if let maximumVersion = configuration.maximumVersion,
+                COpenSSL_SSL_CTX_set_max_proto_version(context, maximumVersion.openSSLValue) != 1
+            {
                 throw OpenSSLErrorQueue.error(.invalidConfiguration, operation: "SSL_CTX_set_max_proto_version")
             }
             if minimumVersion < .tls12 {
@@ -121,26 +165,26 @@ public final class TLSContext: @unchecked Sendable {
                 SSL_CTX_set_security_level(context, 0)
                 try applyCiphers(context, list: "DEFAULT:@SECLEVEL=0", suites: TLSConfiguration.defaultCipherSuites)
             }
-            if verifyingPeer {
+            if configuration.verifiesPeer || alwaysLoadsTrust {
                 let loaded =
-                    if let trustedCertificatesPath {
-                        SSL_CTX_load_verify_locations(context, trustedCertificatesPath, nil)
+                    if let path = configuration.trustedCertificatesPath {
+                        SSL_CTX_load_verify_locations(context, path, nil)
                     } else {
                         SSL_CTX_set_default_verify_paths(context)
                     }
-                guard loaded == 1 else {
+                if loaded != 1 && configuration.verifiesPeer {
                     throw OpenSSLErrorQueue.error(.certificate, operation: "SSL_CTX_load_verify_locations")
                 }
-                SSL_CTX_set_verify(context, SSL_VERIFY_PEER, nil)
-            } else {
-                SSL_CTX_set_verify(context, SSL_VERIFY_NONE, nil)
             }
+            // With SSL_VERIFY_NONE OpenSSL still checks the chain and name and keeps the result for
+            // SSL_get_verify_result; it just does not fail the handshake.
+            SSL_CTX_set_verify(context, configuration.verifiesPeer ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, nil)
         } catch {
             SSL_CTX_free(context)
             throw error
         }
         OpenSSLErrorQueue.clear()
-        return TLSContext(clientHandle: context, verifiesPeer: verifyingPeer)
+        return context
     }
 
     /// Settings both roles share: version floor, no compression or renegotiation, and write modes that suit

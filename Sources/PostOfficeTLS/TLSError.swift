@@ -42,6 +42,9 @@ public struct TLSError: Error, Hashable, Sendable, CustomStringConvertible {
     public var messages: [String]
     /// The `errno` for ``Kind/fileSystem`` failures.
     public var systemErrno: Int32?
+    /// For a verifying client's ``Kind/handshake`` failure: why the server's certificate was refused.
+    /// `nil` when the handshake failed for another reason.
+    public var certificateVerification: TLSCertificateVerificationFailure?
 
     /// Makes an error by hand; PostOfficeTLS builds most of them from the OpenSSL error queue.
     public init(_ kind: Kind, operation: String, messages: [String] = [], systemErrno: Int32? = nil) {
@@ -51,11 +54,13 @@ public struct TLSError: Error, Hashable, Sendable, CustomStringConvertible {
         self.systemErrno = systemErrno
     }
 
-    /// One log line: kind, operation, errno if any, then OpenSSL's messages.
+    /// One log line: kind, operation, errno if any, the certificate verification failure if any (such as
+    /// `certificate verify failed: hostname mismatch`), then OpenSSL's messages.
     public var description: String {
         var text = "TLS \(kind) in \(operation)"
         if let systemErrno { text += " (errno \(systemErrno))" }
-        if !messages.isEmpty { text += ": " + messages.joined(separator: "; ") }
+        let details = (certificateVerification.map { [$0.description] } ?? []) + messages
+        if !details.isEmpty { text += ": " + details.joined(separator: "; ") }
         return text
     }
 }

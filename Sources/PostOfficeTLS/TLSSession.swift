@@ -4,6 +4,10 @@
 
 internal import COpenSSL
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// One TLS connection, without I/O: ciphertext goes in with ``receiveFromNetwork(_:)`` and comes out with
 /// ``takeNetworkOutput()``; plaintext goes through ``readPlaintext(into:)`` and ``writePlaintext(_:)``.
 ///
@@ -47,9 +51,15 @@ public final class TLSSession {
 
     /// Starts a session playing the context's ``TLSContext/role``.
     ///
+    /// A client session (from ``TLSContext/init(client:)``) sends a ClientHello on its first ``handshake()``
+    /// call: call it once right after connecting and send ``takeNetworkOutput()``, then drive it like a server.
+    ///
     /// - Parameter serverName: For a client session, the host name to send in the server_name extension
-    ///   ([RFC 6066 §3](https://www.rfc-editor.org/rfc/rfc6066#section-3)) and, when the context verifies
-    ///   peers, to match against the server's certificate. Ignored by server sessions.
+    ///   ([RFC 6066 §3](https://www.rfc-editor.org/rfc/rfc6066#section-3); not sent for an IP address
+    ///   literal) and to match against the server's certificate
+    ///   ([RFC 6125 §6](https://www.rfc-editor.org/rfc/rfc6125#section-6)): a mismatch fails the handshake
+    ///   when the context verifies peers, and is reported by ``certificateVerificationFailure`` either way.
+    ///   Without it only the chain is checked. Ignored by server sessions.
     public init(context: TLSContext, serverName: String? = nil) throws(TLSError) {
         OpenSSLErrorQueue.clear()
         guard let ssl = SSL_new(context.handle) else {
@@ -76,13 +86,20 @@ public final class TLSSession {
         case .server:
             SSL_set_accept_state(ssl)
         case .client:
-            if let serverName {
-                guard COpenSSL_SSL_set_tlsext_host_name(ssl, serverName) == 1 else {
+            // An MX name from DNS may be fully qualified ("mx.example."): RFC 6066 §3 sends it without the
+            // trailing dot, and certificates never carry one.
+            if let serverName = serverName.map({ $0.hasSuffix(".") ? String($0.dropLast()) : $0 }) {
+                // RFC 6066 §3: server_name carries DNS names only, never an address literal.
+                if !Self.isAddressLiteral(serverName),
+                    COpenSSL_SSL_set_tlsext_host_name(ssl, serverName) != 1
+                {
                     let error = OpenSSLErrorQueue.error(.invalidConfiguration, operation: "SSL_set_tlsext_host_name")
                     SSL_free(ssl)
                     throw error
                 }
-                if context.verifiesPeer, SSL_set1_host(ssl, serverName) != 1 {
+                // Set even when not verifying: OpenSSL then still checks the name and records the result,
+                // which `certificateVerificationFailure` reports.
+                if SSL_set1_host(ssl, serverName) != 1 {
                     let error = OpenSSLErrorQueue.error(.invalidConfiguration, operation: "SSL_set1_host")
                     SSL_free(ssl)
                     throw error
@@ -174,7 +191,11 @@ public final class TLSSession {
             OpenSSLErrorQueue.clear()
             return .incomplete
         }
-        let error = failure(.handshake, operation: "SSL_do_handshake", reason: reason)
+        var error = failure(.handshake, operation: "SSL_do_handshake", reason: reason)
+        if context.role == .client && context.verifiesPeer {
+            // The queue only says "certificate verify failed"; the verify result says why.
+            error.certificateVerification = certificateVerificationFailure
+        }
         state = .failed(error)
         return .failed(error)
     }
@@ -322,6 +343,26 @@ public final class TLSSession {
     public var requestedServerName: String? {
         guard let name = SSL_get_servername(ssl, Int32(TLSEXT_NAMETYPE_host_name)) else { return nil }
         return String(cString: name)
+    }
+
+    /// For a client: why the server's certificate chain or host name did not verify, or `nil` when it did.
+    ///
+    /// Read it after the handshake completes or fails; before the server's certificate has arrived it is
+    /// `nil`. With ``TLSClientConfiguration/verifiesPeer`` off the handshake succeeds regardless, and this
+    /// tells what a verifying client would have refused (for a log line or a `Received:` header comment).
+    public var certificateVerificationFailure: TLSCertificateVerificationFailure? {
+        // The result stays X509_V_OK until the server's certificate is checked. (OpenSSL keeps no peer
+        // certificate after a refused one, so the result is the only trace of why.)
+        guard context.role == .client else { return nil }
+        return TLSCertificateVerificationFailure(verifyResult: SSL_get_verify_result(ssl))
+    }
+
+    /// True for an IPv4 or IPv6 address literal (with or without brackets), which SNI must not carry.
+    private static func isAddressLiteral(_ name: String) -> Bool {
+        var v4 = in_addr()
+        var v6 = in6_addr()
+        let bare = name.hasPrefix("[") && name.hasSuffix("]") ? String(name.dropFirst().dropLast()) : name
+        return inet_pton(AF_INET, bare, &v4) == 1 || inet_pton(AF_INET6, bare, &v6) == 1
     }
 
     /// Drains the error queue into a ``TLSError``, naming the `SSL_get_error` class when OpenSSL queued nothing.

@@ -16,13 +16,13 @@ enum LoopbackSocket {
         setsockopt(descriptor, SOL_SOCKET, SO_SNDTIMEO, &timeout, size)
     }
 
-    /// A listening socket on 127.0.0.1 with a kernel-chosen port.
-    static func listen() -> (descriptor: Int32, port: UInt16)? {
+    /// A listening socket on `host` (an IPv4 loopback address) with a kernel-chosen port.
+    static func listen(host: String = "127.0.0.1") -> (descriptor: Int32, port: UInt16)? {
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard descriptor >= 0 else { return nil }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_addr.s_addr = inet_addr(host)
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let ok = withUnsafeMutablePointer(to: &address) { pointer in
             pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { generic in
@@ -39,21 +39,21 @@ enum LoopbackSocket {
     }
 
     /// A free loopback port (bound, read, released) for a tool that must be told where to listen.
-    static func freePort() -> UInt16? {
-        guard let (descriptor, port) = listen() else { return nil }
+    static func freePort(host: String = "127.0.0.1") -> UInt16? {
+        guard let (descriptor, port) = listen(host: host) else { return nil }
         close(descriptor)
         return port
     }
 
-    /// Connects to 127.0.0.1:`port`, retrying while the peer process starts up.
-    static func connect(port: UInt16, attempts: Int = 100) -> Int32? {
+    /// Connects to `host`:`port` (IPv4 loopback), retrying while the peer process starts up.
+    static func connect(host: String = "127.0.0.1", port: UInt16, attempts: Int = 100) -> Int32? {
         for _ in 0..<attempts {
             let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
             guard descriptor >= 0 else { return nil }
             var address = sockaddr_in()
             address.sin_family = sa_family_t(AF_INET)
             address.sin_port = port.bigEndian
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            address.sin_addr.s_addr = inet_addr(host)
             let connected = withUnsafePointer(to: &address) { pointer in
                 pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                     Glibc.connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
