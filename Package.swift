@@ -40,7 +40,7 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .target(name: "PostOfficeTesting", dependencies: ["PostOffice", "PostOfficeTLS"], swiftSettings: strict),
+        .target(name: "PostOfficeTesting", dependencies: ["PostOffice", "PostOfficeTLS", "PostOfficeSASL"], swiftSettings: strict),
         .executableTarget(
             name: "postoffice", dependencies: ["PostOffice", "PostOfficeAccounts", "PostOfficeTLS"],
             swiftSettings: strict),

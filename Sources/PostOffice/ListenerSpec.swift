@@ -7,8 +7,11 @@ import PostOfficeCore
 public struct ListenerSpec: Sendable, Hashable, CustomStringConvertible {
     /// The protocol a listener serves.
     public enum Service: String, Sendable, Hashable, CaseIterable {
-        /// SMTP ([RFC 5321](https://www.rfc-editor.org/rfc/rfc5321)): mail for local users.
+        /// SMTP ([RFC 5321](https://www.rfc-editor.org/rfc/rfc5321)): mail for local users (port 25).
         case smtp
+        /// Message submission ([RFC 6409](https://www.rfc-editor.org/rfc/rfc6409)): the users' own mail, after
+        /// SMTP AUTH, to any domain (ports 587 and 465).
+        case submission
         /// POP3 ([RFC 1939](https://www.rfc-editor.org/rfc/rfc1939)): users fetch their mail.
         case pop3
     }
@@ -33,7 +36,7 @@ public struct ListenerSpec: Sendable, Hashable, CustomStringConvertible {
         self.security = security
     }
 
-    /// "smtp", "pop3", "smtps" or "pop3s", as logs and the configuration name them.
+    /// "smtp", "submission", "submissions", "pop3" or "pop3s", as logs and the configuration name them.
     public var name: String { service.rawValue + (security == .implicit ? "s" : "") }
 
     public var description: String { "\(name) \(address)" }
@@ -45,7 +48,8 @@ extension PostOfficeConfiguration {
         let upgrade: ListenerSpec.Security = tls == nil ? .none : .startTLS
         return smtpListeners.map { ListenerSpec(address: $0, service: .smtp, security: upgrade) }
             + pop3Listeners.map { ListenerSpec(address: $0, service: .pop3, security: upgrade) }
-            + smtpsListeners.map { ListenerSpec(address: $0, service: .smtp, security: .implicit) }
+            + submissionListeners.map { ListenerSpec(address: $0, service: .submission, security: upgrade) }
+            + smtpsListeners.map { ListenerSpec(address: $0, service: .submission, security: .implicit) }
             + pop3sListeners.map { ListenerSpec(address: $0, service: .pop3, security: .implicit) }
     }
 }

@@ -27,8 +27,9 @@ public struct PostOfficeConfiguration: Sendable {
     public var smtpListeners: [SocketAddress] = [SocketAddress(host: "127.0.0.1", port: 2525)]
     /// POP3 listeners (RFC 1939). Default 127.0.0.1:1100.
     public var pop3Listeners: [SocketAddress] = [SocketAddress(host: "127.0.0.1", port: 1100)]
-    /// SMTP listeners with implicit TLS (submissions, port 465, [RFC 8314](https://www.rfc-editor.org/rfc/rfc8314)).
-    /// Need ``tls``.
+    /// Submission listeners with implicit TLS (submissions, port 465, [RFC 8314](https://www.rfc-editor.org/rfc/rfc8314)):
+    /// the same service as ``submissionListeners``, TLS from the first byte. Need ``tls``. (The configuration
+    /// file calls them `submissions_listen`; `smtps_listen` is the old name.)
     public var smtpsListeners: [SocketAddress] = []
     /// POP3 listeners with implicit TLS (pop3s, port 995, RFC 8314). Need ``tls``.
     public var pop3sListeners: [SocketAddress] = []
@@ -59,6 +60,24 @@ public struct PostOfficeConfiguration: Sendable {
     public var runAsUser: String?
     /// Catch-all targets per domain: mail for unknown users of the domain goes there.
     public var catchAll: [String: String] = [:]
+    /// Message submission listeners (RFC 6409, port 587 style): STARTTLS when a certificate is configured,
+    /// SMTP AUTH required before MAIL, then any domain. Default none; the CLI's embedded default serves
+    /// 127.0.0.1:1587.
+    public var submissionListeners: [SocketAddress] = []
+    /// Offer SMTP AUTH on the port 25 listeners too (Postfix's `smtpd_sasl_auth_enable` there). Default no:
+    /// port 25 is for other servers, which never log in.
+    public var offersAuthenticationOnSMTP = false
+    /// What to do when an authenticated user's MAIL FROM is not an address they own (their login address,
+    /// or an alias that resolves to it): refuse with 553 5.7.1 (default) or allow.
+    public var rejectsSenderLoginMismatch = true
+    /// Per-user brakes for a stolen password: messages and recipients each user may submit per hour
+    /// (450 4.7.1 beyond them). 0 means no limit.
+    public var submissionMessagesPerHour = 200
+    public var submissionRecipientsPerHour = 1000
+    /// Client networks that may relay without AUTH (Postfix's `mynetworks`), e.g. a web server. Default none.
+    public var relayNetworks: [NetworkRange] = []
+    /// Leave the submitting client's address out of the Received: header (`submission_hide_client`).
+    public var hidesSubmissionClient = false
     /// Where mail for `postmaster` of every local domain goes when no user or alias of that name exists
     /// (RFC 5321 §4.5.1 requires every domain to accept it). nil: the first local domain's postmaster user.
     public var postmasterAddress: MailAddress?

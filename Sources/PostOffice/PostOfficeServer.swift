@@ -99,8 +99,11 @@ public final class PostOfficeServer: Sendable {
     /// The POP3 addresses bound (plain text, with or without STLS).
     public var pop3Addresses: [SocketAddress] { boundAddresses(service: .pop3) }
 
-    /// The implicit-TLS SMTP addresses bound (RFC 8314 submissions).
-    public var smtpsAddresses: [SocketAddress] { boundAddresses(service: .smtp, security: .implicit) }
+    /// The submission addresses bound (RFC 6409; STARTTLS when a certificate is configured).
+    public var submissionAddresses: [SocketAddress] { boundAddresses(service: .submission) }
+
+    /// The implicit-TLS submission addresses bound (RFC 8314 submissions, port 465 style).
+    public var smtpsAddresses: [SocketAddress] { boundAddresses(service: .submission, security: .implicit) }
 
     /// The implicit-TLS POP3 addresses bound (pop3s).
     public var pop3sAddresses: [SocketAddress] { boundAddresses(service: .pop3, security: .implicit) }

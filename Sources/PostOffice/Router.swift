@@ -47,7 +47,9 @@ final class Router: Sendable {
     }
 
     /// Routes a RCPT TO ([RFC 5321 §4.1.1.3](https://www.rfc-editor.org/rfc/rfc5321#section-4.1.1.3)).
-    func route(_ request: RecipientRequest, session: String) -> Route {
+    /// `mayRelay`: the client authenticated or is in `relay_networks`, so another domain's recipient is
+    /// forwarded instead of refused.
+    func route(_ request: RecipientRequest, mayRelay: Bool = false, session: String) -> Route {
         let recipient = request.recipient
         if let hook = hooks.checkRecipient {
             switch hook(request) {
@@ -68,6 +70,7 @@ final class Router: Sendable {
         }
         let resolution = deliveryAgent.resolve(recipient)
         if case .local = resolution { return .local(resolution) }
+        if resolution == .relayDenied && mayRelay { return .remote(recipient) }
         log(request, session: session, ["reason": resolution.reason])
         let code = resolution == .invalidAddress ? 501 : 550
         let text: String

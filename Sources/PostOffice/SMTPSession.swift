@@ -24,25 +24,48 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
     private let input = SessionInputPump()
 
     private let tlsContext: TLSContext?
+    /// The listener's job: port 25 (mail for local users) or submission (the users' own mail, after AUTH).
+    private let spec: ListenerSpec
+    /// The configuration in force when the session began; a reload applies to later sessions.
+    private let settings: PostOfficeConfiguration
+    /// The user who logged in with SMTP AUTH (their mailbox address).
+    private var authenticatedUser: MailAddress?
+    /// The client is in `relay_networks`: it may send to other domains without AUTH.
+    private let isTrustedNetwork: Bool
 
     init(
         context: ServerContext, sessionID: String, admission: ConnectionRegistry.Admission,
-        tls: TLSContext?, isImplicitTLS: Bool
+        tls: TLSContext?, spec: ListenerSpec, peer: String
     ) {
         self.context = context
         self.sessionID = sessionID
         self.admission = admission
+        self.spec = spec
         tlsContext = tls
-        var configuration = SMTPServerConfiguration(hostname: context.configuration.hostname, limits: context.configuration.limits)
-        configuration.greeting = "\(context.configuration.hostname) ESMTP PostOffice"
+        let settings = context.configuration
+        self.settings = settings
+        isTrustedNetwork = settings.relayNetworks.contains(address: peer)
+        var configuration = SMTPServerConfiguration(hostname: settings.hostname, limits: settings.limits)
+        configuration.greeting = "\(settings.hostname) ESMTP PostOffice"
         // STARTTLS is offered only on a plaintext port with a certificate (RFC 3207 §4).
-        configuration.isSTARTTLSAvailable = tls != nil && !isImplicitTLS
+        configuration.isSTARTTLSAvailable = tls != nil && spec.security != .implicit
+        // AUTH (RFC 4954) on submission, and on port 25 only when asked for: other servers never log in.
+        if spec.service == .submission || settings.offersAuthenticationOnSMTP {
+            configuration.authenticationMechanisms = [.plain, .login]
+            // Passwords go in the clear only from trusted networks (default loopback); elsewhere AUTH waits
+            // for TLS and is not even advertised before it (538 5.7.11).
+            configuration.allowsAuthenticationWithoutTLS = settings.allowsPlaintextAuthenticationOnLoopback
+                && settings.plaintextAuthenticationNetworks.contains(address: peer)
+        }
+        // RFC 6409 §4.3: submission requires authentication before MAIL (530 5.7.0).
+        configuration.requiresAuthentication = spec.service == .submission
         engine = SMTPServerStateMachine(configuration: configuration)
-        if isImplicitTLS { engine.tlsEstablished() }
+        if spec.security == .implicit { engine.tlsEstablished() }
     }
 
     func connectionOpened(_ connection: Connection) {
         context.environment.log(.info, "smtp.connect", connection, [
+            "service": spec.name,
             "peer": connection.peer.description, "local": connection.local.description, "tls": connection.tlsDescription ?? "no",
         ])
         switch admission {
@@ -165,6 +188,10 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
             case .checkSender(let sender, _):
                 accepted = []
                 reversePath = sender
+                if let refusal = submissionRefusal(sender: sender, connection) {
+                    actions += engine.resolveSender(.reject(refusal))
+                    continue
+                }
                 let request = SenderRequest(reversePath: sender, client: connection.peer, heloName: engine.heloName ?? "")
                 let router = context.router
                 guard router.mayBlock else {
@@ -179,15 +206,28 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
                 }
                 return
             case .checkRecipient(let recipient, _):
+                if let user = authenticatedUser,
+                    !context.submissionLimiter.admit(.recipient, user: user.description, limit: settings.submissionRecipientsPerHour)
+                {
+                    context.environment.log(.warning, "smtp.rate_limited", connection, [
+                        "client": connection.peer.host, "user": user.description, "limit": "submission_recipients_per_hour",
+                    ])
+                    actions += engine.resolveRecipient(.reject(SMTPReply(
+                        450, EnhancedStatusCode(4, 7, 1),
+                        "Too many recipients this hour for \(user) (submission_recipients_per_hour); try again later")))
+                    continue
+                }
                 let request = RecipientRequest(
                     recipient: recipient, reversePath: reversePath, client: connection.peer, heloName: engine.heloName ?? "")
                 let router = context.router
+                let mayRelay = authenticatedUser != nil || isTrustedNetwork
                 guard router.mayBlock else {
-                    actions += engine.resolveRecipient(accept(recipient, router.route(request, session: sessionID)))
+                    actions += engine.resolveRecipient(
+                        accept(recipient, router.route(request, mayRelay: mayRelay, session: sessionID)))
                     continue
                 }
                 suspend(Array(actions[index...]), connection) { [sessionID] in
-                    router.route(request, session: sessionID)
+                    router.route(request, mayRelay: mayRelay, session: sessionID)
                 } resume: { [self] route in
                     engine.resolveRecipient(accept(recipient, route))
                 }
@@ -232,7 +272,11 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
                 message = nil
             case .close:
                 connection.closeAfterFlushing()
+            case .authenticate(let credentials):
+                authenticate(credentials, rest: Array(actions[index...]), connection)
+                return
             case .startTLS:
+                authenticatedUser = nil  // RFC 3207 §4.2: nothing from before the handshake counts
                 // Whatever followed STARTTLS in the clear is discarded, never read as commands.
                 input.removeAll()
                 guard let tlsContext else { continue }
@@ -261,6 +305,80 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
         }
     }
 
+    /// `submission_hide_client`: a submitted message does not carry the user's own address.
+    private var hidesClient: Bool { authenticatedUser != nil && settings.hidesSubmissionClient }
+
+    /// Checks an AUTH exchange's credentials with the authenticator on the storage pool; a failure is
+    /// answered only after the failure delay (a timer, not a sleep), and logged with the client address.
+    private func authenticate(_ credentials: PlainCredentials, rest: [SMTPAction], _ connection: Connection) {
+        input.isSuspended = true
+        let authenticator = context.authenticator
+        let peer = connection.peer
+        let login = credentials.authenticationIdentity
+        let password = credentials.password
+        context.io.storagePool.submit { [self] in
+            let outcome = authenticator.authenticate(login: login, password: password, client: peer)
+            connection.loop.execute { [self] in
+                guard !connection.isClosed else { return }
+                let result: SMTPAuthenticationResult
+                switch outcome {
+                case .authenticated(let user):
+                    authenticatedUser = user
+                    context.environment.log(.info, "smtp.login", connection, ["client": peer.host, "user": user.description])
+                    result = .success(identity: user.description)
+                case .refused, .throttled:
+                    context.environment.log(.info, "smtp.login_failed", connection, [
+                        "client": peer.host, "user": login, "reason": outcome == .throttled ? "throttled" : "credentials",
+                    ])
+                    result = .failure
+                }
+                let finish: @Sendable () -> Void = { [self] in
+                    input.isSuspended = false
+                    perform(rest + engine.resolveAuthentication(result), on: connection)
+                    feed(connection)
+                }
+                let delay = authenticator.failureDelayMilliseconds
+                guard result != .failure, delay > 0 else {
+                    finish()
+                    return
+                }
+                connection.loop.schedule(afterMilliseconds: delay) {
+                    guard !connection.isClosed else { return }
+                    finish()
+                }
+            }
+        }
+    }
+
+    /// Submission rules at MAIL FROM: the sender must be an address the user owns (RFC 6409 §6.1), and the
+    /// user's hourly message allowance must not be used up. nil when the sender may go on.
+    private func submissionRefusal(sender: MailAddress?, _ connection: Connection) -> SMTPReply? {
+        guard let user = authenticatedUser else { return nil }
+        if settings.rejectsSenderLoginMismatch, let sender, !owns(user, sender) {
+            context.environment.log(.warning, "smtp.sender_mismatch", connection, [
+                "client": connection.peer.host, "user": user.description, "from": sender.description,
+            ])
+            return SMTPReply(
+                553, EnhancedStatusCode(5, 7, 1),
+                "<\(sender)>: Sender address not owned by user \(user) (use your own address or one of your aliases)")
+        }
+        guard context.submissionLimiter.admit(.message, user: user.description, limit: settings.submissionMessagesPerHour) else {
+            context.environment.log(.warning, "smtp.rate_limited", connection, [
+                "client": connection.peer.host, "user": user.description, "limit": "submission_messages_per_hour",
+            ])
+            return SMTPReply(
+                450, EnhancedStatusCode(4, 7, 1), "Too many messages this hour for \(user) (submission_messages_per_hour); try again later")
+        }
+        return nil
+    }
+
+    /// True when `sender` is the user's own address or an alias that delivers to the user.
+    private func owns(_ user: MailAddress, _ sender: MailAddress) -> Bool {
+        if sender == user { return true }
+        guard case .local(let mailboxes) = context.deliveryAgent.resolve(sender) else { return false }
+        return mailboxes.contains { $0.user == user }
+    }
+
     /// The engine's answer to a routed recipient; local ones are remembered for the message sink.
     private func accept(_ recipient: MailAddress, _ route: Router.Route) -> SMTPDecision {
         switch route {
@@ -281,9 +399,12 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
     private func openSink(_ envelope: SMTPEnvelope, _ connection: Connection) -> any MessageSink {
         let queueID = context.sinks.makeQueueID()
         let trace = TraceInfo(
-            sessionID: sessionID, queueID: queueID, heloName: envelope.heloName, clientAddress: connection.peer.host,
+            sessionID: sessionID, queueID: queueID, heloName: envelope.heloName,
+            clientAddress: hidesClient ? nil : connection.peer.host,
             // RFC 3848: ESMTPS when the session is under TLS; the TLS parameters go in the comment (RFC 8314 §4.3).
-            protocolName: (envelope.isExtended ? "ESMTP" : "SMTP") + (connection.tlsDescription == nil ? "" : "S"),
+            // RFC 3848: ESMTPA / ESMTPSA after AUTH.
+            protocolName: (envelope.isExtended ? "ESMTP" : "SMTP") + (connection.tlsDescription == nil ? "" : "S")
+                + (authenticatedUser == nil ? "" : "A"),
             tlsDescription: connection.tlsDescription, hostname: context.configuration.hostname,
             timeZoneOffsetMinutes: context.environment.timeZoneOffsetMinutes)
         return context.sinks.open(

@@ -24,9 +24,11 @@ final class ServerContext: @unchecked Sendable {
     let router: Router
     let sinks: MessageSinks
     let octetCache = OctetCache()
+    let submissionLimiter: SubmissionRateLimiter
     /// The session factory of each service; a new service is a new entry.
     let factories: [ListenerSpec.Service: any SessionFactory] = [
         .smtp: SMTPSessionFactory(),
+        .submission: SMTPSessionFactory(),
         .pop3: POP3SessionFactory(),
     ]
     private let lock = Lock()
@@ -54,6 +56,7 @@ final class ServerContext: @unchecked Sendable {
             directorySyncer: GroupCommitDirectorySyncer())
         authenticator = Authenticator(users: users, hook: hooks.authenticate, limits: configuration.limits, clock: clock)
         router = Router(hooks: hooks, deliveryAgent: deliveryAgent, logSink: logSink)
+        submissionLimiter = SubmissionRateLimiter(clock: clock)
         sinks = try MessageSinks(hooks: hooks, deliveryAgent: deliveryAgent, dataDirectory: configuration.dataDirectory)
         currentTLSContext = try Self.makeTLSContext(configuration)
         // Last, so a configuration error above leaves no threads behind.

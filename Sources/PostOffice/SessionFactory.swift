@@ -12,15 +12,15 @@ protocol SessionFactory: Sendable {
     ) -> any ConnectionHandler
 }
 
-/// SMTP sessions.
+/// SMTP sessions, for port 25 and for submission (the spec's service tells them which rules apply).
 struct SMTPSessionFactory: SessionFactory {
     func makeSession(
         context: ServerContext, connection: Connection, spec: ListenerSpec, admission: ConnectionRegistry.Admission,
         tls: TLSContext?
     ) -> any ConnectionHandler {
         SMTPSession(
-            context: context, sessionID: connection.id, admission: admission, tls: tls,
-            isImplicitTLS: spec.security == .implicit)
+            context: context, sessionID: connection.id, admission: admission, tls: tls, spec: spec,
+            peer: connection.peer.host)
     }
 }
 

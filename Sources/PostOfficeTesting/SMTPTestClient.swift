@@ -2,6 +2,7 @@
 // and send a whole message with dot-stuffing.
 
 import PostOffice
+import PostOfficeSASL
 
 /// A reply read by ``SMTPTestClient``: the code and the text lines.
 public struct SMTPTestReply: Sendable, CustomStringConvertible {
@@ -41,6 +42,14 @@ public final class SMTPTestClient {
     public func command(_ line: String) throws -> SMTPTestReply {
         try connection.sendLine(line)
         return try readReply()
+    }
+
+    /// Logs in with AUTH PLAIN ([RFC 4954](https://www.rfc-editor.org/rfc/rfc4954), RFC 4616) and returns the reply
+    /// (235 on success). Send EHLO first; on a non-loopback connection, start TLS first.
+    @discardableResult
+    public func login(_ user: String, password: String) throws -> SMTPTestReply {
+        let token = Base64.encodedString(Array(("\0" + user + "\0" + password).utf8))
+        return try command("AUTH PLAIN \(token)")
     }
 
     /// Sends a full transaction (MAIL, RCPTs, DATA, body) and returns the reply to the final dot.

@@ -38,6 +38,7 @@ public final class TestPostOffice: @unchecked Sendable {
         if configuration.domains.isEmpty { configuration.domains = ["example.test"] }
         configuration.smtpListeners = [SocketAddress(host: "127.0.0.1", port: 0)]
         configuration.pop3Listeners = [SocketAddress(host: "127.0.0.1", port: 0)]
+        configuration.submissionListeners = [SocketAddress(host: "127.0.0.1", port: 0)]
         configuration.limits.failedLoginDelayMilliseconds = 0
         if tls {
             // A throwaway self-signed certificate; STARTTLS/STLS plus implicit-TLS listeners on free ports.
@@ -58,6 +59,7 @@ public final class TestPostOffice: @unchecked Sendable {
         smtpAddress = server.smtpAddresses.first ?? configuration.smtpListeners[0]
         pop3Address = server.pop3Addresses.first ?? configuration.pop3Listeners[0]
         smtpsAddress = server.smtpsAddresses.first
+        submissionAddress = server.submissionAddresses.first ?? configuration.submissionListeners[0]
         pop3sAddress = server.pop3sAddresses.first
     }
 
@@ -67,6 +69,8 @@ public final class TestPostOffice: @unchecked Sendable {
     public let pop3Address: SocketAddress
     /// The implicit-TLS SMTP address (with `tls: true`).
     public let smtpsAddress: SocketAddress?
+    /// The submission address (RFC 6409: AUTH required, then any domain; STARTTLS when `tls` is on).
+    public let submissionAddress: SocketAddress
     /// The implicit-TLS POP3 address (with `tls: true`).
     public let pop3sAddress: SocketAddress?
 

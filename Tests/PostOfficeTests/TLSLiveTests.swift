@@ -164,8 +164,8 @@ final class TLSLineClient {
             ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
             s = smtplib.SMTP(host, smtp); s.starttls(context=ctx)
             s.sendmail('a@example.net', ['alice@example.test'], b'Subject: starttls\\r\\n\\r\\nvia starttls\\r\\n'); s.quit()
-            s = smtplib.SMTP_SSL(host, smtps, context=ctx)
-            s.sendmail('a@example.net', ['alice@example.test'], b'Subject: implicit\\r\\n\\r\\nvia smtps\\r\\n'); s.quit()
+            s = smtplib.SMTP_SSL(host, smtps, context=ctx); s.login('alice@example.test', 'pw')
+            s.sendmail('alice@example.test', ['alice@example.test'], b'Subject: implicit\\r\\n\\r\\nvia smtps\\r\\n'); s.quit()
             p = poplib.POP3(host, pop3); p.stls(context=ctx); p.user('alice@example.test'); p.pass_('pw')
             print('stls', p.stat()[0]); p.quit()
             p = poplib.POP3_SSL(host, pop3s, context=ctx); p.user('alice@example.test'); p.pass_('pw')
@@ -196,7 +196,8 @@ final class TLSLineClient {
         #expect(starttls.output.contains("TLS started"))
         let implicit = try ExternalTool.run("swaks", [
             "--server", "127.0.0.1", "--port", String(office.smtpsAddress!.port), "--tlsc",
-            "--from", "a@example.net", "--to", "alice@example.test",
+            "--auth", "PLAIN", "--auth-user", "alice@example.test", "--auth-password", "pw",
+            "--from", "alice@example.test", "--to", "alice@example.test",
         ])
         #expect(implicit.status == 0, "\(implicit.output)")
         #expect(office.messages(for: "alice@example.test").count == 2)
