@@ -2,7 +2,8 @@
 // writes, idle deadlines — plus tasks handed over from other threads and delayed tasks. It replaced a
 // Dispatch source per connection: on Linux each Dispatch event costs a hop from the manager thread to a
 // worker (futex), an eventfd write and two epoll_ctl calls to re-arm a one-shot registration, which strace
-// showed as 13 system calls per POP3 RETR round trip where this loop needs 4.
+// showed as 13 system calls per POP3 RETR round trip where this loop needs 4. The system's readiness
+// interface sits behind ReadinessBackend (epoll on Linux), so another platform adds a backend, not a loop.
 
 import CLinuxEvents
 import Glibc
@@ -18,19 +19,14 @@ protocol EventLoopHandler: AnyObject {
     func checkDeadline(now: UInt64)
 }
 
-/// A single-threaded epoll reactor. Every method except `execute`, `schedule` and `shutdown` must be called
+/// A single-threaded reactor over the platform's readiness backend. Every method except `execute`, `schedule` and `shutdown` must be called
 /// on the loop's own thread.
 final class EventLoop: @unchecked Sendable {
     /// Which readiness a registration waits for.
-    struct Interest: OptionSet {
-        let rawValue: UInt32
-        static let readable = Interest(rawValue: UInt32(EPOLLIN.rawValue))
-        static let writable = Interest(rawValue: UInt32(EPOLLOUT.rawValue))
-    }
+    typealias Interest = ReadinessInterest
 
     let name: String
-    private let epollDescriptor: Int32
-    private let wakeDescriptor: Int32
+    private let backend: PlatformReadinessBackend
     private let lock = Lock()
     /// Guarded by `lock`: tasks from other threads, whether a wake-up is already on its way, and stop.
     private var incoming: [@Sendable () -> Void] = []
@@ -51,28 +47,7 @@ final class EventLoop: @unchecked Sendable {
 
     init(name: String) throws {
         self.name = name
-        epollDescriptor = epoll_create1(Int32(EPOLL_CLOEXEC))
-        guard epollDescriptor >= 0 else { throw SystemError("epoll_create1", errno: errno) }
-        wakeDescriptor = eventfd(0, Int32(EFD_CLOEXEC) | Int32(EFD_NONBLOCK))
-        guard wakeDescriptor >= 0 else {
-            let code = errno
-            Glibc.close(epollDescriptor)
-            throw SystemError("eventfd", errno: code)
-        }
-        var event = epoll_event()
-        event.events = UInt32(EPOLLIN.rawValue)
-        event.data.fd = wakeDescriptor
-        guard epoll_ctl(epollDescriptor, EPOLL_CTL_ADD, wakeDescriptor, &event) == 0 else {
-            let code = errno
-            Glibc.close(wakeDescriptor)
-            Glibc.close(epollDescriptor)
-            throw SystemError("epoll_ctl", errno: code)
-        }
-    }
-
-    deinit {
-        Glibc.close(wakeDescriptor)
-        Glibc.close(epollDescriptor)
+        backend = try PlatformReadinessBackend()
     }
 
     /// Starts the loop's thread.
@@ -137,30 +112,23 @@ final class EventLoop: @unchecked Sendable {
 
     /// Watches `descriptor` for `interest`; `handler` is kept until `deregister`.
     func register(_ descriptor: Int32, interest: Interest, handler: any EventLoopHandler) -> Bool {
-        var event = epoll_event()
-        event.events = interest.rawValue
-        event.data.fd = descriptor
-        guard epoll_ctl(epollDescriptor, EPOLL_CTL_ADD, descriptor, &event) == 0 else { return false }
+        guard backend.add(descriptor, interest: interest) else { return false }
         handlers[descriptor] = handler
         return true
     }
 
     /// Changes what `descriptor` waits for.
     func modify(_ descriptor: Int32, interest: Interest) {
-        var event = epoll_event()
-        event.events = interest.rawValue
-        event.data.fd = descriptor
-        _ = epoll_ctl(epollDescriptor, EPOLL_CTL_MOD, descriptor, &event)
+        backend.modify(descriptor, interest: interest)
     }
 
     /// Stops watching `descriptor` and drops its handler. Call before closing the descriptor.
     func deregister(_ descriptor: Int32) {
-        var event = epoll_event()
-        _ = epoll_ctl(epollDescriptor, EPOLL_CTL_DEL, descriptor, &event)
+        backend.remove(descriptor)
         handlers[descriptor] = nil
     }
 
-    /// Drops `descriptor`'s handler without telling epoll: for a descriptor about to be closed, which
+    /// Drops `descriptor`'s handler without telling the backend: for a descriptor about to be closed, which
     /// removes it from the epoll set anyway. Events already fetched for it are skipped.
     func forget(_ descriptor: Int32) {
         handlers[descriptor] = nil
@@ -176,40 +144,23 @@ final class EventLoop: @unchecked Sendable {
     // MARK: - The loop
 
     private func signal() {
-        var one: UInt64 = 1
-        _ = withUnsafeBytes(of: &one) { Glibc.write(wakeDescriptor, $0.baseAddress, 8) }
+        backend.wake()
     }
 
     private func run() {
         lock.withLock { loopThread = pthread_self() }
         _ = clinuxevents_name_thread(String(name.prefix(15)))
-        let capacity = 256
-        let events = UnsafeMutablePointer<epoll_event>.allocate(capacity: capacity)
-        defer { events.deallocate() }
         nextDeadlineSweep = Self.now() &+ Self.sweepInterval
         while true {
-            let count = epoll_wait(epollDescriptor, events, Int32(capacity), waitMilliseconds())
-            if count < 0 && errno != EINTR { break }
-            for index in 0..<max(0, Int(count)) {
-                let event = events[index]
-                let descriptor = event.data.fd
-                if descriptor == wakeDescriptor {
-                    var value: UInt64 = 0
-                    _ = withUnsafeMutableBytes(of: &value) { Glibc.read(wakeDescriptor, $0.baseAddress, 8) }
-                    continue
-                }
+            let healthy = backend.wait(timeoutMilliseconds: waitMilliseconds()) { event in
                 // A handler run earlier in this batch may have closed this descriptor.
-                guard let handler = handlers[descriptor] else { continue }
-                let flags = event.events
-                if flags & UInt32(EPOLLOUT.rawValue) != 0 {
-                    handler.descriptorWritable()
-                }
-                if flags & (UInt32(EPOLLIN.rawValue) | UInt32(EPOLLHUP.rawValue) | UInt32(EPOLLERR.rawValue)) != 0,
-                    let current = handlers[descriptor], current === handler
-                {
+                guard let handler = handlers[event.descriptor] else { return }
+                if event.isWritable { handler.descriptorWritable() }
+                if event.isReadable, let current = handlers[event.descriptor], current === handler {
                     handler.descriptorReadable()
                 }
             }
+            if !healthy { break }
             let (tasks, stop): ([@Sendable () -> Void], Bool) = lock.withLock {
                 defer {
                     incoming = []
