@@ -214,7 +214,7 @@ public final class DeliveryTransaction {
         /// The first copy, still open: it received the streamed message.
         case draft(MaildirDraft, virtualSize: Int)
         /// A further copy, complete, fsync'd and closed (or a hard link of the first), so a large fan-out
-        /// holds two descriptors at a time, not one per mailbox.
+        /// holds two file descriptors at a time, not one per mailbox (plus each Maildir's open tmp/ and new/).
         case file(handle: MaildirHandle, baseName: String, finalName: String, isLink: Bool)
     }
 
