@@ -84,6 +84,18 @@ def send_messages(server, users, count, fanout, seed):
     return sent
 
 
+PATH_ARGUMENT = re.compile(r'(?:(?:AT_FDCWD|\d+<([^>]*)>),\s*)?"([^"]*)"')
+
+
+def rename_paths(event):
+    """(source, target) of a rename, rename(at) or renameat2 event as full paths: delivery renames relative
+    to open tmp/ and new/ descriptors, which `strace -yy` shows as `5</path/tmp>`."""
+    paths = []
+    for directory, name in PATH_ARGUMENT.findall(event.args)[:2]:
+        paths.append(os.path.join(directory, name) if directory and not name.startswith("/") else name)
+    return (paths + [None, None])[:2]
+
+
 def audit(events, server, sent):
     """Returns (checked copies, violations)."""
     violations = []
@@ -111,12 +123,12 @@ def audit(events, server, sent):
                 continue
             checked += 1
             final = os.path.join(maildir, "new", names[0])
-            rename = next((e for e in events if e.name.startswith("rename") and f'"{final}"' in e.args
-                           and e.result == "0"), None)
+            rename = next((e for e in events if e.name.startswith("rename") and e.result == "0"
+                           and rename_paths(e)[1] == final), None)
             if rename is None:
                 violations.append(f"{message_id} for {user}: no rename into {final} in the trace")
                 continue
-            source = re.findall(r'"([^"]*)"', rename.args)[0]
+            source = rename_paths(rename)[0]
             file_sync = [e for e in events if e.name in ("fsync", "fdatasync") and f"<{source}>" in e.args
                          and e.result == "0" and e.end < rename.start]
             directory_sync = [e for e in events if e.name in ("fsync", "fdatasync")

@@ -1,12 +1,17 @@
 // AccountName: validation and normalization of the names the accounts files hold: user addresses,
-// bare local parts, domains and alias keys. Everything is lowercased so lookups are exact string matches.
+// bare local parts, domains and alias keys, put in canonical form (MailAddress: ASCII-only case folding).
+
+import PostOfficeCore
 
 /// Checks and normalizes account names.
 ///
 /// RFC 5321 §2.4 (https://www.rfc-editor.org/rfc/rfc5321#section-2.4) lets a server treat local parts
 /// case-sensitively, but users expect `Alice@` and `alice@` to be one mailbox and Dovecot setups
-/// usually lowercase logins (`auth_username_format = %Lu`). PostOffice lowercases both the local part and
-/// the domain of every stored and looked-up name.
+/// usually lowercase logins (`auth_username_format = %Lu`). PostOffice stores and looks up every name in
+/// the canonical form of ``MailAddress`` (``MailAddress/canonicalLocalPart(_:)``,
+/// ``MailAddress/canonicalDomain(_:)``): ASCII letters folded to lower case, every other byte kept, so
+/// `Kate` is `kate` but `\u{212A}ate` (KELVIN SIGN) is another name. Compare with
+/// ``MailAddress/lookup(_:in:)``, not `==`, which treats canonically equivalent spellings as equal.
 ///
 /// Names are deliberately narrower than RFC 5321 allows: no quoted local parts, no whitespace or
 /// control characters, and none of `:` `,` `#` `"` `\` `/` `|` (they are separators in the files, or would
@@ -40,7 +45,7 @@ public enum AccountName {
             throw .invalidName(whole, reason: "misplaced dot in local part")
         }
         guard local.utf8.count <= 64 else { throw .invalidName(whole, reason: "local part longer than 64 octets") }
-        return local.lowercased()
+        return MailAddress.canonicalLocalPart(local)
     }
 
     private static func normalizedDomain(_ domain: String, in whole: String) throws(AccountsError) -> String {
@@ -57,7 +62,7 @@ public enum AccountName {
             }
             guard valid else { throw .invalidName(whole, reason: "domain may hold only letters, digits, - and .") }
         }
-        return domain.lowercased()
+        return MailAddress.canonicalDomain(domain)
     }
 
     private static func checkCharacters(_ part: String, in whole: String) throws(AccountsError) {

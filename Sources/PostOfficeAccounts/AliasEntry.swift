@@ -1,5 +1,5 @@
 // AliasEntry: one alias of the alias table: a key (an address, a bare name, or `@domain` for a catch-all)
-// and the addresses mail to it goes to. Keys and targets are validated and lowercased like user names.
+// and the addresses mail to it goes to. Keys and targets are validated and made canonical like user names.
 
 /// One alias: mail for ``key`` goes to every one of ``targets``.
 ///

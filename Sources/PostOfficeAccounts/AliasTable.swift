@@ -117,9 +117,10 @@ public struct AliasTable: Sendable {
         }
     }
 
-    /// The entry whose key is `key` (`info@example.test`, `postmaster`, `@example.test`; any case).
+    /// The entry whose key is `key` (`info@example.test`, `postmaster`, `@example.test`; any ASCII case,
+    /// matched byte for byte in canonical form: ``MailAddress/lookup(_:in:)``).
     public func entry(forKey key: String) -> AliasEntry? {
-        guard let parsed = try? AliasEntry.Key(parsing: key), let index = positions[parsed.description],
+        guard let parsed = try? AliasEntry.Key(parsing: key), let index = MailAddress.lookup(parsed.description, in: positions),
             case .entry(let entry, _) = lines[index]
         else { return nil }
         return entry
@@ -140,7 +141,7 @@ public struct AliasTable: Sendable {
     /// - Throws: ``AccountsError/unknownAlias(_:)``.
     public mutating func remove(key: String) throws(AccountsError) {
         let normalized = try AliasEntry.Key(parsing: key).description
-        guard let index = positions[normalized] else { throw .unknownAlias(normalized) }
+        guard let index = MailAddress.lookup(normalized, in: positions) else { throw .unknownAlias(normalized) }
         lines.remove(at: index)
         positions = [:]
         for (index, line) in lines.enumerated() {
@@ -152,7 +153,7 @@ public struct AliasTable: Sendable {
     /// - Throws: ``AccountsError/unknownAlias(_:)``.
     public mutating func setTargets(_ targets: [String], forKey key: String) throws(AccountsError) {
         let normalized = try AliasEntry.Key(parsing: key).description
-        guard let index = positions[normalized] else { throw .unknownAlias(normalized) }
+        guard let index = MailAddress.lookup(normalized, in: positions) else { throw .unknownAlias(normalized) }
         lines[index] = .entry(try AliasEntry(key: normalized, targets: targets), original: nil)
     }
 

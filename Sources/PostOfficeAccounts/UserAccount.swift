@@ -9,7 +9,7 @@ import PostOfficeCore
 /// Only the name and password are required; the other fields are kept as written (empty when absent)
 /// so a rewrite does not lose them.
 public struct UserAccount: Hashable, Sendable {
-    /// The full address, lowercased (see ``AccountName``): `alice@example.test`.
+    /// The full address in canonical form (see ``AccountName``): `alice@example.test`.
     public var name: String
     /// The stored password.
     public var passwordHash: PasswordHash
@@ -26,7 +26,7 @@ public struct UserAccount: Hashable, Sendable {
     /// Dovecot extra fields (`userdb_quota_rule=*:storage=1G ...`), kept verbatim, or empty.
     public var extraFields: String
 
-    /// Makes an account; `name` is validated and lowercased.
+    /// Makes an account; `name` is validated and put in canonical form (ASCII letters lowercased).
     public init(
         name: String, passwordHash: PasswordHash, uid: String = "", gid: String = "", gecos: String = "",
         home: String = "", shell: String = "", extraFields: String = ""

@@ -14,7 +14,8 @@ import Darwin
 /// ([Dovecot passwd-file](https://doc.dovecot.org/main/core/config/auth/databases/passwd_file.html)):
 /// one `user:{SCHEME}hash[:uid:gid:gecos:home:shell:extra_fields]` per line, `#` comments, blank lines.
 ///
-/// User names are full addresses, lowercased on load (local part too; see ``AccountName``). A login
+/// User names are full addresses in canonical form (ASCII letters lowercased, local part too; see
+/// ``AccountName``), and lookups match them byte for byte (``MailAddress/lookup(_:in:)``). A login
 /// may give just the local part when there is exactly one local domain (``localDomains``).
 ///
 /// A value type: load it, look users up, or change it and ``save(to:)`` it. ``edit(_:_:)`` does a locked
@@ -103,9 +104,10 @@ public struct UserDatabase: Sendable {
     /// The number of users.
     public var count: Int { positions.count }
 
-    /// The user with this full address (any case), or nil.
+    /// The user with this full address (any ASCII case), or nil.
     public func user(named name: String) -> UserAccount? {
-        guard let normalized = try? AccountName.normalizedAddress(name), let index = positions[normalized],
+        guard let normalized = try? AccountName.normalizedAddress(name),
+            let index = MailAddress.lookup(normalized, in: positions),
             case .user(let account, _) = lines[index]
         else { return nil }
         return account
@@ -115,10 +117,10 @@ public struct UserDatabase: Sendable {
     /// its configuration. A bare login (`alice`) works only when this holds exactly one domain.
     public var localDomains: Set<String> {
         get { configuredDomains ?? userDomains }
-        set { configuredDomains = Set(newValue.map { (try? AccountName.normalizedDomain($0)) ?? $0.lowercased() }) }
+        set { configuredDomains = Set(newValue.map { (try? AccountName.normalizedDomain($0)) ?? MailAddress.canonicalDomain($0) }) }
     }
 
-    /// The user a POP3 `USER` name refers to: a full address in any case, or a bare local part when there
+    /// The user a POP3 `USER` name refers to: a full address in any ASCII case, or a bare local part when there
     /// is exactly one local domain. Nil when there is no such user or the name is not valid.
     public func user(forLogin login: String) -> UserAccount? {
         if login.contains("@") { return user(named: login) }
@@ -159,7 +161,7 @@ public struct UserDatabase: Sendable {
     /// - Throws: ``AccountsError/unknownUser(_:)``.
     public mutating func remove(named name: String) throws(AccountsError) {
         let normalized = try AccountName.normalizedAddress(name)
-        guard let index = positions[normalized] else { throw .unknownUser(normalized) }
+        guard let index = MailAddress.lookup(normalized, in: positions) else { throw .unknownUser(normalized) }
         lines.remove(at: index)
         reindex()
         refreshDerivedState()
@@ -169,7 +171,7 @@ public struct UserDatabase: Sendable {
     /// - Throws: ``AccountsError/unknownUser(_:)``.
     public mutating func setPasswordHash(_ hash: PasswordHash, forUser name: String) throws(AccountsError) {
         let normalized = try AccountName.normalizedAddress(name)
-        guard let index = positions[normalized], case .user(var account, _) = lines[index] else {
+        guard let index = MailAddress.lookup(normalized, in: positions), case .user(var account, _) = lines[index] else {
             throw .unknownUser(normalized)
         }
         account.passwordHash = hash
@@ -194,7 +196,7 @@ public struct UserDatabase: Sendable {
         _ password: String, forUser name: String, scheme: PasswordScheme = .sha512Crypt, random: some RandomSource
     ) throws(AccountsError) {
         let normalized = try AccountName.normalizedAddress(name)
-        guard positions[normalized] != nil else { throw .unknownUser(normalized) }
+        guard MailAddress.lookup(normalized, in: positions) != nil else { throw .unknownUser(normalized) }
         try setPasswordHash(Self.hash(password, scheme: scheme, random: random), forUser: normalized)
     }
 

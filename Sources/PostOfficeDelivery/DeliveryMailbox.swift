@@ -6,7 +6,7 @@ import PostOfficeMaildir
 
 /// A resolved destination: a user's Maildir and, for `user+tag` with folder delivery on, the `.tag` folder.
 public struct DeliveryMailbox: Hashable, Sendable, CustomStringConvertible {
-    /// The user (lower case), as written in `Delivered-To:` and compared by loop detection.
+    /// The user (canonical form: ASCII letters lowercased), as written in `Delivered-To:` and compared by loop detection.
     public var user: MailAddress
     /// The user's Maildir (its INBOX).
     public var maildir: Maildir

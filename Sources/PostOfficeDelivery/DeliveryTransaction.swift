@@ -25,9 +25,15 @@ import PostOfficeMaildir
 /// line endings (a bare CR is kept). The first mailbox's draft receives its trace headers and then the body
 /// as it streams. At commit every other mailbox's copy gets its own trace headers and the body copied in
 /// the kernel (`copy_file_range`) from the first draft, and is fsync'd and closed at once (so a fan-out to
-/// many mailboxes holds two descriptors, not one per mailbox); with
+/// many mailboxes holds two file descriptors, not one per mailbox); with
 /// ``DeliveryConfiguration/CopyMethod/hardLink`` the copies are hard links instead. Several recipients resolving to the same Maildir get one copy.
 /// Each file is named `<unique>,S=<stored size>,W=<CRLF size>` (the `W=` counts its own trace headers too).
+///
+/// **No path is trusted after its check.** Each Maildir is walked once from the mail root
+/// (``Maildir/openHandle(inside:)``) and its `tmp/` and `new/` kept open as a ``MaildirHandle``; files are
+/// created, linked, renamed, unlinked and the directories fsync'd relative to those descriptors. So a
+/// symbolic link swapped in for `tmp/`, `new/` or a level above them after the walk cannot redirect a
+/// message. The price: two directory descriptors per distinct mailbox until ``commit()`` returns.
 public final class DeliveryTransaction {
     /// The envelope sender; nil for the null reverse-path.
     public let reversePath: MailAddress?
@@ -208,8 +214,8 @@ public final class DeliveryTransaction {
         /// The first copy, still open: it received the streamed message.
         case draft(MaildirDraft, virtualSize: Int)
         /// A further copy, complete, fsync'd and closed (or a hard link of the first), so a large fan-out
-        /// holds two descriptors at a time, not one per mailbox.
-        case file(tmpPath: String, maildir: Maildir, finalName: String, isLink: Bool)
+        /// holds two file descriptors at a time, not one per mailbox (plus each Maildir's open tmp/ and new/).
+        case file(handle: MaildirHandle, baseName: String, finalName: String, isLink: Bool)
     }
 
     private func storeAllCopies() throws(DeliveryError) -> [String: String] {
@@ -224,15 +230,13 @@ public final class DeliveryTransaction {
         }
         let body = BodyRange(offset: firstCopy.headers.count, size: converter.storedSize, lineFeeds: converter.lineFeedCount)
         var staged: [StagedCopy] = []
-        var renamed: [(directory: String, path: String)] = []
+        var renamed: [(handle: MaildirHandle, name: String)] = []
         do throws(SystemError) {
             // Phase 1: every copy complete and on stable storage in tmp/ before any becomes visible.
             try first.sync()
             staged.append(.draft(first, virtualSize: first.byteCount + firstCopy.headerLineFeeds + body.lineFeeds))
             if copies.count > 1 {
-                let source = try SystemCall.retrying("open", detail: first.tmpPath) {
-                    open(first.tmpPath, O_RDONLY | O_CLOEXEC)
-                }
+                let source = try first.openForReading()
                 defer { close(source) }
                 for copy in copies.dropFirst() {
                     staged.append(try stage(copy, first: first, firstCopy: firstCopy, source: source, body: body))
@@ -240,23 +244,25 @@ public final class DeliveryTransaction {
             }
             // Phase 2: renames into new/, then the directory fsyncs that make them durable.
             var names: [String: String] = [:]
-            var directories: [String] = []
+            var directories: [DirectoryReference] = []
             for (index, copy) in staged.enumerated() {
                 let destination = copies[index].mailbox.destination
                 let name: String
+                let handle: MaildirHandle
                 switch copy {
                 case .draft(let draft, let virtualSize):
+                    handle = draft.handle
                     name = try draft.commit(virtualSize: virtualSize, syncDirectory: false)
-                case .file(let tmpPath, let maildir, let finalName, _):
-                    let target = maildir.newPath + "/" + finalName
-                    if rename(tmpPath, target) != 0 {
-                        throw SystemError("rename", errno: errno, detail: target)
-                    }
+                case .file(let fileHandle, let baseName, let finalName, _):
+                    handle = fileHandle
+                    try handle.publish(baseName, as: finalName)
                     name = finalName
                 }
-                renamed.append((destination.newPath, destination.newPath + "/" + name))
+                renamed.append((handle, name))
                 names[destination.path] = name
-                if !directories.contains(destination.newPath) { directories.append(destination.newPath) }
+                if !directories.contains(where: { $0.identity == handle.newDirectory.identity }) {
+                    directories.append(handle.newDirectory)
+                }
             }
             try agent.directorySyncer.synchronize(directories: directories)
             for (index, copy) in copies.enumerated() {
@@ -273,16 +279,18 @@ public final class DeliveryTransaction {
         } catch {
             // Roll back: nothing may stay visible, nothing may stay in tmp/. The unlinks are synced on a
             // best-effort basis so a crash does not bring the copies back.
-            var directories: [String] = []
-            for (directory, path) in renamed {
-                unlink(path)
-                if !directories.contains(directory) { directories.append(directory) }
+            var directories: [DirectoryReference] = []
+            for (handle, name) in renamed {
+                handle.removeFromNew(name)
+                if !directories.contains(where: { $0.identity == handle.newDirectory.identity }) {
+                    directories.append(handle.newDirectory)
+                }
             }
             if !directories.isEmpty { try? agent.directorySyncer.synchronize(directories: directories) }
             for copy in staged {
                 switch copy {
                 case .draft(let draft, _): draft.abandon()
-                case .file(let tmpPath, _, _, _): unlink(tmpPath)
+                case .file(let handle, let baseName, _, _): handle.removeFromTmp(baseName)
                 }
             }
             firstDraft = nil
@@ -302,15 +310,16 @@ public final class DeliveryTransaction {
     private func stage(
         _ copy: PlannedCopy, first: MaildirDraft, firstCopy: PlannedCopy, source: Int32, body: BodyRange
     ) throws(SystemError) -> StagedCopy {
-        let destination = copy.mailbox.destination
-        try Self.prepare(destination, agent: agent)
+        let handle = try Self.prepare(copy.mailbox.destination, agent: agent)
         let baseName = agent.names.next()
-        let tmpPath = destination.tmpPath + "/" + baseName
+        let tmpPath = handle.maildir.tmpPath + "/" + baseName
+        let tmp = handle.tmpDirectory.descriptor
         if agent.configuration.copyMethod == .hardLink && copy.headers == firstCopy.headers {
-            if link(first.tmpPath, tmpPath) == 0 {
+            // linkat without AT_SYMLINK_FOLLOW links the draft itself, relative to both open tmp/ directories.
+            if linkat(first.handle.tmpDirectory.descriptor, first.baseName, tmp, baseName, 0) == 0 {
                 let size = first.byteCount
                 let virtualSize = size + copy.headerLineFeeds + body.lineFeeds
-                return .file(tmpPath: tmpPath, maildir: destination, finalName: "\(baseName),S=\(size),W=\(virtualSize)", isLink: true)
+                return .file(handle: handle, baseName: baseName, finalName: "\(baseName),S=\(size),W=\(virtualSize)", isLink: true)
             }
             let code = errno
             // Across file systems (or where links are not supported) fall back to a real copy.
@@ -320,7 +329,7 @@ public final class DeliveryTransaction {
         }
         // The same protocol as MaildirDraft: O_EXCL in tmp/, write everything, fsync, close (checking its error).
         let descriptor = try SystemCall.retrying("open", detail: tmpPath) {
-            open(tmpPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+            openat(tmp, baseName, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         }
         do {
             try Self.writeAll(copy.headers, to: descriptor, path: tmpPath)
@@ -328,17 +337,17 @@ public final class DeliveryTransaction {
             _ = try SystemCall.retrying("fsync", detail: tmpPath) { fsync(descriptor) }
         } catch {
             close(descriptor)
-            unlink(tmpPath)
+            handle.removeFromTmp(baseName)
             throw error
         }
         if close(descriptor) != 0 && errno != EINTR {
             let code = errno
-            unlink(tmpPath)
+            handle.removeFromTmp(baseName)
             throw SystemError("close", errno: code, detail: tmpPath)
         }
         let size = copy.headers.count + body.size
         let virtualSize = size + copy.headerLineFeeds + body.lineFeeds
-        return .file(tmpPath: tmpPath, maildir: destination, finalName: "\(baseName),S=\(size),W=\(virtualSize)", isLink: false)
+        return .file(handle: handle, baseName: baseName, finalName: "\(baseName),S=\(size),W=\(virtualSize)", isLink: false)
     }
 
     private static func writeAll(_ bytes: [UInt8], to descriptor: Int32, path: String) throws(SystemError) {
@@ -357,17 +366,17 @@ public final class DeliveryTransaction {
     }
 
     static func openDraft(in maildir: Maildir, agent: LocalDeliveryAgent) throws(SystemError) -> MaildirDraft {
-        try prepare(maildir, agent: agent)
-        return try MaildirDraft(maildir: maildir, baseName: agent.names.next())
+        try MaildirDraft(handle: prepare(maildir, agent: agent), baseName: agent.names.next())
     }
 
     /// Checks, before anything is written or created, that the Maildir and its `tmp/`, `new/` and `cur/`
     /// are real directories below the mail root, and creates the missing ones inside it. A symbolic link
     /// planted below the root (by a local user, or a careless admin) is refused with ELOOP (451), wherever
     /// it points: `bob -> /elsewhere`, `bob/new -> /elsewhere`, `kate -> alice` alike. The lexical check of
-    /// the address cannot see links; walking with openat(O_NOFOLLOW) can.
-    static func prepare(_ maildir: Maildir, agent: LocalDeliveryAgent) throws(SystemError) {
-        try maildir.verifyContainment(inside: agent.configuration.mailRoot, creating: true)
+    /// the address cannot see links; walking with openat(O_NOFOLLOW) can. The walk's `tmp/` and `new/`
+    /// come back open, and everything after works from them, so the check cannot be raced.
+    static func prepare(_ maildir: Maildir, agent: LocalDeliveryAgent) throws(SystemError) -> MaildirHandle {
+        try maildir.openHandle(inside: agent.configuration.mailRoot)
     }
 
     private func log(failure: DeliveryError, detail: String?) {

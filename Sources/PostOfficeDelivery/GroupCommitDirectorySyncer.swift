@@ -1,5 +1,6 @@
 // GroupCommitDirectorySyncer: lets concurrent deliveries into the same new/ share one directory fsync.
 // A caller waits for an fsync that *started* after its own rename; whoever finds none running starts one.
+// Directories are told apart by device and inode, so callers sharing a directory share its fsync.
 
 #if canImport(Glibc)
 import Glibc
@@ -12,7 +13,7 @@ import PostOfficeMaildir
 /// Each directory has a request counter and a completed counter. A caller takes the next request number
 /// (its rename is already done), then waits until an fsync that began after that moment has finished.
 /// If no fsync of the directory is running, the caller runs one itself on behalf of every request made so
-/// far. So no caller returns before an fsync that covers its rename, and under load one fsync serves many
+/// far, through its own descriptor on the directory. So no caller returns before an fsync that covers its rename, and under load one fsync serves many
 /// messages. An error reaches every caller whose request the failed fsync was meant to cover.
 public final class GroupCommitDirectorySyncer: DirectorySyncer, @unchecked Sendable {
     private struct State {
@@ -25,12 +26,12 @@ public final class GroupCommitDirectorySyncer: DirectorySyncer, @unchecked Senda
 
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-    private var states: [String: State] = [:]
-    private let sync: @Sendable (String) throws(SystemError) -> Void
+    private var states: [DirectoryReference.Identity: State] = [:]
+    private let sync: @Sendable (DirectoryReference) throws(SystemError) -> Void
 
-    /// - Parameter sync: the fsync itself (injectable for tests); default `Maildir.syncDirectory`.
-    public init(sync: @escaping @Sendable (String) throws(SystemError) -> Void = { path throws(SystemError) in
-        try Maildir.syncDirectory(path)
+    /// - Parameter sync: the fsync itself (injectable for tests); default ``DirectoryReference/sync()``.
+    public init(sync: @escaping @Sendable (DirectoryReference) throws(SystemError) -> Void = { directory throws(SystemError) in
+        try directory.sync()
     }) {
         self.sync = sync
         pthread_mutex_init(mutex, nil)
@@ -45,19 +46,20 @@ public final class GroupCommitDirectorySyncer: DirectorySyncer, @unchecked Senda
     }
 
     /// Requests made so far for `directory` that have not been forgotten (for tests).
-    func requestCount(for directory: String) -> UInt64 {
+    func requestCount(for directory: DirectoryReference) -> UInt64 {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
-        return states[directory]?.requested ?? 0
+        return states[directory.identity]?.requested ?? 0
     }
 
-    public func synchronize(directories: [String]) throws(SystemError) {
+    public func synchronize(directories: [DirectoryReference]) throws(SystemError) {
         for directory in directories {
             try synchronize(directory)
         }
     }
 
-    private func synchronize(_ directory: String) throws(SystemError) {
+    private func synchronize(_ reference: DirectoryReference) throws(SystemError) {
+        let directory = reference.identity
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         var state = states[directory, default: State()]
@@ -81,7 +83,7 @@ public final class GroupCommitDirectorySyncer: DirectorySyncer, @unchecked Senda
             pthread_mutex_unlock(mutex)
             var error: SystemError?
             do {
-                try sync(directory)
+                try sync(reference)
             } catch let e {
                 error = e
             }

@@ -1,10 +1,12 @@
 // HeaderLoopDetector: a streaming scan of the header section for mail loops — a Delivered-To: naming one of
 // our recipients, or too many Received: lines. Memory stays bounded however the bytes are chunked.
 
+import PostOfficeCore
+
 /// Finds mail loops in a message's header section as its bytes stream by
 /// ([RFC 5321 §6.3](https://www.rfc-editor.org/rfc/rfc5321#section-6.3)).
 ///
-/// Two rules, both giving 5.4.6: a `Delivered-To:` field whose address equals (case-insensitively) one of
+/// Two rules, both giving 5.4.6: a `Delivered-To:` field whose address equals (in canonical form, ``MailAddress``) one of
 /// ``recipients``, or more than ``maximumReceivedCount`` `Received:` fields. Folded fields
 /// ([RFC 5322 §2.2.3](https://www.rfc-editor.org/rfc/rfc5322#section-2.2.3)) are unfolded. Only the header
 /// section counts: scanning stops at the first empty line. Lines may end in LF or CRLF.
@@ -44,9 +46,10 @@ public struct HeaderLoopDetector: Sendable {
     private static let maximumNameLength = 32
     private static let maximumValueLength = 998
 
-    /// - Parameter recipients: addresses whose `Delivered-To:` means a loop; compared in lower case.
+    /// - Parameter recipients: addresses whose `Delivered-To:` means a loop; compared in canonical form
+    ///   (``MailAddress/canonicalAddress(_:)``, byte for byte).
     public init(recipients: some Sequence<String>, maximumReceivedCount: Int = 25, maximumInspectedBytes: Int = 256 * 1024) {
-        self.recipients = Set(recipients.map { $0.lowercased() })
+        self.recipients = Set(recipients.map { MailAddress.canonicalAddress($0) })
         self.maximumReceivedCount = maximumReceivedCount
         self.maximumInspectedBytes = maximumInspectedBytes
     }
@@ -153,15 +156,16 @@ public struct HeaderLoopDetector: Sendable {
         }
         guard kind == .deliveredTo, finding == nil else { return }
         let address = Self.normalizedAddress(value)
-        if recipients.contains(address) { finding = .deliveredTo(address) }
+        if MailAddress.contains(address, in: recipients) { finding = .deliveredTo(address) }
     }
 
-    /// Drops whitespace and CR (folding leaves some inside), removes one pair of angle brackets, lower-cases.
+    /// Drops whitespace and CR (folding leaves some inside), removes one pair of angle brackets, and puts the
+    /// address in canonical form (ASCII letters lowercased, nothing else folded).
     static func normalizedAddress(_ raw: [UInt8]) -> String {
         var bytes = raw.filter { $0 != 0x20 && $0 != 0x09 && $0 != 0x0D }[...]
         if bytes.first == UInt8(ascii: "<"), bytes.last == UInt8(ascii: ">"), bytes.count >= 2 {
             bytes = bytes.dropFirst().dropLast()
         }
-        return String(decoding: bytes, as: UTF8.self).lowercased()
+        return MailAddress.canonicalAddress(String(decoding: bytes, as: UTF8.self))
     }
 }

@@ -69,7 +69,7 @@ public struct RecipientResolver: Sendable {
     public func resolve(_ address: MailAddress) -> RecipientResolution {
         guard MailboxPathRules.isSafeLocalPart(address.localPart), MailboxPathRules.isSafeDomain(address.domain)
         else { return .invalidAddress }
-        if address.localPart.lowercased() == "postmaster", let postmaster = resolvePostmaster(domain: address.domain) {
+        if MailAddress.canonicalLocalPart(address.localPart) == "postmaster", let postmaster = resolvePostmaster(domain: address.domain) {
             return postmaster
         }
         return resolveWithoutPostmasterRule(address)
@@ -77,12 +77,13 @@ public struct RecipientResolver: Sendable {
 
     /// `postmaster@domain` when the postmaster rule applies to it, else nil (look it up as usual).
     private func resolvePostmaster(domain: String) -> RecipientResolution? {
-        let domain = domain.lowercased()
+        let domain = MailAddress.canonicalDomain(domain)
+        let isOurHostname = hostname.map { MailAddress.canonicalDomain($0).utf8.elementsEqual(domain.utf8) } ?? false
         if directory.isLocal(domain: domain) {
             // A user or an alias-file entry of that name overrides the rule.
             let key = DeliveryDirectory.key(localPart: "postmaster", domain: domain)
-            if directory.users.contains(key) || directory.aliases[key] != nil { return nil }
-        } else if domain != hostname?.lowercased() {
+            if directory.hasUser(key) || directory.aliasTargets(key) != nil { return nil }
+        } else if !isOurHostname {
             return nil
         }
         // The target resolves without this rule, so `postmaster_address = postmaster@x` cannot loop.
@@ -91,7 +92,7 @@ public struct RecipientResolver: Sendable {
         }
         for local in directory.localDomains.sorted(by: { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }) {
             let key = DeliveryDirectory.key(localPart: "postmaster", domain: local)
-            guard directory.users.contains(key) || directory.aliases[key] != nil,
+            guard directory.hasUser(key) || directory.aliasTargets(key) != nil,
                 case .local(let boxes) = resolveWithoutPostmasterRule(MailAddress(localPart: "postmaster", domain: local))
             else { continue }
             return .local(boxes)
@@ -114,10 +115,10 @@ public struct RecipientResolver: Sendable {
         return .local(expansion.mailboxes)
     }
 
-    /// The Maildir of a user (`local@domain`, any case), or nil when it would be unsafe.
+    /// The Maildir of a user (`local@domain`, any ASCII case), or nil when it would be unsafe.
     public func maildir(forUser user: MailAddress) -> Maildir? {
-        let local = user.localPart.lowercased()
-        let domain = user.domain.lowercased()
+        let local = MailAddress.canonicalLocalPart(user.localPart)
+        let domain = MailAddress.canonicalDomain(user.domain)
         guard MailboxPathRules.isSafeLocalPart(local), MailboxPathRules.isSafeDomain(domain) else { return nil }
         let path = mailRoot + "/" + layout.relativePath(localPart: local, domain: domain)
         guard MailboxPathRules.isLexicallyInside(path, root: mailRoot) else { return nil }
@@ -159,19 +160,19 @@ public struct RecipientResolver: Sendable {
         // Non-local alias targets are skipped: this agent never relays.
         guard !local.isEmpty, directory.isLocal(domain: domain) else { return }
 
-        if let targets = directory.aliases[key] {
+        if let targets = directory.aliasTargets(key) {
             let innerPath = path.union([key])
             for target in targets {
                 if innerPath.contains(target) {
                     expansion.loopDetected = true
-                    if directory.users.contains(target) { add(user: target, tag: nil, into: &expansion) }
+                    if directory.hasUser(target) { add(user: target, tag: nil, into: &expansion) }
                     continue
                 }
                 expand(target, originalLocalPart: nil, depth: depth + 1, path: innerPath, into: &expansion)
             }
             return
         }
-        if directory.users.contains(key) {
+        if directory.hasUser(key) {
             add(user: key, tag: nil, into: &expansion)
             return
         }
@@ -179,8 +180,8 @@ public struct RecipientResolver: Sendable {
             split != local.startIndex
         {
             let baseKey = "\(local[..<split])@\(domain)"
-            if directory.aliases[baseKey] != nil || directory.users.contains(baseKey) {
-                if directory.aliases[baseKey] != nil {
+            if directory.aliasTargets(baseKey) != nil || directory.hasUser(baseKey) {
+                if directory.aliasTargets(baseKey) != nil {
                     // `a → a+x` would come back here forever; the path stops it at once.
                     guard !path.contains(baseKey) else {
                         expansion.loopDetected = true
@@ -193,10 +194,10 @@ public struct RecipientResolver: Sendable {
                 return
             }
         }
-        if let target = directory.catchAll[domain], target != key {
+        if let target = directory.catchAllTarget(domain: domain), target != key {
             if path.contains(target) {
                 expansion.loopDetected = true
-                if directory.users.contains(target) { add(user: target, tag: nil, into: &expansion) }
+                if directory.hasUser(target) { add(user: target, tag: nil, into: &expansion) }
                 return
             }
             expand(target, originalLocalPart: nil, depth: depth + 1, path: path.union([key]), into: &expansion)
@@ -210,10 +211,8 @@ public struct RecipientResolver: Sendable {
     }
 
     private func add(user key: String, tag: String?, into expansion: inout Expansion) {
-        // Swift compares strings by canonical equivalence, so an NFD spelling finds an NFC user; the path must
-        // use the directory's own bytes, or one user could get two Maildirs.
-        let stored = directory.users.firstIndex(of: key).map { directory.users[$0] } ?? key
-        guard let user = MailAddress(stored), let maildir = maildir(forUser: user) else {
+        // Lookups matched `key` byte for byte (DeliveryDirectory.hasUser), so it is the directory's own bytes.
+        guard let user = MailAddress(key), let maildir = maildir(forUser: user) else {
             expansion.invalidUser = true
             return
         }
@@ -227,9 +226,9 @@ public struct RecipientResolver: Sendable {
         expansion.mailboxes.append(mailbox)
     }
 
-    /// The `.tag` folder if it exists, trying the tag as written and then in lower case.
+    /// The `.tag` folder if it exists, trying the tag as written and then with ASCII letters lowercased.
     private func existingFolder(named tag: String, in maildir: Maildir) -> Maildir? {
-        for name in [tag, tag.lowercased()] {
+        for name in [tag, MailAddress.canonicalLocalPart(tag)] {
             // A folder reached through a link is no folder of this user's: deliver to the INBOX instead.
             if let folder = maildir.folder(named: name), folder.exists,
                 MailboxPathRules.isLexicallyInside(folder.path, root: mailRoot),

@@ -1,6 +1,7 @@
 // Maildir+Containment: walks from a trusted root down to a Maildir and its tmp/, new/ and cur/ with
 // openat(O_NOFOLLOW | O_DIRECTORY), creating missing levels with mkdirat in the directory just opened,
-// so no symbolic link below the root is followed and nothing is ever created outside the root.
+// so no symbolic link below the root is followed and nothing is ever created outside the root; openHandle(inside:)
+// keeps tmp/ and new/ open as a MaildirHandle, so delivery never resolves those paths again.
 
 #if canImport(Glibc)
 import Glibc
@@ -19,12 +20,32 @@ extension Maildir {
     /// created only inside a directory already proven to be inside. Without `creating`, a missing level ends
     /// the check successfully: nothing below it exists to be followed.
     public func verifyContainment(inside root: String, creating: Bool) throws(SystemError) {
+        if let (tmp, new) = try walk(inside: root, creating: creating) {
+            close(tmp)
+            close(new)
+        }
+    }
+
+    /// Walks from `root` like ``verifyContainment(inside:creating:)`` with `creating` true, and returns the
+    /// directories it proved — `tmp/` and `new/` — still open, so the delivery that follows works from
+    /// those descriptors and never resolves the path again: a symbolic link swapped in after the walk
+    /// cannot redirect it.
+    public func openHandle(inside root: String) throws(SystemError) -> MaildirHandle {
+        guard let (tmp, new) = try walk(inside: root, creating: true) else {
+            throw SystemError("openat", errno: ENOENT, detail: path)
+        }
+        return try MaildirHandle(maildir: self, tmpDescriptor: tmp, newDescriptor: new)
+    }
+
+    /// The walk itself: the open descriptors of `tmp/` and `new/` (the caller closes them), or nil when
+    /// a level is missing and `creating` is false.
+    private func walk(inside root: String, creating: Bool) throws(SystemError) -> (tmp: Int32, new: Int32)? {
         guard let components = Self.components(of: path, below: root) else {
             throw SystemError("openat", errno: EXDEV, detail: "\(path) is not below the mail root \(root)")
         }
         var descriptor = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if descriptor < 0 && errno == ENOENT {
-            guard creating else { return }
+            guard creating else { return nil }
             try Self.makeDirectories(root)
             descriptor = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         }
@@ -34,16 +55,28 @@ extension Maildir {
         for component in components {
             current += "/" + component
             guard let next = try Self.openContained(component, in: descriptor, path: current, creating: creating) else {
-                return
+                return nil
             }
             close(descriptor)
             descriptor = next
         }
+        // All three are checked even when one is missing, so a link at any of them is still refused.
+        var opened: [Int32?] = []
         for sub in ["tmp", "new", "cur"] {
-            if let fd = try Self.openContained(sub, in: descriptor, path: current + "/" + sub, creating: creating) {
-                close(fd)
+            do {
+                opened.append(try Self.openContained(sub, in: descriptor, path: current + "/" + sub, creating: creating))
+            } catch {
+                opened.forEach { if let fd = $0 { close(fd) } }
+                throw error
             }
         }
+        if let cur = opened[2] { close(cur) }
+        guard let tmp = opened[0], let new = opened[1], opened[2] != nil else {
+            if let tmp = opened[0] { close(tmp) }
+            if let new = opened[1] { close(new) }
+            return nil
+        }
+        return (tmp, new)
     }
 
     /// The components of `path` after `root`, or nil when `path` is not strictly below `root` or has an
@@ -97,3 +130,4 @@ extension Maildir {
         return fd
     }
 }
+

@@ -1,5 +1,6 @@
 // MaildirDraft: a message being written in tmp/, then made durable in new/ by the maildir(5) protocol:
 // open O_EXCL in tmp/ → write all → fsync → close → rename into new/ → fsync new/. Only then is it "delivered".
+// Every step goes through the MaildirHandle's directory descriptors, never through a path.
 
 #if canImport(Glibc)
 import Glibc
@@ -12,8 +13,13 @@ import PostOfficeCore
 ///
 /// Call ``write(_:)`` as bytes arrive (memory stays flat however large the message), then ``commit(virtualSize:syncDirectory:)``
 /// to make it durable in `new/`, or ``abandon()`` to remove it. Not thread-safe: one owner at a time.
+///
+/// The file is created with `openat(tmp, name, O_CREAT | O_EXCL | O_NOFOLLOW)`, published with
+/// `renameat2(tmp, name, new, final)` and `new/` is fsync'd through its descriptor, all relative to the
+/// ``handle``: replacing `tmp/` or `new/` by a symbolic link after the handle was opened changes nothing.
 public final class MaildirDraft {
-    public let maildir: Maildir
+    /// The open `tmp/` and `new/` the draft is written in and published to.
+    public let handle: MaildirHandle
     /// The unique base name, without `,S=`/`,W=` (those are known only at the end).
     public let baseName: String
     /// The open file; valid until commit or abandon. Exposed for kernel-side copies (`copy_file_range`).
@@ -21,27 +27,52 @@ public final class MaildirDraft {
     /// Bytes written so far.
     public private(set) var byteCount = 0
 
-    /// Opens `tmp/<baseName>` with `O_CREAT | O_EXCL`, so an existing file is never reused.
-    /// A `baseName` that is not a valid Maildir base (``MaildirFilename/isValidBase(_:)``: empty, leading
-    /// `.`, or containing `/`, `,`, `:` or control characters) fails with `EINVAL` before touching the disk.
-    public init(maildir: Maildir, baseName: String) throws(SystemError) {
-        self.maildir = maildir
+    /// Opens `tmp/<baseName>` inside `handle` with `O_CREAT | O_EXCL | O_NOFOLLOW`, so an existing file
+    /// (or link) is never reused. A `baseName` that is not a valid Maildir base
+    /// (``MaildirFilename/isValidBase(_:)``: empty, leading `.`, or containing `/`, `,`, `:` or control
+    /// characters) fails with `EINVAL` before touching the disk.
+    public init(handle: MaildirHandle, baseName: String) throws(SystemError) {
+        self.handle = handle
         self.baseName = baseName
-        let path = maildir.tmpPath + "/" + baseName
+        let path = handle.maildir.tmpPath + "/" + baseName
         guard MaildirFilename.isValidBase(baseName) else {
             fileDescriptor = -1
             throw SystemError("open", errno: EINVAL, detail: path)
         }
+        let directory = handle.tmpDirectory.descriptor
         fileDescriptor = try SystemCall.retrying("open", detail: path) {
-            open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+            openat(directory, baseName, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         }
+    }
+
+    /// Opens the Maildir's `tmp/` and `new/` by path (``MaildirHandle/init(opening:)``, trusting every
+    /// component), then the draft in it. Delivery below a mail root uses ``init(handle:baseName:)`` with
+    /// a handle from ``Maildir/openHandle(inside:)``.
+    public convenience init(maildir: Maildir, baseName: String) throws(SystemError) {
+        guard MaildirFilename.isValidBase(baseName) else {
+            throw SystemError("open", errno: EINVAL, detail: maildir.tmpPath + "/" + baseName)
+        }
+        try self.init(handle: MaildirHandle(opening: maildir), baseName: baseName)
     }
 
     deinit {
         if fileDescriptor >= 0 { abandon() }
     }
 
+    /// The Maildir, as named when its handle was opened.
+    public var maildir: Maildir { handle.maildir }
+
+    /// The path the file had when created, for messages (operations use the handle's descriptors).
     public var tmpPath: String { maildir.tmpPath + "/" + baseName }
+
+    /// Opens the file again for reading (to copy it to further recipients), relative to `tmp/`.
+    public func openForReading() throws(SystemError) -> Int32 {
+        let directory = handle.tmpDirectory.descriptor
+        let name = baseName
+        return try SystemCall.retrying("open", detail: tmpPath) {
+            openat(directory, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        }
+    }
 
     /// Writes all of `bytes`, retrying short writes.
     public func write(_ bytes: UnsafeRawBufferPointer) throws(SystemError) {
@@ -96,8 +127,8 @@ public final class MaildirDraft {
     /// and the message is delivered twice, never lost).
     ///
     /// - Parameter virtualSize: the message size with CRLF line endings, recorded as `W=` for POP3.
-    /// - Parameter syncDirectory: pass false only when the caller fsyncs `new/` itself (group commit)
-    ///   before acknowledging the message.
+    /// - Parameter syncDirectory: pass false only when the caller fsyncs `new/` itself (group commit,
+    ///   through ``handle``'s ``MaildirHandle/newDirectory``) before acknowledging the message.
     @discardableResult
     public func commit(virtualSize: Int?, syncDirectory: Bool = true) throws(SystemError) -> String {
         precondition(fileDescriptor >= 0, "commit after commit or abandon")
@@ -114,45 +145,24 @@ public final class MaildirDraft {
         // close can report a deferred write error (NFS, quota): a failed close means a failed delivery.
         if close(fd) != 0 && errno != EINTR {
             let code = errno
-            unlink(tmpPath)
+            handle.removeFromTmp(baseName)
             throw SystemError("close", errno: code, detail: tmpPath)
         }
         let name = finalName(virtualSize: virtualSize)
-        let target = maildir.newPath + "/" + name
         // rename, not link: link fails on some filesystems (AFS, some FUSE) and leaves a tmp/ entry to
         // clean; rename is atomic. The O_EXCL name in tmp/ only guards tmp/, so the rename refuses to
         // replace an existing message (RENAME_NOREPLACE) where the kernel and filesystem support it:
         // two generators colliding must fail a delivery (EEXIST, temporary), never overwrite a message.
-        if Self.renameWithoutReplacing(tmpPath, target) != 0 {
-            let code = errno
-            unlink(tmpPath)
-            throw SystemError("rename", errno: code, detail: target)
+        do {
+            try handle.publish(baseName, as: name)
+        } catch {
+            handle.removeFromTmp(baseName)
+            throw error
         }
         if syncDirectory {
-            try maildir.syncNewDirectory()
+            try handle.syncNewDirectory()
         }
         return name
-    }
-
-    private typealias RenameAt2 = @convention(c) (Int32, UnsafePointer<CChar>?, Int32, UnsafePointer<CChar>?, UInt32) -> Int32
-
-    /// glibc's `renameat2` (2.28+), looked up at run time because the Swift Glibc module does not import it.
-    private static let renameAt2: RenameAt2? = {
-        #if os(Linux)
-        guard let handle = dlopen(nil, RTLD_NOW), let symbol = dlsym(handle, "renameat2") else { return nil }
-        return unsafeBitCast(symbol, to: RenameAt2.self)
-        #else
-        return nil
-        #endif
-    }()
-
-    /// `renameat2(RENAME_NOREPLACE)`; plain `rename` when the call or the filesystem lacks it.
-    static func renameWithoutReplacing(_ from: String, _ to: String) -> Int32 {
-        if let renameAt2 = renameAt2 {
-            let result = renameAt2(AT_FDCWD, from, AT_FDCWD, to, 1 /* RENAME_NOREPLACE */)
-            if result == 0 || (errno != EINVAL && errno != ENOSYS) { return result }
-        }
-        return rename(from, to)
     }
 
     /// Closes and removes the tmp file. Safe to call more than once.
@@ -160,6 +170,6 @@ public final class MaildirDraft {
         guard fileDescriptor >= 0 else { return }
         close(fileDescriptor)
         fileDescriptor = -1
-        unlink(tmpPath)
+        handle.removeFromTmp(baseName)
     }
 }

@@ -24,10 +24,10 @@ final class RecordingLogSink: LogSink, @unchecked Sendable {
 /// A syncer that fails (EIO) for directories whose path contains `failingFragment`.
 struct FailingDirectorySyncer: DirectorySyncer {
     var failingFragment: String
-    func synchronize(directories: [String]) throws(SystemError) {
+    func synchronize(directories: [DirectoryReference]) throws(SystemError) {
         for directory in directories {
-            if directory.contains(failingFragment) { throw SystemError("fsync", errno: EIO, detail: directory) }
-            try Maildir.syncDirectory(directory)
+            if directory.path.contains(failingFragment) { throw SystemError("fsync", errno: EIO, detail: directory.path) }
+            try directory.sync()
         }
     }
 }
@@ -36,8 +36,8 @@ struct FailingDirectorySyncer: DirectorySyncer {
 final class CountingDirectorySyncer: DirectorySyncer, @unchecked Sendable {
     private let lock = Lock()
     private var synced: [String] = []
-    func synchronize(directories: [String]) throws(SystemError) {
-        lock.withLock { synced.append(contentsOf: directories) }
+    func synchronize(directories: [DirectoryReference]) throws(SystemError) {
+        lock.withLock { synced.append(contentsOf: directories.map(\.path)) }
         try ImmediateDirectorySyncer().synchronize(directories: directories)
     }
     var directories: [String] { lock.withLock { synced } }

@@ -4,6 +4,7 @@
 import Dispatch
 import Glibc
 import PostOfficeCore
+import PostOfficeMaildir
 import Testing
 @testable import PostOfficeDelivery
 
@@ -19,6 +20,11 @@ import Testing
         func tick() -> Int { lock.withLock { sequence += 1; return sequence } }
     }
 
+    /// A directory that is never opened: the injected fsyncs do not touch the disk.
+    static func directory(_ path: String, inode: UInt64 = 1) -> DirectoryReference {
+        DirectoryReference(path: path, descriptor: -1, identity: .init(device: 1, inode: inode))
+    }
+
     @Test func everyCallerIsCoveredByAnFsyncThatStartedAfterItsCall() throws {
         let recorder = Recorder()
         let syncer = GroupCommitDirectorySyncer { _ throws(SystemError) in
@@ -30,7 +36,7 @@ import Testing
         let callers = 64
         DispatchQueue.concurrentPerform(iterations: callers) { _ in
             let call = recorder.tick()
-            try? syncer.synchronize(directories: ["/maildir/new"])
+            try? syncer.synchronize(directories: [Self.directory("/maildir/new")])
             let returned = recorder.tick()
             recorder.lock.withLock { recorder.windows.append((call, returned)) }
         }
@@ -52,7 +58,7 @@ import Testing
             if first { gate.wait() }  // hold the first fsync until the others are queued behind it
         }
         let group = DispatchGroup()
-        let directory = "/maildir/new"
+        let directory = Self.directory("/maildir/new")
         DispatchQueue.global().async(group: group) { try? syncer.synchronize(directories: [directory]) }
         while syncer.requestCount(for: directory) < 1 { usleep(1_000) }
         let followers = 10
@@ -67,20 +73,20 @@ import Testing
     }
 
     @Test func aFailedFsyncIsReportedToItsCallers() {
-        let syncer = GroupCommitDirectorySyncer { path throws(SystemError) in
-            throw SystemError("fsync", errno: 5, detail: path)
+        let syncer = GroupCommitDirectorySyncer { directory throws(SystemError) in
+            throw SystemError("fsync", errno: 5, detail: directory.path)
         }
-        #expect(throws: SystemError.self) { try syncer.synchronize(directories: ["/x/new"]) }
-        #expect(throws: SystemError.self) { try syncer.synchronize(directories: ["/x/new"]) }
+        #expect(throws: SystemError.self) { try syncer.synchronize(directories: [Self.directory("/x/new")]) }
+        #expect(throws: SystemError.self) { try syncer.synchronize(directories: [Self.directory("/x/new")]) }
     }
 
     @Test func separateDirectoriesEachGetTheirOwnFsync() throws {
         let recorder = Recorder()
-        let syncer = GroupCommitDirectorySyncer { path throws(SystemError) in
+        let syncer = GroupCommitDirectorySyncer { directory throws(SystemError) in
             _ = recorder.tick()
-            recorder.lock.withLock { recorder.paths.append(path) }
+            recorder.lock.withLock { recorder.paths.append(directory.path) }
         }
-        try syncer.synchronize(directories: ["/a/new", "/b/new"])
+        try syncer.synchronize(directories: [Self.directory("/a/new", inode: 1), Self.directory("/b/new", inode: 2)])
         #expect(recorder.lock.withLock { recorder.paths.sorted() } == ["/a/new", "/b/new"])
     }
 }
