@@ -132,6 +132,12 @@ enum QueueFiles {
         _ = try call("rename", to) { rename(from, to) }
     }
 
+    /// True for a real directory (not a symbolic link to one): a link planted in the queue is never followed.
+    static func isRealDirectory(_ path: String) -> Bool {
+        var status = stat()
+        return lstat(path, &status) == 0 && (status.st_mode & S_IFMT) == S_IFDIR
+    }
+
     /// The names in a directory, without `.` and `..`, unsorted.
     static func list(_ path: String) throws(QueueError) -> [String] {
         guard let directory = opendir(path) else { throw .system(SystemError("opendir", errno: errno, detail: path)) }

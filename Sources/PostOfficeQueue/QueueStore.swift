@@ -106,7 +106,7 @@ public final class QueueStore: Sendable {
     /// Where a message is now, if anywhere.
     func locate(_ id: QueueID) -> QueueMessage.Location? {
         for location in [QueueMessage.Location.active, .failed]
-        where FileSystem.isDirectory(atPath: directory(location) + "/" + id.rawValue) {
+        where QueueFiles.isRealDirectory(directory(location) + "/" + id.rawValue) {
             return location
         }
         return nil
@@ -121,7 +121,7 @@ public final class QueueStore: Sendable {
         var messages: [QueueMessage] = []
         for location in [QueueMessage.Location.active, .failed] {
             for name in try QueueFiles.list(directory(location)).sorted() {
-                guard let id = QueueID(name), FileSystem.isDirectory(atPath: directory(location) + "/" + name) else {
+                guard let id = QueueID(name), QueueFiles.isRealDirectory(directory(location) + "/" + name) else {
                     quarantineStray(directory(location) + "/" + name, name: name)
                     continue
                 }
@@ -285,7 +285,7 @@ public final class QueueStore: Sendable {
     public func sweepTemporaryFiles() throws(QueueError) {
         for name in try QueueFiles.list(temporaryPath) {
             let entry = temporaryPath + "/" + name
-            if FileSystem.isDirectory(atPath: entry) {
+            if QueueFiles.isRealDirectory(entry) {
                 guard let lock = QueueMessageLock.tryAcquire(entry) else { continue }
                 try QueueFiles.removeTree(entry)
                 withExtendedLifetime(lock) {}

@@ -97,6 +97,17 @@ import PostOfficeCore
         #expect(fixture.logs.events("queue.corrupt").count == 1)
     }
 
+    /// A symbolic link planted in messages/ is not followed: it is moved aside like any stray entry.
+    @Test func symbolicLinkInTheQueueIsNotFollowed() throws {
+        let fixture = try QueueFixture()
+        let id = try fixture.commit()
+        let other = "0000000000000000000000aa"
+        #expect(symlink(fixture.messagePath(id), fixture.queuePath + "/messages/" + other) == 0)
+        #expect(try fixture.store.scan().map(\.id) == [id])
+        #expect(fixture.entries("corrupt") == [other])
+        #expect(throws: QueueError.notFound(QueueID(other)!)) { try fixture.store.load(QueueID(other)!) }
+    }
+
     /// A crash mid-draft leaves tmp/ID with a partial body (and maybe a stray file): never listed,
     /// removed by the next scan, logged.
     @Test func tornTemporaryFilesAreIgnoredAndCleaned() throws {
