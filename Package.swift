@@ -29,6 +29,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(name: "PostOfficeSMTP", dependencies: ["PostOfficeCore", "PostOfficeSASL"], swiftSettings: strict),
+        .target(name: "PostOfficeQueue", dependencies: ["PostOfficeCore"], swiftSettings: strict),
         .target(name: "PostOfficeSASL", dependencies: ["PostOfficeCore"], swiftSettings: strict),
         .target(name: "PostOfficePOP3", dependencies: ["PostOfficeCore", "PostOfficeSASL"], swiftSettings: strict),
         .target(name: "PostOfficeTLS", dependencies: ["PostOfficeCore", "COpenSSL"], swiftSettings: strict),
@@ -67,6 +68,7 @@ let package = Package(
         .testTarget(name: "PostOfficeMaildirTests", dependencies: ["PostOfficeMaildir"]),
         .testTarget(name: "PostOfficeAccountsTests", dependencies: ["PostOfficeAccounts"]),
         .testTarget(name: "PostOfficeDeliveryTests", dependencies: ["PostOfficeDelivery"]),
+        .testTarget(name: "PostOfficeQueueTests", dependencies: ["PostOfficeQueue"]),
         .testTarget(
             name: "PostOfficeSMTPTests", dependencies: ["PostOfficeSMTP", "PostOfficeTesting"], resources: [.copy("Transcripts")]),
         .testTarget(name: "PostOfficeSASLTests", dependencies: ["PostOfficeSASL"]),

@@ -1,0 +1,175 @@
+// QueueBodyFormat: the body file `messages/ID/body` — header, envelope (`E`, then one `R` per recipient),
+// the message bytes as `D` records of at most 64 KiB, and the end marker `Z` (body size, data record
+// count, CRC-32 of all body bytes). Written once, never rewritten; scan checks its head and tail.
+
+import PostOfficeCore
+
+/// Encoding and structural checks of body files.
+enum QueueBodyFormat {
+    /// The end record is fixed-size, so a reader finds it at the end of the file without scanning.
+    static let endPayloadSize = 20
+    static let endRecordSize = QueueRecordFraming.recordOverhead + endPayloadSize
+
+    /// What the end marker says about the body.
+    struct Trailer: Hashable {
+        var bodySize: Int
+        var dataRecords: Int
+        var bodyChecksum: UInt32
+    }
+
+    /// The file header and envelope records, written before the first body byte.
+    static func encodeHead(_ envelope: QueueEnvelope) -> [UInt8] {
+        var out = QueueRecordFraming.fileHeader(magic: QueueRecordFraming.bodyMagic)
+        var e = QueuePayloadWriter()
+        e.bool(envelope.reversePath != nil)
+        if let path = envelope.reversePath {
+            e.string(path.localPart)
+            e.string(path.domain)
+        }
+        e.time(envelope.arrival)
+        e.bool(envelope.isLocalSender)
+        e.optionalString(envelope.envelopeID)
+        e.optionalString(envelope.returnContent)
+        e.u32(UInt32(envelope.recipients.count))
+        QueueRecordFraming.append(type: QueueRecordFraming.RecordType.envelope, payload: e.bytes, to: &out)
+        for recipient in envelope.recipients {
+            var r = QueuePayloadWriter()
+            r.string(recipient.address.localPart)
+            r.string(recipient.address.domain)
+            r.optionalString(recipient.originalRecipient)
+            r.optionalString(recipient.notify)
+            QueueRecordFraming.append(type: QueueRecordFraming.RecordType.recipient, payload: r.bytes, to: &out)
+        }
+        return out
+    }
+
+    static func encodeEnd(_ trailer: Trailer) -> [UInt8] {
+        var z = QueuePayloadWriter()
+        z.int(trailer.bodySize)
+        z.int(trailer.dataRecords)
+        z.u32(trailer.bodyChecksum)
+        var out: [UInt8] = []
+        QueueRecordFraming.append(type: QueueRecordFraming.RecordType.end, payload: z.bytes, to: &out)
+        return out
+    }
+
+    /// Decodes the `E` record: the envelope without recipients, and how many `R` records follow.
+    static func decodeEnvelope(_ record: QueueRecord) throws(QueueRecordError) -> (QueueEnvelope, recipientCount: Int) {
+        guard record.type == QueueRecordFraming.RecordType.envelope else { throw .unexpectedRecord(record.type) }
+        var e = QueuePayloadReader(record.payload)
+        var reversePath: MailAddress?
+        if try e.bool("reverse-path present") {
+            let local = try e.string("reverse-path local part")
+            let domain = try e.string("reverse-path domain")
+            reversePath = MailAddress(localPart: local, domain: domain)
+        }
+        let arrival = try e.time("arrival")
+        let isLocal = try e.bool("local sender")
+        let envelopeID = try e.optionalString("envid")
+        let ret = try e.optionalString("ret")
+        let count = Int(try e.u32("recipient count"))
+        try e.finish()
+        let envelope = QueueEnvelope(
+            reversePath: reversePath, arrival: arrival, recipients: [], envelopeID: envelopeID, returnContent: ret,
+            isLocalSender: isLocal)
+        return (envelope, count)
+    }
+
+    /// Decodes one `R` record.
+    static func decodeRecipient(_ record: QueueRecord) throws(QueueRecordError) -> QueueRecipient {
+        guard record.type == QueueRecordFraming.RecordType.recipient else { throw .unexpectedRecord(record.type) }
+        var r = QueuePayloadReader(record.payload)
+        let local = try r.string("recipient local part")
+        let domain = try r.string("recipient domain")
+        let orcpt = try r.optionalString("orcpt")
+        let notify = try r.optionalString("notify")
+        try r.finish()
+        return QueueRecipient(MailAddress(localPart: local, domain: domain), originalRecipient: orcpt, notify: notify)
+    }
+
+    static func decodeEnd(_ record: QueueRecord) throws(QueueRecordError) -> Trailer {
+        guard record.type == QueueRecordFraming.RecordType.end else { throw .unexpectedRecord(record.type) }
+        var z = QueuePayloadReader(record.payload)
+        let trailer = Trailer(
+            bodySize: try z.count("body size"), dataRecords: try z.count("data records"), bodyChecksum: try z.u32("body crc"))
+        try z.finish()
+        return trailer
+    }
+
+    /// Reads one record at `offset` of an open file. Returns the record and the offset after it.
+    static func readRecord(_ descriptor: Int32, at offset: Int, path: String) throws(QueueError) -> Result<(QueueRecord, Int), QueueRecordError> {
+        let head = try QueueFiles.read(descriptor, count: 5, at: offset, path: path)
+        guard head.count == 5 else { return .failure(.truncated) }
+        let length = Int(QueueRecordFraming.readBigEndian32(head[1...]))
+        guard length <= QueueRecordFraming.maximumPayload else { return .failure(.payloadTooLong(length)) }
+        let rest = try QueueFiles.read(descriptor, count: length + 4, at: offset + 5, path: path)
+        var reader = QueueRecordReader(records: head + rest)
+        do {
+            return .success((try reader.next(), offset + 5 + length + 4))
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    /// The parts of a body file scan needs, from its head and tail only (constant work per message).
+    struct Layout {
+        var envelope: QueueEnvelope
+        var dataStart: Int
+        var trailer: Trailer
+    }
+
+    /// Reads and checks the head (header, envelope records) and the tail (end marker) of a body file, and
+    /// that the size between them is exactly the data records the trailer announces. A file truncated or
+    /// extended anywhere fails here; a byte flipped inside the data is caught by ``QueueBodyReader``.
+    static func readLayout(_ descriptor: Int32, path: String) throws(QueueError) -> Result<Layout, QueueRecordError> {
+        let header = try QueueFiles.read(descriptor, count: QueueRecordFraming.fileHeaderSize, at: 0, path: path)
+        do {
+            try QueueRecordFraming.checkFileHeader(header[...], magic: QueueRecordFraming.bodyMagic)
+        } catch {
+            return .failure(error)
+        }
+        var offset = QueueRecordFraming.fileHeaderSize
+        var envelope: QueueEnvelope
+        var count: Int
+        switch try readRecord(descriptor, at: offset, path: path) {
+        case .failure(let error): return .failure(error)
+        case .success(let (record, next)):
+            offset = next
+            do {
+                (envelope, count) = try decodeEnvelope(record)
+            } catch {
+                return .failure(error)
+            }
+        }
+        while envelope.recipients.count < count {
+            switch try readRecord(descriptor, at: offset, path: path) {
+            case .failure(let error): return .failure(error)
+            case .success(let (record, next)):
+                offset = next
+                do {
+                    envelope.recipients.append(try decodeRecipient(record))
+                } catch {
+                    return .failure(error)
+                }
+            }
+        }
+        let size = try QueueFiles.size(descriptor, path: path)
+        guard size - offset >= endRecordSize else { return .failure(.truncated) }
+        switch try readRecord(descriptor, at: size - endRecordSize, path: path) {
+        case .failure(let error): return .failure(error)
+        case .success(let (record, _)):
+            do {
+                let trailer = try decodeEnd(record)
+                let expected = trailer.dataRecords * QueueRecordFraming.recordOverhead + trailer.bodySize
+                guard size - endRecordSize - offset == expected else {
+                    return .failure(size - endRecordSize - offset < expected ? .truncated : .inconsistent("body length"))
+                }
+                var full = envelope
+                full.messageSize = trailer.bodySize
+                return .success(Layout(envelope: full, dataStart: offset, trailer: trailer))
+            } catch {
+                return .failure(error)
+            }
+        }
+    }
+}

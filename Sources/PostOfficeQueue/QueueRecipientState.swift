@@ -1,0 +1,22 @@
+// QueueRecipientState: the mutable progress of one recipient — status, attempt count, when to try next.
+// Lives in the state file, indexed like QueueEnvelope.recipients.
+
+import PostOfficeCore
+
+/// The delivery progress of one recipient.
+public struct QueueRecipientState: Hashable, Sendable {
+    public var status: QueueRecipientStatus
+    /// Attempts made so far.
+    public var attempts: Int
+    /// When the next attempt is due (meaningful while pending or temporarily failed).
+    public var nextAttempt: MailTime
+    /// When the last attempt ended, if any.
+    public var lastAttempt: MailTime?
+
+    public init(status: QueueRecipientStatus = .pending, attempts: Int = 0, nextAttempt: MailTime, lastAttempt: MailTime? = nil) {
+        self.status = status
+        self.attempts = attempts
+        self.nextAttempt = nextAttempt
+        self.lastAttempt = lastAttempt
+    }
+}

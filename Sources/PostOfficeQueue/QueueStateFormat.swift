@@ -1,0 +1,80 @@
+// QueueStateFormat: the state file `messages/ID/state` — header, `M` (held flag, recipient count), one `S`
+// per recipient (status, RFC 3463 code, last reply, attempts, next and last attempt), end marker `Z`.
+// Small; decoded whole and replaced whole.
+
+import PostOfficeCore
+
+/// Encoding and decoding of state files.
+enum QueueStateFormat {
+    /// A state file larger than this is not one we wrote (a few hundred bytes per recipient).
+    static let sizeLimit = 16 << 20
+
+    static func encode(_ state: QueueMessageState) -> [UInt8] {
+        var out = QueueRecordFraming.fileHeader(magic: QueueRecordFraming.stateMagic)
+        var m = QueuePayloadWriter()
+        m.bool(state.isHeld)
+        m.u32(UInt32(state.recipients.count))
+        QueueRecordFraming.append(type: QueueRecordFraming.RecordType.message, payload: m.bytes, to: &out)
+        for recipient in state.recipients {
+            var s = QueuePayloadWriter()
+            switch recipient.status {
+            case .pending:
+                s.u8(0)
+            case .delivered(let reply):
+                s.u8(1)
+                s.string(reply)
+            case .temporaryFailure(let code, let reply):
+                s.u8(2)
+                s.statusCode(code)
+                s.string(reply)
+            case .permanentFailure(let code, let reply):
+                s.u8(3)
+                s.statusCode(code)
+                s.string(reply)
+            }
+            s.int(recipient.attempts)
+            s.time(recipient.nextAttempt)
+            s.optionalTime(recipient.lastAttempt)
+            QueueRecordFraming.append(type: QueueRecordFraming.RecordType.recipientState, payload: s.bytes, to: &out)
+        }
+        var z = QueuePayloadWriter()
+        z.u32(UInt32(state.recipients.count))
+        QueueRecordFraming.append(type: QueueRecordFraming.RecordType.end, payload: z.bytes, to: &out)
+        return out
+    }
+
+    /// Decodes a whole state file; every record, count and enumeration value is checked.
+    static func decode(_ bytes: [UInt8]) throws(QueueRecordError) -> QueueMessageState {
+        var reader = try QueueRecordReader(bytes, magic: QueueRecordFraming.stateMagic)
+        var m = QueuePayloadReader(try reader.next(expecting: QueueRecordFraming.RecordType.message).payload)
+        let isHeld = try m.bool("held")
+        let count = Int(try m.u32("recipient count"))
+        try m.finish()
+        var recipients: [QueueRecipientState] = []
+        for _ in 0..<count {
+            var s = QueuePayloadReader(try reader.next(expecting: QueueRecordFraming.RecordType.recipientState).payload)
+            let status: QueueRecipientStatus
+            switch try s.u8("status") {
+            case 0: status = .pending
+            case 1: status = .delivered(try s.string("reply"))
+            case 2:
+                let code = try s.statusCode("status code")
+                status = .temporaryFailure(code, try s.string("reply"))
+            case 3:
+                let code = try s.statusCode("status code")
+                status = .permanentFailure(code, try s.string("reply"))
+            default: throw .malformedField("status")
+            }
+            let attempts = try s.count("attempts")
+            let next = try s.time("next attempt")
+            let last = try s.optionalTime("last attempt")
+            try s.finish()
+            recipients.append(QueueRecipientState(status: status, attempts: attempts, nextAttempt: next, lastAttempt: last))
+        }
+        var z = QueuePayloadReader(try reader.next(expecting: QueueRecordFraming.RecordType.end).payload)
+        guard Int(try z.u32("record count")) == count else { throw .inconsistent("state record count") }
+        try z.finish()
+        guard reader.isAtEnd else { throw .trailingBytes }
+        return QueueMessageState(isHeld: isHeld, recipients: recipients)
+    }
+}

@@ -1,0 +1,138 @@
+// QueueStore+Operations: the changes the queue manager and the CLI make to a queued message — record an
+// attempt, hold, release, requeue, delete — each under the message lock, each a durable state replace.
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import PostOfficeCore
+
+extension QueueStore {
+    /// Records one delivery attempt: `results` maps recipient indexes (into the envelope's recipients)
+    /// to what happened. Recipients not mentioned keep their state. Returns the message afterwards:
+    /// when every recipient is final it has left the active queue — removed if all were delivered,
+    /// moved to `failed/` (location ``QueueMessage/Location/failed``) if any failed, until the bounce
+    /// generator exists ([RFC 3464](https://www.rfc-editor.org/rfc/rfc3464)).
+    @discardableResult
+    public func record(_ id: QueueID, results: [Int: QueueAttemptResult]) throws(QueueError) -> QueueMessage {
+        let now = clock.now()
+        return try update(id, allowFailed: false) { (state: inout QueueMessageState) throws(QueueError) in
+            for (index, result) in results {
+                guard state.recipients.indices.contains(index) else {
+                    throw .invalidRequest("recipient index \(index) out of range for \(id)")
+                }
+                var recipient = state.recipients[index]
+                guard !recipient.status.isFinal else { continue }  // a late duplicate report changes nothing
+                recipient.attempts += 1
+                recipient.lastAttempt = now
+                switch result {
+                case .delivered(let reply):
+                    recipient.status = .delivered(reply)
+                case .temporaryFailure(let code, let reply, let next):
+                    recipient.status = .temporaryFailure(code, reply)
+                    recipient.nextAttempt = next
+                case .permanentFailure(let code, let reply):
+                    recipient.status = .permanentFailure(code, reply)
+                }
+                state.recipients[index] = recipient
+            }
+        }
+    }
+
+    /// Holds a message: kept, listed, not attempted until ``release(_:)``.
+    @discardableResult
+    public func hold(_ id: QueueID) throws(QueueError) -> QueueMessage {
+        try update(id, allowFailed: true) { (state: inout QueueMessageState) throws(QueueError) in state.isHeld = true }
+    }
+
+    /// Releases a held message.
+    @discardableResult
+    public func release(_ id: QueueID) throws(QueueError) -> QueueMessage {
+        try update(id, allowFailed: true) { (state: inout QueueMessageState) throws(QueueError) in state.isHeld = false }
+    }
+
+    /// Makes every recipient still to be tried due now. A message in `failed/` goes back to the active
+    /// queue with its failed recipients pending again (an operator's "try once more").
+    @discardableResult
+    public func requeue(_ id: QueueID) throws(QueueError) -> QueueMessage {
+        let now = clock.now()
+        return try update(id, allowFailed: true, reviveFailed: true) { (state: inout QueueMessageState) throws(QueueError) in
+            for index in state.recipients.indices {
+                if case .permanentFailure = state.recipients[index].status { state.recipients[index].status = .pending }
+                if !state.recipients[index].status.isFinal { state.recipients[index].nextAttempt = now }
+            }
+        }
+    }
+
+    /// Removes a message (active or failed) for good. Under the message lock, so it cannot interleave with
+    /// a delivery update: the directory is first renamed into `tmp/` (gone from the queue in one step,
+    /// made durable by fsyncing its old parent), then emptied.
+    public func delete(_ id: QueueID) throws(QueueError) {
+        guard let (location, lock) = try lockMessage(id) else { throw .notFound(id) }
+        try remove(id, from: location)
+        withExtendedLifetime(lock) {}
+        logSink.log(LogRecord(.info, "queue.deleted", [("queue", id.rawValue), ("location", location.rawValue)]))
+    }
+
+    // MARK: - Internals
+
+    /// Locks the message wherever it is, looking again if it moves while we wait.
+    func lockMessage(_ id: QueueID) throws(QueueError) -> (QueueMessage.Location, QueueMessageLock)? {
+        for _ in 0..<8 {
+            guard let location = locate(id) else { return nil }
+            if let lock = try QueueMessageLock.acquire(directory(location) + "/" + id.rawValue) {
+                return (location, lock)
+            }
+        }
+        return nil
+    }
+
+    private func remove(_ id: QueueID, from location: QueueMessage.Location) throws(QueueError) {
+        let source = directory(location) + "/" + id.rawValue
+        let doomed = temporaryPath + "/" + id.rawValue + ".deleted"
+        try? QueueFiles.removeTree(doomed)
+        try QueueFiles.renameWithoutReplacing(source, doomed)
+        try QueueFiles.syncDirectory(directory(location))
+        try QueueFiles.removeTree(doomed)
+    }
+
+    /// Reads, changes and durably rewrites a message's state under its lock, then files the message
+    /// where its new state belongs (active, failed/, or gone when every recipient was delivered).
+    private func update(
+        _ id: QueueID, allowFailed: Bool, reviveFailed: Bool = false,
+        _ change: (inout QueueMessageState) throws(QueueError) -> Void
+    ) throws(QueueError) -> QueueMessage {
+        guard let (location, lock) = try lockMessage(id) else { throw .notFound(id) }
+        guard allowFailed || location == .active else {
+            throw .invalidRequest("\(id) is in failed/; requeue it first")
+        }
+        var message = try read(id, at: location)
+        try change(&message.state)
+        let base = directory(location) + "/" + id.rawValue
+        try writeState(message.state, in: base)
+        var target = location
+        if location == .active && message.state.isFinished {
+            if message.state.hasPermanentFailures {
+                target = .failed
+            } else {
+                try remove(id, from: .active)
+                logSink.log(LogRecord(.info, "queue.done", [("queue", id.rawValue)]))
+                withExtendedLifetime(lock) {}
+                return message
+            }
+        } else if location == .failed && reviveFailed && !message.state.isFinished {
+            target = .active
+        }
+        if target != location {
+            // Destination first, then source: after a crash the message is in exactly one of the two.
+            try QueueFiles.renameWithoutReplacing(base, directory(target) + "/" + id.rawValue)
+            try QueueFiles.syncDirectory(directory(target))
+            try QueueFiles.syncDirectory(directory(location))
+            message.location = target
+            logSink.log(LogRecord(.info, target == .failed ? "queue.failed" : "queue.requeued", [("queue", id.rawValue)]))
+        }
+        withExtendedLifetime(lock) {}
+        return message
+    }
+}
