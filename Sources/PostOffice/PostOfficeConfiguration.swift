@@ -53,8 +53,14 @@ public struct PostOfficeConfiguration: Sendable {
     /// so privileged ports (25, 110) work without keeping root. The data folder must belong to that user.
     /// Used by the CLI; an embedder drops privileges itself.
     public var runAsUser: String?
-    /// Catch-all targets per domain: mail for unknown users of the domain goes there.
+    /// Catch-all targets per domain: mail for unknown users of the domain goes there. `@domain` lines of
+    /// the aliases file are catch-alls too, and win over this for the same domain.
     public var catchAll: [String: String] = [:]
+    /// A file the CLI appends its log to, besides standard error (reopened on SIGHUP for logrotate).
+    /// Used by the CLI; an embedder passes its own ``LogSink``.
+    public var logFile: String?
+    /// Set while a config file is read when it turns TLS off (an empty `tls_certificate`).
+    var tlsTurnedOff = false
 
     public init(hostname: String = "localhost", dataDirectory: String) {
         self.hostname = hostname
