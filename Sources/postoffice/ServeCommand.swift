@@ -12,8 +12,8 @@ struct ServeCommand {
 
     func run() throws -> Int32 {
         Self.limitMallocArenas()
-        // Held pending until the signal sources below exist: a supervisor's SIGTERM right after the
-        // addresses are printed would otherwise be lost (ignored, or the default action mid-start).
+        // Blocked before any thread exists (threads inherit the mask), so a SIGTERM or SIGHUP that comes
+        // before the signal sources below stays pending for them instead of being lost or killing mid-start.
         var handled = sigset_t()
         sigemptyset(&handled)
         for number in [SIGHUP, SIGTERM, SIGINT] { sigaddset(&handled, number) }
@@ -50,9 +50,8 @@ struct ServeCommand {
         if let user = configuration.runAsUser {
             try Privileges.drop(to: user)
         }
-        signal(SIGHUP, SIG_IGN)
-        signal(SIGTERM, SIG_IGN)
-        signal(SIGINT, SIG_IGN)
+        // No SIG_IGN here: setting it discards a signal already pending (a TERM sent during start-up). The
+        // signals stay blocked in every thread, so Dispatch's signalfd gets them and no default action runs.
         let signals = DispatchQueue(label: "postoffice.signals")
         let hup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: signals)
         hup.setEventHandler {
