@@ -1,6 +1,10 @@
 // ConfigurationFile: reads the `key = value` config file (Postfix main.cf style) into a PostOfficeConfiguration,
 // and renders the effective settings back (`postoffice check`). Unknown keys and bad values name file and line.
 
+#if canImport(Glibc)
+import Glibc
+#endif
+import PostOfficeAccounts
 import PostOfficeCore
 import PostOfficeTLS
 
@@ -21,7 +25,8 @@ public struct ConfigurationError: Error, Hashable, Sendable, CustomStringConvert
 
 /// The configuration file format: one `key = value` per line, `#` starts a comment, blank lines are ignored,
 /// and a line starting with white space continues the previous value (as in Postfix's `main.cf`).
-/// Lists are separated by commas or white space. Relative paths are relative to the data directory.
+/// Lists are separated by commas or white space (domains by commas only). Relative paths are relative to the
+/// data directory, and are shown relative to it, so every rendered line parses back to the same setting.
 public enum ConfigurationFile {
     /// One setting: its key, what it means, and how to read and show it.
     struct Key: Sendable {
@@ -38,7 +43,7 @@ public enum ConfigurationFile {
         _ text: String, fileName: String, base: PostOfficeConfiguration
     ) throws(ConfigurationError) -> PostOfficeConfiguration {
         var configuration = base
-        var seen: Set<String> = []
+        var seen: [String: Int] = [:]
         var logical: [(line: Int, text: String)] = []
         for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             var line = String(raw)
@@ -64,22 +69,55 @@ public enum ConfigurationFile {
             guard let key = table[name] else {
                 throw ConfigurationError(file: fileName, line: number, message: "unknown key '\(name)'")
             }
-            guard seen.insert(name).inserted else {
-                throw ConfigurationError(file: fileName, line: number, message: "'\(name)' is set twice")
+            if let first = seen[name] {
+                throw ConfigurationError(file: fileName, line: number, message: "'\(name)' is set twice (first on line \(first)): keep one")
             }
+            seen[name] = number
             do {
                 try key.apply(&configuration, value)
             } catch {
                 throw ConfigurationError(file: fileName, line: number, message: "\(name): \(error.message)")
             }
         }
-        if let tls = configuration.tls, tls.certificateChainPath.isEmpty || tls.privateKeyPath.isEmpty {
-            throw ConfigurationError(file: fileName, line: 0, message: "tls_certificate and tls_private_key must be set together")
+        try checkTLS(&configuration, base: base, seen: seen, fileName: fileName)
+        return configuration
+    }
+
+    /// TLS after the whole file: an empty `tls_certificate` or `tls_private_key` turns TLS off (the other
+    /// `tls_*` keys then do nothing); otherwise certificate and key come as a pair — changing one of the
+    /// pair in `base` alone would pair a certificate with a key that is not its own.
+    static func checkTLS(
+        _ configuration: inout PostOfficeConfiguration, base: PostOfficeConfiguration, seen: [String: Int], fileName: String
+    ) throws(ConfigurationError) {
+        let turnedOff = configuration.tlsTurnedOff
+        configuration.tlsTurnedOff = false
+        if turnedOff { configuration.tls = nil }
+        if let tls = configuration.tls {
+            let certificateLine = seen["tls_certificate"]
+            let keyLine = seen["tls_private_key"]
+            if tls.certificateChainPath.isEmpty || tls.privateKeyPath.isEmpty {
+                let missing = tls.certificateChainPath.isEmpty ? "tls_certificate" : "tls_private_key"
+                throw ConfigurationError(
+                    file: fileName, line: certificateLine ?? keyLine ?? 0,
+                    message: "\(missing) is not set: set tls_certificate and tls_private_key together (or both empty for no TLS)")
+            }
+            if (certificateLine == nil) != (keyLine == nil), let old = base.tls {
+                let changed = certificateLine != nil
+                    ? tls.certificateChainPath != old.certificateChainPath : tls.privateKeyPath != old.privateKeyPath
+                if changed {
+                    let (set, other) = certificateLine != nil ? ("tls_certificate", "tls_private_key") : ("tls_private_key", "tls_certificate")
+                    throw ConfigurationError(
+                        file: fileName, line: certificateLine ?? keyLine ?? 0,
+                        message: "\(set) is changed but \(other) is not: set both, so the key belongs to the certificate")
+                }
+            }
         }
         if configuration.tls == nil && !(configuration.smtpsListeners.isEmpty && configuration.pop3sListeners.isEmpty) {
-            throw ConfigurationError(file: fileName, line: 0, message: "smtps_listen and pop3s_listen need tls_certificate and tls_private_key")
+            let line = seen["smtps_listen"] ?? seen["pop3s_listen"] ?? 0
+            throw ConfigurationError(
+                file: fileName, line: line,
+                message: "smtps_listen and pop3s_listen need TLS, which is off: set tls_certificate and tls_private_key, or leave them out for the default certificate")
         }
-        return configuration
     }
 
     /// The effective settings, one `key = value` line each, in the order of the reference.
@@ -87,11 +125,12 @@ public enum ConfigurationFile {
         keys.map { "\($0.name) = \($0.render(configuration))" }
     }
 
-    /// A commented config file showing every key with its default, for a new data folder.
+    /// A commented config file showing every key with its value in `configuration`, for a new data folder.
+    /// Uncommenting any one line leaves the configuration as it is; paths are shown relative to the data folder.
     public static func template(for configuration: PostOfficeConfiguration) -> String {
         var out = "# PostOffice configuration. Format: key = value; '#' starts a comment.\n"
-        out += "# Every key is shown with its current value; uncomment and change what you need.\n"
-        out += "# `postoffice check` prints the effective settings.\n\n"
+        out += "# Every key is shown with the value in effect; uncomment and change what you need.\n"
+        out += "# Relative paths are inside the data folder. `postoffice check` prints the effective settings.\n\n"
         for key in keys {
             out += "# \(key.help)\n#\(key.name) = \(key.render(configuration))\n\n"
         }
@@ -104,7 +143,7 @@ public enum ConfigurationFile {
         Key(name: "hostname", help: "Our host name, used in greetings, Received: headers and Maildir file names.",
             apply: { c, v throws(KeyError) in c.hostname = try hostName(v) }, render: { $0.hostname }),
         Key(name: "domains", help: "Domains we accept mail for (comma separated). Others are refused as relaying.",
-            apply: { c, v throws(KeyError) in c.domains = try list(v).map { d throws(KeyError) in try hostName(d).lowercased() } },
+            apply: { c, v throws(KeyError) in c.domains = try domainList(v) },
             render: { $0.domains.joined(separator: ", ") }),
         Key(name: "smtp_listen", help: "SMTP listeners, host:port (comma separated; [::1]:25 for IPv6; port 0 picks one).",
             apply: { c, v throws(KeyError) in c.smtpListeners = try addresses(v) },
@@ -118,16 +157,21 @@ public enum ConfigurationFile {
         Key(name: "pop3s_listen", help: "POP3 listeners with implicit TLS (pop3s), e.g. 0.0.0.0:995.",
             apply: { c, v throws(KeyError) in c.pop3sListeners = try addresses(v) },
             render: { $0.pop3sListeners.map(\.description).joined(separator: ", ") }),
-        Key(name: "tls_certificate", help: "PEM certificate chain for STARTTLS, STLS and the implicit-TLS listeners (empty: TLS off).",
+        Key(name: "tls_certificate",
+            help: "PEM certificate chain for STARTTLS, STLS and the implicit-TLS listeners (empty: TLS off).",
             apply: { c, v throws(KeyError) in
-                if v.isEmpty { c.tls = nil; return }
+                if v.isEmpty { c.tlsTurnedOff = true; return }
                 var t = c.tls ?? TLSConfiguration(certificateChainPath: "", privateKeyPath: "")
                 t.certificateChainPath = path(v, in: c)
                 c.tls = t
-            }, render: { $0.tls?.certificateChainPath ?? "" }),
-        tlsKey("tls_private_key", "PEM private key of tls_certificate.", render: \.privateKeyPath) { t, v, c throws(KeyError) in
-            t.privateKeyPath = path(v, in: c)
-        },
+            }, render: { c in c.tls.map { relativePath($0.certificateChainPath, in: c) } ?? "" }),
+        Key(name: "tls_private_key", help: "PEM private key of tls_certificate (empty: TLS off).",
+            apply: { c, v throws(KeyError) in
+                if v.isEmpty { c.tlsTurnedOff = true; return }
+                var t = c.tls ?? TLSConfiguration(certificateChainPath: "", privateKeyPath: "")
+                t.privateKeyPath = path(v, in: c)
+                c.tls = t
+            }, render: { c in c.tls.map { relativePath($0.privateKeyPath, in: c) } ?? "" }),
         tlsKey("tls_minimum_version", "Oldest TLS version accepted: TLSv1.2 (default) or TLSv1.3.", render: \.minimumVersion.description) {
             t, v, _ throws(KeyError) in
             guard let version = TLSProtocolVersion(name: v) else { throw KeyError(message: "expected TLSv1.2 or TLSv1.3, got '\(v)'") }
@@ -141,7 +185,7 @@ public enum ConfigurationFile {
             t, v, _ throws(KeyError) in t.cipherSuites = v
         },
         Key(name: "mail_root", help: "Where the Maildirs live (relative paths are below the data folder).",
-            apply: { c, v throws(KeyError) in c.mailRoot = path(v, in: c) }, render: { $0.mailRoot }),
+            apply: { c, v throws(KeyError) in c.mailRoot = path(v, in: c) }, render: { relativePath($0.mailRoot, in: $0) }),
         Key(name: "mail_location", help: "A user's Maildir below mail_root: %d domain, %n local part, %u address.",
             apply: { c, v throws(KeyError) in
                 guard v.contains("%n") || v.contains("%u") else { throw KeyError(message: "must contain %n or %u") }
@@ -151,9 +195,9 @@ public enum ConfigurationFile {
                 c.mailLocation = v
             }, render: { $0.mailLocation }),
         Key(name: "users_file", help: "Dovecot-style passwd-file with the users (user:{SCHEME}hash).",
-            apply: { c, v throws(KeyError) in c.usersFile = path(v, in: c) }, render: { $0.usersFile }),
+            apply: { c, v throws(KeyError) in c.usersFile = path(v, in: c) }, render: { relativePath($0.usersFile, in: $0) }),
         Key(name: "aliases_file", help: "Postfix-style alias table (alias@domain target, target).",
-            apply: { c, v throws(KeyError) in c.aliasesFile = path(v, in: c) }, render: { $0.aliasesFile }),
+            apply: { c, v throws(KeyError) in c.aliasesFile = path(v, in: c) }, render: { relativePath($0.aliasesFile, in: $0) }),
         Key(name: "recipient_delimiter", help: "Subaddress delimiter (alice+tag@ reaches alice); empty turns it off.",
             apply: { c, v throws(KeyError) in
                 guard v.count <= 1 else { throw KeyError(message: "must be one character or empty") }
@@ -179,8 +223,14 @@ public enum ConfigurationFile {
                 guard v.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" || $0 == "." }) else {
                     throw KeyError(message: "'\(v)' is not a user name")
                 }
+                guard v.isEmpty || getpwnam(v) != nil else {
+                    throw KeyError(message: "no such user '\(v)': create it (useradd --system --no-create-home \(v)) or leave run_as_user empty")
+                }
                 c.runAsUser = v.isEmpty ? nil : v
             }, render: { $0.runAsUser ?? "" }),
+        Key(name: "log_file", help: "Also log to this file (appended; reopened on SIGHUP, for logrotate). Empty: standard error only.",
+            apply: { c, v throws(KeyError) in c.logFile = v.isEmpty ? nil : path(v, in: c) },
+            render: { c in c.logFile.map { relativePath($0, in: c) } ?? "" }),
         Key(name: "plaintext_auth_on_loopback", help: "Allow USER/PASS and AUTH PLAIN without TLS on loopback (yes/no).",
             apply: { c, v throws(KeyError) in c.allowsPlaintextAuthenticationOnLoopback = try bool(v) },
             render: { $0.allowsPlaintextAuthenticationOnLoopback ? "yes" : "no" }),
@@ -242,6 +292,26 @@ public enum ConfigurationFile {
         value.split(whereSeparator: { $0 == "," || $0 == " " || $0 == "\t" }).map(String.init)
     }
 
+    /// Domains separated by commas: white space inside an item is a mistake (a missing comma or a typo), not a
+    /// separator, and every domain must be one the accounts files accept (no trailing dot).
+    static func domainList(_ value: String) throws(KeyError) -> [String] {
+        var out: [String] = []
+        for item in value.split(separator: ",").map({ String($0).trimmed }) where !item.isEmpty {
+            if item.contains(where: { $0 == " " || $0 == "\t" }) {
+                throw KeyError(message: "'\(item)' has white space inside: separate domains with commas")
+            }
+            if item.hasSuffix(".") {
+                throw KeyError(message: "'\(item)' ends with a dot: write \(item.dropLast())")
+            }
+            do {
+                out.append(try AccountName.normalizedDomain(item))
+            } catch {
+                throw KeyError(message: "\(error)")
+            }
+        }
+        return out
+    }
+
     static func bool(_ value: String) throws(KeyError) -> Bool {
         switch value.lowercased() {
         case "yes", "true", "on", "1": return true
@@ -261,16 +331,39 @@ public enum ConfigurationFile {
     static func addresses(_ value: String) throws(KeyError) -> [SocketAddress] {
         var out: [SocketAddress] = []
         for item in list(value) {
-            guard let address = SocketAddress(parsing: item) else {
-                throw KeyError(message: "'\(item)' is not host:port with a literal IP address")
-            }
+            guard let address = SocketAddress(parsing: item) else { throw KeyError(message: listenerProblem(item)) }
             out.append(address)
         }
         return out
     }
 
+    /// Why `text` is not a listener address, in words (for `SocketAddress(parsing:)` failures).
+    public static func listenerProblem(_ text: String) -> String {
+        if let colon = text.lastIndex(of: ":") {
+            let port = text[text.index(after: colon)...]
+            if !port.isEmpty, port.allSatisfy(\.isASCII), port.allSatisfy(\.isNumber), Int(port).map({ $0 > 65535 }) ?? true {
+                return "'\(text)': port \(port) is out of range 0...65535"
+            }
+        }
+        return "'\(text)' is not host:port with a literal IP address"
+    }
+
     static func path(_ value: String, in configuration: PostOfficeConfiguration) -> String {
-        value.hasPrefix("/") ? value : configuration.dataDirectory + "/" + value
+        if value.hasPrefix("/") { return value }
+        let folder = configuration.dataDirectory
+        return folder.hasSuffix("/") ? folder + value : folder + "/" + value
+    }
+
+    /// `path` as a config value: relative when it is inside the data folder, else absolute (a relative
+    /// path outside it is relative to the working directory, which the value could not express).
+    static func relativePath(_ path: String, in configuration: PostOfficeConfiguration) -> String {
+        let folder = configuration.dataDirectory.hasSuffix("/") ? configuration.dataDirectory : configuration.dataDirectory + "/"
+        if path.hasPrefix(folder) && path.count > folder.count { return String(path.dropFirst(folder.count)) }
+        if path.hasPrefix("/") || path.isEmpty { return path }
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        guard getcwd(&buffer, buffer.count) != nil else { return path }
+        let directory = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return directory + "/" + (path.hasPrefix("./") ? String(path.dropFirst(2)) : path)
     }
 }
 

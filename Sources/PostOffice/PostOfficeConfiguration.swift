@@ -58,7 +58,8 @@ public struct PostOfficeConfiguration: Sendable {
     /// so privileged ports (25, 110) work without keeping root. The data folder must belong to that user.
     /// Used by the CLI; an embedder drops privileges itself.
     public var runAsUser: String?
-    /// Catch-all targets per domain: mail for unknown users of the domain goes there.
+    /// Catch-all targets per domain: mail for unknown users of the domain goes there. `@domain` lines of
+    /// the aliases file are catch-alls too, and win over this for the same domain.
     public var catchAll: [String: String] = [:]
     /// Message submission listeners (RFC 6409, port 587 style): STARTTLS when a certificate is configured,
     /// SMTP AUTH required before MAIL, then any domain. Default none; the CLI's embedded default serves
@@ -81,6 +82,11 @@ public struct PostOfficeConfiguration: Sendable {
     /// Where mail for `postmaster` of every local domain goes when no user or alias of that name exists
     /// (RFC 5321 §4.5.1 requires every domain to accept it). nil: the first local domain's postmaster user.
     public var postmasterAddress: MailAddress?
+    /// A file the CLI appends its log to, besides standard error (reopened on SIGHUP for logrotate).
+    /// Used by the CLI; an embedder passes its own ``LogSink``.
+    public var logFile: String?
+    /// Set while a config file is read when it turns TLS off (an empty `tls_certificate`).
+    var tlsTurnedOff = false
 
     public init(hostname: String = "localhost", dataDirectory: String) {
         self.hostname = hostname

@@ -72,11 +72,19 @@ final class ServerContext: @unchecked Sendable {
         // The users' own domains are local too: a user in the users file must be reachable.
         let domains = Set(configuration.domains.map { $0.lowercased() }).union(users.localDomains)
         let accounts = try AccountsDirectory(domains: domains, users: users, aliases: aliases)
+        // `@domain` lines of the aliases file join `catch_all`, and win for the same domain. Several targets go
+        // through an alias whose local part no address can have (a control character).
+        var aliasMap = accounts.aliases
+        var catchAll = configuration.catchAll
+        for (domain, targets) in accounts.catchAll {
+            catchAll[domain] = targets.count == 1 ? targets[0] : "\u{1}catch-all@" + domain
+            if targets.count > 1 { aliasMap["\u{1}catch-all@" + domain] = targets }
+        }
         let directory = DeliveryDirectory(
             localDomains: Array(accounts.domains),
             users: Array(accounts.userAddresses),
-            aliases: accounts.aliases,
-            catchAll: configuration.catchAll,
+            aliases: aliasMap,
+            catchAll: catchAll,
             subaddressDelimiter: configuration.subaddressDelimiter?.first)
         return (users, directory)
     }

@@ -14,14 +14,18 @@ import PostOfficeCore
 /// flat), and delivers it to every recipient with the all-or-nothing rule of ``DeliveryTransaction``.
 /// Both line-ending forms give the same stored bytes. Exit codes follow sysexits(3):
 /// 0 delivered, 64 usage, 65 data error (empty, NUL byte, mail loop, too big), 67 no such user, 75 try later.
+/// The `postoffice` tool adds 78 (EX_CONFIG) before this runs, for a missing data folder or users file:
+/// without them every recipient would look unknown, and 67 makes the MTA bounce the mail for good.
 public enum DeliverCommand {
     public static let exitOK: Int32 = 0
     public static let exitUsage: Int32 = 64
     public static let exitDataError: Int32 = 65
     public static let exitNoUser: Int32 = 67
     public static let exitTemporaryFailure: Int32 = 75
+    /// EX_CONFIG: the setup is broken (MTAs such as Postfix retry later). Not returned by ``run(arguments:standardInput:agent:standardError:)``.
+    public static let exitConfigurationError: Int32 = 78
 
-    public static let usage = "usage: postoffice deliver [-f sender] [--] recipient..."
+    public static let usage = "usage: postoffice deliver [--data DIR] [-f sender] [--] recipient... (see postoffice deliver --help)"
 
     /// The parsed command line.
     public struct Arguments: Hashable, Sendable {

@@ -8,12 +8,12 @@
 /// ([RFC 7525](https://www.rfc-editor.org/rfc/rfc7525#section-4.2)), and OpenSSL's TLS 1.3 suites
 /// ([RFC 8446](https://www.rfc-editor.org/rfc/rfc8446#appendix-B.4)).
 public struct TLSConfiguration: Hashable, Sendable {
-    /// The default TLS 1.2 cipher list: ECDHE or DHE key exchange with AES-GCM or ChaCha20-Poly1305.
+    /// The default TLS 1.2 cipher list: ECDHE key exchange with AES-GCM or ChaCha20-Poly1305 (no finite-field
+    /// DHE: every TLS 1.2 client of the last decade has ECDHE, and DHE is the slower, weaker-parameter choice).
     public static let defaultCipherList = [
         "ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256",
         "ECDHE-ECDSA-AES256-GCM-SHA384", "ECDHE-RSA-AES256-GCM-SHA384",
         "ECDHE-ECDSA-CHACHA20-POLY1305", "ECDHE-RSA-CHACHA20-POLY1305",
-        "DHE-RSA-AES128-GCM-SHA256", "DHE-RSA-AES256-GCM-SHA384", "DHE-RSA-CHACHA20-POLY1305",
     ].joined(separator: ":")
 
     /// The default TLS 1.3 cipher suites.

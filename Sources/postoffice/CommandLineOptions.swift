@@ -31,6 +31,8 @@ struct CommandLineOptions {
         func address(for option: String) throws(UsageError) -> SocketAddress {
             let text = try value(for: option)
             guard let a = SocketAddress(parsing: text) else {
+                let problem = ConfigurationFile.listenerProblem(text)
+                if problem.contains("out of range") { throw UsageError("\(option) \(problem)") }
                 throw UsageError("\(option) \(text): expected HOST:PORT with a literal IP address, e.g. 127.0.0.1:2525 or [::1]:2525")
             }
             return a
@@ -64,6 +66,6 @@ struct CommandLineOptions {
         }
     }
 
-    /// Options that belong to a subcommand (deliver's) and are passed on untouched.
-    static let passThrough: Set<String> = ["--to", "--from", "--help", "-h", "--version"]
+    /// Options that belong to a subcommand (deliver's, alias add's) and are passed on untouched.
+    static let passThrough: Set<String> = ["--to", "--from", "--help", "-h", "--version", "--replace"]
 }

@@ -1,5 +1,5 @@
 // ServeCommand: `postoffice [serve]` — prepares the data folder on first run, starts the server, prints
-// where it listens and how to try it, and handles SIGHUP (reload) and SIGTERM/SIGINT (graceful stop).
+// where it listens and how to try it, and handles SIGHUP (reload, log reopen) and SIGTERM/SIGINT (graceful stop).
 
 import Dispatch
 #if canImport(Glibc)
@@ -12,10 +12,35 @@ struct ServeCommand {
 
     func run() throws -> Int32 {
         Self.limitMallocArenas()
+        // Blocked before any thread exists (threads inherit the mask), so a SIGTERM or SIGHUP that comes
+        // before the signal sources below stays pending for them instead of being lost or killing mid-start.
+        var handled = sigset_t()
+        sigemptyset(&handled)
+        for number in [SIGHUP, SIGTERM, SIGINT] { sigaddset(&handled, number) }
+        pthread_sigmask(SIG_BLOCK, &handled, nil)
         let setup = Setup(options: options)
-        var configuration = try setup.configuration()
-        let generatedPassword = try setup.prepareDataDirectory(&configuration)
-        let log = StandardErrorLogSink(minimumLevel: options.isVerbose ? .debug : .info)
+        var configuration = try setup.configuration(forServing: true)
+        var prepared = try setup.prepareDataDirectory(&configuration)
+        // Shown before anything that can fail (a port in use): the users file now exists, so a second
+        // start would not make a new password.
+        if let password = prepared.generatedPassword {
+            print("Created postmaster@localhost with password \(password)")
+            print("  (shown once; if it is lost, set a new one with `postoffice user passwd postmaster@localhost`)")
+            fflush(nil)
+        }
+        let standardError = StandardErrorLogSink(minimumLevel: options.isVerbose ? .debug : .info)
+        var fileLog: FileLogSink?
+        if let path = configuration.logFile {
+            let existed = FileSystem.fileExists(atPath: path)
+            do {
+                fileLog = try FileLogSink(path: path, minimumLevel: standardError.minimumLevel, next: standardError)
+            } catch {
+                throw ConfigurationProblem("log_file: cannot open \(path): \(error) (fix the path or its folder's permissions)")
+            }
+            if !existed { prepared.created.append(path) }
+        }
+        let log: any LogSink = fileLog ?? standardError
+        try Privileges.prepare(configuration, created: prepared.created)
         let server = try PostOfficeServer(configuration: configuration, logSink: log, isVerbose: options.isVerbose)
         do {
             try server.start()
@@ -25,26 +50,16 @@ struct ServeCommand {
         if let user = configuration.runAsUser {
             try Privileges.drop(to: user)
         }
-        print("PostOffice is serving mail for \(configuration.domains.joined(separator: ", ")) from \(configuration.dataDirectory)")
-        for address in server.smtpAddresses { print("  SMTP  \(address)") }
-        for address in server.pop3Addresses { print("  POP3  \(address)") }
-        for address in server.smtpsAddresses { print("  SMTPS \(address) (implicit TLS)") }
-        for address in server.pop3sAddresses { print("  POP3S \(address) (implicit TLS)") }
-        if let tls = configuration.tls { print("  TLS   STARTTLS and STLS with \(tls.certificateChainPath)") }
-        if let generatedPassword {
-            print("Created postmaster@localhost with password \(generatedPassword) (shown once; change it with `postoffice user passwd`).")
-        }
-        if let smtp = server.smtpAddresses.first {
-            print("Try it: swaks --server \(smtp.host) --port \(smtp.port) --to postmaster@localhost")
-        }
-        fflush(nil)
-
-        signal(SIGHUP, SIG_IGN)
-        signal(SIGTERM, SIG_IGN)
-        signal(SIGINT, SIG_IGN)
+        // No SIG_IGN here: setting it discards a signal already pending (a TERM sent during start-up). The
+        // signals stay blocked in every thread, so Dispatch's signalfd gets them and no default action runs.
         let signals = DispatchQueue(label: "postoffice.signals")
         let hup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: signals)
         hup.setEventHandler {
+            do {
+                try fileLog?.reopen()
+            } catch {
+                log.log(LogRecord(.error, "server.log_reopen_failed", [("error", "\(error)")]))
+            }
             do {
                 try server.reloadAccounts()
             } catch {
@@ -63,7 +78,24 @@ struct ServeCommand {
             source.resume()
             stoppers.append(source)
         }
-        withExtendedLifetime((hup, stoppers)) {
+
+        print("PostOffice is serving mail for \(configuration.domains.joined(separator: ", ")) from \(configuration.dataDirectory)")
+        for address in server.smtpAddresses { print("  SMTP  \(address)") }
+        for address in server.pop3Addresses { print("  POP3  \(address)") }
+        for address in server.smtpsAddresses { print("  SMTPS \(address) (implicit TLS)") }
+        for address in server.pop3sAddresses { print("  POP3S \(address) (implicit TLS)") }
+        if let tls = configuration.tls {
+            print("  TLS   STARTTLS and STLS with \(tls.certificateChainPath)")
+        } else {
+            print("  TLS   off (tls_certificate is empty): no STARTTLS or STLS")
+        }
+        if let path = configuration.logFile { print("  Log   \(path) and standard error") }
+        if let smtp = server.smtpAddresses.first {
+            print("Try it: swaks --server \(smtp.host) --port \(smtp.port) --to postmaster@localhost")
+        }
+        fflush(nil)
+
+        withExtendedLifetime((hup, stoppers, fileLog)) {
             dispatchMain()
         }
     }
@@ -92,17 +124,5 @@ extension ServeCommand {
         let arenaMaximum: Int32 = -8  // M_ARENA_MAX in glibc's <malloc.h>
         let arenas = max(2, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
         _ = mallopt(arenaMaximum, Int32(clamping: arenas))
-    }
-}
-
-struct CheckCommand {
-    let options: CommandLineOptions
-
-    /// Validates the config (and the users and aliases files), then prints every effective setting.
-    func run() throws -> Int32 {
-        let configuration = try Setup(options: options).configuration()
-        _ = try PostOfficeServer(configuration: configuration)
-        for line in ConfigurationFile.render(configuration) { print(line) }
-        return 0
     }
 }

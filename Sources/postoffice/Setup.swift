@@ -1,5 +1,6 @@
-// Setup: turns command-line options into a PostOfficeConfiguration (config file, then flags on top), and
-// creates the embedded default on first run: data folder, commented config, users, postmaster password.
+// Setup: turns command-line options into a PostOfficeConfiguration (CLI defaults, config file, then flags on
+// top), checks the data folder is there, and creates the embedded default on first run: data folder, commented
+// config, users, postmaster password, self-signed certificate.
 
 #if canImport(Glibc)
 import Glibc
@@ -13,12 +14,26 @@ struct Setup {
 
     var configPath: String { options.configFile ?? options.dataDirectory + "/postoffice.conf" }
 
-    /// The effective configuration: defaults, then the config file (if present), then flags.
-    func configuration() throws -> PostOfficeConfiguration {
+    var defaultCertificatePath: String { options.dataDirectory + "/tls/certificate.pem" }
+    var defaultPrivateKeyPath: String { options.dataDirectory + "/tls/private-key.pem" }
+
+    /// The CLI's defaults: the library's, with this machine's host name and the self-signed pair in
+    /// `tls/` (made on the first `serve`), so the template and `check` show the certificate in use.
+    func defaults() -> PostOfficeConfiguration {
         var configuration = PostOfficeConfiguration(hostname: Self.defaultHostname(), dataDirectory: options.dataDirectory)
+        configuration.tls = TLSConfiguration(certificateChainPath: defaultCertificatePath, privateKeyPath: defaultPrivateKeyPath)
+        return configuration
+    }
+
+    /// The effective configuration: defaults, then the config file (if present), then flags.
+    ///
+    /// `forServing`: the default certificate is made by ``prepareDataDirectory(_:)`` when missing. Otherwise a
+    /// missing default certificate means TLS is off for now (as it is until the first `serve`).
+    func configuration(forServing: Bool = false) throws -> PostOfficeConfiguration {
+        var configuration = defaults()
         if options.configFile != nil || FileSystem.fileExists(atPath: configPath) {
             guard let text = try? AccountsFile.read(configPath) else {
-                throw UsageError("cannot read config file \(configPath)")
+                throw ConfigurationProblem("cannot read the config file \(configPath): check it exists and is readable, or leave out --config")
             }
             configuration = try ConfigurationFile.parse(text, fileName: configPath, base: configuration)
         }
@@ -29,44 +44,88 @@ struct Setup {
             configuration.domains.append(domain)
         }
         if !configuration.domains.contains("localhost") { configuration.domains.append("localhost") }
-        // Without tls_* keys, the self-signed pair made on first run (if it is there) is used.
-        if configuration.tls == nil, FileSystem.fileExists(atPath: defaultCertificatePath),
-            FileSystem.fileExists(atPath: defaultPrivateKeyPath)
-        {
-            configuration.tls = TLSConfiguration(certificateChainPath: defaultCertificatePath, privateKeyPath: defaultPrivateKeyPath)
+        if !forServing, usesMissingDefaultCertificate(configuration) {
+            configuration.tls = nil
+            if !(configuration.smtpsListeners.isEmpty && configuration.pop3sListeners.isEmpty) {
+                throw ConfigurationProblem(
+                    "smtps_listen and pop3s_listen need TLS, but \(defaultCertificatePath) does not exist yet: "
+                        + "the first `postoffice serve` makes it, or set tls_certificate and tls_private_key")
+            }
         }
         return configuration
     }
 
-    var defaultCertificatePath: String { options.dataDirectory + "/tls/certificate.pem" }
-    var defaultPrivateKeyPath: String { options.dataDirectory + "/tls/private-key.pem" }
+    /// True when TLS is the default self-signed pair and it has not been made yet.
+    func usesMissingDefaultCertificate(_ configuration: PostOfficeConfiguration) -> Bool {
+        guard let tls = configuration.tls, tls.certificateChainPath == defaultCertificatePath,
+            tls.privateKeyPath == defaultPrivateKeyPath
+        else { return false }
+        return !(FileSystem.fileExists(atPath: defaultCertificatePath) && FileSystem.fileExists(atPath: defaultPrivateKeyPath))
+    }
 
-    /// Creates the data folder, config file, users and aliases files when missing. Returns the generated
-    /// postmaster password when it made the users file (to be printed once).
-    func prepareDataDirectory(_ configuration: inout PostOfficeConfiguration) throws -> String? {
-        if configuration.tls == nil {
+    /// Refuses to go on without a data folder (a mistyped --data, or a command run from another directory),
+    /// instead of acting on an empty set of users.
+    func requireDataDirectory() throws {
+        let folder = options.dataDirectory
+        guard FileSystem.isDirectory(atPath: folder) else {
+            throw ConfigurationProblem(
+                "no data folder at \(folder)\(Self.workingDirectoryNote(folder)): pass --data DIR, or run `postoffice serve --data \(folder)` once to create it")
+        }
+        guard access(folder, R_OK | X_OK) == 0 else {
+            throw ConfigurationProblem(
+                "cannot read the data folder \(folder): \(String(cString: strerror(errno))) (run as its owner, or fix its permissions)")
+        }
+    }
+
+    /// " (in /current/dir)" for a relative path, so "no data folder at ./postoffice-data" says where it looked.
+    static func workingDirectoryNote(_ path: String) -> String {
+        guard !path.hasPrefix("/") else { return "" }
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        guard getcwd(&buffer, buffer.count) != nil else { return "" }
+        return " (in " + String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) + ")"
+    }
+
+    /// What the first start made.
+    struct Prepared {
+        /// The generated postmaster password when the users file was made (to be printed once).
+        var generatedPassword: String?
+        /// Folders and files made now, so they can be given to run_as_user.
+        var created: [String] = []
+    }
+
+    /// Creates the data folder, config file, users and aliases files and the default certificate when missing.
+    func prepareDataDirectory(_ configuration: inout PostOfficeConfiguration) throws -> Prepared {
+        var prepared = Prepared()
+        func makeDirectory(_ path: String) throws {
+            guard !FileSystem.isDirectory(atPath: path) else { return }
+            // Parents first, so each folder made now is recorded.
+            if let slash = path.lastIndex(of: "/"), slash != path.startIndex { try makeDirectory(String(path[..<slash])) }
+            try FileSystem.createDirectory(atPath: path, mode: 0o700)
+            prepared.created.append(path)
+        }
+        try makeDirectory(configuration.dataDirectory)
+        try makeDirectory(configuration.mailRoot)
+        if usesMissingDefaultCertificate(configuration) {
             // TLS out of the box: a self-signed certificate for our host name, made once.
-            try FileSystem.createDirectory(atPath: options.dataDirectory + "/tls", mode: 0o700)
+            try makeDirectory(options.dataDirectory + "/tls")
             _ = try SelfSignedCertificate.createIfMissing(
                 hostName: configuration.hostname, certificatePath: defaultCertificatePath,
                 privateKeyPath: defaultPrivateKeyPath, clock: SystemClock(), random: SystemRandomSource())
-            configuration.tls = TLSConfiguration(certificateChainPath: defaultCertificatePath, privateKeyPath: defaultPrivateKeyPath)
+            prepared.created += [defaultCertificatePath, defaultPrivateKeyPath]
         }
-        try FileSystem.createDirectory(atPath: configuration.dataDirectory, mode: 0o700)
-        try FileSystem.createDirectory(atPath: configuration.mailRoot, mode: 0o700)
         if options.configFile == nil && !FileSystem.fileExists(atPath: configPath) {
-            let defaults = PostOfficeConfiguration(hostname: Self.defaultHostname(), dataDirectory: options.dataDirectory)
-            try AccountsFile.replace(configPath, with: ConfigurationFile.template(for: defaults), mode: 0o644)
+            try AccountsFile.replace(configPath, with: ConfigurationFile.template(for: defaults()), mode: 0o644)
+            prepared.created.append(configPath)
         }
         if !FileSystem.fileExists(atPath: configuration.aliasesFile) {
             let text = """
-                # Aliases: ALIAS TARGET[, TARGET...]   (Postfix virtual(5) style)
+                # Aliases: ALIAS TARGET[, TARGET...]   (Postfix virtual(5) style; @domain is a catch-all)
                 # postmaster@example.test  alice@example.test
 
                 """
             try AccountsFile.replace(configuration.aliasesFile, with: text, mode: 0o600)
+            prepared.created.append(configuration.aliasesFile)
         }
-        var generated: String?
         if !FileSystem.fileExists(atPath: configuration.usersFile) {
             let password = Self.generatePassword()
             let hash = try PasswordHash.generate(password: password, random: SystemRandomSource())
@@ -76,9 +135,10 @@ struct Setup {
 
                 """
             try AccountsFile.replace(configuration.usersFile, with: text, mode: 0o600)
-            generated = password
+            prepared.created.append(configuration.usersFile)
+            prepared.generatedPassword = password
         }
-        return generated
+        return prepared
     }
 
     static func generatePassword() -> String {

@@ -22,6 +22,9 @@ do {
 } catch let error as ConfigurationError {
     printError("postoffice: \(error)")
     status = 2
+} catch let error as ConfigurationProblem {
+    printError("postoffice: \(error)")
+    status = ConfigurationProblem.exitStatus
 } catch {
     printError("postoffice: \(error)")
     status = 1

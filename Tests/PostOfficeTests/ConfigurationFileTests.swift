@@ -72,7 +72,7 @@ import Testing
         ("smtp_listen = example.com:25", "f:1: smtp_listen: 'example.com:25' is not host:port with a literal IP address"),
         ("reject_long_lines = perhaps", "f:1: reject_long_lines: expected yes or no, got 'perhaps'"),
         ("hostname = bad host", "f:1: hostname: 'bad host' is not a host name"),
-        ("hostname = a\nhostname = b", "f:2: 'hostname' is set twice"),
+        ("hostname = a\nhostname = b", "f:2: 'hostname' is set twice (first on line 1): keep one"),
         ("mail_location = %d", "f:1: mail_location: must contain %n or %u"),
         ("mail_location = ../%n", "f:1: mail_location: must be a relative path without '..'"),
         ("catch_all = example.test", "f:1: catch_all: expected domain=address, got 'example.test'"),
@@ -80,8 +80,8 @@ import Testing
         ("pop3_idle_timeout = 60", "f:1: pop3_idle_timeout: 60 is out of range 600...86400"),
         ("tls_minimum_version = TLSv1.1", "f:1: tls_minimum_version: TLSv1.1 is too old: TLSv1.2 is the minimum"),
         ("tls_minimum_version = SSLv3", "f:1: tls_minimum_version: expected TLSv1.2 or TLSv1.3, got 'SSLv3'"),
-        ("tls_certificate = /c.pem", "f: tls_certificate and tls_private_key must be set together"),
-        ("pop3s_listen = 127.0.0.1:995", "f: smtps_listen and pop3s_listen need tls_certificate and tls_private_key"),
+        ("tls_certificate = /c.pem", "f:1: tls_private_key is not set: set tls_certificate and tls_private_key together (or both empty for no TLS)"),
+        ("pop3s_listen = 127.0.0.1:995", "f:1: smtps_listen and pop3s_listen need TLS, which is off: set tls_certificate and tls_private_key, or leave them out for the default certificate"),
     ]
 
     @Test(arguments: mistakes)
