@@ -64,7 +64,12 @@ public enum ConfigurationFile {
             guard let eq = line.firstIndex(of: "=") else {
                 throw ConfigurationError(file: fileName, line: number, message: "expected 'key = value'")
             }
-            let name = String(line[..<eq]).trimmed
+            var name = String(line[..<eq]).trimmed
+            if let current = renamedKeys[name] {
+                // An old name still works; the server logs that it has a new one.
+                configuration.deprecatedKeys.append("\(fileName):\(number): '\(name)' is now '\(current)'")
+                name = current
+            }
             let value = String(line[line.index(after: eq)...]).trimmed
             guard let key = table[name] else {
                 throw ConfigurationError(file: fileName, line: number, message: "unknown key '\(name)'")
@@ -113,10 +118,10 @@ public enum ConfigurationFile {
             }
         }
         if configuration.tls == nil && !(configuration.smtpsListeners.isEmpty && configuration.pop3sListeners.isEmpty) {
-            let line = seen["smtps_listen"] ?? seen["pop3s_listen"] ?? 0
+            let line = seen["submissions_listen"] ?? seen["pop3s_listen"] ?? 0
             throw ConfigurationError(
                 file: fileName, line: line,
-                message: "smtps_listen and pop3s_listen need TLS, which is off: set tls_certificate and tls_private_key, or leave them out for the default certificate")
+                message: "submissions_listen and pop3s_listen need TLS, which is off: set tls_certificate and tls_private_key, or leave them out for the default certificate")
         }
     }
 
@@ -151,7 +156,10 @@ public enum ConfigurationFile {
         Key(name: "pop3_listen", help: "POP3 listeners, host:port (comma separated).",
             apply: { c, v throws(KeyError) in c.pop3Listeners = try addresses(v) },
             render: { $0.pop3Listeners.map(\.description).joined(separator: ", ") }),
-        Key(name: "smtps_listen", help: "SMTP listeners with implicit TLS (submissions, RFC 8314), e.g. 0.0.0.0:465.",
+        Key(name: "submission_listen", help: "Submission listeners (RFC 6409, like port 587): STARTTLS, AUTH required, then any domain.",
+            apply: { c, v throws(KeyError) in c.submissionListeners = try addresses(v) },
+            render: { $0.submissionListeners.map(\.description).joined(separator: ", ") }),
+        Key(name: "submissions_listen", help: "Submission listeners with implicit TLS (RFC 8314, like port 465); the old name is smtps_listen.",
             apply: { c, v throws(KeyError) in c.smtpsListeners = try addresses(v) },
             render: { $0.smtpsListeners.map(\.description).joined(separator: ", ") }),
         Key(name: "pop3s_listen", help: "POP3 listeners with implicit TLS (pop3s), e.g. 0.0.0.0:995.",
@@ -231,9 +239,45 @@ public enum ConfigurationFile {
         Key(name: "log_file", help: "Also log to this file (appended; reopened on SIGHUP, for logrotate). Empty: standard error only.",
             apply: { c, v throws(KeyError) in c.logFile = v.isEmpty ? nil : path(v, in: c) },
             render: { c in c.logFile.map { relativePath($0, in: c) } ?? "" }),
-        Key(name: "plaintext_auth_on_loopback", help: "Allow USER/PASS and AUTH PLAIN without TLS on loopback (yes/no).",
+        Key(name: "plaintext_auth_on_loopback", help: "Allow passwords without TLS (USER/PASS, AUTH) from plaintext_auth_networks (yes/no).",
             apply: { c, v throws(KeyError) in c.allowsPlaintextAuthenticationOnLoopback = try bool(v) },
             render: { $0.allowsPlaintextAuthenticationOnLoopback ? "yes" : "no" }),
+        Key(name: "plaintext_auth_networks",
+            help: "Client networks (CIDR) that may send passwords without TLS; a local proxy makes everyone look local, so remove 127.0.0.0/8 behind one.",
+            apply: { c, v throws(KeyError) in c.plaintextAuthenticationNetworks = try networks(v) },
+            render: { $0.plaintextAuthenticationNetworks.map(\.description).joined(separator: ", ") }),
+        Key(name: "smtpd_auth_on_smtp", help: "Offer SMTP AUTH on smtp_listen too (yes/no); submission always offers it.",
+            apply: { c, v throws(KeyError) in c.offersAuthenticationOnSMTP = try bool(v) },
+            render: { $0.offersAuthenticationOnSMTP ? "yes" : "no" }),
+        Key(name: "sender_login_mismatch", help: "A logged-in user's MAIL FROM that is not theirs (login or own alias): reject or allow.",
+            apply: { c, v throws(KeyError) in
+                switch v.lowercased() {
+                case "reject": c.rejectsSenderLoginMismatch = true
+                case "allow": c.rejectsSenderLoginMismatch = false
+                default: throw KeyError(message: "expected reject or allow, got '\(v)'")
+                }
+            }, render: { $0.rejectsSenderLoginMismatch ? "reject" : "allow" }),
+        Key(name: "submission_messages_per_hour", help: "Messages one user may submit per hour, then 450 4.7.1 (0: no limit).",
+            apply: { c, v throws(KeyError) in c.submissionMessagesPerHour = try count(v) },
+            render: { String($0.submissionMessagesPerHour) }),
+        Key(name: "submission_recipients_per_hour", help: "Recipients one user may submit to per hour, then 450 4.7.1 (0: no limit).",
+            apply: { c, v throws(KeyError) in c.submissionRecipientsPerHour = try count(v) },
+            render: { String($0.submissionRecipientsPerHour) }),
+        Key(name: "submission_hide_client", help: "Leave the submitting client's IP address out of Received: (yes/no).",
+            apply: { c, v throws(KeyError) in c.hidesSubmissionClient = try bool(v) },
+            render: { $0.hidesSubmissionClient ? "yes" : "no" }),
+        Key(name: "relay_networks", help: "Client networks (CIDR) that may send to any domain without AUTH, like Postfix's mynetworks (default none).",
+            apply: { c, v throws(KeyError) in c.relayNetworks = try networks(v) },
+            render: { $0.relayNetworks.map(\.description).joined(separator: ", ") }),
+        Key(name: "postmaster_address", help: "Where postmaster@ every local domain goes when no such user or alias exists (empty: the first domain's postmaster user).",
+            apply: { c, v throws(KeyError) in
+                guard !v.isEmpty else {
+                    c.postmasterAddress = nil
+                    return
+                }
+                guard let address = MailAddress(v) else { throw KeyError(message: "'\(v)' is not an address") }
+                c.postmasterAddress = address
+            }, render: { $0.postmasterAddress?.description ?? "" }),
         limit("message_size_limit", "Largest message in bytes (SIZE, RFC 1870).", \.maximumMessageSize, 1...Int(Int32.max)),
         limit("recipient_limit", "Most recipients per message (RFC 5321 §4.5.3.1.8 asks at least 100).", \.maximumRecipients, 100...100_000),
         limit("smtp_line_length_limit", "Longest SMTP command line in bytes (RFC 5321: at least 512).", \.smtpCommandLineLength, 512...65536),
@@ -310,6 +354,25 @@ public enum ConfigurationFile {
             }
         }
         return out
+    }
+
+    /// Old key names that still work, with the name they have now.
+    static let renamedKeys = ["smtps_listen": "submissions_listen"]
+
+    static func networks(_ value: String) throws(KeyError) -> [NetworkRange] {
+        var out: [NetworkRange] = []
+        for item in list(value) {
+            guard let network = NetworkRange(item) else {
+                throw KeyError(message: "'\(item)' is not a network: write an address or ADDRESS/BITS, e.g. 192.0.2.0/24 or ::1/128")
+            }
+            out.append(network)
+        }
+        return out
+    }
+
+    static func count(_ value: String) throws(KeyError) -> Int {
+        guard let n = Int(value.replacingUnderscores), n >= 0 else { throw KeyError(message: "'\(value)' is not a whole number of 0 or more") }
+        return n
     }
 
     static func bool(_ value: String) throws(KeyError) -> Bool {

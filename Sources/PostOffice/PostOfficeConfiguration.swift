@@ -87,6 +87,8 @@ public struct PostOfficeConfiguration: Sendable {
     public var logFile: String?
     /// Set while a config file is read when it turns TLS off (an empty `tls_certificate`).
     var tlsTurnedOff = false
+    /// Old key names the config file used ("FILE:LINE: 'old' is now 'new'"), logged when the server starts.
+    public internal(set) var deprecatedKeys: [String] = []
 
     public init(hostname: String = "localhost", dataDirectory: String) {
         self.hostname = hostname

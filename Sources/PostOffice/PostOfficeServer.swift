@@ -75,6 +75,9 @@ public final class PostOfficeServer: Sendable {
             clock: context.environment.clock, logSink: context.environment.logSink)
         context.io.storagePool.submit { sweeper.sweep() }
         started.forEach { $0.start() }
+        for note in configuration.deprecatedKeys {
+            context.environment.logSink.log(LogRecord(.warning, "config.deprecated_key", [("where", note)]))
+        }
         for listener in started {
             context.environment.logSink.log(LogRecord(.info, "server.listening", [
                 ("protocol", listener.spec.name),

@@ -119,6 +119,7 @@ final class ServerContext: @unchecked Sendable {
         applied.smtpListeners = running.smtpListeners
         applied.pop3Listeners = running.pop3Listeners
         applied.smtpsListeners = running.smtpsListeners
+        applied.submissionListeners = running.submissionListeners
         applied.pop3sListeners = running.pop3sListeners
         applied.dataDirectory = running.dataDirectory
         applied.mailRoot = running.mailRoot

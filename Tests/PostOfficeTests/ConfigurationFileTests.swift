@@ -81,7 +81,7 @@ import Testing
         ("tls_minimum_version = TLSv1.1", "f:1: tls_minimum_version: TLSv1.1 is too old: TLSv1.2 is the minimum"),
         ("tls_minimum_version = SSLv3", "f:1: tls_minimum_version: expected TLSv1.2 or TLSv1.3, got 'SSLv3'"),
         ("tls_certificate = /c.pem", "f:1: tls_private_key is not set: set tls_certificate and tls_private_key together (or both empty for no TLS)"),
-        ("pop3s_listen = 127.0.0.1:995", "f:1: smtps_listen and pop3s_listen need TLS, which is off: set tls_certificate and tls_private_key, or leave them out for the default certificate"),
+        ("pop3s_listen = 127.0.0.1:995", "f:1: submissions_listen and pop3s_listen need TLS, which is off: set tls_certificate and tls_private_key, or leave them out for the default certificate"),
     ]
 
     @Test(arguments: mistakes)

@@ -148,7 +148,8 @@ import Glibc
         defer { server.stop() }
         let checked = try Self.run(["check", "--data", data])
         #expect(checked.status == 0, "\(checked.errorOutput)")
-        #expect(checked.output.contains("\nsmtps_listen = 127.0.0.1:0\n"))
+        // The old key name still works, and `check` shows it under its new name.
+        #expect(checked.output.contains("\nsubmissions_listen = 127.0.0.1:0\n"))
     }
 
     @Test(.enabled(if: built, "the postoffice binary is not built (swift build --product postoffice)"))

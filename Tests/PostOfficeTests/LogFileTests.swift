@@ -88,6 +88,7 @@ import Glibc
             ts=2026-01-02T03:04:07.000Z level=info event=pop3.login_failed session=AAAAAAAAAA user="a b"
             ts=2026-01-02T03:04:08.000Z level=warning event=pop3.login_throttled session=AAAAAAAAAA client=192.0.2.7
             ts=2026-01-02T03:04:09.000Z level=info event=pop3.login session=CCCCCCCCCC user=carol messages=0
+            ts=2026-01-02T03:04:10.000Z level=info event=smtp.login_failed session=DDDDDDDDDD client=198.51.100.4 user=dave reason=credentials
 
             """
         try sample.write(toFile: data + "/sample.log", atomically: true, encoding: .utf8)
@@ -98,5 +99,7 @@ import Glibc
         #expect(lines[failed + 2].hasPrefix("|      192.0.2.7 "))
         let throttled = try #require(lines.firstIndex { $0.contains("[1] ^pop3\\.login_throttled") }, "\(result.output)")
         #expect(lines[throttled + 1].hasPrefix("|      192.0.2.7 "))
+        let smtp = try #require(lines.firstIndex { $0.contains("[1] ^smtp\\.login_failed") }, "\(result.output)")
+        #expect(lines[smtp + 1].hasPrefix("|      198.51.100.4 "))
     }
 }

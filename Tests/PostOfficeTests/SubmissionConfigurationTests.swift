@@ -1,0 +1,69 @@
+// SubmissionConfigurationTests: the configuration keys of submission and trust (issues 13 and 19) parse,
+// render back to themselves, and refuse bad values with the reason; the old smtps_listen name still works.
+
+import PostOfficeCore
+import PostOfficeTLS
+import Testing
+@testable import PostOffice
+
+@Suite struct SubmissionConfigurationTests {
+    /// A base with a certificate, which implicit-TLS listeners need.
+    private var base: PostOfficeConfiguration {
+        var c = PostOfficeConfiguration(dataDirectory: "/srv/po")
+        c.tls = TLSConfiguration(certificateChainPath: "/srv/po/tls/certificate.pem", privateKeyPath: "/srv/po/tls/private-key.pem")
+        return c
+    }
+
+    @Test func submissionKeysParseAndRenderBack() throws {
+        let text = """
+            submission_listen = 127.0.0.1:1587
+            submissions_listen = 127.0.0.1:1465
+            smtpd_auth_on_smtp = yes
+            sender_login_mismatch = allow
+            submission_messages_per_hour = 50
+            submission_recipients_per_hour = 0
+            submission_hide_client = yes
+            relay_networks = 192.0.2.0/24, 2001:db8::/32
+            plaintext_auth_networks = 127.0.0.1
+            postmaster_address = alice@example.test
+            """
+        let c = try ConfigurationFile.parse(text, fileName: "po.conf", base: base)
+        #expect(c.submissionListeners == [SocketAddress(host: "127.0.0.1", port: 1587)])
+        #expect(c.smtpsListeners == [SocketAddress(host: "127.0.0.1", port: 1465)])
+        #expect(c.offersAuthenticationOnSMTP)
+        #expect(!c.rejectsSenderLoginMismatch)
+        #expect(c.submissionMessagesPerHour == 50)
+        #expect(c.submissionRecipientsPerHour == 0)
+        #expect(c.hidesSubmissionClient)
+        #expect(c.relayNetworks.map(\.description) == ["192.0.2.0/24", "2001:db8::/32"])
+        #expect(c.plaintextAuthenticationNetworks.map(\.description) == ["127.0.0.1/32"])
+        #expect(c.postmasterAddress == MailAddress("alice@example.test"))
+        let rendered = ConfigurationFile.render(c).joined(separator: "\n")
+        let again = try ConfigurationFile.parse(rendered, fileName: "rendered", base: base)
+        #expect(ConfigurationFile.render(again) == ConfigurationFile.render(c))
+    }
+
+    @Test func theOldSMTPSNameStillWorksAndIsNoted() throws {
+        let c = try ConfigurationFile.parse(
+            "smtps_listen = 127.0.0.1:465\n", fileName: "po.conf", base: base)
+        #expect(c.smtpsListeners == [SocketAddress(host: "127.0.0.1", port: 465)])
+        #expect(c.deprecatedKeys == ["po.conf:1: 'smtps_listen' is now 'submissions_listen'"])
+        #expect(c.listenerSpecs.contains(ListenerSpec(address: SocketAddress(host: "127.0.0.1", port: 465), service: .submission, security: .implicit)))
+    }
+
+    @Test(arguments: [
+        ("relay_networks = 192.0.2.0/33", "relay_networks: '192.0.2.0/33' is not a network"),
+        ("plaintext_auth_networks = localhost", "plaintext_auth_networks: 'localhost' is not a network"),
+        ("sender_login_mismatch = maybe", "sender_login_mismatch: expected reject or allow, got 'maybe'"),
+        ("submission_messages_per_hour = -1", "submission_messages_per_hour: '-1' is not a whole number of 0 or more"),
+        ("postmaster_address = not an address", "postmaster_address: 'not an address' is not an address"),
+    ])
+    func badValuesNameTheReason(_ line: String, _ message: String) {
+        do {
+            _ = try ConfigurationFile.parse(line, fileName: "f", base: PostOfficeConfiguration(dataDirectory: "/srv/po"))
+            Issue.record("parsed: \(line)")
+        } catch {
+            #expect(error.description.hasPrefix("f:1: " + message), "\(error.description)")
+        }
+    }
+}
