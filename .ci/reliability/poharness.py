@@ -70,7 +70,8 @@ class Server:
         """Starts the server; returns seconds until the SMTP port accepts a connection."""
         log = open(self.log_path, "ab")
         command = self.wrapper + [self.binary, "--data", self.data, "--domain", DOMAIN,
-                                  "--smtp", f"127.0.0.1:{self.smtp_port}", "--pop3", f"127.0.0.1:{self.pop3_port}"]
+                                  "--smtp", f"127.0.0.1:{self.smtp_port}", "--pop3", f"127.0.0.1:{self.pop3_port}",
+                                  "--submission", "127.0.0.1:0"]
         offset = log.tell()
         began = time.monotonic()
         spawned = time.time()

@@ -75,7 +75,7 @@ final class PostOfficeProcess {
 
     func start() throws {
         let child = try Subprocess.start(binary, common + ["serve", "--smtp", "127.0.0.1:\(smtpPort)",
-                                                            "--pop3", "127.0.0.1:\(pop3Port)"],
+                                                            "--pop3", "127.0.0.1:\(pop3Port)", "--submission", "127.0.0.1:0"],
                                          logFile: logFile)
         pid = child
         try "\(child)\n".write(toFile: pidFile, atomically: true, encoding: .utf8)

@@ -62,10 +62,12 @@ struct AliasCommand {
             } else {
                 print("\(shown) -> \(targets.joined(separator: ", "))")
             }
+            RunningServer.reloadAfterChange(dataDirectory: options.dataDirectory)
         case "del":
             guard words.count == 2 else { throw UsageError("alias del needs exactly one ALIAS") }
             try AliasTable.edit(file) { try $0.remove(key: words[1]) }
             print("removed \(words[1])")
+            RunningServer.reloadAfterChange(dataDirectory: options.dataDirectory)
         default:
             throw UsageError("unknown alias action '\(action)': use add, del or list (see postoffice alias --help)")
         }

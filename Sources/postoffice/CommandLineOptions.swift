@@ -15,6 +15,7 @@ struct CommandLineOptions {
     var configFile: String?
     var smtpListeners: [SocketAddress] = []
     var pop3Listeners: [SocketAddress] = []
+    var submissionListeners: [SocketAddress] = []
     var domains: [String] = []
     var hostname: String?
     var isVerbose = false
@@ -53,6 +54,7 @@ struct CommandLineOptions {
             case "--config": configFile = try value(for: argument)
             case "--smtp": smtpListeners.append(try address(for: argument))
             case "--pop3": pop3Listeners.append(try address(for: argument))
+            case "--submission": submissionListeners.append(try address(for: argument))
             case "--domain": domains.append(try value(for: argument).lowercased())
             case "--hostname": hostname = try value(for: argument)
             case "--verbose", "-v": isVerbose = true

@@ -13,6 +13,7 @@ enum Commands {
                postoffice alias add [--replace] ALIAS TARGET[,TARGET...] | alias del ALIAS | alias list
                postoffice deliver --to ADDRESS [--to ADDRESS...] [--from ADDRESS] < message
                postoffice check                      validate the config and print the effective settings
+               postoffice reload                     make the running server re-read its config, users, aliases
                postoffice COMMAND --help             options and examples of one command
 
         Options:
@@ -20,6 +21,7 @@ enum Commands {
           --config FILE      config file (default DIR/postoffice.conf)
           --smtp HOST:PORT   SMTP listener, repeatable (default 127.0.0.1:2525; port 0 picks a free one)
           --pop3 HOST:PORT   POP3 listener, repeatable (default 127.0.0.1:1100)
+          --submission HOST:PORT  submission listener (AUTH, then any domain), repeatable (default 127.0.0.1:1587)
           --domain D         a domain to accept mail for, repeatable (localhost is always local)
           --hostname NAME    our host name for greetings and Received: headers
           --verbose          log the protocol trace (passwords redacted)
@@ -27,11 +29,13 @@ enum Commands {
 
         Exit status: 0 done, 1 failed, 2 bad command line or config file line,
                      78 (EX_CONFIG) data folder or files missing or unusable.
-        Signals: SIGHUP reloads users and aliases and reopens log_file; SIGTERM and SIGINT shut down gracefully.
+        Signals: SIGHUP (or `postoffice reload`) re-reads postoffice.conf, users and aliases and reopens log_file;
+                 SIGTERM and SIGINT shut down gracefully.
         """
 
     /// The help of each subcommand.
     static let subcommandHelp: [String: String] = [
+        "reload": ReloadCommand.help,
         "serve": """
             Usage: postoffice [serve] [--data DIR] [--config FILE] [--smtp HOST:PORT]... [--pop3 HOST:PORT]...
                                       [--domain D]... [--hostname NAME] [--verbose]
@@ -40,7 +44,7 @@ enum Commands {
             postoffice.conf, the users file with postmaster@localhost (its password is printed once), the aliases
             file, mail/ and a self-signed certificate in tls/. Started as root with run_as_user set, it binds the
             ports, then runs as that user; the data folder must belong to it (what the first start makes is given
-            to it). SIGHUP reloads users and aliases and reopens log_file.
+            to it). SIGHUP or `postoffice reload` re-reads postoffice.conf, users and aliases and reopens log_file.
 
             Examples:
               postoffice serve --data /var/lib/postoffice --smtp 0.0.0.0:25 --pop3 0.0.0.0:110 --domain example.test
@@ -65,7 +69,7 @@ enum Commands {
               (with --data DIR / --config FILE as for serve)
 
             Edits the users file (Dovecot passwd-file, users_file) in place; a running server sees the change
-            after SIGHUP. --password-stdin reads the password from the first line of standard input.
+            at once (it is reloaded for you). --password-stdin reads the password from the first line of standard input.
 
             Examples:
               postoffice user add alice@example.test
@@ -123,6 +127,9 @@ enum Commands {
         case "serve":
             guard words.isEmpty else { throw UsageError("serve takes no arguments, got '\(words[0])' (see postoffice serve --help)") }
             return try ServeCommand(options: options).run()
+        case "reload":
+            guard words.isEmpty else { throw UsageError("reload takes no arguments, got '\(words[0])' (see postoffice reload --help)") }
+            return try ReloadCommand(options: options).run()
         case "check":
             guard words.isEmpty else { throw UsageError("check takes no arguments, got '\(words[0])' (see postoffice check --help)") }
             return try CheckCommand(options: options).run()

@@ -1,5 +1,6 @@
 // ServeCommand: `postoffice [serve]` — prepares the data folder on first run, starts the server, prints
-// where it listens and how to try it, and handles SIGHUP (reload, log reopen) and SIGTERM/SIGINT (graceful stop).
+// where it listens and how to try it, writes its pid file, and handles SIGHUP (re-read postoffice.conf, users
+// and aliases; reopen the log) and SIGTERM/SIGINT (graceful stop).
 
 import Dispatch
 #if canImport(Glibc)
@@ -50,6 +51,7 @@ struct ServeCommand {
         if let user = configuration.runAsUser {
             try Privileges.drop(to: user)
         }
+        RunningServer.writePidFile(dataDirectory: configuration.dataDirectory)
         // No SIG_IGN here: setting it discards a signal already pending (a TERM sent during start-up). The
         // signals stay blocked in every thread, so Dispatch's signalfd gets them and no default action runs.
         let signals = DispatchQueue(label: "postoffice.signals")
@@ -60,10 +62,14 @@ struct ServeCommand {
             } catch {
                 log.log(LogRecord(.error, "server.log_reopen_failed", [("error", "\(error)")]))
             }
+            // postoffice.conf is read again (with the same command-line flags on top); a mistake in it is
+            // logged and the server keeps the configuration it has.
             do {
-                try server.reloadAccounts()
+                try server.reload(configuration: setup.configuration(forServing: true))
             } catch {
-                log.log(LogRecord(.error, "server.reload_failed", [("error", "\(error)")]))
+                log.log(LogRecord(.error, "server.reload_failed", [
+                    ("error", "\(error)"), ("hint", "fix the file and reload again; the server keeps its current settings"),
+                ]))
             }
         }
         hup.resume()
@@ -73,6 +79,7 @@ struct ServeCommand {
             source.setEventHandler {
                 log.log(LogRecord(.info, "server.stopping", [("signal", number == SIGTERM ? "TERM" : "INT")]))
                 server.shutdown()
+                RunningServer.removePidFile(dataDirectory: configuration.dataDirectory)
                 exit(0)
             }
             source.resume()
@@ -82,7 +89,8 @@ struct ServeCommand {
         print("PostOffice is serving mail for \(configuration.domains.joined(separator: ", ")) from \(configuration.dataDirectory)")
         for address in server.smtpAddresses { print("  SMTP  \(address)") }
         for address in server.pop3Addresses { print("  POP3  \(address)") }
-        for address in server.smtpsAddresses { print("  SMTPS \(address) (implicit TLS)") }
+        for address in server.submissionAddresses { print("  Submission  \(address) (AUTH required)") }
+        for address in server.smtpsAddresses { print("  Submissions \(address) (implicit TLS, AUTH required)") }
         for address in server.pop3sAddresses { print("  POP3S \(address) (implicit TLS)") }
         if let tls = configuration.tls {
             print("  TLS   STARTTLS and STLS with \(tls.certificateChainPath)")

@@ -22,6 +22,8 @@ struct Setup {
     func defaults() -> PostOfficeConfiguration {
         var configuration = PostOfficeConfiguration(hostname: Self.defaultHostname(), dataDirectory: options.dataDirectory)
         configuration.tls = TLSConfiguration(certificateChainPath: defaultCertificatePath, privateKeyPath: defaultPrivateKeyPath)
+        // The embedded default serves submission too (RFC 6409), on a port that needs no root.
+        configuration.submissionListeners = [SocketAddress(host: "127.0.0.1", port: 1587)]
         return configuration
     }
 
@@ -39,6 +41,7 @@ struct Setup {
         }
         if !options.smtpListeners.isEmpty { configuration.smtpListeners = options.smtpListeners }
         if !options.pop3Listeners.isEmpty { configuration.pop3Listeners = options.pop3Listeners }
+        if !options.submissionListeners.isEmpty { configuration.submissionListeners = options.submissionListeners }
         if let hostname = options.hostname { configuration.hostname = hostname }
         for domain in options.domains where !configuration.domains.contains(domain) {
             configuration.domains.append(domain)

@@ -43,10 +43,12 @@ struct UserCommand {
                 }
             }
             print(action == "add" ? "added \(name)" : "changed the password of \(name)")
+            RunningServer.reloadAfterChange(dataDirectory: options.dataDirectory)
         case "del":
             guard words.count == 2 else { throw UsageError("user del needs exactly one ADDRESS") }
             try UserDatabase.edit(file) { try $0.remove(named: words[1]) }
             print("removed \(words[1]) (its Maildir is kept)")
+            RunningServer.reloadAfterChange(dataDirectory: options.dataDirectory)
         default:
             throw UsageError("unknown user action '\(action)': use add, del, passwd or list (see postoffice user --help)")
         }

@@ -82,7 +82,7 @@ import Glibc
         defer { try? FileManager.default.removeItem(atPath: data) }
         let server = Process()
         server.executableURL = URL(fileURLWithPath: try #require(Self.binary))
-        server.arguments = ["--data", data, "--smtp", "127.0.0.1:0", "--pop3", "127.0.0.1:0"]
+        server.arguments = ["--data", data, "--smtp", "127.0.0.1:0", "--pop3", "127.0.0.1:0", "--submission", "127.0.0.1:0"]
         let stdout = Pipe()
         server.standardOutput = stdout
         server.standardError = FileHandle(forWritingAtPath: "/dev/null")
@@ -90,11 +90,12 @@ import Glibc
         defer { if server.isRunning { kill(server.processIdentifier, SIGKILL) } }
         let (smtp, pop3) = try Self.listeningAddresses(stdout.fileHandleForReading)
 
-        // alice does not exist yet; the users file gets her, and SIGHUP makes the running server see her.
+        // alice does not exist yet; the users file gets her, and `user add` reloads the running server
+        // (a SIGHUP of our own does the same again).
         #expect(try Self.recipientReply(smtp, "alice@localhost") == 550)
         let added = try Self.run(["user", "add", "alice@localhost", "--password-stdin", "--data", data], input: "alice pw\n")
         #expect(added.status == 0, "\(added.errorOutput)")
-        #expect(added.output == "added alice@localhost\n")
+        #expect(added.output == "added alice@localhost\nreloaded the running server (pid \(server.processIdentifier))\n")
         #expect(kill(server.processIdentifier, SIGHUP) == 0)
         var code = 0
         for _ in 0..<200 {
@@ -239,7 +240,7 @@ import Glibc
         defer { try? FileManager.default.removeItem(atPath: data) }
         let server = Process()
         server.executableURL = URL(fileURLWithPath: try #require(Self.binary))
-        server.arguments = ["--data", data, "--smtp", "127.0.0.1:0", "--pop3", "127.0.0.1:0"]
+        server.arguments = ["--data", data, "--smtp", "127.0.0.1:0", "--pop3", "127.0.0.1:0", "--submission", "127.0.0.1:0"]
         let stdout = Pipe()
         server.standardOutput = stdout
         server.standardError = FileHandle(forWritingAtPath: "/dev/null")

@@ -22,7 +22,7 @@ import Testing
     static let scenario = """
     import json, re, socket, subprocess, sys
     binary, data = sys.argv[1], sys.argv[2]
-    server = subprocess.Popen(["sh", "-c", 'ulimit -n 160 && exec "$0" --data "$1" --smtp 127.0.0.1:0 --pop3 127.0.0.1:0', binary, data],
+    server = subprocess.Popen(["sh", "-c", 'ulimit -n 160 && exec "$0" --data "$1" --smtp 127.0.0.1:0 --pop3 127.0.0.1:0 --submission 127.0.0.1:0', binary, data],
                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         port = None

@@ -48,7 +48,7 @@ import Glibc
 
         init(_ arguments: [String], in directory: String? = nil) throws {
             process.executableURL = URL(fileURLWithPath: try #require(FirstHourTests.binary))
-            process.arguments = ["serve", "--smtp", "127.0.0.1:0", "--pop3", "127.0.0.1:0"] + arguments
+            process.arguments = ["serve", "--smtp", "127.0.0.1:0", "--pop3", "127.0.0.1:0", "--submission", "127.0.0.1:0"] + arguments
             if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
             process.standardOutput = stdout
             process.standardError = FileHandle(forWritingAtPath: "/dev/null")
@@ -180,7 +180,7 @@ import Glibc
         let added = try Self.run(["user", "add", "alice@localhost", "--password-stdin", "--data", data], input: "pw\n")
         try #require(added.status == 0, "\(added.errorOutput)")
         try Self.write("run_as_user = nobody\n", to: data + "/postoffice.conf")
-        let refused = try Self.run(["serve", "--data", data, "--smtp", "127.0.0.1:0", "--pop3", "127.0.0.1:0"])
+        let refused = try Self.run(["serve", "--data", data, "--smtp", "127.0.0.1:0", "--pop3", "127.0.0.1:0", "--submission", "127.0.0.1:0"])
         #expect(refused.status == 78)
         #expect(refused.errorOutput.split(separator: "\n").count == 1, "\(refused.errorOutput)")
         #expect(refused.errorOutput.contains("run_as_user = nobody cannot write \(data)"), "\(refused.errorOutput)")
@@ -244,7 +244,7 @@ import Glibc
         }
         try #require(bound)
         let port = Int(UInt16(bigEndian: address.sin_port))
-        let failed = try Self.run(["serve", "--data", data, "--smtp", "127.0.0.1:\(port)", "--pop3", "127.0.0.1:0"])
+        let failed = try Self.run(["serve", "--data", data, "--smtp", "127.0.0.1:\(port)", "--pop3", "127.0.0.1:0", "--submission", "127.0.0.1:0"])
         #expect(failed.status != 0)
         #expect(failed.errorOutput.contains("cannot listen"), "\(failed.errorOutput)")
         #expect(failed.output.contains("postoffice user passwd postmaster@localhost"), "\(failed.output)")
