@@ -37,7 +37,7 @@ let package = Package(
             name: "PostOffice",
             dependencies: [
                 "PostOfficeCore", "PostOfficeMaildir", "PostOfficeAccounts", "PostOfficeDelivery",
-                "PostOfficeSMTP", "PostOfficePOP3", "PostOfficeTLS", "CLinuxEvents",
+                "PostOfficeSMTP", "PostOfficePOP3", "PostOfficeTLS", "PostOfficeQueue", "CLinuxEvents",
             ],
             swiftSettings: strict
         ),

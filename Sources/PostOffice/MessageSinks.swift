@@ -4,17 +4,28 @@
 
 import PostOfficeCore
 import PostOfficeDelivery
+import PostOfficeQueue
 
 /// The message sinks of one server.
 final class MessageSinks: Sendable {
     private let hooks: PostOfficeHooks
     private let deliveryAgent: LocalDeliveryAgent
+    private let clock: any MailClock
+    private let logSink: any LogSink
+    /// The outbound queue, when this server forwards mail (nil: remote recipients are refused).
+    let queue: QueueStore?
     /// Where messages for the deliver hook are spooled.
     let spoolDirectory: String
 
-    init(hooks: PostOfficeHooks, deliveryAgent: LocalDeliveryAgent, dataDirectory: String) throws {
+    init(
+        hooks: PostOfficeHooks, deliveryAgent: LocalDeliveryAgent, dataDirectory: String, queue: QueueStore?,
+        clock: any MailClock, logSink: any LogSink
+    ) throws {
         self.hooks = hooks
         self.deliveryAgent = deliveryAgent
+        self.queue = queue
+        self.clock = clock
+        self.logSink = logSink
         spoolDirectory = dataDirectory + "/spool"
         if hooks.deliver != nil { try FileSystem.createDirectory(atPath: spoolDirectory) }
     }
@@ -22,13 +33,24 @@ final class MessageSinks: Sendable {
     /// A fresh queue id for a message's trace header and logs.
     func makeQueueID() -> String { deliveryAgent.makeQueueID() }
 
-    /// Opens the sink for one message.
-    func open(envelope: MessageEnvelope, recipients: [ResolvedRecipient], trace: TraceInfo) -> any MessageSink {
+    /// Opens the sink for one message: local recipients to their Maildirs, remote ones (`queued`, whose
+    /// envelope carries the DSN parameters) to the outbound queue, both committed before the reply.
+    func open(
+        envelope: MessageEnvelope, recipients: [ResolvedRecipient], queued: QueueEnvelope? = nil, trace: TraceInfo
+    ) -> any MessageSink {
         if let deliver = hooks.deliver {
             return HookMessageSink(
                 envelope: envelope, spoolDirectory: spoolDirectory, deliver: deliver, report: hooks.messageDelivered)
         }
-        return MaildirMessageSink(
+        let local = recipients.isEmpty ? nil : MaildirMessageSink(
             envelope: envelope, recipients: recipients, trace: trace, agent: deliveryAgent, report: hooks.messageDelivered)
+        guard let queued, !queued.recipients.isEmpty, let queue else {
+            return local ?? MaildirMessageSink(
+                envelope: envelope, recipients: recipients, trace: trace, agent: deliveryAgent, report: hooks.messageDelivered)
+        }
+        let remote = QueueMessageSink(
+            store: queue, envelope: queued, trace: trace, date: clock.now(), sessionID: envelope.sessionID, logSink: logSink)
+        guard let local else { return remote }
+        return SplitMessageSink(local: local, remote: remote)
     }
 }

@@ -79,6 +79,11 @@ public struct PostOfficeConfiguration: Sendable {
     public var relayNetworks: [NetworkRange] = []
     /// Leave the submitting client's address out of the Received: header (`submission_hide_client`).
     public var hidesSubmissionClient = false
+    /// Queue mail for other domains and deliver it (the outbound queue in ``queueDirectory``). Off, recipients in
+    /// other domains are refused with 451 4.3.0 even after AUTH. Partial: see the README's outbound section.
+    public var deliversOutbound = false
+    /// The outbound queue's folder (default `DATA/queue`).
+    public var queueDirectory: String
     /// Where mail for `postmaster` of every local domain goes when no user or alias of that name exists
     /// (RFC 5321 §4.5.1 requires every domain to accept it). nil: the first local domain's postmaster user.
     public var postmasterAddress: MailAddress?
@@ -93,6 +98,7 @@ public struct PostOfficeConfiguration: Sendable {
     public init(hostname: String = "localhost", dataDirectory: String) {
         self.hostname = hostname
         self.dataDirectory = dataDirectory
+        queueDirectory = dataDirectory + "/queue"
         mailRoot = dataDirectory + "/mail"
         usersFile = dataDirectory + "/users"
         aliasesFile = dataDirectory + "/aliases"

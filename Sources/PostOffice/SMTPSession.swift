@@ -4,6 +4,7 @@
 
 import PostOfficeCore
 import PostOfficeDelivery
+import PostOfficeQueue
 import PostOfficeSMTP
 import PostOfficeTLS
 
@@ -15,6 +16,8 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
     private let admission: ConnectionRegistry.Admission
     /// Recipients accepted in the current transaction, with where they go, in RCPT order.
     private var accepted: [(address: MailAddress, resolution: RecipientResolution)] = []
+    /// Recipients accepted for other domains in the current transaction (forwarded through the queue).
+    private var remote: [MailAddress] = []
     private var reversePath: MailAddress?
     private var message: (any MessageSink)?
     private var messageCount = 0
@@ -187,6 +190,7 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
                 return
             case .checkSender(let sender, _):
                 accepted = []
+                remote = []
                 reversePath = sender
                 if let refusal = submissionRefusal(sender: sender, connection) {
                     actions += engine.resolveSender(.reject(refusal))
@@ -385,11 +389,15 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
         case .local(let resolution):
             accepted.append((recipient, resolution))
             return .accept
-        case .remote:
-            // Relaying needs the outbound queue, which this build does not have yet: try again later.
+        case .remote(let address):
+            if context.sinks.queue != nil {
+                remote.append(address)
+                return .accept
+            }
+            // Relaying needs the outbound queue, which is off (deliver_outbound = no): try again later.
             return .reject(SMTPReply(
                 451, EnhancedStatusCode(4, 3, 0),
-                "<\(recipient)>: Cannot relay yet: this server has no outbound queue; try again later"))
+                "<\(recipient)>: Cannot relay: outbound delivery is off on this server (deliver_outbound = no); try again later"))
         case .rejected(let reply):
             return .reject(reply)
         }
@@ -410,7 +418,27 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
         return context.sinks.open(
             envelope: MessageEnvelope(
                 sessionID: sessionID, queueID: queueID, reversePath: envelope.reversePath, recipients: envelope.recipients),
-            recipients: recipientsFor(envelope), trace: trace)
+            recipients: recipientsFor(envelope), queued: queueEnvelope(envelope), trace: trace)
+    }
+
+    /// The queue's envelope for the remote recipients, with their DSN parameters (RFC 3461), or nil.
+    private func queueEnvelope(_ envelope: SMTPEnvelope) -> QueueEnvelope? {
+        guard !remote.isEmpty else { return nil }
+        var recipients: [QueueRecipient] = []
+        for (index, address) in envelope.recipients.enumerated() where remote.contains(address) {
+            let parameters = index < envelope.recipientParameters.count ? envelope.recipientParameters[index] : RecipientParameters()
+            let notify = parameters.dsnNotify.map { set -> String in
+                if set.isEmpty { return "NEVER" }
+                return [(RecipientParameters.DSNNotify.success, "SUCCESS"), (.failure, "FAILURE"), (.delay, "DELAY")]
+                    .filter { set.contains($0.0) }.map(\.1).joined(separator: ",")
+            }
+            let original = parameters.originalRecipient.map { "\($0.addressType);\($0.address)" }
+            recipients.append(QueueRecipient(address, originalRecipient: original, notify: notify))
+        }
+        return QueueEnvelope(
+            reversePath: envelope.reversePath, arrival: context.environment.clock.now(), recipients: recipients,
+            envelopeID: envelope.mailParameters.envelopeID, returnContent: envelope.mailParameters.dsnReturn?.rawValue,
+            isLocalSender: authenticatedUser != nil || isTrustedNetwork)
     }
 
     private func recipientsFor(_ envelope: SMTPEnvelope) -> [ResolvedRecipient] {

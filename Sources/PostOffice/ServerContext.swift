@@ -10,6 +10,7 @@ import PostOfficeAccounts
 import PostOfficeCore
 import PostOfficeDelivery
 import PostOfficeMaildir
+import PostOfficeQueue
 import PostOfficeTLS
 
 final class ServerContext: @unchecked Sendable {
@@ -57,7 +58,9 @@ final class ServerContext: @unchecked Sendable {
         authenticator = Authenticator(users: users, hook: hooks.authenticate, limits: configuration.limits, clock: clock)
         router = Router(hooks: hooks, deliveryAgent: deliveryAgent, logSink: logSink)
         submissionLimiter = SubmissionRateLimiter(clock: clock)
-        sinks = try MessageSinks(hooks: hooks, deliveryAgent: deliveryAgent, dataDirectory: configuration.dataDirectory)
+        sinks = try MessageSinks(
+            hooks: hooks, deliveryAgent: deliveryAgent, dataDirectory: configuration.dataDirectory,
+            queue: try Self.openQueue(configuration, clock: clock, random: random, logSink: logSink), clock: clock, logSink: logSink)
         currentTLSContext = try Self.makeTLSContext(configuration)
         // Last, so a configuration error above leaves no threads behind.
         io = try IOCore()
@@ -87,6 +90,18 @@ final class ServerContext: @unchecked Sendable {
             catchAll: catchAll,
             subaddressDelimiter: configuration.subaddressDelimiter?.first)
         return (users, directory)
+    }
+
+    /// The outbound queue, when outbound delivery is on (`queue_directory`).
+    private static func openQueue(
+        _ configuration: PostOfficeConfiguration, clock: any MailClock, random: any RandomSource, logSink: any LogSink
+    ) throws -> QueueStore? {
+        guard configuration.deliversOutbound else { return nil }
+        do {
+            return try QueueStore(path: configuration.queueDirectory, clock: clock, random: random, logSink: logSink)
+        } catch {
+            throw ConfigurationError(file: configuration.queueDirectory, line: 0, message: "queue_directory: \(error)")
+        }
     }
 
     private static func makeTLSContext(_ configuration: PostOfficeConfiguration) throws -> TLSContext? {

@@ -41,7 +41,13 @@ public struct TraceHeaderBuilder: Sendable {
         if let deliveredTo {
             text += "Delivered-To: \(Self.token(deliveredTo.description, limit: Self.maximumAddressLength))\n"
         }
-        text += "Received: "
+        return Array(text.utf8) + receivedHeader(recipient: recipient)
+    }
+
+    /// The `Received:` header alone (RFC 5321 §4.4), LF line ends: what a relaying hop adds, since
+    /// `Return-Path:` and `Delivered-To:` belong to final delivery.
+    public func receivedHeader(recipient: MailAddress?) -> [UInt8] {
+        var text = "Received: "
         var fromClause: String?
         if let helo = trace.heloName {
             var clause = "from \(Self.token(helo, limit: Self.maximumNameLength))"

@@ -96,7 +96,7 @@ import Glibc
         let reply = try client.command("RCPT TO:<bob@elsewhere.test>")
         #expect(reply.code == 451)
         #expect(reply.enhancedCode == "4.3.0")
-        #expect(reply.lines.joined().contains("outbound queue"))
+        #expect(reply.lines.joined().contains("outbound delivery is off"))
     }
 
     /// Issue 12 item 6 and issue 19 D2: POP3 opens the same checked Maildir as delivery, so a login whose

@@ -1,0 +1,81 @@
+// OutboundQueueingTests: issue 14's acceptance half — with outbound delivery on, mail for other domains is
+// committed to the queue before the 250, with a Received: header and the DSN parameters, and a message
+// with local and remote recipients is delivered to the Maildirs and queued, both before the reply.
+
+import Foundation
+import PostOffice
+import PostOfficeCore
+import PostOfficeQueue
+import PostOfficeTesting
+import Testing
+
+@Suite struct OutboundQueueingTests {
+    private func queued(_ office: TestPostOffice) throws -> [QueueMessage] {
+        let store = try QueueStore(
+            path: office.server.configuration.queueDirectory, clock: SystemClock(), random: SystemRandomSource(),
+            logSink: DiscardingLogSink())
+        return try store.scan()
+    }
+
+    @Test func aSubmittedMessageForAnotherDomainIsQueuedBeforeThe250() throws {
+        let office = try TestPostOffice(users: ["alice@example.test": "pw", "bob@example.test": "pw"]) { $0.deliversOutbound = true }
+        defer { office.stop() }
+        let client = try SMTPTestClient(connectingTo: office.submissionAddress)
+        _ = try client.readReply()
+        _ = try client.command("EHLO client.test")
+        _ = try client.login("alice@example.test", password: "pw")
+        #expect(try client.command("MAIL FROM:<alice@example.test> RET=HDRS ENVID=abc").code == 250)
+        #expect(try client.command("RCPT TO:<friend@elsewhere.test> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;friend@elsewhere.test").code == 250)
+        #expect(try client.command("RCPT TO:<bob@example.test>").code == 250)
+        #expect(try client.command("DATA").code == 354)
+        try client.connection.send(SMTPTestClient.stuffed("Subject: out and in\n\nhello both\n"))
+        #expect(try client.readReply().code == 250)
+        // The reply came after both copies were durable: nothing to wait for.
+        let messages = try queued(office)
+        #expect(messages.count == 1)
+        let message = try #require(messages.first)
+        #expect(message.envelope.reversePath == MailAddress("alice@example.test"))
+        #expect(message.envelope.recipients.map(\.address) == [MailAddress("friend@elsewhere.test")!])
+        #expect(message.envelope.recipients.first?.notify == "SUCCESS,FAILURE")
+        #expect(message.envelope.recipients.first?.originalRecipient == "rfc822;friend@elsewhere.test")
+        #expect(message.envelope.envelopeID == "abc")
+        #expect(message.envelope.returnContent == "HDRS")
+        #expect(message.envelope.isLocalSender)
+        let store = try QueueStore(
+            path: office.server.configuration.queueDirectory, clock: SystemClock(), random: SystemRandomSource(),
+            logSink: DiscardingLogSink())
+        let body = String(decoding: try store.openBody(message.id).readAll(), as: UTF8.self)
+        #expect(body.hasPrefix("Received: from client.test"))
+        #expect(body.contains("with ESMTPA"))
+        #expect(!body.contains("Return-Path:"))
+        #expect(body.contains("\r\nSubject: out and in\r\n\r\nhello both\r\n"))
+        #expect(office.messages(for: "bob@example.test").count == 1)
+    }
+
+    @Test func portTwentyFiveStillRefusesRelaying() throws {
+        let office = try TestPostOffice(users: ["alice@example.test": "pw"]) { $0.deliversOutbound = true }
+        defer { office.stop() }
+        let client = try SMTPTestClient(connectingTo: office.smtpAddress)
+        _ = try client.readReply()
+        _ = try client.command("EHLO client.test")
+        _ = try client.command("MAIL FROM:<spammer@example.net>")
+        let reply = try client.command("RCPT TO:<victim@elsewhere.test>")
+        #expect(reply.code == 550)
+        #expect(reply.enhancedCode == "5.7.1")
+        #expect(try queued(office).isEmpty)
+    }
+
+    @Test func aTrustedNetworkMayRelayWithoutAuthentication() throws {
+        let office = try TestPostOffice(users: ["alice@example.test": "pw"]) { configuration in
+            configuration.deliversOutbound = true
+            configuration.relayNetworks = [NetworkRange("127.0.0.0/8")!]
+        }
+        defer { office.stop() }
+        let client = try SMTPTestClient(connectingTo: office.smtpAddress)
+        _ = try client.readReply()
+        _ = try client.command("EHLO webserver.test")
+        let reply = try client.sendMail(from: "www@example.test", to: ["customer@elsewhere.test"], body: "Subject: order\n\nthanks\n")
+        #expect(reply.code == 250)
+        #expect(try queued(office).count == 1)
+    }
+}
