@@ -1,0 +1,175 @@
+// QueueManagerTests: the outbound scheduler on an injected clock and a scripted transport — retries after a
+// deferral follow the RetrySchedule, deliveries leave the queue, failures go to failed/, the lifetime expires
+// mail with 4.4.7, a destination gets at most its concurrency limit, and a destination that stops answering
+// is paused as a whole, then released at once when it answers.
+
+import PostOfficeCore
+import PostOfficeQueue
+import Testing
+@testable import PostOffice
+
+@Suite struct QueueManagerTests {
+    /// A transport that records each attempt and answers from a script, or holds the answer for the test.
+    final class ScriptedTransport: OutboundTransport, @unchecked Sendable {
+        private let lock = Lock()
+        var answer: @Sendable (QueueMessage, [Int], String) -> OutboundAttempt? = { _, indices, _ in
+            OutboundAttempt(outcomes: Dictionary(uniqueKeysWithValues: indices.map { ($0, .delivered("250 ok")) }), destinationReachable: true)
+        }
+        private(set) var attempts: [(id: QueueID, indices: [Int], domain: String)] = []
+        private(set) var held: [(@Sendable (OutboundAttempt) -> Void, [Int])] = []
+
+        func deliver(
+            _ message: QueueMessage, recipients indices: [Int], domain: String, store: QueueStore,
+            completion: @escaping @Sendable (OutboundAttempt) -> Void
+        ) {
+            lock.withLock { attempts.append((message.id, indices, domain)) }
+            if let result = answer(message, indices, domain) {
+                completion(result)
+            } else {
+                lock.withLock { held.append((completion, indices)) }
+            }
+        }
+
+        func releaseHeld(_ outcome: OutboundOutcome, reachable: Bool = true) {
+            let waiting = lock.withLock { () -> [(@Sendable (OutboundAttempt) -> Void, [Int])] in
+                defer { held = [] }
+                return held
+            }
+            for (completion, indices) in waiting {
+                completion(OutboundAttempt(
+                    outcomes: Dictionary(uniqueKeysWithValues: indices.map { ($0, outcome) }), destinationReachable: reachable))
+            }
+        }
+
+        var attemptCount: Int { lock.withLock { attempts.count } }
+    }
+
+    struct Harness {
+        let clock = ManualClock()
+        let store: QueueStore
+        let transport = ScriptedTransport()
+        let manager: QueueManager
+
+        init(settings: QueueManager.Settings = QueueManager.Settings()) throws {
+            let path = try LiveTestSupport.temporaryDirectory("queue-manager")
+            store = try QueueStore(path: path, clock: clock, random: SeededRandomSource(seed: 7), logSink: DiscardingLogSink())
+            manager = QueueManager(
+                store: store, transport: transport, clock: clock, random: SeededRandomSource(seed: 9),
+                logSink: DiscardingLogSink(), settings: settings)
+        }
+
+        @discardableResult
+        func enqueue(to recipients: [String]) throws -> QueueID {
+            let draft = try store.begin(QueueEnvelope(
+                reversePath: MailAddress("alice@example.test"), arrival: clock.now(),
+                recipients: recipients.map { QueueRecipient(MailAddress($0)!) }))
+            try draft.append(Array("Subject: hi\r\n\r\nhello\r\n".utf8))
+            return try draft.commit()
+        }
+    }
+
+    @Test func aDeliveredMessageLeavesTheQueue() throws {
+        let harness = try Harness()
+        try harness.enqueue(to: ["bob@elsewhere.test", "carol@other.test"])
+        harness.manager.scan()
+        #expect(harness.transport.attemptCount == 2)  // one attempt per destination domain
+        #expect(try harness.store.scan().isEmpty)
+    }
+
+    @Test func aDeferralIsRetriedOnTheScheduleNotBefore() throws {
+        let harness = try Harness()
+        harness.transport.answer = { _, indices, _ in
+            OutboundAttempt(outcomes: Dictionary(uniqueKeysWithValues: indices.map { ($0, .deferred(EnhancedStatusCode(4, 2, 0), "451 try later")) }), destinationReachable: true)
+        }
+        let id = try harness.enqueue(to: ["bob@elsewhere.test"])
+        harness.manager.scan()
+        #expect(harness.transport.attemptCount == 1)
+        let waiting = try harness.store.load(id)
+        let next = try #require(waiting.state.recipients.first?.nextAttempt)
+        // Minimal backoff 5 minutes, jitter only shortens and never below the minimum.
+        #expect(next.seconds - harness.clock.now().seconds == 300)
+        harness.clock.advance(seconds: 299)
+        harness.manager.scan()
+        #expect(harness.transport.attemptCount == 1)
+        harness.clock.advance(seconds: 1)
+        harness.manager.scan()
+        #expect(harness.transport.attemptCount == 2)
+        #expect(try harness.store.load(id).state.recipients.first?.attempts == 2)
+    }
+
+    @Test func aPermanentFailureMovesTheMessageToFailed() throws {
+        let harness = try Harness()
+        harness.transport.answer = { _, indices, _ in
+            OutboundAttempt(outcomes: Dictionary(uniqueKeysWithValues: indices.map { ($0, .failed(EnhancedStatusCode(5, 1, 1), "550 no such user")) }), destinationReachable: true)
+        }
+        let id = try harness.enqueue(to: ["nobody@elsewhere.test"])
+        harness.manager.scan()
+        let message = try harness.store.load(id)
+        #expect(message.location == .failed)
+    }
+
+    @Test func mailPastTheQueueLifetimeExpiresWith447() throws {
+        let harness = try Harness()
+        harness.transport.answer = { _, indices, _ in
+            OutboundAttempt(outcomes: Dictionary(uniqueKeysWithValues: indices.map { ($0, .deferred(EnhancedStatusCode(4, 4, 1), "connection refused")) }), destinationReachable: true)
+        }
+        let id = try harness.enqueue(to: ["bob@elsewhere.test"])
+        harness.manager.scan()
+        harness.clock.advance(seconds: 5 * 86400 + 1)
+        harness.manager.scan()
+        let message = try harness.store.load(id)
+        #expect(message.location == .failed)
+        guard case .permanentFailure(let code, let reply) = message.state.recipients[0].status else {
+            Issue.record("not failed: \(message.state.recipients[0].status)")
+            return
+        }
+        #expect(code == EnhancedStatusCode(4, 4, 7))
+        #expect(reply.contains("connection refused"))
+    }
+
+    @Test func aDestinationGetsAtMostItsConcurrency() throws {
+        let harness = try Harness()
+        harness.transport.answer = { _, _, _ in nil }  // hold every attempt open
+        for _ in 0..<12 { try harness.enqueue(to: ["bob@busy.test"]) }
+        harness.manager.scan()
+        #expect(harness.transport.attemptCount == 5)
+        harness.transport.releaseHeld(.delivered("250 ok"))
+        harness.manager.scan()
+        // Five successes raised the limit, but only seven messages remain.
+        #expect(harness.transport.attemptCount == 12)
+    }
+
+    @Test func anUnreachableDestinationIsPausedThenReleasedAtOnce() throws {
+        var settings = QueueManager.Settings()
+        settings.initialConcurrency = 1
+        let harness = try Harness(settings: settings)
+        harness.transport.answer = { _, _, _ in nil }
+        try harness.enqueue(to: ["bob@down.test"])
+        try harness.enqueue(to: ["carol@down.test"])
+        harness.manager.scan()
+        #expect(harness.transport.attemptCount == 1)
+        harness.transport.releaseHeld(.deferred(EnhancedStatusCode(4, 4, 1), "connection refused"), reachable: false)
+        // The other message is due, but its destination is paused.
+        harness.manager.scan()
+        #expect(harness.transport.attemptCount == 1)
+        // After the destination's backoff one probe goes; when it succeeds, the rest is due at once although
+        // the first message's own retry time (5 minutes) has passed too — what matters is nothing waits longer.
+        harness.clock.advance(seconds: 300)
+        harness.manager.scan()
+        #expect(harness.transport.attemptCount == 2)
+        harness.transport.releaseHeld(.delivered("250 ok"))
+        harness.manager.scan()
+        #expect(harness.transport.attemptCount == 3)
+    }
+
+    @Test func heldMessagesAreNotAttempted() throws {
+        let harness = try Harness()
+        let id = try harness.enqueue(to: ["bob@elsewhere.test"])
+        _ = try harness.store.hold(id)
+        harness.manager.scan()
+        #expect(harness.transport.attemptCount == 0)
+        _ = try harness.store.release(id)
+        harness.manager.scan()
+        #expect(harness.transport.attemptCount == 1)
+    }
+}
