@@ -33,6 +33,9 @@ let package = Package(
         .target(name: "PostOfficePOP3", dependencies: ["PostOfficeCore", "PostOfficeSASL"], swiftSettings: strict),
         .target(name: "PostOfficeTLS", dependencies: ["PostOfficeCore", "COpenSSL"], swiftSettings: strict),
         .target(
+            name: "PostOfficeSMTPClient", dependencies: ["PostOfficeCore", "PostOfficeSMTP", "PostOfficeSASL"],
+            swiftSettings: strict),
+        .target(
             name: "PostOffice",
             dependencies: [
                 "PostOfficeCore", "PostOfficeMaildir", "PostOfficeAccounts", "PostOfficeDelivery",
