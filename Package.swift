@@ -73,6 +73,9 @@ let package = Package(
         .testTarget(
             name: "PostOfficeSMTPTests", dependencies: ["PostOfficeSMTP", "PostOfficeTesting"], resources: [.copy("Transcripts")]),
         .testTarget(name: "PostOfficeSASLTests", dependencies: ["PostOfficeSASL"]),
+        .testTarget(
+            name: "PostOfficeSMTPClientTests",
+            dependencies: ["PostOfficeSMTPClient", "PostOfficeCore", "PostOfficeSMTP", "PostOfficeSASL"]),
         .testTarget(name: "PostOfficePOP3Tests", dependencies: ["PostOfficePOP3"], resources: [.copy("Transcripts")]),
         .testTarget(name: "PostOfficeTLSTests", dependencies: ["PostOfficeTLS"]),
         .testTarget(
