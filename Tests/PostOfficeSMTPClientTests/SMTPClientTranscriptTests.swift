@@ -681,3 +681,10 @@ import Testing
 enum PlainCredentialsForTests {
     static let value = PlainCredentials(authenticationIdentity: "smarthost-user", password: "s3cret")
 }
+
+@Suite struct ClientTranscriptHarnessTests {
+    @Test func aWrongClientLineIsReported() {
+        let outcome = ClientTranscript(script: "S: 220 mx\nC: HELO wrong\nS: 250 mx\n").run()
+        #expect(outcome.mismatches.count == 2)
+    }
+}
