@@ -34,6 +34,9 @@ let package = Package(
         .target(name: "PostOfficePOP3", dependencies: ["PostOfficeCore", "PostOfficeSASL"], swiftSettings: strict),
         .target(name: "PostOfficeTLS", dependencies: ["PostOfficeCore", "COpenSSL"], swiftSettings: strict),
         .target(
+            name: "PostOfficeSMTPClient", dependencies: ["PostOfficeCore", "PostOfficeSMTP", "PostOfficeSASL"],
+            swiftSettings: strict),
+        .target(
             name: "PostOffice",
             dependencies: [
                 "PostOfficeCore", "PostOfficeMaildir", "PostOfficeAccounts", "PostOfficeDelivery",
@@ -72,6 +75,9 @@ let package = Package(
         .testTarget(
             name: "PostOfficeSMTPTests", dependencies: ["PostOfficeSMTP", "PostOfficeTesting"], resources: [.copy("Transcripts")]),
         .testTarget(name: "PostOfficeSASLTests", dependencies: ["PostOfficeSASL"]),
+        .testTarget(
+            name: "PostOfficeSMTPClientTests",
+            dependencies: ["PostOfficeSMTPClient", "PostOfficeCore", "PostOfficeSMTP", "PostOfficeSASL"]),
         .testTarget(name: "PostOfficePOP3Tests", dependencies: ["PostOfficePOP3"], resources: [.copy("Transcripts")]),
         .testTarget(name: "PostOfficeTLSTests", dependencies: ["PostOfficeTLS"]),
         .testTarget(
