@@ -40,7 +40,7 @@ let package = Package(
             name: "PostOffice",
             dependencies: [
                 "PostOfficeCore", "PostOfficeMaildir", "PostOfficeAccounts", "PostOfficeDelivery",
-                "PostOfficeSMTP", "PostOfficePOP3", "PostOfficeTLS", "PostOfficeQueue", "CLinuxEvents",
+                "PostOfficeSMTP", "PostOfficeSMTPClient", "PostOfficePOP3", "PostOfficeTLS", "PostOfficeQueue", "CLinuxEvents",
             ],
             swiftSettings: strict
         ),

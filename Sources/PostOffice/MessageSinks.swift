@@ -14,6 +14,8 @@ final class MessageSinks: Sendable {
     private let logSink: any LogSink
     /// The outbound queue, when this server forwards mail (nil: remote recipients are refused).
     let queue: QueueStore?
+    /// Told after each message committed to the queue, so it is tried at once rather than at the next scan.
+    let queued = QueueSignal()
     /// Where messages for the deliver hook are spooled.
     let spoolDirectory: String
 
@@ -49,8 +51,19 @@ final class MessageSinks: Sendable {
                 envelope: envelope, recipients: recipients, trace: trace, agent: deliveryAgent, report: hooks.messageDelivered)
         }
         let remote = QueueMessageSink(
-            store: queue, envelope: queued, trace: trace, date: clock.now(), sessionID: envelope.sessionID, logSink: logSink)
+            store: queue, envelope: queued, trace: trace, date: clock.now(), sessionID: envelope.sessionID, logSink: logSink,
+            onCommit: self.queued.fire)
         guard let local else { return remote }
         return SplitMessageSink(local: local, remote: remote)
     }
+}
+
+/// A callback set once after start-up and fired from any thread.
+final class QueueSignal: @unchecked Sendable {
+    private let lock = Lock()
+    private var action: (@Sendable () -> Void)?
+
+    func set(_ action: @escaping @Sendable () -> Void) { lock.withLock { self.action = action } }
+
+    @Sendable func fire() { lock.withLock { action }?() }
 }

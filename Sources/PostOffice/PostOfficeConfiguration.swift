@@ -84,6 +84,16 @@ public struct PostOfficeConfiguration: Sendable {
     public var deliversOutbound = false
     /// The outbound queue's folder (default `DATA/queue`).
     public var queueDirectory: String
+    /// Send everything for other domains through this host (a smarthost), instead of looking up MX records.
+    /// Many home and cloud networks block port 25, so this is often needed.
+    public var relayHost: SocketAddress?
+    /// The port used for MX delivery (25; tests point it at their own servers).
+    public var smtpDestinationPort = 25
+    /// Outbound TLS: `may` (opportunistic STARTTLS, the default), `encrypt` (STARTTLS required, any certificate)
+    /// or `verify` (STARTTLS required, certificate and host name checked against the system store).
+    public var outboundTLSPolicy = "may"
+    /// Seconds between scans of the queue for mail that is due (new mail is tried at once).
+    public var queueRunIntervalSeconds = 30
     /// Where mail for `postmaster` of every local domain goes when no user or alias of that name exists
     /// (RFC 5321 §4.5.1 requires every domain to accept it). nil: the first local domain's postmaster user.
     public var postmasterAddress: MailAddress?

@@ -12,10 +12,15 @@ final class QueueMessageSink: MessageSink, @unchecked Sendable {
     private var failure: DeliveryOutcome?
     private let logSink: any LogSink
     private let sessionID: String
+    private let onCommit: @Sendable () -> Void
 
-    init(store: QueueStore, envelope: QueueEnvelope, trace: TraceInfo, date: MailTime, sessionID: String, logSink: any LogSink) {
+    init(
+        store: QueueStore, envelope: QueueEnvelope, trace: TraceInfo, date: MailTime, sessionID: String, logSink: any LogSink,
+        onCommit: @escaping @Sendable () -> Void = {}
+    ) {
         self.logSink = logSink
         self.sessionID = sessionID
+        self.onCommit = onCommit
         do throws(QueueError) {
             let draft = try store.begin(envelope)
             // The Received: header names us as a hop (RFC 5321 §4.4) for the next server too.
@@ -48,6 +53,7 @@ final class QueueMessageSink: MessageSink, @unchecked Sendable {
             logSink.log(LogRecord(.info, "queue.accepted", session: sessionID, [
                 ("queue_id", id.description), ("recipients", String(draft.envelope.recipients.count)),
             ]))
+            onCommit()
             return .delivered([])
         } catch {
             return Self.outcome(error)

@@ -11,6 +11,7 @@ import PostOfficeCore
 import PostOfficeDelivery
 import PostOfficeMaildir
 import PostOfficeQueue
+import PostOfficeSMTPClient
 import PostOfficeTLS
 
 final class ServerContext: @unchecked Sendable {
@@ -26,6 +27,8 @@ final class ServerContext: @unchecked Sendable {
     let sinks: MessageSinks
     let octetCache = OctetCache()
     let submissionLimiter: SubmissionRateLimiter
+    /// Schedules outbound delivery; nil when `deliversOutbound` is off.
+    let queueManager: QueueManager?
     /// The session factory of each service; a new service is a new entry.
     let factories: [ListenerSpec.Service: any SessionFactory] = [
         .smtp: SMTPSessionFactory(),
@@ -63,7 +66,18 @@ final class ServerContext: @unchecked Sendable {
             queue: try Self.openQueue(configuration, clock: clock, random: random, logSink: logSink), clock: clock, logSink: logSink)
         currentTLSContext = try Self.makeTLSContext(configuration)
         // Last, so a configuration error above leaves no threads behind.
-        io = try IOCore()
+        let core = try IOCore()
+        io = core
+        var manager: QueueManager?
+        if let queue = sinks.queue {
+            manager = Self.makeQueueManager(queue, configuration, io: core, environment: environment)
+        }
+        queueManager = manager
+        if let manager {
+            let pool = core.storagePool
+            manager.requestScan = { pool.submit { manager.scan() } }
+            sinks.queued.set { manager.requestScan?() }
+        }
     }
 
     /// Reads the users and aliases files into the user database and the delivery directory.
@@ -90,6 +104,30 @@ final class ServerContext: @unchecked Sendable {
             catchAll: catchAll,
             subaddressDelimiter: configuration.subaddressDelimiter?.first)
         return (users, directory)
+    }
+
+    /// The scheduler and the SMTP transport for the queue: a relay host when configured, else MX records.
+    private static func makeQueueManager(
+        _ queue: QueueStore, _ configuration: PostOfficeConfiguration, io: IOCore, environment: ServerEnvironment
+    ) -> QueueManager {
+        let resolver: any MailRouteResolver
+        if let relay = configuration.relayHost {
+            resolver = RelayhostResolver(host: OutboundHost(name: relay.host, addresses: [relay]))
+        } else {
+            resolver = MXResolver(port: configuration.smtpDestinationPort, environment: environment)
+        }
+        let policy: SMTPClientTLSPolicy
+        switch configuration.outboundTLSPolicy {
+        case "encrypt": policy = .encrypt
+        case "verify": policy = .verify
+        default: policy = .may
+        }
+        let transport = SMTPOutboundTransport(
+            resolver: resolver, io: io, environment: environment,
+            settings: SMTPOutboundTransport.Settings(clientName: configuration.hostname, tlsPolicy: policy))
+        return QueueManager(
+            store: queue, transport: transport, clock: environment.clock, random: environment.random,
+            logSink: environment.logSink)
     }
 
     /// The outbound queue, when outbound delivery is on (`queue_directory`).
