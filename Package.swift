@@ -32,11 +32,12 @@ let package = Package(
         .target(name: "PostOfficeSASL", dependencies: ["PostOfficeCore"], swiftSettings: strict),
         .target(name: "PostOfficePOP3", dependencies: ["PostOfficeCore", "PostOfficeSASL"], swiftSettings: strict),
         .target(name: "PostOfficeTLS", dependencies: ["PostOfficeCore", "COpenSSL"], swiftSettings: strict),
+        .target(name: "PostOfficeDNS", dependencies: ["PostOfficeCore"], swiftSettings: strict),
         .target(
             name: "PostOffice",
             dependencies: [
                 "PostOfficeCore", "PostOfficeMaildir", "PostOfficeAccounts", "PostOfficeDelivery",
-                "PostOfficeSMTP", "PostOfficePOP3", "PostOfficeTLS", "CLinuxEvents",
+                "PostOfficeSMTP", "PostOfficePOP3", "PostOfficeTLS", "PostOfficeDNS", "CLinuxEvents",
             ],
             swiftSettings: strict
         ),
@@ -61,6 +62,7 @@ let package = Package(
         .executableTarget(
             name: "fuzz-maildir-name", dependencies: ["PostOfficeFuzzSupport", "PostOfficeMaildir"], swiftSettings: strict
         ),
+        .executableTarget(name: "fuzz-dns-message", dependencies: ["PostOfficeFuzzSupport", "PostOfficeDNS"], swiftSettings: strict),
         .executableTarget(name: "postoffice-bench", dependencies: ["PostOffice", "PostOfficeSMTP", "PostOfficePOP3"]),
 
         .testTarget(name: "PostOfficeCoreTests", dependencies: ["PostOfficeCore"]),
@@ -72,6 +74,7 @@ let package = Package(
         .testTarget(name: "PostOfficeSASLTests", dependencies: ["PostOfficeSASL"]),
         .testTarget(name: "PostOfficePOP3Tests", dependencies: ["PostOfficePOP3"], resources: [.copy("Transcripts")]),
         .testTarget(name: "PostOfficeTLSTests", dependencies: ["PostOfficeTLS"]),
+        .testTarget(name: "PostOfficeDNSTests", dependencies: ["PostOfficeDNS"]),
         .testTarget(
             name: "PostOfficeTests", dependencies: ["PostOffice", "PostOfficeTesting", "PostOfficeTLS"],
             exclude: ["POP3LiveTranscripts"]),
