@@ -76,7 +76,7 @@ let package = Package(
         .testTarget(name: "PostOfficeTLSTests", dependencies: ["PostOfficeTLS"]),
         .testTarget(name: "PostOfficeDNSTests", dependencies: ["PostOfficeDNS"]),
         .testTarget(
-            name: "PostOfficeTests", dependencies: ["PostOffice", "PostOfficeTesting", "PostOfficeTLS"],
+            name: "PostOfficeTests", dependencies: ["PostOffice", "PostOfficeTesting", "PostOfficeTLS", "PostOfficeDNS"],
             exclude: ["POP3LiveTranscripts"]),
     ]
 )
