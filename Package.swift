@@ -33,6 +33,7 @@ let package = Package(
         .target(name: "PostOfficeSASL", dependencies: ["PostOfficeCore"], swiftSettings: strict),
         .target(name: "PostOfficePOP3", dependencies: ["PostOfficeCore", "PostOfficeSASL"], swiftSettings: strict),
         .target(name: "PostOfficeTLS", dependencies: ["PostOfficeCore", "COpenSSL"], swiftSettings: strict),
+        .target(name: "PostOfficeDNS", dependencies: ["PostOfficeCore"], swiftSettings: strict),
         .target(
             name: "PostOfficeSMTPClient", dependencies: ["PostOfficeCore", "PostOfficeSMTP", "PostOfficeSASL"],
             swiftSettings: strict),
@@ -40,7 +41,8 @@ let package = Package(
             name: "PostOffice",
             dependencies: [
                 "PostOfficeCore", "PostOfficeMaildir", "PostOfficeAccounts", "PostOfficeDelivery",
-                "PostOfficeSMTP", "PostOfficeSMTPClient", "PostOfficePOP3", "PostOfficeTLS", "PostOfficeQueue", "CLinuxEvents",
+                "PostOfficeSMTP", "PostOfficeSMTPClient", "PostOfficePOP3", "PostOfficeTLS", "PostOfficeQueue", "PostOfficeDNS",
+                "CLinuxEvents",
             ],
             swiftSettings: strict
         ),
@@ -65,6 +67,7 @@ let package = Package(
         .executableTarget(
             name: "fuzz-maildir-name", dependencies: ["PostOfficeFuzzSupport", "PostOfficeMaildir"], swiftSettings: strict
         ),
+        .executableTarget(name: "fuzz-dns-message", dependencies: ["PostOfficeFuzzSupport", "PostOfficeDNS"], swiftSettings: strict),
         .executableTarget(name: "postoffice-bench", dependencies: ["PostOffice", "PostOfficeSMTP", "PostOfficePOP3"]),
 
         .testTarget(name: "PostOfficeCoreTests", dependencies: ["PostOfficeCore"]),
@@ -80,8 +83,9 @@ let package = Package(
             dependencies: ["PostOfficeSMTPClient", "PostOfficeCore", "PostOfficeSMTP", "PostOfficeSASL"]),
         .testTarget(name: "PostOfficePOP3Tests", dependencies: ["PostOfficePOP3"], resources: [.copy("Transcripts")]),
         .testTarget(name: "PostOfficeTLSTests", dependencies: ["PostOfficeTLS"]),
+        .testTarget(name: "PostOfficeDNSTests", dependencies: ["PostOfficeDNS"]),
         .testTarget(
-            name: "PostOfficeTests", dependencies: ["PostOffice", "PostOfficeTesting", "PostOfficeTLS"],
+            name: "PostOfficeTests", dependencies: ["PostOffice", "PostOfficeTesting", "PostOfficeTLS", "PostOfficeDNS"],
             exclude: ["POP3LiveTranscripts"]),
     ]
 )
