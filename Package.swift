@@ -30,6 +30,7 @@ let package = Package(
         ),
         .target(name: "PostOfficeSMTP", dependencies: ["PostOfficeCore", "PostOfficeSASL"], swiftSettings: strict),
         .target(name: "PostOfficeQueue", dependencies: ["PostOfficeCore"], swiftSettings: strict),
+        .target(name: "PostOfficeDSN", dependencies: ["PostOfficeCore"], swiftSettings: strict),
         .target(name: "PostOfficeSASL", dependencies: ["PostOfficeCore"], swiftSettings: strict),
         .target(name: "PostOfficePOP3", dependencies: ["PostOfficeCore", "PostOfficeSASL"], swiftSettings: strict),
         .target(name: "PostOfficeTLS", dependencies: ["PostOfficeCore", "COpenSSL"], swiftSettings: strict),
