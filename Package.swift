@@ -73,6 +73,7 @@ let package = Package(
         .testTarget(name: "PostOfficeAccountsTests", dependencies: ["PostOfficeAccounts"]),
         .testTarget(name: "PostOfficeDeliveryTests", dependencies: ["PostOfficeDelivery"]),
         .testTarget(name: "PostOfficeQueueTests", dependencies: ["PostOfficeQueue"]),
+        .testTarget(name: "PostOfficeDSNTests", dependencies: ["PostOfficeDSN"]),
         .testTarget(
             name: "PostOfficeSMTPTests", dependencies: ["PostOfficeSMTP", "PostOfficeTesting"], resources: [.copy("Transcripts")]),
         .testTarget(name: "PostOfficeSASLTests", dependencies: ["PostOfficeSASL"]),
