@@ -149,15 +149,26 @@ public struct DSNComposer: Hashable, Sendable {
         return out
     }
 
-    /// A reply of several lines (`550-5.1.1 a` CRLF `550 5.1.1 b`) as one line: the first line whole, the
-    /// code dropped from the others (`550-5.1.1 a 5.1.1 b`), then made printable US-ASCII.
+    /// A reply of several lines (`550-5.7.1 a` CRLF `550 5.7.1 b`) as one line, `550 5.7.1 a b`: the
+    /// code and a repeated enhanced code are dropped from the continuation lines; then made printable.
     static func diagnosticText(_ reply: String) -> String {
         let lines = reply.split(whereSeparator: { $0 == "\r" || $0 == "\n" || $0 == "\r\n" })
         var parts: [Substring] = []
-        for (n, line) in lines.enumerated() {
-            var line = line
-            if n > 0, line.count >= 4, line.prefix(3).allSatisfy(\.isASCIIDigit), line.dropFirst(3).first == "-" || line.dropFirst(3).first == " " {
-                line = line.dropFirst(4)
+        var enhanced: Substring?
+        for (n, var line) in lines.enumerated() {
+            let hasCode = isSMTPReply(String(line.prefix(4)))
+            if n == 0 {
+                if hasCode, line.count > 3 {  // "550-text" starts a multi-line reply: show it as "550 text"
+                    line = line.prefix(3) + " " + line.dropFirst(4)
+                }
+                if hasCode, let token = line.dropFirst(4).split(separator: " ").first,
+                    EnhancedStatusCode(String(token)) != nil
+                {
+                    enhanced = token
+                }
+            } else {
+                if hasCode { line = line.dropFirst(4) }
+                if let enhanced, line.hasPrefix(enhanced + " ") { line = line.dropFirst(enhanced.count + 1) }
             }
             parts.append(line)
         }
@@ -203,8 +214,4 @@ extension StringProtocol {
     fileprivate var trimmingSpaces: String {
         String(drop(while: { $0 == " " }).reversed().drop(while: { $0 == " " }).reversed())
     }
-}
-
-extension Character {
-    fileprivate var isASCIIDigit: Bool { isASCII && isNumber }
 }
