@@ -78,8 +78,9 @@ enum DSNExplanation {
             return "\(who) delivered to the mailbox.\(said)"
         case .relayed(_, _):
             let hop = attempt.remoteMTA.map { " to " + DSNText.sanitized($0) } ?? ""
-            return "\(who) handed on\(hop), which does not send delivery reports; this is the last report "
-                + "you will get about this recipient."
+            let replied = reply.isEmpty ? "" : ", which replied: \(reply)."
+            return "\(who) handed on\(hop)\(replied.isEmpty ? "." : replied) That server does not send delivery "
+                + "reports, so this is the last report you will get about this recipient."
         case .expanded:
             return "\(who) an alias or mailing list; the message was passed on to its members."
         }
