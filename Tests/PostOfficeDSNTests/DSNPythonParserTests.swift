@@ -134,6 +134,27 @@ struct DSNPythonParserTests {
         #expect(parsed.defects.isEmpty)
     }
 
+    @Test func doubleBounceGoesToThePostmasterWithTheBounceInside() throws {
+        // The undeliverable bounce: itself a report, made by this composer.
+        let bounce = try make(recipients: [DSNRecipient(Fixture.bob)], outcomes: [Fixture.failed()], ret: "FULL").0
+            .assemble(original: Fixture.original)
+        let envelope = DSNEnvelope(
+            reversePath: nil, arrival: Fixture.arrival, recipients: [DSNRecipient(Fixture.alice)], messageSize: bounce.count)
+        let outcomes = [Fixture.failed(reply: "550 5.1.1 <alice@example.org>: no such user")]
+        let plans = DSNPolicy(postmaster: Fixture.postmaster).reports(for: envelope, outcomes: outcomes, now: Fixture.later)
+        #expect(plans == [DSNPlan(kind: .doubleBounce, to: Fixture.postmaster, recipients: [0])])
+        let report = composer.compose(
+            plans[0], envelope: envelope, outcomes: outcomes, date: Fixture.later, random: SeededRandomSource(seed: 9))
+        #expect(report.reversePath == nil && report.recipient == Fixture.postmaster)
+        let parsed = try PythonEmail.parse(report.assemble(original: bounce))
+        #expect(parsed.headers["To"] == "postmaster@mail.example.org")
+        #expect(parsed.headers["Subject"] == DSNReportKind.doubleBounce.subject)
+        #expect(parsed.parts == ["text/plain", "message/delivery-status", "message/rfc822"])
+        #expect(parsed.innerSubject == "Undelivered Mail Returned to Sender")
+        #expect(parsed.groups[1]["Final-Recipient"] == "rfc822; alice@example.org")
+        #expect(parsed.defects.isEmpty)
+    }
+
     @Test func noReportIsEverMadeForANullSenderMessage() {
         let policy = DSNPolicy(postmaster: Fixture.postmaster)
         let envelope = DSNEnvelope(

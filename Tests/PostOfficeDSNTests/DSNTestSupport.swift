@@ -81,7 +81,8 @@ enum PythonEmail {
         if third is not None and third.get_content_type() == 'message/rfc822':
             inner = third.get_payload(0)
             out['innerSubject'] = inner['Subject']
-            out['innerBody'] = inner.get_payload(decode=True).decode('utf-8')
+            if not inner.is_multipart():
+                out['innerBody'] = inner.get_payload(decode=True).decode('utf-8')
         elif third is not None:
             out['innerHeaders'] = third.get_payload()
         json.dump(out, sys.stdout)
