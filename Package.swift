@@ -30,6 +30,7 @@ let package = Package(
         ),
         .target(name: "PostOfficeSMTP", dependencies: ["PostOfficeCore", "PostOfficeSASL"], swiftSettings: strict),
         .target(name: "PostOfficeQueue", dependencies: ["PostOfficeCore"], swiftSettings: strict),
+        .target(name: "PostOfficeDSN", dependencies: ["PostOfficeCore"], swiftSettings: strict),
         .target(name: "PostOfficeSASL", dependencies: ["PostOfficeCore"], swiftSettings: strict),
         .target(name: "PostOfficePOP3", dependencies: ["PostOfficeCore", "PostOfficeSASL"], swiftSettings: strict),
         .target(name: "PostOfficeTLS", dependencies: ["PostOfficeCore", "COpenSSL"], swiftSettings: strict),
@@ -75,6 +76,7 @@ let package = Package(
         .testTarget(name: "PostOfficeAccountsTests", dependencies: ["PostOfficeAccounts"]),
         .testTarget(name: "PostOfficeDeliveryTests", dependencies: ["PostOfficeDelivery"]),
         .testTarget(name: "PostOfficeQueueTests", dependencies: ["PostOfficeQueue"]),
+        .testTarget(name: "PostOfficeDSNTests", dependencies: ["PostOfficeDSN"]),
         .testTarget(
             name: "PostOfficeSMTPTests", dependencies: ["PostOfficeSMTP", "PostOfficeTesting"], resources: [.copy("Transcripts")]),
         .testTarget(name: "PostOfficeSASLTests", dependencies: ["PostOfficeSASL"]),
