@@ -123,7 +123,7 @@ public struct SendmailSubmission: Sendable {
             if options.extractsRecipients {
                 let found = headers.recipients(defaultDomain: bareNameDomain)
                 if let bad = found.invalid.first {
-                    throw DeliveryError(EnhancedStatusCode(5, 1, 3), "Bad address in the header: \(bad)")
+                    throw DeliveryError(EnhancedStatusCode(5, 6, 0), "Bad address in the header: \(bad)")
                 }
                 for address in found.addresses where !envelope.contains(where: { MailAddress.isCanonicallyEqual($0.canonical, address.canonical) }) {
                     envelope.append(address)
