@@ -36,22 +36,26 @@ public struct HeaderBlockCollector: Sendable {
     public mutating func append(_ bytes: UnsafeRawBufferPointer) throws(DeliveryError) -> Split? {
         pending.append(contentsOf: bytes)
         while let newline = pending[lineStart...].firstIndex(of: 0x0A) {
-            if let split = examine(lineEnd: newline + 1) { return split }
+            if let split = try examine(lineEnd: newline + 1) { return split }
         }
-        if pending.count > limit {
-            throw DeliveryError(EnhancedStatusCode(5, 3, 4), "Header block larger than \(limit / 1024) KiB")
-        }
+        // A line still incomplete counts too: the block's bound is on what is held.
+        if pending.count > limit { throw tooBig }
         return nil
     }
 
     /// The end of input: whatever is pending is the block (a last line that is not a field is the body).
-    public mutating func finish() -> Split {
-        if lineStart < pending.count, let split = examine(lineEnd: pending.count) { return split }
+    /// - Throws: 5.3.4 when the block is larger than ``limit``.
+    public mutating func finish() throws(DeliveryError) -> Split {
+        if lineStart < pending.count, let split = try examine(lineEnd: pending.count) { return split }
         return Split(header: pending, rest: [], needsSeparator: false)
     }
 
+    private var tooBig: DeliveryError {
+        DeliveryError(EnhancedStatusCode(5, 3, 4), "Header block larger than \(limit / 1024) KiB")
+    }
+
     /// Looks at the line `pending[lineStart..<lineEnd]`; returns the split when it ends the block.
-    private mutating func examine(lineEnd: Int) -> Split? {
+    private mutating func examine(lineEnd: Int) throws(DeliveryError) -> Split? {
         let line = pending[lineStart..<lineEnd]
         defer { isFirstLine = false }
         if isFirstLine && line.starts(with: "From ".utf8) {
@@ -61,6 +65,7 @@ public struct HeaderBlockCollector: Sendable {
         let isEmpty = line.elementsEqual([0x0A]) || line.elementsEqual([0x0D, 0x0A]) || line.elementsEqual([0x0D])
         let isContinuation = sawField && (line.first == 0x20 || line.first == 0x09)
         if !isEmpty && (isContinuation || SendmailHeaders.fieldName(line) != nil) {
+            guard lineEnd <= limit else { throw tooBig }
             sawField = true
             lineStart = lineEnd
             return nil

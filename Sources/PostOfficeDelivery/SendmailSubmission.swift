@@ -179,7 +179,7 @@ public struct SendmailSubmission: Sendable {
             }
             try validator.finish()
             dots?.finish()
-            if transaction == nil { transaction = try begin(collector.finish()) }
+            if transaction == nil { transaction = try begin(try collector.finish()) }
         } catch {
             transaction?.abort()
             return failure(error)
