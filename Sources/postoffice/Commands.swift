@@ -12,6 +12,7 @@ enum Commands {
                postoffice user list
                postoffice alias add [--replace] ALIAS TARGET[,TARGET...] | alias del ALIAS | alias list
                postoffice deliver --to ADDRESS [--to ADDRESS...] [--from ADDRESS] < message
+               postoffice sendmail [-t] [-i] [-f SENDER] [RECIPIENT...] < message   (also as a link named sendmail)
                postoffice check                      validate the config and print the effective settings
                postoffice reload                     make the running server re-read its config, users, aliases
                postoffice COMMAND --help             options and examples of one command
@@ -92,9 +93,12 @@ enum Commands {
               postoffice alias add --replace info@example.test carol@example.test
             """,
         "deliver": DeliverShellCommand.help,
+        "sendmail": SendmailCommand.help,
     ]
 
     static func run(_ arguments: [String]) throws -> Int32 {
+        // sendmail's options (-t, -i, -f...) are not the tool's: it parses its own command line.
+        if let sendmailArguments = SendmailCommand.arguments(in: arguments) { return SendmailCommand(arguments: sendmailArguments).run() }
         if arguments == ["--version"] || arguments.first == "version" {
             print(version)
             return 0

@@ -12,7 +12,9 @@ func printError(_ line: String) {
     text.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
 }
 
-let arguments = Array(CommandLine.arguments.dropFirst())
+var arguments = Array(CommandLine.arguments.dropFirst())
+// Run through a symbolic link named `sendmail`, every argument is sendmail's (argv[0] decides, as in Postfix).
+if SendmailCommand.isInvokedAsSendmail(CommandLine.arguments.first) { arguments.insert("sendmail", at: 0) }
 let status: Int32
 do {
     status = try Commands.run(arguments)

@@ -1,0 +1,185 @@
+// SendmailTests: `PostOfficeServer.submit` from an embedding program, and the real `postoffice` binary as
+// sendmail — `sendmail -t`, -f, recipient arguments, a symbolic link named sendmail, POSTOFFICE_DATA — and
+// bsd-mailx's mail(1) driving it the way it drives a system sendmail.
+
+import Foundation
+import PostOffice
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@Suite(.serialized) struct SendmailTests {
+    /// A data folder with alice@localhost and bob@localhost, made with the library.
+    static func makeServer(hostname: String = "mx.test") throws -> (PostOfficeServer, String) {
+        let data = try LiveTestSupport.temporaryDirectory("sendmail")
+        var configuration = PostOfficeConfiguration(hostname: hostname, dataDirectory: data)
+        configuration.domains = ["localhost", "example.test"]
+        try "alice@localhost:{PLAIN}pw\nbob@localhost:{PLAIN}pw\ncarol@example.test:{PLAIN}pw\n"
+            .write(toFile: configuration.usersFile, atomically: true, encoding: .utf8)
+        // The same host name for the binary, which reads the config file.
+        try "hostname = \(hostname)\n".write(toFile: data + "/postoffice.conf", atomically: true, encoding: .utf8)
+        return (try PostOfficeServer(configuration: configuration, clock: ManualClock(), random: SeededRandomSource(seed: 3)), data)
+    }
+
+    static func stored(_ data: String, _ user: String, domain: String = "localhost") -> [String] {
+        let folder = data + "/mail/\(domain)/\(user)/new"
+        return LiveTestSupport.files(in: folder).compactMap { try? String(contentsOfFile: folder + "/" + $0, encoding: .utf8) }
+    }
+
+    // MARK: - The library entry point
+
+    @Test func submitDeliversWithoutStartingTheServer() throws {
+        let (server, data) = try Self.makeServer()
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        let result = server.submit(
+            from: MailAddress("app@example.test"), to: [try #require(MailAddress("alice@localhost"))],
+            message: Array("Subject: from the app\n\nhello\n.\nstill here\n".utf8))
+        #expect(result.isDelivered && result.exitCode == 0, "\(result.reason)")
+        let stored = try #require(Self.stored(data, "alice").first)
+        #expect(stored.hasPrefix("Return-Path: <app@example.test>\n"))
+        #expect(stored.contains("\nDate: Tue, 14 Nov 2023 22:13:20 +0000\nFrom: app@example.test\nMessage-ID: <"))
+        #expect(stored.contains("@mx.test>\n\nhello\n") && !stored.contains("still here"))
+    }
+
+    @Test func submitWithHeaderRecipientsAndOtherDomainsRefusedForNow() throws {
+        let (server, data) = try Self.makeServer()
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        let message = Array("To: carol@example.test\nBcc: bob\nSubject: s\n\nb\n".utf8)
+        let result = server.submit(from: nil, to: [], options: .init(extractsRecipients: true, dotEndsInput: false), message: message)
+        #expect(result.exitCode == 0, "\(result.reason)")
+        #expect(result.recipients.map(\.description) == ["carol@example.test", "bob@localhost"])
+        #expect(Self.stored(data, "bob").first.map { !$0.contains("Bcc") } == true)
+        #expect(server.submissionDomain == "localhost")
+
+        let remote = server.submit(
+            from: nil, to: [try #require(MailAddress("someone@elsewhere.test"))], message: Array("Subject: s\n\nb\n".utf8))
+        #expect(remote.exitCode == 75)
+        #expect(remote.reason.hasPrefix("cannot send to other domains yet: outbound delivery is not available"))
+    }
+
+    // MARK: - The binary
+
+    static var binary: String? { CommandLineEndToEndTests.binary }
+
+    /// Runs `executable` (the binary or a link to it) with `input` on stdin and `environment` added.
+    static func run(
+        _ executable: String, _ arguments: [String], input: String, environment: [String: String] = [:]
+    ) throws -> CommandLineEndToEndTests.Outcome {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        var merged = ProcessInfo.processInfo.environment
+        merged["POSTOFFICE_DATA"] = nil
+        merged.merge(environment) { $1 }
+        process.environment = merged
+        let stdout = Pipe()
+        let stderr = Pipe()
+        let stdin = Pipe()
+        process.standardOutput = stdout
+        process.standardError = stderr
+        process.standardInput = stdin
+        try process.run()
+        PipeIO.write(Data(input.utf8), to: stdin.fileHandleForWriting)
+        try? stdin.fileHandleForWriting.close()
+        let output = PipeIO.readToEnd(stdout.fileHandleForReading)
+        let errorOutput = PipeIO.readToEnd(stderr.fileHandleForReading)
+        process.waitUntilExit()
+        return CommandLineEndToEndTests.Outcome(
+            status: process.terminationStatus, output: String(decoding: output, as: UTF8.self),
+            errorOutput: String(decoding: errorOutput, as: UTF8.self))
+    }
+
+    @Test(.enabled(if: binary != nil, "the postoffice binary is not built (swift build --product postoffice)"))
+    func theBinaryAsSendmail() throws {
+        let binary = try #require(Self.binary)
+        let (_, data) = try Self.makeServer()
+        defer { try? FileManager.default.removeItem(atPath: data) }
+
+        // -t: recipients from To/Cc/Bcc (folded), Bcc gone; "." ends the input without -i.
+        let dashT = try Self.run(binary, ["sendmail", "--data", data, "-t"], input: """
+            To: Alice <alice@localhost>,
+             carol@example.test
+            Bcc: bob@localhost
+            Subject: dash t
+
+            body
+            .
+            not part of it
+
+            """)
+        #expect(dashT.status == 0, "\(dashT.errorOutput)")
+        for (user, domain) in [("alice", "localhost"), ("bob", "localhost"), ("carol", "example.test")] {
+            let messages = Self.stored(data, user, domain: domain)
+            #expect(messages.count == 1, "\(user)")
+            #expect(messages.first.map { $0.hasSuffix("\n\nbody\n") && !$0.contains("Bcc") && $0.contains("\nMessage-ID: <") } == true)
+        }
+
+        // -f glued, -F, -i, a recipient argument given before the options, via `--data=`.
+        let dashF = try Self.run(
+            binary, ["--data=\(data)", "sendmail", "alice@localhost", "-fapp@example.test", "-F", "The App", "-oi", "-odi", "-oem"],
+            input: "Subject: dash f\n\n.\nkept\n")
+        #expect(dashF.status == 0, "\(dashF.errorOutput)")
+        let second = try #require(Self.stored(data, "alice").first { $0.contains("Subject: dash f") })
+        #expect(second.hasPrefix("Return-Path: <app@example.test>\n"))
+        #expect(second.contains("\nFrom: The App <app@example.test>\n"))
+        #expect(second.hasSuffix("\n\n.\nkept\n"))
+
+        // Installed as a link named sendmail, with the data folder from POSTOFFICE_DATA and no -f: the
+        // sender is the invoking user at the host name.
+        let link = data + "/bin/sendmail"
+        try FileManager.default.createDirectory(atPath: data + "/bin", withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: binary)
+        let linked = try Self.run(link, ["-i", "bob"], input: "Subject: via the link\n\nhi\n", environment: ["POSTOFFICE_DATA": data])
+        #expect(linked.status == 0, "\(linked.errorOutput)")
+        let login = String(cString: getpwuid(getuid()).pointee.pw_name)
+        let third = try #require(Self.stored(data, "bob").first { $0.contains("Subject: via the link") })
+        #expect(third.hasPrefix("Return-Path: <\(login)@mx.test>\n"), "\(third)")
+
+        // sysexits: usage, no such user, other domain, data error, missing data folder. Nothing stored.
+        let count = { Self.stored(data, "alice").count + Self.stored(data, "bob").count }
+        let before = count()
+        let env = ["POSTOFFICE_DATA": data]
+        #expect(try Self.run(link, ["-bs"], input: "", environment: env).status == 64)
+        #expect(try Self.run(link, [], input: "Subject: s\n\nb\n", environment: env).status == 64)
+        #expect(try Self.run(link, ["nobody@localhost"], input: "Subject: s\n\nb\n", environment: env).status == 67)
+        let remote = try Self.run(link, ["x@elsewhere.test"], input: "Subject: s\n\nb\n", environment: env)
+        #expect(remote.status == 75)
+        #expect(remote.errorOutput.contains("cannot send to other domains yet: outbound delivery is not available"))
+        #expect(try Self.run(link, ["-t"], input: "Subject: no recipients\n\nb\n", environment: env).status == 65)
+        let big = "X-Big: " + String(repeating: "a", count: (1 << 20) + 10) + "\n\nb\n"
+        #expect(try Self.run(link, ["alice"], input: big, environment: env).status == 65)
+        #expect(try Self.run(link, ["alice"], input: "Subject: s\n\nb\n", environment: ["POSTOFFICE_DATA": data + "/missing"]).status == 78)
+        #expect(count() == before)
+        // --data wins over the environment.
+        #expect(try Self.run(link, ["--data", data, "alice"], input: "Subject: s\n\nb\n", environment: ["POSTOFFICE_DATA": data + "/missing"]).status == 0)
+
+        let help = try Self.run(binary, ["sendmail", "--help"], input: "")
+        #expect(help.status == 0 && help.output.contains("EX_TEMPFAIL"))
+    }
+
+    /// bsd-mailx's mail(1), pointed at the link by `set sendmail=`, runs it as `sendmail -i -t -f SENDER`.
+    @Test(.enabled(if: binary != nil, "the postoffice binary is not built (swift build --product postoffice)"),
+          .enabled(if: ExternalTool.path("bsd-mailx") != nil, "bsd-mailx is not installed"))
+    func bsdMailxSendsThroughIt() throws {
+        let binary = try #require(Self.binary)
+        let (_, data) = try Self.makeServer()
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        let link = data + "/sendmail"
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: binary)
+        try "set sendmail=\(link)\nset sendwait\n".write(toFile: data + "/mailrc", atomically: true, encoding: .utf8)
+        let result = try ExternalTool.run(
+            "bsd-mailx", ["-s", "from mailx", "-b", "bob@localhost", "-r", "me@example.test", "alice@localhost"],
+            input: Data("written in mail(1)\n".utf8),
+            environment: ["MAILRC": data + "/mailrc", "HOME": data, "POSTOFFICE_DATA": data])
+        #expect(result.status == 0, "\(result.output)\(result.errorOutput)")
+        // mail(1) may not wait for sendmail: give it a moment.
+        for _ in 0..<100 where Self.stored(data, "bob").isEmpty { usleep(50_000) }
+        for user in ["alice", "bob"] {
+            let stored = try #require(Self.stored(data, user).first, "\(user) got nothing")
+            #expect(stored.hasPrefix("Return-Path: <me@example.test>\n"))
+            #expect(stored.contains("\nSubject: from mailx\n") && stored.contains("\nTo: alice@localhost\n"))
+            #expect(!stored.contains("Bcc") && stored.hasSuffix("\n\nwritten in mail(1)\n"))
+        }
+    }
+}
