@@ -87,6 +87,8 @@ public struct PostOfficeConfiguration: Sendable {
     /// Send everything for other domains through this host (a smarthost), instead of looking up MX records.
     /// Many home and cloud networks block port 25, so this is often needed.
     public var relayHost: SocketAddress?
+    /// DNS servers to ask (`HOST`, `HOST:PORT`, `[v6]:PORT`) instead of those in /etc/resolv.conf.
+    public var dnsServers: [String] = []
     /// The port used for MX delivery (25; tests point it at their own servers).
     public var smtpDestinationPort = 25
     /// Outbound TLS: `may` (opportunistic STARTTLS, the default), `encrypt` (STARTTLS required, any certificate)

@@ -75,6 +75,7 @@ public final class PostOfficeServer: Sendable {
             clock: context.environment.clock, logSink: context.environment.logSink)
         context.io.storagePool.submit { sweeper.sweep() }
         started.forEach { $0.start() }
+        if let manager = context.queueManager { startQueueRuns(manager) }
         for note in configuration.deprecatedKeys {
             context.environment.logSink.log(LogRecord(.warning, "config.deprecated_key", [("where", note)]))
         }
@@ -93,6 +94,29 @@ public final class PostOfficeServer: Sendable {
                 listener.spec.service == service
                     && (security.map { $0 == listener.spec.security } ?? (listener.spec.security != .implicit))
             }.map(\.boundAddress)
+        }
+    }
+
+    /// Tries the queue now (mail waiting from before a restart included), then every `queueRunIntervalSeconds`.
+    private func startQueueRuns(_ manager: QueueManager) {
+        let context = self.context
+        let interval = max(1, configuration.queueRunIntervalSeconds) * 1000
+        let loop = context.io.eventLoops[0]
+        @Sendable func run() {
+            guard !context.isShuttingDown else { return }
+            context.io.storagePool.submit { manager.scan() }
+            loop.schedule(afterMilliseconds: interval, run)
+        }
+        loop.execute(run)
+    }
+
+    /// Makes every message waiting for `domain` (or all) due now and tries them: ETRN and `postoffice queue
+    /// flush`. Does nothing when outbound delivery is off.
+    public func flushQueue(domain: String? = nil) {
+        guard let manager = context.queueManager else { return }
+        context.io.storagePool.submit {
+            manager.flush(domain: domain)
+            manager.scan()
         }
     }
 

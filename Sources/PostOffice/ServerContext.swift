@@ -8,6 +8,7 @@ import Glibc
 #endif
 import PostOfficeAccounts
 import PostOfficeCore
+import PostOfficeDNS
 import PostOfficeDelivery
 import PostOfficeMaildir
 import PostOfficeQueue
@@ -114,7 +115,21 @@ final class ServerContext: @unchecked Sendable {
         if let relay = configuration.relayHost {
             resolver = RelayhostResolver(host: OutboundHost(name: relay.host, addresses: [relay]))
         } else {
-            resolver = MXResolver(port: configuration.smtpDestinationPort, environment: environment)
+            // resolv.conf, unless dns_servers names the servers to ask.
+            var dns = DNSResolverConfiguration(resolvConf: (try? AccountsFile.read("/etc/resolv.conf")) ?? "")
+            if !configuration.dnsServers.isEmpty, let chosen = try? dns.overridingServers(configuration.dnsServers) {
+                dns = chosen
+            }
+            var localNames: Set<DNSName> = []
+            for name in [configuration.hostname] + configuration.domains {
+                if let parsed = try? DNSName(name) { localNames.insert(parsed) }
+            }
+            resolver = MXResolver(
+                port: configuration.smtpDestinationPort,
+                transport: DNSTransport(
+                    configuration: dns, random: environment.random,
+                    cache: DNSCache(capacity: 10_000, clock: environment.clock)),
+                localNames: localNames)
         }
         let policy: SMTPClientTLSPolicy
         switch configuration.outboundTLSPolicy {
