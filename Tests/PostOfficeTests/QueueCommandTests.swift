@@ -6,6 +6,7 @@ import Foundation
 import PostOffice
 import PostOfficeCore
 import PostOfficeQueue
+import PostOfficeTesting
 import Testing
 
 @Suite(.serialized) struct QueueCommandTests {
@@ -160,6 +161,34 @@ import Testing
         #expect(outcome.output == "deleted \(fixture.fresh) (no bounce sent)\n")
         #expect(try fixture.message(fixture.fresh, in: fixture.json()) == nil)
         #expect(try fixture.store.scan().map(\.id.rawValue) == [fixture.deferred])
+    }
+
+    @Test(.enabled(if: enabled, "the postoffice binary is not built (swift build --product postoffice)"))
+    func aSubmittedMessageIsListedWhileTheServerRuns() throws {
+        let office = try TestPostOffice(users: ["alice@example.test": "pw"]) { $0.deliversOutbound = true }
+        defer { office.stop() }
+        let client = try SMTPTestClient(connectingTo: office.submissionAddress)
+        _ = try client.readReply()
+        _ = try client.command("EHLO client.test")
+        _ = try client.login("alice@example.test", password: "pw")
+        #expect(try client.command("MAIL FROM:<alice@example.test> ENVID=live-1").code == 250)
+        #expect(try client.command("RCPT TO:<friend@elsewhere.test>").code == 250)
+        #expect(try client.command("DATA").code == 354)
+        try client.connection.send(SMTPTestClient.stuffed("Subject: through submission\n\nhello\n"))
+        #expect(try client.readReply().code == 250)
+        _ = try? client.command("QUIT")
+
+        let listed = try CommandLineEndToEndTests.run(["queue", "list", "--json", "--data", office.dataDirectory])
+        #expect(listed.status == 0, "\(listed.errorOutput)")
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(listed.output.utf8)) as? [String: Any])
+        let message = try #require((document["messages"] as? [[String: Any]])?.first { $0["envelope_id"] as? String == "live-1" })
+        let id = try #require(message["id"] as? String)
+        #expect(message["sender"] as? String == "alice@example.test")
+        #expect((message["recipients"] as? [[String: Any]])?.map { $0["address"] as? String } == ["friend@elsewhere.test"])
+        let shown = try CommandLineEndToEndTests.run(["queue", "show", id, "--data", office.dataDirectory])
+        #expect(shown.status == 0, "\(shown.errorOutput)")
+        #expect(shown.output.contains("\nReceived: "))
+        #expect(shown.output.contains("\nSubject: through submission\n"))
     }
 
     struct BadID: CustomTestStringConvertible, Sendable {
