@@ -49,7 +49,7 @@ let package = Package(
         ),
         .target(name: "PostOfficeTesting", dependencies: ["PostOffice", "PostOfficeTLS", "PostOfficeSASL"], swiftSettings: strict),
         .executableTarget(
-            name: "postoffice", dependencies: ["PostOffice", "PostOfficeAccounts", "PostOfficeTLS"],
+            name: "postoffice", dependencies: ["PostOffice"],
             swiftSettings: strict),
         .executableTarget(name: "maildir-torture", dependencies: ["PostOfficeMaildir"]),
         .executableTarget(name: "tls-bench", dependencies: ["PostOfficeTLS"]),

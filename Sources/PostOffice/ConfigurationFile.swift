@@ -278,6 +278,10 @@ public enum ConfigurationFile {
                 guard let address = MailAddress(v) else { throw KeyError(message: "'\(v)' is not an address") }
                 c.postmasterAddress = address
             }, render: { $0.postmasterAddress?.description ?? "" }),
+        Key(name: "deliver_outbound", help: "Queue and deliver mail for other domains (submission, relay_networks). Partial: see README.",
+            apply: { c, v throws(KeyError) in c.deliversOutbound = try bool(v) }, render: { $0.deliversOutbound ? "yes" : "no" }),
+        Key(name: "queue_directory", help: "The outbound queue's folder (relative paths are below the data folder).",
+            apply: { c, v throws(KeyError) in c.queueDirectory = path(v, in: c) }, render: { relativePath($0.queueDirectory, in: $0) }),
         limit("message_size_limit", "Largest message in bytes (SIZE, RFC 1870).", \.maximumMessageSize, 1...Int(Int32.max)),
         limit("recipient_limit", "Most recipients per message (RFC 5321 §4.5.3.1.8 asks at least 100).", \.maximumRecipients, 100...100_000),
         limit("smtp_line_length_limit", "Longest SMTP command line in bytes (RFC 5321: at least 512).", \.smtpCommandLineLength, 512...65536),

@@ -3,3 +3,4 @@
 @_exported import PostOfficeCore
 @_exported import struct PostOfficeTLS.TLSConfiguration
 @_exported import enum PostOfficeTLS.TLSProtocolVersion
+@_exported import struct PostOfficeDelivery.SendmailArguments

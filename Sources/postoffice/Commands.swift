@@ -13,6 +13,8 @@ enum Commands {
                postoffice alias add [--replace] ALIAS TARGET[,TARGET...] | alias del ALIAS | alias list
                postoffice deliver --to ADDRESS [--to ADDRESS...] [--from ADDRESS] < message
                postoffice sendmail [-t] [-i] [-f SENDER] [RECIPIENT...] < message   (also as a link named sendmail)
+               postoffice queue list [--json] | queue flush [DOMAIN]   the outbound queue (queue --help)
+               postoffice queue show|hold|release|requeue|delete ID
                postoffice check                      validate the config and print the effective settings
                postoffice reload                     make the running server re-read its config, users, aliases
                postoffice COMMAND --help             options and examples of one command
@@ -94,6 +96,7 @@ enum Commands {
             """,
         "deliver": DeliverShellCommand.help,
         "sendmail": SendmailCommand.help,
+        "queue": QueueCommand.help,
     ]
 
     static func run(_ arguments: [String]) throws -> Int32 {
@@ -143,6 +146,8 @@ enum Commands {
             return try AliasCommand(options: options, words: words).run()
         case "deliver":
             return DeliverShellCommand(options: options, words: words).run()
+        case "queue":
+            return try QueueCommand(options: options, words: words).run()
         default:
             throw UsageError("unknown command '\(command)' (see postoffice --help)")
         }

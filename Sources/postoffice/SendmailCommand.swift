@@ -6,7 +6,6 @@
 import Glibc
 #endif
 import PostOffice
-import PostOfficeDelivery
 
 struct SendmailCommand {
     /// The arguments after `sendmail`.

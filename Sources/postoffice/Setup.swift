@@ -6,8 +6,6 @@
 import Glibc
 #endif
 import PostOffice
-import PostOfficeAccounts
-import PostOfficeTLS
 
 struct Setup {
     let options: CommandLineOptions
@@ -34,7 +32,7 @@ struct Setup {
     func configuration(forServing: Bool = false) throws -> PostOfficeConfiguration {
         var configuration = defaults()
         if options.configFile != nil || FileSystem.fileExists(atPath: configPath) {
-            guard let text = try? AccountsFile.read(configPath) else {
+            guard let text = try? DataFile.read(configPath) else {
                 throw ConfigurationProblem("cannot read the config file \(configPath): check it exists and is readable, or leave out --config")
             }
             configuration = try ConfigurationFile.parse(text, fileName: configPath, base: configuration)
@@ -111,13 +109,12 @@ struct Setup {
         if usesMissingDefaultCertificate(configuration) {
             // TLS out of the box: a self-signed certificate for our host name, made once.
             try makeDirectory(options.dataDirectory + "/tls")
-            _ = try SelfSignedCertificate.createIfMissing(
-                hostName: configuration.hostname, certificatePath: defaultCertificatePath,
-                privateKeyPath: defaultPrivateKeyPath, clock: SystemClock(), random: SystemRandomSource())
+            try TLSConfiguration.createSelfSignedCertificateIfMissing(
+                hostName: configuration.hostname, certificatePath: defaultCertificatePath, privateKeyPath: defaultPrivateKeyPath)
             prepared.created += [defaultCertificatePath, defaultPrivateKeyPath]
         }
         if options.configFile == nil && !FileSystem.fileExists(atPath: configPath) {
-            try AccountsFile.replace(configPath, with: ConfigurationFile.template(for: defaults()), mode: 0o644)
+            try DataFile.replace(configPath, with: ConfigurationFile.template(for: defaults()), mode: 0o644)
             prepared.created.append(configPath)
         }
         if !FileSystem.fileExists(atPath: configuration.aliasesFile) {
@@ -126,18 +123,18 @@ struct Setup {
                 # postmaster@example.test  alice@example.test
 
                 """
-            try AccountsFile.replace(configuration.aliasesFile, with: text, mode: 0o600)
+            try DataFile.replace(configuration.aliasesFile, with: text, mode: 0o600)
             prepared.created.append(configuration.aliasesFile)
         }
         if !FileSystem.fileExists(atPath: configuration.usersFile) {
             let password = Self.generatePassword()
-            let hash = try PasswordHash.generate(password: password, random: SystemRandomSource())
+            let hash = try AccountAdministration.passwordHash(for: password)
             let text = """
                 # Users: ADDRESS:{SCHEME}HASH   (Dovecot passwd-file; `postoffice user add` edits it)
-                postmaster@localhost:\(hash.storedForm)
+                postmaster@localhost:\(hash)
 
                 """
-            try AccountsFile.replace(configuration.usersFile, with: text, mode: 0o600)
+            try DataFile.replace(configuration.usersFile, with: text, mode: 0o600)
             prepared.created.append(configuration.usersFile)
             prepared.generatedPassword = password
         }

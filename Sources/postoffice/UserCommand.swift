@@ -5,7 +5,6 @@
 import Glibc
 #endif
 import PostOffice
-import PostOfficeAccounts
 
 struct UserCommand {
     let options: CommandLineOptions
@@ -18,6 +17,7 @@ struct UserCommand {
         if action != "add" { try setup.requireDataDirectory() }
         let configuration = try setup.configuration()
         let file = configuration.usersFile
+        let accounts = AccountAdministration(configuration: configuration)
         if action == "add" {
             try FileSystem.createDirectory(atPath: configuration.dataDirectory, mode: 0o700)
         } else if !FileSystem.fileExists(atPath: file) {
@@ -27,26 +27,22 @@ struct UserCommand {
         switch action {
         case "list":
             guard words.count == 1 else { throw UsageError("user list takes no arguments") }
-            let database = try UserDatabase.load(from: file)
-            for user in database.users { print(user.name) }
+            for name in try accounts.userNames() { print(name) }
         case "add", "passwd":
             guard words.count == 2 else { throw UsageError("user \(action) needs exactly one ADDRESS") }
             let name = words[1]
             guard MailAddress(name) != nil else { throw UsageError("'\(name)' is not an address like alice@example.test") }
             let password = try readPassword()
-            let hash = try PasswordHash.generate(password: password, random: SystemRandomSource())
-            try UserDatabase.edit(file) { database in
-                if action == "add" {
-                    try database.add(UserAccount(name: name, passwordHash: hash))
-                } else {
-                    try database.setPasswordHash(hash, forUser: name)
-                }
+            if action == "add" {
+                try accounts.addUser(name, password: password)
+            } else {
+                try accounts.setPassword(password, forUser: name)
             }
             print(action == "add" ? "added \(name)" : "changed the password of \(name)")
             RunningServer.reloadAfterChange(dataDirectory: options.dataDirectory)
         case "del":
             guard words.count == 2 else { throw UsageError("user del needs exactly one ADDRESS") }
-            try UserDatabase.edit(file) { try $0.remove(named: words[1]) }
+            try accounts.removeUser(words[1])
             print("removed \(words[1]) (its Maildir is kept)")
             RunningServer.reloadAfterChange(dataDirectory: options.dataDirectory)
         default:
