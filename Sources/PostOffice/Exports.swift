@@ -1,6 +1,7 @@
 // Exports: the Core value types (MailAddress, Limits, LogSink, clocks...) are part of the PostOffice API,
-// so `import PostOffice` is enough for an embedder.
+// so `import PostOffice` is enough for an embedder; the sendmail parsers are what the CLI needs of Delivery.
 @_exported import PostOfficeCore
 @_exported import struct PostOfficeTLS.TLSConfiguration
 @_exported import enum PostOfficeTLS.TLSProtocolVersion
 @_exported import struct PostOfficeDelivery.SendmailArguments
+@_exported import enum PostOfficeDelivery.AddressListParser
