@@ -33,6 +33,7 @@ let package = Package(
         .target(name: "PostOfficeSASL", dependencies: ["PostOfficeCore"], swiftSettings: strict),
         .target(name: "PostOfficePOP3", dependencies: ["PostOfficeCore", "PostOfficeSASL"], swiftSettings: strict),
         .target(name: "PostOfficeTLS", dependencies: ["PostOfficeCore", "COpenSSL"], swiftSettings: strict),
+        .target(name: "PostOfficeSPF", dependencies: ["PostOfficeCore"], swiftSettings: strict),
         .target(
             name: "PostOffice",
             dependencies: [
@@ -74,6 +75,7 @@ let package = Package(
         .testTarget(name: "PostOfficeSASLTests", dependencies: ["PostOfficeSASL"]),
         .testTarget(name: "PostOfficePOP3Tests", dependencies: ["PostOfficePOP3"], resources: [.copy("Transcripts")]),
         .testTarget(name: "PostOfficeTLSTests", dependencies: ["PostOfficeTLS"]),
+        .testTarget(name: "PostOfficeSPFTests", dependencies: ["PostOfficeSPF"], resources: [.copy("Resources")]),
         .testTarget(
             name: "PostOfficeTests", dependencies: ["PostOffice", "PostOfficeTesting", "PostOfficeTLS"],
             exclude: ["POP3LiveTranscripts"]),
