@@ -106,6 +106,9 @@ private final class SPFRun {
 
     /// Addresses of the client's family for `name`; nil for a void answer. DNS failures are temperror.
     private func addresses(_ name: String) throws(Stop) -> [SPFIPAddress]? {
+        // A target that cannot be a DNS name (empty or over-long label) is treated as non-existent, the
+        // suite's preferred reading of a case RFC 7208 leaves undefined (by analogy to §4.3).
+        guard Self.isValidDomain(name) else { return [] }
         switch try ask(request.clientAddress.isIPv4 ? .a : .aaaa, name) {
         case .records(let records): return records.compactMap(\.address)
         case .nxdomain, .noData: return nil
@@ -164,6 +167,7 @@ private final class SPFRun {
             try countTerm()
             let target = try spec.map { (spec) throws(Stop) in try expandDomain(spec, domain: domain) } ?? domain
             let exchanges: [String]
+            guard Self.isValidDomain(target) else { return false }
             switch try ask(.mx, target) {
             case .records(let records): exchanges = records.compactMap(\.exchange)
             case .nxdomain, .noData: try countVoid(); return false
@@ -180,11 +184,13 @@ private final class SPFRun {
         case .ptr(let spec):
             try countTerm()
             let target = try spec.map { (spec) throws(Stop) in try expandDomain(spec, domain: domain) } ?? domain
+            guard Self.isValidDomain(target) else { return false }
             return try validatedNames(within: target).contains { Self.isWithin($0, target) }
         case .exists(let spec):
             try countTerm()
             let target = try expandDomain(spec, domain: domain)
             // exists always asks for A records, whatever the client's family (§5.7).
+            guard Self.isValidDomain(target) else { return false }
             switch try ask(.a, target) {
             case .records(let records): return records.contains { $0.address != nil }
             case .nxdomain, .noData: try countVoid(); return false

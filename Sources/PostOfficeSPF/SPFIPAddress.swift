@@ -59,9 +59,12 @@ public struct SPFIPAddress: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// The `%{i}` macro form: dotted quad, or 32 dot-separated nibbles for IPv6 (RFC 7208 §7.3).
+    ///
+    /// The nibbles are upper case: the RFC leaves case open (its §7.4 example is lower case, DNS does not
+    /// care), and the OpenSPF suite (v-macro-ip6) and pyspf spell explanations with upper case.
     public var macroForm: String {
         if isIPv4 { return description }
-        return nibbles.joined(separator: ".")
+        return nibbles.joined(separator: ".").uppercased()
     }
 
     /// The name whose PTR records map this address to host names: `4.3.2.1.in-addr.arpa` or the `ip6.arpa` form.

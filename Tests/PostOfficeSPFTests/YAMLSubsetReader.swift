@@ -140,9 +140,11 @@ struct YAMLSubsetReader {
             guard after.hasPrefix(":") else { return nil }
             return (String(text[text.index(after: text.startIndex)..<close]), after.dropFirst().drop { $0 == " " })
         }
-        guard !text.hasPrefix("["), let colon = text.firstIndex(of: ":") else { return nil }
+        // The key ends at the first ":" followed by a space or the end ("foo:bar/baz.example.com:" is a key).
+        guard !text.hasPrefix("["),
+            let colon = text.indices.first(where: { text[$0] == ":" && (text.index(after: $0) == text.endIndex || text[text.index(after: $0)] == " ") })
+        else { return nil }
         let after = text[text.index(after: colon)...]
-        guard after.isEmpty || after.first == " " else { return nil }
         let key = text[..<colon]
         guard !key.contains(" ") else { return nil }
         return (String(key), after.drop { $0 == " " })
