@@ -52,14 +52,19 @@ public struct DMARCRecord: Hashable, Sendable {
     /// Parses a TXT record's text.
     public init(parsing text: String) throws(ParseError) {
         var tags: [(String, String)] = []
-        for part in text.split(separator: ";") {
+        for part in text.split(separator: ";", omittingEmptySubsequences: false) {
             let trimmed = part.trimmingWhitespace
-            if trimmed.isEmpty { continue }
-            guard let equals = trimmed.firstIndex(of: "=") else { throw .malformedTag(String(trimmed)) }
+            if trimmed.isEmpty && !tags.isEmpty { continue }
+            guard let equals = trimmed.firstIndex(of: "=") else {
+                // Other TXT records at _dmarc are not errors, just not DMARC (§6.6.3 step 2).
+                if tags.isEmpty { throw .notDMARC }
+                throw .malformedTag(String(trimmed))
+            }
             tags.append((trimmed[..<equals].trimmingWhitespace.lowercased(), String(trimmed[trimmed.index(after: equals)...].trimmingWhitespace)))
+            // "v" must come first, and its value is case-sensitive "DMARC1" (§6.4 ABNF).
+            if tags.count == 1 && (tags[0].0 != "v" || tags[0].1 != "DMARC1") { throw .notDMARC }
         }
-        // "v" must come first, and its value is case-sensitive "DMARC1" (§6.4 ABNF).
-        guard let first = tags.first, first.0 == "v", first.1 == "DMARC1" else { throw .notDMARC }
+        guard !tags.isEmpty else { throw .notDMARC }
 
         var policyText: String?
         var subdomainText: String?
