@@ -25,7 +25,7 @@ public struct SPFOutcome: Hashable, Sendable {
     /// ([RFC 8601 §2.7.2](https://www.rfc-editor.org/rfc/rfc8601#section-2.7.2)); HELO checks report `smtp.helo`.
     public var authenticationResultsEntry: String {
         switch request.identity {
-        case .mailFrom: "spf=\(result.rawValue) smtp.mailfrom=\(Self.value(request.sender))"
+        case .mailFrom: "spf=\(result.rawValue) smtp.mailfrom=\(Self.propertyValue(request.sender))"
         case .helo: "spf=\(result.rawValue) smtp.helo=\(Self.value(request.helo))"
         }
     }
@@ -73,6 +73,15 @@ public struct SPFOutcome: Hashable, Sendable {
             quoted.append(character)
         }
         return quoted + "\""
+    }
+
+    /// RFC 8601 pvalue: `local-part@domain` may stand unquoted when the local-part is a dot-atom.
+    static func propertyValue(_ address: String) -> String {
+        guard let at = address.lastIndex(of: "@") else { return value(address) }
+        let local = String(address[..<at])
+        let domain = String(address[address.index(after: at)...])
+        guard value(local) == local, value(domain) == domain else { return value(address) }
+        return address
     }
 
     /// Keeps a comment balanced: no parentheses, backslashes or line breaks from the input.
