@@ -38,6 +38,7 @@ let package = Package(
         .target(
             name: "PostOfficeSMTPClient", dependencies: ["PostOfficeCore", "PostOfficeSMTP", "PostOfficeSASL"],
             swiftSettings: strict),
+        .target(name: "PostOfficeSPF", dependencies: ["PostOfficeCore"], swiftSettings: strict),
         .target(
             name: "PostOffice",
             dependencies: [
@@ -86,6 +87,7 @@ let package = Package(
         .testTarget(name: "PostOfficePOP3Tests", dependencies: ["PostOfficePOP3"], resources: [.copy("Transcripts")]),
         .testTarget(name: "PostOfficeTLSTests", dependencies: ["PostOfficeTLS"]),
         .testTarget(name: "PostOfficeDNSTests", dependencies: ["PostOfficeDNS"]),
+        .testTarget(name: "PostOfficeSPFTests", dependencies: ["PostOfficeSPF"], resources: [.copy("Resources")]),
         .testTarget(
             name: "PostOfficeTests", dependencies: ["PostOffice", "PostOfficeTesting", "PostOfficeTLS", "PostOfficeDNS"],
             exclude: ["POP3LiveTranscripts"]),
