@@ -33,6 +33,7 @@ let package = Package(
         .target(name: "PostOfficeSASL", dependencies: ["PostOfficeCore"], swiftSettings: strict),
         .target(name: "PostOfficePOP3", dependencies: ["PostOfficeCore", "PostOfficeSASL"], swiftSettings: strict),
         .target(name: "PostOfficeTLS", dependencies: ["PostOfficeCore", "COpenSSL"], swiftSettings: strict),
+        .target(name: "PostOfficeDKIM", dependencies: ["PostOfficeCore", "COpenSSL"], swiftSettings: strict),
         .target(
             name: "PostOffice",
             dependencies: [
@@ -62,6 +63,9 @@ let package = Package(
         .executableTarget(
             name: "fuzz-maildir-name", dependencies: ["PostOfficeFuzzSupport", "PostOfficeMaildir"], swiftSettings: strict
         ),
+        .executableTarget(
+            name: "fuzz-dkim-signature", dependencies: ["PostOfficeFuzzSupport", "PostOfficeDKIM"], swiftSettings: strict
+        ),
         .executableTarget(name: "postoffice-bench", dependencies: ["PostOffice", "PostOfficeSMTP", "PostOfficePOP3"]),
 
         .testTarget(name: "PostOfficeCoreTests", dependencies: ["PostOfficeCore"]),
@@ -74,6 +78,7 @@ let package = Package(
         .testTarget(name: "PostOfficeSASLTests", dependencies: ["PostOfficeSASL"]),
         .testTarget(name: "PostOfficePOP3Tests", dependencies: ["PostOfficePOP3"], resources: [.copy("Transcripts")]),
         .testTarget(name: "PostOfficeTLSTests", dependencies: ["PostOfficeTLS"]),
+        .testTarget(name: "PostOfficeDKIMTests", dependencies: ["PostOfficeDKIM", "PostOfficeCore"]),
         .testTarget(
             name: "PostOfficeTests", dependencies: ["PostOffice", "PostOfficeTesting", "PostOfficeTLS"],
             exclude: ["POP3LiveTranscripts"]),
