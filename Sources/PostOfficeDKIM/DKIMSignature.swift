@@ -2,23 +2,6 @@
 // and the §6.1.1 checks a verifier makes before any DNS query. Errors are typed (they become `permerror`)
 // and `serialized` re-creates a value that parses to the same signature.
 
-/// A signing algorithm, the `a=` tag.
-public enum DKIMAlgorithm: String, Hashable, Sendable, CaseIterable {
-    /// [RFC 6376 §3.3.2](https://www.rfc-editor.org/rfc/rfc6376#section-3.3.2).
-    case rsaSHA256 = "rsa-sha256"
-    /// [RFC 8463 §3](https://www.rfc-editor.org/rfc/rfc8463#section-3): Ed25519 over the SHA-256 hash.
-    case ed25519SHA256 = "ed25519-sha256"
-
-    /// The key type (`k=`) a record must have for this algorithm.
-    public var keyType: DKIMKeyType { self == .rsaSHA256 ? .rsa : .ed25519 }
-}
-
-/// A canonicalization algorithm, [RFC 6376 §3.4](https://www.rfc-editor.org/rfc/rfc6376#section-3.4).
-public enum DKIMCanonicalization: String, Hashable, Sendable, CaseIterable {
-    case simple
-    case relaxed
-}
-
 /// Why a DKIM-Signature value is unusable; each is a `permerror` for that signature.
 public enum DKIMSignatureError: Error, Hashable, Sendable {
     case tagList(DKIMTagListError)
@@ -158,9 +141,7 @@ public struct DKIMSignature: Hashable, Sendable {
         selector = try required("s")
         guard Self.isDomain(selector) else { throw .invalidDomain(selector) }
         // h= is colon-separated with FWS allowed around each name.
-        signedHeaders = try required("h").split(separator: ":", omittingEmptySubsequences: false).map {
-            String($0.filter { !($0 == " " || $0 == "\t" || $0 == "\r" || $0 == "\n") })
-        }
+        signedHeaders = try required("h").split(separator: ":", omittingEmptySubsequences: false).map { DKIMTagList.removingWhitespace($0) }
         guard signedHeaders.allSatisfy({ Self.isFieldName($0) }) else { throw .missingTag("h") }
         guard signedHeaders.contains(where: { $0.lowercased() == "from" }) else { throw .fromNotSigned }
         identity = list["i"]
@@ -175,9 +156,7 @@ public struct DKIMSignature: Hashable, Sendable {
         bodyLength = try Self.number(list["l"], tag: "l")
         queryMethods = list["q"]
         if let queryMethods {
-            let methods = queryMethods.split(separator: ":").map {
-                $0.filter { !($0 == " " || $0 == "\t" || $0 == "\r" || $0 == "\n") }.lowercased()
-            }
+            let methods = queryMethods.split(separator: ":").map { DKIMTagList.removingWhitespace($0).lowercased() }
             guard methods.contains("dns/txt") else { throw .unsupportedQueryMethod(queryMethods) }
         }
         timestamp = try Self.number(list["t"], tag: "t")

@@ -101,6 +101,11 @@ public struct DKIMTagList: Hashable, Sendable {
         tags.map { "\($0.name)=\($0.value)" }.joined(separator: "; ")
     }
 
+    /// `text` without SP, HT, CR and LF (by scalar: a CR LF pair is one Swift Character).
+    static func removingWhitespace(_ text: some StringProtocol) -> String {
+        String(String.UnicodeScalarView(text.unicodeScalars.filter { !($0 == " " || $0 == "\t" || $0 == "\r" || $0 == "\n") }))
+    }
+
     /// SP, HT and the CR LF of folding: tag-lists allow FWS around and inside values.
     static func isWhitespace(_ byte: UInt8) -> Bool { byte == 32 || byte == 9 || byte == 13 || byte == 10 }
     static func isAlpha(_ byte: UInt8) -> Bool { (65...90).contains(byte) || (97...122).contains(byte) }

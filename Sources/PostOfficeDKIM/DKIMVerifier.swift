@@ -166,7 +166,7 @@ public struct DKIMVerifier: Sendable {
             let value = Array(field.value)
             do {
                 let list = try DKIMTagList(parsing: value)
-                candidate.signatureText = list["b"].map { String($0.filter { !" \t\r\n".contains($0) }) }
+                candidate.signatureText = list["b"].map { DKIMTagList.removingWhitespace($0) }
                 candidate.parsed = .success(try DKIMSignature(tags: list))
             } catch let error as DKIMTagListError {
                 candidate.parsed = .failure(.tagList(error))
