@@ -116,6 +116,7 @@ public struct DKIMVerifier: Sendable {
         var queries: [DKIMKeyQuery] = []
         for candidate in candidates {
             guard case .success(let signature) = candidate.parsed else { continue }
+            if let expiration = signature.expiration, expiration < now { continue }  // fails without a key
             if answers[signature.keyQuery] == nil, seen.insert(signature.keyQuery).inserted {
                 queries.append(signature.keyQuery)
             }
