@@ -39,6 +39,7 @@ let package = Package(
             name: "PostOfficeSMTPClient", dependencies: ["PostOfficeCore", "PostOfficeSMTP", "PostOfficeSASL"],
             swiftSettings: strict),
         .target(name: "PostOfficeSPF", dependencies: ["PostOfficeCore"], swiftSettings: strict),
+        .target(name: "PostOfficeDKIM", dependencies: ["PostOfficeCore", "COpenSSL"], swiftSettings: strict),
         .target(
             name: "PostOffice",
             dependencies: [
@@ -70,6 +71,9 @@ let package = Package(
             name: "fuzz-maildir-name", dependencies: ["PostOfficeFuzzSupport", "PostOfficeMaildir"], swiftSettings: strict
         ),
         .executableTarget(name: "fuzz-dns-message", dependencies: ["PostOfficeFuzzSupport", "PostOfficeDNS"], swiftSettings: strict),
+        .executableTarget(
+            name: "fuzz-dkim-signature", dependencies: ["PostOfficeFuzzSupport", "PostOfficeDKIM"], swiftSettings: strict
+        ),
         .executableTarget(name: "postoffice-bench", dependencies: ["PostOffice", "PostOfficeSMTP", "PostOfficePOP3"]),
 
         .testTarget(name: "PostOfficeCoreTests", dependencies: ["PostOfficeCore"]),
@@ -88,6 +92,7 @@ let package = Package(
         .testTarget(name: "PostOfficeTLSTests", dependencies: ["PostOfficeTLS"]),
         .testTarget(name: "PostOfficeDNSTests", dependencies: ["PostOfficeDNS"]),
         .testTarget(name: "PostOfficeSPFTests", dependencies: ["PostOfficeSPF"], resources: [.copy("Resources")]),
+        .testTarget(name: "PostOfficeDKIMTests", dependencies: ["PostOfficeDKIM", "PostOfficeCore"]),
         .testTarget(
             name: "PostOfficeTests", dependencies: ["PostOffice", "PostOfficeTesting", "PostOfficeTLS", "PostOfficeDNS"],
             exclude: ["POP3LiveTranscripts"]),

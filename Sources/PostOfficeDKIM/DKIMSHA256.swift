@@ -1,0 +1,59 @@
+// DKIMSHA256: incremental SHA-256 through OpenSSL's EVP digest API, with value semantics (a copy that is
+// then updated duplicates the OpenSSL context first), so engines holding one stay plain structs.
+
+import COpenSSL
+
+/// A running SHA-256 computation (FIPS 180-4), as DKIM's `bh=` and `b=` need.
+public struct DKIMSHA256: Sendable {
+    private final class Context: @unchecked Sendable {
+        // Owned exclusively: only reached through a uniquely referenced box or copied first.
+        let pointer: OpaquePointer
+
+        init() {
+            guard let context = EVP_MD_CTX_new() else { fatalError("EVP_MD_CTX_new failed: out of memory") }
+            pointer = context
+            EVP_DigestInit_ex(pointer, EVP_sha256(), nil)
+        }
+
+        init(copying other: Context) {
+            guard let context = EVP_MD_CTX_new() else { fatalError("EVP_MD_CTX_new failed: out of memory") }
+            pointer = context
+            EVP_MD_CTX_copy_ex(pointer, other.pointer)
+        }
+
+        deinit { EVP_MD_CTX_free(pointer) }
+    }
+
+    private var context = Context()
+
+    public init() {}
+
+    /// Adds `bytes` to the hash.
+    public mutating func update(_ bytes: UnsafeRawBufferPointer) {
+        guard bytes.count > 0 else { return }
+        if !isKnownUniquelyReferenced(&context) { context = Context(copying: context) }
+        EVP_DigestUpdate(context.pointer, bytes.baseAddress, bytes.count)
+    }
+
+    /// Adds `bytes` to the hash.
+    public mutating func update(_ bytes: some Sequence<UInt8>) {
+        let array = Array(bytes)
+        array.withUnsafeBytes { update($0) }
+    }
+
+    /// The 32-byte digest of everything added; the running state is left as it was.
+    public func finalize() -> [UInt8] {
+        let copy = Context(copying: context)
+        var digest = [UInt8](repeating: 0, count: 32)
+        var length: UInt32 = 0
+        EVP_DigestFinal_ex(copy.pointer, &digest, &length)
+        return Array(digest.prefix(Int(length)))
+    }
+
+    /// The SHA-256 digest of `bytes`.
+    public static func hash(_ bytes: some Sequence<UInt8>) -> [UInt8] {
+        var hasher = DKIMSHA256()
+        hasher.update(bytes)
+        return hasher.finalize()
+    }
+}

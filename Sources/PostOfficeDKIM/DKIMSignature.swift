@@ -1,0 +1,207 @@
+// DKIMSignature: a parsed DKIM-Signature header field value (RFC 6376 §3.5) with the §3.2 tag-list rules
+// and the §6.1.1 checks a verifier makes before any DNS query. Errors are typed (they become `permerror`)
+// and `serialized` re-creates a value that parses to the same signature.
+
+/// Why a DKIM-Signature value is unusable; each is a `permerror` for that signature.
+public enum DKIMSignatureError: Error, Hashable, Sendable {
+    case tagList(DKIMTagListError)
+    /// A required tag (v, a, b, bh, d, h, s) is missing.
+    case missingTag(String)
+    /// `v=` is not `1`.
+    case unsupportedVersion(String)
+    /// `a=` names an algorithm we do not verify (rsa-sha1 is refused per RFC 8301).
+    case unsupportedAlgorithm(String)
+    /// `c=` is not `simple`/`relaxed` pairs.
+    case invalidCanonicalization(String)
+    /// `b=` or `bh=` is not base64, or empty.
+    case invalidBase64(tag: String)
+    /// A numeric tag (l, t, x) is not 1-76 digits or does not fit.
+    case invalidNumber(tag: String)
+    /// `q=` lists no method we support (only `dns/txt` exists).
+    case unsupportedQueryMethod(String)
+    /// `d=` or `s=` is not a domain name / selector.
+    case invalidDomain(String)
+    /// `h=` does not include From (§6.1.1).
+    case fromNotSigned
+    /// `i=` is not in `d=` or one of its subdomains (§6.1.1).
+    case identityNotInDomain(String)
+    /// `x=` is before `t=` (§3.5).
+    case expiresBeforeSigned
+}
+
+/// A parsed DKIM-Signature, [RFC 6376 §3.5](https://www.rfc-editor.org/rfc/rfc6376#section-3.5).
+public struct DKIMSignature: Hashable, Sendable {
+    public var algorithm: DKIMAlgorithm
+    /// `b=`: the signature bytes.
+    public var signature: [UInt8]
+    /// `bh=`: the body hash.
+    public var bodyHash: [UInt8]
+    public var headerCanonicalization: DKIMCanonicalization
+    public var bodyCanonicalization: DKIMCanonicalization
+    /// `d=`: the signing domain, as written.
+    public var domain: String
+    /// `h=`: signed header field names in order, as written (compared case-insensitively).
+    public var signedHeaders: [String]
+    /// `i=`: the agent or user identifier, when given (default `@d`).
+    public var identity: String?
+    /// `l=`: how many octets of the canonicalized body are signed, when limited.
+    public var bodyLength: Int?
+    /// `q=`, as written, when present.
+    public var queryMethods: String?
+    /// `s=`: the selector.
+    public var selector: String
+    /// `t=`: signing time, seconds since the epoch.
+    public var timestamp: Int?
+    /// `x=`: expiry time, seconds since the epoch.
+    public var expiration: Int?
+    /// `z=`: copied header fields, as written.
+    public var copiedHeaders: String?
+
+    public init(
+        algorithm: DKIMAlgorithm, signature: [UInt8], bodyHash: [UInt8],
+        headerCanonicalization: DKIMCanonicalization = .relaxed, bodyCanonicalization: DKIMCanonicalization = .relaxed,
+        domain: String, signedHeaders: [String], identity: String? = nil, bodyLength: Int? = nil,
+        queryMethods: String? = nil, selector: String, timestamp: Int? = nil, expiration: Int? = nil,
+        copiedHeaders: String? = nil
+    ) {
+        self.algorithm = algorithm
+        self.signature = signature
+        self.bodyHash = bodyHash
+        self.headerCanonicalization = headerCanonicalization
+        self.bodyCanonicalization = bodyCanonicalization
+        self.domain = domain
+        self.signedHeaders = signedHeaders
+        self.identity = identity
+        self.bodyLength = bodyLength
+        self.queryMethods = queryMethods
+        self.selector = selector
+        self.timestamp = timestamp
+        self.expiration = expiration
+        self.copiedHeaders = copiedHeaders
+    }
+
+    /// The DNS name whose TXT record holds the key: `selector._domainkey.domain` (§3.6.2.1).
+    public var keyQuery: DKIMKeyQuery { DKIMKeyQuery(domain: domain, selector: selector) }
+
+    /// Parses a DKIM-Signature field value (everything after the colon, folding included).
+    public init(parsing value: String) throws(DKIMSignatureError) {
+        try self.init(parsing: Array(value.utf8))
+    }
+
+    /// Parses a DKIM-Signature field value. Never traps.
+    public init(parsing value: [UInt8]) throws(DKIMSignatureError) {
+        let list: DKIMTagList
+        do {
+            list = try DKIMTagList(parsing: value)
+        } catch {
+            throw .tagList(error)
+        }
+        try self.init(tags: list)
+    }
+
+    /// Builds a signature from an already parsed tag-list, applying the §3.5 and §6.1.1 rules.
+    public init(tags list: DKIMTagList) throws(DKIMSignatureError) {
+        func required(_ name: String) throws(DKIMSignatureError) -> String {
+            guard let value = list[name] else { throw .missingTag(name) }
+            return value
+        }
+        let version = try required("v")
+        guard version == "1" else { throw .unsupportedVersion(version) }
+        let algorithmName = try required("a")
+        guard let algorithm = DKIMAlgorithm(rawValue: algorithmName.lowercased()) else {
+            throw .unsupportedAlgorithm(algorithmName)
+        }
+        self.algorithm = algorithm
+        guard let signature = DKIMBase64.decode(try required("b")), !signature.isEmpty else {
+            throw .invalidBase64(tag: "b")
+        }
+        self.signature = signature
+        guard let bodyHash = DKIMBase64.decode(try required("bh")), !bodyHash.isEmpty else {
+            throw .invalidBase64(tag: "bh")
+        }
+        self.bodyHash = bodyHash
+        // c= "header[/body]", each defaulting to simple (§3.5).
+        headerCanonicalization = .simple
+        bodyCanonicalization = .simple
+        if let canonicalization = list["c"] {
+            let parts = canonicalization.split(separator: "/", omittingEmptySubsequences: false)
+            guard parts.count <= 2, let header = DKIMCanonicalization(rawValue: parts[0].lowercased()) else {
+                throw .invalidCanonicalization(canonicalization)
+            }
+            headerCanonicalization = header
+            if parts.count == 2 {
+                guard let body = DKIMCanonicalization(rawValue: parts[1].lowercased()) else {
+                    throw .invalidCanonicalization(canonicalization)
+                }
+                bodyCanonicalization = body
+            }
+        }
+        domain = try required("d")
+        guard Self.isDomain(domain) else { throw .invalidDomain(domain) }
+        selector = try required("s")
+        guard Self.isDomain(selector) else { throw .invalidDomain(selector) }
+        // h= is colon-separated with FWS allowed around each name.
+        signedHeaders = try required("h").split(separator: ":", omittingEmptySubsequences: false).map { DKIMTagList.removingWhitespace($0) }
+        guard signedHeaders.allSatisfy({ Self.isFieldName($0) }) else { throw .missingTag("h") }
+        guard signedHeaders.contains(where: { $0.lowercased() == "from" }) else { throw .fromNotSigned }
+        identity = list["i"]
+        if let identity {
+            guard let at = identity.lastIndex(of: "@") else { throw .identityNotInDomain(identity) }
+            let identityDomain = identity[identity.index(after: at)...].lowercased()
+            let signingDomain = domain.lowercased()
+            guard identityDomain == signingDomain || identityDomain.hasSuffix("." + signingDomain) else {
+                throw .identityNotInDomain(identity)
+            }
+        }
+        bodyLength = try Self.number(list["l"], tag: "l")
+        queryMethods = list["q"]
+        if let queryMethods {
+            let methods = queryMethods.split(separator: ":").map { DKIMTagList.removingWhitespace($0).lowercased() }
+            guard methods.contains("dns/txt") else { throw .unsupportedQueryMethod(queryMethods) }
+        }
+        timestamp = try Self.number(list["t"], tag: "t")
+        expiration = try Self.number(list["x"], tag: "x")
+        if let timestamp, let expiration, expiration < timestamp { throw .expiresBeforeSigned }
+        copiedHeaders = list["z"]
+    }
+
+    /// The value as `tag=value; ...`, without folding; it parses back to an equal signature.
+    public var serialized: String {
+        var tags = ["v=1", "a=\(algorithm.rawValue)", "c=\(headerCanonicalization.rawValue)/\(bodyCanonicalization.rawValue)",
+            "d=\(domain)", "s=\(selector)"]
+        if let identity { tags.append("i=\(identity)") }
+        if let queryMethods { tags.append("q=\(queryMethods)") }
+        if let timestamp { tags.append("t=\(timestamp)") }
+        if let expiration { tags.append("x=\(expiration)") }
+        if let bodyLength { tags.append("l=\(bodyLength)") }
+        tags.append("h=\(signedHeaders.joined(separator: ":"))")
+        if let copiedHeaders { tags.append("z=\(copiedHeaders)") }
+        tags.append("bh=\(DKIMBase64.encode(bodyHash))")
+        tags.append("b=\(DKIMBase64.encode(signature))")
+        return tags.joined(separator: "; ")
+    }
+
+    /// 1*76DIGIT (§3.5); values that do not fit an Int are refused rather than clamped.
+    static func number(_ text: String?, tag: String) throws(DKIMSignatureError) -> Int? {
+        guard let text else { return nil }
+        guard !text.isEmpty, text.utf8.count <= 76, text.utf8.allSatisfy({ (48...57).contains($0) }),
+            let value = Int(text)
+        else { throw .invalidNumber(tag: tag) }
+        return value
+    }
+
+    /// Labels of letters, digits, hyphens and underscores (selectors and `_domainkey`-style names),
+    /// or UTF-8 (RFC 8616); no empty labels.
+    static func isDomain(_ text: String) -> Bool {
+        guard !text.isEmpty, text.utf8.count <= 253 else { return false }
+        return text.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { label in
+            !label.isEmpty && label.utf8.count <= 63
+                && label.utf8.allSatisfy { DKIMTagList.isAlpha($0) || DKIMTagList.isDigit($0) || $0 == 45 || $0 == 95 || $0 >= 0x80 }
+        }
+    }
+
+    /// RFC 5322 field-name: printable ASCII except colon.
+    static func isFieldName(_ text: String) -> Bool {
+        !text.isEmpty && text.utf8.allSatisfy { $0 >= 33 && $0 <= 126 && $0 != 58 }
+    }
+}

@@ -1,0 +1,120 @@
+// DKIMTagList: the `tag=value; tag=value` syntax shared by DKIM-Signature fields and key records
+// (RFC 6376 §3.2). Parsing keeps each value's byte region in the input, because verification must blank
+// the `b=` value of the very bytes that were signed.
+
+/// Why a tag-list did not parse (RFC 6376 §3.2).
+public enum DKIMTagListError: Error, Hashable, Sendable {
+    /// A tag-spec has no `=`, or an empty or malformed tag name, at this byte offset.
+    case malformedTag(offset: Int)
+    /// A value holds a byte outside VALCHAR / whitespace (controls, DEL) at this byte offset.
+    case invalidValueByte(offset: Int)
+    /// The same tag appears twice: §3.2 says the whole list is then invalid.
+    case duplicateTag(String)
+    /// Nothing but whitespace.
+    case empty
+}
+
+/// One tag of a tag-list.
+public struct DKIMTag: Hashable, Sendable {
+    /// The tag name, case-sensitive as §3.2 requires (`b` and `B` differ).
+    public var name: String
+    /// The value with surrounding whitespace removed (internal folding whitespace kept).
+    public var value: String
+    /// Bytes after `=` up to the terminating `;` or end, in the parsed input (whitespace included).
+    public var valueRegion: Range<Int>
+
+    public init(name: String, value: String, valueRegion: Range<Int> = 0..<0) {
+        self.name = name
+        self.value = value
+        self.valueRegion = valueRegion
+    }
+}
+
+/// An ordered tag-list, [RFC 6376 §3.2](https://www.rfc-editor.org/rfc/rfc6376#section-3.2).
+public struct DKIMTagList: Hashable, Sendable {
+    /// The tags in input order; names are unique.
+    public var tags: [DKIMTag]
+
+    public init(tags: [DKIMTag]) { self.tags = tags }
+
+    /// The value of tag `name`, or nil.
+    public subscript(name: String) -> String? { tags.first { $0.name == name }?.value }
+
+    /// The tag named `name`, or nil.
+    public func tag(_ name: String) -> DKIMTag? { tags.first { $0.name == name } }
+
+    /// Parses `text` (a header field value, folding included, or a joined TXT record).
+    public init(parsing text: String) throws(DKIMTagListError) {
+        try self.init(parsing: Array(text.utf8))
+    }
+
+    /// Parses the bytes of a tag-list. Never traps; any malformed input is a thrown error.
+    public init(parsing bytes: [UInt8]) throws(DKIMTagListError) {
+        var tags: [DKIMTag] = []
+        var seen = Set<String>()
+        var index = 0
+        let count = bytes.count
+        while index < count {
+            let specStart = index
+            while index < count, Self.isWhitespace(bytes[index]) { index += 1 }
+            if index == count {
+                // Only whitespace after the last ";" (the optional trailing ";" of §3.2).
+                if tags.isEmpty { throw .empty }
+                break
+            }
+            // tag-name = ALPHA *ALNUMPUNC
+            let nameStart = index
+            guard Self.isAlpha(bytes[index]) else { throw .malformedTag(offset: index) }
+            while index < count, Self.isAlpha(bytes[index]) || Self.isDigit(bytes[index]) || bytes[index] == 95 {
+                index += 1
+            }
+            let name = String(decoding: bytes[nameStart..<index], as: UTF8.self)
+            while index < count, Self.isWhitespace(bytes[index]) { index += 1 }
+            guard index < count, bytes[index] == 61 else { throw .malformedTag(offset: max(specStart, index)) }
+            index += 1
+            let regionStart = index
+            var valueStart = -1
+            var valueEnd = index
+            while index < count, bytes[index] != 59 {
+                let byte = bytes[index]
+                if Self.isWhitespace(byte) {
+                    // FWS inside or around the value.
+                } else if byte < 0x21 || byte == 0x7F {
+                    throw .invalidValueByte(offset: index)
+                } else {
+                    if valueStart < 0 { valueStart = index }
+                    valueEnd = index + 1
+                }
+                index += 1
+            }
+            let value = valueStart < 0 ? "" : String(decoding: bytes[valueStart..<valueEnd], as: UTF8.self)
+            guard seen.insert(name).inserted else { throw .duplicateTag(name) }
+            tags.append(DKIMTag(name: name, value: value, valueRegion: regionStart..<index))
+            if index < count { index += 1 }  // the ";"
+        }
+        if tags.isEmpty { throw .empty }
+        self.tags = tags
+    }
+
+    /// `name=value; name=value`: parses back to the same names and values.
+    public var serialized: String {
+        tags.map { "\($0.name)=\($0.value)" }.joined(separator: "; ")
+    }
+
+    /// `text` without SP, HT, CR and LF (by scalar: a CR LF pair is one Swift Character).
+    static func removingWhitespace(_ text: some StringProtocol) -> String {
+        String(String.UnicodeScalarView(text.unicodeScalars.filter { !($0 == " " || $0 == "\t" || $0 == "\r" || $0 == "\n") }))
+    }
+
+    /// SP, HT and the CR LF of folding: tag-lists allow FWS around and inside values.
+    static func isWhitespace(_ byte: UInt8) -> Bool { byte == 32 || byte == 9 || byte == 13 || byte == 10 }
+    static func isAlpha(_ byte: UInt8) -> Bool { (65...90).contains(byte) || (97...122).contains(byte) }
+    static func isDigit(_ byte: UInt8) -> Bool { (48...57).contains(byte) }
+}
+
+extension DKIMTagList {
+    /// Equality of names and values only: regions depend on the spelling of the input, not its meaning.
+    public func sameTags(as other: DKIMTagList) -> Bool {
+        tags.map { [$0.name, $0.value] } == other.tags.map { [$0.name, $0.value] }
+    }
+}

