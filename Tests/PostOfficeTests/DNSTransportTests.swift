@@ -19,7 +19,8 @@ final class DNSMasqServer: @unchecked Sendable {
     /// 8 strings of 200 octets: 1600+ octets of TXT, more than the 1232 we advertise.
     static let bigStrings = (0..<8).map { String(repeating: String($0), count: 200) }
 
-    init() throws {
+    /// `records`: more dnsmasq record options (`--mx-host=...`, `--host-record=...`) for a test's own names.
+    init(records: [String] = []) throws {
         port = try Self.freePort()
         // No shell in between: dnsmasq would keep quotes as part of the strings.
         let big = Self.bigStrings.joined(separator: ",")
@@ -31,7 +32,7 @@ final class DNSMasqServer: @unchecked Sendable {
             "--mx-host=mail.test,mx1.mail.test,10", "--mx-host=mail.test,mx2.mail.test,20",
             "--host-record=mx1.mail.test,127.0.0.11,::11", "--host-record=mx2.mail.test,127.0.0.12",
             "--txt-record=txt.test,v=spf1 -all,second string", "--txt-record=big.test,\(big)",
-        ]
+        ] + records
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
