@@ -282,6 +282,39 @@ public enum ConfigurationFile {
             apply: { c, v throws(KeyError) in c.deliversOutbound = try bool(v) }, render: { $0.deliversOutbound ? "yes" : "no" }),
         Key(name: "queue_directory", help: "The outbound queue's folder (relative paths are below the data folder).",
             apply: { c, v throws(KeyError) in c.queueDirectory = path(v, in: c) }, render: { relativePath($0.queueDirectory, in: $0) }),
+        Key(name: "relayhost", help: "Send all mail for other domains through this host:port (a smarthost) instead of MX records; empty: MX.",
+            apply: { c, v throws(KeyError) in
+                guard !v.isEmpty else {
+                    c.relayHost = nil
+                    return
+                }
+                // Postfix writes [host]:port (the brackets mean "no MX lookup"); an address is never looked up here.
+                var bare = v
+                if v.hasPrefix("["), let close = v.firstIndex(of: "]"), v[close...].hasPrefix("]:") {
+                    bare = String(v[v.index(after: v.startIndex)..<close]) + String(v[v.index(after: close)...])
+                }
+                guard let address = SocketAddress(parsing: v) ?? SocketAddress(parsing: bare) else {
+                    throw KeyError(message: "'\(v)' is not ADDRESS:PORT with a literal IP address, e.g. 192.0.2.1:587")
+                }
+                c.relayHost = address
+            }, render: { $0.relayHost?.description ?? "" }),
+        Key(name: "smtp_destination_port", help: "The port of MX hosts (25).",
+            apply: { c, v throws(KeyError) in
+                guard let port = Int(v), (1...65535).contains(port) else { throw KeyError(message: "'\(v)' is not a port 1...65535") }
+                c.smtpDestinationPort = port
+            }, render: { String($0.smtpDestinationPort) }),
+        Key(name: "outbound_tls", help: "Outbound STARTTLS: may (when offered), encrypt (required) or verify (required, certificate checked).",
+            apply: { c, v throws(KeyError) in
+                guard ["may", "encrypt", "verify"].contains(v) else { throw KeyError(message: "expected may, encrypt or verify, got '\(v)'") }
+                c.outboundTLSPolicy = v
+            }, render: { $0.outboundTLSPolicy }),
+        Key(name: "dns_servers", help: "DNS servers to ask (HOST or HOST:PORT, comma separated) instead of /etc/resolv.conf.",
+            apply: { c, v throws(KeyError) in c.dnsServers = list(v) }, render: { $0.dnsServers.joined(separator: ", ") }),
+        Key(name: "queue_run_interval", help: "Seconds between scans of the outbound queue for mail that is due (new mail goes at once).",
+            apply: { c, v throws(KeyError) in
+                guard let seconds = Int(v), (1...86400).contains(seconds) else { throw KeyError(message: "'\(v)' is not 1...86400 seconds") }
+                c.queueRunIntervalSeconds = seconds
+            }, render: { String($0.queueRunIntervalSeconds) }),
         limit("message_size_limit", "Largest message in bytes (SIZE, RFC 1870).", \.maximumMessageSize, 1...Int(Int32.max)),
         limit("recipient_limit", "Most recipients per message (RFC 5321 §4.5.3.1.8 asks at least 100).", \.maximumRecipients, 100...100_000),
         limit("smtp_line_length_limit", "Longest SMTP command line in bytes (RFC 5321: at least 512).", \.smtpCommandLineLength, 512...65536),
