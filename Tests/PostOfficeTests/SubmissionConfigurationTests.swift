@@ -66,4 +66,39 @@ import Testing
             #expect(error.description.hasPrefix("f:1: " + message), "\(error.description)")
         }
     }
+
+    @Test(arguments: ["[127.0.0.2]:2525", "127.0.0.2:2525"])
+    func outboundKeysParse(_ relay: String) throws {
+        let text = """
+            deliver_outbound = yes
+            relayhost = \(relay)
+            smtp_destination_port = 2526
+            outbound_tls = encrypt
+            dns_servers = 127.0.53.1:5353
+            queue_run_interval = 5
+            """
+        let c = try ConfigurationFile.parse(text, fileName: "po.conf", base: base)
+        #expect(c.deliversOutbound)
+        #expect(c.relayHost == SocketAddress(host: "127.0.0.2", port: 2525))
+        #expect(c.smtpDestinationPort == 2526)
+        #expect(c.outboundTLSPolicy == "encrypt")
+        #expect(c.dnsServers == ["127.0.53.1:5353"])
+        #expect(c.queueRunIntervalSeconds == 5)
+        let again = try ConfigurationFile.parse(ConfigurationFile.render(c).joined(separator: "\n"), fileName: "r", base: base)
+        #expect(again.relayHost == c.relayHost)
+    }
+
+    @Test(arguments: [
+        ("relayhost = mail.example.net:587", "relayhost: 'mail.example.net:587' is not ADDRESS:PORT"),
+        ("outbound_tls = always", "outbound_tls: expected may, encrypt or verify"),
+        ("smtp_destination_port = 0", "smtp_destination_port: '0' is not a port"),
+    ])
+    func badOutboundValuesNameTheReason(_ line: String, _ message: String) {
+        do {
+            _ = try ConfigurationFile.parse(line, fileName: "f", base: base)
+            Issue.record("parsed: \(line)")
+        } catch {
+            #expect(error.description.hasPrefix("f:1: " + message), "\(error.description)")
+        }
+    }
 }
