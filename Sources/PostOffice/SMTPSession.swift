@@ -174,6 +174,13 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
             switch action {
             case .send(let reply):
                 if context.environment.isVerbose { context.environment.trace(trace.serverLines(reply.wireBytes), from: "server", connection) }
+                if reply.isError && reply.code != 334 {
+                    // Every refusal, with the client, so an admin can see (and grep) what was refused and why.
+                    context.environment.log(.info, "smtp.refusal", connection, [
+                        "client": connection.peer.host, "code": String(reply.code),
+                        "status": reply.enhancedCode?.description ?? "", "text": reply.lines.first ?? "",
+                    ])
+                }
                 connection.send(reply.wireBytes)
             case .delay(let milliseconds):
                 // Error throttling (Postfix smtpd_error_sleep_time): stop reading, send the rest later.

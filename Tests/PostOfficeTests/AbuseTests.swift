@@ -420,7 +420,7 @@ import Testing
                 let after = Self.storedFiles(under: office.dataDirectory + "/mail").count
                 if final.code != 250 || after != before + 1 { acceptedElsewhere.append("\(probe): \(final)") }
             }
-            try? client.command("QUIT")
+            _ = try? client.command("QUIT")
         }
         #expect(acceptedElsewhere.isEmpty, "accepted but not delivered locally: \(acceptedElsewhere)")
         let domains = (try? FileManager.default.contentsOfDirectory(atPath: office.dataDirectory + "/mail")) ?? []

@@ -51,7 +51,7 @@ import Testing
         try fm.createDirectory(atPath: destination, withIntermediateDirectories: true)
         for name in try fm.contentsOfDirectory(atPath: source) where name != ".keep" {
             var isDirectory: ObjCBool = false
-            fm.fileExists(atPath: source + "/" + name, isDirectory: &isDirectory)
+            _ = fm.fileExists(atPath: source + "/" + name, isDirectory: &isDirectory)
             if isDirectory.boolValue {
                 try copyFixture(source + "/" + name, to: destination + "/" + name)
             } else {

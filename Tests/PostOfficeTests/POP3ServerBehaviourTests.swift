@@ -80,7 +80,7 @@ import Testing
         }
         // 50 MiB of 100-byte LF lines, every tenth starting with a dot; written in pieces, never held whole.
         let path = maildir + "/new/1000000001.big.mx.test"
-        FileManager.default.createFile(atPath: path, contents: nil)
+        _ = FileManager.default.createFile(atPath: path, contents: nil)
         let handle = try #require(FileHandle(forWritingAtPath: path))
         var lineCount = 0
         var dotLines = 0

@@ -132,4 +132,27 @@ import Glibc
         let user = try pop.command("USER alice@example.test")
         #expect(user.hasPrefix("+OK") == trustsLoopback, "\(user)")
     }
+
+    /// Issue 18.9: every refusal is logged with the client's address, size refusals (552) included.
+    @Test func refusalsAreLoggedWithTheClient() throws {
+        let log = CollectingLogSink()
+        let office = try TestPostOffice(users: ["alice@example.test": "pw"], logSink: log) { $0.limits.maximumMessageSize = 1000 }
+        defer { office.stop() }
+        let client = try SMTPTestClient(connectingTo: office.smtpAddress)
+        _ = try client.readReply()
+        _ = try client.command("EHLO client.test")
+        #expect(try client.command("MAIL FROM:<a@example.net> SIZE=5000").code == 552)
+        let refusals = log.records.filter { $0.event == "smtp.refusal" }
+        #expect(refusals.contains { record in
+            record.fields.contains { $0.0 == "code" && $0.1 == "552" } && record.fields.contains { $0.0 == "client" && $0.1 == "127.0.0.1" }
+        }, "\(refusals)")
+    }
+}
+
+/// Keeps every log record, for tests that check what was logged.
+final class CollectingLogSink: LogSink, @unchecked Sendable {
+    private let lock = Lock()
+    private var kept: [LogRecord] = []
+    func log(_ record: LogRecord) { lock.withLock { kept.append(record) } }
+    var records: [LogRecord] { lock.withLock { kept } }
 }

@@ -43,7 +43,7 @@ import Testing
         let live = "1700000000.M1P\(getpid())Q1.\(host)"
         let foreign = "1700000000.M1P999999999Q1.other.host"
         for name in [orphan, live, foreign] {
-            FileManager.default.createFile(atPath: maildir.tmpPath + "/" + name, contents: Data("partial".utf8))
+            _ = FileManager.default.createFile(atPath: maildir.tmpPath + "/" + name, contents: Data("partial".utf8))
         }
         let restarted = try PostOfficeServer(configuration: configuration)
         try restarted.start()

@@ -228,7 +228,7 @@ final class TLSLineClient {
         #expect(try sender.sendMail(from: "a@example.net", to: ["alice@example.test"], body: "Subject: for mpop\n\nhi\n").code == 250)
         for (port, starttls) in [(office.pop3Address.port, "on"), (office.pop3sAddress!.port, "off")] {
             let mbox = office.dataDirectory + "/mpop-\(port).mbox"
-            FileManager.default.createFile(atPath: mbox, contents: nil)
+            _ = FileManager.default.createFile(atPath: mbox, contents: nil)
             let result = try ExternalTool.run("mpop", [
                 "-C", "/dev/null", "--host=127.0.0.1", "--port=\(port)", "--tls=on", "--tls-starttls=\(starttls)",
                 "--tls-certcheck=off", "--auth=user", "--user=alice@example.test", "--passwordeval=echo pw",
