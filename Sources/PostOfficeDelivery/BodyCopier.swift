@@ -38,14 +38,13 @@ public enum BodyCopier {
         if method == .kernel, let copyFileRange = Self.copyFileRange {
             var inputOffset = off_t(offset)
             while copied < count {
-                let n = copyFileRange(source, &inputOffset, destination, nil, count - copied, 0)
+                let n = SystemCall.restarting { copyFileRange(source, &inputOffset, destination, nil, count - copied, 0) }
                 if n > 0 {
                     copied += n
                     continue
                 }
                 if n == 0 { throw SystemError("copy_file_range", errno: EIO, detail: "source ended early") }
                 let code = errno
-                if code == EINTR { continue }
                 if [EXDEV, ENOSYS, EINVAL, EOPNOTSUPP, EBADF].contains(code) { break }
                 throw SystemError("copy_file_range", errno: code)
             }

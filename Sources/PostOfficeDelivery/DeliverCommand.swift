@@ -115,9 +115,8 @@ public enum DeliverCommand {
         defer { buffer.deallocate() }
         do throws(DeliveryError) {
             while true {
-                let count = read(standardInput, buffer, bufferSize)
+                let count = SystemCall.restarting { read(standardInput, buffer, bufferSize) }
                 if count < 0 {
-                    if errno == EINTR { continue }
                     let message = String(cString: strerror(errno))
                     throw DeliveryError(EnhancedStatusCode(4, 3, 0), "Cannot read the message: \(message)")
                 }
@@ -153,8 +152,7 @@ public enum DeliverCommand {
             guard let base = pointer.baseAddress else { return }
             var offset = 0
             while offset < pointer.count {
-                let n = write(descriptor, base + offset, pointer.count - offset)
-                if n < 0 && errno == EINTR { continue }
+                let n = SystemCall.restarting { write(descriptor, base + offset, pointer.count - offset) }
                 if n <= 0 { return }
                 offset += n
             }

@@ -75,12 +75,9 @@ public struct SendmailSubmission: Sendable {
     /// Reads standard input (or any descriptor) with ``run(sender:recipients:options:read:)``.
     public static func reader(descriptor: Int32) -> Reader {
         { (buffer: UnsafeMutableRawBufferPointer) throws(DeliveryError) -> Int in
-            while true {
-                let count = Glibc.read(descriptor, buffer.baseAddress, buffer.count)
-                if count >= 0 { return count }
-                if errno == EINTR { continue }
-                throw DeliveryError(EnhancedStatusCode(4, 3, 0), "Cannot read the message: \(String(cString: strerror(errno)))")
-            }
+            let count = SystemCall.restarting { Glibc.read(descriptor, buffer.baseAddress, buffer.count) }
+            if count >= 0 { return count }
+            throw DeliveryError(EnhancedStatusCode(4, 3, 0), "Cannot read the message: \(String(cString: strerror(errno)))")
         }
     }
 

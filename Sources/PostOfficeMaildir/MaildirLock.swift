@@ -40,9 +40,8 @@ public final class MaildirLock: @unchecked Sendable {
         } catch {
             throw .system(error)
         }
-        while flock(fd, LOCK_EX | LOCK_NB) != 0 {
+        if SystemCall.restarting({ flock(fd, LOCK_EX | LOCK_NB) }) != 0 {
             let code = errno
-            if code == EINTR { continue }
             close(fd)
             if code == EWOULDBLOCK || code == EAGAIN { throw .inUse(path: path) }
             throw .system(SystemError("flock", errno: code, detail: path))

@@ -40,9 +40,8 @@ public final class LineClient {
     public func send(_ bytes: [UInt8]) throws {
         var offset = 0
         while offset < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + offset, bytes.count - offset, Int32(MSG_NOSIGNAL)) }
+            let n = SystemCall.restarting { bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + offset, bytes.count - offset, Int32(MSG_NOSIGNAL)) } }
             if n < 0 {
-                if errno == EINTR { continue }
                 throw TestClientError("send: errno \(errno)")
             }
             offset += n
