@@ -269,6 +269,9 @@ public enum ConfigurationFile {
         Key(name: "relay_networks", help: "Client networks (CIDR) that may send to any domain without AUTH, like Postfix's mynetworks (default none).",
             apply: { c, v throws(KeyError) in c.relayNetworks = try networks(v) },
             render: { $0.relayNetworks.map(\.description).joined(separator: ", ") }),
+        Key(name: "relay_domains", help: "Domains we accept mail for from anyone and forward (a backup MX); needs deliver_outbound.",
+            apply: { c, v throws(KeyError) in c.relayDomains = try domainList(v) },
+            render: { $0.relayDomains.joined(separator: ", ") }),
         Key(name: "postmaster_address", help: "Where postmaster@ every local domain goes when no such user or alias exists (empty: the first domain's postmaster user).",
             apply: { c, v throws(KeyError) in
                 guard !v.isEmpty else {

@@ -75,6 +75,9 @@ public struct PostOfficeConfiguration: Sendable {
     /// (450 4.7.1 beyond them). 0 means no limit.
     public var submissionMessagesPerHour = 200
     public var submissionRecipientsPerHour = 1000
+    /// Domains we accept mail for from anyone and forward through the queue (Postfix's `relay_domains`):
+    /// a backup MX, or store-and-forward for a domain's own server. Lower case. Default none.
+    public var relayDomains: [String] = []
     /// Client networks that may relay without AUTH (Postfix's `mynetworks`), e.g. a web server. Default none.
     public var relayNetworks: [NetworkRange] = []
     /// Leave the submitting client's address out of the Received: header (`submission_hide_client`).

@@ -27,6 +27,7 @@ public struct ReloadReport: Sendable, Equatable {
         check("submission_recipients_per_hour", old.submissionRecipientsPerHour != new.submissionRecipientsPerHour)
         check("submission_hide_client", old.hidesSubmissionClient != new.hidesSubmissionClient)
         check("relay_networks", old.relayNetworks != new.relayNetworks)
+        check("relay_domains", old.relayDomains != new.relayDomains)
         check("subaddress_delimiter", old.subaddressDelimiter != new.subaddressDelimiter)
         check("limits", Self.reloadableLimits(old.limits) != Self.reloadableLimits(new.limits))
         check("smtp_listen", restart: true, old.smtpListeners != new.smtpListeners)

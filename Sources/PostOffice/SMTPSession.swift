@@ -231,7 +231,9 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
                 let request = RecipientRequest(
                     recipient: recipient, reversePath: reversePath, client: connection.peer, heloName: engine.heloName ?? "")
                 let router = context.router
+                // relay_domains: we accept for these and forward (a backup MX), from anyone.
                 let mayRelay = authenticatedUser != nil || isTrustedNetwork
+                    || settings.relayDomains.contains(recipient.normalizedDomain)
                 guard router.mayBlock else {
                     actions += engine.resolveRecipient(
                         accept(recipient, router.route(request, mayRelay: mayRelay, session: sessionID)))
@@ -422,10 +424,17 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
                 + (authenticatedUser == nil ? "" : "A"),
             tlsDescription: connection.tlsDescription, hostname: context.configuration.hostname,
             timeZoneOffsetMinutes: context.environment.timeZoneOffsetMinutes)
-        return context.sinks.open(
+        let sink = context.sinks.open(
             envelope: MessageEnvelope(
                 sessionID: sessionID, queueID: queueID, reversePath: envelope.reversePath, recipients: envelope.recipients),
             recipients: recipientsFor(envelope), queued: queueEnvelope(envelope), trace: trace)
+        // RFC 6409 §8: a submission server completes a message that lacks Date: or Message-ID:.
+        guard authenticatedUser != nil else { return sink }
+        let now = context.environment.clock.now()
+        return SubmissionHeaderSink(
+            wrapping: sink,
+            date: MailDateFormatter.format(seconds: now.seconds, offsetMinutes: context.environment.timeZoneOffsetMinutes),
+            messageID: "<\(now.seconds).\(context.environment.random.token(length: 16))@\(settings.hostname)>")
     }
 
     /// The queue's envelope for the remote recipients, with their DSN parameters (RFC 3461), or nil.

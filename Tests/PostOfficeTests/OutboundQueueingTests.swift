@@ -79,3 +79,52 @@ import Testing
         #expect(try queued(office).count == 1)
     }
 }
+
+@Suite struct SubmissionCompletionTests {
+    private func storedAfterSubmitting(_ body: String) throws -> String {
+        let office = try TestPostOffice(users: ["alice@example.test": "pw", "bob@example.test": "pw"])
+        defer { office.stop() }
+        let client = try SMTPTestClient(connectingTo: office.submissionAddress)
+        _ = try client.readReply()
+        _ = try client.command("EHLO client.test")
+        _ = try client.login("alice@example.test", password: "pw")
+        #expect(try client.sendMail(from: "alice@example.test", to: ["bob@example.test"], body: body).code == 250)
+        return try office.waitForMessage(for: "bob@example.test")
+    }
+
+    /// RFC 6409 §8.2–8.3: a submission server adds Date: and Message-ID: when the client left them out.
+    @Test func missingDateAndMessageIDAreAdded() throws {
+        let stored = try storedAfterSubmitting("Subject: bare\n\nno date, no id\n")
+        #expect(stored.contains("\nDate: "))
+        #expect(stored.contains("\nMessage-ID: <"))
+        #expect(stored.contains("@mx.test>"))
+    }
+
+    @Test func presentOnesAreKeptAndNotDoubled() throws {
+        let stored = try storedAfterSubmitting(
+            "Date: Mon, 1 Jan 2024 00:00:00 +0000\nMessage-ID: <mine@client.test>\nSubject: complete\n\nbody\n")
+        #expect(stored.components(separatedBy: "\nDate: ").count == 2)
+        #expect(stored.components(separatedBy: "Message-ID: ").count == 2)
+        #expect(stored.contains("Message-ID: <mine@client.test>"))
+    }
+
+    /// relay_domains: a backup MX accepts mail for the domain from anyone on port 25 and queues it.
+    @Test func aRelayDomainIsAcceptedFromAnyoneAndQueued() throws {
+        let office = try TestPostOffice(users: ["alice@example.test": "pw"]) { configuration in
+            configuration.deliversOutbound = true
+            configuration.relayDomains = ["backup.test"]
+        }
+        defer { office.stop() }
+        let client = try SMTPTestClient(connectingTo: office.smtpAddress)
+        _ = try client.readReply()
+        _ = try client.command("EHLO other-mta.test")
+        let reply = try client.sendMail(from: "someone@example.net", to: ["user@backup.test"], body: "Subject: held for backup\n\nx\n")
+        #expect(reply.code == 250)
+        #expect(try client.command("MAIL FROM:<someone@example.net>").code == 250)
+        #expect(try client.command("RCPT TO:<user@unrelated.test>").code == 550)
+        let store = try QueueStore(
+            path: office.server.configuration.queueDirectory, clock: SystemClock(), random: SystemRandomSource(),
+            logSink: DiscardingLogSink())
+        #expect(try store.scan().count == 1)
+    }
+}
