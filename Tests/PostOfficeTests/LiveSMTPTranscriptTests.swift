@@ -27,7 +27,7 @@ import Testing
     /// switched off, a custom greeting, STARTTLS) are engine settings the server does not expose.
     static let liveConfigurationKeys: Set = [
         "hostname", "maximumMessageSize", "maximumRecipients", "softErrorLimit", "hardErrorLimit",
-        "smtpCommandLineLength", "smtpTextLineLength", "rejectLongTextLines",
+        "smtpCommandLineLength", "smtpTextLineLength", "rejectLongTextLines", "auth", "authWithoutTLS", "requireAuth",
     ]
 
     /// Why a transcript cannot run live in a mode, or nil when it can.
@@ -41,6 +41,12 @@ import Testing
         let unsupported = transcript.configuration.keys.filter { !liveConfigurationKeys.contains($0) }.sorted()
         if !unsupported.isEmpty {
             return "engine settings not exposed by PostOfficeConfiguration: \(unsupported.joined(separator: ", "))"
+        }
+        if let mechanisms = transcript.configuration["auth"], mechanisms != "PLAIN+LOGIN" {
+            return "the server always offers AUTH PLAIN LOGIN; this transcript configures \(mechanisms) alone"
+        }
+        if !transcript.words("auth-tempfail").isEmpty {
+            return "the authenticate hook answers yes or no; an unavailable verifier (454) is the engine tests' business"
         }
         if transcript.directives["commit"] == "tempfail" && delivery == .maildir {
             return "a Maildir commit cannot be made to fail on purpose; the spool mode's deliver hook covers it"
@@ -68,9 +74,9 @@ import Testing
             "20-temporary-failure.txt/maildir",
             "21-extensions-off.txt/maildir", "21-extensions-off.txt/spool",
             "24-starttls.txt/maildir", "24-starttls.txt/spool",
-            // SMTP AUTH (issue 13): engine settings the runtime does not expose yet.
-            "25-auth-plain-pipelined.txt/maildir", "25-auth-plain-pipelined.txt/spool",
-            "26-auth-login-submission.txt/maildir", "26-auth-login-submission.txt/spool",
+            // SMTP AUTH: 25 and 26 run live (AUTH on port 25 via smtpd_auth_on_smtp, and the submission port);
+            // these need settings the server does not have (a 64-byte response bound, a verifier that is down,
+            // PLAIN alone) or STARTTLS in plain text.
             "27-auth-failures.txt/maildir", "27-auth-failures.txt/spool",
             "28-auth-requires-tls.txt/maildir", "28-auth-requires-tls.txt/spool",
             "29-auth-starttls-resets.txt/maildir", "29-auth-starttls-resets.txt/spool",
@@ -149,6 +155,14 @@ import Testing
             }
         }
 
+        // `# logins: user:password`: the authenticate hook accepts exactly those, as user@<the mail domain>.
+        let logins = Set(transcript.words("logins"))
+        if !logins.isEmpty {
+            hooks.authenticate = { request in
+                guard logins.contains("\(request.login):\(request.password)") else { return nil }
+                return MailAddress(request.login.contains("@") ? request.login : "\(request.login)@\(mailDomain)")
+            }
+        }
         let usesTimeout = transcript.steps.contains(.event("timeout"))
         let office = try TestPostOffice(users: users, domains: domains.filter { !$0.hasPrefix("[") }, hooks: hooks) { c in
             c.hostname = settings["hostname"] ?? "mx.example.test"
@@ -167,6 +181,10 @@ import Testing
                 // (the early talker is answered and closed at once, so the run does not wait for the delay).
                 c.limits.smtpGreetingDelayMilliseconds = 10_000
             }
+            if settings["auth"] != nil {
+                c.offersAuthenticationOnSMTP = true
+                if settings["authWithoutTLS"] != "on" { c.plaintextAuthenticationNetworks = [] }
+            }
             if usesTimeout {
                 c.limits.smtpCommandTimeoutSeconds = 1
                 c.limits.smtpDataTimeoutSeconds = 1
@@ -174,7 +192,9 @@ import Testing
         }
         defer { office.stop() }
 
-        let client = try LineClient(connectingTo: office.smtpAddress, timeoutSeconds: 10)
+        // requireAuth: the submission service, where MAIL needs AUTH (RFC 6409 §4.3).
+        let address = settings["requireAuth"] == "on" ? office.submissionAddress : office.smtpAddress
+        let client = try LineClient(connectingTo: address, timeoutSeconds: 10)
         var matcher = SMTPReplyMatcher()
         var shutdownThread: Thread?
         let shutdownDone = DispatchSemaphore(value: 0)
@@ -243,7 +263,14 @@ import Testing
                 Issue.record("\(name): message \(index + 1) was not stored")
                 break
             }
-            let message = messages[index]
+            var message = messages[index]
+            if !logins.isEmpty, let content = expected.content, !String(decoding: content, as: UTF8.self).contains("Message-ID:") {
+                // After AUTH the server completes the message (RFC 6409 §8): Date: and Message-ID: come first.
+                let stored = delivery == .maildir ? Self.strippingTrace(message.content) : message.content
+                let (fields, rest) = Self.splittingSubmissionFields(stored)
+                #expect(fields == ["Date", "Message-ID"], "\(name): fields added at submission")
+                message.content = rest
+            }
             if let envelope = expected.envelope {
                 // The hooks see the reverse path and recipients; the ESMTP parameters after them are the
                 // engine tests' business.
@@ -263,6 +290,19 @@ import Testing
                 }
             }
         }
+    }
+
+    /// The leading `Date:` and `Message-ID:` lines a submission adds, by name, and the bytes after them.
+    static func splittingSubmissionFields(_ bytes: [UInt8]) -> (names: [String], rest: [UInt8]) {
+        var names: [String] = []
+        var rest = bytes[...]
+        while names.count < 2, let newline = rest.firstIndex(of: 10) {
+            let line = String(decoding: rest[rest.startIndex..<newline], as: UTF8.self)
+            guard let name = ["Date", "Message-ID"].first(where: { line.hasPrefix($0 + ": ") }) else { break }
+            names.append(name)
+            rest = rest[(newline + 1)...]
+        }
+        return (names, Array(rest))
     }
 
     /// CRLF pairs turned into LF (how the Maildir delivery stores lines); everything else as is.
