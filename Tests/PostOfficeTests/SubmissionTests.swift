@@ -175,4 +175,30 @@ import Testing
         #expect(result.status == 0, "\(result.output)\(result.errorOutput)")
         #expect(try office.waitForMessage(for: "alice@example.test").contains("via msmtp"))
     }
+
+    /// Abuse: a password guesser gets the same 535 every time, but past failed_logins_per_minute (10) its
+    /// guesses no longer reach the password check at all.
+    @Test func guessingIsThrottledBeforeThePasswordCheck() throws {
+        let checks = LockedBox(0)
+        var hooks = PostOfficeHooks()
+        hooks.authenticate = { request in
+            checks.update { $0 += 1 }
+            return request.password == "right" ? MailAddress("alice@example.test") : nil
+        }
+        let office = try TestPostOffice(users: ["alice@example.test": "pw"], hooks: hooks)
+        defer { office.stop() }
+        for attempt in 0..<15 {
+            let client = try session(office.submissionAddress)
+            _ = try client.command("EHLO client.test")
+            let reply = try client.login("alice@example.test", password: "guess\(attempt)")
+            #expect(reply.code == 535)
+            #expect(reply.enhancedCode == "5.7.8")
+        }
+        #expect(checks.value == 10)
+        // The right password is refused too while the client is throttled: guessing gains nothing.
+        let client = try session(office.submissionAddress)
+        _ = try client.command("EHLO client.test")
+        #expect(try client.login("alice@example.test", password: "right").code == 535)
+        #expect(checks.value == 10)
+    }
 }
