@@ -14,6 +14,9 @@ struct BenchmarkSettings {
           --only LIST         parts, comma separated: smtp,rcpts,latency,fsync,pop3 (default all)
           --targets LIST      SMTP servers: postoffice,postfix,aiosmtpd (default all three)
           --postoffice PATH   the postoffice binary (default .build/release/postoffice)
+          --baseline PATH     a second postoffice binary (an older build), run beside the first as server
+                              "baseline" on SMTP 2735 / POP3 1320, every load, order alternating by round;
+                              the summary adds per-round msg/s and the ratios postoffice / baseline
           --bench-dir DIR     the shared peer scripts (default $POSTOFFICE_BENCH_DIR, else ../shared/bench)
           --results DIR       where JSON lines, logs and summary.md go (default .build/bench-results/<UTC time>)
           --keep              leave the servers running and the state directory in place
@@ -29,6 +32,8 @@ struct BenchmarkSettings {
     var parts: Set<String> = ["smtp", "rcpts", "latency", "fsync", "pop3"]
     var targets: [String] = ["postoffice", "postfix", "aiosmtpd"]
     var postofficeBinary = ".build/release/postoffice"
+    /// `--baseline`: an older postoffice build to compare with, side by side.
+    var baselineBinary: String?
     var benchDirectory: String
     var resultsDirectory: String
     var keepsServers = false
@@ -37,6 +42,8 @@ struct BenchmarkSettings {
 
     var postofficeSMTPPort: UInt16 = 2725
     var postofficePOP3Port: UInt16 = 1310
+    var baselineSMTPPort: UInt16 = 2735
+    var baselinePOP3Port: UInt16 = 1320
     var postfixPort: UInt16
     var dovecotPort: UInt16
     var aiosmtpdPort: UInt16
@@ -89,6 +96,7 @@ struct BenchmarkSettings {
                     throw BenchmarkError("--targets: postoffice, postfix, aiosmtpd")
                 }
             case "--postoffice": postofficeBinary = try value(argument)
+            case "--baseline": baselineBinary = try value(argument)
             case "--bench-dir": benchDirectory = try value(argument)
             case "--results": resultsDirectory = try value(argument)
             case "--keep": keepsServers = true
@@ -96,6 +104,9 @@ struct BenchmarkSettings {
             case "--help", "-h": showsHelp = true
             default: throw BenchmarkError("compare: unknown option \(argument) (see compare --help)")
             }
+        }
+        if baselineBinary != nil, let index = targets.firstIndex(of: "postoffice") {
+            targets.insert("baseline", at: index + 1)
         }
         if isQuick {
             if !countGiven { count = 300 }

@@ -40,6 +40,9 @@ struct CompareRunner {
         guard fm.isExecutableFile(atPath: settings.postofficeBinary) else {
             throw BenchmarkError("\(settings.postofficeBinary) not found: run `swift build -c release --product postoffice` first")
         }
+        if let baseline = settings.baselineBinary, !fm.isExecutableFile(atPath: baseline) {
+            throw BenchmarkError("--baseline \(baseline): not an executable")
+        }
         guard Subprocess.find("smtp-source") != nil else { throw BenchmarkError("smtp-source (postfix) not installed") }
         guard getuid() == 0 else { throw BenchmarkError("compare runs Postfix and Dovecot: run it as root") }
 
@@ -68,11 +71,18 @@ struct CompareRunner {
         let server = try PostOfficeProcess(binary: settings.postofficeBinary, dataDirectory: state + "/postoffice",
                                            smtpPort: settings.postofficeSMTPPort, pop3Port: settings.postofficePOP3Port,
                                            log: log, logFile: results + "/postoffice-server.log")
+        // --baseline: the older build, its own data folder and ports, prepared and started the same way.
+        let baselineServer = try settings.baselineBinary.map {
+            try PostOfficeProcess(binary: $0, dataDirectory: state + "/baseline", smtpPort: settings.baselineSMTPPort,
+                                  pop3Port: settings.baselinePOP3Port, log: log, logFile: results + "/baseline-server.log")
+        }
         var serverStarted = false
+        var baselineStarted = false
         var peersStarted = false
         defer {
             if !settings.keepsServers {
                 if serverStarted { server.stop() }
+                if baselineStarted { baselineServer?.stop() }
                 if peersStarted {
                     _ = try? Subprocess.run("/bin/bash", [bench + "/peers/down.sh", "--purge"], environment: peerEnvironment)
                 }
@@ -82,6 +92,7 @@ struct CompareRunner {
             }
         }
         try server.prepare(users: Self.users, domain: Self.domain, password: Self.password)
+        try baselineServer?.prepare(users: Self.users, domain: Self.domain, password: Self.password)
         if wantsPeers {
             log.line("## starting peers: \(peersOnly.joined(separator: " "))")
             peersStarted = true
@@ -93,6 +104,12 @@ struct CompareRunner {
         serverStarted = true
         try server.probe(recipient: "alice@\(Self.domain)")
         log.line("## PostOffice \(settings.postofficeBinary) up: SMTP 127.0.0.1:\(settings.postofficeSMTPPort), POP3 127.0.0.1:\(settings.postofficePOP3Port)")
+        if let baselineServer {
+            baselineStarted = true
+            try baselineServer.start()
+            try baselineServer.probe(recipient: "alice@\(Self.domain)")
+            log.line("## baseline \(baselineServer.binary) up: SMTP 127.0.0.1:\(settings.baselineSMTPPort), POP3 127.0.0.1:\(settings.baselinePOP3Port)")
+        }
 
         var targets: [SMTPTarget] = []
         for name in settings.targets {
@@ -100,6 +117,10 @@ struct CompareRunner {
             case "postoffice":
                 targets.append(SMTPTarget(label: "postoffice", port: settings.postofficeSMTPPort,
                                           maildirRoot: server.mailRoot, pidFile: server.pidFile))
+            case "baseline":
+                guard let baselineServer else { continue }
+                targets.append(SMTPTarget(label: "baseline", port: settings.baselineSMTPPort,
+                                          maildirRoot: baselineServer.mailRoot, pidFile: baselineServer.pidFile))
             case "postfix":
                 targets.append(SMTPTarget(label: "postfix", port: settings.postfixPort, maildirRoot: state + "/peers/mail",
                                           pidFile: state + "/peers/postfix/queue/pid/master.pid",
@@ -124,18 +145,24 @@ struct CompareRunner {
                                    repeats: settings.isQuick ? 1 : settings.rounds)
         }
         var latencies: [LatencyRow] = []
+        // Which server goes first alternates by round, so neither build always runs right after the other.
+        func ensureRunning(_ label: String) throws {
+            if label == "postoffice" { try server.ensureRunning() }
+            if label == "baseline" { try baselineServer?.ensureRunning() }
+        }
         for round in 1...settings.rounds {
             log.line("## round \(round)/\(settings.rounds), load average \(Self.loadAverage())")
+            let targets = round % 2 == 1 ? targets : targets.reversed()
             for load in loads {
                 for target in targets {
-                    if target.label == "postoffice" { try server.ensureRunning() }
+                    try ensureRunning(target.label)
                     let count = load.recipients > 1 ? max(1, settings.count / load.recipients) : settings.messages(size: load.size)
                     try scripts.smtpLoad(target: target, load: load, count: count)
                 }
             }
             if settings.parts.contains("latency") {
                 for target in targets {
-                    if target.label == "postoffice" { try server.ensureRunning() }
+                    try ensureRunning(target.label)
                     var options = LatencyClient.Options()
                     options.port = target.port
                     options.sessions = 50
@@ -149,11 +176,16 @@ struct CompareRunner {
             }
             if settings.parts.contains("pop3") {
                 let total = settings.pop3Messages
+                var pop3Servers = [("postoffice", server)]
+                if let baselineServer { pop3Servers.append(("baseline", baselineServer)) }
+                if round % 2 == 0 { pop3Servers.reverse() }
                 for clients in [1, 4] {
-                    try server.ensureRunning()
-                    try scripts.pop3Load(label: "postoffice", port: settings.postofficePOP3Port,
-                                         users: Self.users.map { "\($0)@\(Self.domain)" }, clients: clients,
-                                         seedRoot: server.mailRoot, total: total, pidFile: server.pidFile)
+                    for (label, process) in pop3Servers {
+                        try process.ensureRunning()
+                        try scripts.pop3Load(label: label, port: process.pop3Port,
+                                             users: Self.users.map { "\($0)@\(Self.domain)" }, clients: clients,
+                                             seedRoot: process.mailRoot, total: total, pidFile: process.pidFile)
+                    }
                     try scripts.pop3Load(label: "dovecot", port: settings.dovecotPort, users: Self.users, clients: clients,
                                          seedRoot: state + "/peers/mail", total: total,
                                          pidFile: state + "/peers/dovecot/run/master.pid")

@@ -13,6 +13,11 @@ final class PostOfficeProcess {
     /// The server's stdout and stderr (kept with the results, so a crash can be read afterwards).
     let logFile: String
     private(set) var pid: pid_t?
+    /// Whether this build knows `--submission` (it then listens on 127.0.0.1:1587 unless told otherwise, so
+    /// the bench gives it port 0); older builds, run with `compare --baseline`, reject the option.
+    private lazy var knowsSubmission: Bool = {
+        ((try? Subprocess.run(binary, ["--help"]))?.output ?? "").contains("--submission")
+    }()
 
     /// Maildirs are `<mailRoot>/<user@domain>/Maildir`, the shape the shared scripts expect.
     var mailRoot: String { dataDirectory + "/mail" }
@@ -74,9 +79,9 @@ final class PostOfficeProcess {
     }
 
     func start() throws {
-        let child = try Subprocess.start(binary, common + ["serve", "--smtp", "127.0.0.1:\(smtpPort)",
-                                                            "--pop3", "127.0.0.1:\(pop3Port)", "--submission", "127.0.0.1:0"],
-                                         logFile: logFile)
+        var arguments = common + ["serve", "--smtp", "127.0.0.1:\(smtpPort)", "--pop3", "127.0.0.1:\(pop3Port)"]
+        if knowsSubmission { arguments += ["--submission", "127.0.0.1:0"] }
+        let child = try Subprocess.start(binary, arguments, logFile: logFile)
         pid = child
         try "\(child)\n".write(toFile: pidFile, atomically: true, encoding: .utf8)
         guard Subprocess.waitForPort(smtpPort, seconds: 15), Subprocess.waitForPort(pop3Port, seconds: 5) else {

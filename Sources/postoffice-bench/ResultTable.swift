@@ -37,6 +37,7 @@ struct ResultTable {
         out += smtpTable()
         out += latencyTable()
         out += pop3Table()
+        out += baselineTable()
         out += fsyncTable()
         return out.joined(separator: "\n") + "\n"
     }
@@ -136,6 +137,63 @@ struct ResultTable {
                        + "\(Self.cell(mine.mb, decimals: 1)) | \(Self.cell(mine.cpu, decimals: 3)) | \(Self.cell(mine.rss, decimals: 0)) | \(ratio) |")
         }
         out.append("")
+        return out
+    }
+
+    /// With `--baseline`: each load's msg/s per round for both builds, and the ratios postoffice / baseline
+    /// (the median of the per-round ratios, rounds paired in order, and the ratio of the medians).
+    private func baselineTable() -> [String] {
+        let smtp = rows("smtp.jsonl"), pop3 = rows("pop3.jsonl")
+        guard smtp.contains(where: { ($0["label"] as? String) == "baseline" })
+                || pop3.contains(where: { ($0["label"] as? String) == "baseline" }) else { return [] }
+        var out = ["## This build (postoffice) vs the baseline build, same loads, same run", "",
+                   "| load | postoffice msg/s per round | baseline msg/s per round | median of per-round ratios | ratio of medians | CPU ms/msg postoffice / baseline |",
+                   "|---|---|---|---:|---:|---:|"]
+        func load(_ row: Row, pop3: Bool) -> String {
+            if pop3 { return "POP3 RETR 10 KB × \(Int(Self.number(row, "clients") ?? 0)) clients" }
+            let size = Int(Self.number(row, "size") ?? 0)
+            var text = "SMTP \(size >= 1024 ? "\(size / 1024) KB" : "\(size) B") × \(Int(Self.number(row, "sessions") ?? 0)) sessions"
+            let recipients = Int(Self.number(row, "rcpts") ?? 1)
+            if recipients > 1 { text += " × \(recipients) rcpts" }
+            return text
+        }
+        func add(_ all: [Row], pop3: Bool) {
+            var keys: [String] = []
+            var groups: [String: [Row]] = [:]
+            for row in all {
+                guard let label = row["label"] as? String, label == "postoffice" || label == "baseline" else { continue }
+                let key = load(row, pop3: pop3)
+                if !keys.contains(key) { keys.append(key) }
+                groups[key + "\t" + label, default: []].append(row)
+            }
+            func ok(_ row: Row) -> Bool {
+                pop3 ? ((row["errors"] as? [Any]) ?? []).isEmpty : (row["status"] as? String) == "ok"
+            }
+            func rate(_ row: Row) -> Double? { ok(row) ? Self.number(row, "msgs_per_s") : nil }
+            func cpu(_ row: Row) -> Double? {
+                guard ok(row), let seconds = Self.number(row, "server_cpu_s"),
+                      let count = Self.number(row, pop3 ? "msgs" : "expected") else { return nil }
+                return seconds * 1000 / max(count, 1)
+            }
+            for key in keys {
+                let mine = groups[key + "\tpostoffice"] ?? [], theirs = groups[key + "\tbaseline"] ?? []
+                let perRound = zip(mine, theirs).compactMap { a, b -> Double? in
+                    guard let x = rate(a), let y = rate(b), y > 0 else { return nil }
+                    return x / y
+                }
+                func list(_ rows: [Row]) -> String { rows.map { Self.cell(rate($0)) }.joined(separator: ", ") }
+                let a = Self.median(mine.compactMap(rate)), b = Self.median(theirs.compactMap(rate))
+                var ofMedians: Double?
+                if let a, let b, b > 0 { ofMedians = a / b }
+                let cpuMine = Self.median(mine.compactMap(cpu)), cpuTheirs = Self.median(theirs.compactMap(cpu))
+                out.append("| \(key) | \(list(mine)) | \(list(theirs)) | \(Self.cell(Self.median(perRound), decimals: 3)) | "
+                           + "\(Self.cell(ofMedians, decimals: 3)) | \(Self.cell(cpuMine, decimals: 3)) / \(Self.cell(cpuTheirs, decimals: 3)) |")
+            }
+        }
+        add(smtp, pop3: false)
+        add(pop3, pop3: true)
+        out += ["", "Rounds are paired in order; which build runs first alternates by round. A ratio below 1 means this "
+                + "build is slower.", ""]
         return out
     }
 
