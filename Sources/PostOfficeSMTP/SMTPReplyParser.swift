@@ -110,7 +110,7 @@ public struct SMTPReplyParser: Sendable {
     /// `class "." subject "." detail` then a space or the end of the text (RFC 3463 §2: 1*3 digits each);
     /// its class must be the reply code's first digit (RFC 2034 §4). Returns the code and the length to drop.
     private static func enhancedCode(_ text: [UInt8], replyCode: Int) -> (EnhancedStatusCode, Int)? {
-        let end = text.firstIndex(of: UInt8(ascii: " ")) ?? text.count
+        let end = text.firstIndex { $0 == UInt8(ascii: " ") || $0 == 0x09 } ?? text.count  // SP, or the TAB that wireBytes turns into one
         let fields = text[..<end].split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
         guard fields.count == 3, fields[0].count == 1, fields.allSatisfy({ (1...3).contains($0.count) }),
             fields.allSatisfy({ $0.allSatisfy { (48...57).contains($0) } }),
