@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Coverage-guided fuzzing of PostOffice's parsers and engines with libFuzzer (targets: Sources/fuzz-*).
 #
-#   .ci/fuzz.sh [-t SECONDS] [TARGET...]   build with -sanitize=fuzzer,address into .build-fuzz and run each
+#   .ci/fuzz.sh [-t SECONDS] [--budget TOTAL] [TARGET...]
+#                                          build with -sanitize=fuzzer,address into .build-fuzz and run each
 #                                          target for SECONDS (default 60), one at a time; prints a table.
+#                                          With --budget, each target gets at most what is left of TOTAL
+#                                          seconds (build included) shared out evenly, never under 10 s.
 #   .ci/fuzz.sh --replay [TARGET...]       normal debug build; replay Tests/FuzzCorpus/<target>/ and every
 #                                          Tests/FuzzCorpus/crashes/<target>-* file through each target.
 #
-# CI (.ci/run) does both: the replay, then a short real fuzz run of every target (`-t 25`).
+# CI (.ci/run) does both: the replay, then a short real fuzz run of every target (`-t 25 --budget 780`).
 # Exits non-zero when a target crashes or breaks an invariant; the crashing input is kept under
 # .build-fuzz/crashes/<target>/ (replay it with `.build/debug/<target> FILE`). New inputs found while fuzzing
 # go to .build-fuzz/corpus/<target>/ (seeded from Tests/FuzzCorpus/<target>/, which is never written to).
@@ -16,12 +19,14 @@ cd "$(dirname "$0")/.."
 
 mode=fuzz
 seconds=60
+budget=
 targets=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --replay) mode=replay ;;
         -t|--time) seconds="$2"; shift ;;
-        -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+        --budget) budget="$2"; shift ;;
+        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
         -*) echo "unknown option $1" >&2; exit 2 ;;
         *) targets+=("$1") ;;
     esac
@@ -90,6 +95,15 @@ for target in "${targets[@]}"; do
     fi
 done
 echo "== fuzz build took $((SECONDS - build_started))s" >&2
+if [ -n "$budget" ] && [ ${#built[@]} -gt 0 ]; then
+    # About 3 s per target go to libFuzzer's start-up, loading the seeds and the final stats.
+    share=$(( (budget - (SECONDS - build_started) - 3 * ${#built[@]}) / ${#built[@]} ))
+    [ "$share" -lt 10 ] && share=10
+    if [ "$share" -lt "$seconds" ]; then
+        echo "== ${budget}s budget: ${share}s per target instead of ${seconds}s" >&2
+        seconds=$share
+    fi
+fi
 bin_dir="$(swift build "${build_flags[@]}" --show-bin-path 2>/dev/null)"
 for target in "${built[@]}"; do
     corpus=".build-fuzz/corpus/$target"

@@ -191,6 +191,7 @@ class SMTPClient(LineSocket):
                 return int(line[:3]), lines
 
     def command(self, text):
+        self.last_command = text.split(" ")[0].split(":")[0]
         self.send(text.encode("latin-1") + b"\r\n")
         return self.reply()
 
@@ -210,6 +211,7 @@ class SMTPClient(LineSocket):
         code, text = self.command("DATA")
         if code != 354:
             return code, [], text
+        self.last_command = "end of data"
         self.send(wire_body)
         code, text = self.reply()
         return code, accepted, text

@@ -66,8 +66,11 @@ final class EpollBackend: ReadinessBackend {
     }
 
     func wake() {
-        var one: UInt64 = 1
-        _ = withUnsafeBytes(of: &one) { Glibc.write(wakeDescriptor, $0.baseAddress, 8) }
+        // eventfd_write, not write(2): glibc calls its own write internally, so an LD_PRELOAD fault injector
+        // (libfiu's posix/io/rw/write, .ci/reliability) cannot fail it; a lost wake-up would leave the loop
+        // asleep with isWakePending set. On a non-blocking eventfd the write itself cannot fail (EAGAIN only
+        // at a counter of 2^64-2).
+        _ = eventfd_write(wakeDescriptor, 1)
     }
 
     func wait(timeoutMilliseconds: Int32, _ report: (ReadinessEvent) -> Void) -> Bool {
