@@ -23,11 +23,21 @@ import Glibc
         var errorOutput: String
     }
 
-    /// Runs the binary to completion with `input` on stdin.
-    static func run(_ arguments: [String], input: String = "") throws -> Outcome {
+    /// Runs `executable` (default: the built binary) to completion with `input` on stdin, in `directory` (the
+    /// test's own when nil), with `environment` set on top of this process's (a nil value removes a variable).
+    static func run(
+        _ arguments: [String], executable: String? = nil, in directory: String? = nil,
+        environment: [String: String?] = [:], input: String = ""
+    ) throws -> Outcome {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: try #require(binary))
+        process.executableURL = URL(fileURLWithPath: try #require(executable ?? binary))
         process.arguments = arguments
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+        if !environment.isEmpty {
+            var merged = ProcessInfo.processInfo.environment
+            for (key, value) in environment { merged[key] = value }
+            process.environment = merged
+        }
         let stdout = Pipe()
         let stderr = Pipe()
         let stdin = Pipe()

@@ -18,25 +18,7 @@ import Glibc
 
     /// Runs the binary to completion in `directory` (the test's working directory when nil).
     static func run(_ arguments: [String], in directory: String? = nil, input: String = "") throws -> Outcome {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try #require(binary))
-        process.arguments = arguments
-        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-        let stdout = Pipe()
-        let stderr = Pipe()
-        let stdin = Pipe()
-        process.standardOutput = stdout
-        process.standardError = stderr
-        process.standardInput = stdin
-        try process.run()
-        PipeIO.write(Data(input.utf8), to: stdin.fileHandleForWriting)
-        try? stdin.fileHandleForWriting.close()
-        let output = PipeIO.readToEnd(stdout.fileHandleForReading)
-        let errorOutput = PipeIO.readToEnd(stderr.fileHandleForReading)
-        process.waitUntilExit()
-        return Outcome(
-            status: process.terminationStatus, output: String(decoding: output, as: UTF8.self),
-            errorOutput: String(decoding: errorOutput, as: UTF8.self))
+        try CommandLineEndToEndTests.run(arguments, in: directory, input: input)
     }
 
     /// A running `postoffice serve` on free ports.

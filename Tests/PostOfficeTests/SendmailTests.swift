@@ -62,32 +62,14 @@ import Glibc
 
     static var binary: String? { CommandLineEndToEndTests.binary }
 
-    /// Runs `executable` (the binary or a link to it) with `input` on stdin and `environment` added.
+    /// Runs `executable` (the binary or a link to it) with `input` on stdin and `environment` added; a
+    /// POSTOFFICE_DATA of the test runner's own never leaks in.
     static func run(
         _ executable: String, _ arguments: [String], input: String, environment: [String: String] = [:]
     ) throws -> CommandLineEndToEndTests.Outcome {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        var merged = ProcessInfo.processInfo.environment
-        merged["POSTOFFICE_DATA"] = nil
-        merged.merge(environment) { $1 }
-        process.environment = merged
-        let stdout = Pipe()
-        let stderr = Pipe()
-        let stdin = Pipe()
-        process.standardOutput = stdout
-        process.standardError = stderr
-        process.standardInput = stdin
-        try process.run()
-        PipeIO.write(Data(input.utf8), to: stdin.fileHandleForWriting)
-        try? stdin.fileHandleForWriting.close()
-        let output = PipeIO.readToEnd(stdout.fileHandleForReading)
-        let errorOutput = PipeIO.readToEnd(stderr.fileHandleForReading)
-        process.waitUntilExit()
-        return CommandLineEndToEndTests.Outcome(
-            status: process.terminationStatus, output: String(decoding: output, as: UTF8.self),
-            errorOutput: String(decoding: errorOutput, as: UTF8.self))
+        var settings: [String: String?] = ["POSTOFFICE_DATA": nil]
+        for (key, value) in environment { settings[key] = value }
+        return try CommandLineEndToEndTests.run(arguments, executable: executable, environment: settings, input: input)
     }
 
     @Test(.enabled(if: binary != nil, "the postoffice binary is not built (swift build --product postoffice)"))
