@@ -129,10 +129,11 @@ final class QueueManager: @unchecked Sendable {
             return
         }
         for message in messages where !message.state.isHeld {
+            // Expiry first: a message that gives up now gets its failure report, not a delay warning.
+            if message.location == .active, expireIfDue(message, now: now) { continue }
             // Reports a crash or a full disk kept from going out, and delay warnings now due.
             sendReports(message, now: now)
             guard message.location == .active else { continue }
-            if expireIfDue(message, now: now) { continue }
             var byDomain: [String: [Int]] = [:]
             for (index, recipient) in message.state.recipients.enumerated()
             where !recipient.status.isFinal && recipient.nextAttempt <= now {
