@@ -5,6 +5,7 @@
 
 import Foundation
 import PostOfficeCore
+import PostOfficeDelivery
 import PostOfficeQueue
 import Testing
 @testable import PostOffice
@@ -297,6 +298,49 @@ import Testing
         harness.manager.scan()
         #expect(harness.local.delivered.isEmpty)
         #expect(try harness.store.load(id).location == .failed)
+    }
+
+    @Test func theRuntimeDeliversAReportIntoTheSendersMaildir() throws {
+        let root = try LiveTestSupport.temporaryDirectory("bounce-agent")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let clock = ManualClock(MailTime(seconds: 1_700_000_000))
+        let agent = LocalDeliveryAgent(
+            configuration: DeliveryConfiguration(mailRoot: root + "/mail", hostname: "mx.example.org"),
+            directory: DeliveryDirectory(localDomains: ["example.org"], users: ["alice@example.org"]),
+            clock: clock, random: SeededRandomSource(seed: 1))
+        let local = AgentQueueLocalDelivery(agent: agent)
+        #expect(local.isLocal(domain: "example.org") && local.isLocal(domain: "MX.example.org"))
+        #expect(!local.isLocal(domain: "elsewhere.test"))
+        let store = try QueueStore(path: root + "/queue", clock: clock, random: SeededRandomSource(seed: 2), logSink: DiscardingLogSink())
+        let transport = QueueManagerTests.ScriptedTransport()
+        transport.answer = { _, indices, _ in
+            OutboundAttempt(
+                outcomes: Dictionary(uniqueKeysWithValues: indices.map { ($0, .failed(EnhancedStatusCode(5, 1, 1), "mx.elsewhere.test: 550 5.1.1 no")) }),
+                destinationReachable: true)
+        }
+        var settings = QueueManager.Settings()
+        settings.hostname = "mx.example.org"
+        let manager = QueueManager(
+            store: store, transport: transport, localDelivery: local, clock: clock, random: SeededRandomSource(seed: 3),
+            logSink: DiscardingLogSink(), settings: settings)
+        do {
+            // In its own scope: a draft holds the message's lock until it is released, even after commit.
+            let draft = try store.begin(QueueEnvelope(
+                reversePath: MailAddress("alice@example.org"), arrival: clock.now(), recipients: [QueueRecipient(MailAddress("bob@elsewhere.test")!)]))
+            try draft.append(Array("Subject: Lunch\r\n\r\nnoon?\r\n".utf8))
+            try draft.commit()
+        }
+        manager.scan()
+        #expect(transport.attemptCount == 1)
+        #expect(try store.scan().isEmpty)
+        let newDirectory = root + "/mail/example.org/alice/new"
+        let files = try FileManager.default.contentsOfDirectory(atPath: newDirectory)
+        #expect(files.count == 1)
+        let name = try #require(files.first)
+        let stored = try String(contentsOfFile: newDirectory + "/" + name, encoding: .utf8)
+        #expect(stored.hasPrefix("Return-Path: <>\n"))
+        #expect(stored.contains("Action: failed\nStatus: 5.1.1\n"))
+        #expect(stored.contains("Subject: Lunch\n"))
     }
 }
 
