@@ -3,9 +3,13 @@
 // a per-destination concurrency limit; results are recorded with the next attempt from the RetrySchedule
 // (backoff by age, with jitter) or, past the queue lifetime, as a final failure. A destination that fails
 // to answer is paused as a whole (a circuit breaker kept apart from each message's own backoff), and when it
-// answers again its waiting mail goes at once instead of waiting out every message's timer.
+// answers again its waiting mail goes at once instead of waiting out every message's timer. After each
+// recorded attempt (and each scan) it sends the delivery status notifications that are due (BounceGenerator):
+// failure reports, one delay warning, and the postmaster notice about a report that failed. Recipients in a
+// local domain (reports to local senders) are delivered through the injected QueueLocalDelivery.
 
 import PostOfficeCore
+import PostOfficeDSN
 import PostOfficeQueue
 
 /// Schedules the outbound queue's delivery attempts. Thread-safe; all state is behind one lock.
@@ -17,10 +21,20 @@ final class QueueManager: @unchecked Sendable {
         var maximumConcurrency = 20
         /// How long a destination that did not answer is left alone before one probe (seconds).
         var destinationBackoff = 300
+        /// This server's name in reports (`Reporting-MTA`, `MAILER-DAEMON@`).
+        var hostname = "localhost"
+        /// Where reports about undeliverable reports go; nil is `postmaster@hostname`.
+        var postmaster: MailAddress?
+        /// Seconds after arrival before the one delay warning (`delay_warning_time`); nil sends none.
+        var delayWarningTime: Int? = 4 * 3600
+        /// Without RET=, a failure report returns the whole message up to this size, else its headers.
+        var returnSizeLimit = 1 << 20
     }
 
     private let store: QueueStore
     private let transport: any OutboundTransport
+    private let localDelivery: (any QueueLocalDelivery)?
+    private let bounces: BounceGenerator
     private let clock: any MailClock
     private let random: any RandomSource
     private let logSink: any LogSink
@@ -31,6 +45,9 @@ final class QueueManager: @unchecked Sendable {
     private var destinations: [String: Destination] = [:]
     private var isScanning = false
     private var rescanRequested = false
+    /// Serializes report generation: a message's reports are decided on its state read under this lock,
+    /// so a scan and an attempt finishing on another thread cannot both send the same report.
+    private let reportLock = Lock()
     /// Asks for a scan soon, off the caller's thread (the runtime submits one to the storage pool): used
     /// when a destination answers again and its waiting mail was made due.
     var requestScan: (@Sendable () -> Void)?
@@ -43,11 +60,18 @@ final class QueueManager: @unchecked Sendable {
     }
 
     init(
-        store: QueueStore, transport: any OutboundTransport, clock: any MailClock, random: any RandomSource,
-        logSink: any LogSink, settings: Settings = Settings()
+        store: QueueStore, transport: any OutboundTransport, localDelivery: (any QueueLocalDelivery)? = nil,
+        clock: any MailClock, random: any RandomSource, logSink: any LogSink, settings: Settings = Settings()
     ) {
         self.store = store
         self.transport = transport
+        self.localDelivery = localDelivery
+        bounces = BounceGenerator(
+            policy: DSNPolicy(
+                postmaster: settings.postmaster ?? MailAddress(localPart: "postmaster", domain: settings.hostname),
+                delayWarningTime: settings.delayWarningTime),
+            composer: DSNComposer(hostname: settings.hostname, returnSizeLimit: settings.returnSizeLimit),
+            schedule: settings.schedule)
         self.clock = clock
         self.random = random
         self.logSink = logSink
@@ -104,8 +128,12 @@ final class QueueManager: @unchecked Sendable {
             logSink.log(LogRecord(.error, "queue.scan_failed", [("error", "\(error)")]))
             return
         }
-        for message in messages where message.location == .active && !message.state.isHeld {
-            if expireIfDue(message, now: now) { continue }
+        for message in messages where !message.state.isHeld {
+            // Expiry first: a message that gives up now gets its failure report, not a delay warning.
+            if message.location == .active, expireIfDue(message, now: now) { continue }
+            // Reports a crash or a full disk kept from going out, and delay warnings now due.
+            sendReports(message, now: now)
+            guard message.location == .active else { continue }
             var byDomain: [String: [Int]] = [:]
             for (index, recipient) in message.state.recipients.enumerated()
             where !recipient.status.isFinal && recipient.nextAttempt <= now {
@@ -129,8 +157,9 @@ final class QueueManager: @unchecked Sendable {
                 "Message expired after \(settings.schedule.maximalQueueLifetime / 3600) hours in the queue" + (last.isEmpty ? "" : "; last reply: \(last)"))
         }
         guard !results.isEmpty else { return false }
-        _ = try? store.record(message.id, results: results)
+        let recorded = try? store.record(message.id, results: results)
         logSink.log(LogRecord(.warning, "queue.expired", [("queue_id", message.id.description)]))
+        if let recorded { sendReports(recorded, now: now) }
         return true
     }
 
@@ -147,6 +176,12 @@ final class QueueManager: @unchecked Sendable {
             return true
         }
         guard admitted else { return }
+        if let localDelivery, localDelivery.isLocal(domain: domain) {
+            // A report to a local sender or to the postmaster: into the Maildir, not out to the network.
+            let outcomes = localDelivery.deliver(message, recipients: indices, store: store)
+            finish(message, domain: domain, key: key, attempt: OutboundAttempt(outcomes: outcomes, destinationReachable: true))
+            return
+        }
         transport.deliver(message, recipients: indices, domain: domain, store: store) { [self] attempt in
             finish(message, domain: domain, key: key, attempt: attempt)
         }
@@ -172,8 +207,9 @@ final class QueueManager: @unchecked Sendable {
                 }
             }
         }
+        var recorded: QueueMessage?
         do {
-            _ = try store.record(message.id, results: results)
+            recorded = try store.record(message.id, results: results)
         } catch {
             logSink.log(LogRecord(.error, "queue.record_failed", [("queue_id", message.id.description), ("error", "\(error)")]))
         }
@@ -204,10 +240,99 @@ final class QueueManager: @unchecked Sendable {
             destinations[domain] = destination
             return wasPaused && attempt.destinationReachable
         }
+        // After the attempt's log lines, so the log tells the failure before the report about it.
+        if let recorded { sendReports(recorded, now: now) }
         // The destination answers again: what waited for it goes now, not at each message's own time.
         if released {
             flush(domain: domain)
             requestScan?()
         }
+    }
+
+    // MARK: - Reports
+
+    /// Sends the reports `candidate` needs now, then marks what they covered; a message in `failed/` whose
+    /// failures are all dealt with is deleted. `candidate` may be stale (a scan's copy): it only decides
+    /// whether to look; the decision is made again on the state read under ``reportLock``.
+    private func sendReports(_ candidate: QueueMessage, now: MailTime) {
+        guard needsReportWork(candidate, now: now) else { return }
+        var queuedAny = false
+        reportLock.withLock {
+            guard let message = try? store.load(candidate.id), !message.state.isHeld,
+                needsReportWork(message, now: now)
+            else { return }
+            let (plans, outcomes) = bounces.plans(for: message, now: now)
+            var covered: Set<Int> = []
+            var warned = false
+            var unsent: Set<Int> = []
+            for plan in plans {
+                do {
+                    let reportID = try bounces.enqueue(
+                        plan, about: message, outcomes: outcomes, store: store, now: now, random: random)
+                    queuedAny = true
+                    if plan.kind == .delay { warned = true } else { covered.formUnion(plan.recipients) }
+                    logSink.log(LogRecord(.info, "queue.report", [
+                        ("queue_id", message.id.description), ("report_id", reportID.description),
+                        ("kind", plan.kind.rawValue), ("to", plan.to.description),
+                    ]))
+                } catch {
+                    // Nothing marked: the next scan tries again.
+                    if plan.kind != .delay { unsent.formUnion(plan.recipients) }
+                    logSink.log(LogRecord(.error, "queue.report_failed", [
+                        ("queue_id", message.id.description), ("kind", plan.kind.rawValue), ("error", "\(error)"),
+                    ]))
+                }
+            }
+            // Failures no report was wanted for (NOTIFY=NEVER, a failed double bounce) are done with too:
+            // the policy would decline them again at every scan.
+            let unwanted = outcomes.indices.filter {
+                if case .failed = outcomes[$0] { return !covered.contains($0) && !unsent.contains($0) }
+                return false
+            }
+            if message.envelope.isBounce, !unwanted.isEmpty {
+                logSink.log(LogRecord(.warning, "queue.report_dropped", [
+                    ("queue_id", message.id.description),
+                    ("reason", message.envelope.isDoubleBounce ? "undeliverable double bounce" : "undeliverable report to the postmaster"),
+                ]))
+            }
+            covered.formUnion(unwanted)
+            var current = message
+            do {
+                if !covered.isEmpty || warned {
+                    current = try store.markReported(message.id, recipients: covered.sorted(), delayWarned: warned)
+                }
+                if current.location == .failed, Self.allFailuresReported(current) {
+                    try store.delete(message.id)
+                }
+            } catch {
+                logSink.log(LogRecord(.error, "queue.report_mark_failed", [("queue_id", message.id.description), ("error", "\(error)")]))
+            }
+        }
+        if queuedAny { reportsQueued() }
+    }
+
+    /// True when a report may be due or a finished message may be cleared away. Pure: no disk access.
+    private func needsReportWork(_ message: QueueMessage, now: MailTime) -> Bool {
+        if message.location == .failed { return true }
+        if message.state.recipients.contains(where: { Self.isUnreportedFailure($0) }) { return true }
+        return !bounces.plans(for: message, now: now).plans.isEmpty
+    }
+
+    private static func isUnreportedFailure(_ recipient: QueueRecipientState) -> Bool {
+        if case .permanentFailure = recipient.status { return !recipient.isReported }
+        return false
+    }
+
+    private static func allFailuresReported(_ message: QueueMessage) -> Bool {
+        !message.state.recipients.contains(where: isUnreportedFailure)
+    }
+
+    /// New reports are due at once: rerun the scan in progress, or ask for one.
+    private func reportsQueued() {
+        let scanning: Bool = lock.withLock {
+            if isScanning { rescanRequested = true }
+            return isScanning
+        }
+        if !scanning { requestScan?() }
     }
 }

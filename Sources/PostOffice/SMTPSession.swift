@@ -454,7 +454,8 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
         return QueueEnvelope(
             reversePath: envelope.reversePath, arrival: context.environment.clock.now(), recipients: recipients,
             envelopeID: envelope.mailParameters.envelopeID, returnContent: envelope.mailParameters.dsnReturn?.rawValue,
-            isLocalSender: authenticatedUser != nil || isTrustedNetwork)
+            isLocalSender: authenticatedUser != nil || isTrustedNetwork,
+            is8Bit: envelope.mailParameters.body != .sevenBit || envelope.mailParameters.isSMTPUTF8)
     }
 
     private func recipientsFor(_ envelope: SMTPEnvelope) -> [ResolvedRecipient] {

@@ -71,7 +71,7 @@ final class ServerContext: @unchecked Sendable {
         io = core
         var manager: QueueManager?
         if let queue = sinks.queue {
-            manager = Self.makeQueueManager(queue, configuration, io: core, environment: environment)
+            manager = Self.makeQueueManager(queue, configuration, io: core, environment: environment, agent: deliveryAgent)
         }
         queueManager = manager
         if let manager {
@@ -109,7 +109,8 @@ final class ServerContext: @unchecked Sendable {
 
     /// The scheduler and the SMTP transport for the queue: a relay host when configured, else MX records.
     private static func makeQueueManager(
-        _ queue: QueueStore, _ configuration: PostOfficeConfiguration, io: IOCore, environment: ServerEnvironment
+        _ queue: QueueStore, _ configuration: PostOfficeConfiguration, io: IOCore, environment: ServerEnvironment,
+        agent: LocalDeliveryAgent
     ) -> QueueManager {
         let resolver: any MailRouteResolver
         if let relay = configuration.relayHost {
@@ -140,9 +141,13 @@ final class ServerContext: @unchecked Sendable {
         let transport = SMTPOutboundTransport(
             resolver: resolver, io: io, environment: environment,
             settings: SMTPOutboundTransport.Settings(clientName: configuration.hostname, tlsPolicy: policy))
+        var settings = QueueManager.Settings()
+        settings.hostname = configuration.hostname
+        settings.postmaster = configuration.postmasterAddress
+        // Reports to local senders and the postmaster go into Maildirs like `postoffice sendmail` mail.
         return QueueManager(
-            store: queue, transport: transport, clock: environment.clock, random: environment.random,
-            logSink: environment.logSink)
+            store: queue, transport: transport, localDelivery: AgentQueueLocalDelivery(agent: agent),
+            clock: environment.clock, random: environment.random, logSink: environment.logSink, settings: settings)
     }
 
     /// The outbound queue, when outbound delivery is on (`queue_directory`).

@@ -1,6 +1,6 @@
-// QueueBodyFormat: the body file `messages/ID/body` — header, envelope (`E`, then one `R` per recipient),
-// the message bytes as `D` records of at most 64 KiB, and the end marker `Z` (body size, data record
-// count, CRC-32 of all body bytes). Written once, never rewritten; scan checks its head and tail.
+// QueueBodyFormat: the body file `messages/ID/body` — header, envelope (`E` with optional trailing flags,
+// then one `R` per recipient), the message bytes as `D` records of at most 64 KiB, and the end marker `Z`
+// (body size, data record count, CRC-32 of all body bytes). Written once, never rewritten; scan checks its head and tail.
 
 import PostOfficeCore
 
@@ -31,6 +31,10 @@ enum QueueBodyFormat {
         e.optionalString(envelope.envelopeID)
         e.optionalString(envelope.returnContent)
         e.u32(UInt32(envelope.recipients.count))
+        // Added after version 1 shipped: written only when a flag is set, so every other file is byte for
+        // byte what earlier releases wrote and read (they refuse the extra byte; see decodeEnvelope).
+        let flags = envelopeFlags(envelope)
+        if flags != 0 { e.u8(flags) }
         QueueRecordFraming.append(type: QueueRecordFraming.RecordType.envelope, payload: e.bytes, to: &out)
         for recipient in envelope.recipients {
             var r = QueuePayloadWriter()
@@ -68,11 +72,25 @@ enum QueueBodyFormat {
         let envelopeID = try e.optionalString("envid")
         let ret = try e.optionalString("ret")
         let count = Int(try e.u32("recipient count"))
+        // Optional trailing flags byte: absent in files written before it existed (all flags false).
+        let flags = e.isAtEnd ? 0 : try e.u8("flags")
+        guard flags & ~Flag.known == 0 else { throw .malformedField("flags") }
         try e.finish()
         let envelope = QueueEnvelope(
             reversePath: reversePath, arrival: arrival, recipients: [], envelopeID: envelopeID, returnContent: ret,
-            isLocalSender: isLocal)
+            isLocalSender: isLocal, isDoubleBounce: flags & Flag.doubleBounce != 0, is8Bit: flags & Flag.eightBit != 0)
         return (envelope, count)
+    }
+
+    /// Bits of the envelope's optional flags byte.
+    enum Flag {
+        static let doubleBounce: UInt8 = 1
+        static let eightBit: UInt8 = 2
+        static let known: UInt8 = doubleBounce | eightBit
+    }
+
+    static func envelopeFlags(_ envelope: QueueEnvelope) -> UInt8 {
+        (envelope.isDoubleBounce ? Flag.doubleBounce : 0) | (envelope.is8Bit ? Flag.eightBit : 0)
     }
 
     /// Decodes one `R` record.

@@ -20,10 +20,17 @@ public struct QueueEnvelope: Hashable, Sendable {
     public var returnContent: String?
     /// True when the sender is local or authenticated (the message may be relayed anywhere).
     public var isLocalSender: Bool
+    /// True for a double bounce this server made (a notice to the postmaster about an undeliverable
+    /// report): if it fails too it is dropped, never reported again.
+    public var isDoubleBounce: Bool
+    /// True when the message was received as `BODY=8BITMIME` or with `SMTPUTF8`: a report returning it
+    /// declares its third part `8bit`.
+    public var is8Bit: Bool
 
     public init(
         reversePath: MailAddress?, arrival: MailTime, recipients: [QueueRecipient], messageSize: Int = 0,
-        envelopeID: String? = nil, returnContent: String? = nil, isLocalSender: Bool = false
+        envelopeID: String? = nil, returnContent: String? = nil, isLocalSender: Bool = false,
+        isDoubleBounce: Bool = false, is8Bit: Bool = false
     ) {
         self.reversePath = reversePath
         self.arrival = arrival
@@ -32,6 +39,8 @@ public struct QueueEnvelope: Hashable, Sendable {
         self.envelopeID = envelopeID
         self.returnContent = returnContent
         self.isLocalSender = isLocalSender
+        self.isDoubleBounce = isDoubleBounce
+        self.is8Bit = is8Bit
     }
 
     /// True for a message with the null reverse-path: a bounce, subject to the bounce lifetime.

@@ -9,10 +9,13 @@ public struct QueueMessageState: Hashable, Sendable {
     public var isHeld: Bool
     /// One entry per envelope recipient, same order.
     public var recipients: [QueueRecipientState]
+    /// True once a delay warning went to the sender: at most one per message (RFC 3461 §4.1 DELAY).
+    public var isDelayWarned: Bool
 
-    public init(isHeld: Bool = false, recipients: [QueueRecipientState]) {
+    public init(isHeld: Bool = false, recipients: [QueueRecipientState], isDelayWarned: Bool = false) {
         self.isHeld = isHeld
         self.recipients = recipients
+        self.isDelayWarned = isDelayWarned
     }
 
     /// The initial state: every recipient pending, due at `time`.

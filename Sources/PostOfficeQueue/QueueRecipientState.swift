@@ -12,11 +12,18 @@ public struct QueueRecipientState: Hashable, Sendable {
     public var nextAttempt: MailTime
     /// When the last attempt ended, if any.
     public var lastAttempt: MailTime?
+    /// True once the permanent failure was dealt with: a failure report covering it was queued, or none
+    /// was wanted (NOTIFY=NEVER, a failed double bounce). Such a recipient is never reported again.
+    public var isReported: Bool
 
-    public init(status: QueueRecipientStatus = .pending, attempts: Int = 0, nextAttempt: MailTime, lastAttempt: MailTime? = nil) {
+    public init(
+        status: QueueRecipientStatus = .pending, attempts: Int = 0, nextAttempt: MailTime, lastAttempt: MailTime? = nil,
+        isReported: Bool = false
+    ) {
         self.status = status
         self.attempts = attempts
         self.nextAttempt = nextAttempt
         self.lastAttempt = lastAttempt
+        self.isReported = isReported
     }
 }

@@ -1,5 +1,6 @@
-// QueueStateFormat: the state file `messages/ID/state` — header, `M` (held flag, recipient count), one `S`
-// per recipient (status, RFC 3463 code, last reply, attempts, next and last attempt), end marker `Z`.
+// QueueStateFormat: the state file `messages/ID/state` — header, `M` (held flag, recipient count, optional
+// delay-warned flag), one `S` per recipient (status, RFC 3463 code, last reply, attempts, next and last
+// attempt, optional reported flag), end marker `Z`.
 // Small; decoded whole and replaced whole.
 
 import PostOfficeCore
@@ -14,6 +15,9 @@ enum QueueStateFormat {
         var m = QueuePayloadWriter()
         m.bool(state.isHeld)
         m.u32(UInt32(state.recipients.count))
+        // Optional trailing bytes (added after version 1): written only when set, so a state without them
+        // is exactly what earlier releases wrote; decode treats their absence as false.
+        if state.isDelayWarned { m.bool(true) }
         QueueRecordFraming.append(type: QueueRecordFraming.RecordType.message, payload: m.bytes, to: &out)
         for recipient in state.recipients {
             var s = QueuePayloadWriter()
@@ -35,6 +39,7 @@ enum QueueStateFormat {
             s.int(recipient.attempts)
             s.time(recipient.nextAttempt)
             s.optionalTime(recipient.lastAttempt)
+            if recipient.isReported { s.bool(true) }
             QueueRecordFraming.append(type: QueueRecordFraming.RecordType.recipientState, payload: s.bytes, to: &out)
         }
         var z = QueuePayloadWriter()
@@ -49,6 +54,7 @@ enum QueueStateFormat {
         var m = QueuePayloadReader(try reader.next(expecting: QueueRecordFraming.RecordType.message).payload)
         let isHeld = try m.bool("held")
         let count = Int(try m.u32("recipient count"))
+        let isDelayWarned = m.isAtEnd ? false : try m.bool("delay warned")
         try m.finish()
         var recipients: [QueueRecipientState] = []
         for _ in 0..<count {
@@ -68,13 +74,15 @@ enum QueueStateFormat {
             let attempts = try s.count("attempts")
             let next = try s.time("next attempt")
             let last = try s.optionalTime("last attempt")
+            let isReported = s.isAtEnd ? false : try s.bool("reported")
             try s.finish()
-            recipients.append(QueueRecipientState(status: status, attempts: attempts, nextAttempt: next, lastAttempt: last))
+            recipients.append(QueueRecipientState(
+                status: status, attempts: attempts, nextAttempt: next, lastAttempt: last, isReported: isReported))
         }
         var z = QueuePayloadReader(try reader.next(expecting: QueueRecordFraming.RecordType.end).payload)
         guard Int(try z.u32("record count")) == count else { throw .inconsistent("state record count") }
         try z.finish()
         guard reader.isAtEnd else { throw .trailingBytes }
-        return QueueMessageState(isHeld: isHeld, recipients: recipients)
+        return QueueMessageState(isHeld: isHeld, recipients: recipients, isDelayWarned: isDelayWarned)
     }
 }

@@ -12,8 +12,8 @@ extension QueueStore {
     /// Records one delivery attempt: `results` maps recipient indexes (into the envelope's recipients)
     /// to what happened. Recipients not mentioned keep their state. Returns the message afterwards:
     /// when every recipient is final it has left the active queue — removed if all were delivered,
-    /// moved to `failed/` (location ``QueueMessage/Location/failed``) if any failed, until the bounce
-    /// generator exists ([RFC 3464](https://www.rfc-editor.org/rfc/rfc3464)).
+    /// moved to `failed/` (location ``QueueMessage/Location/failed``) if any failed, until its failure
+    /// report is queued ([RFC 3464](https://www.rfc-editor.org/rfc/rfc3464)) and the queue manager deletes it.
     @discardableResult
     public func record(_ id: QueueID, results: [Int: QueueAttemptResult]) throws(QueueError) -> QueueMessage {
         let now = clock.now()
@@ -37,6 +37,22 @@ extension QueueStore {
                 }
                 state.recipients[index] = recipient
             }
+        }
+    }
+
+    /// Records that reports went out (or were not wanted): the permanently failed recipients at `recipients`
+    /// become ``QueueRecipientState/isReported``, and with `delayWarned` the message is marked as warned.
+    /// Works in the active queue and in `failed/` (where a message waits for its failure report).
+    @discardableResult
+    public func markReported(_ id: QueueID, recipients: [Int], delayWarned: Bool = false) throws(QueueError) -> QueueMessage {
+        try update(id, allowFailed: true) { (state: inout QueueMessageState) throws(QueueError) in
+            for index in recipients {
+                guard state.recipients.indices.contains(index) else {
+                    throw .invalidRequest("recipient index \(index) out of range for \(id)")
+                }
+                state.recipients[index].isReported = true
+            }
+            if delayWarned { state.isDelayWarned = true }
         }
     }
 

@@ -1,6 +1,6 @@
 // QueueManagerTests: the outbound scheduler on an injected clock and a scripted transport — retries after a
-// deferral follow the RetrySchedule, deliveries leave the queue, failures go to failed/, the lifetime expires
-// mail with 4.4.7, a destination gets at most its concurrency limit, and a destination that stops answering
+// deferral follow the RetrySchedule, deliveries leave the queue, failures are reported to the sender, the
+// lifetime expires mail with 4.4.7 (5.4.7 in the report), a destination gets at most its concurrency limit, and a destination that stops answering
 // is paused as a whole, then released at once when it answers.
 
 import PostOfficeCore
@@ -97,15 +97,18 @@ import Testing
         #expect(try harness.store.load(id).state.recipients.first?.attempts == 2)
     }
 
-    @Test func aPermanentFailureMovesTheMessageToFailed() throws {
+    @Test func aPermanentFailureIsReportedAndLeavesTheQueue() throws {
         let harness = try Harness()
         harness.transport.answer = { _, indices, _ in
             OutboundAttempt(outcomes: Dictionary(uniqueKeysWithValues: indices.map { ($0, .failed(EnhancedStatusCode(5, 1, 1), "550 no such user")) }), destinationReachable: true)
         }
         let id = try harness.enqueue(to: ["nobody@elsewhere.test"])
         harness.manager.scan()
-        let message = try harness.store.load(id)
-        #expect(message.location == .failed)
+        #expect(throws: QueueError.self) { try harness.store.load(id) }
+        // The report to alice@example.test went out in the same scan; it failed too (this transport fails
+        // everything), so the postmaster's notice followed, failed, and was dropped.
+        #expect(harness.transport.attempts.map(\.domain) == ["elsewhere.test", "example.test", "localhost"])
+        #expect(try harness.store.scan().isEmpty)
     }
 
     @Test func mailPastTheQueueLifetimeExpiresWith447() throws {
@@ -117,14 +120,13 @@ import Testing
         harness.manager.scan()
         harness.clock.advance(seconds: 5 * 86400 + 1)
         harness.manager.scan()
-        let message = try harness.store.load(id)
-        #expect(message.location == .failed)
-        guard case .permanentFailure(let code, let reply) = message.state.recipients[0].status else {
-            Issue.record("not failed: \(message.state.recipients[0].status)")
-            return
-        }
-        #expect(code == EnhancedStatusCode(4, 4, 7))
-        #expect(reply.contains("connection refused"))
+        #expect(throws: QueueError.self) { try harness.store.load(id) }
+        // What is left is the failure report, deferred like everything else here.
+        let report = try #require(try harness.store.scan().first)
+        #expect(report.envelope.isBounce)
+        let text = String(decoding: try harness.store.openBody(report.id).readAll(), as: UTF8.self)
+        #expect(text.contains("Action: failed\r\nStatus: 5.4.7\r\n"))
+        #expect(text.contains("connection refused"))
     }
 
     @Test func aDestinationGetsAtMostItsConcurrency() throws {

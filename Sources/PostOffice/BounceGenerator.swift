@@ -1,0 +1,113 @@
+// BounceGenerator: turns a queued message's recipient states into delivery status notifications — asks
+// DSNPolicy which reports are due, composes each with DSNComposer, and writes it into the queue as a new
+// message from `<>`, streaming the original from its queue file through the report's encoder (constant
+// memory). What to mark afterwards (reported recipients, the delay warning) is the queue manager's job.
+
+import PostOfficeCore
+import PostOfficeDSN
+import PostOfficeQueue
+
+/// Makes the reports for queued messages ([RFC 3461](https://www.rfc-editor.org/rfc/rfc3461),
+/// [RFC 3464](https://www.rfc-editor.org/rfc/rfc3464)).
+struct BounceGenerator: Sendable {
+    var policy: DSNPolicy
+    var composer: DSNComposer
+    var schedule: RetrySchedule
+
+    /// The reports `message` needs at `now`, with the outcomes they were decided on (for ``enqueue``).
+    func plans(for message: QueueMessage, now: MailTime) -> (plans: [DSNPlan], outcomes: [DSNOutcome]) {
+        let envelope = dsnEnvelope(message.envelope)
+        let outcomes = self.outcomes(message)
+        return (policy.reports(for: envelope, outcomes: outcomes, now: now), outcomes)
+    }
+
+    /// Composes the report for `plan` and commits it to `store` as a message from `<>` to `plan.to`.
+    /// The original's body is read chunk by chunk and stops being read once a headers-only report has the
+    /// header section. Throws when the original cannot be read or the report cannot be queued: nothing is
+    /// queued then, and the caller tries again later.
+    func enqueue(
+        _ plan: DSNPlan, about message: QueueMessage, outcomes: [DSNOutcome], store: QueueStore, now: MailTime,
+        random: any RandomSource
+    ) throws(QueueError) -> QueueID {
+        let report = composer.compose(
+            plan, envelope: dsnEnvelope(message.envelope), outcomes: outcomes, date: now, random: random,
+            originalIs8Bit: message.envelope.is8Bit)
+        let draft = try store.begin(QueueEnvelope(
+            reversePath: nil, arrival: now, recipients: [QueueRecipient(plan.to)],
+            isDoubleBounce: plan.kind == .doubleBounce,
+            is8Bit: report.requires8BitMIME || report.requiresSMTPUTF8))
+        do throws(QueueError) {
+            try draft.append(report.head)
+            let body = try store.openBody(message.id)
+            var encoder = report.makeEncoder()
+            var out: [UInt8] = []
+            while !encoder.isComplete, let chunk = try body.next() {
+                out.removeAll(keepingCapacity: true)
+                encoder.encode(chunk, into: &out)
+                try draft.append(out)
+            }
+            try draft.append(encoder.finish())
+            try draft.append(report.tail)
+            return try draft.commit()
+        } catch {
+            draft.abort()
+            throw error
+        }
+    }
+
+    /// The queue's envelope in the DSN module's terms (it cannot import the queue).
+    func dsnEnvelope(_ envelope: QueueEnvelope) -> DSNEnvelope {
+        DSNEnvelope(
+            reversePath: envelope.reversePath, arrival: envelope.arrival,
+            recipients: envelope.recipients.map {
+                DSNRecipient($0.address, originalRecipient: $0.originalRecipient, notify: $0.notify)
+            },
+            messageSize: envelope.messageSize, envelopeID: envelope.envelopeID, returnContent: envelope.returnContent,
+            isDoubleBounce: envelope.isDoubleBounce)
+    }
+
+    /// Each recipient's outcome. A failure already reported counts as pending, so it is never reported
+    /// twice. Deliveries count as pending too: whether the next hop offered DSN (which decides a `relayed`
+    /// report for NOTIFY=SUCCESS, RFC 3461 §6.2.2) is not in the transport's result yet.
+    func outcomes(_ message: QueueMessage) -> [DSNOutcome] {
+        let expiry = schedule.expiry(arrival: message.envelope.arrival, isBounce: message.envelope.isBounce)
+        return message.state.recipients.map { recipient in
+            switch recipient.status {
+            case .pending, .delivered:
+                return .pending
+            case .permanentFailure(let code, let reply):
+                guard !recipient.isReported else { return .pending }
+                // A lifetime expiry is recorded as 4.4.7; the report says 5.4.7: it has failed (RFC 3463 §3.5).
+                let status = code.statusClass == 4 ? EnhancedStatusCode(5, code.subject, code.detail) : code
+                return .failed(Self.attempt(status, reply, date: recipient.lastAttempt))
+            case .temporaryFailure(let code, let reply):
+                return .delayed(
+                    Self.attempt(code, reply, date: recipient.lastAttempt), willRetryUntil: expiry,
+                    warned: message.state.isDelayWarned)
+            }
+        }
+    }
+
+    /// The SMTP transport records replies as `host: 550 5.1.1 text` (or `host[address]: ...`); the host
+    /// becomes `Remote-MTA` and the rest the `smtp` diagnostic. Any other text stays whole.
+    static func attempt(_ status: EnhancedStatusCode, _ reply: String, date: MailTime?) -> DSNAttempt {
+        if let colon = reply.firstIndex(of: ":") {
+            let host = reply[..<colon]
+            let rest = reply[reply.index(after: colon)...]
+            if !host.isEmpty, !host.contains(" "), rest.first == " ", Self.startsWithReplyCode(rest.dropFirst()) {
+                let name = host.split(separator: "[", maxSplits: 1).first.map(String.init) ?? String(host)
+                return DSNAttempt(status: status, remoteMTA: name, reply: String(rest.dropFirst()), date: date)
+            }
+        }
+        return DSNAttempt(status: status, reply: reply.isEmpty ? nil : reply, date: date)
+    }
+
+    /// `250`, `550 ...` or `550-...`: three digits, then the end, a space or a hyphen.
+    private static func startsWithReplyCode(_ text: Substring) -> Bool {
+        let head = Array(text.utf8.prefix(4))
+        guard head.count >= 3, head[0..<3].allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }) else {
+            return false
+        }
+        return head.count == 3 || head[3] == UInt8(ascii: " ") || head[3] == UInt8(ascii: "-")
+    }
+}
