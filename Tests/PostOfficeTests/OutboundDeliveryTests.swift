@@ -146,7 +146,7 @@ struct OutboundDeliveryTests {
         #expect(try eventually { try queue(office).isEmpty })
     }
 
-    @Test func aPermanentRefusalIsNotRetried() throws {
+    @Test func aPermanentRefusalIsNotRetriedAndTheSenderGetsAReport() throws {
         let sink = try SMTPSinkProcess(port: try SMTPSinkProcess.freePort(), options: ["-f", "RCPT"])
         let office = try TestPostOffice(users: ["alice@example.test": "pw"]) { configuration in
             configuration.deliversOutbound = true
@@ -154,12 +154,13 @@ struct OutboundDeliveryTests {
         }
         defer { office.stop() }
         try submit(office, to: "nobody@elsewhere.test", subject: "refused")
-        #expect(try eventually { try queue(office).first?.location == .failed })
-        let failed = try #require(try queue(office).first)
-        guard case .permanentFailure(let code, _) = failed.state.recipients[0].status else {
-            Issue.record("not failed: \(failed.state.recipients[0].status)")
-            return
-        }
-        #expect(code.statusClass == 5)
+        // The 5xx is final: alice (local) gets an RFC 3464 report, and the original leaves the queue.
+        #expect(try eventually { !office.messages(for: "alice@example.test").isEmpty })
+        let report = try #require(office.messages(for: "alice@example.test").first)
+        #expect(report.contains("multipart/report"))
+        #expect(report.contains("Action: failed"))
+        #expect(report.contains("Status: 5."))
+        #expect(report.contains("Final-Recipient: rfc822; nobody@elsewhere.test"))
+        #expect(try eventually { try queue(office).isEmpty })
     }
 }
