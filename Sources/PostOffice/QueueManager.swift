@@ -112,7 +112,7 @@ final class QueueManager: @unchecked Sendable {
         guard let messages = try? store.scan() else { return }
         for message in messages where message.location == .active {
             let wanted = message.envelope.recipients.contains { domain == nil || $0.address.normalizedDomain == domain!.lowercased() }
-            if wanted { _ = try? store.requeue(message.id) }
+            if wanted { _ = try? store.makeDue(message.id) }
         }
     }
 

@@ -118,8 +118,14 @@ final class ServerContext: @unchecked Sendable {
         } else {
             // resolv.conf, unless dns_servers names the servers to ask.
             var dns = DNSResolverConfiguration(resolvConf: (try? AccountsFile.read("/etc/resolv.conf")) ?? "")
-            if !configuration.dnsServers.isEmpty, let chosen = try? dns.overridingServers(configuration.dnsServers) {
-                dns = chosen
+            if !configuration.dnsServers.isEmpty {
+                // Named servers replace resolv.conf's entirely; if they do not parse, ask nobody rather than
+                // fall back to servers the configuration meant to avoid.
+                if let named = try? dns.overridingServers(configuration.dnsServers) {
+                    dns = named
+                } else if let nobody = try? DNSResolverConfiguration(servers: [], timeoutSeconds: 1, attempts: 1) {
+                    dns = nobody
+                }
             }
             var localNames: Set<DNSName> = []
             for name in [configuration.hostname] + configuration.domains {

@@ -81,6 +81,18 @@ extension QueueStore {
         }
     }
 
+    /// Makes an active message's waiting recipients due now, and nothing else: final results (delivered,
+    /// failed for good) stay as they are. What a flush or ETRN does; ``requeue(_:)`` also revives failures.
+    @discardableResult
+    public func makeDue(_ id: QueueID) throws(QueueError) -> QueueMessage {
+        let now = clock.now()
+        return try update(id, allowFailed: false) { (state: inout QueueMessageState) throws(QueueError) in
+            for index in state.recipients.indices where !state.recipients[index].status.isFinal {
+                state.recipients[index].nextAttempt = now
+            }
+        }
+    }
+
     /// Removes a message (active or failed) for good. Under the message lock, so it cannot interleave with
     /// a delivery update: the directory is first renamed into `tmp/` (gone from the queue in one step,
     /// made durable by fsyncing its old parent), then emptied.

@@ -40,6 +40,9 @@ public final class TestPostOffice: @unchecked Sendable {
         configuration.pop3Listeners = [SocketAddress(host: "127.0.0.1", port: 0)]
         configuration.submissionListeners = [SocketAddress(host: "127.0.0.1", port: 0)]
         configuration.limits.failedLoginDelayMilliseconds = 0
+        // A test server never asks the machine's DNS servers (they may be anywhere): MX lookups go to a closed
+        // loopback port and fail at once as temporary, unless a test names its own DNS server or relay host.
+        configuration.dnsServers = ["127.0.0.1:1"]
         if tls {
             // A throwaway self-signed certificate; STARTTLS/STLS plus implicit-TLS listeners on free ports.
             let certificate = directory + "/certificate.pem"

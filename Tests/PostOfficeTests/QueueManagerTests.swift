@@ -174,4 +174,23 @@ import Testing
         harness.manager.scan()
         #expect(harness.transport.attemptCount == 1)
     }
+
+    /// A flush (ETRN, `queue flush`) makes waiting recipients due now and leaves final results alone: a
+    /// recipient that failed for good is not tried again.
+    @Test func aFlushRetriesWaitingRecipientsOnly() throws {
+        let harness = try Harness()
+        harness.transport.answer = { _, indices, domain in
+            let outcome: OutboundOutcome = domain == "gone.test"
+                ? .failed(EnhancedStatusCode(5, 1, 1), "550 no such user") : .deferred(EnhancedStatusCode(4, 2, 0), "451 later")
+            return OutboundAttempt(outcomes: Dictionary(uniqueKeysWithValues: indices.map { ($0, outcome) }), destinationReachable: true)
+        }
+        try harness.enqueue(to: ["bob@gone.test", "carol@slow.test"])
+        harness.manager.scan()
+        // (The failure report to alice@example.test goes out too; only the original's domains count here.)
+        func tried() -> [String] { harness.transport.attempts.map(\.domain).filter { $0 != "example.test" }.sorted() }
+        #expect(tried() == ["gone.test", "slow.test"])
+        harness.manager.flush()
+        harness.manager.scan()
+        #expect(tried() == ["gone.test", "slow.test", "slow.test"])
+    }
 }
