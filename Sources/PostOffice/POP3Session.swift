@@ -38,6 +38,8 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
     }
 
     private let tlsContext: TLSContext?
+    /// The configuration in force when the session began.
+    private let settings: PostOfficeConfiguration
 
     init(
         context: ServerContext, sessionID: String, admission: ConnectionRegistry.Admission, peer: String,
@@ -47,10 +49,12 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
         self.sessionID = sessionID
         self.admission = admission
         tlsContext = tls
-        var configuration = POP3ServerConfiguration(hostname: context.configuration.hostname, limits: context.configuration.limits)
+        // One copy of the configuration in force for the whole session (a reload applies to later sessions).
+        let settings = context.configuration
+        self.settings = settings
+        var configuration = POP3ServerConfiguration(hostname: settings.hostname, limits: settings.limits)
         // Passwords travel in the clear only under TLS, or from a trusted network (default loopback) when the
         // configuration allows it (RFC 2595 §2).
-        let settings = context.configuration
         configuration.allowsPlaintextAuthentication = settings.allowsPlaintextAuthenticationOnLoopback
             && settings.plaintextAuthenticationNetworks.contains(address: peer)
         configuration.isSTLSAvailable = tls != nil && !isImplicitTLS
@@ -73,7 +77,7 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
             connection.closeAfterFlushing()
             return
         }
-        connection.setIdleTimeout(seconds: context.configuration.limits.pop3IdleTimeoutSeconds)
+        connection.setIdleTimeout(seconds: settings.limits.pop3IdleTimeoutSeconds)
         perform(engine.start(), on: connection)
     }
 

@@ -76,7 +76,7 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
             break
         case .tooManyFromAddress, .tooManyInAll:
             // RFC 5321 §3.8: a server that cannot serve may answer 421 at once and close.
-            let reply = SMTPReply(421, EnhancedStatusCode(4, 7, 0), "\(context.configuration.hostname) Too many connections, try again later")
+            let reply = SMTPReply(421, EnhancedStatusCode(4, 7, 0), "\(settings.hostname) Too many connections, try again later")
             context.environment.log(.warning, "smtp.refused", connection, ["reason": admission.refusalReason])
             connection.send(reply.wireBytes)
             connection.closeAfterFlushing()
@@ -87,8 +87,8 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
             connection.closeAfterFlushing()
             return
         }
-        connection.setIdleTimeout(seconds: context.configuration.limits.smtpCommandTimeoutSeconds)
-        let delay = context.configuration.limits.smtpGreetingDelayMilliseconds
+        connection.setIdleTimeout(seconds: settings.limits.smtpCommandTimeoutSeconds)
+        let delay = settings.limits.smtpGreetingDelayMilliseconds
         guard delay > 0 else {
             greet(connection)
             return
@@ -246,12 +246,12 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
                 }
                 return
             case .beginMessage(let envelope):
-                connection.setIdleTimeout(seconds: context.configuration.limits.smtpDataTimeoutSeconds)
+                connection.setIdleTimeout(seconds: settings.limits.smtpDataTimeoutSeconds)
                 message = openSink(envelope, connection)
             case .appendMessage(let bytes):
                 message?.append(bytes)
             case .commitMessage:
-                connection.setIdleTimeout(seconds: context.configuration.limits.smtpCommandTimeoutSeconds)
+                connection.setIdleTimeout(seconds: settings.limits.smtpCommandTimeoutSeconds)
                 guard let sink = message else {
                     actions += engine.resolveMessage(.reject(SMTPReply.temporaryFailure))
                     continue
@@ -280,7 +280,7 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
                 }
                 return
             case .abortMessage:
-                connection.setIdleTimeout(seconds: context.configuration.limits.smtpCommandTimeoutSeconds)
+                connection.setIdleTimeout(seconds: settings.limits.smtpCommandTimeoutSeconds)
                 message?.abort()
                 message = nil
             case .close:
@@ -422,7 +422,7 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
             // RFC 3848: ESMTPA / ESMTPSA after AUTH.
             protocolName: (envelope.isExtended ? "ESMTP" : "SMTP") + (connection.tlsDescription == nil ? "" : "S")
                 + (authenticatedUser == nil ? "" : "A"),
-            tlsDescription: connection.tlsDescription, hostname: context.configuration.hostname,
+            tlsDescription: connection.tlsDescription, hostname: settings.hostname,
             timeZoneOffsetMinutes: context.environment.timeZoneOffsetMinutes)
         let sink = context.sinks.open(
             envelope: MessageEnvelope(
