@@ -2,12 +2,19 @@
 # crash_load: SIGKILLs a loaded `postoffice` at random moments and checks the durability promise — every
 # message answered 250 after DATA is in each accepted recipient's Maildir exactly once and intact, no partial
 # file is visible in new/ or cur/, and tmp/ holds no orphans after restart. Variants: one recipient per
-# message, ten recipients per message (fan-out), and POP3 (kill around UPDATE: unmarked mail must survive).
+# message, ten recipients per message (fan-out), POP3 (kill around UPDATE: unmarked mail must survive), and
+# outbound (the server relays to Postfix's smtp-sink on 127.0.0.2 through the queue while it is killed: every
+# acknowledged remote copy reaches the sink at least once, duplicates are counted, the queue drains after the
+# final restart and no queue file is corrupt).
 
 import argparse
+import glob
 import json
 import os
 import random
+import shutil
+import signal
+import subprocess
 import sys
 import threading
 import time
@@ -32,7 +39,16 @@ class Ledger:
         self.pop3_sessions = 0
 
 
-def smtp_load(server, ledger, users, recipients_per_message, stop, seed):
+REMOTE_DOMAIN = "remote.test"
+
+
+def outbound_recipients(rng, users):
+    """One or two remote recipients, and a local one half of the time (a mixed message)."""
+    remote = [f"r{n}@{REMOTE_DOMAIN}" for n in rng.sample(range(50), rng.choice([1, 2]))]
+    return remote + ([rng.choice(users)] if rng.random() < 0.5 else [])
+
+
+def smtp_load(server, ledger, users, recipients_per_message, stop, seed, pick=None):
     rng = random.Random(seed)
     while not stop.is_set():
         client = None
@@ -41,7 +57,7 @@ def smtp_load(server, ledger, users, recipients_per_message, stop, seed):
             client.command("EHLO torture.test")
             while not stop.is_set():
                 sender = rng.choice(users)
-                recipients = rng.sample(users, recipients_per_message)
+                recipients = pick(rng, users) if pick else rng.sample(users, recipients_per_message)
                 message_id, wire = H.make_message(rng, sender, recipients)
                 # Recorded before sending: a kill may come before any reply, and such a message may
                 # still have been stored (it is then "delivered, not acknowledged").
@@ -103,9 +119,70 @@ def pop3_deleter(server, ledger, user, stop, seed):
         time.sleep(rng.uniform(0, 0.05))
 
 
+class Sink:
+    """Postfix's smtp-sink on 127.0.0.2, dumping every transaction to a file (its -d option)."""
+
+    def __init__(self, directory):
+        self.directory = directory
+        self.port = H.free_port()
+        os.makedirs(directory, exist_ok=True)
+        os.chmod(directory, 0o777)
+        command = [H.find_tool("smtp-sink"), "-d", os.path.join(directory, "%H%M/m."), f"127.0.0.2:{self.port}", "256"]
+        if os.getuid() == 0:
+            command[1:1] = ["-u", "nobody"]
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def stop(self):
+        # smtp-sink ignores SIGTERM.
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+
+    def received(self):
+        """{(id, recipient): complete copies} and the number of incomplete dumps (a transaction cut off)."""
+        counts, incomplete = {}, 0
+        for path in glob.glob(os.path.join(self.directory, "*", "m.*")):
+            with open(path, "rb") as f:
+                data = f.read()
+            envelope, _, message = data.partition(b"Received: ")
+            recipients = [line.split(b"<", 1)[1].split(b">", 1)[0].decode() for line in envelope.splitlines()
+                          if line.startswith(b"X-Rcpt-Args:") and b"<" in line]
+            complete = None
+            for candidate in (message, message[:-1] if message.endswith(b"\n\n") else message):
+                probe = path + ".probe"
+                with open(probe, "wb") as f:
+                    f.write(b"Received: " + candidate)
+                message_id, intact = H.check_file(probe)
+                os.unlink(probe)
+                if message_id and intact:
+                    complete = message_id
+                    break
+            if complete is None:
+                incomplete += 1
+                continue
+            for recipient in recipients:
+                counts[(complete, recipient)] = counts.get((complete, recipient), 0) + 1
+        return counts, incomplete
+
+
+def queue_messages(binary, data):
+    """The messages `postoffice queue list --json` shows (None when it fails)."""
+    run = subprocess.run([binary, "queue", "list", "--json", "--data", data], capture_output=True, text=True)
+    if run.returncode != 0:
+        return None
+    return json.loads(run.stdout).get("messages", [])
+
+
 def run_variant(name, args, binary):
     data = H.temporary_directory(f"po-crash-{name}-")
     users = H.user_names(args.users)
+    sink = None
+    if name == "outbound":
+        # Its own folder, outside the 0700 data folder: smtp-sink writes as nobody.
+        sink = Sink(os.path.join(H.temporary_directory("po-crash-sink-"), "dump"))
+        os.chmod(os.path.dirname(sink.directory), 0o755)
+        with open(os.path.join(data, "postoffice.conf"), "w") as f:
+            f.write(f"relay_networks = 127.0.0.0/8\ndeliver_outbound = yes\nrelayhost = 127.0.0.2:{sink.port}\n"
+                    "outbound_tls = may\nqueue_run_interval = 1\ndns_servers = 127.0.0.1:1\n")
     server = H.Server(binary, data, users)
     ledger = Ledger()
     restarts = [server.start()]
@@ -114,9 +191,10 @@ def run_variant(name, args, binary):
     threads = []
     fanout = args.fanout if name == "fanout" else 1
     sessions = args.sessions if name != "pop3" else max(2, args.sessions // 10)
+    pick = outbound_recipients if name == "outbound" else None
     for index in range(sessions):
         threads.append(threading.Thread(
-            target=smtp_load, args=(server, ledger, users, fanout, stop, args.seed * 1000 + index), daemon=True))
+            target=smtp_load, args=(server, ledger, users, fanout, stop, args.seed * 1000 + index, pick), daemon=True))
     if name == "pop3":
         # Let mailboxes fill a little before the deleters start.
         for t in threads:
@@ -143,6 +221,22 @@ def run_variant(name, args, binary):
     for t in threads:
         t.join(timeout=30)
     time.sleep(0.2)
+    queue_left, queue_failed, corrupt = None, 0, 0
+    if name == "outbound":
+        # The final restart has already happened (every kill is followed by a start): let the queue drain.
+        subprocess.run([binary, "queue", "flush", "--data", data], capture_output=True)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            messages = queue_messages(binary, data)
+            if messages is not None and not [m for m in messages if m.get("location") != "failed"]:
+                break
+            time.sleep(0.5)
+            subprocess.run([binary, "queue", "flush", "--data", data], capture_output=True)
+        messages = queue_messages(binary, data) or []
+        queue_left = len([m for m in messages if m.get("location") != "failed"])
+        queue_failed = len([m for m in messages if m.get("location") == "failed"])
+        corrupt_directory = os.path.join(data, "queue", "corrupt")
+        corrupt = len(os.listdir(corrupt_directory)) if os.path.isdir(corrupt_directory) else 0
 
     # Verification against the disk.
     with ledger.lock:
@@ -158,6 +252,14 @@ def run_variant(name, args, binary):
         counts[user] = c
         partial += p
         orphans += [os.path.join(server.maildir(user), "tmp", n) for n in o]
+    incomplete_at_sink = 0
+    if sink:
+        sink.stop()
+        remote, incomplete_at_sink = sink.received()
+        for message_id, recipients in attempted.items():
+            for recipient in recipients:
+                if recipient.endswith("@" + REMOTE_DOMAIN):
+                    counts.setdefault(recipient, {})[message_id] = remote.get((message_id, recipient), 0)
     lost = []
     duplicated_acknowledged = []
     for message_id, recipients in acknowledged.items():
@@ -208,6 +310,16 @@ def run_variant(name, args, binary):
         "listening_p50_ms": round(H.percentile([x for x in listening if x is not None], 50) * 1000, 1),
         "listening_p99_ms": round(H.percentile([x for x in listening if x is not None], 99) * 1000, 1),
     }
+    if name == "outbound":
+        # A kill between the sink's 250 and the queue's update sends a copy again: counted, never a failure.
+        result.update({
+            "remote_copies_acknowledged": sum(1 for r in acknowledged.values() for u in r if u.endswith("@" + REMOTE_DOMAIN)),
+            "remote_duplicates": sum(1 for (m, r, n) in duplicated_acknowledged if r.endswith("@" + REMOTE_DOMAIN)),
+            "incomplete_transactions_at_sink": incomplete_at_sink,
+            "queue_left_after_final_restart": queue_left,
+            "queue_failed": queue_failed,
+            "queue_corrupt": corrupt,
+        })
     if name == "pop3":
         result.update({
             "pop3_sessions_committed": ledger.pop3_sessions,
@@ -221,6 +333,8 @@ def run_variant(name, args, binary):
         result["data"] = data
     else:
         H.remove_tree(data)
+        if sink:
+            H.remove_tree(os.path.dirname(sink.directory))
     return result
 
 
@@ -231,7 +345,7 @@ def main():
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--kills", type=int, default=100)
     parser.add_argument("--fanout", type=int, default=10)
-    parser.add_argument("--variant", choices=["single", "fanout", "pop3", "all"], default="all")
+    parser.add_argument("--variant", choices=["single", "fanout", "pop3", "outbound", "all"], default="all")
     parser.add_argument("--quick", action="store_true", help="10 kills per variant (CI)")
     parser.add_argument("--seed", type=int, default=int(time.time()))
     parser.add_argument("--allow-tmp-orphans", action="store_true",
@@ -242,14 +356,19 @@ def main():
     if args.quick:
         args.kills = min(args.kills, 10)
     H.require_binary(args.binary)
-    variants = ["single", "fanout", "pop3"] if args.variant == "all" else [args.variant]
+    variants = ["single", "fanout", "pop3", "outbound"] if args.variant == "all" else [args.variant]
     failed = False
     print(f"seed {args.seed}")
     for name in variants:
         result = run_variant(name, args, args.binary)
         print(json.dumps(result))
         sys.stdout.flush()
-        bad = (result["lost_acknowledged"] or result["acknowledged_not_exactly_once"] or result["partial_files"]
+        # Outbound: a duplicate at the sink is allowed (reported); a loss, a corrupt queue file, a message
+        # left in the queue or a failed one (the sink never refuses) is not.
+        duplicates_allowed = result.get("remote_duplicates", 0)
+        bad = (result["lost_acknowledged"] or result["acknowledged_not_exactly_once"] - duplicates_allowed
+               or result["partial_files"] or result.get("queue_left_after_final_restart") or result.get("queue_failed")
+               or result.get("queue_corrupt")
                or result.get("confirmed_deletions_resurrected", 0)
                or (result["tmp_orphans_after_restart"] and not args.allow_tmp_orphans)
                or result["acknowledged"] == 0)

@@ -311,6 +311,15 @@ def scan_maildir(path):
     return counts, partial, orphans
 
 
+def find_tool(name):
+    """A command on PATH or in the sbin directories (where Postfix keeps smtp-sink)."""
+    import shutil
+    found = shutil.which(name, path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
+    if not found:
+        raise RuntimeError(f"{name} not found (install it; .ci/run lists the packages)")
+    return found
+
+
 def require_binary(binary):
     if not os.access(binary, os.X_OK):
         raise SystemExit(f"{binary} not found: run `swift build --product postoffice` first")

@@ -128,7 +128,13 @@ final class QueueManager: @unchecked Sendable {
             logSink.log(LogRecord(.error, "queue.scan_failed", [("error", "\(error)")]))
             return
         }
-        for message in messages where !message.state.isHeld {
+        for var message in messages where !message.state.isHeld {
+            // A crash between writing a finished state and filing the message (removed when all delivered,
+            // moved to failed/ otherwise) leaves it in the active queue: file it now, as the update would have.
+            if message.location == .active, message.state.isFinished {
+                guard let settled = try? store.record(message.id, results: [:]) else { continue }
+                message = settled
+            }
             // Expiry first: a message that gives up now gets its failure report, not a delay warning.
             if message.location == .active, expireIfDue(message, now: now) { continue }
             // Reports a crash or a full disk kept from going out, and delay warnings now due.

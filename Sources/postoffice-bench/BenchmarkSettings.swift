@@ -12,7 +12,9 @@ struct BenchmarkSettings {
           --count N           messages per SMTP load (default 2000; 100 KB loads use N/2)
           --pop3-messages N   10 KB messages seeded for each POP3 run (default 1000; --quick 200)
           --only LIST         parts, comma separated: smtp,rcpts,latency,fsync,pop3 (default all)
-          --targets LIST      SMTP servers: postoffice,postfix,aiosmtpd (default all three)
+          --targets LIST      SMTP servers: postoffice,postfix,aiosmtpd,floor (default the first three;
+                              `postoffice-bench floor` runs floor,postoffice,postfix); floor is
+                              `postoffice-bench floor-server` on 2745: canned replies, only the durable writes
           --postoffice PATH   the postoffice binary (default .build/release/postoffice)
           --baseline PATH     a second postoffice binary (an older build), run beside the first as server
                               "baseline" on SMTP 2735 / POP3 1320, every load, order alternating by round;
@@ -44,6 +46,7 @@ struct BenchmarkSettings {
     var postofficePOP3Port: UInt16 = 1310
     var baselineSMTPPort: UInt16 = 2735
     var baselinePOP3Port: UInt16 = 1320
+    var floorPort: UInt16 = 2745
     var postfixPort: UInt16
     var dovecotPort: UInt16
     var aiosmtpdPort: UInt16
@@ -92,8 +95,8 @@ struct BenchmarkSettings {
                 guard parts.isSubset(of: known) else { throw BenchmarkError("--only: parts are \(known.sorted().joined(separator: ","))") }
             case "--targets":
                 targets = try value(argument).split(separator: ",").map(String.init)
-                guard Set(targets).isSubset(of: ["postoffice", "postfix", "aiosmtpd"]) else {
-                    throw BenchmarkError("--targets: postoffice, postfix, aiosmtpd")
+                guard Set(targets).isSubset(of: ["postoffice", "postfix", "aiosmtpd", "floor"]) else {
+                    throw BenchmarkError("--targets: postoffice, postfix, aiosmtpd, floor")
                 }
             case "--postoffice": postofficeBinary = try value(argument)
             case "--baseline": baselineBinary = try value(argument)

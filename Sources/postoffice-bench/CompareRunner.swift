@@ -76,12 +76,17 @@ struct CompareRunner {
             try PostOfficeProcess(binary: $0, dataDirectory: state + "/baseline", smtpPort: settings.baselineSMTPPort,
                                   pop3Port: settings.baselinePOP3Port, log: log, logFile: results + "/baseline-server.log")
         }
+        var floorProcess: pid_t?
         var serverStarted = false
         var baselineStarted = false
         var peersStarted = false
         defer {
             if !settings.keepsServers {
                 if serverStarted { server.stop() }
+                if let floorProcess {
+                    kill(floorProcess, SIGKILL)
+                    _ = Subprocess.wait(floorProcess)
+                }
                 if baselineStarted { baselineServer?.stop() }
                 if peersStarted {
                     _ = try? Subprocess.run("/bin/bash", [bench + "/peers/down.sh", "--purge"], environment: peerEnvironment)
@@ -121,6 +126,15 @@ struct CompareRunner {
                 guard let baselineServer else { continue }
                 targets.append(SMTPTarget(label: "baseline", port: settings.baselineSMTPPort,
                                           maildirRoot: baselineServer.mailRoot, pidFile: baselineServer.pidFile))
+            case "floor":
+                // The floor: this same binary's floor-server (canned SMTP, only the durable writes).
+                let root = state + "/floor", pidFile = state + "/floor.pid"
+                let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+                floorProcess = try Subprocess.start(executable, ["floor-server", "--port", "\(settings.floorPort)", "--root", root,
+                                                                 "--pid-file", pidFile], logFile: results + "/floor-server.log")
+                guard Subprocess.waitForPort(settings.floorPort, seconds: 10) else { throw BenchmarkError("floor-server did not start") }
+                log.line("## floor \(executable) floor-server up: 127.0.0.1:\(settings.floorPort)")
+                targets.append(SMTPTarget(label: "floor", port: settings.floorPort, maildirRoot: root, pidFile: pidFile))
             case "postfix":
                 targets.append(SMTPTarget(label: "postfix", port: settings.postfixPort, maildirRoot: state + "/peers/mail",
                                           pidFile: state + "/peers/postfix/queue/pid/master.pid",

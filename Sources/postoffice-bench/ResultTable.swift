@@ -35,6 +35,7 @@ struct ResultTable {
     func render() -> String {
         var out: [String] = []
         out += smtpTable()
+        out += roundsTable()
         out += latencyTable()
         out += pop3Table()
         out += baselineTable()
@@ -46,9 +47,11 @@ struct ResultTable {
     private func smtpTable() -> [String] {
         let all = rows("smtp.jsonl")
         guard !all.isEmpty else { return [] }
+        let hasFloor = all.contains { ($0["label"] as? String) == "floor" }
         var out = ["## SMTP delivery (smtp_load.py: smtp-source → server → file in Maildir new/)", "",
-                   "| load | server | runs | msg/s | MB/s | CPU ms/msg | peak RSS MB | msg/s vs Postfix | CPU vs Postfix |",
-                   "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+                   "| load | server | runs | msg/s | MB/s | CPU ms/msg | peak RSS MB | msg/s vs Postfix | CPU vs Postfix |"
+                   + (hasFloor ? " msg/s vs floor | CPU vs floor |" : ""),
+                   "|---|---|---:|---:|---:|---:|---:|---:|---:|" + (hasFloor ? "---:|---:|" : "")]
         var keys: [String] = []
         var groups: [String: [Row]] = [:]
         for row in all {
@@ -78,12 +81,69 @@ struct ResultTable {
             var rateRatio = "–", cpuRatio = "–"
             if parts[1] != "postfix", let a = mine.rate, let b = postfix.rate, b > 0 { rateRatio = Formatting.fixed(a / b, decimals: 2) + "×" }
             if parts[1] != "postfix", let a = mine.cpu, let b = postfix.cpu, b > 0 { cpuRatio = Formatting.fixed(a / b, decimals: 2) + "×" }
+            var floorColumns = ""
+            if hasFloor {
+                let floor = stats(groups[parts[0] + "\tfloor"] ?? [])
+                var rate = "–", cpu = "–"
+                if parts[1] != "floor", let a = mine.rate, let b = floor.rate, b > 0 { rate = Formatting.fixed(a / b, decimals: 2) + "×" }
+                if parts[1] != "floor", let a = mine.cpu, let b = floor.cpu, b > 0 { cpu = Formatting.fixed(a / b, decimals: 2) + "×" }
+                floorColumns = " \(rate) | \(cpu) |"
+            }
             out.append("| \(parts[0]) | \(parts[1]) | \(mine.ok)/\(groups[key]?.count ?? 0) | \(Self.cell(mine.rate)) | "
                        + "\(Self.cell(mine.mb, decimals: 2)) | \(Self.cell(mine.cpu, decimals: 2)) | \(Self.cell(mine.rss, decimals: 0)) | "
-                       + "\(rateRatio) | \(cpuRatio) |")
+                       + "\(rateRatio) | \(cpuRatio) |" + floorColumns)
         }
         out += ["", "msg/s counts deliveries (messages × recipients) until every file is in new/; CPU is the server's "
                 + "process tree (Postfix: all its daemons); RSS is the peak sum over that tree. Medians over the rounds.", ""]
+        return out
+    }
+
+    /// Every round, not just the median: msg/s and CPU ms/msg per round for each server, and PostOffice's
+    /// ratio to Postfix in each round (rounds paired in order) with its minimum.
+    private func roundsTable() -> [String] {
+        let all = rows("smtp.jsonl")
+        guard all.contains(where: { ($0["label"] as? String) == "postoffice" }) else { return [] }
+        func load(_ row: Row) -> String {
+            let size = Int(Self.number(row, "size") ?? 0)
+            var text = "\(size >= 1024 ? "\(size / 1024) KB" : "\(size) B") × \(Int(Self.number(row, "sessions") ?? 0)) sessions"
+            let recipients = Int(Self.number(row, "rcpts") ?? 1)
+            if recipients > 1 { text += " × \(recipients) rcpts" }
+            return text
+        }
+        func rate(_ row: Row) -> Double? { (row["status"] as? String) == "ok" ? Self.number(row, "msgs_per_s") : nil }
+        func cpu(_ row: Row) -> Double? {
+            guard (row["status"] as? String) == "ok", let seconds = Self.number(row, "server_cpu_s"),
+                  let count = Self.number(row, "expected") else { return nil }
+            return seconds * 1000 / max(count, 1)
+        }
+        var keys: [String] = []
+        var groups: [String: [Row]] = [:]
+        var labels: [String] = []
+        for row in all {
+            let label = (row["label"] as? String) ?? "?"
+            if !labels.contains(label) { labels.append(label) }
+            let key = load(row)
+            if !keys.contains(key) { keys.append(key) }
+            groups[key + "\t" + label, default: []].append(row)
+        }
+        var out = ["## Each round (msg/s, CPU ms/msg in brackets)", "",
+                   "| load | " + labels.joined(separator: " | ") + " | postoffice / postfix per round | lowest |",
+                   "|---|" + labels.map { _ in "---|" }.joined() + "---|---:|"]
+        for key in keys {
+            var cells: [String] = []
+            for label in labels {
+                cells.append((groups[key + "\t" + label] ?? []).map { "\(Self.cell(rate($0))) (\(Self.cell(cpu($0), decimals: 2)))" }
+                    .joined(separator: ", "))
+            }
+            let ratios = zip(groups[key + "\tpostoffice"] ?? [], groups[key + "\tpostfix"] ?? []).compactMap { a, b -> Double? in
+                guard let x = rate(a), let y = rate(b), y > 0 else { return nil }
+                return x / y
+            }
+            out.append("| \(key) | " + cells.joined(separator: " | ") + " | "
+                       + ratios.map { Formatting.fixed($0, decimals: 2) + "×" }.joined(separator: ", ") + " | "
+                       + (ratios.min().map { Formatting.fixed($0, decimals: 2) + "×" } ?? "–") + " |")
+        }
+        out.append("")
         return out
     }
 

@@ -1,6 +1,6 @@
 // postoffice-bench: benchmark harness for PostOffice. `micro` times the engines in memory; `copy` times the
 // ways of copying one message to many recipients on disk; `compare` runs
-// the same SMTP and POP3 loads against PostOffice, Postfix, Dovecot and aiosmtpd on loopback; `latency`
+// the same SMTP and POP3 loads (and `floor` against the floor-server: only the durable writes) against PostOffice, Postfix, Dovecot and aiosmtpd on loopback; `latency`
 // is the SMTP client that measures the time from the final dot to the 250 reply; `idle` holds thousands of
 // silent SMTP connections and reads the server's memory while one active client is timed.
 
@@ -12,6 +12,8 @@ let usage = """
     Usage: postoffice-bench micro [--quick]
            postoffice-bench copy [--size BYTES] [--recipients N] [--directory PATH] [--quick]
            postoffice-bench compare [--rounds N] [--quick] [--only LIST] [--postoffice PATH] [--keep]
+           postoffice-bench floor [compare options]
+           postoffice-bench floor-server --port P --root DIR [--pid-file FILE]
            postoffice-bench latency --port P [--sessions 50] [--count 2000] [--size 1024]
                                     [--to alice@example.test] [--from a@example.test]
            postoffice-bench idle [--connections 10000[,N...]] [--rounds 3] [--messages 500] [--postoffice PATH]
@@ -22,6 +24,10 @@ let usage = """
                 (`copy --help`)
       compare   PostOffice vs Postfix / aiosmtpd (SMTP) and Dovecot (POP3), interleaved rounds
                 (see BenchmarkSettings for every option; `compare --help`)
+      floor     `compare --targets floor,postoffice,postfix --only smtp,rcpts,fsync` unless told otherwise:
+                the same loads against the floor (canned SMTP replies, then only create/write/fsync/link/
+                fsync(new/)), PostOffice and Postfix in one run, with ratios to the floor
+      floor-server  the floor itself, for a manual run
       latency   SMTP load with per-message latency from the final "." to the 250 reply (p50/p99)
       idle      holds N idle SMTP connections (greeting and EHLO read, then silent; sources 127.0.0.2-250)
                 against a fresh release server per round, and reports its RSS (VmRSS, RssAnon, VmHWM),
@@ -72,6 +78,18 @@ do {
         } else {
             try CompareRunner(settings: settings).run()
         }
+    case "floor":
+        var options = Array(arguments.dropFirst())
+        if !options.contains("--targets") { options += ["--targets", "floor,postoffice,postfix"] }
+        if !options.contains("--only") { options += ["--only", "smtp,rcpts,fsync"] }
+        let settings = try BenchmarkSettings(options)
+        if settings.showsHelp {
+            print(BenchmarkSettings.help)
+        } else {
+            try CompareRunner(settings: settings).run()
+        }
+    case "floor-server":
+        try FloorServer.main(Array(arguments.dropFirst()))
     case "latency":
         let options = try LatencyClient.Options(Array(arguments.dropFirst()))
         let result = try LatencyClient(options: options).run()

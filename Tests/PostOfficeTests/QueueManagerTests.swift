@@ -4,7 +4,7 @@
 // is paused as a whole, then released at once when it answers.
 
 import PostOfficeCore
-import PostOfficeQueue
+@testable import PostOfficeQueue
 import Testing
 @testable import PostOffice
 
@@ -73,6 +73,20 @@ import Testing
         try harness.enqueue(to: ["bob@elsewhere.test", "carol@other.test"])
         harness.manager.scan()
         #expect(harness.transport.attemptCount == 2)  // one attempt per destination domain
+        #expect(try harness.store.scan().isEmpty)
+    }
+
+    /// A kill between writing the "all delivered" state and removing the message (found by the crash
+    /// harness's outbound variant) must not leave it in the queue for ever, nor send it again.
+    @Test func aFinishedMessageLeftByACrashIsFiledAtTheNextScan() throws {
+        let harness = try Harness()
+        let id = try harness.enqueue(to: ["bob@elsewhere.test"])
+        var message = try #require(try harness.store.scan().first { $0.id == id })
+        message.state.recipients[0].status = .delivered("250 ok")
+        try harness.store.writeState(message.state, in: harness.store.directory(.active) + "/" + id.rawValue)
+        #expect(try harness.store.scan().contains { $0.id == id && $0.state.isFinished })
+        harness.manager.scan()
+        #expect(harness.transport.attemptCount == 0)
         #expect(try harness.store.scan().isEmpty)
     }
 
