@@ -129,6 +129,13 @@ struct CompareRunner {
             case "floor":
                 // The floor: this same binary's floor-server (canned SMTP, only the durable writes).
                 let root = state + "/floor", pidFile = state + "/floor.pid"
+                // smtp_load.py watches the new/ folders that exist when it starts: make the ones smtp-source
+                // sends to (alice, and 1alice… for -r N), as the other servers' set-up does.
+                for user in Self.users + (0...9).map({ "\($0)alice" }) {
+                    for sub in ["tmp", "new", "cur"] {
+                        try fm.createDirectory(atPath: root + "/" + user + "/" + sub, withIntermediateDirectories: true)
+                    }
+                }
                 let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
                 floorProcess = try Subprocess.start(executable, ["floor-server", "--port", "\(settings.floorPort)", "--root", root,
                                                                  "--pid-file", pidFile], logFile: results + "/floor-server.log")
