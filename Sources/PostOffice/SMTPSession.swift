@@ -80,6 +80,7 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
             // RFC 5321 §3.8: a server that cannot serve may answer 421 at once and close.
             let reply = SMTPReply(421, EnhancedStatusCode(4, 7, 0), "\(settings.hostname) Too many connections, try again later")
             context.environment.log(.warning, "smtp.refused", connection, ["reason": admission.refusalReason])
+            context.metrics.refused(code: 421)
             connection.send(reply.wireBytes)
             connection.closeAfterFlushing()
             return
