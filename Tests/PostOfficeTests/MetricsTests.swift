@@ -154,6 +154,34 @@ import Glibc
         #expect(Self.value(text, "postoffice_queue_oldest_age_seconds{state=\"active\"}") != nil)
     }
 
+    /// Python's ssl module completes a handshake on the implicit-TLS submission port and on STARTTLS; plain
+    /// text sent to the pop3s port fails its handshake. Each lands in its listener's counter.
+    @Test(.enabled(if: ExternalTool.path("python3") != nil, "python3 is not installed"))
+    func tlsHandshakesAndFailuresAreCountedByListener() throws {
+        let office = try TestPostOffice(users: ["alice@example.test": "secret"], tls: true) { configuration in
+            configuration.metricsListeners = [SocketAddress(host: "127.0.0.1", port: 0)]
+        }
+        defer { office.stop() }
+        let smtps = try #require(office.smtpsAddress)
+        let script = """
+            import smtplib, ssl, sys
+            ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+            s = smtplib.SMTP_SSL(sys.argv[1], int(sys.argv[2]), context=ctx, timeout=10); s.ehlo(); s.quit()
+            s = smtplib.SMTP(sys.argv[1], int(sys.argv[3]), timeout=10); s.starttls(context=ctx); s.ehlo(); s.quit()
+            """
+        let result = try ExternalTool.python(script, [smtps.host, String(smtps.port), String(office.smtpAddress.port)])
+        #expect(result.status == 0, "\(result.errorOutput)")
+        let pop3s = try #require(office.pop3sAddress)
+        let plain = try LineClient(connectingTo: pop3s)
+        try plain.send("USER alice@example.test\r\n")
+        _ = plain.readToEnd()
+        let text = try Self.eventually(office) { Self.value($0, "postoffice_tls_failures_total{listener=\"pop3s\"}") == 1 }
+        #expect(Self.value(text, "postoffice_tls_handshakes_total{listener=\"submissions\"}") == 1)
+        #expect(Self.value(text, "postoffice_tls_handshakes_total{listener=\"smtp\"}") == 1)
+        #expect(Self.value(text, "postoffice_tls_failures_total{listener=\"pop3s\"}") == 1)
+        #expect(Self.value(text, "postoffice_tls_handshakes_total{listener=\"pop3s\"}") == 0)
+    }
+
     /// A deliver hook that moves the injected clock by 0.3 s stands for a slow disk: the commit latency is
     /// exactly 0.3 s on that clock, so it falls in the 0.5 s bucket and not below.
     @Test func commitLatencyIsMeasuredOnTheInjectedClock() throws {
