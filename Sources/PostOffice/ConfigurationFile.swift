@@ -165,6 +165,10 @@ public enum ConfigurationFile {
         Key(name: "pop3s_listen", help: "POP3 listeners with implicit TLS (pop3s), e.g. 0.0.0.0:995.",
             apply: { c, v throws(KeyError) in c.pop3sListeners = try addresses(v) },
             render: { $0.pop3sListeners.map(\.description).joined(separator: ", ") }),
+        Key(name: "metrics_listen",
+            help: "Prometheus metrics over HTTP (GET /metrics), e.g. 127.0.0.1:9125; empty: off. No password: keep it on loopback.",
+            apply: { c, v throws(KeyError) in c.metricsListeners = v.isEmpty ? [] : try addresses(v) },
+            render: { $0.metricsListeners.map(\.description).joined(separator: ", ") }),
         Key(name: "tls_certificate",
             help: "PEM certificate chain for STARTTLS, STLS and the implicit-TLS listeners (empty: TLS off).",
             apply: { c, v throws(KeyError) in

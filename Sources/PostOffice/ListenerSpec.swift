@@ -14,6 +14,8 @@ public struct ListenerSpec: Sendable, Hashable, CustomStringConvertible {
         case submission
         /// POP3 ([RFC 1939](https://www.rfc-editor.org/rfc/rfc1939)): users fetch their mail.
         case pop3
+        /// `GET /metrics` over HTTP/1.x in the Prometheus text format, for a monitoring system to scrape.
+        case metrics
     }
 
     /// How TLS begins on a connection.
@@ -51,5 +53,6 @@ extension PostOfficeConfiguration {
             + submissionListeners.map { ListenerSpec(address: $0, service: .submission, security: upgrade) }
             + smtpsListeners.map { ListenerSpec(address: $0, service: .submission, security: .implicit) }
             + pop3sListeners.map { ListenerSpec(address: $0, service: .pop3, security: .implicit) }
+            + metricsListeners.map { ListenerSpec(address: $0, service: .metrics, security: .none) }
     }
 }

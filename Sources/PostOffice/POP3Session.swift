@@ -38,6 +38,8 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
     }
 
     private let tlsContext: TLSContext?
+    /// "pop3" or "pop3s", as the metrics name the listener.
+    private let listenerName: String
     /// The configuration in force when the session began.
     private let settings: PostOfficeConfiguration
 
@@ -57,12 +59,15 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
         // configuration allows it (RFC 2595 §2).
         configuration.allowsPlaintextAuthentication = settings.allowsPlaintextAuthenticationOnLoopback
             && settings.plaintextAuthenticationNetworks.contains(address: peer)
+        listenerName = isImplicitTLS ? "pop3s" : "pop3"
         configuration.isSTLSAvailable = tls != nil && !isImplicitTLS
         configuration.isTLSActive = isImplicitTLS
         engine = POP3ServerStateMachine(configuration: configuration)
     }
 
     func connectionOpened(_ connection: Connection) {
+        // On pop3s the session opens only after the handshake.
+        if connection.tlsDescription != nil { context.metrics.tlsHandshake(listener: listenerName) }
         context.environment.log(.info, "pop3.connect", connection, [
             "peer": connection.peer.description, "local": connection.local.description, "tls": connection.tlsDescription ?? "no",
         ])
@@ -82,6 +87,7 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
     }
 
     func connection(_ connection: Connection, received bytes: [UInt8]) {
+        context.metrics.received(bytes: bytes.count, listener: listenerName)
         if context.environment.isVerbose { context.environment.trace(trace.clientLines(bytes), from: "client", connection) }
         input.append(bytes)
         feed(connection)
@@ -113,10 +119,12 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
 
     func connectionSecured(_ connection: Connection) {
         // The engine already treats the session as TLS since it sent +OK to STLS (RFC 2595 §4).
+        context.metrics.tlsHandshake(listener: listenerName)
         context.environment.log(.info, "pop3.tls", connection, ["tls": connection.tlsDescription ?? ""])
     }
 
     func connectionTLSFailed(_ connection: Connection, reason: String) {
+        context.metrics.tlsFailure(listener: listenerName)
         context.environment.log(.warning, "pop3.tls_failed", connection, ["reason": reason])
     }
 
@@ -180,7 +188,10 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
                 stream = MessageStream(
                     fd: fd, stuffer: POP3ByteStuffer(bodyLineLimit: bodyLineLimit),
                     head: POP3Response.messageFollows(octets: octets, bodyLineLimit: bodyLineLimit).wireBytes)
-                if bodyLineLimit == nil { retrievedCount += 1 }
+                if bodyLineLimit == nil {
+                    retrievedCount += 1
+                    context.metrics.pop3Retrieved()
+                }
                 pump(connection)
                 // Most messages go out within that call. A larger one waits for the socket to drain: read
                 // no commands meanwhile (pausing only now saves two epoll_ctl calls per small RETR).
@@ -197,6 +208,7 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
                         context: context, connection: connection)
                     connection.loop.execute { [self] in
                         deletedCount += result.deletedCount
+                        context.metrics.pop3Deleted(result.deletedCount)
                         lock?.release()
                         lock = nil
                         context.environment.log(.info, "pop3.update", connection, ["user": user?.description ?? "", "deleted": String(deletedCount)])
@@ -288,10 +300,12 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
         case .authenticated(let mailbox):
             address = mailbox
         case .throttled:
+            context.metrics.pop3LoginFailed()
             context.environment.log(.warning, "pop3.login_throttled", connection, ["client": peer.host])
             return .refused(.failure)
         case .refused:
             // One line per failure with the client address, for fail2ban (contrib/fail2ban).
+            context.metrics.pop3LoginFailed()
             context.environment.log(.info, "pop3.login_failed", connection, ["client": peer.host, "user": login])
             return .refused(.failure)
         }

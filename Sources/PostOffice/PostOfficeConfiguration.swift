@@ -33,6 +33,10 @@ public struct PostOfficeConfiguration: Sendable {
     public var smtpsListeners: [SocketAddress] = []
     /// POP3 listeners with implicit TLS (pop3s, port 995, RFC 8314). Need ``tls``.
     public var pop3sListeners: [SocketAddress] = []
+    /// Listeners that answer `GET /metrics` with the server's counters in the Prometheus text format
+    /// (`metrics_listen`). Empty (the default): no metrics endpoint. Plain HTTP without authentication, so
+    /// bind it to loopback or a private network.
+    public var metricsListeners: [SocketAddress] = []
     /// TLS certificate, key, minimum version and ciphers. nil turns TLS off: no STARTTLS
     /// ([RFC 3207](https://www.rfc-editor.org/rfc/rfc3207)) or STLS ([RFC 2595](https://www.rfc-editor.org/rfc/rfc2595))
     /// is offered and implicit-TLS listeners cannot start. Reloaded on ``PostOfficeServer/reloadAccounts()``.

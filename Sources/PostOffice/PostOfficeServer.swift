@@ -135,6 +135,14 @@ public final class PostOfficeServer: Sendable {
     /// The implicit-TLS POP3 addresses bound (pop3s).
     public var pop3sAddresses: [SocketAddress] { boundAddresses(service: .pop3, security: .implicit) }
 
+    /// The metrics addresses bound (`metrics_listen`: `GET /metrics`, Prometheus text format).
+    public var metricsAddresses: [SocketAddress] { boundAddresses(service: .metrics) }
+
+    /// What `GET /metrics` answers now, in the Prometheus text exposition format 0.0.4: connections, messages
+    /// accepted and refused, bytes, deliveries, the queue by state, reports, TLS, login failures, commit
+    /// latency, memory and descriptors. Blocking (it reads the queue directory and /proc).
+    public func metricsText() -> String { context.metricsExposition() }
+
     /// Connections currently open.
     public var connectionCount: Int { context.io.registry.count }
 

@@ -39,6 +39,8 @@ final class QueueManager: @unchecked Sendable {
     private let random: any RandomSource
     private let logSink: any LogSink
     private let settings: Settings
+    /// Counts attempts and reports for `GET /metrics`; nil counts nothing.
+    private let metrics: ServerMetrics?
     private let lock = Lock()
     /// Messages with an attempt in flight (one attempt per message and domain at a time).
     private var inFlight: Set<String> = []
@@ -61,8 +63,10 @@ final class QueueManager: @unchecked Sendable {
 
     init(
         store: QueueStore, transport: any OutboundTransport, localDelivery: (any QueueLocalDelivery)? = nil,
-        clock: any MailClock, random: any RandomSource, logSink: any LogSink, settings: Settings = Settings()
+        clock: any MailClock, random: any RandomSource, logSink: any LogSink, settings: Settings = Settings(),
+        metrics: ServerMetrics? = nil
     ) {
+        self.metrics = metrics
         self.store = store
         self.transport = transport
         self.localDelivery = localDelivery
@@ -219,6 +223,7 @@ final class QueueManager: @unchecked Sendable {
         } catch {
             logSink.log(LogRecord(.error, "queue.record_failed", [("queue_id", message.id.description), ("error", "\(error)")]))
         }
+        var tally: [String: Int] = [:]
         for (index, outcome) in attempt.outcomes.sorted(by: { $0.key < $1.key }) {
             let (status, reply): (String, String)
             switch outcome {
@@ -226,11 +231,13 @@ final class QueueManager: @unchecked Sendable {
             case .deferred(_, let text): (status, reply) = ("deferred", text)
             case .failed(_, let text): (status, reply) = ("failed", text)
             }
+            tally[status, default: 0] += 1
             logSink.log(LogRecord(status == "sent" ? .info : .warning, "queue.attempt", [
                 ("queue_id", message.id.description), ("to", message.envelope.recipients[index].address.description),
                 ("status", status), ("reply", reply),
             ]))
         }
+        metrics?.outboundAttempt(sent: tally["sent"] ?? 0, deferred: tally["deferred"] ?? 0, failed: tally["failed"] ?? 0)
         let released: Bool = lock.withLock {
             inFlight.remove(key)
             var destination = destinations[domain] ?? Destination(limit: settings.initialConcurrency)
@@ -276,6 +283,7 @@ final class QueueManager: @unchecked Sendable {
                     let reportID = try bounces.enqueue(
                         plan, about: message, outcomes: outcomes, store: store, now: now, random: random)
                     queuedAny = true
+                    metrics?.reportQueued(kind: plan.kind == .doubleBounce ? "double_bounce" : plan.kind.rawValue)
                     if plan.kind == .delay { warned = true } else { covered.formUnion(plan.recipients) }
                     logSink.log(LogRecord(.info, "queue.report", [
                         ("queue_id", message.id.description), ("report_id", reportID.description),

@@ -67,6 +67,8 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
     }
 
     func connectionOpened(_ connection: Connection) {
+        // On an implicit-TLS listener the session opens only after the handshake.
+        if connection.tlsDescription != nil { context.metrics.tlsHandshake(listener: spec.name) }
         context.environment.log(.info, "smtp.connect", connection, [
             "service": spec.name,
             "peer": connection.peer.description, "local": connection.local.description, "tls": connection.tlsDescription ?? "no",
@@ -78,6 +80,7 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
             // RFC 5321 §3.8: a server that cannot serve may answer 421 at once and close.
             let reply = SMTPReply(421, EnhancedStatusCode(4, 7, 0), "\(settings.hostname) Too many connections, try again later")
             context.environment.log(.warning, "smtp.refused", connection, ["reason": admission.refusalReason])
+            context.metrics.refused(code: 421)
             connection.send(reply.wireBytes)
             connection.closeAfterFlushing()
             return
@@ -105,6 +108,7 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
     }
 
     func connection(_ connection: Connection, received bytes: [UInt8]) {
+        context.metrics.received(bytes: bytes.count, listener: spec.name)
         if context.environment.isVerbose { context.environment.trace(trace.clientLines(bytes), from: "client", connection) }
         guard hasGreeted else {
             context.environment.log(.warning, "smtp.early_talker", connection, ["bytes": String(bytes.count)])
@@ -136,6 +140,7 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
     }
 
     func connectionSecured(_ connection: Connection) {
+        context.metrics.tlsHandshake(listener: spec.name)
         context.environment.log(.info, "smtp.tls", connection, ["tls": connection.tlsDescription ?? ""])
         // RFC 3207 §4.2: forget everything from before the handshake; the client must EHLO again.
         engine.tlsEstablished()
@@ -143,6 +148,7 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
     }
 
     func connectionTLSFailed(_ connection: Connection, reason: String) {
+        context.metrics.tlsFailure(listener: spec.name)
         context.environment.log(.warning, "smtp.tls_failed", connection, ["reason": reason])
     }
 
@@ -175,6 +181,7 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
             case .send(let reply):
                 if context.environment.isVerbose { context.environment.trace(trace.serverLines(reply.wireBytes), from: "server", connection) }
                 if reply.isError && reply.code != 334 {
+                    context.metrics.refused(code: reply.code)
                     // Every refusal, with the client, so an admin can see (and grep) what was refused and why.
                     context.environment.log(.info, "smtp.refusal", connection, [
                         "client": connection.peer.host, "code": String(reply.code),
@@ -257,6 +264,10 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
                     continue
                 }
                 message = nil
+                // Commit latency runs from here (the end of DATA) to the durable 250, on the injected clock.
+                let clock = context.environment.clock
+                let dataEnded = clock.now()
+                let recipientCounts = (local: accepted.count, queued: remote.count)
                 // The commit waits on fsync: run it on the storage pool and carry on with the engine's
                 // answer (the 250) only once it is durable. Reading goes on (most clients send nothing
                 // until the 250): pipelined input waits in `input`, and holding any pauses reading.
@@ -273,7 +284,15 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
                     let decision = outcome.smtpDecision
                     connection.loop.execute { [self] in
                         input.isSuspended = false
-                        if case .accept = decision { messageCount += 1 }
+                        if case .accept = decision {
+                            messageCount += 1
+                            let now = clock.now()
+                            context.metrics.messageAccepted(
+                                listener: spec.name, localRecipients: recipientCounts.local,
+                                queuedRecipients: recipientCounts.queued,
+                                commitMicroseconds: (now.seconds - dataEnded.seconds) * 1_000_000
+                                    + (now.microseconds - dataEnded.microseconds))
+                        }
                         perform(rest + engine.resolveMessage(decision), on: connection)
                         feed(connection)
                     }
@@ -340,6 +359,7 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
                     context.environment.log(.info, "smtp.login", connection, ["client": peer.host, "user": user.description])
                     result = .success(identity: user.description)
                 case .refused, .throttled:
+                    context.metrics.authenticationFailed(listener: spec.name)
                     context.environment.log(.info, "smtp.login_failed", connection, [
                         "client": peer.host, "user": login, "reason": outcome == .throttled ? "throttled" : "credentials",
                     ])

@@ -30,11 +30,14 @@ final class ServerContext: @unchecked Sendable {
     let submissionLimiter: SubmissionRateLimiter
     /// Schedules outbound delivery; nil when `deliversOutbound` is off.
     let queueManager: QueueManager?
+    /// What sessions and the queue count, served at `GET /metrics` (`metrics_listen`).
+    let metrics = ServerMetrics()
     /// The session factory of each service; a new service is a new entry.
     let factories: [ListenerSpec.Service: any SessionFactory] = [
         .smtp: SMTPSessionFactory(),
         .submission: SMTPSessionFactory(),
         .pop3: POP3SessionFactory(),
+        .metrics: MetricsSessionFactory(),
     ]
     private let lock = Lock()
     private var currentTLSContext: TLSContext?
@@ -71,7 +74,8 @@ final class ServerContext: @unchecked Sendable {
         io = core
         var manager: QueueManager?
         if let queue = sinks.queue {
-            manager = Self.makeQueueManager(queue, configuration, io: core, environment: environment, agent: deliveryAgent)
+            manager = Self.makeQueueManager(
+                queue, configuration, io: core, environment: environment, agent: deliveryAgent, metrics: metrics)
         }
         queueManager = manager
         if let manager {
@@ -110,7 +114,7 @@ final class ServerContext: @unchecked Sendable {
     /// The scheduler and the SMTP transport for the queue: a relay host when configured, else MX records.
     private static func makeQueueManager(
         _ queue: QueueStore, _ configuration: PostOfficeConfiguration, io: IOCore, environment: ServerEnvironment,
-        agent: LocalDeliveryAgent
+        agent: LocalDeliveryAgent, metrics: ServerMetrics
     ) -> QueueManager {
         let resolver: any MailRouteResolver
         if let relay = configuration.relayHost {
@@ -153,7 +157,8 @@ final class ServerContext: @unchecked Sendable {
         // Reports to local senders and the postmaster go into Maildirs like `postoffice sendmail` mail.
         return QueueManager(
             store: queue, transport: transport, localDelivery: AgentQueueLocalDelivery(agent: agent),
-            clock: environment.clock, random: environment.random, logSink: environment.logSink, settings: settings)
+            clock: environment.clock, random: environment.random, logSink: environment.logSink, settings: settings,
+            metrics: metrics)
     }
 
     /// The outbound queue, when outbound delivery is on (`queue_directory`).
@@ -200,6 +205,7 @@ final class ServerContext: @unchecked Sendable {
         applied.smtpsListeners = running.smtpsListeners
         applied.submissionListeners = running.submissionListeners
         applied.pop3sListeners = running.pop3sListeners
+        applied.metricsListeners = running.metricsListeners
         applied.dataDirectory = running.dataDirectory
         applied.mailRoot = running.mailRoot
         applied.mailLocation = running.mailLocation
@@ -230,6 +236,7 @@ final class ServerContext: @unchecked Sendable {
         let registry = io.registry
         let connection = Connection(fd: fd, id: id, peer: peer, local: local, loop: io.nextEventLoop()) { registry.remove($0) }
         let admission = registry.admit(connection, limits: configuration.limits)
+        metrics.connectionAccepted(listener: spec.name)
         let tls = tlsContext
         if spec.security == .implicit {
             // Refuse before the handshake: an over-cap client must not cost a TLS key exchange, and without

@@ -16,6 +16,7 @@ struct CommandLineOptions {
     var smtpListeners: [SocketAddress] = []
     var pop3Listeners: [SocketAddress] = []
     var submissionListeners: [SocketAddress] = []
+    var metricsListeners: [SocketAddress] = []
     var domains: [String] = []
     var hostname: String?
     var isVerbose = false
@@ -55,6 +56,7 @@ struct CommandLineOptions {
             case "--smtp": smtpListeners.append(try address(for: argument))
             case "--pop3": pop3Listeners.append(try address(for: argument))
             case "--submission": submissionListeners.append(try address(for: argument))
+            case "--metrics": metricsListeners.append(try address(for: argument))
             case "--domain": domains.append(try value(for: argument).lowercased())
             case "--hostname": hostname = try value(for: argument)
             case "--verbose", "-v": isVerbose = true

@@ -25,6 +25,7 @@ enum Commands {
           --smtp HOST:PORT   SMTP listener, repeatable (default 127.0.0.1:2525; port 0 picks a free one)
           --pop3 HOST:PORT   POP3 listener, repeatable (default 127.0.0.1:1100)
           --submission HOST:PORT  submission listener (AUTH, then any domain), repeatable (default 127.0.0.1:1587)
+          --metrics HOST:PORT     Prometheus metrics at http://HOST:PORT/metrics, repeatable (default: off)
           --domain D         a domain to accept mail for, repeatable (localhost is always local)
           --hostname NAME    our host name for greetings and Received: headers
           --verbose          log the protocol trace (passwords redacted)

@@ -1,6 +1,6 @@
 // ServeCommand: `postoffice [serve]` — prepares the data folder on first run, starts the server, prints
 // where it listens and how to try it, writes its pid file, and handles SIGHUP (re-read postoffice.conf, users
-// and aliases; reopen the log) and SIGTERM/SIGINT (graceful stop).
+// and aliases; reopen the log) and SIGTERM/SIGINT (graceful stop), telling systemd about each (Type=notify).
 
 import Dispatch
 #if canImport(Glibc)
@@ -48,6 +48,8 @@ struct ServeCommand {
         } catch let error as SystemError {
             throw UsageError("cannot listen: \(error)")
         }
+        // Connected while still root, so the notify socket stays usable after the switch to run_as_user.
+        let notifier = SystemdNotifier()
         if let user = configuration.runAsUser {
             try Privileges.drop(to: user)
         }
@@ -57,6 +59,8 @@ struct ServeCommand {
         let signals = DispatchQueue(label: "postoffice.signals")
         let hup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: signals)
         hup.setEventHandler {
+            notifier.reloading()
+            defer { notifier.ready(status: "Serving mail (reloaded)") }
             do {
                 try fileLog?.reopen()
             } catch {
@@ -78,6 +82,7 @@ struct ServeCommand {
             let source = DispatchSource.makeSignalSource(signal: number, queue: signals)
             source.setEventHandler {
                 log.log(LogRecord(.info, "server.stopping", [("signal", number == SIGTERM ? "TERM" : "INT")]))
+                notifier.stopping()
                 server.shutdown()
                 RunningServer.removePidFile(dataDirectory: configuration.dataDirectory)
                 exit(0)
@@ -92,6 +97,7 @@ struct ServeCommand {
         for address in server.submissionAddresses { print("  Submission  \(address) (AUTH required)") }
         for address in server.smtpsAddresses { print("  Submissions \(address) (implicit TLS, AUTH required)") }
         for address in server.pop3sAddresses { print("  POP3S \(address) (implicit TLS)") }
+        for address in server.metricsAddresses { print("  Metrics http://\(address)/metrics") }
         if let tls = configuration.tls {
             print("  TLS   STARTTLS and STLS with \(tls.certificateChainPath)")
         } else {
@@ -102,8 +108,10 @@ struct ServeCommand {
             print("Try it: swaks --server \(smtp.host) --port \(smtp.port) --to postmaster@localhost")
         }
         fflush(nil)
+        // Listening and announced: a Type=notify unit counts as started from here.
+        notifier.ready(status: "Serving mail for \(configuration.domains.joined(separator: ", "))")
 
-        withExtendedLifetime((hup, stoppers, fileLog)) {
+        withExtendedLifetime((hup, stoppers, fileLog, notifier)) {
             dispatchMain()
         }
     }

@@ -40,6 +40,7 @@ struct Setup {
         if !options.smtpListeners.isEmpty { configuration.smtpListeners = options.smtpListeners }
         if !options.pop3Listeners.isEmpty { configuration.pop3Listeners = options.pop3Listeners }
         if !options.submissionListeners.isEmpty { configuration.submissionListeners = options.submissionListeners }
+        if !options.metricsListeners.isEmpty { configuration.metricsListeners = options.metricsListeners }
         if let hostname = options.hostname { configuration.hostname = hostname }
         for domain in options.domains where !configuration.domains.contains(domain) {
             configuration.domains.append(domain)
