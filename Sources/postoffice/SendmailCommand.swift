@@ -24,7 +24,8 @@ struct SendmailCommand {
         Usage: postoffice sendmail [-t] [-i] [-f SENDER] [-F NAME] [--data DIR] [--config FILE] [RECIPIENT...] < message
                sendmail ...           (the same, through a symbolic link named sendmail)
 
-        Reads one message from standard input and delivers it into local Maildirs, with the server's users,
+        Reads one message from standard input and delivers it into local Maildirs (and the outbound queue for
+        other domains, with deliver_outbound), with the server's users,
         aliases and layout, through the same all-or-nothing, fsync'd delivery as SMTP: exit 0 means stored.
         It works whether or not `postoffice serve` is running. The data folder is --data DIR, else
         $POSTOFFICE_DATA, else ./postoffice-data. Run as root with run_as_user set, it switches to that user
@@ -43,7 +44,9 @@ struct SendmailCommand {
 
         A bare name (root) is qualified with the host name when it is a local domain, else localhost.
         Date:, From: and Message-ID: are added when missing; Bcc: is always removed. The header block may
-        be 1 MiB at most; the body is streamed. Recipients in other domains are not supported yet (75).
+        be 1 MiB at most; the body is streamed. With deliver_outbound = yes, recipients in other domains go
+        into the outbound queue (durable before exit 0) and a running server sends them at its next queue
+        run (queue_run_interval); with deliver_outbound = no they are refused (75).
 
         Exit status (sysexits(3)):
           0   delivered to every recipient
@@ -51,7 +54,7 @@ struct SendmailCommand {
           65  EX_DATAERR   bad message: empty, NUL byte, header block over 1 MiB, mail loop, too big,
                            -t found no recipient or a bad address
           67  EX_NOUSER    no such user (nothing is delivered)
-          75  EX_TEMPFAIL  try again later (disk full, another domain)
+          75  EX_TEMPFAIL  try again later (disk full, another domain without deliver_outbound)
           78  EX_CONFIG    data folder, config or users file missing or unusable
 
         Examples:
