@@ -24,8 +24,7 @@ struct SendmailCommand {
         Usage: postoffice sendmail [-t] [-i] [-f SENDER] [-F NAME] [--data DIR] [--config FILE] [RECIPIENT...] < message
                sendmail ...           (the same, through a symbolic link named sendmail)
 
-        Reads one message from standard input and delivers it into local Maildirs (and the outbound queue for
-        other domains, with deliver_outbound), with the server's users,
+        Reads one message from standard input and delivers it into local Maildirs, with the server's users,
         aliases and layout, through the same all-or-nothing, fsync'd delivery as SMTP: exit 0 means stored.
         It works whether or not `postoffice serve` is running. The data folder is --data DIR, else
         $POSTOFFICE_DATA, else ./postoffice-data. Run as root with run_as_user set, it switches to that user
