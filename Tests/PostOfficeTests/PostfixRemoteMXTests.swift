@@ -84,7 +84,9 @@ final class PostfixMXInstance {
             if (try? SMTPTestClient(connectingTo: address, timeoutSeconds: 1)) != nil { return }
             usleep(100_000)
         }
-        throw TestClientError("postfix smtpd does not answer on \(address): \(maillog)")
+        let log = maillog
+        _ = try? ExternalTool.run("postfix", ["-c", configuration, "stop"], timeoutSeconds: 60)
+        throw TestClientError("postfix smtpd does not answer on \(address): \(log)")
     }
 
     deinit {
