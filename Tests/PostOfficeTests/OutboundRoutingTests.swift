@@ -257,6 +257,33 @@ struct OutboundRoutingTests {
         #expect(!sink.dump.contains("never sent"))
     }
 
+    @Test(.enabled(if: DNSMasqServer.isInstalled, "dnsmasq is not installed (apt-get install dnsmasq-base)"))
+    func aNextHopNameIsLookedUpByMXOrByAddressWithBrackets() throws {
+        let sink = try SMTPSinkProcess(port: try SMTPSinkProcess.freePort())
+        // relay.test has an MX (to 127.0.0.2); direct.test only an address: `[direct.test]` must not ask for MX.
+        let dns = try DNSMasqServer(records: [
+            "--mx-host=relay.test,mx.relay.test,10", "--host-record=mx.relay.test,127.0.0.2",
+            "--host-record=direct.test,127.0.0.2",
+        ])
+        let office = try TestPostOffice(users: ["alice@example.test": "pw"]) { configuration in
+            configuration.deliversOutbound = true
+            configuration.dnsServers = ["\(DNSMasqServer.host):\(dns.port)"]
+            let path = configuration.dataDirectory + "/transport"
+            Self.write("""
+                example.org   smtp:relay.test:\(sink.address.port)
+                example.net   smtp:[direct.test]:\(sink.address.port)
+                """, to: path)
+            configuration.transportMapsFile = path
+        }
+        defer { office.stop() }
+        try submit(office, to: "one@example.org", body: "Subject: via the MX of relay.test\n\nmx\n")
+        try submit(office, to: "two@example.net", body: "Subject: via the address of direct.test\n\naddress\n")
+        #expect(eventually { sink.dump.contains("via the MX of relay.test") && sink.dump.contains("via the address of direct.test") },
+            "sink got: \(sink.dump)")
+        #expect(try eventually { try queue(office).isEmpty })
+        withExtendedLifetime(dns) {}
+    }
+
     @Test func aPerDestinationTLSLevelAndAReloadedTableApply() throws {
         let sink = try SMTPSinkProcess(port: try SMTPSinkProcess.freePort())
         var path = ""
