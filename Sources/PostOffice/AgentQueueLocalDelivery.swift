@@ -17,10 +17,24 @@ struct AgentQueueLocalDelivery: QueueLocalDelivery {
     }
 
     func deliver(_ message: QueueMessage, recipients indices: [Int], store: QueueStore) -> [Int: OutboundOutcome] {
+        deliver(message, recipients: indices, store: store, rewriting: nil)
+    }
+
+    func deliver(
+        _ message: QueueMessage, recipients indices: [Int], store: QueueStore, localPartsIn localDomain: String
+    ) -> [Int: OutboundOutcome] {
+        deliver(message, recipients: indices, store: store, rewriting: localDomain)
+    }
+
+    /// `rewriting`: resolve each recipient's local part in this domain instead of its own (Postfix's local(8)).
+    private func deliver(
+        _ message: QueueMessage, recipients indices: [Int], store: QueueStore, rewriting localDomain: String?
+    ) -> [Int: OutboundOutcome] {
         var outcomes: [Int: OutboundOutcome] = [:]
         var resolved: [(index: Int, recipient: ResolvedRecipient)] = []
         for index in indices {
-            let address = message.envelope.recipients[index].address
+            var address = message.envelope.recipients[index].address
+            if let localDomain { address = MailAddress(localPart: address.localPart, domain: localDomain) }
             let resolution = agent.resolve(address)
             if case .local(let mailboxes) = resolution {
                 resolved.append((index, ResolvedRecipient(address: address, mailboxes: mailboxes)))

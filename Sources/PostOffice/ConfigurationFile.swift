@@ -310,11 +310,17 @@ public enum ConfigurationFile {
                 guard let port = Int(v), (1...65535).contains(port) else { throw KeyError(message: "'\(v)' is not a port 1...65535") }
                 c.smtpDestinationPort = port
             }, render: { String($0.smtpDestinationPort) }),
-        Key(name: "outbound_tls", help: "Outbound STARTTLS: may (when offered), encrypt (required) or verify (required, certificate checked).",
+        Key(name: "smtp_tls_security_level", help: "Outbound STARTTLS: may (when offered), encrypt (required), verify (required, certificate checked) or none; the old name is outbound_tls.",
             apply: { c, v throws(KeyError) in
-                guard ["may", "encrypt", "verify"].contains(v) else { throw KeyError(message: "expected may, encrypt or verify, got '\(v)'") }
+                guard ["may", "encrypt", "verify", "none"].contains(v) else { throw KeyError(message: "expected may, encrypt, verify or none, got '\(v)'") }
                 c.outboundTLSPolicy = v
             }, render: { $0.outboundTLSPolicy }),
+        Key(name: "transport_maps", help: "A file of per-domain routes (DOMAIN smtp:[host]:port [tls=LEVEL] | smtp:host | local | error:5.x.x text); empty: none.",
+            apply: { c, v throws(KeyError) in c.transportMapsFile = v.isEmpty ? nil : path(v, in: c) },
+            render: { c in c.transportMapsFile.map { relativePath($0, in: c) } ?? "" }),
+        Key(name: "relayhost_credentials_file", help: "AUTH user and password per relay host ([host]:port user:password), mode 600; sent only over TLS.",
+            apply: { c, v throws(KeyError) in c.relayCredentialsFile = v.isEmpty ? nil : path(v, in: c) },
+            render: { c in c.relayCredentialsFile.map { relativePath($0, in: c) } ?? "" }),
         Key(name: "dns_servers", help: "DNS servers to ask (HOST or HOST:PORT, comma separated) instead of /etc/resolv.conf.",
             apply: { c, v throws(KeyError) in c.dnsServers = list(v) }, render: { $0.dnsServers.joined(separator: ", ") }),
         Key(name: "queue_run_interval", help: "Seconds between scans of the outbound queue for mail that is due (new mail goes at once).",
@@ -401,7 +407,7 @@ public enum ConfigurationFile {
     }
 
     /// Old key names that still work, with the name they have now.
-    static let renamedKeys = ["smtps_listen": "submissions_listen"]
+    static let renamedKeys = ["smtps_listen": "submissions_listen", "outbound_tls": "smtp_tls_security_level"]
 
     static func networks(_ value: String) throws(KeyError) -> [NetworkRange] {
         var out: [NetworkRange] = []

@@ -1,6 +1,7 @@
-// MailRouteResolver: where mail for a domain goes — the hosts to try in order, each with its addresses — or
-// why there is nowhere to go. MX lookup through our DNS resolver is one implementation; a relay host
-// (smarthost) is another. Blocking: called from the storage pool, never from an event loop.
+// MailRouteResolver: where mail for a domain goes — the hosts to try in order, each with its addresses, this
+// server's own mailboxes (a transport_maps `local` entry) — or why there is nowhere to go. MX lookup through
+// our DNS resolver is one implementation; OutboundRouting adds the relay host and transport_maps.
+// Blocking: called from the storage pool, never from an event loop.
 
 import PostOfficeCore
 
@@ -14,6 +15,8 @@ struct OutboundHost: Sendable, Equatable {
 /// Where a domain's mail goes.
 enum MailRoute: Sendable, Equatable {
     case hosts([OutboundHost])
+    /// Into this server's mailboxes (transport_maps `local`).
+    case local
     /// Try later: a DNS timeout or SERVFAIL, no address for any MX yet.
     case temporaryFailure(EnhancedStatusCode, String)
     /// Give up: no such domain, a null MX (RFC 7505).
@@ -22,12 +25,4 @@ enum MailRoute: Sendable, Equatable {
 
 protocol MailRouteResolver: Sendable {
     func route(for domain: String) -> MailRoute
-}
-
-/// Everything through one relay host (`relayhost = [address]:port`), as many home and cloud networks need
-/// because they block port 25.
-struct RelayhostResolver: MailRouteResolver {
-    var host: OutboundHost
-
-    func route(for domain: String) -> MailRoute { .hosts([host]) }
 }

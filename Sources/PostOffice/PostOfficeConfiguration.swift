@@ -98,9 +98,16 @@ public struct PostOfficeConfiguration: Sendable {
     public var dnsServers: [String] = []
     /// The port used for MX delivery (25; tests point it at their own servers).
     public var smtpDestinationPort = 25
-    /// Outbound TLS: `may` (opportunistic STARTTLS, the default), `encrypt` (STARTTLS required, any certificate)
-    /// or `verify` (STARTTLS required, certificate and host name checked against the system store).
+    /// Outbound TLS (`smtp_tls_security_level`, formerly `outbound_tls`): `may` (opportunistic STARTTLS, the
+    /// default), `encrypt` (STARTTLS required, any certificate), `verify` (STARTTLS required, certificate and host
+    /// name checked against the system store) or `none` (never STARTTLS). transport_maps can set it per domain.
     public var outboundTLSPolicy = "may"
+    /// The `transport_maps` file: per-domain routes overriding the relay host and MX records; nil: none.
+    /// Read at start and on reload.
+    public var transportMapsFile: String?
+    /// The `relayhost_credentials_file`: AUTH credentials per relay host (mode 0600 or the server refuses to
+    /// start); used only over TLS. nil: no AUTH.
+    public var relayCredentialsFile: String?
     /// Seconds between scans of the queue for mail that is due (new mail is tried at once).
     public var queueRunIntervalSeconds = 30
     /// Where mail for `postmaster` of every local domain goes when no user or alias of that name exists

@@ -51,7 +51,9 @@ extension PostOfficeServer {
     /// - Parameters:
     ///   - sender: the envelope sender (`Return-Path:`); nil is the null sender `<>`.
     ///   - recipients: the envelope recipients; may be empty only with ``SubmitOptions/extractsRecipients``.
-    ///     Recipients in other domains are refused for now (4.4.0, exit 75): see ``otherDomainsRefusal(_:)``.
+    ///     Recipients in other domains go into the outbound queue with `deliver_outbound`, committed with the
+    ///     local copies before the result (a running server tries them at once, else at its next queue run);
+    ///     without it they are refused (4.4.0, exit 75): see ``otherDomainsRefusal(_:)``.
     public func submit(
         from sender: MailAddress?, to recipients: [MailAddress], options: SubmitOptions = SubmitOptions(),
         readingFrom descriptor: Int32
@@ -80,20 +82,35 @@ extension PostOfficeServer {
         SendmailSubmission(agent: context.deliveryAgent, remoteRecipients: Self.otherDomainsRefusal).bareNameDomain
     }
 
-    /// What happens to recipients in other domains, decided here only. The outbound queue (PostOfficeQueue)
-    /// is not wired into the server yet, so they are refused as a temporary failure (4.4.0, sysexits 75):
-    /// the calling program keeps the message and can try again once outbound delivery exists.
+    /// What happens to recipients in other domains without `deliver_outbound`: a temporary failure (4.4.0,
+    /// sysexits 75) that names the setting, so the calling program keeps the message and can try again.
     static func otherDomainsRefusal(_ recipients: [MailAddress]) -> DeliveryError {
         let names = recipients.prefix(3).map(\.description).joined(separator: ", ") + (recipients.count > 3 ? ", ..." : "")
         return DeliveryError(
             EnhancedStatusCode(4, 4, 0),
-            "cannot send to other domains yet: outbound delivery is not available (\(LogRecord.escape(names)))")
+            "cannot send to other domains: outbound delivery is off (deliver_outbound = no) (\(LogRecord.escape(names)))")
+    }
+
+    /// The outbound queue for sendmail's remote recipients, when this server delivers outbound.
+    private var sendmailQueue: SendmailQueueOpener? {
+        guard let store = context.sinks.queue else { return nil }
+        let logSink = context.environment.logSink
+        let signal = context.sinks.queued
+        let isServing: Bool = state.lock.withLock { !state.listeners.isEmpty }
+        let onCommit: @Sendable () -> Void = { if isServing { signal.fire() } }
+        let opener: SendmailQueueOpener = { sender, recipients, trace, date in
+            QueueSendmailDraft(
+                store: store, sender: sender, recipients: recipients, trace: trace, date: date, logSink: logSink,
+                onCommit: onCommit)
+        }
+        return opener
     }
 
     private func submit(
         from sender: MailAddress?, to recipients: [MailAddress], options: SubmitOptions, read: SendmailSubmission.Reader
     ) -> SubmitResult {
-        let engine = SendmailSubmission(agent: context.deliveryAgent, remoteRecipients: Self.otherDomainsRefusal)
+        let engine = SendmailSubmission(
+            agent: context.deliveryAgent, remoteRecipients: Self.otherDomainsRefusal, queue: sendmailQueue)
         let outcome = engine.run(
             sender: sender, recipients: recipients,
             options: SendmailSubmission.Options(

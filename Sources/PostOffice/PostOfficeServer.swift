@@ -23,7 +23,7 @@ public final class PostOfficeServer: Sendable {
     /// The configuration the server was started with (see ``currentConfiguration`` after a reload).
     public let configuration: PostOfficeConfiguration
     let context: ServerContext
-    private let state = ServerState()
+    let state = ServerState()
 
     /// Creates the server and loads users and aliases. Nothing listens until ``start()``.
     /// - Throws: ``ConfigurationError`` when the users or aliases file cannot be read.

@@ -2,6 +2,7 @@
 // network — used for reports to local senders and the postmaster. A protocol, so tests inject a fake and
 // the runtime passes one backed by the LocalDeliveryAgent (AgentQueueLocalDelivery).
 
+import PostOfficeCore
 import PostOfficeQueue
 
 /// Delivers queued messages whose recipients are in a local domain.
@@ -11,4 +12,19 @@ protocol QueueLocalDelivery: Sendable {
     /// Delivers `message` to the recipients at `indices` (all local), reading the body from `store`; the
     /// outcome of each. Blocking (writes Maildirs): called on the storage pool.
     func deliver(_ message: QueueMessage, recipients indices: [Int], store: QueueStore) -> [Int: OutboundOutcome]
+    /// Delivers by local part only (transport_maps `local`): `bob@other.example` goes where `bob@localDomain`
+    /// goes. Blocking, like ``deliver(_:recipients:store:)``.
+    func deliver(
+        _ message: QueueMessage, recipients indices: [Int], store: QueueStore, localPartsIn localDomain: String
+    ) -> [Int: OutboundOutcome]
+}
+
+extension QueueLocalDelivery {
+    func deliver(
+        _ message: QueueMessage, recipients indices: [Int], store: QueueStore, localPartsIn localDomain: String
+    ) -> [Int: OutboundOutcome] {
+        Dictionary(uniqueKeysWithValues: indices.map {
+            ($0, OutboundOutcome.deferred(EnhancedStatusCode(4, 3, 5), "local delivery by local part is not available"))
+        })
+    }
 }

@@ -1,6 +1,8 @@
 // SMTPClientSession: drives one outbound SMTP connection — feeds the server's bytes to the sans-I/O client
 // engine and carries out its actions: sending, client TLS after STARTTLS, streaming the queued body (read on
-// the storage pool, never on the loop), and reporting one result per recipient when the session ends.
+// the storage pool, never on the loop), and reporting one result per recipient for each message. After a
+// message it asks its owner for the next one to the same host (connection reuse, RSET in between) and idles
+// until one comes, the idle time runs out or the per-connection message limit is reached; then QUIT.
 
 import PostOfficeCore
 import PostOfficeQueue
@@ -8,9 +10,9 @@ import PostOfficeSMTP
 import PostOfficeSMTPClient
 import PostOfficeTLS
 
-/// One outbound session for one message. Confined to its connection's event loop.
+/// One outbound session, for one or more messages in turn. Confined to its connection's event loop.
 final class SMTPClientSession: ConnectionHandler, @unchecked Sendable {
-    /// What the session came to: per-recipient results, or the session's own failure (no greeting, TLS
+    /// What one message came to: per-recipient results, or the session's own failure (no greeting, TLS
     /// required but not offered, a lost connection before any transaction).
     struct Outcome: Sendable {
         var recipients: [SMTPRecipientResult] = []
@@ -18,34 +20,70 @@ final class SMTPClientSession: ConnectionHandler, @unchecked Sendable {
         var session: SMTPDeliveryResult?
     }
 
+    /// One message for this session: its envelope, its body, whether the content really has 8-bit octets,
+    /// and who wants the outcome.
+    struct Job: @unchecked Sendable {
+        var message: SMTPOutboundMessage
+        var body: QueueBodyReader
+        var hasEightBitOctets: Bool
+        var completion: @Sendable (Outcome) -> Void
+    }
+
+    /// Reuse limits (Postfix: smtp_connection_cache_time_limit, smtp_connection_reuse_count_limit).
+    struct ReusePolicy: Sendable {
+        var maximumMessages = 100
+        var idleSeconds = 5
+    }
+
     private var engine: SMTPClientStateMachine
-    private let message: SMTPOutboundMessage
-    private let body: QueueBodyReader
     private let tls: (verifying: TLSContext?, opportunistic: TLSContext?)
     private let serverName: String
     private let storagePool: BlockingWorkPool
     private let logSink: any LogSink
+    private let reuse: ReusePolicy
+    /// Offers the idle session for reuse; false: not wanted, quit.
+    private let park: @Sendable (SMTPClientSession) -> Bool
+    /// Takes the session out of the idle set (it closed or timed out while idle).
+    private let unpark: @Sendable (SMTPClientSession) -> Void
+    private var job: Job?
     private var outcome = Outcome()
-    private var hasDelivered = false
-    private var isFinished = false
-    private let completion: @Sendable (Outcome) -> Void
+    private var messagesSent = 0
+    private var isIdle = false
+    private weak var connection: Connection?
 
     init(
-        configuration: SMTPClientConfiguration, message: SMTPOutboundMessage, body: QueueBodyReader,
-        tls: (verifying: TLSContext?, opportunistic: TLSContext?), serverName: String, storagePool: BlockingWorkPool,
-        logSink: any LogSink, completion: @escaping @Sendable (Outcome) -> Void
+        configuration: SMTPClientConfiguration, first: Job, tls: (verifying: TLSContext?, opportunistic: TLSContext?),
+        serverName: String, storagePool: BlockingWorkPool, logSink: any LogSink, reuse: ReusePolicy = ReusePolicy(),
+        park: @escaping @Sendable (SMTPClientSession) -> Bool = { _ in false },
+        unpark: @escaping @Sendable (SMTPClientSession) -> Void = { _ in }
     ) {
         engine = SMTPClientStateMachine(configuration: configuration)
-        self.message = message
-        self.body = body
+        job = first
         self.tls = tls
         self.serverName = serverName
         self.storagePool = storagePool
         self.logSink = logSink
-        self.completion = completion
+        self.reuse = reuse
+        self.park = park
+        self.unpark = unpark
     }
 
+    /// Hands an idle (parked) session its next message. Call on the session's loop; false when the session
+    /// can no longer take one (it closed meanwhile): the caller connects anew.
+    func resume(with next: Job) -> Bool {
+        guard isIdle, job == nil, let connection, !connection.isClosed, !engine.isClosed else { return false }
+        isIdle = false
+        job = next
+        outcome = Outcome()
+        startJob(connection)
+        return true
+    }
+
+    /// The loop of the session's connection, for ``resume(with:)``.
+    var loop: EventLoop? { connection?.loop }
+
     func connectionOpened(_ connection: Connection) {
+        self.connection = connection
         connection.setIdleTimeout(seconds: engine.replyTimeoutSeconds ?? 300)
         perform(engine.connected(), connection)
     }
@@ -57,12 +95,19 @@ final class SMTPClientSession: ConnectionHandler, @unchecked Sendable {
     func connectionDrained(_ connection: Connection) {}
 
     func connectionTimedOut(_ connection: Connection) {
+        if isIdle {
+            // Nothing more came for this host in time: say goodbye.
+            leaveIdle()
+            perform(engine.quit(), connection)
+            return
+        }
         perform(engine.timedOut(), connection)
         connection.close()
     }
 
     func connectionShutdownRequested(_ connection: Connection) {
         // The queue keeps the message; a shutdown just ends the attempt (deferred).
+        leaveIdle()
         perform(engine.connectionLost(), connection)
         connection.close()
     }
@@ -78,8 +123,15 @@ final class SMTPClientSession: ConnectionHandler, @unchecked Sendable {
     }
 
     func connectionClosed(_ connection: Connection) {
+        leaveIdle()
         perform(engine.connectionLost(), connection)
-        finish()
+        finishJob()
+    }
+
+    private func leaveIdle() {
+        guard isIdle else { return }
+        isIdle = false
+        unpark(self)
     }
 
     private func perform(_ actions: [SMTPClientAction], _ connection: Connection) {
@@ -102,28 +154,45 @@ final class SMTPClientSession: ConnectionHandler, @unchecked Sendable {
                 outcome.recipients.append(result)
             case .messageResult(let result):
                 outcome.message = result
+                messagesSent += 1
+                finishJob()
             case .sessionFailed(let result):
                 outcome.session = result
             case .readyForMessage:
-                if hasDelivered {
-                    perform(engine.quit(), connection)
-                } else {
-                    hasDelivered = true
-                    perform(engine.deliver(message), connection)
-                }
+                readyForMessage(connection)
             case .needsDecision(.eightBitContentWithout8BITMIME):
-                // We do not rewrite messages into 7-bit encodings: the recipient's server cannot take it as is.
-                perform(engine.resolveEightBitContent(.bounce), connection)
+                // RFC 6152 §3: we do not rewrite messages into 7-bit encodings. Content that is 7-bit after all
+                // (declared BODY=8BITMIME without an 8-bit octet) goes as is; real 8-bit content bounces (5.6.3).
+                let eightBit = job?.hasEightBitOctets ?? true
+                perform(engine.resolveEightBitContent(eightBit ? .bounce : .convertToSevenBit), connection)
             case .close:
                 connection.closeAfterFlushing()
             }
         }
     }
 
+    private func readyForMessage(_ connection: Connection) {
+        if job != nil { return startJob(connection) }
+        if messagesSent < reuse.maximumMessages {
+            isIdle = true
+            if park(self) {
+                connection.setIdleTimeout(seconds: reuse.idleSeconds)
+                return
+            }
+            isIdle = false
+        }
+        perform(engine.quit(), connection)
+    }
+
+    private func startJob(_ connection: Connection) {
+        guard let job else { return }
+        perform(engine.deliver(job.message), connection)
+    }
+
     /// Reads the next chunk of the queued body on the storage pool and hands it to the engine on the loop.
     private func readContent(_ connection: Connection) {
         // The reader is used by one read at a time (the engine asks for the next chunk only after this one).
-        let body = UncheckedSendable(self.body)
+        guard let body = job.map({ UncheckedSendable($0.body) }) else { return }
         storagePool.submit { [self] in
             let chunk: [UInt8]?
             let failure: String?
@@ -151,9 +220,12 @@ final class SMTPClientSession: ConnectionHandler, @unchecked Sendable {
         }
     }
 
-    private func finish() {
-        guard !isFinished else { return }
-        isFinished = true
-        completion(outcome)
+    /// Reports the current message's outcome once (after its results, or when the connection ends).
+    private func finishJob() {
+        guard let finished = job else { return }
+        job = nil
+        let result = outcome
+        outcome = Outcome()
+        finished.completion(result)
     }
 }

@@ -1,11 +1,14 @@
-// SMTPOutboundTransport: delivers one queued message to one domain over SMTP — resolves the route, then tries
-// the hosts in order (at most five addresses per attempt), each connection driven by an SMTPClientSession with
-// opportunistic or required TLS, and turns the client engine's results into the queue's outcomes. A 421 or
-// 5xx greeting and a failed connection move on to the next host; the error classes come from the engine's
-// table (SMTPErrorClassification), not from here.
+// SMTPOutboundTransport: delivers one queued message to one domain over SMTP — asks OutboundRouting for the
+// route (transport_maps, relay host or MX), the TLS level and the relay credentials, then tries the hosts in
+// order (at most five addresses per attempt), each connection driven by an SMTPClientSession, and turns the
+// client engine's results into the queue's outcomes. A 421 or 5xx greeting and a failed connection move on to
+// the next host; the error classes come from the engine's table (SMTPErrorClassification), not from here.
+// A session that finished a message waits a few seconds for the next message to the same host and address
+// (connection reuse); a `local` route goes to this server's mailboxes instead.
 
 import PostOfficeCore
 import PostOfficeQueue
+import PostOfficeSASL
 import PostOfficeSMTP
 import PostOfficeSMTPClient
 import PostOfficeTLS
@@ -13,19 +16,28 @@ import PostOfficeTLS
 final class SMTPOutboundTransport: OutboundTransport, @unchecked Sendable {
     struct Settings: Sendable {
         var clientName: String
-        var tlsPolicy: SMTPClientTLSPolicy = .may
         var connectTimeoutMilliseconds = 30_000
         var maximumAddressesPerAttempt = 5
+        var reuse = SMTPClientSession.ReusePolicy()
     }
 
-    private let resolver: any MailRouteResolver
+    private let routing: OutboundRouting
+    private let localDelivery: (any QueueLocalDelivery)?
     private let io: IOCore
     private let environment: ServerEnvironment
     private let settings: Settings
     private let tls: (verifying: TLSContext?, opportunistic: TLSContext?)
+    /// Sessions idle after a message, by host, address, TLS level and login: the next message there reuses one.
+    private let lock = Lock()
+    private var idle: [String: [SMTPClientSession]] = [:]
+    private var connectionsOpened = 0
 
-    init(resolver: any MailRouteResolver, io: IOCore, environment: ServerEnvironment, settings: Settings) {
-        self.resolver = resolver
+    init(
+        routing: OutboundRouting, localDelivery: (any QueueLocalDelivery)?, io: IOCore, environment: ServerEnvironment,
+        settings: Settings
+    ) {
+        self.routing = routing
+        self.localDelivery = localDelivery
         self.io = io
         self.environment = environment
         self.settings = settings
@@ -37,15 +49,29 @@ final class SMTPOutboundTransport: OutboundTransport, @unchecked Sendable {
         )
     }
 
+    /// TCP connections opened so far (tests: connection reuse).
+    var connectionCount: Int { lock.withLock { connectionsOpened } }
+
     func deliver(
         _ message: QueueMessage, recipients indices: [Int], domain: String, store: QueueStore,
         completion: @escaping @Sendable (OutboundAttempt) -> Void
     ) {
-        switch resolver.route(for: domain) {
+        let plan = routing.plan(for: domain)
+        switch plan.route {
         case .temporaryFailure(let code, let text):
             completion(OutboundAttempt(outcomes: Self.all(indices, .deferred(code, text)), destinationReachable: false))
         case .permanentFailure(let code, let text):
             completion(OutboundAttempt(outcomes: Self.all(indices, .failed(code, text)), destinationReachable: true))
+        case .local:
+            // transport_maps `local`: into our own mailboxes, by local part.
+            guard let localDelivery, let localDomain = plan.localDomain else {
+                completion(OutboundAttempt(
+                    outcomes: Self.all(indices, .deferred(EnhancedStatusCode(4, 3, 5), "no local delivery for \(domain)")),
+                    destinationReachable: true))
+                return
+            }
+            let outcomes = localDelivery.deliver(message, recipients: indices, store: store, localPartsIn: localDomain)
+            completion(OutboundAttempt(outcomes: outcomes, destinationReachable: true))
         case .hosts(let hosts):
             var targets: [(host: OutboundHost, address: SocketAddress)] = []
             for host in hosts {
@@ -59,20 +85,34 @@ final class SMTPOutboundTransport: OutboundTransport, @unchecked Sendable {
                     destinationReachable: false))
                 return
             }
+            // RFC 6152: 8-bit content needs 8BITMIME at the other end; look at the octets, not only at what
+            // the sender declared (BODY=8BITMIME), so a server without 8BITMIME never gets raw 8-bit bytes.
+            let eightBit = Self.hasEightBitOctets(message.id, store: store)
             let outbound = SMTPOutboundMessage(
                 from: message.envelope.reversePath,
                 to: indices.map { SMTPOutboundMessage.Recipient(message.envelope.recipients[$0].address, parameters: Self.parameters(message.envelope.recipients[$0])) },
-                size: message.envelope.messageSize,
+                size: message.envelope.messageSize, isEightBit: message.envelope.is8Bit || eightBit,
                 dsnReturn: message.envelope.returnContent.flatMap(MailParameters.DSNReturn.init(rawValue:)),
                 envelopeID: message.envelope.envelopeID)
-            attempt(targets[...], message: message, outbound: outbound, indices: indices, store: store, lastFailure: nil, completion: completion)
+            attempt(
+                targets[...], plan: plan, message: message, outbound: outbound, eightBit: eightBit, indices: indices,
+                store: store, lastFailure: nil, completion: completion)
         }
+    }
+
+    /// True when the queued body has an octet above 127 (or cannot be read: then it is not sent anyway).
+    private static func hasEightBitOctets(_ id: QueueID, store: QueueStore) -> Bool {
+        guard let body = try? store.openBody(id) else { return true }
+        while let chunk = try? body.next() {
+            if chunk.contains(where: { $0 >= 0x80 }) { return true }
+        }
+        return false
     }
 
     /// Tries `targets` one after the other until one gives a final answer for the message.
     private func attempt(
-        _ targets: ArraySlice<(host: OutboundHost, address: SocketAddress)>, message: QueueMessage,
-        outbound: SMTPOutboundMessage, indices: [Int], store: QueueStore, lastFailure: OutboundOutcome?,
+        _ targets: ArraySlice<(host: OutboundHost, address: SocketAddress)>, plan: OutboundPlan, message: QueueMessage,
+        outbound: SMTPOutboundMessage, eightBit: Bool, indices: [Int], store: QueueStore, lastFailure: OutboundOutcome?,
         completion: @escaping @Sendable (OutboundAttempt) -> Void
     ) {
         guard let target = targets.first else {
@@ -81,32 +121,66 @@ final class SMTPOutboundTransport: OutboundTransport, @unchecked Sendable {
             return
         }
         let rest = targets.dropFirst()
-        let body: UncheckedSendable<QueueBodyReader>
+        let body: QueueBodyReader
         do {
-            body = UncheckedSendable(try store.openBody(message.id))
+            body = try store.openBody(message.id)
         } catch {
             completion(OutboundAttempt(
                 outcomes: Self.all(indices, .deferred(EnhancedStatusCode(4, 3, 0), "Queue file unreadable: \(error)")),
                 destinationReachable: true))
             return
         }
+        let log = environment.logSink
+        let storagePool = io.storagePool
+        let next: @Sendable (OutboundOutcome) -> Void = { [self] failure in
+            // Off the loop: opening the next body file reads the disk.
+            storagePool.submit { [self] in
+                attempt(
+                    rest, plan: plan, message: message, outbound: outbound, eightBit: eightBit, indices: indices,
+                    store: store, lastFailure: failure, completion: completion)
+            }
+        }
+        let job = SMTPClientSession.Job(message: outbound, body: body, hasEightBitOctets: eightBit) { outcome in
+            let (outcomes, moveOn) = Self.outcomes(
+                outcome, indices: indices, addresses: outbound.recipients.map(\.address), host: target.host.name)
+            if moveOn && !rest.isEmpty {
+                next(outcomes.values.first ?? .deferred(EnhancedStatusCode(4, 4, 2), "session ended"))
+                return
+            }
+            completion(OutboundAttempt(outcomes: outcomes, destinationReachable: true))
+        }
+        let configuration = SMTPClientConfiguration(
+            clientName: settings.clientName, tlsPolicy: plan.tlsPolicy, credentials: plan.credentials,
+            isFinalHost: rest.isEmpty)
+        let key = [
+            target.host.name, target.address.description, plan.tlsPolicy.rawValue,
+            plan.credentials?.authenticationIdentity ?? "", rest.isEmpty ? "final" : "more",
+        ].joined(separator: "|")
+        // A session idle after its last message to this very host takes this one (RSET, then MAIL).
+        if let session = takeIdle(key), let loop = session.loop {
+            log.log(LogRecord(.info, "outbound.reuse", [("queue_id", message.id.description), ("host", target.host.name)]))
+            loop.execute { [self] in
+                guard !session.resume(with: job) else { return }
+                storagePool.submit { [self] in connect(target, key: key, configuration: configuration, job: job, message: message, next: next) }
+            }
+            return
+        }
+        connect(target, key: key, configuration: configuration, job: job, message: message, next: next)
+    }
+
+    private func connect(
+        _ target: (host: OutboundHost, address: SocketAddress), key: String, configuration: SMTPClientConfiguration,
+        job: SMTPClientSession.Job, message: QueueMessage, next: @escaping @Sendable (OutboundOutcome) -> Void
+    ) {
         let id = environment.random.token(length: 10)
         let log = environment.logSink
         log.log(LogRecord(.info, "outbound.connect", session: id, [
             ("queue_id", message.id.description), ("host", target.host.name), ("address", target.address.description),
         ]))
-        let isFinalHost = rest.isEmpty
-        let configuration = SMTPClientConfiguration(
-            clientName: settings.clientName, tlsPolicy: settings.tlsPolicy, isFinalHost: isFinalHost)
-        let loop = io.nextEventLoop()
-        let connector = OutboundConnector(loop: loop)
+        lock.withLock { connectionsOpened += 1 }
+        let connector = OutboundConnector(loop: io.nextEventLoop())
         let storagePool = io.storagePool
-        let next: @Sendable (OutboundOutcome) -> Void = { [self] failure in
-            // Off the loop: opening the next body file reads the disk.
-            storagePool.submit { [self] in
-                attempt(rest, message: message, outbound: outbound, indices: indices, store: store, lastFailure: failure, completion: completion)
-            }
-        }
+        let reuse = settings.reuse
         connector.connect(to: target.address, timeoutMilliseconds: settings.connectTimeoutMilliseconds, id: id) { [self] result in
             switch result {
             case .failure(let failure):
@@ -116,20 +190,37 @@ final class SMTPOutboundTransport: OutboundTransport, @unchecked Sendable {
                 next(.deferred(EnhancedStatusCode(4, 4, 1), "\(target.host.name)[\(target.address.host)]: \(failure)"))
             case .success(let connection):
                 let session = SMTPClientSession(
-                    configuration: configuration, message: outbound, body: body.value, tls: tls, serverName: target.host.name,
-                    storagePool: storagePool, logSink: log
-                ) { [self] outcome in
-                    let (outcomes, moveOn) = Self.outcomes(
-                        outcome, indices: indices, addresses: outbound.recipients.map(\.address), host: target.host.name)
-                    if moveOn && !rest.isEmpty {
-                        next(outcomes.values.first ?? .deferred(EnhancedStatusCode(4, 4, 2), "session ended"))
-                        return
-                    }
-                    completion(OutboundAttempt(outcomes: outcomes, destinationReachable: true))
-                }
+                    configuration: configuration, first: job, tls: tls, serverName: target.host.name,
+                    storagePool: storagePool, logSink: log, reuse: reuse,
+                    park: { [weak self] session in self?.park(session, key: key) ?? false },
+                    unpark: { [weak self] session in self?.unpark(session, key: key) })
                 connection.handler = session
                 connection.start()  // calls connectionOpened, which waits for the greeting
             }
+        }
+    }
+
+    // MARK: Idle sessions
+
+    private func takeIdle(_ key: String) -> SMTPClientSession? {
+        lock.withLock {
+            guard var sessions = idle[key], !sessions.isEmpty else { return nil }
+            let session = sessions.removeLast()
+            idle[key] = sessions.isEmpty ? nil : sessions
+            return session
+        }
+    }
+
+    private func park(_ session: SMTPClientSession, key: String) -> Bool {
+        guard settings.reuse.maximumMessages > 1 else { return false }
+        lock.withLock { idle[key, default: []].append(session) }
+        return true
+    }
+
+    private func unpark(_ session: SMTPClientSession, key: String) {
+        lock.withLock {
+            idle[key]?.removeAll { $0 === session }
+            if idle[key]?.isEmpty == true { idle[key] = nil }
         }
     }
 

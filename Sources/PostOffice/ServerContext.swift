@@ -32,6 +32,8 @@ final class ServerContext: @unchecked Sendable {
     let queueManager: QueueManager?
     /// What sessions and the queue count, served at `GET /metrics` (`metrics_listen`).
     let metrics = ServerMetrics()
+    /// transport_maps, relay host, TLS level and relay credentials, replaced on reload; nil without outbound.
+    let outboundRouting: OutboundRouting?
     /// The session factory of each service; a new service is a new entry.
     let factories: [ListenerSpec.Service: any SessionFactory] = [
         .smtp: SMTPSessionFactory(),
@@ -69,15 +71,22 @@ final class ServerContext: @unchecked Sendable {
             hooks: hooks, deliveryAgent: deliveryAgent, dataDirectory: configuration.dataDirectory,
             queue: try Self.openQueue(configuration, clock: clock, random: random, logSink: logSink), clock: clock, logSink: logSink)
         currentTLSContext = try Self.makeTLSContext(configuration)
+        // transport_maps and the credentials file are read now: a bad line or a readable password file
+        // refuses the start.
+        let routingSettings = configuration.deliversOutbound ? try OutboundRouting.Settings(configuration) : nil
         // Last, so a configuration error above leaves no threads behind.
         let core = try IOCore()
         io = core
         var manager: QueueManager?
-        if let queue = sinks.queue {
-            manager = Self.makeQueueManager(
-                queue, configuration, io: core, environment: environment, agent: deliveryAgent, metrics: metrics)
+        var routing: OutboundRouting?
+        if let queue = sinks.queue, let routingSettings {
+            let made = Self.makeQueueManager(
+                queue, configuration, routing: routingSettings, io: core, environment: environment, agent: deliveryAgent,
+                metrics: metrics)
+            (manager, routing) = (made.manager, made.routing)
         }
         queueManager = manager
+        outboundRouting = routing
         if let manager {
             let pool = core.storagePool
             manager.requestScan = { pool.submit { manager.scan() } }
@@ -111,54 +120,44 @@ final class ServerContext: @unchecked Sendable {
         return (users, directory)
     }
 
-    /// The scheduler and the SMTP transport for the queue: a relay host when configured, else MX records.
+    /// The scheduler and the SMTP transport for the queue, routed by transport_maps, a relay host or MX records.
     private static func makeQueueManager(
-        _ queue: QueueStore, _ configuration: PostOfficeConfiguration, io: IOCore, environment: ServerEnvironment,
-        agent: LocalDeliveryAgent, metrics: ServerMetrics
-    ) -> QueueManager {
-        let resolver: any MailRouteResolver
-        if let relay = configuration.relayHost {
-            resolver = RelayhostResolver(host: OutboundHost(name: relay.host, addresses: [relay]))
-        } else {
-            // resolv.conf, unless dns_servers names the servers to ask.
-            var dns = DNSResolverConfiguration(resolvConf: (try? AccountsFile.read("/etc/resolv.conf")) ?? "")
-            if !configuration.dnsServers.isEmpty {
-                // Named servers replace resolv.conf's entirely; if they do not parse, ask nobody rather than
-                // fall back to servers the configuration meant to avoid.
-                if let named = try? dns.overridingServers(configuration.dnsServers) {
-                    dns = named
-                } else if let nobody = try? DNSResolverConfiguration(servers: [], timeoutSeconds: 1, attempts: 1) {
-                    dns = nobody
-                }
+        _ queue: QueueStore, _ configuration: PostOfficeConfiguration, routing routingSettings: OutboundRouting.Settings,
+        io: IOCore, environment: ServerEnvironment, agent: LocalDeliveryAgent, metrics: ServerMetrics
+    ) -> (manager: QueueManager, routing: OutboundRouting) {
+        // resolv.conf, unless dns_servers names the servers to ask.
+        var dns = DNSResolverConfiguration(resolvConf: (try? AccountsFile.read("/etc/resolv.conf")) ?? "")
+        if !configuration.dnsServers.isEmpty {
+            // Named servers replace resolv.conf's entirely; if they do not parse, ask nobody rather than
+            // fall back to servers the configuration meant to avoid.
+            if let named = try? dns.overridingServers(configuration.dnsServers) {
+                dns = named
+            } else if let nobody = try? DNSResolverConfiguration(servers: [], timeoutSeconds: 1, attempts: 1) {
+                dns = nobody
             }
-            var localNames: Set<DNSName> = []
-            for name in [configuration.hostname] + configuration.domains {
-                if let parsed = try? DNSName(name) { localNames.insert(parsed) }
-            }
-            resolver = MXResolver(
-                port: configuration.smtpDestinationPort,
-                transport: DNSTransport(
-                    configuration: dns, random: environment.random,
-                    cache: DNSCache(capacity: 10_000, clock: environment.clock)),
-                localNames: localNames)
         }
-        let policy: SMTPClientTLSPolicy
-        switch configuration.outboundTLSPolicy {
-        case "encrypt": policy = .encrypt
-        case "verify": policy = .verify
-        default: policy = .may
+        var localNames: Set<DNSName> = []
+        for name in [configuration.hostname] + configuration.domains {
+            if let parsed = try? DNSName(name) { localNames.insert(parsed) }
         }
+        let routing = OutboundRouting(
+            settings: routingSettings,
+            dns: DNSTransport(
+                configuration: dns, random: environment.random, cache: DNSCache(capacity: 10_000, clock: environment.clock)),
+            localNames: localNames)
+        let localDelivery = AgentQueueLocalDelivery(agent: agent)
         let transport = SMTPOutboundTransport(
-            resolver: resolver, io: io, environment: environment,
-            settings: SMTPOutboundTransport.Settings(clientName: configuration.hostname, tlsPolicy: policy))
+            routing: routing, localDelivery: localDelivery, io: io, environment: environment,
+            settings: SMTPOutboundTransport.Settings(clientName: configuration.hostname))
         var settings = QueueManager.Settings()
         settings.hostname = configuration.hostname
         settings.postmaster = configuration.postmasterAddress
         // Reports to local senders and the postmaster go into Maildirs like `postoffice sendmail` mail.
-        return QueueManager(
-            store: queue, transport: transport, localDelivery: AgentQueueLocalDelivery(agent: agent),
+        let manager = QueueManager(
+            store: queue, transport: transport, localDelivery: localDelivery,
             clock: environment.clock, random: environment.random, logSink: environment.logSink, settings: settings,
             metrics: metrics)
+        return (manager, routing)
     }
 
     /// The outbound queue, when outbound delivery is on (`queue_directory`).
@@ -196,6 +195,7 @@ final class ServerContext: @unchecked Sendable {
     func reload(_ next: PostOfficeConfiguration) throws -> ReloadReport {
         let (users, directory) = try Self.loadAccounts(next)
         let reloadedTLS = try Self.makeTLSContext(next)
+        let routingSettings = outboundRouting == nil ? nil : try OutboundRouting.Settings(next)
         let report = ReloadReport(old: configuration, new: next)
         var applied = next
         // What needs a restart keeps its running value, so `configuration` tells what is in force.
@@ -221,6 +221,7 @@ final class ServerContext: @unchecked Sendable {
         }
         authenticator.replaceUsers(users)
         deliveryAgent.updateDirectory(directory)
+        if let routingSettings { outboundRouting?.replace(routingSettings) }
         return report
     }
 

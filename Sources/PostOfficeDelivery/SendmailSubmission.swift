@@ -1,5 +1,6 @@
 // SendmailSubmission: the engine behind `postoffice sendmail` — reads a message from a stream (the `.` line
-// rule, the bounded header block), completes its headers, finds `-t` recipients, and delivers it locally.
+// rule, the bounded header block), completes its headers, finds `-t` recipients, and delivers it locally;
+// recipients in other domains go into the outbound queue when the runtime gives one (deliver_outbound).
 
 #if canImport(Glibc)
 import Glibc
@@ -55,12 +56,18 @@ public struct SendmailSubmission: Sendable {
     public typealias Reader = (UnsafeMutableRawBufferPointer) throws(DeliveryError) -> Int
 
     public let agent: LocalDeliveryAgent
-    /// Decides about recipients in other domains: the error to answer (see `PostOfficeServer.submit`).
+    /// Decides about recipients in other domains when there is no ``queue``: the error to answer.
     public let remoteRecipients: @Sendable ([MailAddress]) -> DeliveryError
+    /// The outbound queue for recipients in other domains; nil: they get ``remoteRecipients``'s error.
+    public let queue: SendmailQueueOpener?
 
-    public init(agent: LocalDeliveryAgent, remoteRecipients: @escaping @Sendable ([MailAddress]) -> DeliveryError) {
+    public init(
+        agent: LocalDeliveryAgent, remoteRecipients: @escaping @Sendable ([MailAddress]) -> DeliveryError,
+        queue: SendmailQueueOpener? = nil
+    ) {
         self.agent = agent
         self.remoteRecipients = remoteRecipients
+        self.queue = queue
     }
 
     /// The domain a bare name (`root`, `-f www-data`) is given: the host name when it is a local domain,
@@ -108,14 +115,14 @@ public struct SendmailSubmission: Sendable {
         var validator = MessageStreamValidator()
         var dots = options.dotEndsInput ? DotLineTerminator() : nil
         var collector = HeaderBlockCollector(limit: options.headerLimit)
-        var transaction: DeliveryTransaction?
+        var transaction: Targets?
         var filtered: [UInt8] = []
         let bufferSize = 64 * 1024
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: bufferSize, alignment: 16)
         defer { buffer.deallocate() }
 
         /// Once the header block is complete: the recipients, the completed headers, the transaction.
-        func begin(_ split: HeaderBlockCollector.Split) throws(DeliveryError) -> DeliveryTransaction {
+        func begin(_ split: HeaderBlockCollector.Split) throws(DeliveryError) -> Targets {
             var headers = SendmailHeaders(split.header)
             if options.extractsRecipients {
                 let found = headers.recipients(defaultDomain: bareNameDomain)
@@ -136,7 +143,18 @@ public struct SendmailSubmission: Sendable {
                 from: SendmailHeaders.fromValue(address: fromAddress, fullName: options.fullName),
                 messageID: SendmailHeaders.messageID(random: agent.random, hostname: agent.configuration.hostname))
             let resolved = try resolve(envelope).get()
-            let transaction = try agent.beginTransaction(reversePath: sender, recipients: resolved, trace: trace)
+            var transaction = Targets()
+            if !resolved.local.isEmpty {
+                transaction.local = try agent.beginTransaction(reversePath: sender, recipients: resolved.local, trace: trace)
+            }
+            if !resolved.remote.isEmpty, let queue {
+                do throws(DeliveryError) {
+                    transaction.remote = try queue(sender, resolved.remote, trace, now)
+                } catch {
+                    transaction.abort()
+                    throw error
+                }
+            }
             do throws(DeliveryError) {
                 try transaction.append(headers.bytes)
                 if split.needsSeparator { try transaction.append([0x0A]) }
@@ -182,19 +200,67 @@ public struct SendmailSubmission: Sendable {
             return failure(error)
         }
         guard let transaction else { return failure(DeliveryError(EnhancedStatusCode(4, 3, 0), "No transaction")) }
-        let result = transaction.commit()
-        guard result.overall.isDelivered else {
-            return failure(DeliveryError(result.overall.statusCode, result.overall.reason))
-        }
+        if let error = transaction.commit() { return failure(error) }
         agent.logSink.log(LogRecord(.info, "sendmail.accepted", session: trace.sessionID, [
             ("queue", queueID), ("from", sender?.description ?? "<>"), ("recipients", String(envelope.count)), ("uid", String(getuid())),
         ]))
         return Outcome(statusCode: EnhancedStatusCode(2, 0, 0), reason: "Delivered", recipients: envelope, queueID: queueID, exitCode: DeliverCommand.exitOK)
     }
 
+    /// Local recipients resolved to mailboxes, and recipients in other domains (for the queue).
+    struct Resolved {
+        var local: [ResolvedRecipient]
+        var remote: [MailAddress]
+    }
+
+    /// Where the message goes: a local transaction, a queue draft, or both; committed local first.
+    struct Targets {
+        var local: DeliveryTransaction?
+        var remote: (any SendmailQueueDraft)?
+
+        func append(_ bytes: UnsafeRawBufferPointer) throws(DeliveryError) {
+            try local?.append(bytes)
+            try remote?.append(bytes)
+        }
+
+        func append(_ bytes: [UInt8]) throws(DeliveryError) {
+            let result: Result<Void, DeliveryError> = bytes.withUnsafeBytes { pointer in
+                Result { () throws(DeliveryError) in try append(pointer) }
+            }
+            try result.get()
+        }
+
+        func abort() {
+            local?.abort()
+            remote?.abort()
+        }
+
+        /// Local first: a local refusal (a loop, a size limit) then stops the whole message before anything is
+        /// queued. A queue failure after a local success is a temporary error, and the caller's retry may
+        /// deliver locally twice: a duplicate, never a loss (as for SMTP).
+        func commit() -> DeliveryError? {
+            if let local {
+                let result = local.commit()
+                guard result.overall.isDelivered else {
+                    remote?.abort()
+                    return DeliveryError(result.overall.statusCode, result.overall.reason)
+                }
+            }
+            if let remote {
+                do throws(DeliveryError) {
+                    try remote.commit()
+                } catch {
+                    return error
+                }
+            }
+            return nil
+        }
+    }
+
     /// Resolves every recipient. A permanent refusal (no such user, bad address, alias loop) wins over
-    /// recipients in other domains, which go to ``remoteRecipients``: nothing is delivered unless all can be.
-    func resolve(_ recipients: [MailAddress]) -> Result<[ResolvedRecipient], DeliveryError> {
+    /// recipients in other domains, which go to the ``queue`` (or get ``remoteRecipients``'s error without
+    /// one): nothing is delivered unless all can be.
+    func resolve(_ recipients: [MailAddress]) -> Result<Resolved, DeliveryError> {
         var resolved: [ResolvedRecipient] = []
         var remote: [MailAddress] = []
         for address in recipients {
@@ -208,7 +274,7 @@ public struct SendmailSubmission: Sendable {
                 return .failure(DeliveryError(resolution.statusCode, "\(resolution.reason): \(LogRecord.escape(address.description))"))
             }
         }
-        if !remote.isEmpty { return .failure(remoteRecipients(remote)) }
-        return .success(resolved)
+        if !remote.isEmpty, queue == nil { return .failure(remoteRecipients(remote)) }
+        return .success(Resolved(local: resolved, remote: remote))
     }
 }

@@ -52,7 +52,7 @@ extension SMTPClientStateMachine {
     /// After each EHLO/HELO: STARTTLS if due, then AUTH if due, then ready.
     mutating func afterHello(_ out: inout [SMTPClientAction]) {
         let offered = extensions ?? SMTPServerExtensions()
-        if !isTLSActive {
+        if !isTLSActive, configuration.tlsPolicy != .disabled {
             if offered.startTLS { return send(.starttls, expecting: .startTLS, &out) }
             if configuration.tlsPolicy.requiresTLS {
                 return abandon(tlsRequiredFailure("TLS required, but the server does not offer STARTTLS"),

@@ -3,6 +3,8 @@
 
 /// When the client uses STARTTLS ([RFC 3207](https://www.rfc-editor.org/rfc/rfc3207)).
 public enum SMTPClientTLSPolicy: String, Hashable, Sendable, CaseIterable {
+    /// Never STARTTLS, even when offered (Postfix's `none`): for a peer whose TLS is known to be broken.
+    case disabled = "none"
     /// Opportunistic: STARTTLS when offered, plain text otherwise, and plain text when STARTTLS is refused.
     case may
     /// TLS is required (without certificate verification): no STARTTLS offered is a temporary failure.
@@ -11,5 +13,5 @@ public enum SMTPClientTLSPolicy: String, Hashable, Sendable, CaseIterable {
     case verify
 
     /// No STARTTLS (or a refused one) ends the session with "TLS required".
-    public var requiresTLS: Bool { self != .may }
+    public var requiresTLS: Bool { self == .encrypt || self == .verify }
 }

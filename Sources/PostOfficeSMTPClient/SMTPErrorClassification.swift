@@ -33,6 +33,9 @@ public enum SMTPErrorClassification {
             if stage == .authentication, basic == .failed {
                 return isFinalHost ? .deferred : .tryNextHost
             }
+            // A refused RSET on a reused connection says the session is out of step, not that the next
+            // message is bad: the message waits for a fresh connection instead of bouncing.
+            if stage == .reset, basic == .failed { return .deferred }
         // The connection dropped (mid-DATA included) or went silent: nothing was decided, retry.
         case .connectionLost, .timedOut: basic = .deferred
         // Garbage from the server: nothing was decided either.

@@ -43,7 +43,9 @@ struct SendmailCommand {
 
         A bare name (root) is qualified with the host name when it is a local domain, else localhost.
         Date:, From: and Message-ID: are added when missing; Bcc: is always removed. The header block may
-        be 1 MiB at most; the body is streamed. Recipients in other domains are not supported yet (75).
+        be 1 MiB at most; the body is streamed. With deliver_outbound = yes, recipients in other domains go
+        into the outbound queue (durable before exit 0) and a running server sends them at its next queue
+        run (queue_run_interval); with deliver_outbound = no they are refused (75).
 
         Exit status (sysexits(3)):
           0   delivered to every recipient
@@ -51,7 +53,7 @@ struct SendmailCommand {
           65  EX_DATAERR   bad message: empty, NUL byte, header block over 1 MiB, mail loop, too big,
                            -t found no recipient or a bad address
           67  EX_NOUSER    no such user (nothing is delivered)
-          75  EX_TEMPFAIL  try again later (disk full, another domain)
+          75  EX_TEMPFAIL  try again later (disk full, another domain without deliver_outbound)
           78  EX_CONFIG    data folder, config or users file missing or unusable
 
         Examples:

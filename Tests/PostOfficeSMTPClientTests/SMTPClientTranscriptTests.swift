@@ -150,6 +150,33 @@ import Testing
         #expect(outcome.sessionFailures == [])
     }
 
+    @Test func tlsLevelNoneNeverSendsSTARTTLS() {
+        // transport_maps `tls=none` (Postfix's smtp_tls_security_level = none): STARTTLS offered, not used.
+        let outcome = ClientTranscript(
+            script: """
+                \(Self.greeting)
+                C: EHLO client.example.org
+                S: 250-mx.example.test
+                S: 250 STARTTLS
+                C: MAIL FROM:<alice@example.org>
+                S: 250 2.1.0 Ok
+                C: RCPT TO:<bob@example.test>
+                S: 250 2.1.5 Ok
+                C: DATA
+                S: 354 go
+                C: x
+                C: .
+                S: 250 2.0.0 Ok
+                C: QUIT
+                S: 221 2.0.0 Bye
+                """,
+            configuration: SMTPClientConfiguration(clientName: "client.example.org", tlsPolicy: .disabled),
+            messages: [(.to("bob"), "x")]
+        ).verify()
+        #expect(outcome.recipientDispositions == [.delivered])
+        #expect(!SMTPClientTLSPolicy.disabled.requiresTLS)
+    }
+
     @Test func startTLSRefusedUnderMayCarriesOnInClearText() {
         let outcome = ClientTranscript(
             script: """

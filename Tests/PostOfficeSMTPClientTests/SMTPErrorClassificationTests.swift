@@ -26,6 +26,7 @@ import Testing
         (reply(454, e(4, 7, 0)), .startTLS, false, .tryNextHost),
         (reply(535, e(5, 7, 8)), .authentication, true, .deferred),
         (reply(535, e(5, 7, 8)), .authentication, false, .tryNextHost),
+        (reply(500, e(5, 5, 1)), .reset, true, .deferred),
         (reply(550, e(5, 7, 1)), .mail, false, .failed),
         (reply(451, e(4, 3, 0)), .mail, false, .deferred),
         (reply(550, e(5, 1, 1)), .recipient, false, .failed),

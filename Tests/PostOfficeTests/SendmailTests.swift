@@ -4,6 +4,9 @@
 
 import Foundation
 import PostOffice
+import PostOfficeCore
+import PostOfficeQueue
+import PostOfficeTesting
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -42,7 +45,7 @@ import Glibc
         #expect(stored.contains("@mx.test>\n\nhello\n") && !stored.contains("still here"))
     }
 
-    @Test func submitWithHeaderRecipientsAndOtherDomainsRefusedForNow() throws {
+    @Test func submitWithHeaderRecipientsAndOtherDomainsRefusedWithoutOutbound() throws {
         let (server, data) = try Self.makeServer()
         defer { try? FileManager.default.removeItem(atPath: data) }
         let message = Array("To: carol@example.test\nBcc: bob\nSubject: s\n\nb\n".utf8)
@@ -55,7 +58,7 @@ import Glibc
         let remote = server.submit(
             from: nil, to: [try #require(MailAddress("someone@elsewhere.test"))], message: Array("Subject: s\n\nb\n".utf8))
         #expect(remote.exitCode == 75)
-        #expect(remote.reason.hasPrefix("cannot send to other domains yet: outbound delivery is not available"))
+        #expect(remote.reason.hasPrefix("cannot send to other domains: outbound delivery is off (deliver_outbound = no)"))
     }
 
     // MARK: - The binary
@@ -127,7 +130,7 @@ import Glibc
         #expect(try Self.run(link, ["nobody@localhost"], input: "Subject: s\n\nb\n", environment: env).status == 67)
         let remote = try Self.run(link, ["x@elsewhere.test"], input: "Subject: s\n\nb\n", environment: env)
         #expect(remote.status == 75)
-        #expect(remote.errorOutput.contains("cannot send to other domains yet: outbound delivery is not available"))
+        #expect(remote.errorOutput.contains("cannot send to other domains: outbound delivery is off (deliver_outbound = no)"))
         #expect(try Self.run(link, ["-t"], input: "Subject: no recipients\n\nb\n", environment: env).status == 65)
         let big = "X-Big: " + String(repeating: "a", count: (1 << 20) + 10) + "\n\nb\n"
         #expect(try Self.run(link, ["alice"], input: big, environment: env).status == 65)
@@ -138,6 +141,61 @@ import Glibc
 
         let help = try Self.run(binary, ["sendmail", "--help"], input: "")
         #expect(help.status == 0 && help.output.contains("EX_TEMPFAIL"))
+    }
+
+    /// With deliver_outbound, the binary queues recipients in other domains (CRLF lines, our Received: header)
+    /// and delivers local ones in the same run; a server started on the same data folder later sends the
+    /// queued message to the relay host (Postfix's smtp-sink).
+    @Test(.enabled(if: binary != nil, "the postoffice binary is not built (swift build --product postoffice)"),
+          .enabled(if: SMTPSinkProcess.executable != nil, "smtp-sink is not installed (apt package postfix)"))
+    func theBinaryQueuesOtherDomainsForDelivery() throws {
+        let binary = try #require(Self.binary)
+        let sink = try SMTPSinkProcess(port: try SMTPSinkProcess.freePort())
+        let (_, data) = try Self.makeServer()
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        try """
+            hostname = mx.test
+            deliver_outbound = yes
+            relayhost = \(sink.address.host):\(sink.address.port)
+            dns_servers = 127.0.0.1:1
+
+            """.write(toFile: data + "/postoffice.conf", atomically: true, encoding: .utf8)
+        let sent = try Self.run(
+            binary, ["sendmail", "--data", data, "-f", "app@example.test", "friend@elsewhere.test", "alice@localhost"],
+            input: "Subject: to another domain\n\nfrom a script\n")
+        #expect(sent.status == 0, "\(sent.errorOutput)")
+        // The local copy is stored at once; the remote one waits in the queue, in the wire form.
+        #expect(Self.stored(data, "alice").contains { $0.contains("Subject: to another domain") })
+        let store = try QueueStore(path: data + "/queue", clock: SystemClock(), random: SystemRandomSource(), logSink: DiscardingLogSink())
+        let queued = try #require(try store.scan().first)
+        #expect(queued.envelope.recipients.map(\.address.description) == ["friend@elsewhere.test"])
+        #expect(queued.envelope.reversePath?.description == "app@example.test")
+        let body = try store.openBody(queued.id)
+        var bytes: [UInt8] = []
+        while let chunk = try body.next() { bytes += chunk }
+        let text = String(decoding: bytes, as: UTF8.self)
+        #expect(text.hasPrefix("Received: by mx.test (PostOffice) with local id "), "\(text)")
+        #expect(text.contains("\r\nSubject: to another domain\r\n") && text.contains("\r\nMessage-ID: <"))
+        #expect(text.hasSuffix("\r\n\r\nfrom a script\r\n"))
+        #expect(!text.replacingOccurrences(of: "\r\n", with: "").contains("\n"))
+
+        // A server on the same data folder sends it on.
+        var configuration = PostOfficeConfiguration(hostname: "mx.test", dataDirectory: data)
+        configuration.domains = ["localhost", "example.test"]
+        configuration.smtpListeners = [SocketAddress(host: "127.0.0.1", port: 0)]
+        configuration.pop3Listeners = [SocketAddress(host: "127.0.0.1", port: 0)]
+        configuration.submissionListeners = [SocketAddress(host: "127.0.0.1", port: 0)]
+        configuration.deliversOutbound = true
+        configuration.relayHost = sink.address
+        configuration.dnsServers = ["127.0.0.1:1"]
+        let server = try PostOfficeServer(configuration: configuration)
+        try server.start()
+        defer { server.shutdown() }
+        server.flushQueue()
+        for _ in 0..<300 where !sink.dump.contains("from a script") { usleep(50_000) }
+        #expect(sink.dump.contains("Subject: to another domain"), "sink got: \(sink.dump)")
+        for _ in 0..<100 where (try? store.scan().isEmpty) != true { usleep(50_000) }
+        #expect(try store.scan().isEmpty)
     }
 
     /// bsd-mailx's mail(1), pointed at the link by `set sendmail=`, runs it as `sendmail -i -t -f SENDER`.

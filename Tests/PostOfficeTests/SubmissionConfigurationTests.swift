@@ -82,6 +82,8 @@ import Testing
         #expect(c.relayHost == SocketAddress(host: "127.0.0.2", port: 2525))
         #expect(c.smtpDestinationPort == 2526)
         #expect(c.outboundTLSPolicy == "encrypt")
+        // The old name still works and is reported as renamed.
+        #expect(c.deprecatedKeys.contains { $0.contains("'outbound_tls' is now 'smtp_tls_security_level'") })
         #expect(c.dnsServers == ["127.0.53.1:5353"])
         #expect(c.queueRunIntervalSeconds == 5)
         let again = try ConfigurationFile.parse(ConfigurationFile.render(c).joined(separator: "\n"), fileName: "r", base: base)
@@ -90,7 +92,8 @@ import Testing
 
     @Test(arguments: [
         ("relayhost = mail.example.net:587", "relayhost: 'mail.example.net:587' is not ADDRESS:PORT"),
-        ("outbound_tls = always", "outbound_tls: expected may, encrypt or verify"),
+        ("outbound_tls = always", "smtp_tls_security_level: expected may, encrypt, verify or none"),
+        ("smtp_tls_security_level = dane", "smtp_tls_security_level: expected may, encrypt, verify or none"),
         ("smtp_destination_port = 0", "smtp_destination_port: '0' is not a port"),
     ])
     func badOutboundValuesNameTheReason(_ line: String, _ message: String) {
