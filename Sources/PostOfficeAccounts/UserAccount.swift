@@ -71,9 +71,10 @@ public struct UserAccount: Hashable, Sendable {
     }
 
     /// This user's quota: `base` (the configured default) with the user's quota rules applied, or nil when the
-    /// user has none. A rule naming only storage keeps the default message limit, and the reverse.
+    /// user has none. A rule naming only storage keeps the default message limit, and the reverse. Rules for
+    /// one folder (`Trash:storage=+100M`) are ignored: the Maildir++ quota here covers every folder.
     public func quota(startingFrom base: MailboxQuota) -> MailboxQuota? {
-        let rules = quotaRules
+        let rules = quotaRules.filter { $0.hasPrefix("*:") }
         guard !rules.isEmpty else { return nil }
         var quota = base
         for rule in rules { _ = quota.apply(dovecotRule: rule) }
@@ -81,7 +82,8 @@ public struct UserAccount: Hashable, Sendable {
     }
 
     static func checkFields(_ account: UserAccount) throws(AccountsError) {
-        for rule in account.quotaRules {
+        // A rule for one folder (`Trash:storage=+100M`) is Dovecot's business: ours covers all folders.
+        for rule in account.quotaRules where rule.hasPrefix("*:") {
             var scratch = MailboxQuota()
             guard scratch.apply(dovecotRule: rule) else {
                 throw .invalidField("extra fields", reason: "quota rule \"\(AccountsError.printable(rule))\" is not one of *:storage=SIZE (K, M, G, T; kilobytes without a suffix), *:bytes=N, *:messages=N, *:ignore")
