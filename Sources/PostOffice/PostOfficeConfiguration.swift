@@ -108,8 +108,8 @@ public struct PostOfficeConfiguration: Sendable {
     /// Over quota is a temporary failure (452 4.2.2, `deliver` exits 75) instead of a permanent one
     /// (552 5.2.2, `deliver` exits 77): `quota_full_tempfail`, as in Dovecot.
     public var quotaFullIsTemporary = false
-    /// Deliver a warning to a user once their usage crosses this percentage of their quota (`quota_warning`;
-    /// nil or 0: none).
+    /// Deliver a warning to a user once their usage reaches this percentage of their quota, and again only
+    /// after it has been below it (`quota_warning`; nil or 0: none).
     public var quotaWarningPercent: Int?
     /// A file the CLI appends its log to, besides standard error (reopened on SIGHUP for logrotate).
     /// Used by the CLI; an embedder passes its own ``LogSink``.

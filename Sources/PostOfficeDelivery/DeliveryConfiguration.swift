@@ -49,8 +49,9 @@ public struct DeliveryConfiguration: Sendable {
     /// A delivery over quota fails temporarily (4.2.2: the sender retries) instead of permanently (5.2.2).
     /// Configuration: `quota_full_tempfail` (as in Dovecot).
     public var quotaFullIsTemporary: Bool
-    /// When a delivery takes a user's usage to this percentage of a limit, a warning message is put into
-    /// the user's INBOX, once per crossing. nil: no warnings. Configuration: `quota_warning`.
+    /// When a delivery takes a user's usage to this percentage of a limit (or beyond), a warning message is put
+    /// into the user's INBOX, once until a delivery finds the usage below the line again (a marker file in
+    /// the Maildir, ``Maildir/claimQuotaWarning()``). nil: no warnings. Configuration: `quota_warning`.
     public var quotaWarningPercent: Int?
 
     public init(

@@ -342,6 +342,9 @@ public final class DeliveryTransaction {
                     ]))
                 }
             }
+            if let before, let percent = agent.configuration.quotaWarningPercent, !before.reaches(percent: percent, of: quota) {
+                root.clearQuotaWarning()   // below the line again: the next crossing warns anew
+            }
             charges.append(QuotaCharge(user: copy.mailbox.user, maildir: root, quota: quota, before: before, bytes: size, messages: 1))
         }
         let soleRecipient = recipients.filter { !$0.mailboxes.isEmpty }.count == 1
@@ -356,7 +359,8 @@ public final class DeliveryTransaction {
     }
 
     /// After the copies are durable: appends each user's delta to `maildirsize` (a missing file is counted
-    /// afresh by the next check) and delivers the quota warning to users whose usage crossed `quota_warning`.
+    /// afresh by the next check) and delivers the quota warning to users whose usage reached `quota_warning`
+    /// percent, once until their usage is seen below that line again.
     private func chargeQuota(_ charges: [QuotaCharge]) {
         for charge in charges {
             do {
@@ -368,10 +372,23 @@ public final class DeliveryTransaction {
             }
             guard let percent = agent.configuration.quotaWarningPercent, let before = charge.before else { continue }
             let after = MaildirQuotaUsage(byteCount: before.byteCount + charge.bytes, messageCount: before.messageCount + charge.messages)
-            if before.crosses(percent: percent, to: after, of: charge.quota) {
-                agent.deliverQuotaWarning(
-                    user: charge.user, maildir: charge.maildir, usage: after, quota: charge.quota, percent: percent,
-                    sessionID: trace.sessionID)
+            // At or above the line and no warning since usage was last below it (the marker file, created
+            // with O_EXCL, so two deliveries at once send one warning).
+            guard after.reaches(percent: percent, of: charge.quota) else { continue }
+            let claimed: Bool
+            do {
+                claimed = try charge.maildir.claimQuotaWarning()
+            } catch {
+                agent.logSink.log(LogRecord(.warning, "quota.warning_failed", session: trace.sessionID, [
+                    ("user", charge.user.description), ("error", error.description),
+                ]))
+                continue
+            }
+            if claimed && !agent.deliverQuotaWarning(
+                user: charge.user, maildir: charge.maildir, usage: after, quota: charge.quota, percent: percent,
+                sessionID: trace.sessionID)
+            {
+                charge.maildir.clearQuotaWarning()   // not stored: the next delivery tries again
             }
         }
     }

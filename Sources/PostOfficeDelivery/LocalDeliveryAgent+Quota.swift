@@ -1,6 +1,6 @@
 // LocalDeliveryAgent+Quota: Maildir++ quota for local delivery — whose limits apply, whether a message of a
 // given size still fits a user's mailbox, the refusal that names what to do, and the warning message
-// delivered when usage crosses `quota_warning` percent.
+// delivered when usage reaches `quota_warning` percent.
 
 #if canImport(Glibc)
 import Glibc
@@ -59,8 +59,10 @@ extension LocalDeliveryAgent {
     }
 
     /// Puts the quota warning into `maildir` (the user's INBOX), bypassing the quota, and counts it in
-    /// `maildirsize`. Failures are logged, never thrown: the message that crossed is already delivered.
-    func deliverQuotaWarning(user: MailAddress, maildir: Maildir, usage: MaildirQuotaUsage, quota: MailboxQuota, percent: Int, sessionID: String?) {
+    /// `maildirsize`. Failures are logged, never thrown (the message that crossed is already delivered); the
+    /// result says whether the warning was stored.
+    @discardableResult
+    func deliverQuotaWarning(user: MailAddress, maildir: Maildir, usage: MaildirQuotaUsage, quota: MailboxQuota, percent: Int, sessionID: String?) -> Bool {
         let now = clock.now()
         let hostname = configuration.hostname
         let lines = [
@@ -88,10 +90,12 @@ extension LocalDeliveryAgent {
             logSink.log(LogRecord(.info, "quota.warning_sent", session: sessionID, [
                 ("user", user.description), ("percent", String(percent)), ("file", name),
             ]))
+            return true
         } catch {
             logSink.log(LogRecord(.warning, "quota.warning_failed", session: sessionID, [
                 ("user", user.description), ("error", error.description),
             ]))
+            return false
         }
     }
 }

@@ -118,6 +118,26 @@ extension Maildir {
         try Self.writeAll(Array(MaildirSize.line(bytes: bytes, messages: messages).utf8), to: fd, path: maildirSizePath)
     }
 
+    /// The marker that a quota warning was delivered and usage has not dropped below its line since.
+    public var quotaWarningMarkerPath: String { path + "/postoffice-quota-warning" }
+
+    /// Creates the quota-warning marker with `O_EXCL`; true only for the one caller that created it, so
+    /// concurrent deliveries send one warning between them. The marker's existence is the durable "sent".
+    public func claimQuotaWarning() throws(SystemError) -> Bool {
+        let fd = open(quotaWarningMarkerPath, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        if fd < 0 {
+            if errno == EEXIST { return false }
+            throw SystemError("open", errno: errno, detail: quotaWarningMarkerPath)
+        }
+        close(fd)
+        return true
+    }
+
+    /// Removes the quota-warning marker (usage is below the warning line again), if there is one.
+    public func clearQuotaWarning() {
+        unlink(quotaWarningMarkerPath)
+    }
+
     private static func writeAll(_ bytes: [UInt8], to fd: Int32, path: String) throws(SystemError) {
         var offset = 0
         while offset < bytes.count {

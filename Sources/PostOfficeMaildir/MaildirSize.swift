@@ -103,17 +103,14 @@ public struct MaildirQuotaUsage: Hashable, Sendable, CustomStringConvertible {
         return true
     }
 
-    /// True when going from `self` to `after` reaches `percent` % of a limit of `quota` that `self` was below
-    /// (storage or messages): the moment a quota warning is due, once per crossing.
-    public func crosses(percent: Int, to after: MaildirQuotaUsage, of quota: MailboxQuota) -> Bool {
-        func crossed(_ before: Int, _ after: Int, _ limit: Int?) -> Bool {
+    /// True when this usage is at or above `percent` % of either limit of `quota`.
+    public func reaches(percent: Int, of quota: MailboxQuota) -> Bool {
+        func reached(_ used: Int, _ limit: Int?) -> Bool {
             guard let limit else { return false }
             let threshold = limit.multipliedReportingOverflow(by: percent)
-            guard !threshold.overflow else { return false }
-            return before * 100 < threshold.partialValue && after * 100 >= threshold.partialValue
+            return !threshold.overflow && used.multipliedReportingOverflow(by: 100).partialValue >= threshold.partialValue
         }
-        return crossed(byteCount, after.byteCount, quota.storageBytes)
-            || crossed(messageCount, after.messageCount, quota.messageCount)
+        return reached(byteCount, quota.storageBytes) || reached(messageCount, quota.messageCount)
     }
 
     public var description: String { "\(byteCount) bytes in \(messageCount) messages" }

@@ -101,7 +101,7 @@ import PostOfficeMaildir
         #expect(errors.contains("must delete mail"))
     }
 
-    @Test func warningIsDeliveredOnceWhenUsageCrossesThePercentage() throws {
+    @Test func warningIsDeliveredOnceWhenUsageReachesThePercentage() throws {
         let fixture = DeliveryFixture(quota: MailboxQuota(messageCount: 10), quotaWarningPercent: 50)
         let alice = fixture.maildir("alice", domain: "example.org")
         func warnings() -> [String] {
@@ -125,6 +125,36 @@ import PostOfficeMaildir
         #expect(warning.contains("To: <alice@example.org>"))
         #expect(warning.contains("Auto-Submitted: auto-generated"))
         #expect(try #require(alice.readMaildirSize()).contents.usage.messageCount == 8)
+        #expect(fixture.logs.records.filter { $0.event == "quota.warning_sent" }.count == 1)
+        #expect(FileManager.default.fileExists(atPath: alice.quotaWarningMarkerPath))
+        // The user deletes mail (as POP3 does: unlink, then a negative line): below the line, the marker goes,
+        // and the next crossing warns again.
+        let names = files(in: alice.newPath)
+        var removed = 0
+        for name in names.prefix(6) {
+            removed += contents(of: alice.newPath + "/" + name).count
+            unlink(alice.newPath + "/" + name)
+        }
+        try alice.appendQuotaDelta(bytes: -removed, messages: -6)
+        #expect(try fixture.deliver(Self.message, to: ["alice@example.org"]).overall.isDelivered)   // 3 of 10
+        #expect(!FileManager.default.fileExists(atPath: alice.quotaWarningMarkerPath))
+        #expect(try fixture.deliver(Self.message, to: ["alice@example.org"]).overall.isDelivered)   // 4
+        #expect(try fixture.deliver(Self.message, to: ["alice@example.org"]).overall.isDelivered)   // 5: warns
+        #expect(fixture.logs.records.filter { $0.event == "quota.warning_sent" }.count == 2)
+    }
+
+    @Test func mailboxAlreadyAboveTheLineIsWarnedOnceToo() throws {
+        // quota_warning switched on with the mailbox already at 30 % (files another program delivered).
+        let fixture = DeliveryFixture(quota: MailboxQuota(messageCount: 10), quotaWarningPercent: 20)
+        let alice = fixture.maildir("alice", domain: "example.org")
+        try alice.create()
+        for index in 0..<3 {
+            try "Subject: old\n\nold\n".write(toFile: alice.curPath + "/\(index).old.host,S=19:2,S", atomically: false, encoding: .utf8)
+        }
+        for _ in 0..<2 {
+            let outcome = try fixture.deliver(Self.message, to: ["alice@example.org"]).overall
+            #expect(outcome.isDelivered, "\(outcome)")
+        }
         #expect(fixture.logs.records.filter { $0.event == "quota.warning_sent" }.count == 1)
     }
 

@@ -128,12 +128,18 @@ import PostOfficeCore
     }
 
     @Test(arguments: [
-        (899, 900, 90, true), (900, 950, 90, false), (100, 899, 90, false), (0, 1000, 90, true), (899, 1200, 90, true),
+        (899, 1, false), (900, 1, true), (1200, 1, true), (0, 9, true), (0, 8, false),
     ])
-    func warningCrossing(before: Int, after: Int, percent: Int, expected: Bool) {
-        let quota = MailboxQuota(storageBytes: 1000)
-        let from = MaildirQuotaUsage(byteCount: before, messageCount: 1)
-        let to = MaildirQuotaUsage(byteCount: after, messageCount: 2)
-        #expect(from.crosses(percent: percent, to: to, of: quota) == expected)
+    func warningLine(bytes: Int, messages: Int, expected: Bool) {
+        let quota = MailboxQuota(storageBytes: 1000, messageCount: 10)
+        #expect(MaildirQuotaUsage(byteCount: bytes, messageCount: messages).reaches(percent: 90, of: quota) == expected)
+    }
+
+    @Test func warningMarkerIsClaimedOnce() throws {
+        let maildir = try Self.makeMaildir()
+        #expect(try maildir.claimQuotaWarning())
+        #expect(try !maildir.claimQuotaWarning())
+        maildir.clearQuotaWarning()
+        #expect(try maildir.claimQuotaWarning())
     }
 }
