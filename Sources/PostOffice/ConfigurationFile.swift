@@ -285,6 +285,27 @@ public enum ConfigurationFile {
                 guard let address = MailAddress(v) else { throw KeyError(message: "'\(v)' is not an address") }
                 c.postmasterAddress = address
             }, render: { $0.postmasterAddress?.description ?? "" }),
+        Key(name: "quota", help: "Each user's Maildir++ storage quota (K, M, G, T suffixes; 0: none); users-file userdb_quota_rule overrides.",
+            apply: { c, v throws(KeyError) in
+                guard let bytes = MailboxQuota.parseSize(v.replacingUnderscores) else {
+                    throw KeyError(message: "'\(v)' is not a size such as 1G, 500M or 0 (no quota)")
+                }
+                c.quota.storageBytes = bytes > 0 ? bytes : nil
+            }, render: { $0.quota.storageBytes.map(String.init) ?? "0" }),
+        Key(name: "quota_messages", help: "Each user's Maildir++ message-count quota (0: none).",
+            apply: { c, v throws(KeyError) in
+                let n = try count(v)
+                c.quota.messageCount = n > 0 ? n : nil
+            }, render: { String($0.quota.messageCount ?? 0) }),
+        Key(name: "quota_full_tempfail", help: "Over quota is a temporary failure (452 4.2.2, deliver exits 75) instead of 552 5.2.2 (exit 77) (yes/no).",
+            apply: { c, v throws(KeyError) in c.quotaFullIsTemporary = try bool(v) },
+            render: { $0.quotaFullIsTemporary ? "yes" : "no" }),
+        Key(name: "quota_warning", help: "Percent of the quota at which a user gets one warning message (0: none).",
+            apply: { c, v throws(KeyError) in
+                let n = try count(v.hasSuffix("%") ? String(v.dropLast()) : v)
+                guard n <= 100 else { throw KeyError(message: "'\(v)' is not a percentage from 0 to 100") }
+                c.quotaWarningPercent = n > 0 ? n : nil
+            }, render: { String($0.quotaWarningPercent ?? 0) }),
         Key(name: "deliver_outbound", help: "Queue and deliver mail for other domains (submission, relay_networks). Partial: see README.",
             apply: { c, v throws(KeyError) in c.deliversOutbound = try bool(v) }, render: { $0.deliversOutbound ? "yes" : "no" }),
         Key(name: "queue_directory", help: "The outbound queue's folder (relative paths are below the data folder).",

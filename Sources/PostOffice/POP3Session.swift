@@ -398,11 +398,14 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
     ) -> (success: Bool, deletedCount: Int) {
         var success = true
         var deletedCount = 0
+        var deletedBytes = 0
         for key in deleted {
             guard let message = messages[key] else { continue }
             do {
+                let size = try message.size().byteCount
                 try message.delete()
                 deletedCount += 1
+                deletedBytes += size
             } catch MaildirError.messageVanished {
                 continue
             } catch {
@@ -426,6 +429,12 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
                 try maildir.syncNewDirectory()
             } catch {
                 success = false
+            }
+            // Maildir++ quota: the removals as one negative line (a missing maildirsize is counted afresh later).
+            do {
+                try maildir.appendQuotaDelta(bytes: -deletedBytes, messages: -deletedCount)
+            } catch {
+                context.environment.log(.warning, "quota.update_failed", connection, ["maildir": maildir.path, "error": "\(error)"])
             }
         }
         return (success, deletedCount)

@@ -113,6 +113,15 @@ public struct PostOfficeConfiguration: Sendable {
     /// Where mail for `postmaster` of every local domain goes when no user or alias of that name exists
     /// (RFC 5321 §4.5.1 requires every domain to accept it). nil: the first local domain's postmaster user.
     public var postmasterAddress: MailAddress?
+    /// Every user's Maildir++ quota (`quota` for storage, `quota_messages` for a message count), unless the
+    /// users file names one (`userdb_quota_rule=*:storage=2G`). Unlimited by default.
+    public var quota: MailboxQuota = .unlimited
+    /// Over quota is a temporary failure (452 4.2.2, `deliver` exits 75) instead of a permanent one
+    /// (552 5.2.2, `deliver` exits 77): `quota_full_tempfail`, as in Dovecot.
+    public var quotaFullIsTemporary = false
+    /// Deliver a warning to a user once their usage reaches this percentage of their quota, and again only
+    /// after it has been below it (`quota_warning`; nil or 0: none).
+    public var quotaWarningPercent: Int?
     /// A file the CLI appends its log to, besides standard error (reopened on SIGHUP for logrotate).
     /// Used by the CLI; an embedder passes its own ``LogSink``.
     public var logFile: String?

@@ -49,6 +49,10 @@ public struct ReloadReport: Sendable, Equatable {
         check("hostname", restart: true, old.hostname != new.hostname)
         check("run_as_user", restart: true, old.runAsUser != new.runAsUser)
         check("postmaster_address", restart: true, old.postmasterAddress != new.postmasterAddress)
+        check("quota", restart: true, old.quota.storageBytes != new.quota.storageBytes)
+        check("quota_messages", restart: true, old.quota.messageCount != new.quota.messageCount)
+        check("quota_full_tempfail", restart: true, old.quotaFullIsTemporary != new.quotaFullIsTemporary)
+        check("quota_warning", restart: true, old.quotaWarningPercent != new.quotaWarningPercent)
         check("subaddress_folders", restart: true, old.deliversSubaddressToFolders != new.deliversSubaddressToFolders)
         check("max_message_size", restart: true, old.limits.maximumMessageSize != new.limits.maximumMessageSize)
         check("failed_logins_per_minute", restart: true,

@@ -81,6 +81,17 @@ final class Router: Sendable {
         return .rejected(SMTPReply(code, resolution.statusCode, text))
     }
 
+    /// Refuses a local recipient whose mailbox cannot take the message: already at a quota limit, or short of
+    /// the `SIZE=` the client declared (RFC 1870). 552 5.2.2, or 452 4.2.2 with `quota_full_tempfail`. A message
+    /// of unknown size that does not fit is refused at the end of DATA instead. Reads `maildirsize`: may block.
+    func checkQuota(_ route: Route, request: RecipientRequest, declaredSize: Int?, session: String) -> Route {
+        guard case .local(let resolution) = route,
+            let refusal = deliveryAgent.quotaRefusal(for: resolution.mailboxes, size: declaredSize ?? 0)
+        else { return route }
+        log(request, session: session, ["reason": "over quota", "code": refusal.statusCode.description])
+        return .rejected(SMTPReply(refusal.isTemporary ? 452 : 552, refusal.statusCode, refusal.reason))
+    }
+
     private func log(_ request: RecipientRequest, session: String, _ fields: KeyValuePairs<String, String>) {
         logSink.log(LogRecord(.info, "smtp.recipient_rejected", session: session,
             [("client", request.client.host), ("rcpt", request.recipient.description)] + fields.map { ($0.key, $0.value) }))

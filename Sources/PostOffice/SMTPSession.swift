@@ -19,6 +19,8 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
     /// Recipients accepted for other domains in the current transaction (forwarded through the queue).
     private var remote: [MailAddress] = []
     private var reversePath: MailAddress?
+    /// MAIL FROM's `SIZE=` (RFC 1870), for the quota check at RCPT.
+    private var declaredSize: Int?
     private var message: (any MessageSink)?
     private var messageCount = 0
     private var trace = WireTrace()
@@ -202,10 +204,11 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
                     feed(connection)
                 }
                 return
-            case .checkSender(let sender, _):
+            case .checkSender(let sender, let parameters):
                 accepted = []
                 remote = []
                 reversePath = sender
+                declaredSize = parameters.size
                 if let refusal = submissionRefusal(sender: sender, connection) {
                     actions += engine.resolveSender(.reject(refusal))
                     continue
@@ -241,13 +244,17 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
                 // relay_domains: we accept for these and forward (a backup MX), from anyone.
                 let mayRelay = authenticatedUser != nil || isTrustedNetwork
                     || settings.relayDomains.contains(recipient.normalizedDomain)
-                guard router.mayBlock else {
+                // The quota check reads the recipient's maildirsize: on the storage pool, like a hook.
+                let checksQuota = context.deliveryAgent.enforcesQuota
+                guard router.mayBlock || checksQuota else {
                     actions += engine.resolveRecipient(
                         accept(recipient, router.route(request, mayRelay: mayRelay, session: sessionID)))
                     continue
                 }
+                let size = declaredSize
                 suspend(Array(actions[index...]), connection) { [sessionID] in
-                    router.route(request, mayRelay: mayRelay, session: sessionID)
+                    let route = router.route(request, mayRelay: mayRelay, session: sessionID)
+                    return checksQuota ? router.checkQuota(route, request: request, declaredSize: size, session: sessionID) : route
                 } resume: { [self] route in
                     engine.resolveRecipient(accept(recipient, route))
                 }

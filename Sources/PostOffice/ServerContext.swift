@@ -61,7 +61,9 @@ final class ServerContext: @unchecked Sendable {
                 mailRoot: configuration.mailRoot, hostname: configuration.hostname, layout: layout,
                 deliversSubaddressToFolders: configuration.deliversSubaddressToFolders,
                 maximumMessageSize: configuration.limits.maximumMessageSize,
-                postmasterAddress: configuration.postmasterAddress),
+                postmasterAddress: configuration.postmasterAddress, quota: configuration.quota,
+                quotaFullIsTemporary: configuration.quotaFullIsTemporary,
+                quotaWarningPercent: configuration.quotaWarningPercent),
             directory: directory, clock: clock, random: random, logSink: logSink,
             directorySyncer: GroupCommitDirectorySyncer())
         authenticator = Authenticator(users: users, hook: hooks.authenticate, limits: configuration.limits, clock: clock)
@@ -111,12 +113,16 @@ final class ServerContext: @unchecked Sendable {
             catchAll[domain] = targets.count == 1 ? targets[0] : "\u{1}catch-all@" + domain
             if targets.count > 1 { aliasMap["\u{1}catch-all@" + domain] = targets }
         }
-        let directory = DeliveryDirectory(
+        var directory = DeliveryDirectory(
             localDomains: Array(accounts.domains),
             users: Array(accounts.userAddresses),
             aliases: aliasMap,
             catchAll: catchAll,
             subaddressDelimiter: configuration.subaddressDelimiter?.first)
+        // Per-user quota rules (Dovecot's `userdb_quota_rule`) on top of `quota` / `quota_messages`.
+        for account in users.users {
+            if let quota = account.quota(startingFrom: configuration.quota) { directory.setQuota(quota, forUser: account.name) }
+        }
         return (users, directory)
     }
 
@@ -193,7 +199,10 @@ final class ServerContext: @unchecked Sendable {
     /// TLS, limits and login policy, for new sessions — and names the settings that need a restart.
     /// Nothing changes when it throws (a users file or certificate that does not load).
     func reload(_ next: PostOfficeConfiguration) throws -> ReloadReport {
-        let (users, directory) = try Self.loadAccounts(next)
+        // Per-user quotas build on the quota in force, which a reload does not change.
+        var accountsConfiguration = next
+        accountsConfiguration.quota = configuration.quota
+        let (users, directory) = try Self.loadAccounts(accountsConfiguration)
         let reloadedTLS = try Self.makeTLSContext(next)
         let routingSettings = outboundRouting == nil ? nil : try OutboundRouting.Settings(next)
         let report = ReloadReport(old: configuration, new: next)
@@ -212,6 +221,9 @@ final class ServerContext: @unchecked Sendable {
         applied.hostname = running.hostname
         applied.runAsUser = running.runAsUser
         applied.postmasterAddress = running.postmasterAddress
+        applied.quota = running.quota
+        applied.quotaFullIsTemporary = running.quotaFullIsTemporary
+        applied.quotaWarningPercent = running.quotaWarningPercent
         applied.deliversSubaddressToFolders = running.deliversSubaddressToFolders
         applied.limits.maximumMessageSize = running.limits.maximumMessageSize
         applied.limits.failedLoginsPerMinutePerAddress = running.limits.failedLoginsPerMinutePerAddress

@@ -58,7 +58,37 @@ public struct UserAccount: Hashable, Sendable {
         return fields.joined(separator: ":")
     }
 
+    /// The Dovecot quota rules among the extra fields, in order: the values of `userdb_quota_rule`,
+    /// `userdb_quota_rule2`, ... (and the same without the `userdb_` prefix), such as `*:storage=2G`.
+    public var quotaRules: [String] {
+        extraFields.split(separator: " ").compactMap { field -> String? in
+            guard let equals = field.firstIndex(of: "=") else { return nil }
+            var key = field[..<equals]
+            if key.hasPrefix("userdb_") { key = key.dropFirst("userdb_".count) }
+            guard key.hasPrefix("quota_rule"), key.dropFirst("quota_rule".count).allSatisfy(\.isNumber) else { return nil }
+            return String(field[field.index(after: equals)...])
+        }
+    }
+
+    /// This user's quota: `base` (the configured default) with the user's quota rules applied, or nil when the
+    /// user has none. A rule naming only storage keeps the default message limit, and the reverse. Rules for
+    /// one folder (`Trash:storage=+100M`) are ignored: the Maildir++ quota here covers every folder.
+    public func quota(startingFrom base: MailboxQuota) -> MailboxQuota? {
+        let rules = quotaRules.filter { $0.hasPrefix("*:") }
+        guard !rules.isEmpty else { return nil }
+        var quota = base
+        for rule in rules { _ = quota.apply(dovecotRule: rule) }
+        return quota
+    }
+
     static func checkFields(_ account: UserAccount) throws(AccountsError) {
+        // A rule for one folder (`Trash:storage=+100M`) is Dovecot's business: ours covers all folders.
+        for rule in account.quotaRules where rule.hasPrefix("*:") {
+            var scratch = MailboxQuota()
+            guard scratch.apply(dovecotRule: rule) else {
+                throw .invalidField("extra fields", reason: "quota rule \"\(AccountsError.printable(rule))\" is not one of *:storage=SIZE (K, M, G, T; kilobytes without a suffix), *:bytes=N, *:messages=N, *:ignore")
+            }
+        }
         // A hash built with the unchecked initializer must still fit on one passwd-file line.
         do { _ = try PasswordHash(parsing: account.passwordHash.storedForm) } catch { throw .password(error) }
         for (label, value) in [("uid", account.uid), ("gid", account.gid)] where !value.isEmpty {

@@ -13,7 +13,8 @@ import PostOfficeCore
 /// Reads an RFC 5322 message with LF or CRLF line endings from standard input, streaming it (memory stays
 /// flat), and delivers it to every recipient with the all-or-nothing rule of ``DeliveryTransaction``.
 /// Both line-ending forms give the same stored bytes. Exit codes follow sysexits(3):
-/// 0 delivered, 64 usage, 65 data error (empty, NUL byte, mail loop, too big), 67 no such user, 75 try later.
+/// 0 delivered, 64 usage, 65 data error (empty, NUL byte, mail loop, too big), 67 no such user, 75 try later,
+/// 77 over quota (EX_NOPERM, as `dovecot-lda -e`).
 /// The `postoffice` tool adds 78 (EX_CONFIG) before this runs, for a missing data folder or users file:
 /// without them every recipient would look unknown, and 67 makes the MTA bounce the mail for good.
 public enum DeliverCommand {
@@ -22,6 +23,8 @@ public enum DeliverCommand {
     public static let exitDataError: Int32 = 65
     public static let exitNoUser: Int32 = 67
     public static let exitTemporaryFailure: Int32 = 75
+    /// EX_NOPERM: the mailbox is over quota (5.2.2), as `dovecot-lda -e` exits with `quota_full_tempfail = no`.
+    public static let exitOverQuota: Int32 = 77
     /// EX_CONFIG: the setup is broken (MTAs such as Postfix retry later). Not returned by ``run(arguments:standardInput:agent:standardError:)``.
     public static let exitConfigurationError: Int32 = 78
 
@@ -139,10 +142,12 @@ public enum DeliverCommand {
         return exitOK
     }
 
-    /// sysexits code for a failure: 4.x.x → 75, 5.1.x and 5.7.1 (not local) → 67, other 5.x.x → 65.
+    /// sysexits code for a failure: 4.x.x → 75 (4.2.2 over quota with `quota_full_tempfail = yes` too),
+    /// 5.2.2 over quota → 77, 5.1.x and 5.7.1 (not local) → 67, other 5.x.x → 65.
     public static func exitCode(for code: EnhancedStatusCode) -> Int32 {
         if code.statusClass == 2 { return exitOK }
         if code.isTemporary { return exitTemporaryFailure }
+        if code == EnhancedStatusCode(5, 2, 2) { return exitOverQuota }
         return code.subject == 1 || (code.subject == 7 && code.detail == 1) ? exitNoUser : exitDataError
     }
 

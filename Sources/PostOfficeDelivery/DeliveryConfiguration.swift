@@ -43,6 +43,16 @@ public struct DeliveryConfiguration: Sendable {
     /// the `postmaster` user or alias of the first local domain (in byte order) that has one receives it.
     /// Configuration: `postmaster_address`.
     public var postmasterAddress: MailAddress?
+    /// Every user's Maildir++ quota unless the directory names one for the user (``DeliveryDirectory/quotas``).
+    /// Configuration: `quota` and `quota_messages`. Unlimited by default.
+    public var quota: MailboxQuota
+    /// A delivery over quota fails temporarily (4.2.2: the sender retries) instead of permanently (5.2.2).
+    /// Configuration: `quota_full_tempfail` (as in Dovecot).
+    public var quotaFullIsTemporary: Bool
+    /// When a delivery takes a user's usage to this percentage of a limit (or beyond), a warning message is put
+    /// into the user's INBOX, once until a delivery finds the usage below the line again (a marker file in
+    /// the Maildir, ``Maildir/claimQuotaWarning()``). nil: no warnings. Configuration: `quota_warning`.
+    public var quotaWarningPercent: Int?
 
     public init(
         mailRoot: String,
@@ -54,7 +64,10 @@ public struct DeliveryConfiguration: Sendable {
         maximumInspectedHeaderBytes: Int = 256 * 1024,
         maximumMessageSize: Int? = nil,
         maximumAliasDepth: Int = 10,
-        postmasterAddress: MailAddress? = nil
+        postmasterAddress: MailAddress? = nil,
+        quota: MailboxQuota = .unlimited,
+        quotaFullIsTemporary: Bool = false,
+        quotaWarningPercent: Int? = nil
     ) {
         self.mailRoot = Self.absolute(mailRoot)
         self.hostname = hostname
@@ -66,6 +79,9 @@ public struct DeliveryConfiguration: Sendable {
         self.maximumMessageSize = maximumMessageSize
         self.maximumAliasDepth = maximumAliasDepth
         self.postmasterAddress = postmasterAddress
+        self.quota = quota
+        self.quotaFullIsTemporary = quotaFullIsTemporary
+        self.quotaWarningPercent = quotaWarningPercent
     }
 
     /// Makes `path` absolute and lexically clean (no `.` components, no doubled slashes), so the

@@ -29,6 +29,9 @@ public struct DeliveryDirectory: Sendable, Hashable {
     public private(set) var catchAll: [String: String]
     /// The subaddress delimiter; nil disables subaddressing.
     public var subaddressDelimiter: Character?
+    /// Users whose quota differs from ``DeliveryConfiguration/quota`` (the users file's
+    /// `userdb_quota_rule`), by canonical address.
+    public private(set) var quotas: [String: MailboxQuota] = [:]
 
     /// Creates a directory. Addresses are put in canonical form; one without `@` is ignored by lookups.
     public init(
@@ -64,6 +67,16 @@ public struct DeliveryDirectory: Sendable, Hashable {
         let key = MailAddress.canonicalAddress(address)
         users.insert(key)
         if let at = key.lastIndex(of: "@") { localDomains.insert(String(key[key.index(after: at)...])) }
+    }
+
+    /// Sets the quota of one user (`local@domain`), replacing the configured default for that user.
+    public mutating func setQuota(_ quota: MailboxQuota, forUser address: String) {
+        quotas[MailAddress.canonicalAddress(address)] = quota
+    }
+
+    /// The quota named for a user (canonical key), byte for byte; nil when the default applies.
+    public func quota(forUser key: String) -> MailboxQuota? {
+        MailAddress.lookup(key, in: quotas)
     }
 
     /// Adds targets to an alias.

@@ -229,6 +229,7 @@ public final class DeliveryTransaction {
             throw fail(DeliveryError(EnhancedStatusCode(4, 3, 0), "Transaction has no open draft"))
         }
         let body = BodyRange(offset: firstCopy.headers.count, size: converter.storedSize, lineFeeds: converter.lineFeedCount)
+        let charges = try checkQuota(bodySize: body.size)
         var staged: [StagedCopy] = []
         var renamed: [(handle: MaildirHandle, name: String)] = []
         do throws(SystemError) {
@@ -275,6 +276,7 @@ public final class DeliveryTransaction {
                 if case .file(_, _, _, true) = staged[index] { fields.append(("method", "link")) }
                 agent.logSink.log(LogRecord(.info, "delivery.stored", session: trace.sessionID, fields))
             }
+            chargeQuota(charges)
             return names
         } catch {
             // Roll back: nothing may stay visible, nothing may stay in tmp/. The unlinks are synced on a
@@ -295,6 +297,99 @@ public final class DeliveryTransaction {
             }
             firstDraft = nil
             throw fail(DeliveryError(storage: error), detail: error.description)
+        }
+    }
+
+    /// What a transaction adds to one user's Maildir++ quota (all copies below one root Maildir).
+    private struct QuotaCharge {
+        var user: MailAddress
+        var maildir: Maildir
+        var quota: MailboxQuota
+        /// The usage before this message; nil when the user has no quota (only the deltas are kept).
+        var before: MaildirQuotaUsage?
+        var bytes: Int
+        var messages: Int
+    }
+
+    /// Before any copy becomes visible: the bytes and messages each user's root Maildir gains, and the
+    /// refusal (5.2.2, or 4.2.2) when one would go over quota. Stored sizes (`S=`) are what Maildir++ counts.
+    ///
+    /// With several envelope recipients the refusal is temporary (4.2.2) even without `quota_full_tempfail`:
+    /// SMTP has one reply after DATA for the whole message, the other recipients' copies must not be kept
+    /// without a 250 (all or nothing), and a permanent 552 would bounce the message for every recipient. On the
+    /// retry the sender's RCPT for the full mailbox is refused on its own (552 5.2.2 at RCPT once `SIZE=` says
+    /// it does not fit, or the mailbox is at its limit) and the others are delivered.
+    private func checkQuota(bodySize: Int) throws(DeliveryError) -> [QuotaCharge] {
+        guard agent.enforcesQuota else { return [] }
+        var charges: [QuotaCharge] = []
+        for copy in copies {
+            let size = copy.headers.count + bodySize
+            let root = copy.mailbox.maildir
+            if let index = charges.firstIndex(where: { $0.maildir == root }) {
+                charges[index].bytes += size
+                charges[index].messages += 1
+                continue
+            }
+            let quota = agent.quota(for: copy.mailbox.user)
+            var before: MaildirQuotaUsage?
+            if !quota.isUnlimited {
+                do {
+                    before = try agent.currentQuotaUsage(of: root, quota: quota)
+                } catch {
+                    // The quota file is a cache: failing to read it must not refuse mail.
+                    agent.logSink.log(LogRecord(.warning, "quota.unreadable", session: trace.sessionID, [
+                        ("maildir", root.path), ("error", error.description),
+                    ]))
+                }
+            }
+            if let before, let percent = agent.configuration.quotaWarningPercent, !before.reaches(percent: percent, of: quota) {
+                root.clearQuotaWarning()   // below the line again: the next crossing warns anew
+            }
+            charges.append(QuotaCharge(user: copy.mailbox.user, maildir: root, quota: quota, before: before, bytes: size, messages: 1))
+        }
+        let soleRecipient = recipients.filter { !$0.mailboxes.isEmpty }.count == 1
+        for charge in charges {
+            guard let before = charge.before, !before.admits(bytes: charge.bytes, messages: charge.messages, within: charge.quota)
+            else { continue }
+            throw fail(agent.quotaError(
+                user: charge.user, quota: charge.quota, usage: before,
+                isTemporary: agent.configuration.quotaFullIsTemporary || !soleRecipient))
+        }
+        return charges
+    }
+
+    /// After the copies are durable: appends each user's delta to `maildirsize` (a missing file is counted
+    /// afresh by the next check) and delivers the quota warning to users whose usage reached `quota_warning`
+    /// percent, once until their usage is seen below that line again.
+    private func chargeQuota(_ charges: [QuotaCharge]) {
+        for charge in charges {
+            do {
+                try charge.maildir.appendQuotaDelta(bytes: charge.bytes, messages: charge.messages)
+            } catch {
+                agent.logSink.log(LogRecord(.warning, "quota.update_failed", session: trace.sessionID, [
+                    ("maildir", charge.maildir.path), ("error", error.description),
+                ]))
+            }
+            guard let percent = agent.configuration.quotaWarningPercent, let before = charge.before else { continue }
+            let after = MaildirQuotaUsage(byteCount: before.byteCount + charge.bytes, messageCount: before.messageCount + charge.messages)
+            // At or above the line and no warning since usage was last below it (the marker file, created
+            // with O_EXCL, so two deliveries at once send one warning).
+            guard after.reaches(percent: percent, of: charge.quota) else { continue }
+            let claimed: Bool
+            do {
+                claimed = try charge.maildir.claimQuotaWarning()
+            } catch {
+                agent.logSink.log(LogRecord(.warning, "quota.warning_failed", session: trace.sessionID, [
+                    ("user", charge.user.description), ("error", error.description),
+                ]))
+                continue
+            }
+            if claimed && !agent.deliverQuotaWarning(
+                user: charge.user, maildir: charge.maildir, usage: after, quota: charge.quota, percent: percent,
+                sessionID: trace.sessionID)
+            {
+                charge.maildir.clearQuotaWarning()   // not stored: the next delivery tries again
+            }
         }
     }
 

@@ -36,7 +36,8 @@ struct DeliverShellCommand {
           64  EX_USAGE     bad command line
           65  EX_DATAERR   bad message: empty, NUL byte, mail loop, too big
           67  EX_NOUSER    no such user (a permanent bounce)
-          75  EX_TEMPFAIL  try again later (disk full, a lock)
+          75  EX_TEMPFAIL  try again later (disk full, a lock; over quota with quota_full_tempfail = yes)
+          77  EX_NOPERM    mailbox over quota (the user must delete mail), as dovecot-lda -e
           78  EX_CONFIG    data folder, config or users file missing or unusable (try again after fixing it)
 
         Examples:

@@ -66,7 +66,10 @@ struct DeliveryFixture {
         copyMethod: DeliveryConfiguration.CopyMethod = .copyBody,
         syncer: any DirectorySyncer = ImmediateDirectorySyncer(),
         maximumMessageSize: Int? = nil,
-        deliversSubaddressToFolders: Bool = false
+        deliversSubaddressToFolders: Bool = false,
+        quota: MailboxQuota = .unlimited,
+        quotaFullIsTemporary: Bool = false,
+        quotaWarningPercent: Int? = nil
     ) {
         root = makeTemporaryDirectory()
         logs = RecordingLogSink()
@@ -79,7 +82,8 @@ struct DeliveryFixture {
             configuration: DeliveryConfiguration(
                 mailRoot: root + "/mail", hostname: "mx.example.org",
                 deliversSubaddressToFolders: deliversSubaddressToFolders, copyMethod: copyMethod,
-                maximumMessageSize: maximumMessageSize),
+                maximumMessageSize: maximumMessageSize, quota: quota, quotaFullIsTemporary: quotaFullIsTemporary,
+                quotaWarningPercent: quotaWarningPercent),
             directory: directory ?? defaultDirectory,
             clock: clock, random: SeededRandomSource(seed: 7), logSink: logs, directorySyncer: syncer, processID: 4242)
     }

@@ -230,6 +230,28 @@ import Glibc
         #expect(try ExternalTool.run("mlist", [maildir]).output.split(separator: "\n").count == 1)
     }
 
+    @Test(.enabled(if: binary != nil, "the postoffice binary is not built (swift build --product postoffice)"))
+    func deliverOverQuotaExitsLikeDovecotLDA() throws {
+        let data = try LiveTestSupport.temporaryDirectory("deliver-quota")
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        let added = try Self.run(["user", "add", "alice@localhost", "--password-stdin", "--data", data], input: "pw\n")
+        try #require(added.status == 0, "\(added.errorOutput)")
+        let config = data + "/postoffice.conf"
+        let existing = (try? String(contentsOfFile: config, encoding: .utf8)) ?? ""
+        try (existing + "\nquota_messages = 1\n").write(toFile: config, atomically: true, encoding: .utf8)
+        let message = "From: someone@example.net\nSubject: quota\n\nhello\n"
+        let arguments = ["deliver", "--to", "alice@localhost", "--data", data]
+        #expect(try Self.run(arguments, input: message).status == 0)
+        let full = try Self.run(arguments, input: message)
+        #expect(full.status == 77, "\(full.errorOutput)")   // EX_NOPERM, as dovecot-lda -e
+        #expect(full.errorOutput.contains("5.2.2"))
+        #expect(full.errorOutput.contains("must delete mail"))
+        try (existing + "\nquota_messages = 1\nquota_full_tempfail = yes\n").write(toFile: config, atomically: true, encoding: .utf8)
+        let deferred = try Self.run(arguments, input: message)
+        #expect(deferred.status == 75, "\(deferred.errorOutput)")
+        #expect(deferred.errorOutput.contains("4.2.2"))
+    }
+
     /// VmRSS of a process, in bytes.
     static func residentBytes(of pid: Int32) -> Int? {
         guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
