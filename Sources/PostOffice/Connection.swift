@@ -242,6 +242,18 @@ final class Connection: @unchecked Sendable, EventLoopHandler {
         static let output = ReadPause(rawValue: 4)
     }
 
+    /// The server is shutting down gracefully: the session finishes what it is doing. A connection still
+    /// waiting for its PROXY header has no session yet, and closes now.
+    func shutdownRequested() {
+        guard !isClosed else { return }
+        if proxyHeaderDecoder != nil {
+            finishProxyHeader(.failed(reason: "server shutting down"))
+            close()
+            return
+        }
+        handler?.connectionShutdownRequested(self)
+    }
+
     /// Closes once everything queued has been written.
     func closeAfterFlushing() {
         guard !isClosed else { return }

@@ -98,6 +98,10 @@ import Testing
         try again.connection.send(Array("PROXY TCP4 192.0.2.7 127.0.0.1 40002 25\r\n".utf8))
         let refused = try again.readReply()
         #expect(refused.code == 421, "\(refused)")
+        // The registry counts the client the header named, not the proxy's socket address.
+        let registry = office.server.context.io.registry
+        #expect(registry.connectionCount(forClient: "127.0.0.1") == 0)
+        #expect((1...2).contains(registry.connectionCount(forClient: "192.0.2.7")))
         // Another client through the same proxy: its own count, and outside relay_networks.
         let outside = try Self.proxiedClient(office, header: Array("PROXY TCP4 203.0.113.9 127.0.0.1 40003 25\r\n".utf8))
         #expect(try outside.command("EHLO client.test").code == 250)
@@ -144,6 +148,20 @@ import Testing
         let refused = try #require(Self.waitForRecord(log, "proxy.refused"))
         #expect(refused.fields.contains { $0.0 == "reason" && $0.1.contains("within 1 s") }, "\(refused)")
         #expect(refused.fields.contains { $0.0 == "service" && $0.1 == "pop3" }, "\(refused)")
+    }
+
+    @Test func shutdownClosesConnectionsStillWaitingForTheirHeader() throws {
+        let log = CollectingLogSink()
+        let office = try Self.office(log: log) { $0.proxyHeaderTimeoutSeconds = 300 }
+        let client = try LineClient(connectingTo: office.smtpAddress, timeoutSeconds: 30)
+        try client.send("PROXY TCP4 ")
+        let registry = office.server.context.io.registry
+        for _ in 0..<500 where registry.count == 0 { usleep(10_000) }
+        #expect(registry.count == 1)
+        office.stop()
+        #expect(client.readToEnd().isEmpty)
+        let refused = try #require(Self.waitForRecord(log, "proxy.refused"))
+        #expect(refused.fields.contains { $0.0 == "reason" && $0.1 == "server shutting down" }, "\(refused)")
     }
 
     @Test func proxiedPOP3SessionUsesTheHeaderAddress() throws {
