@@ -177,6 +177,33 @@ import Testing
         #expect(connect.fields.contains { $0.0 == "peer" && $0.1 == "198.51.100.23:50000" }, "\(connect)")
     }
 
+    /// On an implicit-TLS listener the header comes in the clear, before the handshake (as HAProxy sends it).
+    @Test(.enabled(if: ExternalTool.path("python3") != nil, "python3 is not installed"))
+    func headerPrecedesTheHandshakeOnImplicitTLS() throws {
+        let log = CollectingLogSink()
+        let office = try TestPostOffice(users: ["alice@example.test": "secret"], logSink: log, tls: true) {
+            $0.proxyProtocolListeners = ["pop3s"]
+        }
+        defer { office.stop() }
+        let address = try #require(office.pop3sAddress)
+        let script = """
+            import socket, ssl, sys
+            raw = socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=10)
+            raw.sendall(b'PROXY TCP4 192.0.2.9 127.0.0.1 40009 995\\r\\n')
+            context = ssl.create_default_context()
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+            secure = context.wrap_socket(raw, server_hostname='mx.test')
+            print(secure.makefile('rb').readline().decode().strip())
+            """
+        let result = try ExternalTool.python(script, [String(address.port)])
+        #expect(result.status == 0, "\(result.errorOutput)")
+        #expect(result.output.hasPrefix("+OK"), "\(result.output)")
+        let connect = try #require(Self.waitForRecord(log, "pop3.connect"))
+        #expect(connect.fields.contains { $0.0 == "peer" && $0.1 == "192.0.2.9:40009" }, "\(connect)")
+        #expect(connect.fields.contains { $0.0 == "tls" && $0.1.hasPrefix("TLS") }, "\(connect)")
+    }
+
     @Test func forgedHeaderOnOrdinaryListenerIsRefusedAsACommand() throws {
         let office = try Self.office(listeners: [])
         defer { office.stop() }
