@@ -14,8 +14,6 @@ final class Connection: @unchecked Sendable, EventLoopHandler {
     let id: String
     /// The client: the socket's peer, or on a PROXY protocol listener the address the proxy's header named.
     private(set) var peer: SocketAddress
-    /// The socket's own peer (the proxy) once a PROXY protocol header replaced ``peer``; nil otherwise.
-    private(set) var proxyPeer: SocketAddress?
     let local: SocketAddress
     /// The loop that owns this connection: sessions hand work back to it (`execute`, `schedule`).
     let loop: EventLoop
@@ -61,8 +59,10 @@ final class Connection: @unchecked Sendable, EventLoopHandler {
     enum ProxyHeaderOutcome {
         /// The header; ``peer`` is already the client it names (unchanged for LOCAL and UNKNOWN).
         case received(ProxyHeader)
-        /// Why there is none (invalid, timed out, closed first); the connection closes right after.
+        /// Why there is none (invalid, timed out, closed midway); the connection closes right after.
         case failed(reason: String)
+        /// The peer closed without sending a byte: a proxy's plain TCP health check, not an error.
+        case closedEmpty
     }
 
     /// Wraps an accepted, non-blocking descriptor. `onFinish` runs once, as soon as the connection is
@@ -290,7 +290,9 @@ final class Connection: @unchecked Sendable, EventLoopHandler {
     /// Closes at once, dropping unsent output.
     func close() {
         guard !isClosed else { return }
-        if proxyHeaderDecoder != nil { finishProxyHeader(.failed(reason: "closed before a PROXY header")) }
+        if let decoder = proxyHeaderDecoder {
+            finishProxyHeader(decoder.bufferedByteCount == 0 ? .closedEmpty : .failed(reason: "closed in the middle of a PROXY header"))
+        }
         isClosed = true
         if isRegistered {
             // Closing the descriptor removes it from epoll (no other process holds it: close-on-exec,
@@ -474,7 +476,6 @@ final class Connection: @unchecked Sendable, EventLoopHandler {
             return nil
         case .complete(let header, let remainder):
             if header.command == .proxy, let source = header.source {
-                proxyPeer = peer
                 peer = SocketAddress(host: source.host, port: source.port)
             }
             finishProxyHeader(.received(header))

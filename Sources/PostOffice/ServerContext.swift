@@ -241,6 +241,10 @@ final class ServerContext: @unchecked Sendable {
         let overall = registry.admit(connection, limits: settings.limits, countsAddress: false)
         connection.expectProxyHeader(timeoutSeconds: settings.proxyHeaderTimeoutSeconds) { [self] connection, outcome in
             switch outcome {
+            case .closedEmpty:
+                environment.logSink.log(LogRecord(.info, "proxy.closed_empty", session: id, [
+                    ("service", spec.name), ("proxy", peer.description),
+                ]))
             case .failed(let reason):
                 environment.logSink.log(LogRecord(.warning, "proxy.refused", session: id, [
                     ("service", spec.name), ("proxy", peer.description), ("reason", reason),

@@ -138,6 +138,17 @@ import Testing
         #expect(log.records.first { $0.event == "smtp.connect" } == nil)
     }
 
+    @Test func healthCheckThatSendsNothingIsNotAnError() throws {
+        let log = CollectingLogSink()
+        let office = try Self.office(log: log)
+        defer { office.stop() }
+        let probe = try LineClient(connectingTo: office.smtpAddress)
+        probe.abort()
+        let closed = try #require(Self.waitForRecord(log, "proxy.closed_empty"))
+        #expect(closed.fields.contains { $0.0 == "service" && $0.1 == "smtp" }, "\(closed)")
+        #expect(log.records.first { $0.event == "proxy.refused" } == nil)
+    }
+
     @Test func headerNotSentInTimeClosesTheConnection() throws {
         let log = CollectingLogSink()
         let office = try Self.office(log: log) { $0.proxyHeaderTimeoutSeconds = 1 }
