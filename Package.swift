@@ -74,6 +74,9 @@ let package = Package(
         .executableTarget(
             name: "fuzz-dkim-signature", dependencies: ["PostOfficeFuzzSupport", "PostOfficeDKIM"], swiftSettings: strict
         ),
+        .executableTarget(
+            name: "fuzz-proxy-header", dependencies: ["PostOfficeFuzzSupport", "PostOfficeCore"], swiftSettings: strict
+        ),
         .executableTarget(name: "postoffice-bench", dependencies: ["PostOffice", "PostOfficeSMTP", "PostOfficePOP3"]),
 
         .testTarget(name: "PostOfficeCoreTests", dependencies: ["PostOfficeCore"]),

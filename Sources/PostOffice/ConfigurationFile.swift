@@ -369,6 +369,16 @@ public enum ConfigurationFile {
         Key(name: "limit_loopback_connections", help: "Apply connections_per_client to loopback clients too (yes/no).",
             apply: { c, v throws(KeyError) in c.limits.limitsLoopbackConnections = try bool(v) },
             render: { $0.limits.limitsLoopbackConnections ? "yes" : "no" }),
+        proxyProtocol("smtp"), proxyProtocol("submission"), proxyProtocol("submissions"), proxyProtocol("pop3"),
+        proxyProtocol("pop3s"),
+        Key(name: "proxy_protocol_timeout", help: "Seconds a *_proxy_protocol listener waits for the PROXY header (1-300).",
+            apply: { c, v throws(KeyError) in
+                guard let seconds = Int(v), (1...300).contains(seconds) else {
+                    throw KeyError(message: "expected seconds from 1 to 300, got '\(v)'")
+                }
+                c.proxyHeaderTimeoutSeconds = seconds
+            },
+            render: { String($0.proxyHeaderTimeoutSeconds) }),
         limit("max_connections", "Simultaneous connections in all.", \.maximumConnections, 1...10_000_000),
         limit("shutdown_grace_seconds", "Seconds a graceful shutdown waits for messages in flight.", \.shutdownGraceSeconds, 0...3600),
     ]
@@ -387,6 +397,21 @@ public enum ConfigurationFile {
                 try apply(&t, v, c)
                 c.tls = t
             }, render: { $0.tls?[keyPath: render] ?? "" })
+    }
+
+    /// `<listener>_proxy_protocol = yes`: that kind of listener reads a PROXY protocol header first.
+    static func proxyProtocol(_ listener: String) -> Key {
+        Key(
+            name: listener + "_proxy_protocol",
+            help: "Connections to \(listener) listeners come through a proxy that sends a PROXY v1/v2 header, such as HAProxy's send-proxy (yes/no).",
+            apply: { c, v throws(KeyError) in
+                if try bool(v) {
+                    c.proxyProtocolListeners.insert(listener)
+                } else {
+                    c.proxyProtocolListeners.remove(listener)
+                }
+            },
+            render: { $0.proxyProtocolListeners.contains(listener) ? "yes" : "no" })
     }
 
     static func limit(

@@ -12,7 +12,8 @@ import PostOfficeTLS
 /// One client connection. All state is confined to its event loop's thread; the handler is called only there.
 final class Connection: @unchecked Sendable, EventLoopHandler {
     let id: String
-    let peer: SocketAddress
+    /// The client: the socket's peer, or on a PROXY protocol listener the address the proxy's header named.
+    private(set) var peer: SocketAddress
     let local: SocketAddress
     /// The loop that owns this connection: sessions hand work back to it (`execute`, `schedule`).
     let loop: EventLoop
@@ -46,6 +47,23 @@ final class Connection: @unchecked Sendable, EventLoopHandler {
     /// The error that failed the TLS handshake, for a handler that needs more than `connectionTLSFailed`'s text
     /// (an outbound client deciding whether a certificate failure allows falling back to plaintext).
     private(set) var tlsError: TLSError?
+    /// Set on a PROXY protocol listener until the header has been read; nothing reaches the handler before.
+    private var proxyHeaderDecoder: ProxyHeaderDecoder?
+    private var proxyHeaderTimeoutSeconds = 0
+    /// When a connection still without its PROXY header is closed (the loop's clock).
+    private var proxyHeaderDeadline: UInt64 = 0
+    /// Told once how reading the PROXY header ended.
+    private var proxyHeaderCompletion: ((Connection, ProxyHeaderOutcome) -> Void)?
+
+    /// How reading a PROXY protocol header ended.
+    enum ProxyHeaderOutcome {
+        /// The header; ``peer`` is already the client it names (unchanged for LOCAL and UNKNOWN).
+        case received(ProxyHeader)
+        /// Why there is none (invalid, timed out, closed midway); the connection closes right after.
+        case failed(reason: String)
+        /// The peer closed without sending a byte: a proxy's plain TCP health check, not an error.
+        case closedEmpty
+    }
 
     /// Wraps an accepted, non-blocking descriptor. `onFinish` runs once, as soon as the connection is
     /// closed.
@@ -86,6 +104,17 @@ final class Connection: @unchecked Sendable, EventLoopHandler {
         return address
     }
 
+    /// Makes the connection read a PROXY protocol header (v1 or v2) before anything else, within
+    /// `timeoutSeconds`. Call before `start()`. `completion` runs once on the loop: with the header (``peer``
+    /// then names the real client; the completion sets ``handler`` and may call ``useImplicitTLS(context:)``,
+    /// after which the handler is opened and given any bytes that followed the header), or with the reason
+    /// there is none, after which the connection closes.
+    func expectProxyHeader(timeoutSeconds: Int, then completion: @escaping (Connection, ProxyHeaderOutcome) -> Void) {
+        proxyHeaderDecoder = ProxyHeaderDecoder()
+        proxyHeaderTimeoutSeconds = timeoutSeconds
+        proxyHeaderCompletion = completion
+    }
+
     /// Hands the connection to its loop and starts reading; calls the handler's `connectionOpened` first.
     ///
     /// The loop holds the connection while it is registered; `close()` deregisters it.
@@ -93,6 +122,12 @@ final class Connection: @unchecked Sendable, EventLoopHandler {
         loop.execute { [self] in
             guard !isClosed else { return }
             touch()
+            if proxyHeaderDecoder != nil {
+                // The header first, on a short clock; the handler exists only once it is read.
+                proxyHeaderDeadline = EventLoop.now() &+ UInt64(max(1, proxyHeaderTimeoutSeconds)) * 1_000_000_000
+                resumeReading()
+                return
+            }
             // Registration happens with the first interest: reading, or output that had to wait.
             if opensAfterHandshake {
                 resumeReading()
@@ -207,6 +242,18 @@ final class Connection: @unchecked Sendable, EventLoopHandler {
         static let output = ReadPause(rawValue: 4)
     }
 
+    /// The server is shutting down gracefully: the session finishes what it is doing. A connection still
+    /// waiting for its PROXY header has no session yet, and closes now.
+    func shutdownRequested() {
+        guard !isClosed else { return }
+        if proxyHeaderDecoder != nil {
+            finishProxyHeader(.failed(reason: "server shutting down"))
+            close()
+            return
+        }
+        handler?.connectionShutdownRequested(self)
+    }
+
     /// Closes once everything queued has been written.
     func closeAfterFlushing() {
         guard !isClosed else { return }
@@ -243,6 +290,9 @@ final class Connection: @unchecked Sendable, EventLoopHandler {
     /// Closes at once, dropping unsent output.
     func close() {
         guard !isClosed else { return }
+        if let decoder = proxyHeaderDecoder {
+            finishProxyHeader(decoder.bufferedByteCount == 0 ? .closedEmpty : .failed(reason: "closed in the middle of a PROXY header"))
+        }
         isClosed = true
         if isRegistered {
             // Closing the descriptor removes it from epoll (no other process holds it: close-on-exec,
@@ -284,7 +334,15 @@ final class Connection: @unchecked Sendable, EventLoopHandler {
     }
 
     func checkDeadline(now: UInt64) {
-        guard !isClosed, now >= lastActivity &+ idleTimeoutNanoseconds else { return }
+        guard !isClosed else { return }
+        if proxyHeaderDecoder != nil {
+            // The header's own deadline counts from the accept, not from the last byte: a trickle does not extend it.
+            guard now >= proxyHeaderDeadline else { return }
+            finishProxyHeader(.failed(reason: "no complete PROXY header within \(proxyHeaderTimeoutSeconds) s"))
+            close()
+            return
+        }
+        guard now >= lastActivity &+ idleTimeoutNanoseconds else { return }
         lastActivity = now
         if isHandshaking {
             // A client stalled mid-handshake gets no protocol reply: there is no channel for one.
@@ -334,7 +392,7 @@ final class Connection: @unchecked Sendable, EventLoopHandler {
         let chunk = 16 * 1024
         var result = 0
         var failure: Int32 = 0
-        let bytes = [UInt8](unsafeUninitializedCapacity: chunk) { buffer, count in
+        var bytes = [UInt8](unsafeUninitializedCapacity: chunk) { buffer, count in
             result = read(fd, buffer.baseAddress, chunk)
             failure = result < 0 ? errno : 0
             count = max(result, 0)
@@ -346,6 +404,10 @@ final class Connection: @unchecked Sendable, EventLoopHandler {
             return
         }
         touch()
+        if proxyHeaderDecoder != nil {
+            guard let rest = takeProxyHeader(from: bytes), !rest.isEmpty, !isClosed else { return }
+            bytes = rest
+        }
         guard let tls else {
             handler?.connection(self, received: bytes)
             return
@@ -397,6 +459,41 @@ final class Connection: @unchecked Sendable, EventLoopHandler {
         }
         sendRaw(tls.takeNetworkOutput())
         if !plaintext.isEmpty && !isClosed { handler?.connection(self, received: plaintext) }
+    }
+
+    /// Feeds the PROXY header decoder; returns the bytes after a complete header (for the handler or TLS), or
+    /// nil while it is incomplete or after it failed (the connection is then closed).
+    private func takeProxyHeader(from bytes: [UInt8]) -> [UInt8]? {
+        guard var decoder = proxyHeaderDecoder else { return bytes }
+        let status = decoder.feed(bytes)
+        proxyHeaderDecoder = decoder
+        switch status {
+        case .incomplete:
+            return nil
+        case .invalid(let error):
+            finishProxyHeader(.failed(reason: error.description))
+            close()
+            return nil
+        case .complete(let header, let remainder):
+            if header.command == .proxy, let source = header.source {
+                peer = SocketAddress(host: source.host, port: source.port)
+            }
+            finishProxyHeader(.received(header))
+            guard !isClosed else { return nil }
+            if !opensAfterHandshake {
+                handler?.connectionOpened(self)
+                if isClosed || closeWhenFlushed { return nil }
+            }
+            return remainder
+        }
+    }
+
+    /// Ends the PROXY header stage and tells the completion how, once.
+    private func finishProxyHeader(_ outcome: ProxyHeaderOutcome) {
+        proxyHeaderDecoder = nil
+        let completion = proxyHeaderCompletion
+        proxyHeaderCompletion = nil
+        completion?(self, outcome)
     }
 
     private func flush() {

@@ -31,28 +31,37 @@ public struct ListenerSpec: Sendable, Hashable, CustomStringConvertible {
     public var address: SocketAddress
     public var service: Service
     public var security: Security
+    /// The connection starts with a PROXY protocol header (v1 or v2, from HAProxy or another proxy) naming
+    /// the real client; a connection without a valid one is closed.
+    public var expectsProxyHeader: Bool
 
-    public init(address: SocketAddress, service: Service, security: Security) {
+    public init(address: SocketAddress, service: Service, security: Security, expectsProxyHeader: Bool = false) {
         self.address = address
         self.service = service
         self.security = security
+        self.expectsProxyHeader = expectsProxyHeader
     }
 
     /// "smtp", "submission", "submissions", "pop3" or "pop3s", as logs and the configuration name them.
     public var name: String { service.rawValue + (security == .implicit ? "s" : "") }
 
-    public var description: String { "\(name) \(address)" }
+    public var description: String { "\(name) \(address)" + (expectsProxyHeader ? " (PROXY protocol)" : "") }
 }
 
 extension PostOfficeConfiguration {
     /// Every listener this configuration asks for. STARTTLS is offered wherever a certificate is configured.
     public var listenerSpecs: [ListenerSpec] {
         let upgrade: ListenerSpec.Security = tls == nil ? .none : .startTLS
-        return smtpListeners.map { ListenerSpec(address: $0, service: .smtp, security: upgrade) }
+        let specs = smtpListeners.map { ListenerSpec(address: $0, service: .smtp, security: upgrade) }
             + pop3Listeners.map { ListenerSpec(address: $0, service: .pop3, security: upgrade) }
             + submissionListeners.map { ListenerSpec(address: $0, service: .submission, security: upgrade) }
             + smtpsListeners.map { ListenerSpec(address: $0, service: .submission, security: .implicit) }
             + pop3sListeners.map { ListenerSpec(address: $0, service: .pop3, security: .implicit) }
             + metricsListeners.map { ListenerSpec(address: $0, service: .metrics, security: .none) }
+        return specs.map { spec in
+            var spec = spec
+            spec.expectsProxyHeader = proxyProtocolListeners.contains(spec.name)
+            return spec
+        }
     }
 }

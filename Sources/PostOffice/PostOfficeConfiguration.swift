@@ -37,6 +37,13 @@ public struct PostOfficeConfiguration: Sendable {
     /// (`metrics_listen`). Empty (the default): no metrics endpoint. Plain HTTP without authentication, so
     /// bind it to loopback or a private network.
     public var metricsListeners: [SocketAddress] = []
+    /// The kinds of listener whose connections come through a proxy that sends a PROXY protocol header
+    /// (HAProxy's `send-proxy` / `send-proxy-v2`): by listener name, `smtp`, `submission`, `submissions`,
+    /// `pop3`, `pop3s` (the `*_proxy_protocol` keys of the file). The header's client address then counts
+    /// everywhere the peer address did: limits, `relay_networks`, `Received:`, throttles and logs. Default none.
+    public var proxyProtocolListeners: Set<String> = []
+    /// Seconds a PROXY protocol listener waits for the header before closing the connection (default 5).
+    public var proxyHeaderTimeoutSeconds = 5
     /// TLS certificate, key, minimum version and ciphers. nil turns TLS off: no STARTTLS
     /// ([RFC 3207](https://www.rfc-editor.org/rfc/rfc3207)) or STLS ([RFC 2595](https://www.rfc-editor.org/rfc/rfc2595))
     /// is offered and implicit-TLS listeners cannot start. Reloaded on ``PostOfficeServer/reloadAccounts()``.

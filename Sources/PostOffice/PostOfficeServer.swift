@@ -184,7 +184,7 @@ public final class PostOfficeServer: Sendable {
         context.beginShutdown()
         let registry = context.io.registry
         for connection in registry.all {
-            connection.loop.execute { connection.handler?.connectionShutdownRequested(connection) }
+            connection.loop.execute { connection.shutdownRequested() }
         }
         let done = DispatchSemaphore(value: 0)
         registry.whenEmpty { done.signal() }

@@ -41,6 +41,11 @@ public struct ReloadReport: Sendable, Equatable {
         check("submissions_listen", restart: true, old.smtpsListeners != new.smtpsListeners)
         check("pop3s_listen", restart: true, old.pop3sListeners != new.pop3sListeners)
         check("metrics_listen", restart: true, old.metricsListeners != new.metricsListeners)
+        for listener in ["smtp", "submission", "submissions", "pop3", "pop3s"] {
+            check(listener + "_proxy_protocol", restart: true,
+                  old.proxyProtocolListeners.contains(listener) != new.proxyProtocolListeners.contains(listener))
+        }
+        check("proxy_protocol_timeout", old.proxyHeaderTimeoutSeconds != new.proxyHeaderTimeoutSeconds)
         check("data_directory", restart: true, old.dataDirectory != new.dataDirectory)
         check("mail_root", restart: true, old.mailRoot != new.mailRoot)
         check("mail_location", restart: true, old.mailLocation != new.mailLocation)

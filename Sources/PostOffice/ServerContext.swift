@@ -215,6 +215,7 @@ final class ServerContext: @unchecked Sendable {
         applied.submissionListeners = running.submissionListeners
         applied.pop3sListeners = running.pop3sListeners
         applied.metricsListeners = running.metricsListeners
+        applied.proxyProtocolListeners = running.proxyProtocolListeners
         applied.dataDirectory = running.dataDirectory
         applied.mailRoot = running.mailRoot
         applied.mailLocation = running.mailLocation
@@ -244,40 +245,73 @@ final class ServerContext: @unchecked Sendable {
     // MARK: - Sessions
 
     /// Wraps an accepted socket in a connection and the session its listener's service runs, and starts it.
+    /// On a PROXY protocol listener the session is made only once the header has named the client.
     func accept(fd: Int32, peer: SocketAddress, local: SocketAddress, spec: ListenerSpec) {
         let id = environment.random.token(length: 10)
         let registry = io.registry
         let connection = Connection(fd: fd, id: id, peer: peer, local: local, loop: io.nextEventLoop()) { registry.remove($0) }
-        let admission = registry.admit(connection, limits: configuration.limits)
         metrics.connectionAccepted(listener: spec.name)
+        let settings = configuration
+        guard spec.expectsProxyHeader else {
+            let admission = registry.admit(connection, limits: settings.limits)
+            if attachSession(to: connection, spec: spec, admission: admission) { connection.start() }
+            return
+        }
+        // The socket's peer is the proxy: only the global cap applies until the header names the client.
+        let overall = registry.admit(connection, limits: settings.limits, countsAddress: false)
+        connection.expectProxyHeader(timeoutSeconds: settings.proxyHeaderTimeoutSeconds) { [self] connection, outcome in
+            switch outcome {
+            case .closedEmpty:
+                environment.logSink.log(LogRecord(.info, "proxy.closed_empty", session: id, [
+                    ("service", spec.name), ("proxy", peer.description),
+                ]))
+            case .failed(let reason):
+                environment.logSink.log(LogRecord(.warning, "proxy.refused", session: id, [
+                    ("service", spec.name), ("proxy", peer.description), ("reason", reason),
+                ]))
+            case .received(let header):
+                environment.logSink.log(LogRecord(.info, "proxy.header", session: id, [
+                    ("service", spec.name), ("client", connection.peer.description), ("proxy", peer.description),
+                    ("version", String(header.version.rawValue)), ("command", header.command == .local ? "LOCAL" : "PROXY"),
+                ]))
+                let perClient = registry.admitAddress(connection, limits: settings.limits)
+                _ = attachSession(to: connection, spec: spec, admission: overall == .admitted ? perClient : overall)
+            }
+        }
+        connection.start()
+    }
+
+    /// Gives a connection the session of its listener's service (after the implicit-TLS set-up); false when
+    /// the connection was closed instead.
+    private func attachSession(to connection: Connection, spec: ListenerSpec, admission: ConnectionRegistry.Admission) -> Bool {
         let tls = tlsContext
         if spec.security == .implicit {
             // Refuse before the handshake: an over-cap client must not cost a TLS key exchange, and without
             // TLS there is no channel for a protocol reply it could read.
             guard let tls, admission == .admitted else {
                 if admission != .admitted {
-                    environment.logSink.log(LogRecord(.warning, "\(spec.service.rawValue).refused", session: id, [
-                        ("client", peer.host), ("reason", admission.refusalReason),
+                    environment.logSink.log(LogRecord(.warning, "\(spec.service.rawValue).refused", session: connection.id, [
+                        ("client", connection.peer.host), ("reason", admission.refusalReason),
                     ]))
                 }
                 connection.close()
-                return
+                return false
             }
             do {
                 try connection.useImplicitTLS(context: tls)
             } catch {
-                environment.logSink.log(LogRecord(.error, "tls.session_failed", session: id, [("error", "\(error)")]))
+                environment.logSink.log(LogRecord(.error, "tls.session_failed", session: connection.id, [("error", "\(error)")]))
                 connection.close()
-                return
+                return false
             }
         }
         guard let factory = factories[spec.service] else {
             connection.close()
-            return
+            return false
         }
         connection.handler = factory.makeSession(
             context: self, connection: connection, spec: spec, admission: admission, tls: tls)
-        connection.start()
+        return true
     }
 
     /// The Maildir of a local user (not following aliases), checked: inside the mail root, no symbolic links.
