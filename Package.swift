@@ -45,7 +45,7 @@ let package = Package(
             dependencies: [
                 "PostOfficeCore", "PostOfficeMaildir", "PostOfficeAccounts", "PostOfficeDelivery",
                 "PostOfficeSMTP", "PostOfficeSMTPClient", "PostOfficePOP3", "PostOfficeTLS", "PostOfficeQueue", "PostOfficeDNS",
-                "PostOfficeDSN", "CLinuxEvents",
+                "PostOfficeDSN", "PostOfficeSPF", "PostOfficeDKIM", "CLinuxEvents",
             ],
             swiftSettings: strict
         ),
@@ -94,7 +94,8 @@ let package = Package(
         .testTarget(name: "PostOfficeSPFTests", dependencies: ["PostOfficeSPF"], resources: [.copy("Resources")]),
         .testTarget(name: "PostOfficeDKIMTests", dependencies: ["PostOfficeDKIM", "PostOfficeCore"]),
         .testTarget(
-            name: "PostOfficeTests", dependencies: ["PostOffice", "PostOfficeTesting", "PostOfficeTLS", "PostOfficeDNS"],
+            name: "PostOfficeTests",
+            dependencies: ["PostOffice", "PostOfficeTesting", "PostOfficeTLS", "PostOfficeDNS", "PostOfficeSPF", "PostOfficeDKIM"],
             exclude: ["POP3LiveTranscripts"]),
     ]
 )

@@ -7,7 +7,8 @@ import PostOfficeSMTP
 
 extension DeliveryOutcome {
     /// The SMTP engine's decision for this outcome: 250 when delivered; 452 for storage shortages (4.2.2
-    /// mailbox full, 4.3.1 disk full; RFC 5321 §4.2.2), else 451; 552 for a message too big (5.3.4), else 554.
+    /// mailbox full, 4.3.1 disk full; RFC 5321 §4.2.2), else 451; 552 for a message too big (5.3.4), 550 for a
+    /// security or policy refusal (5.7.x, RFC 7372 / RFC 7489 §6.7), else 554.
     var smtpDecision: SMTPDecision {
         switch self {
         case .delivered:
@@ -16,7 +17,8 @@ extension DeliveryOutcome {
             let storage = code.subject == 2 || code == EnhancedStatusCode(4, 3, 1)
             return .reject(SMTPReply(storage ? 452 : 451, code, text))
         case .permanentFailure(let code, let text):
-            return .reject(SMTPReply(code == EnhancedStatusCode(5, 3, 4) ? 552 : 554, code, text))
+            let reply = code == EnhancedStatusCode(5, 3, 4) ? 552 : code.subject == 7 ? 550 : 554
+            return .reject(SMTPReply(reply, code, text))
         }
     }
 }
