@@ -260,8 +260,66 @@ struct MailAuthenticationLiveTests {
         #expect(stored.contains("dmarc=temperror"))
     }
 
-    /// Loopback clients (the default skip list) and logged-in submission are not checked.
-    @Test func loopbackAndSubmissionMailIsNotChecked() throws {
+    /// A 300 KB message moves from memory to a spool file: its signature still verifies, the forged field is
+    /// still removed, the body arrives whole, and the spool file is gone afterwards.
+    @Test func largeMessageIsSpooledAndVerified() throws {
+        let dns = try DNSMasqServer(records: Self.records)
+        let office = try Self.office(dns: "\(DNSMasqServer.host):\(dns.port)")
+        defer { office.stop() }
+        let line = String(repeating: "0123456789", count: 7) + "\r\n"
+        let body = String(repeating: line, count: 4200) + "the end\r\n"
+        let message = try Self.signed(
+            "Authentication-Results: mx.test; dkim=pass (forged)\r\nFrom: bob@pass.test\r\nSubject: big\r\n\r\n" + body)
+        #expect(try Self.send(office, from: "bob@pass.test", message).code == 250)
+        let stored = try office.waitForMessage(for: "alice@example.test")
+        #expect(stored.contains("dkim=pass header.d=pass.test"))
+        #expect(stored.contains("dmarc=pass"))
+        #expect(!stored.contains("(forged)"))
+        #expect(stored.hasSuffix(body.replacingOccurrences(of: "\r\n", with: "\n")))
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: office.dataDirectory + "/spool")) ?? ["?"]).isEmpty)
+    }
+
+    /// A DNS server that never answers: the checks give up at mail_authentication_timeout with temperror.
+    @Test func silentDNSServerEndsInTemperrorAtTheDeadline() throws {
+        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        inet_pton(AF_INET, "127.0.53.3", &address.sin_addr)
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) + getsockname(fd, $0, &length) }
+        }
+        let office = try Self.office(dns: "127.0.53.3:\(UInt16(bigEndian: address.sin_port))") {
+            $0.mailAuthenticationTimeoutSeconds = 1
+            $0.enforcesDMARC = true
+        }
+        defer { office.stop() }
+        let message = try Self.signed(Self.message(from: "bob@pass.test", subject: "slow dns"))
+        #expect(try Self.send(office, from: "bob@pass.test", message).code == 250)
+        let stored = try office.waitForMessage(for: "alice@example.test")
+        #expect(stored.contains("spf=temperror"))
+        #expect(stored.contains("dkim=temperror"))
+        #expect(stored.contains("dmarc=temperror"))
+    }
+
+    /// Mail a user submits after logging in is not checked, even when loopback is not skipped.
+    @Test func submittedMailIsNotChecked() throws {
+        let office = try Self.office(dns: "\(DNSMasqServer.host):1")
+        defer { office.stop() }
+        let client = try SMTPTestClient(connectingTo: office.submissionAddress)
+        _ = try client.readReply()
+        _ = try client.command("EHLO client.test")
+        #expect(try client.login("alice@example.test", password: "secret").code == 235)
+        let reply = try client.sendMail(
+            from: "alice@example.test", to: ["alice@example.test"], body: Self.message(from: "alice@example.test", subject: "mine"))
+        #expect(reply.code == 250, "\(reply)")
+        let stored = try office.waitForMessage(for: "alice@example.test")
+        #expect(!stored.contains("Authentication-Results"))
+    }
+
+    /// Loopback clients (the default skip list) are not checked, and their Authentication-Results is left alone.
+    @Test func loopbackMailIsNotChecked() throws {
         let office = try TestPostOffice(users: ["alice@example.test": "secret"])
         defer { office.stop() }
         let message = Self.message(from: "bob@pass.test", subject: "local", extraHeaders: "Authentication-Results: mx.test; spf=pass\r\n")
