@@ -74,7 +74,7 @@ let package = Package(
         .executableTarget(
             name: "fuzz-dkim-signature", dependencies: ["PostOfficeFuzzSupport", "PostOfficeDKIM"], swiftSettings: strict
         ),
-        .executableTarget(name: "postoffice-bench", dependencies: ["PostOffice", "PostOfficeSMTP", "PostOfficePOP3"]),
+        .executableTarget(name: "postoffice-bench", dependencies: ["PostOffice", "PostOfficeSMTP", "PostOfficePOP3", "PostOfficeDKIM"]),
 
         .testTarget(name: "PostOfficeCoreTests", dependencies: ["PostOfficeCore"]),
         .testTarget(name: "PostOfficeMaildirTests", dependencies: ["PostOfficeMaildir"]),
