@@ -161,6 +161,23 @@ final class MailAuthenticationSink: MessageSink, @unchecked Sendable {
         if position < end { inner.append(Array(chunk[(base + position)..<(base + end)])) }
     }
 
+    /// Removes `auth-*` spool files untouched for an hour: left by a crash, never acknowledged, so never owed
+    /// to anyone (a message being received is written to at least every `smtp_data_timeout`). Returns the count.
+    @discardableResult
+    static func removeStaleSpoolFiles(in directory: String, now: Int) -> Int {
+        guard let stream = opendir(directory) else { return 0 }
+        defer { closedir(stream) }
+        var removed = 0
+        while let entry = readdir(stream) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            guard name.hasPrefix("auth-") else { continue }
+            var status = stat()
+            let path = directory + "/" + name
+            if lstat(path, &status) == 0, Int(status.st_mtim.tv_sec) < now - 3600, unlink(path) == 0 { removed += 1 }
+        }
+        return removed
+    }
+
     /// The RFC 5322.From domain DMARC is about: exactly one address in exactly one From: field
     /// ([RFC 7489 §6.6.1](https://www.rfc-editor.org/rfc/rfc7489#section-6.6.1)), else the reason there is none.
     static func fromDomain(_ values: [String]) -> (domain: String?, problem: String?) {

@@ -74,6 +74,7 @@ final class ServerContext: @unchecked Sendable {
         authenticationSpoolDirectory = configuration.dataDirectory + "/spool"
         if configuration.mailAuthentication {
             try FileSystem.createDirectory(atPath: authenticationSpoolDirectory)
+            MailAuthenticationSink.removeStaleSpoolFiles(in: authenticationSpoolDirectory, now: clock.now().seconds)
             mailAuthenticator = Self.makeMailAuthenticator(configuration, environment: environment)
         } else {
             mailAuthenticator = nil

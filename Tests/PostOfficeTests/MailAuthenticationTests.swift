@@ -129,6 +129,24 @@ struct AuthenticationResultsHeaderTests {
     }
 }
 
+struct MailAuthenticationSpoolTests {
+    /// Spool files a crash left (untouched for over an hour) go at start-up; fresh ones and others stay.
+    @Test func staleSpoolFilesAreRemoved() throws {
+        let directory = NSTemporaryDirectory() + "po-auth-spool-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let now = 1_800_000_000
+        for name in ["auth-old", "auth-fresh", "hook-old"] {
+            FileManager.default.createFile(atPath: directory + "/" + name, contents: Data("x".utf8))
+            let age = name.hasSuffix("old") ? 7200 : 60
+            try FileManager.default.setAttributes(
+                [.modificationDate: Date(timeIntervalSince1970: TimeInterval(now - age))], ofItemAtPath: directory + "/" + name)
+        }
+        #expect(MailAuthenticationSink.removeStaleSpoolFiles(in: directory, now: now) == 1)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory).sorted() == ["auth-fresh", "hook-old"])
+    }
+}
+
 @Suite(.enabled(if: DNSMasqServer.isInstalled, "dnsmasq is not installed (apt-get install dnsmasq-base)"))
 struct MailAuthenticationLiveTests {
     /// A fixed Ed25519 key (RFC 8463 keys are 32-byte seeds) for the `sel._domainkey.pass.test` record.
