@@ -2,8 +2,12 @@
 // sender and recipient decisions through the router (off the event loop when embedder hooks may block),
 // streaming the body into a message sink, and the durable commit on the storage pool.
 
+#if canImport(Glibc)
+import Glibc
+#endif
 import PostOfficeCore
 import PostOfficeDelivery
+import PostOfficeMaildir
 import PostOfficeQueue
 import PostOfficeSMTP
 import PostOfficeSPF
@@ -489,6 +493,7 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
         let recipients = recipientsFor(envelope)
         let queued = queueEnvelope(envelope)
         let sinks = context.sinks
+        let mailRoot = context.deliveryAgent.configuration.mailRoot
         if let authenticator = mailAuthenticator {
             // The real sink opens at commit (on the storage pool), once the results are known; all it needs is fixed now.
             return MailAuthenticationSink(
@@ -500,7 +505,7 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
                 logSink: context.environment.logSink, sessionID: sessionID
             ) { quarantine in
                 sinks.open(
-                    envelope: messageEnvelope, recipients: quarantine ? Self.junkFolders(recipients) : recipients,
+                    envelope: messageEnvelope, recipients: quarantine ? Self.junkFolders(recipients, mailRoot: mailRoot) : recipients,
                     queued: queued, trace: trace)
             }
         }
@@ -515,10 +520,21 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
     }
 
     /// The recipients with every local copy sent to the user's `.Junk` Maildir++ folder (DMARC quarantine).
-    static func junkFolders(_ recipients: [ResolvedRecipient]) -> [ResolvedRecipient] {
+    /// Runs on the storage pool: a missing `.Junk` is made a Maildir++ folder (directories created without
+    /// following links, inside `mailRoot`, plus the `maildirfolder` marker); anything already at that name is
+    /// left to the delivery's own checks.
+    static func junkFolders(_ recipients: [ResolvedRecipient], mailRoot: String) -> [ResolvedRecipient] {
         recipients.map { recipient in
-            ResolvedRecipient(address: recipient.address, mailboxes: recipient.mailboxes.map {
-                DeliveryMailbox(user: $0.user, maildir: $0.maildir, folder: $0.maildir.folder(named: "Junk"))
+            ResolvedRecipient(address: recipient.address, mailboxes: recipient.mailboxes.map { mailbox in
+                let junk = mailbox.maildir.folder(named: "Junk")
+                var status = stat()
+                if let junk, lstat(junk.path, &status) != 0, errno == ENOENT,
+                    (try? mailbox.maildir.openHandle(inside: mailRoot)) != nil, (try? junk.openHandle(inside: mailRoot)) != nil
+                {
+                    let marker = open(junk.path + "/maildirfolder", O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
+                    if marker >= 0 { close(marker) }
+                }
+                return DeliveryMailbox(user: mailbox.user, maildir: mailbox.maildir, folder: junk)
             })
         }
     }

@@ -245,6 +245,7 @@ struct MailAuthenticationLiveTests {
         #expect(office.messages(for: "alice@example.test").isEmpty)
         let stored = try String(contentsOfFile: maildir + "/.Junk/new/" + #require(junk.first), encoding: .utf8)
         #expect(stored.contains("dmarc=fail (p=quarantine dis=quarantine) header.from=junk.test"))
+        #expect(FileManager.default.fileExists(atPath: maildir + "/.Junk/maildirfolder"))
     }
 
     @Test func spfRejectFailRefusesAtMailFromWithTheExplanation() throws {
