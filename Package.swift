@@ -45,7 +45,7 @@ let package = Package(
             dependencies: [
                 "PostOfficeCore", "PostOfficeMaildir", "PostOfficeAccounts", "PostOfficeDelivery",
                 "PostOfficeSMTP", "PostOfficeSMTPClient", "PostOfficePOP3", "PostOfficeTLS", "PostOfficeQueue", "PostOfficeDNS",
-                "PostOfficeDSN", "CLinuxEvents",
+                "PostOfficeDSN", "PostOfficeSPF", "PostOfficeDKIM", "CLinuxEvents",
             ],
             swiftSettings: strict
         ),
@@ -77,7 +77,7 @@ let package = Package(
         .executableTarget(
             name: "fuzz-proxy-header", dependencies: ["PostOfficeFuzzSupport", "PostOfficeCore"], swiftSettings: strict
         ),
-        .executableTarget(name: "postoffice-bench", dependencies: ["PostOffice", "PostOfficeSMTP", "PostOfficePOP3"]),
+        .executableTarget(name: "postoffice-bench", dependencies: ["PostOffice", "PostOfficeSMTP", "PostOfficePOP3", "PostOfficeDKIM"]),
 
         .testTarget(name: "PostOfficeCoreTests", dependencies: ["PostOfficeCore"]),
         .testTarget(name: "PostOfficeMaildirTests", dependencies: ["PostOfficeMaildir"]),
@@ -97,7 +97,8 @@ let package = Package(
         .testTarget(name: "PostOfficeSPFTests", dependencies: ["PostOfficeSPF"], resources: [.copy("Resources")]),
         .testTarget(name: "PostOfficeDKIMTests", dependencies: ["PostOfficeDKIM", "PostOfficeCore"]),
         .testTarget(
-            name: "PostOfficeTests", dependencies: ["PostOffice", "PostOfficeTesting", "PostOfficeTLS", "PostOfficeDNS"],
+            name: "PostOfficeTests",
+            dependencies: ["PostOffice", "PostOfficeTesting", "PostOfficeTLS", "PostOfficeDNS", "PostOfficeSPF", "PostOfficeDKIM"],
             exclude: ["POP3LiveTranscripts"]),
     ]
 )

@@ -344,6 +344,34 @@ public enum ConfigurationFile {
             render: { c in c.relayCredentialsFile.map { relativePath($0, in: c) } ?? "" }),
         Key(name: "dns_servers", help: "DNS servers to ask (HOST or HOST:PORT, comma separated) instead of /etc/resolv.conf.",
             apply: { c, v throws(KeyError) in c.dnsServers = list(v) }, render: { $0.dnsServers.joined(separator: ", ") }),
+        Key(name: "mail_authentication", help: "Check SPF, DKIM and DMARC on port 25 mail and add Authentication-Results (yes/no).",
+            apply: { c, v throws(KeyError) in c.mailAuthentication = try bool(v) }, render: { $0.mailAuthentication ? "yes" : "no" }),
+        Key(name: "mail_authentication_skip_networks", help: "Client networks (CIDR) whose mail is not checked (default loopback).",
+            apply: { c, v throws(KeyError) in c.mailAuthenticationSkipNetworks = try networks(v) },
+            render: { $0.mailAuthenticationSkipNetworks.map(\.description).joined(separator: ", ") }),
+        Key(name: "authserv_id", help: "The authserv-id of our Authentication-Results headers (default: hostname).",
+            apply: { c, v throws(KeyError) in
+                c.authservID = v.isEmpty ? nil : try hostName(v)
+            }, render: { $0.authservID ?? "" }),
+        Key(name: "spf_policy", help: "tag (record the SPF result) or reject-fail (refuse SPF fail with 550 5.7.23).",
+            apply: { c, v throws(KeyError) in
+                guard ["tag", "reject-fail"].contains(v) else { throw KeyError(message: "expected tag or reject-fail, got '\(v)'") }
+                c.rejectsSPFFail = v == "reject-fail"
+            }, render: { $0.rejectsSPFFail ? "reject-fail" : "tag" }),
+        Key(name: "dmarc_policy", help: "tag (record the DMARC result) or enforce (p=reject: 550 5.7.1; p=quarantine: .Junk folder).",
+            apply: { c, v throws(KeyError) in
+                guard ["tag", "enforce"].contains(v) else { throw KeyError(message: "expected tag or enforce, got '\(v)'") }
+                c.enforcesDMARC = v == "enforce"
+            }, render: { $0.enforcesDMARC ? "enforce" : "tag" }),
+        Key(name: "spf_received_header", help: "Also add a Received-SPF header to checked mail (yes/no).",
+            apply: { c, v throws(KeyError) in c.addsReceivedSPFHeader = try bool(v) }, render: { $0.addsReceivedSPFHeader ? "yes" : "no" }),
+        Key(name: "public_suffix_list", help: "The Public Suffix List file DMARC uses (Debian package publicsuffix).",
+            apply: { c, v throws(KeyError) in c.publicSuffixListPath = path(v, in: c) }, render: { relativePath($0.publicSuffixListPath, in: $0) }),
+        Key(name: "mail_authentication_timeout", help: "Seconds all DNS lookups of one SPF or DKIM/DMARC check may take (then temperror).",
+            apply: { c, v throws(KeyError) in
+                guard let seconds = Int(v), (1...300).contains(seconds) else { throw KeyError(message: "'\(v)' is not 1...300 seconds") }
+                c.mailAuthenticationTimeoutSeconds = seconds
+            }, render: { String($0.mailAuthenticationTimeoutSeconds) }),
         Key(name: "queue_run_interval", help: "Seconds between scans of the outbound queue for mail that is due (new mail goes at once).",
             apply: { c, v throws(KeyError) in
                 guard let seconds = Int(v), (1...86400).contains(seconds) else { throw KeyError(message: "'\(v)' is not 1...86400 seconds") }

@@ -141,7 +141,7 @@ struct DNSTransport: Sendable {
         }
     }
 
-    private static func monotonicMilliseconds() -> Int {
+    static func monotonicMilliseconds() -> Int {
         var time = timespec()
         clock_gettime(CLOCK_MONOTONIC, &time)
         return Int(time.tv_sec) * 1000 + Int(time.tv_nsec) / 1_000_000

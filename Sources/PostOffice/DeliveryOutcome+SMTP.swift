@@ -7,7 +7,8 @@ import PostOfficeSMTP
 
 extension DeliveryOutcome {
     /// The SMTP engine's decision for this outcome: 250 when delivered; 452 for storage shortages (4.2.2
-    /// mailbox full, 4.3.1 disk full; RFC 5321 §4.2.2), else 451; 552 for a message too big (5.3.4) or over quota (5.2.2), else 554.
+    /// mailbox full, 4.3.1 disk full; RFC 5321 §4.2.2), else 451; 552 for a message too big (5.3.4) or over quota
+    /// (5.2.2), 550 for a security or policy refusal (5.7.x, RFC 7372 / RFC 7489 §6.7), else 554.
     var smtpDecision: SMTPDecision {
         switch self {
         case .delivered:
@@ -18,7 +19,8 @@ extension DeliveryOutcome {
         case .permanentFailure(let code, let text):
             // 552: exceeded storage allocation (RFC 5321 §4.2.3) — too big, or over quota (5.2.2, RFC 3463 §3.3).
             let storage = code == EnhancedStatusCode(5, 3, 4) || code == EnhancedStatusCode(5, 2, 2)
-            return .reject(SMTPReply(storage ? 552 : 554, code, text))
+            let reply = storage ? 552 : code.subject == 7 ? 550 : 554
+            return .reject(SMTPReply(reply, code, text))
         }
     }
 }

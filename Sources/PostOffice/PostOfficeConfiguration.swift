@@ -129,6 +129,26 @@ public struct PostOfficeConfiguration: Sendable {
     /// Deliver a warning to a user once their usage reaches this percentage of their quota, and again only
     /// after it has been below it (`quota_warning`; nil or 0: none).
     public var quotaWarningPercent: Int?
+    /// Check SPF, DKIM and DMARC on mail arriving on the SMTP (port 25) listeners and record the results in an
+    /// `Authentication-Results:` header ([RFC 8601](https://www.rfc-editor.org/rfc/rfc8601)). Never for
+    /// submission, authenticated users, ``relayNetworks`` or ``mailAuthenticationSkipNetworks``. Default on.
+    public var mailAuthentication = true
+    /// Clients whose mail is not checked (default loopback: local scripts and re-injecting filters).
+    public var mailAuthenticationSkipNetworks: [NetworkRange] = NetworkRange.loopback
+    /// Our authserv-id in `Authentication-Results:` (RFC 8601 §2.5); nil: ``hostname``.
+    public var authservID: String?
+    /// `spf_policy = reject-fail`: refuse MAIL FROM with 550 5.7.23 when SPF says `fail` (default: only tag).
+    public var rejectsSPFFail = false
+    /// `dmarc_policy = enforce`: refuse `p=reject` failures with 550 5.7.1 and file `p=quarantine` failures
+    /// into the recipients' `.Junk` folder (default: only tag).
+    public var enforcesDMARC = false
+    /// Add a `Received-SPF:` header (RFC 7208 §9.1) too.
+    public var addsReceivedSPFHeader = false
+    /// The Public Suffix List DMARC uses to find Organizational Domains (Debian package `publicsuffix`).
+    public var publicSuffixListPath = "/usr/share/publicsuffix/public_suffix_list.dat"
+    /// Seconds the DNS lookups of one check (SPF at MAIL FROM; DKIM keys and DMARC after DATA) may take in
+    /// all; lookups past it count as temporary DNS errors (temperror, never a rejection).
+    public var mailAuthenticationTimeoutSeconds = 20
     /// A file the CLI appends its log to, besides standard error (reopened on SIGHUP for logrotate).
     /// Used by the CLI; an embedder passes its own ``LogSink``.
     public var logFile: String?

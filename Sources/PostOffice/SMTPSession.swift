@@ -2,10 +2,15 @@
 // sender and recipient decisions through the router (off the event loop when embedder hooks may block),
 // streaming the body into a message sink, and the durable commit on the storage pool.
 
+#if canImport(Glibc)
+import Glibc
+#endif
 import PostOfficeCore
 import PostOfficeDelivery
+import PostOfficeMaildir
 import PostOfficeQueue
 import PostOfficeSMTP
+import PostOfficeSPF
 import PostOfficeTLS
 
 /// Confined to its connection's event loop, which is what makes the unchecked Sendable sound.
@@ -37,6 +42,10 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
     private var authenticatedUser: MailAddress?
     /// The client is in `relay_networks`: it may send to other domains without AUTH.
     private let isTrustedNetwork: Bool
+    /// The client is in `mail_authentication_skip_networks`.
+    private let skipsMailAuthentication: Bool
+    /// The SPF result of the current transaction, checked at MAIL FROM.
+    private var spfOutcome: SPFOutcome?
 
     init(
         context: ServerContext, sessionID: String, admission: ConnectionRegistry.Admission,
@@ -50,6 +59,7 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
         let settings = context.configuration
         self.settings = settings
         isTrustedNetwork = settings.relayNetworks.contains(address: peer)
+        skipsMailAuthentication = settings.mailAuthenticationSkipNetworks.contains(address: peer)
         var configuration = SMTPServerConfiguration(hostname: settings.hostname, limits: settings.limits)
         configuration.greeting = "\(settings.hostname) ESMTP PostOffice"
         // STARTTLS is offered only on a plaintext port with a certificate (RFC 3207 §4).
@@ -215,6 +225,12 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
                 }
                 let request = SenderRequest(reversePath: sender, client: connection.peer, heloName: engine.heloName ?? "")
                 let router = context.router
+                spfOutcome = nil
+                if let authenticator = mailAuthenticator {
+                    // SPF (RFC 7208) for MAIL FROM, HELO for <>: DNS waits, so on the storage pool.
+                    checkSPF(sender, authenticator, request, rest: Array(actions[index...]), connection)
+                    return
+                }
                 guard router.mayBlock else {
                     actions += engine.resolveSender(router.decide(sender: request, session: sessionID))
                     continue
@@ -323,6 +339,53 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
                 connection.startTLS(context: tlsContext)
             }
         }
+    }
+
+    /// The checker when this session's mail is checked: port 25, not logged in, not from relay_networks or
+    /// mail_authentication_skip_networks, and mail_authentication on.
+    private var mailAuthenticator: MailAuthenticator? {
+        guard spec.service == .smtp, settings.mailAuthentication, authenticatedUser == nil, !isTrustedNetwork,
+            !skipsMailAuthentication
+        else { return nil }
+        return context.mailAuthenticator
+    }
+
+    /// Checks SPF at MAIL FROM on the storage pool, then (unless `spf_policy = reject-fail` refuses a fail)
+    /// takes the router's decision there too, and carries on with the engine.
+    private func checkSPF(
+        _ sender: MailAddress?, _ authenticator: MailAuthenticator, _ request: SenderRequest, rest: [SMTPAction],
+        _ connection: Connection
+    ) {
+        let helo = engine.heloName ?? ""
+        let client = connection.peer.host
+        let receiver = settings.authservID ?? settings.hostname
+        let now = context.environment.clock.now().seconds
+        let timeout = settings.mailAuthenticationTimeoutSeconds
+        let rejectsFail = settings.rejectsSPFFail
+        let router = context.router
+        suspend(rest, connection) { [sessionID] () -> (SPFOutcome?, SMTPDecision) in
+            let outcome = authenticator.checkSPF(
+                reversePath: sender, helo: helo, client: client, receiver: receiver, now: now, timeoutSeconds: timeout)
+            if rejectsFail, let outcome, outcome.result == .fail {
+                let explanation = Self.replyText(outcome.explanation ?? "SPF fail")
+                return (outcome, .reject(SMTPReply(
+                    550, EnhancedStatusCode(5, 7, 23),
+                    "SPF check failed for \(outcome.request.domain): \(explanation) (RFC 7208; the domain owner must list this host in SPF)")))
+            }
+            return (outcome, router.decide(sender: request, session: sessionID))
+        } resume: { [self] (outcome, decision) in
+            spfOutcome = outcome
+            context.environment.log(.info, "smtp.spf", connection, [
+                "client": client, "result": outcome?.result.rawValue ?? "none", "domain": outcome?.request.domain ?? "",
+                "identity": outcome?.request.identity.rawValue ?? "", "problem": outcome?.problem ?? "",
+            ])
+            return engine.resolveSender(decision)
+        }
+    }
+
+    /// Text from DNS made safe for an SMTP reply line: printable ASCII, at most 200 characters.
+    private static func replyText(_ text: String) -> String {
+        String(String(text.unicodeScalars.map { $0.value >= 32 && $0.value < 127 ? Character($0) : " " }).prefix(200))
     }
 
     /// Runs a decision that may block (an embedder's hook) on the storage pool with the session suspended,
@@ -439,7 +502,8 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
         }
     }
 
-    /// Opens the message sink for the engine's envelope, with the trace facts for the Received: header.
+    /// Opens the message sink for the engine's envelope, with the trace facts for the Received: header; for
+    /// checked mail, a ``MailAuthenticationSink`` that opens the real one once the results are known.
     private func openSink(_ envelope: SMTPEnvelope, _ connection: Connection) -> any MessageSink {
         let queueID = context.sinks.makeQueueID()
         let trace = TraceInfo(
@@ -451,10 +515,28 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
                 + (authenticatedUser == nil ? "" : "A"),
             tlsDescription: connection.tlsDescription, hostname: settings.hostname,
             timeZoneOffsetMinutes: context.environment.timeZoneOffsetMinutes)
-        let sink = context.sinks.open(
-            envelope: MessageEnvelope(
-                sessionID: sessionID, queueID: queueID, reversePath: envelope.reversePath, recipients: envelope.recipients),
-            recipients: recipientsFor(envelope), queued: queueEnvelope(envelope), trace: trace)
+        let messageEnvelope = MessageEnvelope(
+            sessionID: sessionID, queueID: queueID, reversePath: envelope.reversePath, recipients: envelope.recipients)
+        let recipients = recipientsFor(envelope)
+        let queued = queueEnvelope(envelope)
+        let sinks = context.sinks
+        let mailRoot = context.deliveryAgent.configuration.mailRoot
+        if let authenticator = mailAuthenticator {
+            // The real sink opens at commit (on the storage pool), once the results are known; all it needs is fixed now.
+            return MailAuthenticationSink(
+                settings: MailAuthenticationSink.Settings(
+                    authservID: settings.authservID ?? settings.hostname, addsReceivedSPFHeader: settings.addsReceivedSPFHeader,
+                    enforcesDMARC: settings.enforcesDMARC, timeoutSeconds: settings.mailAuthenticationTimeoutSeconds),
+                authenticator: authenticator, spf: spfOutcome, now: context.environment.clock.now().seconds,
+                spoolDirectory: context.authenticationSpoolDirectory, spoolName: "auth-\(queueID)",
+                logSink: context.environment.logSink, sessionID: sessionID
+            ) { quarantine in
+                sinks.open(
+                    envelope: messageEnvelope, recipients: quarantine ? Self.junkFolders(recipients, mailRoot: mailRoot) : recipients,
+                    queued: queued, trace: trace)
+            }
+        }
+        let sink = sinks.open(envelope: messageEnvelope, recipients: recipients, queued: queued, trace: trace)
         // RFC 6409 §8: a submission server completes a message that lacks Date: or Message-ID:.
         guard authenticatedUser != nil else { return sink }
         let now = context.environment.clock.now()
@@ -462,6 +544,26 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
             wrapping: sink,
             date: MailDateFormatter.format(seconds: now.seconds, offsetMinutes: context.environment.timeZoneOffsetMinutes),
             messageID: "<\(now.seconds).\(context.environment.random.token(length: 16))@\(settings.hostname)>")
+    }
+
+    /// The recipients with every local copy sent to the user's `.Junk` Maildir++ folder (DMARC quarantine).
+    /// Runs on the storage pool: a missing `.Junk` is made a Maildir++ folder (directories created without
+    /// following links, inside `mailRoot`, plus the `maildirfolder` marker); anything already at that name is
+    /// left to the delivery's own checks.
+    static func junkFolders(_ recipients: [ResolvedRecipient], mailRoot: String) -> [ResolvedRecipient] {
+        recipients.map { recipient in
+            ResolvedRecipient(address: recipient.address, mailboxes: recipient.mailboxes.map { mailbox in
+                let junk = mailbox.maildir.folder(named: "Junk")
+                var status = stat()
+                if let junk, lstat(junk.path, &status) != 0, errno == ENOENT,
+                    (try? mailbox.maildir.openHandle(inside: mailRoot)) != nil, (try? junk.openHandle(inside: mailRoot)) != nil
+                {
+                    let marker = open(junk.path + "/maildirfolder", O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
+                    if marker >= 0 { close(marker) }
+                }
+                return DeliveryMailbox(user: mailbox.user, maildir: mailbox.maildir, folder: junk)
+            })
+        }
     }
 
     /// The queue's envelope for the remote recipients, with their DSN parameters (RFC 3461), or nil.

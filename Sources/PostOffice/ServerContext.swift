@@ -13,6 +13,7 @@ import PostOfficeDelivery
 import PostOfficeMaildir
 import PostOfficeQueue
 import PostOfficeSMTPClient
+import PostOfficeSPF
 import PostOfficeTLS
 
 final class ServerContext: @unchecked Sendable {
@@ -28,6 +29,10 @@ final class ServerContext: @unchecked Sendable {
     let sinks: MessageSinks
     let octetCache = OctetCache()
     let submissionLimiter: SubmissionRateLimiter
+    /// SPF, DKIM and DMARC for inbound mail; nil when `mail_authentication` was off at start.
+    let mailAuthenticator: MailAuthenticator?
+    /// Where messages being checked are held once they outgrow memory.
+    let authenticationSpoolDirectory: String
     /// Schedules outbound delivery; nil when `deliversOutbound` is off.
     let queueManager: QueueManager?
     /// What sessions and the queue count, served at `GET /metrics` (`metrics_listen`).
@@ -76,6 +81,14 @@ final class ServerContext: @unchecked Sendable {
         // transport_maps and the credentials file are read now: a bad line or a readable password file
         // refuses the start.
         let routingSettings = configuration.deliversOutbound ? try OutboundRouting.Settings(configuration) : nil
+        authenticationSpoolDirectory = configuration.dataDirectory + "/spool"
+        if configuration.mailAuthentication {
+            try FileSystem.createDirectory(atPath: authenticationSpoolDirectory)
+            MailAuthenticationSink.removeStaleSpoolFiles(in: authenticationSpoolDirectory, now: clock.now().seconds)
+            mailAuthenticator = Self.makeMailAuthenticator(configuration, environment: environment)
+        } else {
+            mailAuthenticator = nil
+        }
         // Last, so a configuration error above leaves no threads behind.
         let core = try IOCore()
         io = core
@@ -131,17 +144,7 @@ final class ServerContext: @unchecked Sendable {
         _ queue: QueueStore, _ configuration: PostOfficeConfiguration, routing routingSettings: OutboundRouting.Settings,
         io: IOCore, environment: ServerEnvironment, agent: LocalDeliveryAgent, metrics: ServerMetrics
     ) -> (manager: QueueManager, routing: OutboundRouting) {
-        // resolv.conf, unless dns_servers names the servers to ask.
-        var dns = DNSResolverConfiguration(resolvConf: (try? AccountsFile.read("/etc/resolv.conf")) ?? "")
-        if !configuration.dnsServers.isEmpty {
-            // Named servers replace resolv.conf's entirely; if they do not parse, ask nobody rather than
-            // fall back to servers the configuration meant to avoid.
-            if let named = try? dns.overridingServers(configuration.dnsServers) {
-                dns = named
-            } else if let nobody = try? DNSResolverConfiguration(servers: [], timeoutSeconds: 1, attempts: 1) {
-                dns = nobody
-            }
-        }
+        let dns = dnsConfiguration(configuration)
         var localNames: Set<DNSName> = []
         for name in [configuration.hostname] + configuration.domains {
             if let parsed = try? DNSName(name) { localNames.insert(parsed) }
@@ -164,6 +167,42 @@ final class ServerContext: @unchecked Sendable {
             clock: environment.clock, random: environment.random, logSink: environment.logSink, settings: settings,
             metrics: metrics)
         return (manager, routing)
+    }
+
+    /// The resolver settings: resolv.conf, unless dns_servers names the servers to ask.
+    static func dnsConfiguration(_ configuration: PostOfficeConfiguration) -> DNSResolverConfiguration {
+        var dns = DNSResolverConfiguration(resolvConf: (try? AccountsFile.read("/etc/resolv.conf")) ?? "")
+        if !configuration.dnsServers.isEmpty {
+            // Named servers replace resolv.conf's entirely; if they do not parse, ask nobody rather than
+            // fall back to servers the configuration meant to avoid.
+            if let named = try? dns.overridingServers(configuration.dnsServers) {
+                dns = named
+            } else if let nobody = try? DNSResolverConfiguration(servers: [], timeoutSeconds: 1, attempts: 1) {
+                dns = nobody
+            }
+        }
+        return dns
+    }
+
+    /// The inbound checks with their own DNS cache and the Public Suffix List (without the file, every
+    /// domain's Organizational Domain is its last two labels, and the log says so).
+    private static func makeMailAuthenticator(
+        _ configuration: PostOfficeConfiguration, environment: ServerEnvironment
+    ) -> MailAuthenticator {
+        let list: PublicSuffixList
+        if let text = try? AccountsFile.read(configuration.publicSuffixListPath) {
+            list = PublicSuffixList(parsing: text)
+        } else {
+            environment.logSink.log(LogRecord(.warning, "mail_authentication.no_public_suffix_list", [
+                ("path", configuration.publicSuffixListPath),
+                ("effect", "DMARC takes the last two labels as the Organizational Domain; install publicsuffix or set public_suffix_list"),
+            ]))
+            list = PublicSuffixList(rules: [])
+        }
+        let transport = DNSTransport(
+            configuration: dnsConfiguration(configuration), random: environment.random,
+            cache: DNSCache(capacity: 10_000, clock: environment.clock))
+        return MailAuthenticator(transport: transport, publicSuffixList: list, random: environment.random)
     }
 
     /// The outbound queue, when outbound delivery is on (`queue_directory`).

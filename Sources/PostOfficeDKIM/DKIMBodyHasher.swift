@@ -30,7 +30,33 @@ public struct DKIMBodyHasher: Sendable {
     /// Adds body bytes (as transmitted: lines end in CRLF; a bare LF is taken as a line end too).
     public mutating func update(_ bytes: some Sequence<UInt8>) {
         precondition(!finished, "DKIMBodyHasher updated after finalize")
-        for byte in bytes { consume(byte) }
+        // Called from other modules this generic is not specialized: iterating `bytes` itself would go through
+        // witness tables per byte (most of a 10 KB verify's time). Contiguous storage is looped over directly.
+        let done: Void? = bytes.withContiguousStorageIfAvailable { update(contiguous: $0) }
+        if done == nil { Array(bytes).withUnsafeBufferPointer { update(contiguous: $0) } }
+    }
+
+    /// The state machine byte by byte, except that after an ordinary byte (not CR, LF, or relaxed's
+    /// white space) the rest of its run is copied in one go: the same output, a fraction of the work.
+    private mutating func update(contiguous buffer: UnsafeBufferPointer<UInt8>) {
+        let relaxed = canonicalization == .relaxed
+        var index = 0
+        while index < buffer.count {
+            let byte = buffer[index]
+            index += 1
+            consume(byte)
+            guard !pendingCR, !pendingSpace, lineHasContent, byte != 10 else { continue }
+            var end = index
+            while end < buffer.count {
+                let next = buffer[end]
+                if next == 13 || next == 10 || (relaxed && (next == 32 || next == 9)) { break }
+                end += 1
+            }
+            if end > index {
+                emit(UnsafeBufferPointer(rebasing: buffer[index..<end]))
+                index = end
+            }
+        }
     }
 
     /// The body hash; call once, after the last `update`.
@@ -107,6 +133,19 @@ public struct DKIMBodyHasher: Sendable {
         defer { canonicalLength += 1 }
         if let lengthLimit, canonicalLength >= lengthLimit { return }
         staged.append(byte)
+        if staged.count >= Self.stageSize { flushStage() }
+    }
+
+    /// `emit` for a run of bytes.
+    private mutating func emit(_ run: UnsafeBufferPointer<UInt8>) {
+        defer { canonicalLength += run.count }
+        var kept = run
+        if let lengthLimit {
+            let room = max(0, lengthLimit - canonicalLength)
+            if room < run.count { kept = UnsafeBufferPointer(rebasing: run[0..<room]) }
+        }
+        guard !kept.isEmpty else { return }
+        staged.append(contentsOf: kept)
         if staged.count >= Self.stageSize { flushStage() }
     }
 

@@ -67,6 +67,13 @@ public struct DKIMVerifier: Sendable {
     /// Adds message bytes, as received (lines end in CRLF), in any split.
     public mutating func receive(_ bytes: some Collection<UInt8>) {
         precondition(!finished, "DKIMVerifier.receive after finish")
+        // One concrete type inside: a generic called from another module is not specialized, and per-byte
+        // iteration through witness tables cost more than the hashing itself.
+        let done: Void? = bytes.withContiguousStorageIfAvailable { receive(contiguous: $0) }
+        if done == nil { Array(bytes).withUnsafeBufferPointer { receive(contiguous: $0) } }
+    }
+
+    private mutating func receive(contiguous bytes: UnsafeBufferPointer<UInt8>) {
         if inBody {
             updateHashers(bytes)
             return

@@ -1,7 +1,8 @@
 // MicroBenchmarks: `postoffice-bench micro` — the protocol engines and storage helpers timed in memory,
-// without sockets or disk: SMTP command handling, DATA decoding, POP3 byte-stuffing, Maildir name parsing
-// and CRLF→LF conversion. Run it from a release build; debug numbers are meaningless.
+// without sockets or disk: SMTP command handling, DATA decoding, POP3 byte-stuffing, Maildir name parsing,
+// CRLF→LF conversion and DKIM verification (MicroBenchmarks+DKIM.swift). Run it from a release build.
 
+import PostOfficeDKIM
 import PostOfficeDelivery
 import PostOfficeMaildir
 import PostOfficePOP3
@@ -37,16 +38,20 @@ struct MicroBenchmarks {
         for size in [1024, 100 * 1024] {
             record(lineEndingConversion(size: size, &sink))
         }
+        for keyType in DKIMKeyType.allCases {
+            record(dkimVerification(keyType, &sink))
+            record(signatureCheckAlone(keyType, &sink))
+        }
         if sink == 42 { print("") }  // keeps `sink` (and so the measured work) alive
         return results
     }
 
-    private func count(_ base: Int) -> Int { max(1, Int(Double(base) * scale)) }
+    func count(_ base: Int) -> Int { max(1, Int(Double(base) * scale)) }
 
-    private static func label(_ size: Int) -> String { size >= 1024 ? "\(size / 1024) KB" : "\(size) B" }
+    static func label(_ size: Int) -> String { size >= 1024 ? "\(size / 1024) KB" : "\(size) B" }
 
     /// Feeds `bytes` in read-sized chunks.
-    private static func chunks(_ bytes: [UInt8]) -> [ArraySlice<UInt8>] {
+    static func chunks(_ bytes: [UInt8]) -> [ArraySlice<UInt8>] {
         stride(from: 0, to: bytes.count, by: chunkSize).map { bytes[$0..<min($0 + chunkSize, bytes.count)] }
     }
 

@@ -1,0 +1,53 @@
+// MailAuthenticator: the server's SPF, DKIM and DMARC checks of inbound mail. It drives the sans-I/O
+// engines (PostOfficeSPF, PostOfficeDKIM) with our resolver; every call blocks on DNS, so it runs on the
+// storage pool (as MX lookups do), each check bounded by `mail_authentication_timeout`.
+
+import PostOfficeCore
+import PostOfficeDKIM
+import PostOfficeDNS
+import PostOfficeSPF
+
+/// The checks shared by the sessions of one server.
+final class MailAuthenticator: Sendable {
+    let transport: DNSTransport
+    let publicSuffixList: PublicSuffixList
+    let random: any RandomSource
+
+    init(transport: DNSTransport, publicSuffixList: PublicSuffixList, random: any RandomSource) {
+        self.transport = transport
+        self.publicSuffixList = publicSuffixList
+        self.random = random
+    }
+
+    /// check_host() for the MAIL FROM identity, or HELO's when the reverse-path is `<>`
+    /// ([RFC 7208 §2.3–2.4](https://www.rfc-editor.org/rfc/rfc7208#section-2.3)); nil when the client
+    /// address is not an IP address (nothing to check).
+    func checkSPF(
+        reversePath: MailAddress?, helo: String, client: String, receiver: String, now: Int, timeoutSeconds: Int
+    ) -> SPFOutcome? {
+        guard let address = SPFIPAddress(client) else { return nil }
+        var request = SPFRequest(
+            mailFrom: reversePath?.description ?? "", helo: helo, clientAddress: address, receiver: receiver, timestamp: now)
+        request.defaultExplanation = "the SPF record of \(request.domain) does not permit \(address) to send its mail"
+        let resolver = PolicyDNSResolver(transport: transport, timeoutSeconds: timeoutSeconds)
+        return SPFEvaluation.evaluate(request) { resolver.answer($0) }
+    }
+
+    /// Fetches the keys of a finished verifier's signatures, then evaluates DMARC for `fromDomain` with them
+    /// and the SPF outcome ([RFC 7489 §6.6](https://www.rfc-editor.org/rfc/rfc7489#section-6.6)).
+    func verify(
+        _ verifier: inout DKIMVerifier, fromDomain: String?, spf: SPFOutcome?, timeoutSeconds: Int
+    ) -> (dkim: [DKIMResult], dmarc: DMARCOutcome?) {
+        let resolver = PolicyDNSResolver(transport: transport, timeoutSeconds: timeoutSeconds)
+        for query in verifier.keyQueries { verifier.provideKey(resolver.key(query), for: query) }
+        let dkim = verifier.results()
+        guard let fromDomain else { return (dkim, nil) }
+        let request = DMARCRequest(
+            fromDomain: fromDomain, spfResult: spf?.result ?? .none, spfDomain: spf?.request.domain ?? "",
+            dkimResults: dkim.compactMap { result in
+                result.domain.map { DMARCRequest.DKIMResult(domain: $0, passed: result.status == .pass) }
+            },
+            publicSuffixList: publicSuffixList, sample: Int(random.next() % 100))
+        return (dkim, DMARCEvaluation.evaluate(request) { resolver.answer($0) })
+    }
+}

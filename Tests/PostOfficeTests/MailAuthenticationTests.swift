@@ -1,0 +1,350 @@
+// MailAuthenticationTests: SPF, DKIM and DMARC on inbound mail. Unit tests of the Authentication-Results
+// header, the authserv-id reader and the forged-header removal; live tests against dnsmasq serving SPF,
+// DKIM key and DMARC TXT records to a real server (pass, p=reject refused, p=quarantine into .Junk, DNS down
+// gives temperror and the mail is accepted, spf_policy = reject-fail). Needs apt package dnsmasq-base.
+
+import Foundation
+import PostOfficeCore
+import PostOfficeDKIM
+import PostOfficeDelivery
+import PostOfficeSPF
+import PostOfficeTesting
+import Testing
+@testable import PostOffice
+
+/// Collects what a sink is given.
+final class CollectingSink: MessageSink, @unchecked Sendable {
+    private(set) var bytes: [UInt8] = []
+    func append(_ bytes: [UInt8]) { self.bytes += bytes }
+    func commit() -> DeliveryOutcome { .delivered([]) }
+    func abort() {}
+    var text: String { String(decoding: bytes, as: UTF8.self) }
+}
+
+struct AuthenticationResultsHeaderTests {
+    static let client = SPFIPAddress("192.0.2.1")!
+
+    @Test func composesOneFieldWithEveryResultOnItsOwnLine() {
+        let spf = SPFOutcome(
+            result: .pass, mechanism: "ip4:192.0.2.0/24",
+            request: SPFRequest(mailFrom: "alice@example.org", helo: "mail.example.org", clientAddress: Self.client))
+        let dkim = [
+            DKIMResult(status: .pass, domain: "example.org", selector: "sel", signatureText: "abcdefghijkl"),
+            DKIMResult(status: .fail, reason: .bodyHashMismatch, domain: "other.example", selector: "s2"),
+        ]
+        let dmarc = DMARCEvaluation.evaluate(DMARCRequest(
+            fromDomain: "example.org", spfResult: .pass, spfDomain: "example.org",
+            dkimResults: [.init(domain: "example.org", passed: true)], publicSuffixList: PublicSuffixList(rules: ["org"]))
+        ) { question in
+            question.name == "_dmarc.example.org" ? .records([.txt("v=DMARC1; p=reject")]) : .nxdomain
+        }
+        let header = AuthenticationResultsHeader(authservID: "mx.example.net", spf: spf, dkim: dkim, dmarc: dmarc)
+        #expect(header.field == """
+            Authentication-Results: mx.example.net;\r
+            \tspf=pass smtp.mailfrom=alice@example.org;\r
+            \tdkim=pass header.d=example.org header.s=sel header.b=abcdefgh;\r
+            \tdkim=fail reason="body hash mismatch" header.d=other.example header.s=s2;\r
+            \tdmarc=pass (p=reject dis=none) header.from=example.org\r
+
+            """)
+    }
+
+    @Test func heloIdentityAndMissingFromAndNothingChecked() {
+        let spf = SPFOutcome(result: .temperror, request: SPFRequest(mailFrom: "", helo: "relay.example.org", clientAddress: Self.client))
+        let header = AuthenticationResultsHeader(
+            authservID: "mx.test", spf: spf, dkim: [.none], dmarc: nil, dmarcProblem: "no From: field")
+        #expect(header.entries == ["spf=temperror smtp.helo=relay.example.org", "dkim=none", "dmarc=permerror (no From: field)"])
+        #expect(AuthenticationResultsHeader(authservID: "mx.test", dkim: []).field == "Authentication-Results: mx.test; none\r\n")
+    }
+
+    @Test(arguments: [
+        (" mx.test; spf=pass", "mx.test"),
+        (" MX.Test;\r\n\tdkim=pass", "mx.test"),
+        (" (a comment (nested)) mx.test ; none", "mx.test"),
+        ("\"mx.test\"; none", "mx.test"),
+        (" mx.test 1; none", "mx.test"),
+        ("mx.test.evil.example; spf=pass", "mx.test.evil.example"),
+        ("   ", nil),
+    ] as [(String, String?)])
+    func readsTheAuthservID(value: String, expected: String?) {
+        #expect(AuthenticationResultsHeader.authservID(ofValue: Array(value.utf8)) == expected)
+    }
+
+    static let forgedMessage = """
+        Authentication-Results: mx.test; spf=pass smtp.mailfrom=ceo@example.test\r
+        Received: from somewhere\r
+        Authentication-Results: other.example; dkim=fail\r
+        authentication-results: (forged)\r
+        \tMX.TEST; dkim=pass\r
+        \theader.d=example.test\r
+        From: Mallory <mallory@example.test>\r
+        Subject: Authentication-Results: mx.test; spf=pass\r
+        \r
+        Authentication-Results: mx.test; this is the body\r
+
+        """
+
+    /// Every split of the message gives the same result: the two fields claiming mx.test are left out.
+    @Test(arguments: [1, 3, 7, 64, 100_000])
+    func leavesOutForgedFieldsWhateverTheSplit(chunkSize: Int) {
+        let bytes = Array(Self.forgedMessage.utf8)
+        var scanner = AuthenticationHeaderScanner(authservID: "mx.test")
+        var start = 0
+        while start < bytes.count {
+            scanner.receive(Array(bytes[start..<min(bytes.count, start + chunkSize)]))
+            start += chunkSize
+        }
+        scanner.finish()
+        #expect(scanner.fromValues == [" Mallory <mallory@example.test>"])
+        #expect(scanner.forgedRanges.count == 2)
+        let sink = CollectingSink()
+        start = 0
+        while start < bytes.count {
+            let end = min(bytes.count, start + chunkSize)
+            MailAuthenticationSink.emit(bytes[start..<end], at: start, skipping: scanner.forgedRanges, to: sink)
+            start = end
+        }
+        #expect(sink.text == """
+            Received: from somewhere\r
+            Authentication-Results: other.example; dkim=fail\r
+            From: Mallory <mallory@example.test>\r
+            Subject: Authentication-Results: mx.test; spf=pass\r
+            \r
+            Authentication-Results: mx.test; this is the body\r
+
+            """)
+    }
+
+    @Test(arguments: [
+        ([" a@Example.ORG"], "example.org", nil),
+        ([" \"Smith, J\" <j@sub.example.org> (work)"], "sub.example.org", nil),
+        ([], nil, "no From: field"),
+        ([" a@example.org", " b@example.org"], nil, "2 From: fields"),
+        ([" a@example.org, b@example.net"], nil, "From: is not one address"),
+    ] as [([String], String?, String?)])
+    func findsTheFromDomain(values: [String], domain: String?, problem: String?) {
+        let found = MailAuthenticationSink.fromDomain(values)
+        #expect(found.domain == domain)
+        #expect(found.problem == problem)
+    }
+}
+
+struct MailAuthenticationSpoolTests {
+    /// Spool files a crash left (untouched for over an hour) go at start-up; fresh ones and others stay.
+    @Test func staleSpoolFilesAreRemoved() throws {
+        let directory = NSTemporaryDirectory() + "po-auth-spool-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let now = 1_800_000_000
+        for name in ["auth-old", "auth-fresh", "hook-old"] {
+            FileManager.default.createFile(atPath: directory + "/" + name, contents: Data("x".utf8))
+            let age = name.hasSuffix("old") ? 7200 : 60
+            try FileManager.default.setAttributes(
+                [.modificationDate: Date(timeIntervalSince1970: TimeInterval(now - age))], ofItemAtPath: directory + "/" + name)
+        }
+        #expect(MailAuthenticationSink.removeStaleSpoolFiles(in: directory, now: now) == 1)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory).sorted() == ["auth-fresh", "hook-old"])
+    }
+}
+
+@Suite(.enabled(if: DNSMasqServer.isInstalled, "dnsmasq is not installed (apt-get install dnsmasq-base)"))
+struct MailAuthenticationLiveTests {
+    /// A fixed Ed25519 key (RFC 8463 keys are 32-byte seeds) for the `sel._domainkey.pass.test` record.
+    static let key = try! DKIMPrivateKey(ed25519Seed: Array(repeating: 7, count: 32))
+
+    /// dnsmasq records: pass.test lets 127.0.0.1 send and signs; fail.test and junk.test allow nobody.
+    static var records: [String] {
+        [
+            "--txt-record=pass.test,v=spf1 ip4:127.0.0.1 -all",
+            "--txt-record=sel._domainkey.pass.test,\(key.keyRecord.serialized)",
+            "--txt-record=_dmarc.pass.test,v=DMARC1; p=reject",
+            "--txt-record=fail.test,v=spf1 -all",
+            "--txt-record=_dmarc.fail.test,v=DMARC1; p=reject",
+            "--txt-record=junk.test,v=spf1 -all",
+            "--txt-record=_dmarc.junk.test,v=DMARC1; p=quarantine",
+        ]
+    }
+
+    static func office(dns: String, _ configure: @escaping (inout PostOfficeConfiguration) -> Void = { _ in }) throws -> TestPostOffice {
+        try TestPostOffice(users: ["alice@example.test": "secret"]) {
+            $0.mailAuthenticationSkipNetworks = []  // the test client is on loopback
+            $0.dnsServers = [dns]
+            configure(&$0)
+        }
+    }
+
+    static func message(from: String, subject: String, extraHeaders: String = "") -> String {
+        "\(extraHeaders)From: \(from)\r\nTo: alice@example.test\r\nSubject: \(subject)\r\nDate: Sun, 6 Dec 2026 16:00:00 +0000\r\n\r\nHello.\r\n"
+    }
+
+    static func signed(_ message: String) throws -> String {
+        var signer = DKIMSigner(
+            keys: [DKIMSigningKey(privateKey: key, domain: "pass.test", selector: "sel")], time: Int(Date().timeIntervalSince1970))
+        signer.receive(Array(message.utf8))
+        return try signer.finish().joined() + message
+    }
+
+    static func send(_ office: TestPostOffice, from sender: String, _ message: String) throws -> SMTPTestReply {
+        let client = try SMTPTestClient(connectingTo: office.smtpAddress)
+        _ = try client.readReply()
+        _ = try client.command("EHLO client.pass.test")
+        return try client.sendMail(from: sender, to: ["alice@example.test"], body: message)
+    }
+
+    @Test func signedMailFromAPermittedHostPassesAndForgedResultsAreRemoved() throws {
+        let dns = try DNSMasqServer(records: Self.records)
+        let office = try Self.office(dns: "\(DNSMasqServer.host):\(dns.port)") {
+            $0.enforcesDMARC = true
+            $0.addsReceivedSPFHeader = true
+        }
+        defer { office.stop() }
+        let forged = "Authentication-Results: mx.test; spf=pass dkim=pass dmarc=pass (forged)\r\n"
+            + "Authentication-Results: upstream.example; spf=fail\r\n"
+        let message = try Self.signed(Self.message(from: "Bob <bob@pass.test>", subject: "signed", extraHeaders: forged))
+        let reply = try Self.send(office, from: "bob@pass.test", message)
+        #expect(reply.code == 250, "\(reply)")
+        let stored = try office.waitForMessage(for: "alice@example.test")
+        // Maildir files end lines in LF.
+        #expect(stored.contains("Authentication-Results: mx.test;\n\tspf=pass smtp.mailfrom=bob@pass.test;\n\tdkim=pass header.d=pass.test header.s=sel"))
+        #expect(stored.contains("\tdmarc=pass (p=reject dis=none) header.from=pass.test\n"))
+        #expect(stored.contains("Received-SPF: pass (mx.test: domain of bob@pass.test designates 127.0.0.1 as permitted sender)"))
+        #expect(!stored.contains("(forged)"))
+        #expect(stored.components(separatedBy: "Authentication-Results: mx.test").count == 2)
+        #expect(stored.contains("Authentication-Results: upstream.example; spf=fail"))
+    }
+
+    @Test(arguments: [true, false])
+    func dmarcRejectFailureIsRefusedOnlyWhenEnforced(enforced: Bool) throws {
+        let dns = try DNSMasqServer(records: Self.records)
+        let office = try Self.office(dns: "\(DNSMasqServer.host):\(dns.port)") { $0.enforcesDMARC = enforced }
+        defer { office.stop() }
+        let reply = try Self.send(office, from: "ceo@fail.test", Self.message(from: "ceo@fail.test", subject: "wire money"))
+        if enforced {
+            #expect(reply.code == 550, "\(reply)")
+            #expect(reply.enhancedCode == "5.7.1")
+            #expect(reply.lines.joined().contains("DMARC policy of fail.test"))
+            #expect(office.messages(for: "alice@example.test").isEmpty)
+        } else {
+            #expect(reply.code == 250, "\(reply)")
+            let stored = try office.waitForMessage(for: "alice@example.test")
+            #expect(stored.contains("spf=fail smtp.mailfrom=ceo@fail.test"))
+            #expect(stored.contains("dkim=none"))
+            #expect(stored.contains("dmarc=fail (p=reject dis=reject) header.from=fail.test"))
+        }
+    }
+
+    @Test func dmarcQuarantineFailureGoesToTheJunkFolder() throws {
+        let dns = try DNSMasqServer(records: Self.records)
+        let office = try Self.office(dns: "\(DNSMasqServer.host):\(dns.port)") { $0.enforcesDMARC = true }
+        defer { office.stop() }
+        let reply = try Self.send(office, from: "news@junk.test", Self.message(from: "news@junk.test", subject: "offer"))
+        #expect(reply.code == 250, "\(reply)")
+        let maildir = try #require(office.server.maildirPath(for: MailAddress("alice@example.test")!))
+        let junk = (try? FileManager.default.contentsOfDirectory(atPath: maildir + "/.Junk/new")) ?? []
+        #expect(junk.count == 1)
+        #expect(office.messages(for: "alice@example.test").isEmpty)
+        let stored = try String(contentsOfFile: maildir + "/.Junk/new/" + #require(junk.first), encoding: .utf8)
+        #expect(stored.contains("dmarc=fail (p=quarantine dis=quarantine) header.from=junk.test"))
+        #expect(FileManager.default.fileExists(atPath: maildir + "/.Junk/maildirfolder"))
+    }
+
+    @Test func spfRejectFailRefusesAtMailFromWithTheExplanation() throws {
+        let dns = try DNSMasqServer(records: Self.records)
+        let office = try Self.office(dns: "\(DNSMasqServer.host):\(dns.port)") { $0.rejectsSPFFail = true }
+        defer { office.stop() }
+        let client = try SMTPTestClient(connectingTo: office.smtpAddress)
+        _ = try client.readReply()
+        _ = try client.command("EHLO client.test")
+        let refused = try client.command("MAIL FROM:<ceo@fail.test>")
+        #expect(refused.code == 550, "\(refused)")
+        #expect(refused.enhancedCode == "5.7.23")
+        #expect(refused.lines.joined().contains("does not permit 127.0.0.1"))
+        // A pass goes on as usual.
+        #expect(try client.command("MAIL FROM:<bob@pass.test>").code == 250)
+    }
+
+    /// No DNS server: every lookup is a temporary error; even with both policies strict, the mail is accepted.
+    @Test func dnsDownGivesTemperrorAndTheMailIsAccepted() throws {
+        let office = try Self.office(dns: "\(DNSMasqServer.host):1") {
+            $0.enforcesDMARC = true
+            $0.rejectsSPFFail = true
+        }
+        defer { office.stop() }
+        let message = try Self.signed(Self.message(from: "bob@pass.test", subject: "no dns"))
+        let reply = try Self.send(office, from: "bob@pass.test", message)
+        #expect(reply.code == 250, "\(reply)")
+        let stored = try office.waitForMessage(for: "alice@example.test")
+        #expect(stored.contains("spf=temperror smtp.mailfrom=bob@pass.test"))
+        #expect(stored.contains("dkim=temperror"))
+        #expect(stored.contains("dmarc=temperror"))
+    }
+
+    /// A 300 KB message moves from memory to a spool file: its signature still verifies, the forged field is
+    /// still removed, the body arrives whole, and the spool file is gone afterwards.
+    @Test func largeMessageIsSpooledAndVerified() throws {
+        let dns = try DNSMasqServer(records: Self.records)
+        let office = try Self.office(dns: "\(DNSMasqServer.host):\(dns.port)")
+        defer { office.stop() }
+        let line = String(repeating: "0123456789", count: 7) + "\r\n"
+        let body = String(repeating: line, count: 4200) + "the end\r\n"
+        let message = try Self.signed(
+            "Authentication-Results: mx.test; dkim=pass (forged)\r\nFrom: bob@pass.test\r\nSubject: big\r\n\r\n" + body)
+        #expect(try Self.send(office, from: "bob@pass.test", message).code == 250)
+        let stored = try office.waitForMessage(for: "alice@example.test")
+        #expect(stored.contains("dkim=pass header.d=pass.test"))
+        #expect(stored.contains("dmarc=pass"))
+        #expect(!stored.contains("(forged)"))
+        #expect(stored.hasSuffix(body.replacingOccurrences(of: "\r\n", with: "\n")))
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: office.dataDirectory + "/spool")) ?? ["?"]).isEmpty)
+    }
+
+    /// A DNS server that never answers: the checks give up at mail_authentication_timeout with temperror.
+    @Test func silentDNSServerEndsInTemperrorAtTheDeadline() throws {
+        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        inet_pton(AF_INET, "127.0.53.3", &address.sin_addr)
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) + getsockname(fd, $0, &length) }
+        }
+        let office = try Self.office(dns: "127.0.53.3:\(UInt16(bigEndian: address.sin_port))") {
+            $0.mailAuthenticationTimeoutSeconds = 1
+            $0.enforcesDMARC = true
+        }
+        defer { office.stop() }
+        let message = try Self.signed(Self.message(from: "bob@pass.test", subject: "slow dns"))
+        #expect(try Self.send(office, from: "bob@pass.test", message).code == 250)
+        let stored = try office.waitForMessage(for: "alice@example.test")
+        #expect(stored.contains("spf=temperror"))
+        #expect(stored.contains("dkim=temperror"))
+        #expect(stored.contains("dmarc=temperror"))
+    }
+
+    /// Mail a user submits after logging in is not checked, even when loopback is not skipped.
+    @Test func submittedMailIsNotChecked() throws {
+        let office = try Self.office(dns: "\(DNSMasqServer.host):1")
+        defer { office.stop() }
+        let client = try SMTPTestClient(connectingTo: office.submissionAddress)
+        _ = try client.readReply()
+        _ = try client.command("EHLO client.test")
+        #expect(try client.login("alice@example.test", password: "secret").code == 235)
+        let reply = try client.sendMail(
+            from: "alice@example.test", to: ["alice@example.test"], body: Self.message(from: "alice@example.test", subject: "mine"))
+        #expect(reply.code == 250, "\(reply)")
+        let stored = try office.waitForMessage(for: "alice@example.test")
+        #expect(!stored.contains("Authentication-Results"))
+    }
+
+    /// Loopback clients (the default skip list) are not checked, and their Authentication-Results is left alone.
+    @Test func loopbackMailIsNotChecked() throws {
+        let office = try TestPostOffice(users: ["alice@example.test": "secret"])
+        defer { office.stop() }
+        let message = Self.message(from: "bob@pass.test", subject: "local", extraHeaders: "Authentication-Results: mx.test; spf=pass\r\n")
+        #expect(try Self.send(office, from: "bob@pass.test", message).code == 250)
+        let stored = try office.waitForMessage(for: "alice@example.test")
+        #expect(stored.contains("Authentication-Results: mx.test; spf=pass\n"))  // untouched: not ours to judge
+        #expect(!stored.contains("dkim="))
+    }
+}
