@@ -21,7 +21,7 @@ let package = Package(
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CLinuxEvents"),
         .target(name: "PostOfficeCore", swiftSettings: strict),
-        .target(name: "PostOfficeMaildir", dependencies: ["PostOfficeCore"], swiftSettings: strict),
+        .target(name: "PostOfficeMaildir", dependencies: ["PostOfficeCore", "CLinuxEvents"], swiftSettings: strict),
         .target(name: "PostOfficeAccounts", dependencies: ["PostOfficeCore", "CCrypt"], swiftSettings: strict),
         .target(
             name: "PostOfficeDelivery",

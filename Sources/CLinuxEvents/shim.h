@@ -1,5 +1,5 @@
-// CLinuxEvents: the Linux readiness and wake-up calls (epoll, eventfd) that Glibc's Swift module leaves
-// out; PostOffice's EventLoop is built on them.
+// CLinuxEvents: the Linux calls Glibc's Swift module leaves out: readiness and wake-up (epoll, eventfd), on which
+// PostOffice's EventLoop is built, and openat2 for Maildir containment checks in one call.
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
@@ -17,4 +17,17 @@ extern int accept4(int sockfd, struct sockaddr *addr, socklen_t *addrlen, int fl
 
 static inline int clinuxevents_accept_nonblocking(int sockfd, struct sockaddr *addr, socklen_t *addrlen) {
     return accept4(sockfd, addr, addrlen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+}
+
+#include <linux/openat2.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/// openat2(2) with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS (Linux 5.6+; glibc has no wrapper and syscall is
+/// variadic): opens `path` below `dirfd` in one call, and the kernel refuses a symbolic link in any component
+/// and any escape from `dirfd` (ELOOP, EXDEV). Delivery uses it to prove a Maildir's containment in one step.
+static inline int clinuxevents_open_beneath(int dirfd, const char *path, int flags) {
+    struct open_how how = { .flags = (unsigned long long)flags, .mode = 0,
+                            .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS };
+    return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
 }

@@ -8,6 +8,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CLinuxEvents
 import PostOfficeCore
 
 extension Maildir {
@@ -43,6 +44,9 @@ extension Maildir {
         guard let components = Self.components(of: path, below: root) else {
             throw SystemError("openat", errno: EXDEV, detail: "\(path) is not below the mail root \(root)")
         }
+        // The common case, an existing Maildir, in three calls; anything else takes the walk, which creates
+        // what is missing and names what is wrong.
+        if let opened = Self.openBeneath(root, relative: components.joined(separator: "/")) { return opened }
         var descriptor = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if descriptor < 0 && errno == ENOENT {
             guard creating else { return nil }
@@ -74,6 +78,33 @@ extension Maildir {
         guard let tmp = opened[0], let new = opened[1], opened[2] != nil else {
             if let tmp = opened[0] { close(tmp) }
             if let new = opened[1] { close(new) }
+            return nil
+        }
+        return (tmp, new)
+    }
+
+    /// `tmp/` and `new/` opened with one `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)` each from `root`
+    /// (the kernel refuses a link or an escape anywhere on the path, what the walk proves level by level), and
+    /// `cur/` checked to be a directory. Nil when any of that fails (missing, a link, an older kernel): the walk
+    /// decides then.
+    private static func openBeneath(_ root: String, relative: String) -> (tmp: Int32, new: Int32)? {
+        let base = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard base >= 0 else { return nil }
+        defer { close(base) }
+        let flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC
+        let tmp = clinuxevents_open_beneath(base, relative + "/tmp", flags)
+        guard tmp >= 0 else { return nil }
+        let new = clinuxevents_open_beneath(base, relative + "/new", flags)
+        guard new >= 0 else {
+            close(tmp)
+            return nil
+        }
+        // cur/ is never written by delivery; it only has to be a real directory (the path above it was just
+        // proved by the two opens).
+        var status = stat()
+        guard fstatat(base, relative + "/cur", &status, AT_SYMLINK_NOFOLLOW) == 0, (status.st_mode & S_IFMT) == S_IFDIR else {
+            close(tmp)
+            close(new)
             return nil
         }
         return (tmp, new)
