@@ -1,4 +1,4 @@
-// DeliveryOutcome+SMTP: the one reply a message's commit earns after DATA or the last BDAT chunk. Storage
+// DeliveryOutcome+SMTP: the reply a commit earns after DATA or the last BDAT chunk (LMTP: per recipient). Storage
 // speaks DeliveryOutcome (RFC 3463 codes); this maps it onto RFC 5321 reply codes.
 
 import PostOfficeCore
@@ -7,7 +7,9 @@ import PostOfficeSMTP
 
 extension DeliveryOutcome {
     /// The SMTP engine's decision for this outcome: 250 when delivered; 452 for storage shortages (4.2.2
-    /// mailbox full, 4.3.1 disk full; RFC 5321 §4.2.2), else 451; 552 for a message too big (5.3.4), else 554.
+    /// mailbox full, 4.3.1 disk full; RFC 5321 §4.2.2), else 451; 552 for a message too big (5.3.4) or a
+    /// mailbox over its limit (5.2.x), 550 for a mailbox that does not exist (5.1.x, LMTP's per-recipient
+    /// replies), else 554.
     var smtpDecision: SMTPDecision {
         switch self {
         case .delivered:
@@ -16,7 +18,8 @@ extension DeliveryOutcome {
             let storage = code.subject == 2 || code == EnhancedStatusCode(4, 3, 1)
             return .reject(SMTPReply(storage ? 452 : 451, code, text))
         case .permanentFailure(let code, let text):
-            return .reject(SMTPReply(code == EnhancedStatusCode(5, 3, 4) ? 552 : 554, code, text))
+            let reply = code == EnhancedStatusCode(5, 3, 4) || code.subject == 2 ? 552 : code.subject == 1 ? 550 : 554
+            return .reject(SMTPReply(reply, code, text))
         }
     }
 }

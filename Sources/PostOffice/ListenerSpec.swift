@@ -14,6 +14,9 @@ public struct ListenerSpec: Sendable, Hashable, CustomStringConvertible {
         case submission
         /// POP3 ([RFC 1939](https://www.rfc-editor.org/rfc/rfc1939)): users fetch their mail.
         case pop3
+        /// LMTP ([RFC 2033](https://www.rfc-editor.org/rfc/rfc2033)): an MTA on this machine hands mail for
+        /// local users over, one reply per recipient. Never TLS, never AUTH, never relaying.
+        case lmtp
     }
 
     /// How TLS begins on a connection.
@@ -36,7 +39,7 @@ public struct ListenerSpec: Sendable, Hashable, CustomStringConvertible {
         self.security = security
     }
 
-    /// "smtp", "submission", "submissions", "pop3" or "pop3s", as logs and the configuration name them.
+    /// "smtp", "submission", "submissions", "pop3", "pop3s" or "lmtp", as logs and the configuration name them.
     public var name: String { service.rawValue + (security == .implicit ? "s" : "") }
 
     public var description: String { "\(name) \(address)" }
@@ -51,5 +54,7 @@ extension PostOfficeConfiguration {
             + submissionListeners.map { ListenerSpec(address: $0, service: .submission, security: upgrade) }
             + smtpsListeners.map { ListenerSpec(address: $0, service: .submission, security: .implicit) }
             + pop3sListeners.map { ListenerSpec(address: $0, service: .pop3, security: .implicit) }
+            // LMTP is a local hop (a Unix socket or loopback): no STARTTLS, like Dovecot's default.
+            + lmtpListeners.map { ListenerSpec(address: $0, service: .lmtp, security: .none) }
     }
 }

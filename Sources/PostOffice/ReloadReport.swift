@@ -35,6 +35,7 @@ public struct ReloadReport: Sendable, Equatable {
         check("submission_listen", restart: true, old.submissionListeners != new.submissionListeners)
         check("submissions_listen", restart: true, old.smtpsListeners != new.smtpsListeners)
         check("pop3s_listen", restart: true, old.pop3sListeners != new.pop3sListeners)
+        check("lmtp_listen", restart: true, old.lmtpListeners != new.lmtpListeners)
         check("data_directory", restart: true, old.dataDirectory != new.dataDirectory)
         check("mail_root", restart: true, old.mailRoot != new.mailRoot)
         check("mail_location", restart: true, old.mailLocation != new.mailLocation)

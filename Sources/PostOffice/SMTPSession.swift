@@ -1,6 +1,7 @@
-// SMTPSession: drives one SMTP connection — feeds bytes to the sans-I/O engine and carries out its actions:
-// sender and recipient decisions through the router (off the event loop when embedder hooks may block),
-// streaming the body into a message sink, and the durable commit on the storage pool.
+// SMTPSession: drives one SMTP or LMTP connection — feeds bytes to the sans-I/O engine and carries out its
+// actions: sender and recipient decisions through the router (off the event loop when embedder hooks may
+// block), streaming the body into a message sink, and the durable commit on the storage pool (LMTP: one
+// outcome per recipient).
 
 import PostOfficeCore
 import PostOfficeDelivery
@@ -35,6 +36,8 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
     private var authenticatedUser: MailAddress?
     /// The client is in `relay_networks`: it may send to other domains without AUTH.
     private let isTrustedNetwork: Bool
+    /// An LMTP listener (RFC 2033): LHLO, local recipients only, one reply per recipient after the message.
+    private var isLMTP: Bool { spec.service == .lmtp }
 
     init(
         context: ServerContext, sessionID: String, admission: ConnectionRegistry.Admission,
@@ -49,11 +52,14 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
         self.settings = settings
         isTrustedNetwork = settings.relayNetworks.contains(address: peer)
         var configuration = SMTPServerConfiguration(hostname: settings.hostname, limits: settings.limits)
-        configuration.greeting = "\(settings.hostname) ESMTP PostOffice"
-        // STARTTLS is offered only on a plaintext port with a certificate (RFC 3207 §4).
-        configuration.isSTARTTLSAvailable = tls != nil && spec.security != .implicit
+        let isLMTP = spec.service == .lmtp
+        configuration.flavor = isLMTP ? .lmtp : .smtp
+        configuration.greeting = "\(settings.hostname) \(isLMTP ? "LMTP" : "ESMTP") PostOffice"
+        // STARTTLS is offered only on a plaintext port with a certificate (RFC 3207 §4); LMTP is a local hop.
+        configuration.isSTARTTLSAvailable = tls != nil && spec.security != .implicit && !isLMTP
         // AUTH (RFC 4954) on submission, and on port 25 only when asked for: other servers never log in.
-        if spec.service == .submission || settings.offersAuthenticationOnSMTP {
+        // LMTP never offers it: the MTA in front has done its checks.
+        if !isLMTP && (spec.service == .submission || settings.offersAuthenticationOnSMTP) {
             configuration.authenticationMechanisms = [.plain, .login]
             // Passwords go in the clear only from trusted networks (default loopback); elsewhere AUTH waits
             // for TLS and is not even advertised before it (538 5.7.11).
@@ -232,15 +238,17 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
                     recipient: recipient, reversePath: reversePath, client: connection.peer, heloName: engine.heloName ?? "")
                 let router = context.router
                 // relay_domains: we accept for these and forward (a backup MX), from anyone.
-                let mayRelay = authenticatedUser != nil || isTrustedNetwork
-                    || settings.relayDomains.contains(recipient.normalizedDomain)
+                // LMTP: local mailboxes only, whoever the client is.
+                let localOnly = isLMTP
+                let mayRelay = !localOnly && (authenticatedUser != nil || isTrustedNetwork
+                    || settings.relayDomains.contains(recipient.normalizedDomain))
                 guard router.mayBlock else {
                     actions += engine.resolveRecipient(
-                        accept(recipient, router.route(request, mayRelay: mayRelay, session: sessionID)))
+                        accept(recipient, router.route(request, mayRelay: mayRelay, localOnly: localOnly, session: sessionID)))
                     continue
                 }
                 suspend(Array(actions[index...]), connection) { [sessionID] in
-                    router.route(request, mayRelay: mayRelay, session: sessionID)
+                    router.route(request, mayRelay: mayRelay, localOnly: localOnly, session: sessionID)
                 } resume: { [self] route in
                     engine.resolveRecipient(accept(recipient, route))
                 }
@@ -263,6 +271,10 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
                 // Not pausing up front saves two epoll_ctl calls and a manager-thread wake-up per message.
                 let rest = Array(actions[index...])
                 input.isSuspended = true
+                if isLMTP {
+                    commitPerRecipient(sink, rest: rest, connection)
+                    return
+                }
                 context.io.storagePool.submit { [self] in
                     let outcome = sink.commit()
                     if case .delivered = outcome {} else {
@@ -295,6 +307,28 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
                 guard let tlsContext else { continue }
                 // The 220 went out in the clear; from here on the socket carries the handshake.
                 connection.startTLS(context: tlsContext)
+            }
+        }
+    }
+
+    /// LMTP's commit (RFC 2033 §4.2): each recipient delivered on its own on the storage pool, then one reply
+    /// per recipient in RCPT order, each 250 only once that recipient's copy and directory are fsync'd.
+    private func commitPerRecipient(_ sink: any MessageSink, rest: [SMTPAction], _ connection: Connection) {
+        let recipients = accepted.map(\.address)
+        context.io.storagePool.submit { [self] in
+            let outcomes = sink.commitRecipients(count: recipients.count)
+            for (recipient, outcome) in zip(recipients, outcomes) where !outcome.isDelivered {
+                context.environment.logSink.log(LogRecord(.warning, "lmtp.recipient_failed", session: sessionID, [
+                    ("client", connection.peer.description), ("rcpt", recipient.description),
+                    ("code", outcome.statusCode.description), ("reason", outcome.reason),
+                ]))
+            }
+            let decisions = outcomes.map(\.smtpDecision)
+            connection.loop.execute { [self] in
+                input.isSuspended = false
+                if outcomes.contains(where: \.isDelivered) { messageCount += 1 }
+                perform(rest + engine.resolveMessage(recipients: decisions), on: connection)
+                feed(connection)
             }
         }
     }
@@ -399,6 +433,10 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
             accepted.append((recipient, resolution))
             return .accept
         case .remote(let address):
+            if isLMTP {
+                // The router never routes LMTP recipients away; should an embedder's hook, refuse.
+                return .reject(SMTPReply(550, EnhancedStatusCode(5, 1, 1), "<\(recipient)>: not a local mailbox on this server"))
+            }
             if context.sinks.queue != nil {
                 remote.append(address)
                 return .accept
@@ -417,13 +455,18 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
         let queueID = context.sinks.makeQueueID()
         let trace = TraceInfo(
             sessionID: sessionID, queueID: queueID, heloName: envelope.heloName,
-            clientAddress: hidesClient ? nil : connection.peer.host,
+            clientAddress: hidesClient || connection.peer.isUnix ? nil : connection.peer.host,
             // RFC 3848: ESMTPS when the session is under TLS; the TLS parameters go in the comment (RFC 8314 §4.3).
-            // RFC 3848: ESMTPA / ESMTPSA after AUTH.
-            protocolName: (envelope.isExtended ? "ESMTP" : "SMTP") + (connection.tlsDescription == nil ? "" : "S")
+            // RFC 3848: ESMTPA / ESMTPSA after AUTH; LMTP for LMTP.
+            protocolName: (isLMTP ? "LMTP" : envelope.isExtended ? "ESMTP" : "SMTP") + (connection.tlsDescription == nil ? "" : "S")
                 + (authenticatedUser == nil ? "" : "A"),
             tlsDescription: connection.tlsDescription, hostname: settings.hostname,
             timeZoneOffsetMinutes: context.environment.timeZoneOffsetMinutes)
+        if isLMTP {
+            let envelopeFacts = MessageEnvelope(
+                sessionID: sessionID, queueID: queueID, reversePath: envelope.reversePath, recipients: envelope.recipients)
+            return context.sinks.openPerRecipient(envelope: envelopeFacts, recipients: recipientsFor(envelope), trace: trace)
+        }
         let sink = context.sinks.open(
             envelope: MessageEnvelope(
                 sessionID: sessionID, queueID: queueID, reversePath: envelope.reversePath, recipients: envelope.recipients),

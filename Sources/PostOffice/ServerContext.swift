@@ -35,6 +35,7 @@ final class ServerContext: @unchecked Sendable {
         .smtp: SMTPSessionFactory(),
         .submission: SMTPSessionFactory(),
         .pop3: POP3SessionFactory(),
+        .lmtp: SMTPSessionFactory(),
     ]
     private let lock = Lock()
     private var currentTLSContext: TLSContext?
@@ -64,7 +65,8 @@ final class ServerContext: @unchecked Sendable {
         submissionLimiter = SubmissionRateLimiter(clock: clock)
         sinks = try MessageSinks(
             hooks: hooks, deliveryAgent: deliveryAgent, dataDirectory: configuration.dataDirectory,
-            queue: try Self.openQueue(configuration, clock: clock, random: random, logSink: logSink), clock: clock, logSink: logSink)
+            queue: try Self.openQueue(configuration, clock: clock, random: random, logSink: logSink), clock: clock, logSink: logSink,
+            spoolsForLMTP: !configuration.lmtpListeners.isEmpty)
         currentTLSContext = try Self.makeTLSContext(configuration)
         // Last, so a configuration error above leaves no threads behind.
         let core = try IOCore()
@@ -200,6 +202,7 @@ final class ServerContext: @unchecked Sendable {
         applied.smtpsListeners = running.smtpsListeners
         applied.submissionListeners = running.submissionListeners
         applied.pop3sListeners = running.pop3sListeners
+        applied.lmtpListeners = running.lmtpListeners
         applied.dataDirectory = running.dataDirectory
         applied.mailRoot = running.mailRoot
         applied.mailLocation = running.mailLocation
