@@ -284,10 +284,17 @@ final class PrivatePostfix {
             """
         try main.write(toFile: configDirectory + "/main.cf", atomically: true, encoding: .utf8)
         try master.write(toFile: configDirectory + "/master.cf", atomically: true, encoding: .utf8)
-        let started = try ExternalTool.run("postfix", ["-c", configDirectory, "start"], timeoutSeconds: 60)
-        guard started.status == 0 else {
+        let started: ToolResult
+        do {
+            started = try ExternalTool.run("postfix", ["-c", configDirectory, "start"], timeoutSeconds: 60)
+        } catch {
             stop()
-            throw TestClientError("postfix start failed: \(started.output) \(started.errorOutput) \(log)")
+            throw error
+        }
+        guard started.status == 0 else {
+            let problem = "postfix start failed: \(started.output) \(started.errorOutput) \(log)"
+            stop()
+            throw TestClientError(problem)
         }
     }
 
@@ -305,9 +312,22 @@ final class PrivatePostfix {
         return log
     }
 
+    /// Stops the instance, waits (bounded) for its master process to be gone, and removes the folders.
     func stop() {
+        let pidText = (try? String(contentsOfFile: directory + "/queue/pid/master.pid", encoding: .utf8)) ?? ""
         _ = try? ExternalTool.run("postfix", ["-c", configDirectory, "stop"], timeoutSeconds: 60)
+        if let pid = Int32(pidText.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0 {
+            for _ in 0..<100 where Self.isRunning(pid) { usleep(100_000) }
+        }
         try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    /// True while `pid` runs (a zombie that nobody reaps in a container counts as gone).
+    static func isRunning(_ pid: Int32) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return false }
+        return !stat[close...].hasPrefix(") Z")
     }
 
     /// A loopback port free a moment ago (bound to port 0 and released).
