@@ -172,12 +172,28 @@ import Glibc
     /// Postfix (a private instance: its own config, queue and data folders, its own port) relays example.org
     /// to our LMTP listener. Two recipients arrive in our Maildirs; the third, refused at RCPT, is bounced by
     /// Postfix to the sender, whose bounce comes back over LMTP too.
-    @Test(.enabled(if: postfixUsable, "needs root, /usr/sbin/postfix and its postfix user (apt package postfix)"))
-    func postfixDeliversThroughLMTP() throws {
-        let office = try Self.office()
+    /// Over TCP (`lmtp:inet:`) and over our Unix socket (`lmtp:unix:`, its group given to Postfix's user as an
+    /// administrator would, since the socket is mode 0660).
+    @Test(.enabled(if: postfixUsable, "needs root, /usr/sbin/postfix and its postfix user (apt package postfix)"),
+          arguments: ["inet", "unix"])
+    func postfixDeliversThroughLMTP(transport: String) throws {
+        let socketDirectory = try LiveTestSupport.temporaryDirectory("lmtp-postfix-socket")
+        defer { try? FileManager.default.removeItem(atPath: socketDirectory) }
+        chmod(socketDirectory, 0o755)
+        let socketPath = socketDirectory + "/lmtp.sock"
+        let office = try Self.office(
+            listening: transport == "unix" ? SocketAddress(unixPath: socketPath) : SocketAddress(host: "127.0.0.1", port: 0))
         defer { office.stop() }
         let lmtp = try #require(office.lmtpAddress)
-        let postfix = try PrivatePostfix(lmtpDestination: "inet:[127.0.0.1]:\(lmtp.port)")
+        let destination: String
+        if transport == "unix" {
+            let group = try #require(getpwnam("postfix")).pointee.pw_gid
+            #expect(chown(socketPath, uid_t.max, group) == 0)
+            destination = "unix:\(socketPath)"
+        } else {
+            destination = "inet:[127.0.0.1]:\(lmtp.port)"
+        }
+        let postfix = try PrivatePostfix(lmtpDestination: destination)
         defer { postfix.stop() }
         let client = try SMTPTestClient(connectingTo: postfix.smtpAddress, timeoutSeconds: 30)
         #expect(try client.readReply().code == 220)
