@@ -13,6 +13,10 @@ import PostOfficeSASL
 /// (bounded by ``SMTPServerConfiguration/maximumPendingInput``), and the resolve call goes on with the buffered
 /// input, so pipelined commands ([RFC 2920](https://www.rfc-editor.org/rfc/rfc2920)) are answered in order.
 ///
+/// With ``SMTPServerConfiguration/flavor`` set to ``SMTPFlavor/lmtp`` the same engine speaks LMTP
+/// ([RFC 2033](https://www.rfc-editor.org/rfc/rfc2033)): LHLO, and after the message the driver answers
+/// ``resolveMessage(recipients:)`` with one decision per accepted recipient, each sent as its own reply.
+///
 /// Errors (4xx/5xx replies) are counted: from `limits.softErrorLimit` on, every reply is preceded by
 /// ``SMTPAction/delay(milliseconds:)``; at `limits.hardErrorLimit` the session ends with 421 4.7.0.
 /// An accepted message resets the count.
