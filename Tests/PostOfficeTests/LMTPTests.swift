@@ -13,7 +13,7 @@ import Glibc
 #endif
 
 @Suite(.serialized) struct LMTPTests {
-    static let users = ["alice@example.org": "pw", "bob@example.org": "pw", "carol@example.org": "pw"]
+    static let users = ["alice@example.org": "pw", "bob@example.org": "pw", "carol@example.org": "pw", "dave@example.org": "pw"]
 
     static func office(listening address: SocketAddress = SocketAddress(host: "127.0.0.1", port: 0)) throws -> TestPostOffice {
         try TestPostOffice(users: users) { $0.lmtpListeners = [address] }
@@ -171,7 +171,8 @@ import Glibc
 
     /// Postfix (a private instance: its own config, queue and data folders, its own port) relays example.org
     /// to our LMTP listener. Two recipients arrive in our Maildirs; the third, refused at RCPT, is bounced by
-    /// Postfix to the sender, whose bounce comes back over LMTP too.
+    /// Postfix to the sender, whose bounce comes back over LMTP too; the fourth, whose Maildir is broken, gets
+    /// its own 451 after DATA and Postfix defers that recipient alone.
     /// Over TCP (`lmtp:inet:`) and over our Unix socket (`lmtp:unix:`, its group given to Postfix's user as an
     /// administrator would, since the socket is mode 0660).
     @Test(.enabled(if: postfixUsable, "needs root, /usr/sbin/postfix and its postfix user (apt package postfix)"),
@@ -184,6 +185,7 @@ import Glibc
         let office = try Self.office(
             listening: transport == "unix" ? SocketAddress(unixPath: socketPath) : SocketAddress(host: "127.0.0.1", port: 0))
         defer { office.stop() }
+        try Self.breakMaildir(office, "dave@example.org")
         let lmtp = try #require(office.lmtpAddress)
         let destination: String
         if transport == "unix" {
@@ -199,7 +201,7 @@ import Glibc
         #expect(try client.readReply().code == 220)
         #expect(try client.command("EHLO client.test").code == 250)
         let reply = try client.sendMail(
-            from: "alice@example.org", to: ["bob@example.org", "nobody@example.org", "carol@example.org"],
+            from: "alice@example.org", to: ["bob@example.org", "nobody@example.org", "carol@example.org", "dave@example.org"],
             body: "Subject: through postfix\nMessage-ID: <lmtp-1@example.org>\n\nHanded over by Postfix's lmtp client.\n")
         #expect(reply.code == 250, "\(reply)")
         _ = try? client.command("QUIT")
@@ -213,6 +215,11 @@ import Glibc
         let log = postfix.waitForLog(containing: "status=bounced")
         #expect(log.contains("to=<nobody@example.org>") && log.contains("status=bounced"), "\(log)")
         #expect(log.contains("to=<bob@example.org>") && log.contains("status=sent"), "\(log)")
+        let deferred = postfix.waitForLog(containing: "status=deferred")
+        let daveLines = deferred.split(separator: "\n").filter { $0.contains("to=<dave@example.org>") }
+        #expect(daveLines.contains { $0.contains("status=deferred") && $0.contains("451 4.3.0") }, "\(deferred)")
+        #expect(!deferred.split(separator: "\n").contains { $0.contains("to=<carol@example.org>") && !$0.contains("status=sent") })
+        #expect(office.messages(for: "dave@example.org").isEmpty)
         #expect(office.messages(for: "bob@example.org").count == 1 && office.messages(for: "carol@example.org").count == 1)
     }
 }
