@@ -169,6 +169,10 @@ public enum ConfigurationFile {
             help: "Prometheus metrics over HTTP (GET /metrics), e.g. 127.0.0.1:9125; empty: off. No password: keep it on loopback.",
             apply: { c, v throws(KeyError) in c.metricsListeners = v.isEmpty ? [] : try addresses(v) },
             render: { $0.metricsListeners.map(\.description).joined(separator: ", ") }),
+        Key(name: "lmtp_listen",
+            help: "LMTP listeners (RFC 2033) for an MTA on this machine, such as Postfix's lmtp: transport: host:port or a Unix socket path (comma separated).",
+            apply: { c, v throws(KeyError) in c.lmtpListeners = try addresses(v, allowsUnixPath: true) },
+            render: { $0.lmtpListeners.map(\.description).joined(separator: ", ") }),
         Key(name: "tls_certificate",
             help: "PEM certificate chain for STARTTLS, STLS and the implicit-TLS listeners (empty: TLS off).",
             apply: { c, v throws(KeyError) in
@@ -515,10 +519,16 @@ public enum ConfigurationFile {
         return value
     }
 
-    static func addresses(_ value: String) throws(KeyError) -> [SocketAddress] {
+    static func addresses(_ value: String, allowsUnixPath: Bool = false) throws(KeyError) -> [SocketAddress] {
         var out: [SocketAddress] = []
         for item in list(value) {
-            guard let address = SocketAddress(parsing: item) else { throw KeyError(message: listenerProblem(item)) }
+            guard let address = SocketAddress(parsing: item, allowsUnixPath: allowsUnixPath) else {
+                var problem = listenerProblem(item)
+                if allowsUnixPath {
+                    problem += " or an absolute Unix socket path of at most \(SocketAddress.maximumUnixPathLength) bytes"
+                }
+                throw KeyError(message: problem)
+            }
             out.append(address)
         }
         return out

@@ -1,5 +1,6 @@
-// Listener: one listening TCP socket (IPv4 or IPv6), non-blocking, watched by an EventLoop. It accepts
-// connections and hands each new descriptor to the server; it knows no protocol.
+// Listener: one listening socket — TCP (IPv4 or IPv6) or Unix-domain — non-blocking, watched by an EventLoop.
+// It accepts connections and hands each new descriptor to the server; it knows no protocol. A Unix socket
+// replaces a stale file left by a crash (never a live server's socket), is mode 0660, and is removed at close.
 
 import CLinuxEvents
 import Dispatch
@@ -19,6 +20,9 @@ final class Listener: @unchecked Sendable, EventLoopHandler {
     /// Loop thread only (or before `start`).
     private var isRegistered = false
     private var isClosed = false
+    /// The device and inode of the Unix socket this listener created, so closing removes that file and not
+    /// one another process has put in its place since.
+    private let unixSocketIdentity: (device: UInt64, inode: UInt64)?
 
     /// Binds and listens. `onAccept` runs on `loop` with the new descriptor (non-blocking, close-on-exec)
     /// and the peer and local addresses.
@@ -28,12 +32,13 @@ final class Listener: @unchecked Sendable, EventLoopHandler {
     ) throws(SystemError) {
         self.spec = spec
         let address = spec.address
-        let family = address.isIPv6 ? AF_INET6 : AF_INET
+        if let path = address.unixPath { try Self.removeStaleSocket(at: path) }
+        let family = address.isUnix ? AF_UNIX : address.isIPv6 ? AF_INET6 : AF_INET
         let fd = try SystemCall.retrying("socket") {
             socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         }
         var one: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        if !address.isUnix { setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size)) }
         if address.isIPv6 {
             // A v6 listener serves v6 only; configure 0.0.0.0 separately for v4. Predictable across systems.
             setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &one, socklen_t(MemoryLayout<Int32>.size))
@@ -44,9 +49,24 @@ final class Listener: @unchecked Sendable, EventLoopHandler {
             close(fd)
             throw SystemError("bind", errno: code, detail: address.description)
         }
+        var identity: (device: UInt64, inode: UInt64)?
+        if let path = address.unixPath {
+            // Before listen() nobody can connect, so setting the mode here leaves no window: owner and
+            // group (the MTA's user belongs to it) may connect, others may not.
+            var status = stat()
+            guard chmod(path, 0o660) == 0, lstat(path, &status) == 0 else {
+                let code = errno
+                close(fd)
+                unlink(path)
+                throw SystemError("chmod", errno: code, detail: path)
+            }
+            identity = (UInt64(status.st_dev), UInt64(status.st_ino))
+        }
+        unixSocketIdentity = identity
         if listen(fd, backlog) != 0 {
             let code = errno
             close(fd)
+            if let path = address.unixPath { unlink(path) }
             throw SystemError("listen", errno: code, detail: address.description)
         }
         var storage = sockaddr_storage()
@@ -54,7 +74,7 @@ final class Listener: @unchecked Sendable, EventLoopHandler {
         let named = withUnsafeMutablePointer(to: &storage) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
         }
-        boundAddress = named == 0 ? (SocketAddress(storage: &storage) ?? address) : address
+        boundAddress = address.isUnix || named != 0 ? address : (SocketAddress(storage: &storage) ?? address)
         self.fd = fd
         self.loop = loop
         self.onAccept = onAccept
@@ -76,6 +96,7 @@ final class Listener: @unchecked Sendable, EventLoopHandler {
                 isClosed = true
                 if isRegistered { loop.deregister(fd) }
                 Glibc.close(fd)
+                removeUnixSocket()
             }
             closed.signal()
         }
@@ -111,8 +132,10 @@ final class Listener: @unchecked Sendable, EventLoopHandler {
             }
             // Replies go out in several sends (POP3: "+OK", body, "."): without TCP_NODELAY, Nagle holds the
             // last small one until the client's delayed ACK, about 40 ms per RETR.
-            var noDelay: Int32 = 1
-            _ = setsockopt(client, Int32(IPPROTO_TCP), TCP_NODELAY, &noDelay, socklen_t(MemoryLayout<Int32>.size))
+            if !spec.address.isUnix {
+                var noDelay: Int32 = 1
+                _ = setsockopt(client, Int32(IPPROTO_TCP), TCP_NODELAY, &noDelay, socklen_t(MemoryLayout<Int32>.size))
+            }
             let peer = SocketAddress(storage: &peerStorage) ?? SocketAddress(host: "0.0.0.0", port: 0)
             onAccept(client, peer, boundAddress)
         }
@@ -121,6 +144,36 @@ final class Listener: @unchecked Sendable, EventLoopHandler {
     func descriptorWritable() {}
 
     func checkDeadline(now: UInt64) {}
+
+    /// A socket file left at `path` by a server that died is removed; a live server's socket (one that
+    /// accepts a connection) and anything that is not a socket are left alone and refused (EADDRINUSE,
+    /// EEXIST), so a second instance or a typo cannot take over or delete someone else's file.
+    private static func removeStaleSocket(at path: String) throws(SystemError) {
+        var status = stat()
+        guard lstat(path, &status) == 0 else { return }
+        guard status.st_mode & S_IFMT == S_IFSOCK else {
+            throw SystemError("bind", errno: EEXIST, detail: "\(path) exists and is not a socket; remove it or choose another path")
+        }
+        let probe = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard probe >= 0 else { throw SystemError("socket", errno: errno, detail: path) }
+        defer { close(probe) }
+        let connected = SocketAddress(unixPath: path).withSockAddr { connect(probe, $0, $1) }
+        let code = errno
+        if connected == 0 {
+            throw SystemError("bind", errno: EADDRINUSE, detail: "\(path): another server is listening on this socket")
+        }
+        guard code == ECONNREFUSED else { throw SystemError("connect", errno: code, detail: path) }
+        if unlink(path) != 0 && errno != ENOENT { throw SystemError("unlink", errno: errno, detail: path) }
+    }
+
+    /// Removes the Unix socket file at close, if it is still the one this listener created.
+    private func removeUnixSocket() {
+        guard let path = spec.address.unixPath, let identity = unixSocketIdentity else { return }
+        var status = stat()
+        guard lstat(path, &status) == 0, UInt64(status.st_dev) == identity.device, UInt64(status.st_ino) == identity.inode
+        else { return }
+        unlink(path)
+    }
 
     /// Unwatches the socket for 100 ms (on the loop).
     private func pauseAccepting() {

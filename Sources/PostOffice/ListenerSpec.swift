@@ -16,6 +16,9 @@ public struct ListenerSpec: Sendable, Hashable, CustomStringConvertible {
         case pop3
         /// `GET /metrics` over HTTP/1.x in the Prometheus text format, for a monitoring system to scrape.
         case metrics
+        /// LMTP ([RFC 2033](https://www.rfc-editor.org/rfc/rfc2033)): an MTA on this machine hands mail for
+        /// local users over, one reply per recipient. Never TLS, never AUTH, never relaying.
+        case lmtp
     }
 
     /// How TLS begins on a connection.
@@ -42,7 +45,7 @@ public struct ListenerSpec: Sendable, Hashable, CustomStringConvertible {
         self.expectsProxyHeader = expectsProxyHeader
     }
 
-    /// "smtp", "submission", "submissions", "pop3" or "pop3s", as logs and the configuration name them.
+    /// "smtp", "submission", "submissions", "pop3", "pop3s" or "lmtp", as logs and the configuration name them.
     public var name: String { service.rawValue + (security == .implicit ? "s" : "") }
 
     public var description: String { "\(name) \(address)" + (expectsProxyHeader ? " (PROXY protocol)" : "") }
@@ -58,6 +61,8 @@ extension PostOfficeConfiguration {
             + smtpsListeners.map { ListenerSpec(address: $0, service: .submission, security: .implicit) }
             + pop3sListeners.map { ListenerSpec(address: $0, service: .pop3, security: .implicit) }
             + metricsListeners.map { ListenerSpec(address: $0, service: .metrics, security: .none) }
+            // LMTP is a local hop (a Unix socket or loopback): no STARTTLS, like Dovecot's default.
+            + lmtpListeners.map { ListenerSpec(address: $0, service: .lmtp, security: .none) }
         return specs.map { spec in
             var spec = spec
             spec.expectsProxyHeader = proxyProtocolListeners.contains(spec.name)

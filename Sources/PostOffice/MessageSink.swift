@@ -14,6 +14,16 @@ protocol MessageSink: AnyObject, Sendable {
     func commit() -> DeliveryOutcome
     /// Gives up on the message and removes whatever was written.
     func abort()
+    /// Makes the message durable for each of its `count` accepted recipients separately (LMTP, RFC 2033
+    /// §4.2), one outcome each in RCPT order. Sinks that store a message all-or-nothing give every
+    /// recipient the one outcome of ``commit()``.
+    func commitRecipients(count: Int) -> [DeliveryOutcome]
+}
+
+extension MessageSink {
+    func commitRecipients(count: Int) -> [DeliveryOutcome] {
+        Array(repeating: commit(), count: max(1, count))
+    }
 }
 
 /// The envelope and trace facts every sink is given.

@@ -21,7 +21,7 @@ final class MessageSinks: Sendable {
 
     init(
         hooks: PostOfficeHooks, deliveryAgent: LocalDeliveryAgent, dataDirectory: String, queue: QueueStore?,
-        clock: any MailClock, logSink: any LogSink
+        clock: any MailClock, logSink: any LogSink, spoolsForLMTP: Bool = false
     ) throws {
         self.hooks = hooks
         self.deliveryAgent = deliveryAgent
@@ -29,7 +29,7 @@ final class MessageSinks: Sendable {
         self.clock = clock
         self.logSink = logSink
         spoolDirectory = dataDirectory + "/spool"
-        if hooks.deliver != nil { try FileSystem.createDirectory(atPath: spoolDirectory) }
+        if hooks.deliver != nil || spoolsForLMTP { try FileSystem.createDirectory(atPath: spoolDirectory) }
     }
 
     /// A fresh queue id for a message's trace header and logs.
@@ -55,6 +55,21 @@ final class MessageSinks: Sendable {
             onCommit: self.queued.fire)
         guard let local else { return remote }
         return SplitMessageSink(local: local, remote: remote)
+    }
+}
+
+extension MessageSinks {
+    /// Opens the sink for an LMTP message (RFC 2033): every recipient is local and is delivered on its own,
+    /// so ``MessageSink/commitRecipients(count:)`` reports each. The embedder's deliver hook, when there
+    /// is one, still takes the whole message and its one verdict answers for every recipient.
+    func openPerRecipient(envelope: MessageEnvelope, recipients: [ResolvedRecipient], trace: TraceInfo) -> any MessageSink {
+        if let deliver = hooks.deliver {
+            return HookMessageSink(
+                envelope: envelope, spoolDirectory: spoolDirectory, deliver: deliver, report: hooks.messageDelivered)
+        }
+        return LMTPMessageSink(
+            envelope: envelope, recipients: recipients, trace: trace, agent: deliveryAgent, spoolDirectory: spoolDirectory,
+            report: hooks.messageDelivered)
     }
 }
 

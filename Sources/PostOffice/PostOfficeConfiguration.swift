@@ -44,6 +44,10 @@ public struct PostOfficeConfiguration: Sendable {
     public var proxyProtocolListeners: Set<String> = []
     /// Seconds a PROXY protocol listener waits for the header before closing the connection (default 5).
     public var proxyHeaderTimeoutSeconds = 5
+    /// LMTP listeners ([RFC 2033](https://www.rfc-editor.org/rfc/rfc2033)): an MTA on this machine (Postfix's
+    /// `lmtp:` transport) hands mail for local users to our Maildirs and gets one reply per recipient. TCP
+    /// (`127.0.0.1:24`) or a Unix socket path. Default none.
+    public var lmtpListeners: [SocketAddress] = []
     /// TLS certificate, key, minimum version and ciphers. nil turns TLS off: no STARTTLS
     /// ([RFC 3207](https://www.rfc-editor.org/rfc/rfc3207)) or STLS ([RFC 2595](https://www.rfc-editor.org/rfc/rfc2595))
     /// is offered and implicit-TLS listeners cannot start. Reloaded on ``PostOfficeServer/reloadAccounts()``.

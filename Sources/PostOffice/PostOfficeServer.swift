@@ -128,6 +128,8 @@ public final class PostOfficeServer: Sendable {
 
     /// The submission addresses bound (RFC 6409; STARTTLS when a certificate is configured).
     public var submissionAddresses: [SocketAddress] { boundAddresses(service: .submission) }
+    /// The LMTP listeners' addresses (TCP with the real port, or the Unix socket paths).
+    public var lmtpAddresses: [SocketAddress] { boundAddresses(service: .lmtp) }
 
     /// The implicit-TLS submission addresses bound (RFC 8314 submissions, port 465 style).
     public var smtpsAddresses: [SocketAddress] { boundAddresses(service: .submission, security: .implicit) }

@@ -55,6 +55,7 @@ public struct ReloadReport: Sendable, Equatable {
                   old.proxyProtocolListeners.contains(listener) != new.proxyProtocolListeners.contains(listener))
         }
         check("proxy_protocol_timeout", old.proxyHeaderTimeoutSeconds != new.proxyHeaderTimeoutSeconds)
+        check("lmtp_listen", restart: true, old.lmtpListeners != new.lmtpListeners)
         check("data_directory", restart: true, old.dataDirectory != new.dataDirectory)
         check("mail_root", restart: true, old.mailRoot != new.mailRoot)
         check("mail_location", restart: true, old.mailLocation != new.mailLocation)

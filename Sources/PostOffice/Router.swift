@@ -48,8 +48,9 @@ final class Router: Sendable {
 
     /// Routes a RCPT TO ([RFC 5321 §4.1.1.3](https://www.rfc-editor.org/rfc/rfc5321#section-4.1.1.3)).
     /// `mayRelay`: the client authenticated or is in `relay_networks`, so another domain's recipient is
-    /// forwarded instead of refused.
-    func route(_ request: RecipientRequest, mayRelay: Bool = false, session: String) -> Route {
+    /// forwarded instead of refused. `localOnly` (LMTP): another domain's recipient, or one an embedder's
+    /// hook would relay, is not a mailbox here: 550 5.1.1.
+    func route(_ request: RecipientRequest, mayRelay: Bool = false, localOnly: Bool = false, session: String) -> Route {
         let recipient = request.recipient
         if let hook = hooks.checkRecipient {
             switch hook(request) {
@@ -62,6 +63,7 @@ final class Router: Sendable {
                 }
                 return .local(resolution)
             case .relay:
+                guard !localOnly else { return notLocal(request, session: session) }
                 return .remote(recipient)
             case .reject(let code, let enhanced, let text):
                 log(request, session: session, ["code": String(code)])
@@ -70,6 +72,7 @@ final class Router: Sendable {
         }
         let resolution = deliveryAgent.resolve(recipient)
         if case .local = resolution { return .local(resolution) }
+        if resolution == .relayDenied && localOnly { return notLocal(request, session: session) }
         if resolution == .relayDenied && mayRelay { return .remote(recipient) }
         log(request, session: session, ["reason": resolution.reason])
         let code = resolution == .invalidAddress ? 501 : 550
@@ -90,6 +93,14 @@ final class Router: Sendable {
         else { return route }
         log(request, session: session, ["reason": "over quota", "code": refusal.statusCode.description])
         return .rejected(SMTPReply(refusal.isTemporary ? 452 : 552, refusal.statusCode, refusal.reason))
+    }
+
+    /// LMTP delivers to this server's mailboxes only (RFC 2033 §4.2 has no relaying).
+    private func notLocal(_ request: RecipientRequest, session: String) -> Route {
+        log(request, session: session, ["reason": "not a local mailbox (LMTP)"])
+        return .rejected(SMTPReply(
+            550, EnhancedStatusCode(5, 1, 1),
+            "<\(request.recipient)>: Recipient address rejected: not a local mailbox on this server (LMTP delivers to local users only; check the MTA's transport for this domain)"))
     }
 
     private func log(_ request: RecipientRequest, session: String, _ fields: KeyValuePairs<String, String>) {

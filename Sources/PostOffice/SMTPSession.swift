@@ -1,6 +1,7 @@
-// SMTPSession: drives one SMTP connection — feeds bytes to the sans-I/O engine and carries out its actions:
-// sender and recipient decisions through the router (off the event loop when embedder hooks may block),
-// streaming the body into a message sink, and the durable commit on the storage pool.
+// SMTPSession: drives one SMTP or LMTP connection — feeds bytes to the sans-I/O engine and carries out its
+// actions: sender and recipient decisions through the router (off the event loop when embedder hooks may
+// block), streaming the body into a message sink, and the durable commit on the storage pool (LMTP: one
+// outcome per recipient).
 
 #if canImport(Glibc)
 import Glibc
@@ -46,6 +47,8 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
     private let skipsMailAuthentication: Bool
     /// The SPF result of the current transaction, checked at MAIL FROM.
     private var spfOutcome: SPFOutcome?
+    /// An LMTP listener (RFC 2033): LHLO, local recipients only, one reply per recipient after the message.
+    private var isLMTP: Bool { spec.service == .lmtp }
 
     init(
         context: ServerContext, sessionID: String, admission: ConnectionRegistry.Admission,
@@ -61,11 +64,14 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
         isTrustedNetwork = settings.relayNetworks.contains(address: peer)
         skipsMailAuthentication = settings.mailAuthenticationSkipNetworks.contains(address: peer)
         var configuration = SMTPServerConfiguration(hostname: settings.hostname, limits: settings.limits)
-        configuration.greeting = "\(settings.hostname) ESMTP PostOffice"
-        // STARTTLS is offered only on a plaintext port with a certificate (RFC 3207 §4).
-        configuration.isSTARTTLSAvailable = tls != nil && spec.security != .implicit
+        let isLMTP = spec.service == .lmtp
+        configuration.flavor = isLMTP ? .lmtp : .smtp
+        configuration.greeting = "\(settings.hostname) \(isLMTP ? "LMTP" : "ESMTP") PostOffice"
+        // STARTTLS is offered only on a plaintext port with a certificate (RFC 3207 §4); LMTP is a local hop.
+        configuration.isSTARTTLSAvailable = tls != nil && spec.security != .implicit && !isLMTP
         // AUTH (RFC 4954) on submission, and on port 25 only when asked for: other servers never log in.
-        if spec.service == .submission || settings.offersAuthenticationOnSMTP {
+        // LMTP never offers it: the MTA in front has done its checks.
+        if !isLMTP && (spec.service == .submission || settings.offersAuthenticationOnSMTP) {
             configuration.authenticationMechanisms = [.plain, .login]
             // Passwords go in the clear only from trusted networks (default loopback); elsewhere AUTH waits
             // for TLS and is not even advertised before it (538 5.7.11).
@@ -258,18 +264,20 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
                     recipient: recipient, reversePath: reversePath, client: connection.peer, heloName: engine.heloName ?? "")
                 let router = context.router
                 // relay_domains: we accept for these and forward (a backup MX), from anyone.
-                let mayRelay = authenticatedUser != nil || isTrustedNetwork
-                    || settings.relayDomains.contains(recipient.normalizedDomain)
+                // LMTP: local mailboxes only, whoever the client is.
+                let localOnly = isLMTP
+                let mayRelay = !localOnly && (authenticatedUser != nil || isTrustedNetwork
+                    || settings.relayDomains.contains(recipient.normalizedDomain))
                 // The quota check reads the recipient's maildirsize: on the storage pool, like a hook.
                 let checksQuota = context.deliveryAgent.enforcesQuota
                 guard router.mayBlock || checksQuota else {
                     actions += engine.resolveRecipient(
-                        accept(recipient, router.route(request, mayRelay: mayRelay, session: sessionID)))
+                        accept(recipient, router.route(request, mayRelay: mayRelay, localOnly: localOnly, session: sessionID)))
                     continue
                 }
                 let size = declaredSize
                 suspend(Array(actions[index...]), connection) { [sessionID] in
-                    let route = router.route(request, mayRelay: mayRelay, session: sessionID)
+                    let route = router.route(request, mayRelay: mayRelay, localOnly: localOnly, session: sessionID)
                     return checksQuota ? router.checkQuota(route, request: request, declaredSize: size, session: sessionID) : route
                 } resume: { [self] route in
                     engine.resolveRecipient(accept(recipient, route))
@@ -297,6 +305,10 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
                 // Not pausing up front saves two epoll_ctl calls and a manager-thread wake-up per message.
                 let rest = Array(actions[index...])
                 input.isSuspended = true
+                if isLMTP {
+                    commitPerRecipient(sink, rest: rest, connection)
+                    return
+                }
                 context.io.storagePool.submit { [self] in
                     let outcome = sink.commit()
                     if case .delivered = outcome {} else {
@@ -386,6 +398,28 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
     /// Text from DNS made safe for an SMTP reply line: printable ASCII, at most 200 characters.
     private static func replyText(_ text: String) -> String {
         String(String(text.unicodeScalars.map { $0.value >= 32 && $0.value < 127 ? Character($0) : " " }).prefix(200))
+    }
+
+    /// LMTP's commit (RFC 2033 §4.2): each recipient delivered on its own on the storage pool, then one reply
+    /// per recipient in RCPT order, each 250 only once that recipient's copy and directory are fsync'd.
+    private func commitPerRecipient(_ sink: any MessageSink, rest: [SMTPAction], _ connection: Connection) {
+        let recipients = accepted.map(\.address)
+        context.io.storagePool.submit { [self] in
+            let outcomes = sink.commitRecipients(count: recipients.count)
+            for (recipient, outcome) in zip(recipients, outcomes) where !outcome.isDelivered {
+                context.environment.logSink.log(LogRecord(.warning, "lmtp.recipient_failed", session: sessionID, [
+                    ("client", connection.peer.description), ("rcpt", recipient.description),
+                    ("code", outcome.statusCode.description), ("reason", outcome.reason),
+                ]))
+            }
+            let decisions = outcomes.map(\.smtpDecision)
+            connection.loop.execute { [self] in
+                input.isSuspended = false
+                if outcomes.contains(where: \.isDelivered) { messageCount += 1 }
+                perform(rest + engine.resolveMessage(recipients: decisions), on: connection)
+                feed(connection)
+            }
+        }
     }
 
     /// Runs a decision that may block (an embedder's hook) on the storage pool with the session suspended,
@@ -489,6 +523,10 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
             accepted.append((recipient, resolution))
             return .accept
         case .remote(let address):
+            if isLMTP {
+                // The router never routes LMTP recipients away; should an embedder's hook, refuse.
+                return .reject(SMTPReply(550, EnhancedStatusCode(5, 1, 1), "<\(recipient)>: not a local mailbox on this server"))
+            }
             if context.sinks.queue != nil {
                 remote.append(address)
                 return .accept
@@ -508,13 +546,18 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
         let queueID = context.sinks.makeQueueID()
         let trace = TraceInfo(
             sessionID: sessionID, queueID: queueID, heloName: envelope.heloName,
-            clientAddress: hidesClient ? nil : connection.peer.host,
+            clientAddress: hidesClient || connection.peer.isUnix ? nil : connection.peer.host,
             // RFC 3848: ESMTPS when the session is under TLS; the TLS parameters go in the comment (RFC 8314 §4.3).
-            // RFC 3848: ESMTPA / ESMTPSA after AUTH.
-            protocolName: (envelope.isExtended ? "ESMTP" : "SMTP") + (connection.tlsDescription == nil ? "" : "S")
+            // RFC 3848: ESMTPA / ESMTPSA after AUTH; LMTP for LMTP.
+            protocolName: (isLMTP ? "LMTP" : envelope.isExtended ? "ESMTP" : "SMTP") + (connection.tlsDescription == nil ? "" : "S")
                 + (authenticatedUser == nil ? "" : "A"),
             tlsDescription: connection.tlsDescription, hostname: settings.hostname,
             timeZoneOffsetMinutes: context.environment.timeZoneOffsetMinutes)
+        if isLMTP {
+            let envelopeFacts = MessageEnvelope(
+                sessionID: sessionID, queueID: queueID, reversePath: envelope.reversePath, recipients: envelope.recipients)
+            return context.sinks.openPerRecipient(envelope: envelopeFacts, recipients: recipientsFor(envelope), trace: trace)
+        }
         let messageEnvelope = MessageEnvelope(
             sessionID: sessionID, queueID: queueID, reversePath: envelope.reversePath, recipients: envelope.recipients)
         let recipients = recipientsFor(envelope)

@@ -45,6 +45,7 @@ final class ServerContext: @unchecked Sendable {
         .submission: SMTPSessionFactory(),
         .pop3: POP3SessionFactory(),
         .metrics: MetricsSessionFactory(),
+        .lmtp: SMTPSessionFactory(),
     ]
     private let lock = Lock()
     private var currentTLSContext: TLSContext?
@@ -76,7 +77,8 @@ final class ServerContext: @unchecked Sendable {
         submissionLimiter = SubmissionRateLimiter(clock: clock)
         sinks = try MessageSinks(
             hooks: hooks, deliveryAgent: deliveryAgent, dataDirectory: configuration.dataDirectory,
-            queue: try Self.openQueue(configuration, clock: clock, random: random, logSink: logSink), clock: clock, logSink: logSink)
+            queue: try Self.openQueue(configuration, clock: clock, random: random, logSink: logSink), clock: clock, logSink: logSink,
+            spoolsForLMTP: !configuration.lmtpListeners.isEmpty)
         currentTLSContext = try Self.makeTLSContext(configuration)
         // transport_maps and the credentials file are read now: a bad line or a readable password file
         // refuses the start.
@@ -255,6 +257,7 @@ final class ServerContext: @unchecked Sendable {
         applied.pop3sListeners = running.pop3sListeners
         applied.metricsListeners = running.metricsListeners
         applied.proxyProtocolListeners = running.proxyProtocolListeners
+        applied.lmtpListeners = running.lmtpListeners
         applied.dataDirectory = running.dataDirectory
         applied.mailRoot = running.mailRoot
         applied.mailLocation = running.mailLocation

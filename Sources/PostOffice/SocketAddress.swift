@@ -1,26 +1,52 @@
-// SocketAddress: an IPv4 or IPv6 address and port, parsed from "host:port" / "[v6]:port" and converted
-// to and from sockaddr. Used for listeners, peers in logs, and per-client limits.
+// SocketAddress: an IPv4 or IPv6 address and port, parsed from "host:port" / "[v6]:port", or a Unix-domain
+// socket path ("/run/postoffice/lmtp.sock"), and converted to and from sockaddr. Used for listeners, peers
+// in logs, and per-client limits.
 
 #if canImport(Glibc)
 import Glibc
 #endif
 import PostOfficeCore
 
-/// An IP address and port.
+/// An IP address and port, or a Unix-domain socket path.
 public struct SocketAddress: Hashable, Sendable, CustomStringConvertible {
-    /// The address in presentation form: `127.0.0.1` or `::1`.
+    /// The address in presentation form: `127.0.0.1` or `::1`; `unix` for a Unix-domain socket.
     public var host: String
+    /// The port; 0 for a Unix-domain socket.
     public var port: Int
-    public var isIPv6: Bool { host.contains(":") }
+    /// The path of a Unix-domain socket (empty for an unnamed peer socket), nil for an IP address.
+    public var unixPath: String?
+    public var isIPv6: Bool { unixPath == nil && host.contains(":") }
+    /// True for a Unix-domain socket.
+    public var isUnix: Bool { unixPath != nil }
 
     public init(host: String, port: Int) {
         self.host = host
         self.port = port
     }
 
-    /// Parses `127.0.0.1:2525`, `[::1]:2525` or `localhost:2525` (localhost means 127.0.0.1).
-    /// Returns nil for anything that is not a literal address and port 0...65535.
-    public init?(parsing text: String) {
+    /// A Unix-domain socket at `path` (absolute; at most 107 bytes, the size of `sun_path` less its NUL).
+    public init(unixPath path: String) {
+        host = "unix"
+        port = 0
+        unixPath = path
+    }
+
+    /// Longest Unix socket path that fits `sockaddr_un.sun_path` with its terminating NUL.
+    public static let maximumUnixPathLength = 107
+
+    /// Parses `127.0.0.1:2525`, `[::1]:2525` or `localhost:2525` (localhost means 127.0.0.1), and with
+    /// `allowsUnixPath` an absolute Unix socket path (`/run/postoffice/lmtp.sock`, also written
+    /// `unix:/run/postoffice/lmtp.sock`). Returns nil for anything that is not a literal address and port
+    /// 0...65535 or an allowed, usable path.
+    public init?(parsing text: String, allowsUnixPath: Bool = false) {
+        let path = text.hasPrefix("unix:") ? String(text.dropFirst(5)) : text
+        if allowsUnixPath && path.hasPrefix("/") {
+            guard path.utf8.count <= Self.maximumUnixPathLength, !path.utf8.contains(0), !path.hasSuffix("/") else {
+                return nil
+            }
+            self.init(unixPath: path)
+            return
+        }
         var hostPart: Substring
         let portPart: Substring
         if text.hasPrefix("[") {
@@ -43,10 +69,15 @@ public struct SocketAddress: Hashable, Sendable, CustomStringConvertible {
         self.init(host: host, port: port)
     }
 
-    public var description: String { isIPv6 ? "[\(host)]:\(port)" : "\(host):\(port)" }
+    public var description: String {
+        if let unixPath { return unixPath.isEmpty ? "unix" : "unix:" + unixPath }
+        return isIPv6 ? "[\(host)]:\(port)" : "\(host):\(port)"
+    }
 
-    /// True for 127.0.0.0/8 and ::1 (and IPv4-mapped loopback): connections that never leave the machine.
+    /// True for 127.0.0.0/8 and ::1 (and IPv4-mapped loopback), and for Unix-domain sockets: connections
+    /// that never leave the machine.
     public var isLoopback: Bool {
+        if unixPath != nil { return true }
         if host == "::1" { return true }
         if host.hasPrefix("127.") { return true }
         if host.lowercased().hasPrefix("::ffff:127.") { return true }
@@ -61,6 +92,17 @@ public struct SocketAddress: Hashable, Sendable, CustomStringConvertible {
 
     /// Calls `body` with this address as a sockaddr.
     package func withSockAddr<T>(_ body: (UnsafePointer<sockaddr>, socklen_t) -> T) -> T {
+        if let unixPath {
+            var sa = sockaddr_un()
+            sa.sun_family = sa_family_t(AF_UNIX)
+            let bytes = Array(unixPath.utf8.prefix(Self.maximumUnixPathLength))
+            withUnsafeMutableBytes(of: &sa.sun_path) { raw in
+                for (index, byte) in bytes.enumerated() { raw[index] = byte }
+            }
+            return withUnsafePointer(to: &sa) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            }
+        }
         if isIPv6 {
             var sa = sockaddr_in6()
             sa.sin6_family = sa_family_t(AF_INET6)
@@ -102,6 +144,13 @@ public struct SocketAddress: Hashable, Sendable, CustomStringConvertible {
             // Report IPv4-mapped peers as plain IPv4 so per-IP limits and logs see one form.
             if host.lowercased().hasPrefix("::ffff:") && host.contains(".") { host = String(host.dropFirst(7)) }
             self.init(host: host, port: Int(UInt16(bigEndian: sa.sin6_port)))
+        case AF_UNIX:
+            // Peers of a listening Unix socket are usually unnamed: the path is empty then.
+            var sa = UnsafeRawPointer(storage).assumingMemoryBound(to: sockaddr_un.self).pointee
+            let path = withUnsafeBytes(of: &sa.sun_path) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            self.init(unixPath: path)
         default:
             return nil
         }

@@ -11,7 +11,8 @@ public struct SMTPCapabilities: Hashable, Sendable {
     /// ``SMTPServerConfiguration/offersAuthentication(isTLSActive:)``.
     public init(configuration: SMTPServerConfiguration, isTLSActive: Bool = false) {
         var keywords: [String] = []
-        if configuration.isPipeliningEnabled { keywords.append("PIPELINING") }
+        // RFC 2033 §5: an LMTP server must offer PIPELINING.
+        if configuration.isPipeliningEnabled || configuration.flavor == .lmtp { keywords.append("PIPELINING") }
         // RFC 1870: SIZE with the fixed limit, checked at MAIL and while the data streams.
         keywords.append("SIZE \(configuration.limits.maximumMessageSize)")
         if configuration.isSTARTTLSAvailable && !isTLSActive { keywords.append("STARTTLS") }

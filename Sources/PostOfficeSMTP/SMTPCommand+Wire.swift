@@ -22,6 +22,7 @@ extension SMTPCommand {
         switch self {
         case .ehlo(let name): "EHLO \(name)"
         case .helo(let name): "HELO \(name)"
+        case .lhlo(let name): "LHLO \(name)"
         case .mail(let reversePath, let parameters):
             "MAIL FROM:<\(reversePath.map(\.description) ?? "")>" + Self.words(parameters)
         case .rcpt(let forwardPath, let parameters):

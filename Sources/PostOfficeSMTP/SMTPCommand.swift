@@ -9,6 +9,8 @@ public enum SMTPCommand: Hashable, Sendable {
     case ehlo(String)
     /// HELO with the client's name.
     case helo(String)
+    /// LHLO with the client's name: LMTP's EHLO ([RFC 2033 §4.1](https://www.rfc-editor.org/rfc/rfc2033#section-4.1)).
+    case lhlo(String)
     /// MAIL FROM with its reverse-path (nil for `<>`).
     case mail(MailAddress?, MailParameters)
     /// RCPT TO.

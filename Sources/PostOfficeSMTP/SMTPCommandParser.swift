@@ -27,8 +27,13 @@ struct SMTPCommandParser {
         let argument = Self.trimmed(String(decoding: argumentBytes, as: UTF8.self))
         switch verb {
         case "EHLO", "HELO":
+            // RFC 2033 §4.1: an LMTP server must not answer EHLO or HELO as if it were SMTP.
+            guard configuration.flavor == .smtp else { return .failure(.helloInLMTP) }
             guard !argument.isEmpty else { return .failure(.syntaxError.withText("Syntax: \(verb) hostname")) }
             return .command(verb == "EHLO" ? .ehlo(argument) : .helo(argument))
+        case "LHLO" where configuration.flavor == .lmtp:
+            guard !argument.isEmpty else { return .failure(.syntaxError.withText("Syntax: LHLO hostname")) }
+            return .command(.lhlo(argument))
         case "MAIL":
             return parseMail(argumentBytes)
         case "RCPT":

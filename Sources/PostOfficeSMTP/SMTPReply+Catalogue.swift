@@ -93,6 +93,12 @@ extension SMTPReply {
     public static let badSequence = SMTPReply(503, e(5, 5, 1), "Error: bad sequence of commands")
     /// 503 5.5.1: MAIL before HELO/EHLO.
     public static let needHello = SMTPReply(503, e(5, 5, 1), "Error: send HELO/EHLO first")
+    /// 503 5.5.1: MAIL before LHLO in LMTP.
+    public static let needLHLO = SMTPReply(503, e(5, 5, 1), "Error: send LHLO first")
+    /// 500 5.5.1: EHLO or HELO to an LMTP server
+    /// ([RFC 2033 §4.1](https://www.rfc-editor.org/rfc/rfc2033#section-4.1)).
+    public static let helloInLMTP = SMTPReply(
+        500, e(5, 5, 1), "Error: this is an LMTP server (RFC 2033): use LHLO, not EHLO or HELO")
     /// 503 5.5.1: RCPT, DATA or BDAT without MAIL.
     public static let needMail = SMTPReply(503, e(5, 5, 1), "Error: need MAIL command")
     /// 503 5.5.1: MAIL inside a transaction.

@@ -10,7 +10,9 @@ public struct SMTPServerConfiguration: Sendable, Hashable {
     public var hostname: String
     /// Line lengths, message size, recipient and error limits.
     public var limits: Limits
-    /// Text of the 220 greeting after the code; nil for `"<hostname> ESMTP PostOffice"`
+    /// SMTP, or LMTP ([RFC 2033](https://www.rfc-editor.org/rfc/rfc2033)) for a local delivery service.
+    public var flavor = SMTPFlavor.smtp
+    /// Text of the 220 greeting after the code; nil for `"<hostname> ESMTP PostOffice"` (`LMTP` for LMTP)
     /// ([RFC 5321 §4.3.1](https://www.rfc-editor.org/rfc/rfc5321#section-4.3.1): it should start with the hostname).
     public var greeting: String?
     /// Offer PIPELINING ([RFC 2920](https://www.rfc-editor.org/rfc/rfc2920)). The engine always answers

@@ -29,6 +29,7 @@ extension SMTPServerStateMachine {
     /// even when it is refused.
     mutating func startChunk(size: Int, isLast: Bool, _ out: inout [SMTPAction]) {
         var failure: SMTPReply?
+        var failureCount = 1
         if !configuration.isChunkingEnabled {
             failure = .commandNotImplemented
         } else if let current = transaction {
@@ -38,6 +39,8 @@ extension SMTPServerStateMachine {
                 // Known before reading: drop what was stored, read the chunk, then refuse. The transaction
                 // is over (RFC 3030 §2); pipelined chunks after it get 503.
                 failure = .messageTooBig
+                // LMTP: the last chunk's reply is one per recipient, even when it refuses (RFC 2033 §4.2).
+                if isLast && configuration.flavor == .lmtp { failureCount = current.recipients.count }
                 abortMessageIfBegun(&out)
                 transaction = nil
             }
@@ -52,7 +55,7 @@ extension SMTPServerStateMachine {
             }
             transaction?.chunkedOctets += size
         }
-        mode = .chunk(Chunk(size: size, remaining: size, isLast: isLast, failure: failure))
+        mode = .chunk(Chunk(size: size, remaining: size, isLast: isLast, failure: failure, failureCount: failureCount))
         if size == 0 { finishChunk(&out) }
     }
 
@@ -85,12 +88,13 @@ extension SMTPServerStateMachine {
 
     private mutating func finishData(_ decoder: SMTPDataDecoder, _ out: inout [SMTPAction]) {
         mode = .command
+        let recipients = transaction?.recipients.count ?? 0
         if decoder.isOversize {
             transaction = nil
-            reply(.messageTooBig, &out)
+            finalRefusal(.messageTooBig, recipients: recipients, &out)
         } else if decoder.hasOverlongLine {
             transaction = nil
-            reply(.lineTooLong, &out)
+            finalRefusal(.lineTooLong, recipients: recipients, &out)
         } else {
             transaction?.messageState = .finished
             pending = .message
@@ -102,7 +106,11 @@ extension SMTPServerStateMachine {
         guard case .chunk(let chunk) = mode else { return }
         mode = .command
         if let failure = chunk.failure {
-            reply(failure, &out)
+            if chunk.failureCount > 1 {
+                finalRefusal(failure, recipients: chunk.failureCount, &out)
+            } else {
+                reply(failure, &out)
+            }
         } else if chunk.isLast {
             transaction?.messageState = .finished
             pending = .message

@@ -6,7 +6,7 @@ import PostOfficeCore
 extension SMTPServerStateMachine {
     /// MAIL FROM ([RFC 5321 §4.1.1.2](https://www.rfc-editor.org/rfc/rfc5321#section-4.1.1.2)).
     mutating func mail(_ reversePath: MailAddress?, _ parameters: MailParameters, _ out: inout [SMTPAction]) {
-        guard heloName != nil else { return reply(.needHello, &out) }
+        guard heloName != nil else { return reply(needHello, &out) }
         guard transaction == nil else { return reply(.nestedMail, &out) }
         // Submission (RFC 6409 §4.3, RFC 4954 §6): no mail before AUTH.
         guard !configuration.requiresAuthentication || authenticatedIdentity != nil else {

@@ -5,7 +5,8 @@ import PostOfficeCore
 import PostOfficeSASL
 
 extension SMTPServerStateMachine {
-    /// EHLO or HELO ([RFC 5321 §4.1.1.1](https://www.rfc-editor.org/rfc/rfc5321#section-4.1.1.1)).
+    /// EHLO or HELO ([RFC 5321 §4.1.1.1](https://www.rfc-editor.org/rfc/rfc5321#section-4.1.1.1)), or
+    /// LHLO in LMTP ([RFC 2033 §4.1](https://www.rfc-editor.org/rfc/rfc2033#section-4.1)).
     mutating func hello(_ name: String, isExtended: Bool, _ out: inout [SMTPAction]) {
         // RFC 5321 §4.1.4: EHLO/HELO in a session resets any transaction.
         abortMessageIfBegun(&out)
@@ -52,7 +53,7 @@ extension SMTPServerStateMachine {
     /// ``SMTPAction/authenticate(_:)`` until the driver's ``resolveAuthentication(_:)``.
     mutating func authenticate(_ mechanismName: String, _ initialResponse: String?, _ out: inout [SMTPAction]) {
         guard !configuration.authenticationMechanisms.isEmpty else { return reply(.commandNotImplemented, &out) }
-        guard heloName != nil else { return reply(.needHello, &out) }
+        guard heloName != nil else { return reply(needHello, &out) }
         guard authenticatedIdentity == nil else { return reply(.alreadyAuthenticated, &out) }
         guard transaction == nil else { return reply(.authenticationInTransaction, &out) }
         // PLAIN and LOGIN carry the password in the clear: not before TLS unless configured (RFC 4954 §4, §6).

@@ -13,6 +13,10 @@ import PostOfficeSASL
 /// (bounded by ``SMTPServerConfiguration/maximumPendingInput``), and the resolve call goes on with the buffered
 /// input, so pipelined commands ([RFC 2920](https://www.rfc-editor.org/rfc/rfc2920)) are answered in order.
 ///
+/// With ``SMTPServerConfiguration/flavor`` set to ``SMTPFlavor/lmtp`` the same engine speaks LMTP
+/// ([RFC 2033](https://www.rfc-editor.org/rfc/rfc2033)): LHLO, and after the message the driver answers
+/// ``resolveMessage(recipients:)`` with one decision per accepted recipient, each sent as its own reply.
+///
 /// Errors (4xx/5xx replies) are counted: from `limits.softErrorLimit` on, every reply is preceded by
 /// ``SMTPAction/delay(milliseconds:)``; at `limits.hardErrorLimit` the session ends with 421 4.7.0.
 /// An accepted message resets the count.
@@ -56,6 +60,9 @@ public struct SMTPServerStateMachine: Sendable {
         var remaining: Int
         var isLast: Bool
         var failure: SMTPReply?
+        /// How many times `failure` is sent: once, or in LMTP once per accepted recipient when the chunk
+        /// was `BDAT LAST` of a transaction that had recipients (RFC 2033 §4.2).
+        var failureCount = 1
     }
 
     enum Pending: Sendable {
@@ -126,7 +133,8 @@ public struct SMTPServerStateMachine: Sendable {
     public mutating func start() -> [SMTPAction] {
         guard !hasStarted, !closed else { return [] }
         hasStarted = true
-        let text = configuration.greeting ?? "\(configuration.hostname) ESMTP PostOffice"
+        let text = configuration.greeting
+            ?? "\(configuration.hostname) \(configuration.flavor == .lmtp ? "LMTP" : "ESMTP") PostOffice"
         return [.send(SMTPReply(220, nil, text))]
     }
 
@@ -203,19 +211,44 @@ public struct SMTPServerStateMachine: Sendable {
     }
 
     /// The driver stored the message (`.accept` gives 250 2.0.0 Ok; `.acceptReplying(.messageAccepted(id:))`
-    /// names it) or failed to (`.reject(.temporaryFailure)`). The transaction ends either way.
+    /// names it) or failed to (`.reject(.temporaryFailure)`). The transaction ends either way. In LMTP the
+    /// one decision is the reply for every accepted recipient (see ``resolveMessage(recipients:)``).
     public mutating func resolveMessage(_ decision: SMTPDecision) -> [SMTPAction] {
+        let count = configuration.flavor == .lmtp ? max(1, transaction?.recipients.count ?? 1) : 1
+        return resolveMessage(recipients: Array(repeating: decision, count: count))
+    }
+
+    /// The driver's decision for each accepted recipient, in RCPT order (LMTP,
+    /// [RFC 2033 §4.2](https://www.rfc-editor.org/rfc/rfc2033#section-4.2)): one reply each, so one
+    /// recipient's failure leaves the others delivered. Missing decisions are answered 451 4.3.0 (never a
+    /// 250 for a delivery nobody reported), extra ones are ignored. In SMTP the message gets one reply: the
+    /// first refusal, or the first decision when all accept.
+    public mutating func resolveMessage(recipients decisions: [SMTPDecision]) -> [SMTPAction] {
         guard !closed, case .message = pending else { return [] }
         pending = nil
+        let accepted = transaction?.recipients.count ?? 0
         transaction = nil
-        var out: [SMTPAction] = []
-        if let reply = Self.acceptance(decision, standard: .ok) {
-            errorCount = 0  // like Postfix: the error limits count errors made without delivering mail
-            self.reply(reply, &out)
+        var replies: [SMTPDecision]
+        if configuration.flavor == .lmtp {
+            replies = Array(decisions.prefix(max(1, accepted)))
+            while replies.count < max(1, accepted) { replies.append(.reject(.temporaryFailure)) }
         } else {
-            // A refused message is the server's trouble (disk full, a loop in the headers), not a client
-            // error: it must not push a well-behaved MTA towards the error limits.
-            self.reply(Self.refusal(decision), countsAsError: false, &out)
+            let refusal = decisions.first { Self.acceptance($0, standard: .ok) == nil }
+            replies = [refusal ?? decisions.first ?? .reject(.temporaryFailure)]
+        }
+        var out: [SMTPAction] = []
+        if replies.contains(where: { Self.acceptance($0, standard: .ok) != nil }) {
+            errorCount = 0  // like Postfix: the error limits count errors made without delivering mail
+        }
+        for decision in replies {
+            guard !closed else { break }
+            if let reply = Self.acceptance(decision, standard: .ok) {
+                self.reply(reply, &out)
+            } else {
+                // A refused message is the server's trouble (disk full, a loop in the headers), not a client
+                // error: it must not push a well-behaved MTA towards the error limits.
+                self.reply(Self.refusal(decision), countsAsError: false, &out)
+            }
         }
         resume(&out)
         return out
@@ -339,7 +372,7 @@ public struct SMTPServerStateMachine: Sendable {
     /// Runs one parsed command; each group lives in its own file (+Session, +Mail, +Data).
     private mutating func execute(_ command: SMTPCommand, _ out: inout [SMTPAction]) {
         switch command {
-        case .ehlo(let name): hello(name, isExtended: true, &out)
+        case .ehlo(let name), .lhlo(let name): hello(name, isExtended: true, &out)
         case .helo(let name): hello(name, isExtended: false, &out)
         case .mail(let reversePath, let parameters): mail(reversePath, parameters, &out)
         case .rcpt(let address, let parameters): recipient(address, parameters, &out)
@@ -372,6 +405,18 @@ public struct SMTPServerStateMachine: Sendable {
             close(&out)
         }
     }
+
+    /// The reply that ends a message without storing it (too big, a line too long): in LMTP once per
+    /// accepted recipient, since the client waits for that many (RFC 2033 §4.2); counted as one error.
+    mutating func finalRefusal(_ refusal: SMTPReply, recipients: Int, _ out: inout [SMTPAction]) {
+        let count = configuration.flavor == .lmtp ? max(1, recipients) : 1
+        for index in 0..<count where !closed {
+            reply(refusal, countsAsError: index == 0, &out)
+        }
+    }
+
+    /// 503 for MAIL or AUTH before the greeting command (HELO/EHLO, or LHLO in LMTP).
+    var needHello: SMTPReply { configuration.flavor == .lmtp ? .needLHLO : .needHello }
 
     /// Sends without counting (greeting-time and closing replies).
     func send(_ reply: SMTPReply, _ out: inout [SMTPAction]) {

@@ -19,7 +19,7 @@ public final class LineClient {
 
     /// Connects to `address`; reads time out after `timeoutSeconds`.
     public init(connectingTo address: SocketAddress, timeoutSeconds: Int = 10) throws {
-        let family = address.isIPv6 ? AF_INET6 : AF_INET
+        let family = address.isUnix ? AF_UNIX : address.isIPv6 ? AF_INET6 : AF_INET
         let fd = socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw TestClientError("socket: errno \(errno)") }
         var tv = timeval(tv_sec: timeoutSeconds, tv_usec: 0)

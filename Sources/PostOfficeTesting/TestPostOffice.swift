@@ -64,6 +64,7 @@ public final class TestPostOffice: @unchecked Sendable {
         smtpsAddress = server.smtpsAddresses.first
         submissionAddress = server.submissionAddresses.first ?? configuration.submissionListeners[0]
         pop3sAddress = server.pop3sAddresses.first
+        lmtpAddress = server.lmtpAddresses.first
     }
 
     /// The SMTP address to connect to (kept after ``stop()``, for tests of a stopped server).
@@ -76,6 +77,8 @@ public final class TestPostOffice: @unchecked Sendable {
     public let submissionAddress: SocketAddress
     /// The implicit-TLS POP3 address (with `tls: true`).
     public let pop3sAddress: SocketAddress?
+    /// The first LMTP listener (TCP or Unix socket), when `configure` sets `lmtpListeners`.
+    public let lmtpAddress: SocketAddress?
 
     /// The messages in `address`'s Maildir (new/ and cur/), oldest first, as stored.
     public func messages(for address: String) -> [String] {

@@ -30,7 +30,7 @@ import Testing
         .cannotVerify, .readyToStartTLS, .shuttingDown, .timeout, .tooManyErrors, .tooMuchPipelinedInput,
         .temporaryFailure, .tooManyRecipients, .unknownCommand, .invalidCharacters, .lineTooLong, .syntaxError,
         .badSenderSyntax, .badRecipientSyntax, .verifyDisabled, .expandDisabled, .commandNotImplemented,
-        .badSequence, .needHello, .needMail, .nestedMail, .needRecipient, .dataNotAllowed, .unknownUser,
+        .badSequence, .needHello, .needLHLO, .helloInLMTP, .needMail, .nestedMail, .needRecipient, .dataNotAllowed, .unknownUser,
         .relayDenied, .senderRejected, .messageTooBig, .utf8AddressNotPermitted, .noValidRecipients,
         .talkedBeforeGreeting, .unknownParameter, .authenticationSucceeded, .authenticationTemporaryFailure,
         .authenticationLineTooLong, .authenticationCancelled, .authenticationBadBase64, .alreadyAuthenticated,

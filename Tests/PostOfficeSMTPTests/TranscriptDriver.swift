@@ -55,12 +55,13 @@ struct TranscriptDriver {
         if let v = flag("requireAuth") { configuration.requiresAuthentication = v }
         if let v = flag("authzid") { configuration.allowsAuthorizationIdentity = v }
         if let v = number("authResponseLength") { configuration.maximumAuthenticationResponseLength = v }
+        if let v = flag("lmtp") { configuration.flavor = v ? .lmtp : .smtp }
         if let v = settings["greeting"] { configuration.greeting = v.replacingOccurrences(of: "_", with: " ") }
         let known: Set = [
             "hostname", "maximumMessageSize", "maximumRecipients", "softErrorLimit", "hardErrorLimit",
             "smtpCommandLineLength", "smtpTextLineLength", "rejectLongTextLines", "pipelining", "8bitmime",
             "smtputf8", "chunking", "dsn", "vrfy", "starttls", "greeting", "auth", "authWithoutTLS", "requireAuth",
-            "authzid", "authResponseLength",
+            "authzid", "authResponseLength", "lmtp",
         ]
         for key in settings.keys where !known.contains(key) {
             throw SMTPTranscript.FormatError(line: 0, message: "unknown config key \(key)")
@@ -102,7 +103,12 @@ struct TranscriptDriver {
                 }
                 current = nil
                 let commit = transcript.directives["commit"] ?? "accept"
-                if commit == "tempfail" {
+                if machine.configuration.flavor == .lmtp {
+                    // LMTP: one decision per accepted recipient; `# commit-fail: rcpt=code` fails that one.
+                    let decisions = message.envelope.recipients.map(lmtpDecision)
+                    if decisions.contains(.accept) { accepted.append(message) }
+                    queue.append(contentsOf: machine.resolveMessage(recipients: decisions))
+                } else if commit == "tempfail" {
                     queue.append(contentsOf: machine.resolveMessage(.reject(.temporaryFailure)))
                 } else {
                     accepted.append(message)
@@ -126,6 +132,22 @@ struct TranscriptDriver {
                 closed = true
             }
         }
+    }
+
+    /// `# commit-fail: bob@example.test=452 ...`: that recipient's delivery fails with the storage reply
+    /// for the code (452 4.2.2 mailbox full, 552 5.2.2 over quota, 550 5.1.1 gone, 451 4.3.0); others accept.
+    func lmtpDecision(_ recipient: MailAddress) -> SMTPDecision {
+        for word in transcript.words("commit-fail") {
+            let parts = word.split(separator: "=")
+            guard parts.count == 2, parts[0].lowercased() == recipient.description.lowercased() else { continue }
+            switch parts[1] {
+            case "452": return .reject(SMTPReply(452, EnhancedStatusCode(4, 2, 2), "Mailbox full, try again later"))
+            case "552": return .reject(SMTPReply(552, EnhancedStatusCode(5, 2, 2), "Mailbox full (over quota)"))
+            case "550": return .reject(SMTPReply(550, EnhancedStatusCode(5, 1, 1), "No such user here"))
+            default: return .reject(.temporaryFailure)
+            }
+        }
+        return .accept
     }
 
     func decide(_ recipient: MailAddress) -> SMTPDecision {
