@@ -45,7 +45,7 @@ let package = Package(
             dependencies: [
                 "PostOfficeCore", "PostOfficeMaildir", "PostOfficeAccounts", "PostOfficeDelivery",
                 "PostOfficeSMTP", "PostOfficeSMTPClient", "PostOfficePOP3", "PostOfficeTLS", "PostOfficeQueue", "PostOfficeDNS",
-                "PostOfficeDSN", "CLinuxEvents",
+                "PostOfficeDSN", "PostOfficeDKIM", "CLinuxEvents",
             ],
             swiftSettings: strict
         ),

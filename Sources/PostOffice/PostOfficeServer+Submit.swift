@@ -93,7 +93,9 @@ extension PostOfficeServer {
     private func submit(
         from sender: MailAddress?, to recipients: [MailAddress], options: SubmitOptions, read: SendmailSubmission.Reader
     ) -> SubmitResult {
-        let engine = SendmailSubmission(agent: context.deliveryAgent, remoteRecipients: Self.otherDomainsRefusal)
+        let engine = SendmailSubmission(
+            agent: context.deliveryAgent, remoteRecipients: Self.otherDomainsRefusal, signer: context.dkimKeys,
+            spoolDirectory: context.sinks.spoolDirectory)
         let outcome = engine.run(
             sender: sender, recipients: recipients,
             options: SendmailSubmission.Options(

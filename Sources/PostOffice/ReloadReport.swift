@@ -28,6 +28,7 @@ public struct ReloadReport: Sendable, Equatable {
         check("submission_hide_client", old.hidesSubmissionClient != new.hidesSubmissionClient)
         check("relay_networks", old.relayNetworks != new.relayNetworks)
         check("relay_domains", old.relayDomains != new.relayDomains)
+        check("dkim_key_directory", old.dkimKeyDirectory != new.dkimKeyDirectory)
         check("subaddress_delimiter", old.subaddressDelimiter != new.subaddressDelimiter)
         check("limits", Self.reloadableLimits(old.limits) != Self.reloadableLimits(new.limits))
         check("smtp_listen", restart: true, old.smtpListeners != new.smtpListeners)

@@ -28,6 +28,8 @@ final class ServerContext: @unchecked Sendable {
     let sinks: MessageSinks
     let octetCache = OctetCache()
     let submissionLimiter: SubmissionRateLimiter
+    /// The DKIM signing keys (`dkim_key_directory`), replaced on reload; signs mail we send.
+    let dkimKeys: DKIMKeyStore
     /// Schedules outbound delivery; nil when `deliversOutbound` is off.
     let queueManager: QueueManager?
     /// The session factory of each service; a new service is a new entry.
@@ -62,6 +64,7 @@ final class ServerContext: @unchecked Sendable {
         authenticator = Authenticator(users: users, hook: hooks.authenticate, limits: configuration.limits, clock: clock)
         router = Router(hooks: hooks, deliveryAgent: deliveryAgent, logSink: logSink)
         submissionLimiter = SubmissionRateLimiter(clock: clock)
+        dkimKeys = DKIMKeyStore(keys: try DKIMKeyStore.load(directory: configuration.dkimKeyDirectory), clock: clock, logSink: logSink)
         sinks = try MessageSinks(
             hooks: hooks, deliveryAgent: deliveryAgent, dataDirectory: configuration.dataDirectory,
             queue: try Self.openQueue(configuration, clock: clock, random: random, logSink: logSink), clock: clock, logSink: logSink)
@@ -71,7 +74,8 @@ final class ServerContext: @unchecked Sendable {
         io = core
         var manager: QueueManager?
         if let queue = sinks.queue {
-            manager = Self.makeQueueManager(queue, configuration, io: core, environment: environment, agent: deliveryAgent)
+            manager = Self.makeQueueManager(
+                queue, configuration, io: core, environment: environment, agent: deliveryAgent, signer: dkimKeys)
         }
         queueManager = manager
         if let manager {
@@ -110,7 +114,7 @@ final class ServerContext: @unchecked Sendable {
     /// The scheduler and the SMTP transport for the queue: a relay host when configured, else MX records.
     private static func makeQueueManager(
         _ queue: QueueStore, _ configuration: PostOfficeConfiguration, io: IOCore, environment: ServerEnvironment,
-        agent: LocalDeliveryAgent
+        agent: LocalDeliveryAgent, signer: any OutgoingMessageSigner
     ) -> QueueManager {
         let resolver: any MailRouteResolver
         if let relay = configuration.relayHost {
@@ -150,6 +154,7 @@ final class ServerContext: @unchecked Sendable {
         var settings = QueueManager.Settings()
         settings.hostname = configuration.hostname
         settings.postmaster = configuration.postmasterAddress
+        settings.signer = signer
         // Reports to local senders and the postmaster go into Maildirs like `postoffice sendmail` mail.
         return QueueManager(
             store: queue, transport: transport, localDelivery: AgentQueueLocalDelivery(agent: agent),
@@ -191,6 +196,7 @@ final class ServerContext: @unchecked Sendable {
     func reload(_ next: PostOfficeConfiguration) throws -> ReloadReport {
         let (users, directory) = try Self.loadAccounts(next)
         let reloadedTLS = try Self.makeTLSContext(next)
+        let reloadedKeys = try DKIMKeyStore.load(directory: next.dkimKeyDirectory)
         let report = ReloadReport(old: configuration, new: next)
         var applied = next
         // What needs a restart keeps its running value, so `configuration` tells what is in force.
@@ -215,6 +221,7 @@ final class ServerContext: @unchecked Sendable {
         }
         authenticator.replaceUsers(users)
         deliveryAgent.updateDirectory(directory)
+        dkimKeys.replace(reloadedKeys)
         return report
     }
 
