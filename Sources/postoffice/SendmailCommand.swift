@@ -44,6 +44,7 @@ struct SendmailCommand {
         A bare name (root) is qualified with the host name when it is a local domain, else localhost.
         Date:, From: and Message-ID: are added when missing; Bcc: is always removed. The header block may
         be 1 MiB at most; the body is streamed. Recipients in other domains are not supported yet (75).
+        A message whose From: domain has DKIM keys (postoffice dkim generate) is signed before it is stored.
 
         Exit status (sysexits(3)):
           0   delivered to every recipient

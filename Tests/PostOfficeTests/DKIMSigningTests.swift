@@ -286,4 +286,33 @@ import Testing
         #expect(bad.status == 2)
         #expect(bad.errorOutput.contains("rsa or ed25519"))
     }
+
+    /// Mail for another domain is committed to the outbound queue with its signatures (the wire form the next
+    /// server receives, under our Received: header) before the 250.
+    @Test(.enabled(if: DKIMVerifiers.hasDkimpy, "needs /usr/bin/python3 with dkim (apt package python3-dkim)"))
+    func queuedMailForAnotherDomainCarriesTheSignatures() throws {
+        let (office, keys) = try Self.office { configuration in
+            configuration.deliversOutbound = true
+            // Nobody answers there: the message stays in the queue for the test to read.
+            configuration.relayHost = SocketAddress(host: "127.0.0.1", port: 1)
+            configuration.queueRunIntervalSeconds = 3600
+        }
+        defer { office.stop() }
+        let client = try SMTPTestClient(connectingTo: office.submissionAddress)
+        #expect(try client.readReply().code == 220)
+        _ = try client.command("EHLO client.test")
+        #expect(try client.login("alice@example.test", password: "pw").code == 235)
+        let reply = try client.sendMail(from: "alice@example.test", to: ["carol@elsewhere.test"], body: Self.messages[3].text)
+        #expect(reply.code == 250, "\(reply)")
+        let store = try QueueStore(
+            path: office.server.currentConfiguration.queueDirectory, clock: SystemClock(), random: SystemRandomSource(),
+            logSink: DiscardingLogSink())
+        let queued = try store.scan()
+        #expect(queued.count == 1)
+        let message = try #require(queued.first)
+        let body = try store.openBody(message.id).readAll()
+        #expect(String(decoding: body, as: UTF8.self).hasPrefix("Received: "))
+        #expect(Self.algorithms(body) == ["a=ed25519-sha256", "a=rsa-sha256"])
+        #expect(try DKIMVerifiers.dkimpy([body], records: DKIMVerifiers.records(keys)) == ["pass pass"])
+    }
 }
