@@ -1,10 +1,12 @@
 // BounceGenerator: turns a queued message's recipient states into delivery status notifications — asks
 // DSNPolicy which reports are due, composes each with DSNComposer, and writes it into the queue as a new
 // message from `<>`, streaming the original from its queue file through the report's encoder (constant
-// memory). What to mark afterwards (reported recipients, the delay warning) is the queue manager's job.
+// memory). A report whose From: domain (the host name) has a DKIM key is signed: a first pass over the
+// original computes the body hash, the second writes. What to mark afterwards (reported recipients, the delay warning) is the queue manager's job.
 
 import PostOfficeCore
 import PostOfficeDSN
+import PostOfficeDelivery
 import PostOfficeQueue
 
 /// Makes the reports for queued messages ([RFC 3461](https://www.rfc-editor.org/rfc/rfc3461),
@@ -13,6 +15,8 @@ struct BounceGenerator: Sendable {
     var policy: DSNPolicy
     var composer: DSNComposer
     var schedule: RetrySchedule
+    /// Signs reports (DKIM) for a From: domain with keys; nil signs nothing.
+    var signer: (any OutgoingMessageSigner)? = nil
 
     /// The reports `message` needs at `now`, with the outcomes they were decided on (for ``enqueue``).
     func plans(for message: QueueMessage, now: MailTime) -> (plans: [DSNPlan], outcomes: [DSNOutcome]) {
@@ -37,22 +41,44 @@ struct BounceGenerator: Sendable {
             isDoubleBounce: plan.kind == .doubleBounce,
             is8Bit: report.requires8BitMIME || report.requiresSMTPUTF8))
         do throws(QueueError) {
-            try draft.append(report.head)
-            let body = try store.openBody(message.id)
-            var encoder = report.makeEncoder()
-            var out: [UInt8] = []
-            while !encoder.isComplete, let chunk = try body.next() {
-                out.removeAll(keepingCapacity: true)
-                encoder.encode(chunk, into: &out)
-                try draft.append(out)
+            if let fields = try signatureFields(report, original: message, store: store), !fields.isEmpty {
+                try draft.append(fields)
             }
-            try draft.append(encoder.finish())
+            try draft.append(report.head)
+            try stream(report, original: message, store: store) { (bytes) throws(QueueError) in try draft.append(bytes) }
             try draft.append(report.tail)
             return try draft.commit()
         } catch {
             draft.abort()
             throw error
         }
+    }
+
+    /// The DKIM-Signature fields for `report`, or nil when it is not signed: the body is the rest of the
+    /// head, the original read through the encoder once more, and the tail.
+    private func signatureFields(_ report: DSNReport, original message: QueueMessage, store: QueueStore) throws(QueueError) -> [UInt8]? {
+        guard let signer, let bodyStart = DKIMSigningSink.bodyStart(report.head),
+            let signature = signer.beginSignature(header: Array(report.head[..<bodyStart]))
+        else { return nil }
+        signature.update(Array(report.head[bodyStart...]))
+        try stream(report, original: message, store: store) { (bytes) throws(QueueError) in signature.update(bytes) }
+        signature.update(report.tail)
+        return signature.finish()
+    }
+
+    /// The original as the report encloses it, chunk by chunk; stops once a headers-only report has them.
+    private func stream(
+        _ report: DSNReport, original message: QueueMessage, store: QueueStore, into sink: ([UInt8]) throws(QueueError) -> Void
+    ) throws(QueueError) {
+        let body = try store.openBody(message.id)
+        var encoder = report.makeEncoder()
+        var out: [UInt8] = []
+        while !encoder.isComplete, let chunk = try body.next() {
+            out.removeAll(keepingCapacity: true)
+            encoder.encode(chunk, into: &out)
+            try sink(out)
+        }
+        try sink(encoder.finish())
     }
 
     /// The queue's envelope in the DSN module's terms (it cannot import the queue).

@@ -314,6 +314,8 @@ public enum ConfigurationFile {
             apply: { c, v throws(KeyError) in c.deliversOutbound = try bool(v) }, render: { $0.deliversOutbound ? "yes" : "no" }),
         Key(name: "queue_directory", help: "The outbound queue's folder (relative paths are below the data folder).",
             apply: { c, v throws(KeyError) in c.queueDirectory = path(v, in: c) }, render: { relativePath($0.queueDirectory, in: $0) }),
+        Key(name: "dkim_key_directory", help: "DKIM signing keys, DOMAIN/SELECTOR.pem (postoffice dkim generate writes them); mail we send from such a domain is signed.",
+            apply: { c, v throws(KeyError) in c.dkimKeyDirectory = path(v, in: c) }, render: { relativePath($0.dkimKeyDirectory, in: $0) }),
         Key(name: "relayhost", help: "Send all mail for other domains through this host:port (a smarthost) instead of MX records; empty: MX.",
             apply: { c, v throws(KeyError) in
                 guard !v.isEmpty else {

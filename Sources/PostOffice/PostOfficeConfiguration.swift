@@ -102,6 +102,11 @@ public struct PostOfficeConfiguration: Sendable {
     public var deliversOutbound = false
     /// The outbound queue's folder (default `DATA/queue`).
     public var queueDirectory: String
+    /// DKIM signing keys (default `DATA/dkim`): `DOMAIN/SELECTOR.pem`, one unencrypted PEM private key (RSA or
+    /// Ed25519) per domain and selector, as `postoffice dkim generate` writes them. Mail we send (submission,
+    /// `sendmail`, delivery reports) whose From: domain has keys is signed with each of them
+    /// ([RFC 6376](https://www.rfc-editor.org/rfc/rfc6376)). Read at start and on every reload.
+    public var dkimKeyDirectory: String
     /// Send everything for other domains through this host (a smarthost), instead of looking up MX records.
     /// Many home and cloud networks block port 25, so this is often needed.
     public var relayHost: SocketAddress?
@@ -165,6 +170,7 @@ public struct PostOfficeConfiguration: Sendable {
         self.hostname = hostname
         self.dataDirectory = dataDirectory
         queueDirectory = dataDirectory + "/queue"
+        dkimKeyDirectory = dataDirectory + "/dkim"
         mailRoot = dataDirectory + "/mail"
         usersFile = dataDirectory + "/users"
         aliasesFile = dataDirectory + "/aliases"

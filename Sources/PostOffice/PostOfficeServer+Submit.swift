@@ -110,7 +110,8 @@ extension PostOfficeServer {
         from sender: MailAddress?, to recipients: [MailAddress], options: SubmitOptions, read: SendmailSubmission.Reader
     ) -> SubmitResult {
         let engine = SendmailSubmission(
-            agent: context.deliveryAgent, remoteRecipients: Self.otherDomainsRefusal, queue: sendmailQueue)
+            agent: context.deliveryAgent, remoteRecipients: Self.otherDomainsRefusal, queue: sendmailQueue,
+            signer: context.dkimKeys, spoolDirectory: context.sinks.spoolDirectory)
         let outcome = engine.run(
             sender: sender, recipients: recipients,
             options: SendmailSubmission.Options(

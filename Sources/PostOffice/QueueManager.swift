@@ -10,6 +10,7 @@
 
 import PostOfficeCore
 import PostOfficeDSN
+import PostOfficeDelivery
 import PostOfficeQueue
 
 /// Schedules the outbound queue's delivery attempts. Thread-safe; all state is behind one lock.
@@ -29,6 +30,8 @@ final class QueueManager: @unchecked Sendable {
         var delayWarningTime: Int? = 4 * 3600
         /// Without RET=, a failure report returns the whole message up to this size, else its headers.
         var returnSizeLimit = 1 << 20
+        /// Signs the reports (DKIM) when their From: domain (the host name) has a key.
+        var signer: (any OutgoingMessageSigner)?
     }
 
     private let store: QueueStore
@@ -75,7 +78,7 @@ final class QueueManager: @unchecked Sendable {
                 postmaster: settings.postmaster ?? MailAddress(localPart: "postmaster", domain: settings.hostname),
                 delayWarningTime: settings.delayWarningTime),
             composer: DSNComposer(hostname: settings.hostname, returnSizeLimit: settings.returnSizeLimit),
-            schedule: settings.schedule)
+            schedule: settings.schedule, signer: settings.signer)
         self.clock = clock
         self.random = random
         self.logSink = logSink

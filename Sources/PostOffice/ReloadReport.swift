@@ -33,6 +33,7 @@ public struct ReloadReport: Sendable, Equatable {
         check("relayhost_credentials_file", old.relayCredentialsFile != new.relayCredentialsFile)
         check("smtp_tls_security_level", old.outboundTLSPolicy != new.outboundTLSPolicy)
         check("smtp_destination_port", old.smtpDestinationPort != new.smtpDestinationPort)
+        check("dkim_key_directory", old.dkimKeyDirectory != new.dkimKeyDirectory)
         check("subaddress_delimiter", old.subaddressDelimiter != new.subaddressDelimiter)
         check("limits", Self.reloadableLimits(old.limits) != Self.reloadableLimits(new.limits))
         // Mail authentication: turning it off applies at once; turning it on needs the checker made at start.

@@ -580,11 +580,15 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
             }
         }
         let sink = sinks.open(envelope: messageEnvelope, recipients: recipients, queued: queued, trace: trace)
+        guard authenticatedUser != nil || isTrustedNetwork else { return sink }
+        // Mail we send is DKIM-signed when its From: domain has a key (after Date: and Message-ID: are added,
+        // so they are signed too).
+        let signed = DKIMSigningSink(wrapping: sink, signer: context.dkimKeys, spoolDirectory: context.sinks.spoolDirectory)
         // RFC 6409 §8: a submission server completes a message that lacks Date: or Message-ID:.
-        guard authenticatedUser != nil else { return sink }
+        guard authenticatedUser != nil else { return signed }
         let now = context.environment.clock.now()
         return SubmissionHeaderSink(
-            wrapping: sink,
+            wrapping: signed,
             date: MailDateFormatter.format(seconds: now.seconds, offsetMinutes: context.environment.timeZoneOffsetMinutes),
             messageID: "<\(now.seconds).\(context.environment.random.token(length: 16))@\(settings.hostname)>")
     }

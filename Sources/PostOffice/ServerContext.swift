@@ -33,6 +33,8 @@ final class ServerContext: @unchecked Sendable {
     let mailAuthenticator: MailAuthenticator?
     /// Where messages being checked are held once they outgrow memory.
     let authenticationSpoolDirectory: String
+    /// The DKIM signing keys (`dkim_key_directory`), replaced on reload; signs mail we send.
+    let dkimKeys: DKIMKeyStore
     /// Schedules outbound delivery; nil when `deliversOutbound` is off.
     let queueManager: QueueManager?
     /// What sessions and the queue count, served at `GET /metrics` (`metrics_listen`).
@@ -75,6 +77,7 @@ final class ServerContext: @unchecked Sendable {
         authenticator = Authenticator(users: users, hook: hooks.authenticate, limits: configuration.limits, clock: clock)
         router = Router(hooks: hooks, deliveryAgent: deliveryAgent, logSink: logSink)
         submissionLimiter = SubmissionRateLimiter(clock: clock)
+        dkimKeys = DKIMKeyStore(keys: try DKIMKeyStore.load(directory: configuration.dkimKeyDirectory), clock: clock, logSink: logSink)
         sinks = try MessageSinks(
             hooks: hooks, deliveryAgent: deliveryAgent, dataDirectory: configuration.dataDirectory,
             queue: try Self.openQueue(configuration, clock: clock, random: random, logSink: logSink), clock: clock, logSink: logSink,
@@ -99,7 +102,7 @@ final class ServerContext: @unchecked Sendable {
         if let queue = sinks.queue, let routingSettings {
             let made = Self.makeQueueManager(
                 queue, configuration, routing: routingSettings, io: core, environment: environment, agent: deliveryAgent,
-                metrics: metrics)
+                metrics: metrics, signer: dkimKeys)
             (manager, routing) = (made.manager, made.routing)
         }
         queueManager = manager
@@ -144,7 +147,8 @@ final class ServerContext: @unchecked Sendable {
     /// The scheduler and the SMTP transport for the queue, routed by transport_maps, a relay host or MX records.
     private static func makeQueueManager(
         _ queue: QueueStore, _ configuration: PostOfficeConfiguration, routing routingSettings: OutboundRouting.Settings,
-        io: IOCore, environment: ServerEnvironment, agent: LocalDeliveryAgent, metrics: ServerMetrics
+        io: IOCore, environment: ServerEnvironment, agent: LocalDeliveryAgent, metrics: ServerMetrics,
+        signer: any OutgoingMessageSigner
     ) -> (manager: QueueManager, routing: OutboundRouting) {
         let dns = dnsConfiguration(configuration)
         var localNames: Set<DNSName> = []
@@ -163,6 +167,7 @@ final class ServerContext: @unchecked Sendable {
         var settings = QueueManager.Settings()
         settings.hostname = configuration.hostname
         settings.postmaster = configuration.postmasterAddress
+        settings.signer = signer
         // Reports to local senders and the postmaster go into Maildirs like `postoffice sendmail` mail.
         let manager = QueueManager(
             store: queue, transport: transport, localDelivery: localDelivery,
@@ -246,6 +251,7 @@ final class ServerContext: @unchecked Sendable {
         let (users, directory) = try Self.loadAccounts(accountsConfiguration)
         let reloadedTLS = try Self.makeTLSContext(next)
         let routingSettings = outboundRouting == nil ? nil : try OutboundRouting.Settings(next)
+        let reloadedKeys = try DKIMKeyStore.load(directory: next.dkimKeyDirectory)
         let report = ReloadReport(old: configuration, new: next)
         var applied = next
         // What needs a restart keeps its running value, so `configuration` tells what is in force.
@@ -277,6 +283,7 @@ final class ServerContext: @unchecked Sendable {
         authenticator.replaceUsers(users)
         deliveryAgent.updateDirectory(directory)
         if let routingSettings { outboundRouting?.replace(routingSettings) }
+        dkimKeys.replace(reloadedKeys)
         return report
     }
 

@@ -61,13 +61,20 @@ public struct SendmailSubmission: Sendable {
     /// The outbound queue for recipients in other domains; nil: they get ``remoteRecipients``'s error.
     public let queue: SendmailQueueOpener?
 
+    /// Signs the message (DKIM) when its From: domain has a key; nil signs nothing.
+    public let signer: (any OutgoingMessageSigner)?
+    /// Where a signed message larger than 256 KiB waits while its signature is computed.
+    public let spoolDirectory: String
+
     public init(
         agent: LocalDeliveryAgent, remoteRecipients: @escaping @Sendable ([MailAddress]) -> DeliveryError,
-        queue: SendmailQueueOpener? = nil
+        queue: SendmailQueueOpener? = nil, signer: (any OutgoingMessageSigner)? = nil, spoolDirectory: String = "/tmp"
     ) {
         self.agent = agent
         self.remoteRecipients = remoteRecipients
         self.queue = queue
+        self.signer = signer
+        self.spoolDirectory = spoolDirectory
     }
 
     /// The domain a bare name (`root`, `-f www-data`) is given: the host name when it is a local domain,
@@ -116,6 +123,8 @@ public struct SendmailSubmission: Sendable {
         var dots = options.dotEndsInput ? DotLineTerminator() : nil
         var collector = HeaderBlockCollector(limit: options.headerLimit)
         var transaction: Targets?
+        // While signing, the message waits in a spool and goes into the transaction under its signature.
+        var signing: (signature: any OutgoingSignature, spool: MessageSpool)?
         var filtered: [UInt8] = []
         let bufferSize = 64 * 1024
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: bufferSize, alignment: 16)
@@ -155,6 +164,14 @@ public struct SendmailSubmission: Sendable {
                     throw error
                 }
             }
+            let separator: [UInt8] = split.needsSeparator ? [0x0A] : []
+            if let signer, let signature = signer.beginSignature(header: headers.bytes) {
+                let spool = MessageSpool(directory: spoolDirectory)
+                spool.append(headers.bytes + separator + split.rest)
+                signature.update(separator + split.rest)
+                signing = (signature, spool)
+                return transaction
+            }
             do throws(DeliveryError) {
                 try transaction.append(headers.bytes)
                 if split.needsSeparator { try transaction.append([0x0A]) }
@@ -168,7 +185,10 @@ public struct SendmailSubmission: Sendable {
 
         /// Message bytes after the `.` rule: into the header block, then into the transaction.
         func consume(_ bytes: UnsafeRawBufferPointer) throws(DeliveryError) {
-            if let transaction {
+            if let signing {
+                signing.signature.update(bytes)
+                signing.spool.append(bytes)
+            } else if let transaction {
                 if bytes.count > 0 { try transaction.append(bytes) }
             } else if let split = try collector.append(bytes) {
                 transaction = try begin(split)
@@ -195,6 +215,11 @@ public struct SendmailSubmission: Sendable {
             try validator.finish()
             dots?.finish()
             if transaction == nil { transaction = try begin(try collector.finish()) }
+            if let signing, let open = transaction {
+                let fields = signing.signature.finish()
+                if !fields.isEmpty { try open.append(fields) }
+                try signing.spool.replay { (chunk: [UInt8]) throws(DeliveryError) in try open.append(chunk) }
+            }
         } catch {
             transaction?.abort()
             return failure(error)

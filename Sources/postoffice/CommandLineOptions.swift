@@ -71,5 +71,5 @@ struct CommandLineOptions {
     }
 
     /// Options that belong to a subcommand (deliver's, alias add's, queue list's) and are passed on untouched.
-    static let passThrough: Set<String> = ["--to", "--from", "--help", "-h", "--version", "--replace", "--json"]
+    static let passThrough: Set<String> = ["--to", "--from", "--help", "-h", "--version", "--replace", "--json", "--selector", "--algorithm"]
 }

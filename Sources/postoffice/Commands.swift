@@ -15,6 +15,7 @@ enum Commands {
                postoffice sendmail [-t] [-i] [-f SENDER] [RECIPIENT...] < message   (also as a link named sendmail)
                postoffice queue list [--json] | queue flush [DOMAIN]   the outbound queue (queue --help)
                postoffice queue show|hold|release|requeue|delete ID
+               postoffice dkim generate DOMAIN [--selector S] [--algorithm rsa|ed25519]   a signing key and its DNS record
                postoffice check                      validate the config and print the effective settings
                postoffice reload                     make the running server re-read its config, users, aliases
                postoffice COMMAND --help             options and examples of one command
@@ -98,6 +99,7 @@ enum Commands {
         "deliver": DeliverShellCommand.help,
         "sendmail": SendmailCommand.help,
         "queue": QueueCommand.help,
+        "dkim": DKIMCommand.help,
     ]
 
     static func run(_ arguments: [String]) throws -> Int32 {
@@ -149,6 +151,8 @@ enum Commands {
             return DeliverShellCommand(options: options, words: words).run()
         case "queue":
             return try QueueCommand(options: options, words: words).run()
+        case "dkim":
+            return try DKIMCommand(options: options, words: words).run()
         default:
             throw UsageError("unknown command '\(command)' (see postoffice --help)")
         }

@@ -46,6 +46,7 @@ struct SendmailCommand {
         be 1 MiB at most; the body is streamed. With deliver_outbound = yes, recipients in other domains go
         into the outbound queue (durable before exit 0) and a running server sends them at its next queue
         run (queue_run_interval); with deliver_outbound = no they are refused (75).
+        A message whose From: domain has DKIM keys (postoffice dkim generate) is signed before it is stored.
 
         Exit status (sysexits(3)):
           0   delivered to every recipient
