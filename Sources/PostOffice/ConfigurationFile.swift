@@ -285,6 +285,9 @@ public enum ConfigurationFile {
             apply: { c, v throws(KeyError) in c.deliversOutbound = try bool(v) }, render: { $0.deliversOutbound ? "yes" : "no" }),
         Key(name: "queue_directory", help: "The outbound queue's folder (relative paths are below the data folder).",
             apply: { c, v throws(KeyError) in c.queueDirectory = path(v, in: c) }, render: { relativePath($0.queueDirectory, in: $0) }),
+        Key(name: "control_socket", help: "The Unix socket (mode 0600) `postoffice queue flush` reaches the running server through (empty: none).",
+            apply: { c, v throws(KeyError) in c.controlSocketPath = v.isEmpty ? nil : path(v, in: c) },
+            render: { c in c.controlSocketPath.map { relativePath($0, in: c) } ?? "" }),
         Key(name: "relayhost", help: "Send all mail for other domains through this host:port (a smarthost) instead of MX records; empty: MX.",
             apply: { c, v throws(KeyError) in
                 guard !v.isEmpty else {

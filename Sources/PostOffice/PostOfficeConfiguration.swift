@@ -87,6 +87,9 @@ public struct PostOfficeConfiguration: Sendable {
     public var deliversOutbound = false
     /// The outbound queue's folder (default `DATA/queue`).
     public var queueDirectory: String
+    /// The control socket (`control_socket`, default `DATA/control.sock`, mode 0600) through which
+    /// `postoffice queue flush` reaches the running server; nil: none.
+    public var controlSocketPath: String?
     /// Send everything for other domains through this host (a smarthost), instead of looking up MX records.
     /// Many home and cloud networks block port 25, so this is often needed.
     public var relayHost: SocketAddress?
@@ -114,6 +117,7 @@ public struct PostOfficeConfiguration: Sendable {
         self.hostname = hostname
         self.dataDirectory = dataDirectory
         queueDirectory = dataDirectory + "/queue"
+        controlSocketPath = dataDirectory + "/control.sock"
         mailRoot = dataDirectory + "/mail"
         usersFile = dataDirectory + "/users"
         aliasesFile = dataDirectory + "/aliases"
