@@ -100,19 +100,22 @@ final class QueueManager: @unchecked Sendable {
         })
     }
 
-    /// Makes every waiting recipient (of `domain`, or all) due now and closes the breakers: ETRN, `queue flush`.
-    func flush(domain: String? = nil) {
+    /// Makes every waiting recipient (of `domain`, or all; with `includingSubdomains`, of its subdomains too)
+    /// due now and closes the breakers: ETRN, `queue flush`.
+    func flush(domain: String? = nil, includingSubdomains: Bool = false) {
+        let wanted = domain.map { MailAddress.canonicalDomain($0) }
+        func matches(_ candidate: String) -> Bool {
+            guard let wanted else { return true }
+            return candidate == wanted || (includingSubdomains && candidate.hasSuffix("." + wanted))
+        }
         lock.withLock {
-            if let domain {
-                destinations[domain.lowercased()]?.pausedUntil = nil
-            } else {
-                for key in destinations.keys { destinations[key]?.pausedUntil = nil }
-            }
+            for key in destinations.keys where matches(key) { destinations[key]?.pausedUntil = nil }
         }
         guard let messages = try? store.scan() else { return }
         for message in messages where message.location == .active {
-            let wanted = message.envelope.recipients.contains { domain == nil || $0.address.normalizedDomain == domain!.lowercased() }
-            if wanted { _ = try? store.makeDue(message.id) }
+            if message.envelope.recipients.contains(where: { matches($0.address.normalizedDomain) }) {
+                _ = try? store.makeDue(message.id)
+            }
         }
     }
 

@@ -62,6 +62,11 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
         }
         // RFC 6409 §4.3: submission requires authentication before MAIL (530 5.7.0).
         configuration.requiresAuthentication = spec.service == .submission
+        // ETRN (RFC 1985) for the domains we hold mail for, from relay_networks or after AUTH.
+        if settings.deliversOutbound {
+            configuration.queueRunDomains = settings.relayDomains
+            configuration.allowsQueueRunWithoutAuthentication = isTrustedNetwork
+        }
         engine = SMTPServerStateMachine(configuration: configuration)
         if spec.security == .implicit { engine.tlsEstablished() }
     }
@@ -97,6 +102,25 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
             guard !connection.isClosed, !engine.isClosed else { return }
             greet(connection)
         }
+    }
+
+    /// ETRN for an allowed domain: its waiting mail is made due and tried now, off the loop.
+    private func startQueueRun(_ node: SMTPQueueNode, _ connection: Connection) -> SMTPDecision {
+        guard let manager = context.queueManager else {
+            return .reject(.queueRunUnavailable(node.text, reason: "outbound delivery is off on this server"))
+        }
+        let (domain, subdomains): (String, Bool)
+        switch node {
+        case .domain(let name): (domain, subdomains) = (name, false)
+        case .domainAndSubdomains(let name): (domain, subdomains) = (name, true)
+        case .queue: return .reject(.queueRunNotAllowed(node.text, reason: "named queues are not supported"))
+        }
+        context.environment.log(.info, "smtp.etrn", connection, ["client": connection.peer.host, "node": node.text])
+        context.io.storagePool.submit {
+            manager.flush(domain: domain, includingSubdomains: subdomains)
+            manager.scan()
+        }
+        return .accept
     }
 
     private func greet(_ connection: Connection) {
@@ -283,6 +307,8 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
                 connection.setIdleTimeout(seconds: settings.limits.smtpCommandTimeoutSeconds)
                 message?.abort()
                 message = nil
+            case .startQueueRun(let node):
+                actions += engine.resolveQueueRun(startQueueRun(node, connection))
             case .close:
                 connection.closeAfterFlushing()
             case .authenticate(let credentials):
