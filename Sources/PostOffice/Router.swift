@@ -15,6 +15,9 @@ final class Router: Sendable {
         case local(RecipientResolution)
         /// Another domain's recipient that this server forwards (an embedder's `.relay`).
         case remote(MailAddress)
+        /// A local alias whose targets include other domains' addresses, forwarded through the queue; its
+        /// local mailboxes, if any, in `local`.
+        case forwarded(local: RecipientResolution?, remote: [MailAddress])
         /// Refused with this reply.
         case rejected(SMTPReply)
     }
@@ -49,7 +52,8 @@ final class Router: Sendable {
     /// Routes a RCPT TO ([RFC 5321 §4.1.1.3](https://www.rfc-editor.org/rfc/rfc5321#section-4.1.1.3)).
     /// `mayRelay`: the client authenticated or is in `relay_networks`, so another domain's recipient is
     /// forwarded instead of refused.
-    func route(_ request: RecipientRequest, mayRelay: Bool = false, session: String) -> Route {
+    /// `forwardsRemoteTargets`: the outbound queue is on, so an alias's targets in other domains are forwarded.
+    func route(_ request: RecipientRequest, mayRelay: Bool = false, forwardsRemoteTargets: Bool = false, session: String) -> Route {
         let recipient = request.recipient
         if let hook = hooks.checkRecipient {
             switch hook(request) {
@@ -68,7 +72,17 @@ final class Router: Sendable {
                 return .rejected(SMTPReply(code, EnhancedStatusCode(enhanced) ?? EnhancedStatusCode(code / 100, 0, 0), text))
             }
         }
-        let resolution = deliveryAgent.resolve(recipient)
+        let resolution: RecipientResolution
+        if forwardsRemoteTargets {
+            let (local, remote) = deliveryAgent.resolveForwarding(recipient)
+            if !remote.isEmpty {
+                if case .local = local { return .forwarded(local: local, remote: remote) }
+                return .forwarded(local: nil, remote: remote)
+            }
+            resolution = local
+        } else {
+            resolution = deliveryAgent.resolve(recipient)
+        }
         if case .local = resolution { return .local(resolution) }
         if resolution == .relayDenied && mayRelay { return .remote(recipient) }
         log(request, session: session, ["reason": resolution.reason])

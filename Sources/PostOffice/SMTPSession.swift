@@ -18,6 +18,8 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
     private var accepted: [(address: MailAddress, resolution: RecipientResolution)] = []
     /// Recipients accepted for other domains in the current transaction (forwarded through the queue).
     private var remote: [MailAddress] = []
+    /// Local aliases accepted in this transaction and their targets in other domains (forwarded by the queue).
+    private var forwarded: [MailAddress: [MailAddress]] = [:]
     private var reversePath: MailAddress?
     private var message: (any MessageSink)?
     private var messageCount = 0
@@ -222,6 +224,7 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
             case .checkSender(let sender, _):
                 accepted = []
                 remote = []
+                forwarded = [:]
                 reversePath = sender
                 if let refusal = submissionRefusal(sender: sender, connection) {
                     actions += engine.resolveSender(.reject(refusal))
@@ -258,13 +261,15 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
                 // relay_domains: we accept for these and forward (a backup MX), from anyone.
                 let mayRelay = authenticatedUser != nil || isTrustedNetwork
                     || settings.relayDomains.contains(recipient.normalizedDomain)
+                // An alias's targets in other domains go out through the queue when there is one.
+                let forwards = context.sinks.queue != nil
                 guard router.mayBlock else {
                     actions += engine.resolveRecipient(
-                        accept(recipient, router.route(request, mayRelay: mayRelay, session: sessionID)))
+                        accept(recipient, router.route(request, mayRelay: mayRelay, forwardsRemoteTargets: forwards, session: sessionID)))
                     continue
                 }
                 suspend(Array(actions[index...]), connection) { [sessionID] in
-                    router.route(request, mayRelay: mayRelay, session: sessionID)
+                    router.route(request, mayRelay: mayRelay, forwardsRemoteTargets: forwards, session: sessionID)
                 } resume: { [self] route in
                     engine.resolveRecipient(accept(recipient, route))
                 }
@@ -433,6 +438,10 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
             return .reject(SMTPReply(
                 451, EnhancedStatusCode(4, 3, 0),
                 "<\(recipient)>: Cannot relay: outbound delivery is off on this server (deliver_outbound = no); try again later"))
+        case .forwarded(let local, let addresses):
+            if let local { accepted.append((recipient, local)) }
+            forwarded[recipient] = addresses
+            return .accept
         case .rejected(let reply):
             return .reject(reply)
         }
@@ -465,17 +474,23 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
 
     /// The queue's envelope for the remote recipients, with their DSN parameters (RFC 3461), or nil.
     private func queueEnvelope(_ envelope: SMTPEnvelope) -> QueueEnvelope? {
-        guard !remote.isEmpty else { return nil }
+        guard !remote.isEmpty || !forwarded.isEmpty else { return nil }
         var recipients: [QueueRecipient] = []
-        for (index, address) in envelope.recipients.enumerated() where remote.contains(address) {
+        for (index, address) in envelope.recipients.enumerated() {
+            let targets = remote.contains(address) ? [address] : (forwarded[address] ?? [])
+            guard !targets.isEmpty else { continue }
             let parameters = index < envelope.recipientParameters.count ? envelope.recipientParameters[index] : RecipientParameters()
             let notify = parameters.dsnNotify.map { set -> String in
                 if set.isEmpty { return "NEVER" }
                 return [(RecipientParameters.DSNNotify.success, "SUCCESS"), (.failure, "FAILURE"), (.delay, "DELAY")]
                     .filter { set.contains($0.0) }.map(\.1).joined(separator: ",")
             }
+            // An alias's target keeps the address the sender wrote as its original recipient (RFC 3461 §4.2).
             let original = parameters.originalRecipient.map { "\($0.addressType);\($0.address)" }
-            recipients.append(QueueRecipient(address, originalRecipient: original, notify: notify))
+                ?? (remote.contains(address) ? nil : "rfc822;\(address)")
+            for target in targets where !recipients.contains(where: { $0.address == target }) {
+                recipients.append(QueueRecipient(target, originalRecipient: original, notify: notify))
+            }
         }
         return QueueEnvelope(
             reversePath: envelope.reversePath, arrival: context.environment.clock.now(), recipients: recipients,
