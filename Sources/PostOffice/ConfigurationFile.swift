@@ -316,6 +316,11 @@ public enum ConfigurationFile {
             }, render: { $0.outboundTLSPolicy }),
         Key(name: "dns_servers", help: "DNS servers to ask (HOST or HOST:PORT, comma separated) instead of /etc/resolv.conf.",
             apply: { c, v throws(KeyError) in c.dnsServers = list(v) }, render: { $0.dnsServers.joined(separator: ", ") }),
+        Key(name: "delay_warning_time", help: "Queue time before the sender gets one delay report: a number with s, m, h (the default unit), d or w; 0: none (default 4h).",
+            apply: { c, v throws(KeyError) in
+                let seconds = try postfixTime(v, defaultUnit: "h")
+                c.delayWarningSeconds = seconds == 0 ? nil : seconds
+            }, render: { c in c.delayWarningSeconds.map { $0 % 3600 == 0 ? "\($0 / 3600)h" : "\($0)s" } ?? "0h" }),
         Key(name: "queue_run_interval", help: "Seconds between scans of the outbound queue for mail that is due (new mail goes at once).",
             apply: { c, v throws(KeyError) in
                 guard let seconds = Int(v), (1...86400).contains(seconds) else { throw KeyError(message: "'\(v)' is not 1...86400 seconds") }
@@ -452,6 +457,18 @@ public enum ConfigurationFile {
             }
         }
         return "'\(text)' is not host:port with a literal IP address"
+    }
+
+    /// A Postfix time value: digits with an optional unit (s, m, h, d, w; `defaultUnit` without one).
+    static func postfixTime(_ value: String, defaultUnit: Character) throws(KeyError) -> Int {
+        let text = value.lowercased()
+        let digits = text.prefix { $0.isASCII && $0.isNumber }
+        let unit = text.dropFirst(digits.count)
+        let factors: [Character: Int] = ["s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604_800]
+        guard let number = Int(digits), number <= 10_000_000, unit.count <= 1,
+            let factor = factors[unit.first ?? defaultUnit]
+        else { throw KeyError(message: "'\(value)' is not a time such as 4h, 30m or 0 (s, m, h, d or w)") }
+        return number * factor
     }
 
     static func path(_ value: String, in configuration: PostOfficeConfiguration) -> String {

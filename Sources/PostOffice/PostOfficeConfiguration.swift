@@ -100,6 +100,9 @@ public struct PostOfficeConfiguration: Sendable {
     /// Outbound TLS: `may` (opportunistic STARTTLS, the default), `encrypt` (STARTTLS required, any certificate)
     /// or `verify` (STARTTLS required, certificate and host name checked against the system store).
     public var outboundTLSPolicy = "may"
+    /// How long a message waits in the queue before its sender gets the one delay report
+    /// (`delay_warning_time`, like Postfix's; default 4 hours, where Postfix ships with 0 = off). nil: none.
+    public var delayWarningSeconds: Int? = 4 * 3600
     /// Seconds between scans of the queue for mail that is due (new mail is tried at once).
     public var queueRunIntervalSeconds = 30
     /// Where mail for `postmaster` of every local domain goes when no user or alias of that name exists

@@ -16,6 +16,8 @@ final class SMTPClientSession: ConnectionHandler, @unchecked Sendable {
         var recipients: [SMTPRecipientResult] = []
         var message: SMTPDeliveryResult?
         var session: SMTPDeliveryResult?
+        /// The server offered DSN in its EHLO reply (for NOTIFY=SUCCESS reports; issue 15).
+        var remoteSupportsDSN = false
     }
 
     private var engine: SMTPClientStateMachine
@@ -154,6 +156,7 @@ final class SMTPClientSession: ConnectionHandler, @unchecked Sendable {
     private func finish() {
         guard !isFinished else { return }
         isFinished = true
+        outcome.remoteSupportsDSN = engine.extensions?.dsn ?? false
         completion(outcome)
     }
 }

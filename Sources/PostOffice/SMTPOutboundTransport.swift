@@ -125,7 +125,10 @@ final class SMTPOutboundTransport: OutboundTransport, @unchecked Sendable {
                         next(outcomes.values.first ?? .deferred(EnhancedStatusCode(4, 4, 2), "session ended"))
                         return
                     }
-                    completion(OutboundAttempt(outcomes: outcomes, destinationReachable: true))
+                    // Issue 15 (reports): who took it, and whether NOTIFY went on with it.
+                    completion(OutboundAttempt(
+                        outcomes: outcomes, destinationReachable: true, remoteHost: target.host.name,
+                        remoteSupportsDSN: outcome.remoteSupportsDSN))
                 }
                 connection.handler = session
                 connection.start()  // calls connectionOpened, which waits for the greeting

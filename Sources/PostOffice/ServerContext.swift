@@ -77,6 +77,7 @@ final class ServerContext: @unchecked Sendable {
         if let manager {
             let pool = core.storagePool
             manager.requestScan = { pool.submit { manager.scan() } }
+            manager.reportQueued = hooks.reportQueued
             sinks.queued.set { manager.requestScan?() }
         }
     }
@@ -150,6 +151,7 @@ final class ServerContext: @unchecked Sendable {
         var settings = QueueManager.Settings()
         settings.hostname = configuration.hostname
         settings.postmaster = configuration.postmasterAddress
+        settings.delayWarningTime = configuration.delayWarningSeconds
         // Reports to local senders and the postmaster go into Maildirs like `postoffice sendmail` mail.
         return QueueManager(
             store: queue, transport: transport, localDelivery: AgentQueueLocalDelivery(agent: agent),
