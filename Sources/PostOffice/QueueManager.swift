@@ -218,7 +218,7 @@ final class QueueManager: @unchecked Sendable {
         sendSuccessReports(message, attempt: attempt, now: now)
         var recorded: QueueMessage?
         do {
-            recorded = try store.record(message.id, results: results)
+            recorded = try store.record(message.id, results: results, remoteHost: attempt.remoteHost)
         } catch {
             logSink.log(LogRecord(.error, "queue.record_failed", [("queue_id", message.id.description), ("error", "\(error)")]))
         }
