@@ -141,10 +141,16 @@ final class QueueManager: @unchecked Sendable {
             sendReports(message, now: now)
             guard message.location == .active else { continue }
             var byDomain: [String: [Int]] = [:]
+            var deliveredLocally: [Int] = []
             for (index, recipient) in message.state.recipients.enumerated()
             where !recipient.status.isFinal && recipient.nextAttempt <= now {
-                byDomain[message.envelope.recipients[index].address.normalizedDomain, default: []].append(index)
+                if message.envelope.recipients[index].isDeliveredLocally {
+                    deliveredLocally.append(index)
+                } else {
+                    byDomain[message.envelope.recipients[index].address.normalizedDomain, default: []].append(index)
+                }
             }
+            if !deliveredLocally.isEmpty { recordLocalDeliveries(message, indices: deliveredLocally, now: now) }
             for (domain, indices) in byDomain.sorted(by: { $0.key < $1.key }) {
                 start(message, indices: indices, domain: domain, now: now)
             }
@@ -315,6 +321,21 @@ final class QueueManager: @unchecked Sendable {
             }
         }
         if queuedAny { reportsQueued() }
+    }
+
+    /// Recipients delivered into local Maildirs at SMTP time, queued for their NOTIFY=SUCCESS report only:
+    /// the `delivered` report, then they are recorded as delivered (never delivered again).
+    private func recordLocalDeliveries(_ message: QueueMessage, indices: [Int], now: MailTime) {
+        let text = "delivered to the recipient's mailbox"
+        let attempt = OutboundAttempt(
+            outcomes: Dictionary(uniqueKeysWithValues: indices.map { ($0, OutboundOutcome.delivered(text)) }),
+            destinationReachable: true)
+        sendSuccessReports(message, attempt: attempt, now: now)
+        do {
+            try store.record(message.id, results: Dictionary(uniqueKeysWithValues: indices.map { ($0, QueueAttemptResult.delivered(text)) }))
+        } catch {
+            logSink.log(LogRecord(.error, "queue.record_failed", [("queue_id", message.id.description), ("error", "\(error)")]))
+        }
     }
 
     /// NOTIFY=SUCCESS (RFC 3461 §6.2.2): a `delivered` report after local delivery, a `relayed` one after

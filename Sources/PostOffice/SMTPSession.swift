@@ -474,12 +474,25 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
 
     /// The queue's envelope for the remote recipients, with their DSN parameters (RFC 3461), or nil.
     private func queueEnvelope(_ envelope: SMTPEnvelope) -> QueueEnvelope? {
-        guard !remote.isEmpty || !forwarded.isEmpty else { return nil }
+        // Local recipients that asked for NOTIFY=SUCCESS go into the queue too (flagged as delivered), so the
+        // queue manager makes their `delivered` report once the Maildir delivery is durable.
+        func wantsSuccess(_ index: Int) -> Bool {
+            envelope.reversePath != nil && index < envelope.recipientParameters.count
+                && envelope.recipientParameters[index].dsnNotify?.contains(.success) == true
+                && accepted.contains { $0.address == envelope.recipients[index] && !$0.resolution.mailboxes.isEmpty }
+        }
+        let localSuccess = envelope.recipients.indices.filter(wantsSuccess)
+        guard !remote.isEmpty || !forwarded.isEmpty || !localSuccess.isEmpty else { return nil }
         var recipients: [QueueRecipient] = []
         for (index, address) in envelope.recipients.enumerated() {
+            let parameters = index < envelope.recipientParameters.count ? envelope.recipientParameters[index] : RecipientParameters()
+            if localSuccess.contains(index) {
+                recipients.append(QueueRecipient(
+                    address, originalRecipient: parameters.originalRecipient.map { "\($0.addressType);\($0.address)" },
+                    notify: "SUCCESS", isDeliveredLocally: true))
+            }
             let targets = remote.contains(address) ? [address] : (forwarded[address] ?? [])
             guard !targets.isEmpty else { continue }
-            let parameters = index < envelope.recipientParameters.count ? envelope.recipientParameters[index] : RecipientParameters()
             let notify = parameters.dsnNotify.map { set -> String in
                 if set.isEmpty { return "NEVER" }
                 return [(RecipientParameters.DSNNotify.success, "SUCCESS"), (.failure, "FAILURE"), (.delay, "DELAY")]

@@ -137,4 +137,18 @@ import Testing
         #expect(try fixture.store.load(id).state.recipients[0].remoteHost == "mx.example.net")
     }
 
+
+    @Test func deliveredLocallyRoundTripsAndCostsNothingUnset() throws {
+        let fixture = try QueueFixture()
+        var envelope = fixture.envelope(recipients: 2, from: "alice@example.org")
+        envelope.recipients[1].isDeliveredLocally = true
+        let draft = try fixture.store.begin(envelope)
+        try draft.append(Array("x\r\n".utf8))
+        let loaded = try fixture.store.load(try draft.commit())
+        #expect(loaded.envelope.recipients.map(\.isDeliveredLocally) == [false, true])
+        var plain = envelope
+        plain.recipients[1].isDeliveredLocally = false
+        #expect(QueueBodyFormat.encodeHead(envelope).count == QueueBodyFormat.encodeHead(plain).count + 1)
+    }
+
 }

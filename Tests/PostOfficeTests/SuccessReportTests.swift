@@ -107,3 +107,42 @@ struct SuccessReportTests {
         }
     }
 }
+
+/// NOTIFY=SUCCESS for mail delivered into a local Maildir at SMTP time: a `delivered` report, made by the
+/// queue once the delivery is durable; the message is not delivered twice, and without NOTIFY nothing is queued.
+@Suite struct LocalSuccessReportTests {
+    @Test func localDeliveryWithNotifySuccessGivesADeliveredReport() throws {
+        let seen = LockedBox<[QueuedReport]>([])
+        var hooks = PostOfficeHooks()
+        hooks.reportQueued = { report in seen.update { $0.append(report) } }
+        let office = try TestPostOffice(users: ["alice@example.test": "pw", "bob@example.test": "pw"], hooks: hooks) {
+            $0.deliversOutbound = true
+        }
+        defer { office.stop() }
+        let client = try SMTPTestClient(connectingTo: office.submissionAddress)
+        _ = try client.readReply()
+        _ = try client.command("EHLO client.test")
+        #expect(try client.login("alice@example.test", password: "pw").code == 235)
+        #expect(try client.command("MAIL FROM:<alice@example.test> RET=HDRS").code == 250)
+        #expect(try client.command("RCPT TO:<bob@example.test> NOTIFY=SUCCESS").code == 250)
+        #expect(try client.command("DATA").code == 354)
+        try client.connection.send(SMTPTestClient.stuffed("Subject: did it arrive\n\nhello bob\n"))
+        #expect(try client.readReply().code == 250)
+        // And one without NOTIFY: no report for it.
+        #expect(try client.sendMail(from: "alice@example.test", to: ["bob@example.test"], body: "Subject: quiet\n\nhi\n").code == 250)
+        _ = try? client.command("QUIT")
+
+        let report = try office.waitForMessage(for: "alice@example.test")
+        #expect(report.contains("multipart/report"))
+        #expect(report.contains("Action: delivered"))
+        #expect(report.contains("Final-Recipient: rfc822; bob@example.test"))
+        #expect(report.contains("text/rfc822-headers"))
+        #expect(report.contains("Subject: did it arrive"))
+        #expect(!report.contains("Remote-MTA"))
+        let bob = try office.waitForMessage(for: "bob@example.test", count: 2)
+        #expect(!bob.isEmpty)
+        #expect(office.messages(for: "bob@example.test").count == 2)
+        #expect(seen.value.map(\.kind) == ["success"])
+        #expect(office.messages(for: "alice@example.test").count == 1)
+    }
+}
