@@ -35,8 +35,8 @@ struct AliasGraph {
         return walk(start, [])
     }
 
-    /// Targets of `key` that receive nothing: outside the local domains (PostOffice does not relay), or
-    /// neither a user nor an alias.
+    /// Targets of `key` that may receive nothing: outside the local domains (forwarded only with
+    /// deliver_outbound on), or neither a user nor an alias.
     func warnings(for key: AliasEntry.Key) -> [String] {
         var targets: [String] = []
         switch key {
@@ -47,7 +47,7 @@ struct AliasGraph {
         for target in Set(targets).sorted() {
             let domain = target.split(separator: "@").last.map(String.init) ?? ""
             if !directory.domains.contains(domain) {
-                out.append("\(target) is not in a local domain; PostOffice does not relay, so mail for it is dropped")
+                out.append("\(target) is not in a local domain: mail for it is forwarded through the outbound queue when deliver_outbound is on, and dropped otherwise")
             } else if !directory.userAddresses.contains(target) && directory.aliases[target] == nil {
                 out.append("\(target) is neither a user nor an alias yet: add it with `postoffice user add \(target)`")
             }

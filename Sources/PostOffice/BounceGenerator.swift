@@ -105,27 +105,32 @@ struct BounceGenerator: Sendable {
                 guard !recipient.isReported else { return .pending }
                 // A lifetime expiry is recorded as 4.4.7; the report says 5.4.7: it has failed (RFC 3463 §3.5).
                 let status = code.statusClass == 4 ? EnhancedStatusCode(5, code.subject, code.detail) : code
-                return .failed(Self.attempt(status, reply, date: recipient.lastAttempt))
+                return .failed(Self.attempt(status, reply, remoteHost: recipient.remoteHost, date: recipient.lastAttempt))
             case .temporaryFailure(let code, let reply):
                 return .delayed(
-                    Self.attempt(code, reply, date: recipient.lastAttempt), willRetryUntil: expiry,
+                    Self.attempt(code, reply, remoteHost: recipient.remoteHost, date: recipient.lastAttempt), willRetryUntil: expiry,
                     warned: message.state.isDelayWarned)
             }
         }
     }
 
-    /// The SMTP transport records replies as `host: 550 5.1.1 text` (or `host[address]: ...`); the host
-    /// becomes `Remote-MTA` and the rest the `smtp` diagnostic. Any other text stays whole.
-    static func attempt(_ status: EnhancedStatusCode, _ reply: String, date: MailTime?) -> DSNAttempt {
-        if let colon = reply.firstIndex(of: ":") {
-            let host = reply[..<colon]
-            let rest = reply[reply.index(after: colon)...]
-            if !host.isEmpty, !host.contains(" "), rest.first == " ", Self.startsWithReplyCode(rest.dropFirst()) {
-                let name = host.split(separator: "[", maxSplits: 1).first.map(String.init) ?? String(host)
-                return DSNAttempt(status: status, remoteMTA: name, reply: String(rest.dropFirst()), date: date)
+    /// `Remote-MTA` is the host the transport recorded talking to, never a name read from the reply text
+    /// (a remote server chooses its reply). The transport writes replies as `host: 550 5.1.1 text` (or
+    /// `host[address]: ...`); that prefix, when it names the recorded host, is left out of the `smtp`
+    /// diagnostic. Any other text stays whole.
+    static func attempt(_ status: EnhancedStatusCode, _ reply: String, remoteHost: String?, date: MailTime?) -> DSNAttempt {
+        guard let remoteHost else { return DSNAttempt(status: status, reply: reply.isEmpty ? nil : reply, date: date) }
+        var text = Substring(reply)
+        if text.hasPrefix(remoteHost), let colon = text.firstIndex(of: ":") {
+            let between = text[text.index(text.startIndex, offsetBy: remoteHost.count)..<colon]
+            let rest = text[text.index(after: colon)...]
+            if between.isEmpty || (between.hasPrefix("[") && between.hasSuffix("]")), rest.first == " ",
+                Self.startsWithReplyCode(rest.dropFirst())
+            {
+                text = rest.dropFirst()
             }
         }
-        return DSNAttempt(status: status, reply: reply.isEmpty ? nil : reply, date: date)
+        return DSNAttempt(status: status, remoteMTA: remoteHost, reply: text.isEmpty ? nil : String(text), date: date)
     }
 
     /// `250`, `550 ...` or `550-...`: three digits, then the end, a space or a hyphen.

@@ -316,6 +316,9 @@ public enum ConfigurationFile {
             apply: { c, v throws(KeyError) in c.queueDirectory = path(v, in: c) }, render: { relativePath($0.queueDirectory, in: $0) }),
         Key(name: "dkim_key_directory", help: "DKIM signing keys, DOMAIN/SELECTOR.pem (postoffice dkim generate writes them); mail we send from such a domain is signed.",
             apply: { c, v throws(KeyError) in c.dkimKeyDirectory = path(v, in: c) }, render: { relativePath($0.dkimKeyDirectory, in: $0) }),
+        Key(name: "control_socket", help: "The Unix socket (mode 0600) `postoffice queue flush` reaches the running server through (empty: none).",
+            apply: { c, v throws(KeyError) in c.controlSocketPath = v.isEmpty ? nil : path(v, in: c) },
+            render: { c in c.controlSocketPath.map { relativePath($0, in: c) } ?? "" }),
         Key(name: "relayhost", help: "Send all mail for other domains through this host:port (a smarthost) instead of MX records; empty: MX.",
             apply: { c, v throws(KeyError) in
                 guard !v.isEmpty else {
@@ -378,6 +381,11 @@ public enum ConfigurationFile {
                 guard let seconds = Int(v), (1...300).contains(seconds) else { throw KeyError(message: "'\(v)' is not 1...300 seconds") }
                 c.mailAuthenticationTimeoutSeconds = seconds
             }, render: { String($0.mailAuthenticationTimeoutSeconds) }),
+        Key(name: "delay_warning_time", help: "Queue time before the sender gets one delay report: a number with s, m, h (the default unit), d or w; 0: none (default 4h).",
+            apply: { c, v throws(KeyError) in
+                let seconds = try postfixTime(v, defaultUnit: "h")
+                c.delayWarningSeconds = seconds == 0 ? nil : seconds
+            }, render: { c in c.delayWarningSeconds.map { $0 % 3600 == 0 ? "\($0 / 3600)h" : "\($0)s" } ?? "0h" }),
         Key(name: "queue_run_interval", help: "Seconds between scans of the outbound queue for mail that is due (new mail goes at once).",
             apply: { c, v throws(KeyError) in
                 guard let seconds = Int(v), (1...86400).contains(seconds) else { throw KeyError(message: "'\(v)' is not 1...86400 seconds") }
@@ -545,6 +553,18 @@ public enum ConfigurationFile {
             }
         }
         return "'\(text)' is not host:port with a literal IP address"
+    }
+
+    /// A Postfix time value: digits with an optional unit (s, m, h, d, w; `defaultUnit` without one).
+    static func postfixTime(_ value: String, defaultUnit: Character) throws(KeyError) -> Int {
+        let text = value.lowercased()
+        let digits = text.prefix { $0.isASCII && $0.isNumber }
+        let unit = text.dropFirst(digits.count)
+        let factors: [Character: Int] = ["s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604_800]
+        guard let number = Int(digits), number <= 10_000_000, unit.count <= 1,
+            let factor = factors[unit.first ?? defaultUnit]
+        else { throw KeyError(message: "'\(value)' is not a time such as 4h, 30m or 0 (s, m, h, d or w)") }
+        return number * factor
     }
 
     static func path(_ value: String, in configuration: PostOfficeConfiguration) -> String {

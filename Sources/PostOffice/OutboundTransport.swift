@@ -19,6 +19,11 @@ enum OutboundOutcome: Sendable, Equatable {
 struct OutboundAttempt: Sendable {
     var outcomes: [Int: OutboundOutcome]
     var destinationReachable: Bool
+    /// The host that took the message (`mx.example.net`), for a report's `Remote-MTA`; nil for local delivery
+    /// or when no host answered.
+    var remoteHost: String? = nil
+    /// The next hop offered DSN (RFC 3461), so NOTIFY went on with the message and it reports itself.
+    var remoteSupportsDSN = false
 }
 
 /// Delivers queued messages to other servers.

@@ -107,6 +107,9 @@ public struct PostOfficeConfiguration: Sendable {
     /// `sendmail`, delivery reports) whose From: domain has keys is signed with each of them
     /// ([RFC 6376](https://www.rfc-editor.org/rfc/rfc6376)). Read at start and on every reload.
     public var dkimKeyDirectory: String
+    /// The control socket (`control_socket`, default `DATA/control.sock`, mode 0600) through which
+    /// `postoffice queue flush` reaches the running server; nil: none.
+    public var controlSocketPath: String?
     /// Send everything for other domains through this host (a smarthost), instead of looking up MX records.
     /// Many home and cloud networks block port 25, so this is often needed.
     public var relayHost: SocketAddress?
@@ -124,6 +127,9 @@ public struct PostOfficeConfiguration: Sendable {
     /// The `relayhost_credentials_file`: AUTH credentials per relay host (mode 0600 or the server refuses to
     /// start); used only over TLS. nil: no AUTH.
     public var relayCredentialsFile: String?
+    /// How long a message waits in the queue before its sender gets the one delay report
+    /// (`delay_warning_time`, like Postfix's; default 4 hours, where Postfix ships with 0 = off). nil: none.
+    public var delayWarningSeconds: Int? = 4 * 3600
     /// Seconds between scans of the queue for mail that is due (new mail is tried at once).
     public var queueRunIntervalSeconds = 30
     /// Where mail for `postmaster` of every local domain goes when no user or alias of that name exists
@@ -171,6 +177,7 @@ public struct PostOfficeConfiguration: Sendable {
         self.dataDirectory = dataDirectory
         queueDirectory = dataDirectory + "/queue"
         dkimKeyDirectory = dataDirectory + "/dkim"
+        controlSocketPath = dataDirectory + "/control.sock"
         mailRoot = dataDirectory + "/mail"
         usersFile = dataDirectory + "/users"
         aliasesFile = dataDirectory + "/aliases"

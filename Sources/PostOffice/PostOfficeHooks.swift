@@ -30,6 +30,10 @@ public struct PostOfficeHooks: Sendable {
     public var deliver: (@Sendable (ReceivedMessage) -> DeliveryVerdict)?
     /// Called after each message has been durably delivered and before the 250 reply is sent.
     public var messageDelivered: (@Sendable (DeliveryReport) -> Void)?
+    /// Called once for each delivery status notification the server has queued (a failure, delay or success
+    /// report, or a notice to the postmaster; [RFC 3464](https://www.rfc-editor.org/rfc/rfc3464)). Runs on
+    /// the storage pool, never on an event loop; it observes and cannot change or stop the report.
+    public var reportQueued: (@Sendable (QueuedReport) -> Void)?
 
     public init() {}
 }
@@ -107,4 +111,18 @@ public struct DeliveryReport: Sendable {
     /// The Maildir files written, one per distinct mailbox (full paths).
     public var files: [String]
     public var size: Int
+}
+
+/// A delivery status notification the server queued (``PostOfficeHooks/reportQueued``).
+public struct QueuedReport: Sendable, Hashable {
+    /// What the report says: `failure`, `delay`, `success` or `double-bounce`.
+    public var kind: String
+    /// Where it goes: the original sender, or the postmaster for a double bounce.
+    public var to: MailAddress
+    /// The queue ID of the message it reports on.
+    public var aboutQueueID: String
+    /// The report's own queue ID.
+    public var reportQueueID: String
+    /// The original recipients it covers.
+    public var recipients: [MailAddress]
 }

@@ -41,7 +41,8 @@ public final class PostOfficeServer: Sendable {
     }
 
     deinit {
-        // A server dropped without `shutdown()` still lets its loop threads go.
+        // A server dropped without `shutdown()` still lets its loop threads go (and its socket file).
+        state.controlSocket?.cancel()
         context.io.stop()
     }
 
@@ -76,6 +77,7 @@ public final class PostOfficeServer: Sendable {
         context.io.storagePool.submit { sweeper.sweep() }
         started.forEach { $0.start() }
         if let manager = context.queueManager { startQueueRuns(manager) }
+        startControlSocket()
         for note in configuration.deprecatedKeys {
             context.environment.logSink.log(LogRecord(.warning, "config.deprecated_key", [("where", note)]))
         }
@@ -109,6 +111,50 @@ public final class PostOfficeServer: Sendable {
         }
         loop.execute(run)
     }
+
+    /// Opens ``PostOfficeConfiguration/controlSocketPath``. Not fatal: without it `postoffice queue flush`
+    /// falls back to editing the queue, so a failure is logged and the server runs on.
+    private func startControlSocket() {
+        guard let path = configuration.controlSocketPath else { return }
+        var owner: (uid: UInt32, gid: UInt32)?
+        if let user = configuration.runAsUser, geteuid() == 0, let entry = getpwnam(user) {
+            owner = (entry.pointee.pw_uid, entry.pointee.pw_gid)
+        }
+        do {
+            let socket = try ControlSocket(
+                path: path, owner: owner, loop: context.io.eventLoops[0], pool: context.io.storagePool,
+                logSink: context.environment.logSink
+            ) { [weak self] request in
+                guard let self else { return ControlReply(isSuccess: false, text: "the server is stopping") }
+                return self.answer(request)
+            }
+            state.lock.withLock { state.controlSocket = socket }
+            socket.start()
+        } catch {
+            context.environment.logSink.log(LogRecord(.warning, "control.unavailable", [
+                ("error", error.description),
+                ("hint", "postoffice queue flush will edit the queue without reaching this server"),
+            ]))
+        }
+    }
+
+    /// Carries out one control request (on the storage pool).
+    private func answer(_ request: ControlRequest) -> ControlReply {
+        switch request {
+        case .status:
+            return ControlReply(isSuccess: true, text: "pid \(getpid()), \(connectionCount) connections, outbound delivery "
+                + (context.queueManager == nil ? "off" : "on, \(context.queueManager!.activeAttempts) attempts in flight"))
+        case .flush(let domain):
+            guard context.queueManager != nil else {
+                return ControlReply(isSuccess: false, text: "outbound delivery is off (deliver_outbound = no): no queue to flush")
+            }
+            flushQueue(domain: domain)
+            return ControlReply(isSuccess: true, text: "queue run started for " + (domain.map { "mail to \($0)" } ?? "all waiting mail"))
+        }
+    }
+
+    /// The control socket's path while it is open; nil when none (off, or it could not be made).
+    public var controlSocketPath: String? { state.lock.withLock { state.controlSocket?.path } }
 
     /// Makes every message waiting for `domain` (or all) due now and tries them: ETRN and `postoffice queue
     /// flush`. Does nothing when outbound delivery is off.
@@ -183,6 +229,11 @@ public final class PostOfficeServer: Sendable {
             return state.listeners
         }
         listeners.forEach { $0.cancel() }
+        let control: ControlSocket? = state.lock.withLock {
+            defer { state.controlSocket = nil }
+            return state.controlSocket
+        }
+        control?.cancel()
         context.beginShutdown()
         let registry = context.io.registry
         for connection in registry.all {
@@ -227,4 +278,5 @@ public final class PostOfficeServer: Sendable {
 final class ServerState: @unchecked Sendable {
     let lock = Lock()
     var listeners: [Listener] = []
+    var controlSocket: ControlSocket?
 }

@@ -56,6 +56,9 @@ final class QueueManager: @unchecked Sendable {
     /// Asks for a scan soon, off the caller's thread (the runtime submits one to the storage pool): used
     /// when a destination answers again and its waiting mail was made due.
     var requestScan: (@Sendable () -> Void)?
+    /// Told of each report queued (the embedder's ``PostOfficeHooks/reportQueued``); called on the thread
+    /// that queued it (the storage pool or a transport's completion), never an event loop's.
+    var reportQueued: (@Sendable (QueuedReport) -> Void)?
 
     private struct Destination {
         var active = 0
@@ -107,19 +110,22 @@ final class QueueManager: @unchecked Sendable {
         })
     }
 
-    /// Makes every waiting recipient (of `domain`, or all) due now and closes the breakers: ETRN, `queue flush`.
-    func flush(domain: String? = nil) {
+    /// Makes every waiting recipient (of `domain`, or all; with `includingSubdomains`, of its subdomains too)
+    /// due now and closes the breakers: ETRN, `queue flush`.
+    func flush(domain: String? = nil, includingSubdomains: Bool = false) {
+        let wanted = domain.map { MailAddress.canonicalDomain($0) }
+        func matches(_ candidate: String) -> Bool {
+            guard let wanted else { return true }
+            return candidate == wanted || (includingSubdomains && candidate.hasSuffix("." + wanted))
+        }
         lock.withLock {
-            if let domain {
-                destinations[domain.lowercased()]?.pausedUntil = nil
-            } else {
-                for key in destinations.keys { destinations[key]?.pausedUntil = nil }
-            }
+            for key in destinations.keys where matches(key) { destinations[key]?.pausedUntil = nil }
         }
         guard let messages = try? store.scan() else { return }
         for message in messages where message.location == .active {
-            let wanted = message.envelope.recipients.contains { domain == nil || $0.address.normalizedDomain == domain!.lowercased() }
-            if wanted { _ = try? store.makeDue(message.id) }
+            if message.envelope.recipients.contains(where: { matches($0.address.normalizedDomain) }) {
+                _ = try? store.makeDue(message.id)
+            }
         }
     }
 
@@ -148,10 +154,16 @@ final class QueueManager: @unchecked Sendable {
             sendReports(message, now: now)
             guard message.location == .active else { continue }
             var byDomain: [String: [Int]] = [:]
+            var deliveredLocally: [Int] = []
             for (index, recipient) in message.state.recipients.enumerated()
             where !recipient.status.isFinal && recipient.nextAttempt <= now {
-                byDomain[message.envelope.recipients[index].address.normalizedDomain, default: []].append(index)
+                if message.envelope.recipients[index].isDeliveredLocally {
+                    deliveredLocally.append(index)
+                } else {
+                    byDomain[message.envelope.recipients[index].address.normalizedDomain, default: []].append(index)
+                }
             }
+            if !deliveredLocally.isEmpty { recordLocalDeliveries(message, indices: deliveredLocally, now: now) }
             for (domain, indices) in byDomain.sorted(by: { $0.key < $1.key }) {
                 start(message, indices: indices, domain: domain, now: now)
             }
@@ -220,9 +232,12 @@ final class QueueManager: @unchecked Sendable {
                 }
             }
         }
+        // Before recording: once every recipient is delivered the message and its body are gone, and a
+        // success report may need the body (RET=FULL). A crash in between sends it twice, never not at all.
+        sendSuccessReports(message, attempt: attempt, now: now)
         var recorded: QueueMessage?
         do {
-            recorded = try store.record(message.id, results: results)
+            recorded = try store.record(message.id, results: results, remoteHost: attempt.remoteHost)
         } catch {
             logSink.log(LogRecord(.error, "queue.record_failed", [("queue_id", message.id.description), ("error", "\(error)")]))
         }
@@ -288,10 +303,7 @@ final class QueueManager: @unchecked Sendable {
                     queuedAny = true
                     metrics?.reportQueued(kind: plan.kind == .doubleBounce ? "double_bounce" : plan.kind.rawValue)
                     if plan.kind == .delay { warned = true } else { covered.formUnion(plan.recipients) }
-                    logSink.log(LogRecord(.info, "queue.report", [
-                        ("queue_id", message.id.description), ("report_id", reportID.description),
-                        ("kind", plan.kind.rawValue), ("to", plan.to.description),
-                    ]))
+                    reported(plan, about: message, reportID: reportID)
                 } catch {
                     // Nothing marked: the next scan tries again.
                     if plan.kind != .delay { unsent.formUnion(plan.recipients) }
@@ -326,6 +338,63 @@ final class QueueManager: @unchecked Sendable {
             }
         }
         if queuedAny { reportsQueued() }
+    }
+
+    /// Recipients delivered into local Maildirs at SMTP time, queued for their NOTIFY=SUCCESS report only:
+    /// the `delivered` report, then they are recorded as delivered (never delivered again).
+    private func recordLocalDeliveries(_ message: QueueMessage, indices: [Int], now: MailTime) {
+        let text = "delivered to the recipient's mailbox"
+        let attempt = OutboundAttempt(
+            outcomes: Dictionary(uniqueKeysWithValues: indices.map { ($0, OutboundOutcome.delivered(text)) }),
+            destinationReachable: true)
+        sendSuccessReports(message, attempt: attempt, now: now)
+        do {
+            try store.record(message.id, results: Dictionary(uniqueKeysWithValues: indices.map { ($0, QueueAttemptResult.delivered(text)) }))
+        } catch {
+            logSink.log(LogRecord(.error, "queue.record_failed", [("queue_id", message.id.description), ("error", "\(error)")]))
+        }
+    }
+
+    /// NOTIFY=SUCCESS (RFC 3461 §6.2.2): a `delivered` report after local delivery, a `relayed` one after
+    /// a hand-over to a next hop that did not offer DSN; a hop that offered it got NOTIFY and reports itself.
+    private func sendSuccessReports(_ message: QueueMessage, attempt: OutboundAttempt, now: MailTime) {
+        guard message.envelope.reversePath != nil else { return }
+        var outcomes = [DSNOutcome](repeating: .pending, count: message.envelope.recipients.count)
+        for (index, outcome) in attempt.outcomes where index < outcomes.count {
+            guard case .delivered(let reply) = outcome,
+                message.envelope.recipients[index].notify?.uppercased().contains("SUCCESS") == true
+            else { continue }
+            var text = reply
+            if let host = attempt.remoteHost, text.hasPrefix(host + ": ") { text.removeFirst(host.count + 2) }
+            let done = DSNAttempt(status: EnhancedStatusCode(2, 0, 0), remoteMTA: attempt.remoteHost, reply: text, date: now)
+            outcomes[index] = attempt.remoteHost == nil
+                ? .delivered(done) : .relayed(done, remoteSupportsDSN: attempt.remoteSupportsDSN)
+        }
+        let plans = bounces.policy.reports(for: bounces.dsnEnvelope(message.envelope), outcomes: outcomes, now: now)
+        var queuedAny = false
+        for plan in plans where plan.kind == .success {
+            do {
+                let reportID = try bounces.enqueue(plan, about: message, outcomes: outcomes, store: store, now: now, random: random)
+                queuedAny = true
+                reported(plan, about: message, reportID: reportID)
+            } catch {
+                logSink.log(LogRecord(.error, "queue.report_failed", [
+                    ("queue_id", message.id.description), ("kind", plan.kind.rawValue), ("error", "\(error)"),
+                ]))
+            }
+        }
+        if queuedAny { reportsQueued() }
+    }
+
+    /// Logs a queued report and tells the embedder.
+    private func reported(_ plan: DSNPlan, about message: QueueMessage, reportID: QueueID) {
+        logSink.log(LogRecord(.info, "queue.report", [
+            ("queue_id", message.id.description), ("report_id", reportID.description),
+            ("kind", plan.kind.rawValue), ("to", plan.to.description),
+        ]))
+        reportQueued?(QueuedReport(
+            kind: plan.kind.rawValue, to: plan.to, aboutQueueID: message.id.rawValue, reportQueueID: reportID.rawValue,
+            recipients: plan.recipients.filter { $0 < message.envelope.recipients.count }.map { message.envelope.recipients[$0].address }))
     }
 
     /// True when a report may be due or a finished message may be cleared away. Pure: no disk access.

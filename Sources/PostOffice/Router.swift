@@ -15,6 +15,9 @@ final class Router: Sendable {
         case local(RecipientResolution)
         /// Another domain's recipient that this server forwards (an embedder's `.relay`).
         case remote(MailAddress)
+        /// A local alias whose targets include other domains' addresses, forwarded through the queue; its
+        /// local mailboxes, if any, in `local`.
+        case forwarded(local: RecipientResolution?, remote: [MailAddress])
         /// Refused with this reply.
         case rejected(SMTPReply)
     }
@@ -50,7 +53,11 @@ final class Router: Sendable {
     /// `mayRelay`: the client authenticated or is in `relay_networks`, so another domain's recipient is
     /// forwarded instead of refused. `localOnly` (LMTP): another domain's recipient, or one an embedder's
     /// hook would relay, is not a mailbox here: 550 5.1.1.
-    func route(_ request: RecipientRequest, mayRelay: Bool = false, localOnly: Bool = false, session: String) -> Route {
+    /// `forwardsRemoteTargets`: the outbound queue is on, so an alias's targets in other domains are forwarded.
+    func route(
+        _ request: RecipientRequest, mayRelay: Bool = false, localOnly: Bool = false, forwardsRemoteTargets: Bool = false,
+        session: String
+    ) -> Route {
         let recipient = request.recipient
         if let hook = hooks.checkRecipient {
             switch hook(request) {
@@ -70,7 +77,17 @@ final class Router: Sendable {
                 return .rejected(SMTPReply(code, EnhancedStatusCode(enhanced) ?? EnhancedStatusCode(code / 100, 0, 0), text))
             }
         }
-        let resolution = deliveryAgent.resolve(recipient)
+        let resolution: RecipientResolution
+        if forwardsRemoteTargets {
+            let (local, remote) = deliveryAgent.resolveForwarding(recipient)
+            if !remote.isEmpty {
+                if case .local = local { return .forwarded(local: local, remote: remote) }
+                return .forwarded(local: nil, remote: remote)
+            }
+            resolution = local
+        } else {
+            resolution = deliveryAgent.resolve(recipient)
+        }
         if case .local = resolution { return .local(resolution) }
         if resolution == .relayDenied && localOnly { return notLocal(request, session: session) }
         if resolution == .relayDenied && mayRelay { return .remote(recipient) }

@@ -18,6 +18,8 @@ final class SMTPClientSession: ConnectionHandler, @unchecked Sendable {
         var recipients: [SMTPRecipientResult] = []
         var message: SMTPDeliveryResult?
         var session: SMTPDeliveryResult?
+        /// The server offered DSN in its EHLO reply (for NOTIFY=SUCCESS reports; issue 15).
+        var remoteSupportsDSN = false
     }
 
     /// One message for this session: its envelope, its body, whether the content really has 8-bit octets,
@@ -224,7 +226,9 @@ final class SMTPClientSession: ConnectionHandler, @unchecked Sendable {
     private func finishJob() {
         guard let finished = job else { return }
         job = nil
-        let result = outcome
+        var result = outcome
+        // Issue 15 (reports): whether the next hop took NOTIFY along (its EHLO offered DSN).
+        result.remoteSupportsDSN = engine.extensions?.dsn ?? false
         outcome = Outcome()
         finished.completion(result)
     }

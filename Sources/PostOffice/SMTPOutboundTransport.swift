@@ -147,7 +147,10 @@ final class SMTPOutboundTransport: OutboundTransport, @unchecked Sendable {
                 next(outcomes.values.first ?? .deferred(EnhancedStatusCode(4, 4, 2), "session ended"))
                 return
             }
-            completion(OutboundAttempt(outcomes: outcomes, destinationReachable: true))
+            // Issue 15 (reports): who took it, and whether NOTIFY went on with it.
+            completion(OutboundAttempt(
+                outcomes: outcomes, destinationReachable: true, remoteHost: target.host.name,
+                remoteSupportsDSN: outcome.remoteSupportsDSN))
         }
         let configuration = SMTPClientConfiguration(
             clientName: settings.clientName, tlsPolicy: plan.tlsPolicy, credentials: plan.credentials,

@@ -24,6 +24,8 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
     private var accepted: [(address: MailAddress, resolution: RecipientResolution)] = []
     /// Recipients accepted for other domains in the current transaction (forwarded through the queue).
     private var remote: [MailAddress] = []
+    /// Local aliases accepted in this transaction and their targets in other domains (forwarded by the queue).
+    private var forwarded: [MailAddress: [MailAddress]] = [:]
     private var reversePath: MailAddress?
     /// MAIL FROM's `SIZE=` (RFC 1870), for the quota check at RCPT.
     private var declaredSize: Int?
@@ -80,6 +82,11 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
         }
         // RFC 6409 §4.3: submission requires authentication before MAIL (530 5.7.0).
         configuration.requiresAuthentication = spec.service == .submission
+        // ETRN (RFC 1985) for the domains we hold mail for, from relay_networks or after AUTH.
+        if settings.deliversOutbound {
+            configuration.queueRunDomains = settings.relayDomains
+            configuration.allowsQueueRunWithoutAuthentication = isTrustedNetwork
+        }
         engine = SMTPServerStateMachine(configuration: configuration)
         if spec.security == .implicit { engine.tlsEstablished() }
     }
@@ -118,6 +125,25 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
             guard !connection.isClosed, !engine.isClosed else { return }
             greet(connection)
         }
+    }
+
+    /// ETRN for an allowed domain: its waiting mail is made due and tried now, off the loop.
+    private func startQueueRun(_ node: SMTPQueueNode, _ connection: Connection) -> SMTPDecision {
+        guard let manager = context.queueManager else {
+            return .reject(.queueRunUnavailable(node.text, reason: "outbound delivery is off on this server"))
+        }
+        let (domain, subdomains): (String, Bool)
+        switch node {
+        case .domain(let name): (domain, subdomains) = (name, false)
+        case .domainAndSubdomains(let name): (domain, subdomains) = (name, true)
+        case .queue: return .reject(.queueRunNotAllowed(node.text, reason: "named queues are not supported"))
+        }
+        context.environment.log(.info, "smtp.etrn", connection, ["client": connection.peer.host, "node": node.text])
+        context.io.storagePool.submit {
+            manager.flush(domain: domain, includingSubdomains: subdomains)
+            manager.scan()
+        }
+        return .accept
     }
 
     private func greet(_ connection: Connection) {
@@ -223,6 +249,7 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
             case .checkSender(let sender, let parameters):
                 accepted = []
                 remote = []
+                forwarded = [:]
                 reversePath = sender
                 declaredSize = parameters.size
                 if let refusal = submissionRefusal(sender: sender, connection) {
@@ -268,16 +295,19 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
                 let localOnly = isLMTP
                 let mayRelay = !localOnly && (authenticatedUser != nil || isTrustedNetwork
                     || settings.relayDomains.contains(recipient.normalizedDomain))
+                // An alias's targets in other domains go out through the queue when there is one (never over LMTP).
+                let forwards = !localOnly && context.sinks.queue != nil
                 // The quota check reads the recipient's maildirsize: on the storage pool, like a hook.
                 let checksQuota = context.deliveryAgent.enforcesQuota
                 guard router.mayBlock || checksQuota else {
-                    actions += engine.resolveRecipient(
-                        accept(recipient, router.route(request, mayRelay: mayRelay, localOnly: localOnly, session: sessionID)))
+                    actions += engine.resolveRecipient(accept(recipient, router.route(
+                        request, mayRelay: mayRelay, localOnly: localOnly, forwardsRemoteTargets: forwards, session: sessionID)))
                     continue
                 }
                 let size = declaredSize
                 suspend(Array(actions[index...]), connection) { [sessionID] in
-                    let route = router.route(request, mayRelay: mayRelay, localOnly: localOnly, session: sessionID)
+                    let route = router.route(
+                        request, mayRelay: mayRelay, localOnly: localOnly, forwardsRemoteTargets: forwards, session: sessionID)
                     return checksQuota ? router.checkQuota(route, request: request, declaredSize: size, session: sessionID) : route
                 } resume: { [self] route in
                     engine.resolveRecipient(accept(recipient, route))
@@ -337,6 +367,8 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
                 connection.setIdleTimeout(seconds: settings.limits.smtpCommandTimeoutSeconds)
                 message?.abort()
                 message = nil
+            case .startQueueRun(let node):
+                actions += engine.resolveQueueRun(startQueueRun(node, connection))
             case .close:
                 connection.closeAfterFlushing()
             case .authenticate(let credentials):
@@ -535,6 +567,10 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
             return .reject(SMTPReply(
                 451, EnhancedStatusCode(4, 3, 0),
                 "<\(recipient)>: Cannot relay: outbound delivery is off on this server (deliver_outbound = no); try again later"))
+        case .forwarded(let local, let addresses):
+            if let local { accepted.append((recipient, local)) }
+            forwarded[recipient] = addresses
+            return .accept
         case .rejected(let reply):
             return .reject(reply)
         }
@@ -615,17 +651,36 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
 
     /// The queue's envelope for the remote recipients, with their DSN parameters (RFC 3461), or nil.
     private func queueEnvelope(_ envelope: SMTPEnvelope) -> QueueEnvelope? {
-        guard !remote.isEmpty else { return nil }
+        // Local recipients that asked for NOTIFY=SUCCESS go into the queue too (flagged as delivered), so the
+        // queue manager makes their `delivered` report once the Maildir delivery is durable.
+        func wantsSuccess(_ index: Int) -> Bool {
+            envelope.reversePath != nil && index < envelope.recipientParameters.count
+                && envelope.recipientParameters[index].dsnNotify?.contains(.success) == true
+                && accepted.contains { $0.address == envelope.recipients[index] && !$0.resolution.mailboxes.isEmpty }
+        }
+        let localSuccess = envelope.recipients.indices.filter(wantsSuccess)
+        guard !remote.isEmpty || !forwarded.isEmpty || !localSuccess.isEmpty else { return nil }
         var recipients: [QueueRecipient] = []
-        for (index, address) in envelope.recipients.enumerated() where remote.contains(address) {
+        for (index, address) in envelope.recipients.enumerated() {
             let parameters = index < envelope.recipientParameters.count ? envelope.recipientParameters[index] : RecipientParameters()
+            if localSuccess.contains(index) {
+                recipients.append(QueueRecipient(
+                    address, originalRecipient: parameters.originalRecipient.map { "\($0.addressType);\($0.address)" },
+                    notify: "SUCCESS", isDeliveredLocally: true))
+            }
+            let targets = remote.contains(address) ? [address] : (forwarded[address] ?? [])
+            guard !targets.isEmpty else { continue }
             let notify = parameters.dsnNotify.map { set -> String in
                 if set.isEmpty { return "NEVER" }
                 return [(RecipientParameters.DSNNotify.success, "SUCCESS"), (.failure, "FAILURE"), (.delay, "DELAY")]
                     .filter { set.contains($0.0) }.map(\.1).joined(separator: ",")
             }
+            // An alias's target keeps the address the sender wrote as its original recipient (RFC 3461 §4.2).
             let original = parameters.originalRecipient.map { "\($0.addressType);\($0.address)" }
-            recipients.append(QueueRecipient(address, originalRecipient: original, notify: notify))
+                ?? (remote.contains(address) ? nil : "rfc822;\(address)")
+            for target in targets where !recipients.contains(where: { $0.address == target }) {
+                recipients.append(QueueRecipient(target, originalRecipient: original, notify: notify))
+            }
         }
         return QueueEnvelope(
             reversePath: envelope.reversePath, arrival: context.environment.clock.now(), recipients: recipients,

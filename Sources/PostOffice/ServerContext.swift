@@ -110,6 +110,7 @@ final class ServerContext: @unchecked Sendable {
         if let manager {
             let pool = core.storagePool
             manager.requestScan = { pool.submit { manager.scan() } }
+            manager.reportQueued = hooks.reportQueued
             sinks.queued.set { manager.requestScan?() }
         }
     }
@@ -168,6 +169,7 @@ final class ServerContext: @unchecked Sendable {
         settings.hostname = configuration.hostname
         settings.postmaster = configuration.postmasterAddress
         settings.signer = signer
+        settings.delayWarningTime = configuration.delayWarningSeconds
         // Reports to local senders and the postmaster go into Maildirs like `postoffice sendmail` mail.
         let manager = QueueManager(
             store: queue, transport: transport, localDelivery: localDelivery,

@@ -73,6 +73,12 @@ public final class LocalDeliveryAgent: Sendable {
         resolverState.current.resolve(address)
     }
 
+    /// Resolves a recipient and returns the alias targets outside the local domains too
+    /// (``RecipientResolver/resolveForwarding(_:)``).
+    public func resolveForwarding(_ address: MailAddress) -> (resolution: RecipientResolution, remote: [MailAddress]) {
+        resolverState.current.resolveForwarding(address)
+    }
+
     /// The Maildir of a local account (not following aliases) for reading it, checked like every path
     /// delivery writes: lexically inside the mail root and with no symbolic link below it
     /// (``RecipientResolver/checkedMaildir(forAccount:)``). Nil when unsafe. The one path function for POP3.

@@ -75,6 +75,24 @@ public struct RecipientResolver: Sendable {
         return resolveWithoutPostmasterRule(address)
     }
 
+    /// Resolves like ``resolve(_:)``, and also returns the alias targets outside the local domains that the
+    /// expansion reached (`team: alice, bob@elsewhere.example`), for a server that forwards them through its
+    /// outbound queue. The resolution may be a failure (an alias with only remote targets) while `remote`
+    /// is not empty.
+    public func resolveForwarding(_ address: MailAddress) -> (resolution: RecipientResolution, remote: [MailAddress]) {
+        guard MailboxPathRules.isSafeLocalPart(address.localPart), MailboxPathRules.isSafeDomain(address.domain),
+            directory.isLocal(domain: address.domain)
+        else { return (resolve(address), []) }
+        if MailAddress.canonicalLocalPart(address.localPart) == "postmaster", let postmaster = resolvePostmaster(domain: address.domain) {
+            return (postmaster, [])
+        }
+        var expansion = Expansion()
+        expansion.collectsRemote = true
+        let key = DeliveryDirectory.key(localPart: address.localPart, domain: address.domain)
+        expand(key, originalLocalPart: address.localPart, depth: 0, path: [], into: &expansion)
+        return (Self.resolution(of: expansion), expansion.remote)
+    }
+
     /// `postmaster@domain` when the postmaster rule applies to it, else nil (look it up as usual).
     private func resolvePostmaster(domain: String) -> RecipientResolution? {
         let domain = MailAddress.canonicalDomain(domain)
@@ -144,6 +162,17 @@ public struct RecipientResolver: Sendable {
         var destinations: Set<String> = []
         var loopDetected = false
         var invalidUser = false
+        /// Keep the non-local alias targets met (``resolveForwarding(_:)``) instead of only skipping them.
+        var collectsRemote = false
+        var remote: [MailAddress] = []
+    }
+
+    private static func resolution(of expansion: Expansion) -> RecipientResolution {
+        if expansion.mailboxes.isEmpty {
+            if expansion.invalidUser { return .invalidAddress }
+            return expansion.loopDetected ? .aliasLoop : .unknownUser
+        }
+        return .local(expansion.mailboxes)
     }
 
     private func expand(
@@ -157,8 +186,16 @@ public struct RecipientResolver: Sendable {
         guard let at = key.lastIndex(of: "@") else { return }
         let local = String(key[..<at])
         let domain = String(key[key.index(after: at)...])
-        // Non-local alias targets are skipped: this agent never relays.
-        guard !local.isEmpty, directory.isLocal(domain: domain) else { return }
+        // Non-local alias targets are skipped: this agent never relays. A server that forwards them
+        // through its queue collects them (only those reached through an alias).
+        guard !local.isEmpty, directory.isLocal(domain: domain) else {
+            if expansion.collectsRemote, depth > 0, !local.isEmpty, let target = MailAddress(key),
+                !expansion.remote.contains(target), expansion.remote.count < maximumMailboxes
+            {
+                expansion.remote.append(target)
+            }
+            return
+        }
 
         if let targets = directory.aliasTargets(key) {
             let innerPath = path.union([key])

@@ -42,6 +42,8 @@ enum QueueBodyFormat {
             r.string(recipient.address.domain)
             r.optionalString(recipient.originalRecipient)
             r.optionalString(recipient.notify)
+            // Optional trailing flag: written only when set, so other recipients read as before.
+            if recipient.isDeliveredLocally { r.bool(true) }
             QueueRecordFraming.append(type: QueueRecordFraming.RecordType.recipient, payload: r.bytes, to: &out)
         }
         return out
@@ -101,8 +103,11 @@ enum QueueBodyFormat {
         let domain = try r.string("recipient domain")
         let orcpt = try r.optionalString("orcpt")
         let notify = try r.optionalString("notify")
+        let isDeliveredLocally = r.isAtEnd ? false : try r.bool("delivered locally")
         try r.finish()
-        return QueueRecipient(MailAddress(localPart: local, domain: domain), originalRecipient: orcpt, notify: notify)
+        return QueueRecipient(
+            MailAddress(localPart: local, domain: domain), originalRecipient: orcpt, notify: notify,
+            isDeliveredLocally: isDeliveredLocally)
     }
 
     static func decodeEnd(_ record: QueueRecord) throws(QueueRecordError) -> Trailer {

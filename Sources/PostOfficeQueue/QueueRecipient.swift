@@ -13,10 +13,15 @@ public struct QueueRecipient: Hashable, Sendable {
     /// The `NOTIFY=` parameter, as sent (`SUCCESS,FAILURE`, `NEVER`)
     /// ([RFC 3461 §4.1](https://www.rfc-editor.org/rfc/rfc3461#section-4.1)).
     public var notify: String?
+    /// Already delivered into a local Maildir when the message was received: queued only so that its
+    /// `NOTIFY=SUCCESS` report is made ([RFC 3461 §6.2.2](https://www.rfc-editor.org/rfc/rfc3461#section-6.2.2));
+    /// never delivered again.
+    public var isDeliveredLocally: Bool
 
-    public init(_ address: MailAddress, originalRecipient: String? = nil, notify: String? = nil) {
+    public init(_ address: MailAddress, originalRecipient: String? = nil, notify: String? = nil, isDeliveredLocally: Bool = false) {
         self.address = address
         self.originalRecipient = originalRecipient
         self.notify = notify
+        self.isDeliveredLocally = isDeliveredLocally
     }
 }

@@ -1,6 +1,6 @@
 // QueueStateFormat: the state file `messages/ID/state` — header, `M` (held flag, recipient count, optional
 // delay-warned flag), one `S` per recipient (status, RFC 3463 code, last reply, attempts, next and last
-// attempt, optional reported flag), end marker `Z`.
+// attempt, optional reported flag, optional remote host), end marker `Z`.
 // Small; decoded whole and replaced whole.
 
 import PostOfficeCore
@@ -39,7 +39,9 @@ enum QueueStateFormat {
             s.int(recipient.attempts)
             s.time(recipient.nextAttempt)
             s.optionalTime(recipient.lastAttempt)
-            if recipient.isReported { s.bool(true) }
+            // Optional trailing fields, in order: a later one needs the earlier ones written.
+            if recipient.isReported || recipient.remoteHost != nil { s.bool(recipient.isReported) }
+            if let host = recipient.remoteHost { s.string(host) }
             QueueRecordFraming.append(type: QueueRecordFraming.RecordType.recipientState, payload: s.bytes, to: &out)
         }
         var z = QueuePayloadWriter()
@@ -75,9 +77,11 @@ enum QueueStateFormat {
             let next = try s.time("next attempt")
             let last = try s.optionalTime("last attempt")
             let isReported = s.isAtEnd ? false : try s.bool("reported")
+            let remoteHost = s.isAtEnd ? nil : try s.string("remote host")
             try s.finish()
             recipients.append(QueueRecipientState(
-                status: status, attempts: attempts, nextAttempt: next, lastAttempt: last, isReported: isReported))
+                status: status, attempts: attempts, nextAttempt: next, lastAttempt: last, isReported: isReported,
+                remoteHost: remoteHost))
         }
         var z = QueuePayloadReader(try reader.next(expecting: QueueRecordFraming.RecordType.end).payload)
         guard Int(try z.u32("record count")) == count else { throw .inconsistent("state record count") }

@@ -14,8 +14,9 @@ extension QueueStore {
     /// when every recipient is final it has left the active queue — removed if all were delivered,
     /// moved to `failed/` (location ``QueueMessage/Location/failed``) if any failed, until its failure
     /// report is queued ([RFC 3464](https://www.rfc-editor.org/rfc/rfc3464)) and the queue manager deletes it.
+    /// `remoteHost`: the server the attempt talked to (nil: none), kept per recipient for `Remote-MTA`.
     @discardableResult
-    public func record(_ id: QueueID, results: [Int: QueueAttemptResult]) throws(QueueError) -> QueueMessage {
+    public func record(_ id: QueueID, results: [Int: QueueAttemptResult], remoteHost: String? = nil) throws(QueueError) -> QueueMessage {
         let now = clock.now()
         return try update(id, allowFailed: false) { (state: inout QueueMessageState) throws(QueueError) in
             for (index, result) in results {
@@ -26,6 +27,7 @@ extension QueueStore {
                 guard !recipient.status.isFinal else { continue }  // a late duplicate report changes nothing
                 recipient.attempts += 1
                 recipient.lastAttempt = now
+                recipient.remoteHost = remoteHost
                 switch result {
                 case .delivered(let reply):
                     recipient.status = .delivered(reply)

@@ -31,6 +31,9 @@ public enum SMTPAction: Hashable, Sendable {
     /// Start the TLS handshake after flushing the sends before it, then call
     /// ``SMTPServerStateMachine/tlsEstablished()`` (only when STARTTLS is configured).
     case startTLS
+    /// ETRN for an allowed domain: make its queued mail due and try it now, then call
+    /// ``SMTPServerStateMachine/resolveQueueRun(_:)`` (`.accept`, or `.reject` with 458 when it cannot).
+    case startQueueRun(SMTPQueueNode)
     /// Close the connection after flushing the sends before it.
     case close
 }

@@ -24,6 +24,8 @@ public struct SMTPCapabilities: Hashable, Sendable {
         if configuration.is8BitMIMEEnabled { keywords.append("8BITMIME") }
         if configuration.isDSNEnabled { keywords.append("DSN") }
         if configuration.isSMTPUTF8Enabled { keywords.append("SMTPUTF8") }
+        // RFC 1985 §3: only where a client could be allowed to use it.
+        if configuration.offersQueueRun(isTLSActive: isTLSActive) { keywords.append("ETRN") }
         if configuration.isChunkingEnabled {
             keywords.append("CHUNKING")
             // RFC 3030 §3: BINARYMIME needs BDAT, and is a MIME body type like 8BITMIME.

@@ -38,6 +38,7 @@ extension SMTPCommand {
         case .starttls: "STARTTLS"
         case .auth(let mechanism, let initialResponse?): "AUTH \(mechanism) \(initialResponse)"
         case .auth(let mechanism, nil): "AUTH \(mechanism)"
+        case .etrn(let node): "ETRN \(node.text)"
         }
     }
 

@@ -36,4 +36,25 @@ public enum SMTPCommand: Hashable, Sendable {
     /// AUTH with an upper-cased SASL mechanism name and the optional initial response as sent (base64 or
     /// `=` for empty) ([RFC 4954 §4](https://www.rfc-editor.org/rfc/rfc4954#section-4)).
     case auth(mechanism: String, initialResponse: String?)
+    /// ETRN: start the queue for a node ([RFC 1985 §3](https://www.rfc-editor.org/rfc/rfc1985#section-3)).
+    case etrn(SMTPQueueNode)
+}
+
+/// The argument of ETRN ([RFC 1985 §5](https://www.rfc-editor.org/rfc/rfc1985#section-5)).
+public enum SMTPQueueNode: Hashable, Sendable {
+    /// `ETRN example.org`: mail for that domain (lower case).
+    case domain(String)
+    /// `ETRN @example.org`: mail for the domain and its subdomains (lower case, without the `@`).
+    case domainAndSubdomains(String)
+    /// `ETRN #name`: a named queue (as sent, without the `#`).
+    case queue(String)
+
+    /// The node as the client wrote it (for replies).
+    public var text: String {
+        switch self {
+        case .domain(let name): name
+        case .domainAndSubdomains(let name): "@" + name
+        case .queue(let name): "#" + name
+        }
+    }
 }

@@ -59,11 +59,36 @@ struct SMTPCommandParser {
             return argument.isEmpty ? .command(.starttls) : .failure(.syntaxError.withText("Syntax: STARTTLS"))
         case "AUTH":
             return parseAuthentication(argument)
+        case "ETRN":
+            return parseQueueRun(argument)
         case "":
             return .failure(.unknownCommand.withText("Error: bad syntax"))
         default:
             return .failure(.unknownCommand)
         }
+    }
+
+    // MARK: ETRN
+
+    /// `ETRN domain`, `ETRN @domain` or `ETRN #queue`, one argument (RFC 1985 §5); anything else is 501.
+    private func parseQueueRun(_ argument: String) -> Outcome {
+        let syntax = SMTPReply.syntaxError.withText("Syntax: ETRN domain, ETRN @domain or ETRN #queue")
+        guard !argument.isEmpty, !argument.contains(" ") else { return .failure(syntax) }
+        if argument.hasPrefix("#") {
+            let name = String(argument.dropFirst())
+            return name.isEmpty ? .failure(syntax) : .command(.etrn(.queue(name)))
+        }
+        let subdomains = argument.hasPrefix("@")
+        let name = MailAddress.canonicalDomain(subdomains ? String(argument.dropFirst()) : argument)
+        let labels = name.split(separator: ".", omittingEmptySubsequences: false)
+        let isDomain = !labels.isEmpty && labels.allSatisfy { label in
+            !label.isEmpty && label.count <= 63 && label.first != "-" && label.last != "-"
+                && label.utf8.allSatisfy { $0 >= 0x80 || $0 == UInt8(ascii: "-") || (0x30...0x39).contains($0) || (0x61...0x7A).contains($0) }
+        }
+        guard isDomain, name.utf8.count <= 255 else {
+            return .failure(syntax.withText("Syntax: '\(argument)' is not a domain (ETRN domain, ETRN @domain or ETRN #queue)"))
+        }
+        return .command(.etrn(subdomains ? .domainAndSubdomains(name) : .domain(name)))
     }
 
     // MARK: MAIL and RCPT

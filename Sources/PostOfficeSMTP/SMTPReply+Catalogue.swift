@@ -99,6 +99,23 @@ extension SMTPReply {
     /// ([RFC 2033 §4.1](https://www.rfc-editor.org/rfc/rfc2033#section-4.1)).
     public static let helloInLMTP = SMTPReply(
         500, e(5, 5, 1), "Error: this is an LMTP server (RFC 2033): use LHLO, not EHLO or HELO")
+
+    // ETRN (RFC 1985 §5: 250 queuing started, 458 cannot queue, 459 node not allowed, 501 bad parameters)
+
+    /// 250 2.0.0: the queue run for `node` has started.
+    public static func queueRunStarted(_ node: String) -> SMTPReply {
+        SMTPReply(250, e(2, 0, 0), "Queuing started for node \(node)")
+    }
+
+    /// 458 4.0.0: the queue cannot be run for `node` now (`reason` says why).
+    public static func queueRunUnavailable(_ node: String, reason: String) -> SMTPReply {
+        SMTPReply(458, e(4, 0, 0), "Unable to queue messages for node \(node): \(reason)")
+    }
+
+    /// 459: `node` is not one this client may start (`reason` says why and what to do).
+    public static func queueRunNotAllowed(_ node: String, reason: String, code: EnhancedStatusCode = EnhancedStatusCode(4, 0, 0)) -> SMTPReply {
+        SMTPReply(459, code, "Node \(node) not allowed: \(reason)")
+    }
     /// 503 5.5.1: RCPT, DATA or BDAT without MAIL.
     public static let needMail = SMTPReply(503, e(5, 5, 1), "Error: need MAIL command")
     /// 503 5.5.1: MAIL inside a transaction.

@@ -52,6 +52,11 @@ public struct SMTPServerConfiguration: Sendable, Hashable {
     /// command line itself under the command limit and considers 12288 octets enough for responses;
     /// a longer one fails the exchange with 500 5.5.6.
     public var maximumAuthenticationResponseLength = 12288
+    /// Domains a client may start a queue run for with ETRN ([RFC 1985](https://www.rfc-editor.org/rfc/rfc1985)),
+    /// lower case. Empty (the default): ETRN is off, not advertised, and answered 502 5.5.1.
+    public var queueRunDomains: [String] = []
+    /// ETRN needs no AUTH from this client (a trusted network); otherwise only after a successful AUTH.
+    public var allowsQueueRunWithoutAuthentication = false
     /// Most input bytes buffered while a decision is pending. Drivers should stop reading while
     /// ``SMTPServerStateMachine/isAwaitingDecision`` is true; past this bound the session ends with 421 4.7.0
     /// once the decision's reply is sent.
@@ -60,6 +65,11 @@ public struct SMTPServerConfiguration: Sendable, Hashable {
     /// AUTH is advertised and accepted now: mechanisms are configured, and TLS is active or not needed.
     public func offersAuthentication(isTLSActive: Bool) -> Bool {
         !authenticationMechanisms.isEmpty && (isTLSActive || allowsAuthenticationWithoutTLS)
+    }
+
+    /// ETRN is advertised now: domains are configured, and this client is trusted or may still log in.
+    public func offersQueueRun(isTLSActive: Bool) -> Bool {
+        !queueRunDomains.isEmpty && (allowsQueueRunWithoutAuthentication || offersAuthentication(isTLSActive: isTLSActive))
     }
 
     public init(hostname: String, limits: Limits = Limits()) {

@@ -1,6 +1,6 @@
 // SMTPServerStateMachine: the sans-I/O SMTP server session. Bytes in, actions out; no sockets, clocks or files.
 // The driver performs the actions in order and answers the checks it is asked (sender, recipient, commit).
-// This file holds the state and the run loop; the commands live in +Session, +Mail and +Data.
+// This file holds the state and the run loop; the commands live in +Session, +Mail, +Data and +QueueRun.
 
 import PostOfficeCore
 import PostOfficeSASL
@@ -70,6 +70,7 @@ public struct SMTPServerStateMachine: Sendable {
         case recipient(MailAddress, RecipientParameters)
         case message
         case authentication
+        case queueRun(SMTPQueueNode)
     }
 
     enum MessageState: Sendable {
@@ -322,7 +323,7 @@ public struct SMTPServerStateMachine: Sendable {
         }
     }
 
-    private mutating func resume(_ out: inout [SMTPAction]) {
+    mutating func resume(_ out: inout [SMTPAction]) {
         guard !closed else { return }
         if pendingInputOverflowed {
             pendingInputOverflowed = false
@@ -386,6 +387,7 @@ public struct SMTPServerStateMachine: Sendable {
         case .help: reply(.help, &out)
         case .starttls: startTLS(&out)
         case .auth(let mechanism, let initialResponse): authenticate(mechanism, initialResponse, &out)
+        case .etrn(let node): queueRun(node, &out)
         }
     }
 

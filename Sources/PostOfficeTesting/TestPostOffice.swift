@@ -27,6 +27,7 @@ public final class TestPostOffice: @unchecked Sendable {
         hooks: PostOfficeHooks = PostOfficeHooks(),
         logSink: any LogSink = DiscardingLogSink(),
         tls: Bool = false,
+        clock: any MailClock = SystemClock(),
         configure: (inout PostOfficeConfiguration) -> Void = { _ in }
     ) throws {
         let directory = NSTemporaryDirectory() + "postoffice-test-" + UUID().uuidString
@@ -57,7 +58,7 @@ public final class TestPostOffice: @unchecked Sendable {
         configure(&configuration)
         let lines = users.sorted { $0.key < $1.key }.map { "\($0.key):{PLAIN}\($0.value)" }
         try (lines.joined(separator: "\n") + "\n").write(toFile: configuration.usersFile, atomically: true, encoding: .utf8)
-        server = try PostOfficeServer(configuration: configuration, hooks: hooks, logSink: logSink)
+        server = try PostOfficeServer(configuration: configuration, hooks: hooks, logSink: logSink, clock: clock)
         try server.start()
         smtpAddress = server.smtpAddresses.first ?? configuration.smtpListeners[0]
         pop3Address = server.pop3Addresses.first ?? configuration.pop3Listeners[0]

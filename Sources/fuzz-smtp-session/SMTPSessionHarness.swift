@@ -16,6 +16,7 @@ struct SMTPSessionHarness {
         case recipient(MailAddress)
         case message
         case authentication(PlainCredentials)
+        case queueRun(SMTPQueueNode)
     }
 
     private let input: FuzzInput
@@ -58,6 +59,9 @@ struct SMTPSessionHarness {
         configuration.isSMTPUTF8Enabled = !input.flag(14)
         configuration.is8BitMIMEEnabled = !input.flag(15)
         configuration.maximumPendingInput = input.flag(4) ? 200 : 1 << 20
+        // ETRN for one domain: from a trusted client without AUTH configured, else after AUTH.
+        configuration.queueRunDomains = ["relay.fuzz.example"]
+        configuration.allowsQueueRunWithoutAuthentication = !input.flag(9)
         if input.flag(9) {
             // AUTH PLAIN LOGIN; without STARTTLS in the clear too. Flags 5 and 6 double as submission
             // (MAIL needs AUTH) and proxy logins (an authorization identity of its own).
@@ -171,6 +175,9 @@ struct SMTPSessionHarness {
                         || actions.first == .delay(milliseconds: configuration.limits.errorDelayMilliseconds),
                         "no 235 after success: \(actions)")
                 }
+            case .queueRun:
+                actions = machine.resolveQueueRun(input.flag(8)
+                    ? .reject(.queueRunUnavailable("relay.fuzz.example", reason: "fuzz")) : .accept)
             case .message:
                 if input.flag(8) {
                     actions = machine.resolveMessage(.reject(.temporaryFailure))
@@ -242,6 +249,17 @@ struct SMTPSessionHarness {
                 precondition(openMessage != nil, "abortMessage without beginMessage")
                 transcript.append("abort")
                 openMessage = nil
+            case .startQueueRun(let node):
+                precondition(isLast && pendingDecision == nil, "startQueueRun out of place")
+                precondition(configuration.allowsQueueRunWithoutAuthentication || machine.authenticatedIdentity != nil,
+                    "ETRN allowed without AUTH from an untrusted client")
+                switch node {
+                case .domain(let name), .domainAndSubdomains(let name):
+                    precondition(configuration.queueRunDomains.contains(name), "ETRN for a domain not allowed")
+                case .queue: preconditionFailure("ETRN #queue reached the driver")
+                }
+                transcript.append("startQueueRun \(node)")
+                pendingDecision = .queueRun(node)
             case .authenticate(let credentials):
                 precondition(isLast && pendingDecision == nil, "authenticate out of place")
                 precondition(configuration.offersAuthentication(isTLSActive: machine.isTLSActive),

@@ -23,13 +23,16 @@ struct QueueCommand {
                                                        goes back to the queue, its failed recipients pending)
                postoffice queue delete ID              remove a message for good (no bounce is sent)
                postoffice queue flush [DOMAIN]         make every message waiting for a later attempt due now
-                                                       (only those with recipients in DOMAIN, when given)
+                                                       and have the running server try it at once (only
+                                                       those with recipients in DOMAIN, when given)
           (with --data DIR / --config FILE as for serve)
 
         The outbound queue (queue_directory, default DATA/queue) holds mail for other domains when
         deliver_outbound is on. These commands are safe while the server runs: each change locks the one
-        message it changes. A message due now is tried at the running server's next scan of the queue;
-        flush and requeue do not signal the server. IDs are the hex strings `queue list` shows.
+        message it changes. flush reaches the running server through its control socket (control_socket,
+        default DATA/control.sock), which tries the mail at once; when no server answers there it makes the
+        mail due in the queue files and says so. A requeued message is tried at the server's next scan
+        of the queue. IDs are the hex strings `queue list` shows.
         list --json prints one JSON document: {"queue_directory", "messages": [{"id", "location" (active or
         failed), "held", "arrival" (RFC 3339, UTC), "size", "sender" ("" for <>), "envelope_id", "recipients":
         [{"address", "status" (pending, deferred, delivered, failed), "attempts", "next_attempt",
@@ -114,14 +117,22 @@ struct QueueCommand {
             if let domain = arguments.first, domain.isEmpty || domain.contains("@") || domain.hasPrefix("-") {
                 throw QueueUsage(description: "'\(domain)' is not a domain (queue flush example.org)")
             }
+            if let reply = try flushThroughServer(domain: arguments.first) {
+                guard reply.isSuccess else {
+                    printError("postoffice: the running server refused the flush: \(reply.text)")
+                    return 1
+                }
+                print("asked the running server: \(reply.text)")
+                return 0
+            }
             let result = try open().flush(domain: arguments.first)
             let scope = arguments.first.map { " with recipients in \($0)" } ?? ""
             let count = result.requeued.count
+            print("no server answers on the control socket: editing the queue directly")
             if count == 0 {
                 print("no message\(scope) is waiting for a later attempt")
             } else {
-                print("made \(count) message\(count == 1 ? "" : "s")\(scope) due now: the running server tries them at its next queue scan"
-                    + " (flush does not signal it)")
+                print("made \(count) message\(count == 1 ? "" : "s")\(scope) due now: a server started later tries them at its first queue scan")
                 for id in result.requeued { print("  \(id)") }
             }
             for id in result.held { print("left \(id) alone: it is held (queue release \(id))") }
@@ -132,6 +143,14 @@ struct QueueCommand {
             throw QueueUsage(description: "unknown queue action '\(action)': use list, show, hold, release, requeue, delete or flush")
         }
         return 0
+    }
+
+    /// Asks the running server (through its control socket) to flush; nil when no server answers there.
+    private func flushThroughServer(domain: String?) throws -> ControlReply? {
+        let setup = Setup(options: options)
+        try setup.requireDataDirectory()
+        guard let path = try setup.configuration().controlSocketPath else { return nil }
+        return ControlRequest.flush(domain: domain).send(to: path)
     }
 
     /// The configured queue, as run_as_user when started as root (files the server must keep writing stay

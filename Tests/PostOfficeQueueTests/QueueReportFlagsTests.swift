@@ -112,4 +112,43 @@ import Testing
         #expect(loaded.state.isDelayWarned)
         #expect(throws: QueueError.self) { try fixture.store.markReported(id, recipients: [5]) }
     }
+
+    /// The host an attempt talked to survives the disk with or without the reported flag, and a state
+    /// without it decodes as before.
+    @Test(arguments: [false, true])
+    func remoteHostRoundTrips(reported: Bool) throws {
+        var state = QueueMessageState(recipientCount: 2, dueAt: MailTime(seconds: 5))
+        state.recipients[0].remoteHost = "mx.example.net"
+        state.recipients[0].isReported = reported
+        let decoded = try QueueStateFormat.decode(QueueStateFormat.encode(state))
+        #expect(decoded.recipients[0].remoteHost == "mx.example.net")
+        #expect(decoded.recipients[0].isReported == reported)
+        #expect(decoded.recipients[1].remoteHost == nil)
+        #expect(decoded == state)
+    }
+
+    @Test func recordKeepsTheHostOfTheAttempt() throws {
+        let fixture = try QueueFixture()
+        let id = try fixture.commit()
+        let recorded = try fixture.store.record(
+            id, results: [0: .temporaryFailure(EnhancedStatusCode(4, 2, 0), "mx.example.net: 451 later", nextAttempt: MailTime(seconds: 99))],
+            remoteHost: "mx.example.net")
+        #expect(recorded.state.recipients[0].remoteHost == "mx.example.net")
+        #expect(try fixture.store.load(id).state.recipients[0].remoteHost == "mx.example.net")
+    }
+
+
+    @Test func deliveredLocallyRoundTripsAndCostsNothingUnset() throws {
+        let fixture = try QueueFixture()
+        var envelope = fixture.envelope(recipients: 2, from: "alice@example.org")
+        envelope.recipients[1].isDeliveredLocally = true
+        let draft = try fixture.store.begin(envelope)
+        try draft.append(Array("x\r\n".utf8))
+        let loaded = try fixture.store.load(try draft.commit())
+        #expect(loaded.envelope.recipients.map(\.isDeliveredLocally) == [false, true])
+        var plain = envelope
+        plain.recipients[1].isDeliveredLocally = false
+        #expect(QueueBodyFormat.encodeHead(envelope).count == QueueBodyFormat.encodeHead(plain).count + 1)
+    }
+
 }

@@ -109,6 +109,9 @@ import Testing
         if let expected = transcript.directives["messages"].flatMap(Int.init) {
             #expect(driver.accepted.count == expected, "\(name) [\(mode)]: accepted \(driver.accepted.count) messages")
         }
+        if let expected = transcript.directives["queue-runs"] {
+            #expect(driver.queueRuns.map(\.text).joined(separator: " ") == expected, "\(name) [\(mode)]: queue runs \(driver.queueRuns)")
+        }
         if let expected = transcript.directives["aborts"].flatMap(Int.init) {
             #expect(driver.aborts == expected, "\(name) [\(mode)]: \(driver.aborts) aborts")
         }

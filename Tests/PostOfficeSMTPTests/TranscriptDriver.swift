@@ -18,6 +18,8 @@ struct TranscriptDriver {
     var aborts = 0
     var delays = 0
     var problems: [String] = []
+    /// The nodes ETRN started a queue run for, in order.
+    var queueRuns: [SMTPQueueNode] = []
 
     init(transcript: SMTPTranscript) throws {
         self.transcript = transcript
@@ -56,12 +58,14 @@ struct TranscriptDriver {
         if let v = flag("authzid") { configuration.allowsAuthorizationIdentity = v }
         if let v = number("authResponseLength") { configuration.maximumAuthenticationResponseLength = v }
         if let v = flag("lmtp") { configuration.flavor = v ? .lmtp : .smtp }
+        if let v = settings["queueRunDomains"] { configuration.queueRunDomains = v.split(separator: "+").map(String.init) }
+        if let v = flag("queueRunTrusted") { configuration.allowsQueueRunWithoutAuthentication = v }
         if let v = settings["greeting"] { configuration.greeting = v.replacingOccurrences(of: "_", with: " ") }
         let known: Set = [
             "hostname", "maximumMessageSize", "maximumRecipients", "softErrorLimit", "hardErrorLimit",
             "smtpCommandLineLength", "smtpTextLineLength", "rejectLongTextLines", "pipelining", "8bitmime",
             "smtputf8", "chunking", "dsn", "vrfy", "starttls", "greeting", "auth", "authWithoutTLS", "requireAuth",
-            "authzid", "authResponseLength", "lmtp",
+            "authzid", "authResponseLength", "lmtp", "queueRunDomains", "queueRunTrusted",
         ]
         for key in settings.keys where !known.contains(key) {
             throw SMTPTranscript.FormatError(line: 0, message: "unknown config key \(key)")
@@ -126,6 +130,15 @@ struct TranscriptDriver {
             case .authenticate(let credentials):
                 if !queue.isEmpty { problems.append("actions after authenticate") }
                 queue.append(contentsOf: machine.resolveAuthentication(verify(credentials)))
+            case .startQueueRun(let node):
+                if !queue.isEmpty { problems.append("actions after startQueueRun") }
+                // `# queue-run: unavailable` answers like a server whose queue is off.
+                if transcript.directives["queue-run"] == "unavailable" {
+                    queue.append(contentsOf: machine.resolveQueueRun(.reject(.queueRunUnavailable(node.text, reason: "outbound delivery is off"))))
+                } else {
+                    queueRuns.append(node)
+                    queue.append(contentsOf: machine.resolveQueueRun(.accept))
+                }
             case .startTLS:
                 machine.tlsEstablished()
             case .close:

@@ -92,7 +92,7 @@ import Testing
             transport.answer = { _, indices, domain in
                 OutboundAttempt(
                     outcomes: Dictionary(uniqueKeysWithValues: indices.map { ($0, .failed(code, "mx.\(domain): \(reply)")) }),
-                    destinationReachable: true)
+                    destinationReachable: true, remoteHost: "mx.\(domain)")
             }
         }
 
@@ -102,7 +102,7 @@ import Testing
                     outcomes: Dictionary(uniqueKeysWithValues: indices.map {
                         ($0, .deferred(EnhancedStatusCode(4, 4, 1), "mx.\(domain): 421 4.4.1 try again later"))
                     }),
-                    destinationReachable: true)
+                    destinationReachable: true, remoteHost: "mx.\(domain)")
             }
         }
 
@@ -376,4 +376,30 @@ struct ParsedReport: Decodable {
     }
 
     struct ParseFailure: Error { var message: String }
+
+}
+
+@Suite struct RemoteMTATests {
+
+    /// A host name in the reply text is the remote server's own words: Remote-MTA names only the host the
+    /// transport recorded talking to, and without one there is none.
+    struct RemoteCase: Sendable, CustomTestStringConvertible {
+        let host: String?
+        let reply: String
+        let remoteMTA: String?
+        let diagnostic: String
+        var testDescription: String { reply }
+    }
+
+    @Test(arguments: [
+        RemoteCase(host: nil, reply: "spoofed.example: 550 5.1.1 no", remoteMTA: nil, diagnostic: "spoofed.example: 550 5.1.1 no"),
+        RemoteCase(host: "mx.real.example", reply: "mx.real.example: 550 5.1.1 no", remoteMTA: "mx.real.example", diagnostic: "550 5.1.1 no"),
+        RemoteCase(host: "mx.real.example", reply: "mx.real.example[127.0.0.2]: 550 5.1.1 no", remoteMTA: "mx.real.example", diagnostic: "550 5.1.1 no"),
+        RemoteCase(host: "mx.real.example", reply: "other.example: 550 5.1.1 no", remoteMTA: "mx.real.example", diagnostic: "other.example: 550 5.1.1 no"),
+    ])
+    func remoteMTAComesFromTheRecordedHostNotTheReply(_ example: RemoteCase) {
+        let attempt = BounceGenerator.attempt(EnhancedStatusCode(5, 1, 1), example.reply, remoteHost: example.host, date: nil)
+        #expect(attempt.remoteMTA == example.remoteMTA)
+        #expect(attempt.reply == example.diagnostic)
+    }
 }
