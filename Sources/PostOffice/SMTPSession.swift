@@ -66,7 +66,7 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
         configuration.isSTARTTLSAvailable = tls != nil && spec.security != .implicit
         // AUTH (RFC 4954) on submission, and on port 25 only when asked for: other servers never log in.
         if spec.service == .submission || settings.offersAuthenticationOnSMTP {
-            configuration.authenticationMechanisms = [.plain, .login]
+            configuration.authenticationMechanisms = settings.smtpAuthenticationMechanisms
             // Passwords go in the clear only from trusted networks (default loopback); elsewhere AUTH waits
             // for TLS and is not even advertised before it (538 5.7.11).
             configuration.allowsAuthenticationWithoutTLS = settings.allowsPlaintextAuthenticationOnLoopback
