@@ -428,6 +428,12 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
                     authenticatedUser = user
                     context.environment.log(.info, "smtp.login", connection, ["client": peer.host, "user": user.description])
                     result = .success(identity: user.description)
+                case .unavailable(let reason):
+                    // The verifier could not decide: 454 4.7.0, try again later (RFC 4954 §6).
+                    context.environment.log(.warning, "smtp.login_unavailable", connection, [
+                        "client": peer.host, "user": login, "reason": reason,
+                    ])
+                    result = .temporaryFailure
                 case .refused, .throttled:
                     context.metrics.authenticationFailed(listener: spec.name)
                     context.environment.log(.info, "smtp.login_failed", connection, [
