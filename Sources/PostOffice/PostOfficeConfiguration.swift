@@ -80,7 +80,7 @@ public struct PostOfficeConfiguration: Sendable {
     /// port 25 is for other servers, which never log in.
     public var offersAuthenticationOnSMTP = false
     /// The SASL mechanisms SMTP AUTH offers ([RFC 4954 §3](https://www.rfc-editor.org/rfc/rfc4954#section-3)),
-    /// in the order advertised. Default PLAIN and LOGIN (old Outlook and some phones know only LOGIN); an
+    /// in the order advertised. Default PLAIN and LOGIN (LOGIN is for old clients that know nothing else); an
     /// empty list turns SMTP AUTH off, and with it submission (MAIL there needs AUTH).
     public var smtpAuthenticationMechanisms: [SASLMechanism] = [.plain, .login]
     /// What to do when an authenticated user's MAIL FROM is not an address they own (their login address,
