@@ -45,7 +45,7 @@ let package = Package(
             dependencies: [
                 "PostOfficeCore", "PostOfficeMaildir", "PostOfficeAccounts", "PostOfficeDelivery",
                 "PostOfficeSMTP", "PostOfficeSMTPClient", "PostOfficePOP3", "PostOfficeTLS", "PostOfficeQueue", "PostOfficeDNS",
-                "PostOfficeDSN", "PostOfficeSPF", "PostOfficeDKIM", "CLinuxEvents",
+                "PostOfficeDSN", "PostOfficeSPF", "PostOfficeDKIM", "PostOfficeSASL", "CLinuxEvents",
             ],
             swiftSettings: strict
         ),

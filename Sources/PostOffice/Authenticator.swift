@@ -16,9 +16,11 @@ final class Authenticator: @unchecked Sendable {
         case refused
         /// Too many recent failures from this client: refused without checking the password.
         case throttled
+        /// The embedder's hook threw: it could not decide (its user database is down). A temporary failure.
+        case unavailable(String)
     }
 
-    private let hook: (@Sendable (LoginRequest) -> MailAddress?)?
+    private let hook: (@Sendable (LoginRequest) throws -> MailAddress?)?
     private let throttle: LoginThrottle
     private let lock = Lock()
     private var users: UserDatabase
@@ -26,7 +28,7 @@ final class Authenticator: @unchecked Sendable {
     /// guessing is slow and a wrong user and a wrong password take the same time.
     let failureDelayMilliseconds: Int
 
-    init(users: UserDatabase, hook: (@Sendable (LoginRequest) -> MailAddress?)?, limits: Limits, clock: any MailClock) {
+    init(users: UserDatabase, hook: (@Sendable (LoginRequest) throws -> MailAddress?)?, limits: Limits, clock: any MailClock) {
         self.users = users
         self.hook = hook
         throttle = LoginThrottle(limits: limits, clock: clock)
@@ -43,7 +45,13 @@ final class Authenticator: @unchecked Sendable {
         guard let attempt = throttle.reserveAttempt(for: client.host) else { return .throttled }
         let address: MailAddress?
         if let hook {
-            address = hook(LoginRequest(login: login, password: password, client: client))
+            do {
+                address = try hook(LoginRequest(login: login, password: password, client: client))
+            } catch {
+                // Nothing was learnt about the password: the attempt stops counting, as after a success.
+                throttle.succeed(attempt)
+                return .unavailable("\(error)")
+            }
         } else {
             let database = lock.withLock { users }
             address = database.authenticate(login: login, password: password)?.address

@@ -257,6 +257,9 @@ public enum ConfigurationFile {
         Key(name: "smtpd_auth_on_smtp", help: "Offer SMTP AUTH on smtp_listen too (yes/no); submission always offers it.",
             apply: { c, v throws(KeyError) in c.offersAuthenticationOnSMTP = try bool(v) },
             render: { $0.offersAuthenticationOnSMTP ? "yes" : "no" }),
+        Key(name: "smtpd_auth_mechanisms", help: "SASL mechanisms SMTP AUTH offers, in order: plain and/or login (empty: no AUTH).",
+            apply: { c, v throws(KeyError) in c.smtpAuthenticationMechanisms = try mechanisms(v) },
+            render: { $0.smtpAuthenticationMechanisms.map { $0.name.lowercased() }.joined(separator: " ") }),
         Key(name: "sender_login_mismatch", help: "A logged-in user's MAIL FROM that is not theirs (login or own alias): reject or allow.",
             apply: { c, v throws(KeyError) in
                 switch v.lowercased() {
@@ -506,6 +509,19 @@ public enum ConfigurationFile {
             out.append(network)
         }
         return out
+    }
+
+    /// A list of SASL mechanism names (spaces or commas between them), each at most once.
+    static func mechanisms(_ value: String) throws(KeyError) -> [SASLMechanism] {
+        var result: [SASLMechanism] = []
+        for name in list(value) {
+            guard let mechanism = SASLMechanism(name: name) else {
+                let known = SASLMechanism.allCases.map { $0.name.lowercased() }.joined(separator: ", ")
+                throw KeyError(message: "'\(name)' is not a mechanism PostOffice offers (\(known))")
+            }
+            if !result.contains(mechanism) { result.append(mechanism) }
+        }
+        return result
     }
 
     static func count(_ value: String) throws(KeyError) -> Int {

@@ -308,6 +308,9 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
             context.metrics.pop3LoginFailed()
             context.environment.log(.info, "pop3.login_failed", connection, ["client": peer.host, "user": login])
             return .refused(.failure)
+        case .unavailable(let reason):
+            context.environment.log(.warning, "pop3.login_unavailable", connection, ["client": peer.host, "user": login, "reason": reason])
+            return .refused(.temporaryFailure)
         }
         guard let maildir = context.maildir(for: address) else { return .refused(.temporaryFailure) }
         do {

@@ -83,6 +83,10 @@ public struct PostOfficeConfiguration: Sendable {
     /// Offer SMTP AUTH on the port 25 listeners too (Postfix's `smtpd_sasl_auth_enable` there). Default no:
     /// port 25 is for other servers, which never log in.
     public var offersAuthenticationOnSMTP = false
+    /// The SASL mechanisms SMTP AUTH offers ([RFC 4954 §3](https://www.rfc-editor.org/rfc/rfc4954#section-3)),
+    /// in the order advertised. Default PLAIN and LOGIN (LOGIN is for old clients that know nothing else); an
+    /// empty list turns SMTP AUTH off, and with it submission (MAIL there needs AUTH).
+    public var smtpAuthenticationMechanisms: [SASLMechanism] = [.plain, .login]
     /// What to do when an authenticated user's MAIL FROM is not an address they own (their login address,
     /// or an alias that resolves to it): refuse with 553 5.7.1 (default) or allow.
     public var rejectsSenderLoginMismatch = true

@@ -23,8 +23,12 @@ public struct PostOfficeHooks: Sendable {
     /// Decides each RCPT ([RFC 5321 §4.1.1.3](https://www.rfc-editor.org/rfc/rfc5321#section-4.1.1.3)).
     /// Default: the configured users, aliases and domains.
     public var checkRecipient: (@Sendable (RecipientRequest) -> RecipientDecision)?
-    /// Checks a POP3 login. Return the mailbox address to open, or nil to refuse. Default: the users file.
-    public var authenticate: (@Sendable (LoginRequest) -> MailAddress?)?
+    /// Checks a login (POP3 and SMTP AUTH). Return the mailbox address, or nil to refuse.
+    /// Throw when you cannot decide now (your user database is down): the client gets a temporary failure,
+    /// SMTP 454 4.7.0 ([RFC 4954 §6](https://www.rfc-editor.org/rfc/rfc4954#section-6)) or POP3
+    /// `-ERR [SYS/TEMP]`, instead of a wrong-password answer, and the attempt is not counted as a failed
+    /// login by the throttle. Default: the users file.
+    public var authenticate: (@Sendable (LoginRequest) throws -> MailAddress?)?
     /// Takes over delivery: called after the final dot with the message spooled in a file. Return
     /// ``DeliveryVerdict/accepted`` only when the message is safely stored. Default: Maildir delivery.
     public var deliver: (@Sendable (ReceivedMessage) -> DeliveryVerdict)?

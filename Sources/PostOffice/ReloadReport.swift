@@ -22,6 +22,7 @@ public struct ReloadReport: Sendable, Equatable {
         check("plaintext_auth_on_loopback", old.allowsPlaintextAuthenticationOnLoopback != new.allowsPlaintextAuthenticationOnLoopback)
         check("plaintext_auth_networks", old.plaintextAuthenticationNetworks != new.plaintextAuthenticationNetworks)
         check("smtpd_auth_on_smtp", old.offersAuthenticationOnSMTP != new.offersAuthenticationOnSMTP)
+        check("smtpd_auth_mechanisms", old.smtpAuthenticationMechanisms != new.smtpAuthenticationMechanisms)
         check("sender_login_mismatch", old.rejectsSenderLoginMismatch != new.rejectsSenderLoginMismatch)
         check("submission_messages_per_hour", old.submissionMessagesPerHour != new.submissionMessagesPerHour)
         check("submission_recipients_per_hour", old.submissionRecipientsPerHour != new.submissionRecipientsPerHour)

@@ -74,7 +74,7 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
         // AUTH (RFC 4954) on submission, and on port 25 only when asked for: other servers never log in.
         // LMTP never offers it: the MTA in front has done its checks.
         if !isLMTP && (spec.service == .submission || settings.offersAuthenticationOnSMTP) {
-            configuration.authenticationMechanisms = [.plain, .login]
+            configuration.authenticationMechanisms = settings.smtpAuthenticationMechanisms
             // Passwords go in the clear only from trusted networks (default loopback); elsewhere AUTH waits
             // for TLS and is not even advertised before it (538 5.7.11).
             configuration.allowsAuthenticationWithoutTLS = settings.allowsPlaintextAuthenticationOnLoopback
@@ -494,6 +494,12 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
                     authenticatedUser = user
                     context.environment.log(.info, "smtp.login", connection, ["client": peer.host, "user": user.description])
                     result = .success(identity: user.description)
+                case .unavailable(let reason):
+                    // The verifier could not decide: 454 4.7.0, try again later (RFC 4954 §6).
+                    context.environment.log(.warning, "smtp.login_unavailable", connection, [
+                        "client": peer.host, "user": login, "reason": reason,
+                    ])
+                    result = .temporaryFailure
                 case .refused, .throttled:
                     context.metrics.authenticationFailed(listener: spec.name)
                     context.environment.log(.info, "smtp.login_failed", connection, [

@@ -195,7 +195,7 @@ import Glibc
         } else {
             destination = "inet:[127.0.0.1]:\(lmtp.port)"
         }
-        let postfix = try PrivatePostfix(lmtpDestination: destination)
+        let postfix = try LMTPPrivatePostfix(lmtpDestination: destination)
         defer { postfix.stop() }
         let client = try SMTPTestClient(connectingTo: postfix.smtpAddress, timeoutSeconds: 30)
         #expect(try client.readReply().code == 220)
@@ -227,7 +227,7 @@ import Glibc
 /// A private Postfix instance for one test: config, queue and data folders under a temporary folder, an
 /// SMTP listener on a free loopback port, no local delivery, example.org relayed to `lmtpDestination`, no
 /// DNS (numeric destination, no peer name look-ups). `stop()` stops it and removes the folders.
-final class PrivatePostfix {
+final class LMTPPrivatePostfix {
     let directory: String
     let smtpAddress: SocketAddress
     private var configDirectory: String { directory + "/conf" }

@@ -19,6 +19,7 @@ import Testing
             submission_listen = 127.0.0.1:1587
             submissions_listen = 127.0.0.1:1465
             smtpd_auth_on_smtp = yes
+            smtpd_auth_mechanisms = LOGIN, plain
             sender_login_mismatch = allow
             submission_messages_per_hour = 50
             submission_recipients_per_hour = 0
@@ -31,6 +32,7 @@ import Testing
         #expect(c.submissionListeners == [SocketAddress(host: "127.0.0.1", port: 1587)])
         #expect(c.smtpsListeners == [SocketAddress(host: "127.0.0.1", port: 1465)])
         #expect(c.offersAuthenticationOnSMTP)
+        #expect(c.smtpAuthenticationMechanisms == [.login, .plain])
         #expect(!c.rejectsSenderLoginMismatch)
         #expect(c.submissionMessagesPerHour == 50)
         #expect(c.submissionRecipientsPerHour == 0)
@@ -41,6 +43,14 @@ import Testing
         let rendered = ConfigurationFile.render(c).joined(separator: "\n")
         let again = try ConfigurationFile.parse(rendered, fileName: "rendered", base: base)
         #expect(ConfigurationFile.render(again) == ConfigurationFile.render(c))
+    }
+
+    /// The default offers PLAIN then LOGIN; an empty value turns SMTP AUTH off.
+    @Test func authenticationMechanismsDefaultAndEmpty() throws {
+        #expect(base.smtpAuthenticationMechanisms == [.plain, .login])
+        let c = try ConfigurationFile.parse("smtpd_auth_mechanisms =\n", fileName: "po.conf", base: base)
+        #expect(c.smtpAuthenticationMechanisms.isEmpty)
+        #expect(ConfigurationFile.render(c).contains("smtpd_auth_mechanisms = "))
     }
 
     @Test func theOldSMTPSNameStillWorksAndIsNoted() throws {
@@ -54,6 +64,7 @@ import Testing
     @Test(arguments: [
         ("relay_networks = 192.0.2.0/33", "relay_networks: '192.0.2.0/33' is not a network"),
         ("plaintext_auth_networks = localhost", "plaintext_auth_networks: 'localhost' is not a network"),
+        ("smtpd_auth_mechanisms = plain cram-md5", "smtpd_auth_mechanisms: 'cram-md5' is not a mechanism PostOffice offers (plain, login)"),
         ("sender_login_mismatch = maybe", "sender_login_mismatch: expected reject or allow, got 'maybe'"),
         ("submission_messages_per_hour = -1", "submission_messages_per_hour: '-1' is not a whole number of 0 or more"),
         ("postmaster_address = not an address", "postmaster_address: 'not an address' is not an address"),

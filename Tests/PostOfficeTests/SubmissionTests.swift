@@ -176,6 +176,36 @@ import Testing
         #expect(try office.waitForMessage(for: "alice@example.test").contains("via msmtp"))
     }
 
+    /// A hook that cannot decide (its user database is down) throws: SMTP AUTH gets 454 4.7.0 and POP3
+    /// `-ERR [SYS/TEMP]` instead of a wrong-password answer, and such attempts are not failures for the
+    /// throttle (more of them than failed_logins_per_minute, then a good login still works).
+    @Test func aHookThatCannotDecideGivesATemporaryFailure() throws {
+        let databaseIsDown = LockedBox(true)
+        var hooks = PostOfficeHooks()
+        hooks.authenticate = { request in
+            if databaseIsDown.value { throw TestClientError("user database down") }
+            return request.password == "pw" ? MailAddress("alice@example.test") : nil
+        }
+        let office = try TestPostOffice(users: ["alice@example.test": "pw"], hooks: hooks)
+        defer { office.stop() }
+        for _ in 0..<12 {
+            let client = try session(office.submissionAddress)
+            _ = try client.command("EHLO client.test")
+            let reply = try client.login("alice@example.test", password: "pw")
+            #expect(reply.code == 454, "\(reply)")
+            #expect(reply.enhancedCode == "4.7.0")
+        }
+        let pop3 = try POP3TestClient(connectingTo: office.pop3Address)
+        _ = try pop3.command("USER alice@example.test")
+        let refused = try pop3.command("PASS pw")
+        #expect(refused.hasPrefix("-ERR [SYS/TEMP] "), "\(refused)")
+
+        databaseIsDown.update { $0 = false }
+        let client = try session(office.submissionAddress)
+        _ = try client.command("EHLO client.test")
+        #expect(try client.login("alice@example.test", password: "pw").code == 235)
+    }
+
     /// Abuse: a password guesser gets the same 535 every time, but past failed_logins_per_minute (10) its
     /// guesses no longer reach the password check at all.
     @Test func guessingIsThrottledBeforeThePasswordCheck() throws {

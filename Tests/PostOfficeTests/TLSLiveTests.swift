@@ -29,7 +29,11 @@ final class TLSLineClient {
     }
 
     func sendLine(_ line: String) throws {
-        try session.writePlaintext(Array((line + "\r\n").utf8))
+        try send(Array((line + "\r\n").utf8))
+    }
+
+    func send(_ bytes: [UInt8]) throws {
+        try session.writePlaintext(bytes)
         try plain.send(session.takeNetworkOutput())
     }
 
