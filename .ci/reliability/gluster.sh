@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # gluster: two PostOffice instances on one GlusterFS volume, in one command. Starts glusterd by hand (no
-# systemd needed), creates a replica-2 volume with two bricks on this machine, mounts it twice through FUSE,
-# runs gluster_pair.py (SMTP + POP3 on both instances, SIGKILLs on both, one brick killed mid-run), then
-# tears everything down: unmounts, stops and deletes the volume, stops glusterd and removes what it created.
-# Needs root, /dev/fuse and Debian's glusterfs-server + glusterfs-client. Extra arguments go to the harness,
-# e.g. `.ci/reliability/gluster.sh --duration 300 --kills 40`. Not part of `run.sh --quick` (see docs/reliability.md).
+# systemd needed; it listens on 127.0.0.1 only), creates a replica-2 volume with two bricks on this machine,
+# mounts it twice through FUSE, runs gluster_pair.py (SMTP + POP3 on both instances, SIGKILLs on both, one
+# brick killed mid-run) and its negative control (flock a no-op on one instance: the overlap check must fire),
+# then tears everything down: unmounts, stops and deletes the volume, stops glusterd and its brick and
+# self-heal processes, and removes what they added under /var/lib/glusterd, /var/run/gluster and
+# /var/log/glusterfs. Needs root, /dev/fuse and Debian's glusterfs-server + glusterfs-client. Extra
+# arguments go to the harness: `--quick` (30 s, 4 kills per server; run.sh --quick) or e.g.
+# `.ci/reliability/gluster.sh --duration 300 --kills 40`.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 repo=$(pwd)
@@ -15,6 +18,9 @@ for tool in glusterd gluster glusterfs; do
 done
 [ "$(id -u)" = 0 ] || { echo "gluster.sh: needs root (glusterd, FUSE mounts)" >&2; exit 2; }
 [ -c /dev/fuse ] || { echo "gluster.sh: /dev/fuse is missing" >&2; exit 2; }
+# One run at a time on a machine (glusterd's port 24007 is fixed): a second run waits for the first.
+exec 9>/run/lock/postoffice-gluster.lock
+flock -w 900 9 || { echo "gluster.sh: another run still holds /run/lock/postoffice-gluster.lock" >&2; exit 2; }
 if pgrep -x glusterd >/dev/null; then
   echo "gluster.sh: a glusterd is already running; this script starts and stops its own, so stop that one first" >&2
   exit 2
@@ -24,7 +30,11 @@ fi
 # unless forced, and peers resolve it), and `force` allows two bricks of one replica set on one host and on
 # the root file system.
 host=$(hostname)
-getent hosts "$host" >/dev/null || { echo "gluster.sh: $host does not resolve (add it to /etc/hosts)" >&2; exit 2; }
+address=$(getent hosts "$host" | awk '{print $1; exit}')
+case "$address" in
+  127.*) ;;
+  *) echo "gluster.sh: $host resolves to '${address:-nothing}', not a loopback address (add '127.0.1.1 $host' to /etc/hosts)" >&2; exit 2 ;;
+esac
 volume="potest$$"
 work=$(mktemp -d /tmp/po-gluster-XXXXXX)
 mkdir -p "$work/bricks" "$work/a" "$work/b"
@@ -67,8 +77,15 @@ teardown() {
   rm -rf "$work"
 }
 trap teardown EXIT
+trap 'exit 143' TERM INT
 
-/usr/sbin/glusterd -p "$work/glusterd.pid" --log-file="$work/glusterd.log" || { echo "gluster.sh: glusterd failed" >&2; exit 1; }
+# Debian's glusterd.vol with one line added: glusterd listens on 127.0.0.1 only, and the bricks it spawns
+# inherit the address (no socket of this test is reachable from outside the machine).
+sed 's|^\( *\)option transport.socket.listen-port 24007|&\n\1option transport.socket.bind-address 127.0.0.1|' \
+  /etc/glusterfs/glusterd.vol > "$work/glusterd.vol"
+grep -q "bind-address 127.0.0.1" "$work/glusterd.vol" || { echo "gluster.sh: unexpected /etc/glusterfs/glusterd.vol" >&2; exit 1; }
+/usr/sbin/glusterd -f "$work/glusterd.vol" -p "$work/glusterd.pid" --log-file="$work/glusterd.log" \
+  || { echo "gluster.sh: glusterd failed" >&2; exit 1; }
 for _ in $(seq 100); do gluster --mode=script peer status >/dev/null 2>&1 && break; sleep 0.2; done
 gluster --mode=script volume create "$volume" replica 2 "$host:$work/bricks/b1" "$host:$work/bricks/b2" force || exit 1
 gluster --mode=script volume start "$volume" || exit 1
@@ -78,4 +95,7 @@ mount -t glusterfs "$host:/$volume" "$work/b" || exit 1
 swift build --product postoffice >/dev/null || { echo "gluster.sh: build failed" >&2; exit 1; }
 python3 "$repo/.ci/reliability/gluster_pair.py" --mount-a "$work/a" --mount-b "$work/b" --volume "$volume" "$@"
 status=$?
+# Negative control: instance B with flock(2) made a no-op must be caught overlapping A's sessions.
+python3 "$repo/.ci/reliability/gluster_pair.py" --mount-a "$work/a" --mount-b "$work/b" --negative-control \
+  --duration 15 --kills 2 | tail -1 || status=1
 exit $status

@@ -13,6 +13,7 @@ import json
 import os
 import random
 import re
+import shutil
 import subprocess
 import sys
 import threading
@@ -231,7 +232,8 @@ def no_flock_environment(folder):
     library = os.path.join(folder, "noflock.so")
     with open(source, "w") as f:
         f.write(NO_FLOCK_SOURCE)
-    subprocess.run(["cc", "-shared", "-fPIC", "-o", library, source], check=True)
+    compiler = shutil.which("cc") or shutil.which("clang") or "cc"
+    subprocess.run([compiler, "-shared", "-fPIC", "-o", library, source], check=True)
     return dict(os.environ, LD_PRELOAD=library)
 
 
@@ -246,11 +248,14 @@ def main():
     parser.add_argument("--users", type=int, default=4)
     parser.add_argument("--smtp-sessions", type=int, default=3, help="SMTP load threads per server")
     parser.add_argument("--seed", type=int, default=int(time.time()))
+    parser.add_argument("--quick", action="store_true", help="30 s and 4 kills per server")
     parser.add_argument("--negative-control", action="store_true",
                         help="instance B runs with flock(2) made a no-op (LD_PRELOAD): the lock checks must fail")
     parser.add_argument("--keep", action="store_true")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args()
+    if args.quick:
+        args.duration, args.kills = min(args.duration, 30.0), min(args.kills, 4)
     H.require_binary(args.binary)
     rng = random.Random(args.seed)
     print(f"seed {args.seed}")
