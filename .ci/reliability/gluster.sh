@@ -27,9 +27,12 @@ if pgrep -x glusterd >/dev/null; then
   exit 2
 fi
 
-# Bricks must be named by the host name glusterd knows itself by (it refuses 127.0.0.1 as a brick host
-# unless forced, and peers resolve it), and `force` allows two bricks of one replica set on one host and on
-# the root file system.
+# Build first: the volume and the mounts exist only while the harness runs.
+swift build --product postoffice >/dev/null || { echo "gluster.sh: build failed" >&2; exit 1; }
+
+# Bricks are named by the machine's host name (as a real peer would be), which must resolve to a loopback
+# address here because glusterd listens on 127.0.0.1 only; `force` allows two bricks of one replica set on
+# one host and on the root file system.
 host=$(hostname)
 address=$(getent hosts "$host" | awk '{print $1; exit}')
 case "$address" in
@@ -93,7 +96,6 @@ gluster --mode=script volume start "$volume" || exit 1
 mount -t glusterfs "$host:/$volume" "$work/a" || exit 1
 mount -t glusterfs "$host:/$volume" "$work/b" || exit 1
 
-swift build --product postoffice >/dev/null || { echo "gluster.sh: build failed" >&2; exit 1; }
 python3 "$repo/.ci/reliability/gluster_pair.py" --mount-a "$work/a" --mount-b "$work/b" --volume "$volume" "$@"
 status=$?
 # Negative control: instance B with flock(2) made a no-op must be caught overlapping A's sessions.
