@@ -243,13 +243,26 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
         while true {
             while connection.pendingOutputCount < 256 * 1024 && !connection.isClosed {
                 let n = SystemCall.restarting { chunk.withUnsafeMutableBytes { read(current.fd, $0.baseAddress, chunkSize) } }
+                if n < 0 {
+                    // A read error after "+OK" (EIO; ESTALE on GlusterFS when another host removed the file):
+                    // the terminating "." would present a truncated message as whole, and a client might
+                    // then DELE it. Close without it instead; the session ends without UPDATE (RFC 1939 §6).
+                    let code = errno
+                    close(current.fd)
+                    stream = nil
+                    context.environment.log(.error, "pop3.read_failed", connection, [
+                        "user": user?.description ?? "", "error": SystemError("read", errno: code).description,
+                    ])
+                    connection.send(output)
+                    connection.closeAfterFlushing()
+                    return
+                }
                 var more = n > 0
                 if n > 0 {
                     more = current.stuffer.encode(chunk[0..<n], into: &output)
                 }
                 if !more {
-                    // End of file, a read error (the client gets what was read, properly terminated), or the
-                    // TOP line limit reached.
+                    // End of file or the TOP line limit reached.
                     current.stuffer.finish(into: &output)
                     close(current.fd)
                     stream = nil

@@ -1,6 +1,7 @@
 // POP3ServerBehaviourTests: what the server runtime adds around the POP3 engine, on real sockets — shutdown
-// and the autologout timer end a session without UPDATE (nothing deleted), and a 50 MB RETR is streamed
-// from the file without the server holding the message in memory.
+// and the autologout timer end a session without UPDATE (nothing deleted), a 50 MB RETR is streamed
+// from the file without the server holding the message in memory, and a read error in the middle of RETR
+// closes the connection rather than ending a truncated message with ".".
 
 import Foundation
 import PostOffice
@@ -138,5 +139,34 @@ import Testing
         #expect(lines.first == "+OK 1 \(wireSize)")
         #expect(lines.dropFirst().first == "+OK \(wireSize) octets")
         #expect(lines.last == "\(lineCount) \(fileSize) \(dotLines)")
+    }
+
+    /// A message file whose read fails after it opened: `/proc/<pid>/mem` of this process bind-mounted over it
+    /// (a regular file; reading at offset 0 gives EIO), as GlusterFS gives ESTALE when another host removes an
+    /// open file. Needs root for the bind mount.
+    @Test(.enabled(if: getuid() == 0 && ExternalTool.path("mount") != nil, "needs root and mount(8) for a bind mount"))
+    func aReadErrorInRetrieveClosesWithoutTheTerminator() throws {
+        let office = try TestPostOffice(users: [Self.user: "pw"])
+        defer { office.stop() }
+        let names = try Self.seed(office, count: 2)
+        let address = try #require(MailAddress(Self.user))
+        let maildir = try #require(office.server.maildirPath(for: address))
+        let client = try POP3TestClient(connectingTo: office.pop3Address)
+        try client.login(Self.user, password: "pw")
+        #expect(try client.command("DELE 2") == "+OK Message 2 deleted")
+        // After login (which measured the real file), the file becomes one whose reads fail.
+        let target = maildir + "/new/" + names[0]
+        let bind = try ExternalTool.run("mount", ["--bind", "/proc/\(getpid())/mem", target], timeoutSeconds: 30)
+        try #require(bind.status == 0, "\(bind.errorOutput)")
+        defer { _ = try? ExternalTool.run("umount", [target], timeoutSeconds: 30) }
+        try client.connection.send("RETR 1\r\n")
+        let answer = String(decoding: client.connection.readToEnd(), as: UTF8.self)
+        #expect(answer.hasPrefix("+OK"))
+        // No "." line: the client sees a connection lost in the middle of the message, not a short message.
+        #expect(!answer.hasSuffix("\r\n.\r\n"))
+        #expect(client.connection.isClosedByPeer())
+        // The session ended without UPDATE: message 2, marked deleted, is still there.
+        for _ in 0..<500 where office.server.connectionCount > 0 { usleep(10_000) }
+        #expect(LiveTestSupport.files(in: maildir + "/new").count == 2)
     }
 }
