@@ -47,6 +47,9 @@ final class QueueManager: @unchecked Sendable {
     private var destinations: [String: Destination] = [:]
     private var isScanning = false
     private var rescanRequested = false
+    /// A scan left due mail waiting because its destination was at its concurrency limit: the next attempt
+    /// that finishes asks for a scan, so that mail goes when a slot frees instead of at the next periodic run.
+    private var waitingForSlot = false
     /// Serializes report generation: a message's reports are decided on its state read under this lock,
     /// so a scan and an attempt finishing on another thread cannot both send the same report.
     private let reportLock = Lock()
@@ -179,7 +182,10 @@ final class QueueManager: @unchecked Sendable {
             guard !inFlight.contains(key) else { return false }
             var destination = destinations[domain] ?? Destination(limit: settings.initialConcurrency)
             if let paused = destination.pausedUntil, paused > now { return false }
-            guard destination.active < destination.limit else { return false }
+            guard destination.active < destination.limit else {
+                waitingForSlot = true
+                return false
+            }
             destination.active += 1
             destinations[domain] = destination
             inFlight.insert(key)
@@ -238,7 +244,7 @@ final class QueueManager: @unchecked Sendable {
             ]))
         }
         metrics?.outboundAttempt(sent: tally["sent"] ?? 0, deferred: tally["deferred"] ?? 0, failed: tally["failed"] ?? 0)
-        let released: Bool = lock.withLock {
+        let (released, slotFreed): (Bool, Bool) = lock.withLock {
             inFlight.remove(key)
             var destination = destinations[domain] ?? Destination(limit: settings.initialConcurrency)
             destination.active = max(0, destination.active - 1)
@@ -251,13 +257,17 @@ final class QueueManager: @unchecked Sendable {
                 destination.limit = max(1, destination.limit / 2)
             }
             destinations[domain] = destination
-            return wasPaused && attempt.destinationReachable
+            let slotFreed = waitingForSlot
+            waitingForSlot = false
+            return (wasPaused && attempt.destinationReachable, slotFreed)
         }
         // After the attempt's log lines, so the log tells the failure before the report about it.
         if let recorded { sendReports(recorded, now: now) }
         // The destination answers again: what waited for it goes now, not at each message's own time.
         if released {
             flush(domain: domain)
+            requestScan?()
+        } else if slotFreed {
             requestScan?()
         }
     }

@@ -155,6 +155,36 @@ import Testing
         #expect(harness.transport.attemptCount == 12)
     }
 
+    /// Mail held back by the concurrency limit goes as soon as an attempt finishes (the finish asks for a
+    /// scan), not at the next periodic queue run (found by `postoffice-bench relay`: a 30 s tail).
+    @Test func aFreedSlotStartsWaitingMailWithoutThePeriodicScan() throws {
+        let harness = try Harness()
+        harness.transport.answer = { _, _, _ in nil }  // hold every attempt open
+        for _ in 0..<7 { try harness.enqueue(to: ["bob@busy.test"]) }
+        let manager = harness.manager
+        let scans = Counter()
+        manager.requestScan = { [weak manager] in  // the runtime submits this to the storage pool
+            scans.increment()
+            manager?.scan()
+        }
+        manager.scan()
+        #expect(harness.transport.attemptCount == 5)
+        harness.transport.releaseHeld(.delivered("250 ok"))
+        #expect(harness.transport.attemptCount == 7)
+        // Only the finish that found mail waiting asked for a scan; the others had nothing to start.
+        #expect(scans.value == 1)
+        harness.transport.releaseHeld(.delivered("250 ok"))
+        #expect(scans.value == 1)
+        #expect(try harness.store.scan().isEmpty)
+    }
+
+    final class Counter: @unchecked Sendable {
+        private let lock = Lock()
+        private var count = 0
+        func increment() { lock.withLock { count += 1 } }
+        var value: Int { lock.withLock { count } }
+    }
+
     @Test func anUnreachableDestinationIsPausedThenReleasedAtOnce() throws {
         var settings = QueueManager.Settings()
         settings.initialConcurrency = 1
