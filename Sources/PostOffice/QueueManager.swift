@@ -192,6 +192,22 @@ final class QueueManager: @unchecked Sendable {
             return true
         }
         guard admitted else { return }
+        // The caller's copy may be stale: an attempt that finished after the scan read the message recorded
+        // its results before giving up its in-flight key. Read the message again now that this attempt holds
+        // the key, so a recipient already delivered is never sent twice and a removed message is not tried.
+        guard let current = try? store.load(message.id), current.location == .active, !current.state.isHeld else {
+            releaseSlot(key: key, domain: domain)
+            return
+        }
+        let message = current
+        let indices = indices.filter { index in
+            index < message.state.recipients.count && !message.state.recipients[index].status.isFinal
+                && message.state.recipients[index].nextAttempt <= now
+        }
+        guard !indices.isEmpty else {
+            releaseSlot(key: key, domain: domain)
+            return
+        }
         if let localDelivery, localDelivery.isLocal(domain: domain) {
             // A report to a local sender or to the postmaster: into the Maildir, not out to the network.
             let outcomes = localDelivery.deliver(message, recipients: indices, store: store)
@@ -201,6 +217,21 @@ final class QueueManager: @unchecked Sendable {
         transport.deliver(message, recipients: indices, domain: domain, store: store) { [self] attempt in
             finish(message, domain: domain, key: key, attempt: attempt)
         }
+    }
+
+    /// Gives back a slot taken for an attempt that turned out to have nothing to do.
+    private func releaseSlot(key: String, domain: String) {
+        let slotFreed: Bool = lock.withLock {
+            inFlight.remove(key)
+            if var destination = destinations[domain] {
+                destination.active = max(0, destination.active - 1)
+                destinations[domain] = destination
+            }
+            let slotFreed = waitingForSlot
+            waitingForSlot = false
+            return slotFreed
+        }
+        if slotFreed { requestScan?() }
     }
 
     private func finish(_ message: QueueMessage, domain: String, key: String, attempt: OutboundAttempt) {
