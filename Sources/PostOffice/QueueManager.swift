@@ -47,15 +47,23 @@ final class QueueManager: @unchecked Sendable {
     private var destinations: [String: Destination] = [:]
     private var isScanning = false
     private var rescanRequested = false
-    /// A scan left due mail waiting because its destination was at its concurrency limit: the next attempt
-    /// that finishes asks for a scan, so that mail goes when a slot frees instead of at the next periodic run.
-    private var waitingForSlot = false
+    /// The scan asked for while one ran must read the whole queue (not only new mail).
+    private var rescanWhole = false
+    /// Due mail that found its destination at its concurrency limit, in arrival order per destination; an
+    /// attempt that finishes there asks for a pass that starts it, instead of leaving it to the periodic scan.
+    /// `waitingKeys` ("id/domain") says which entries still wait (an entry started meanwhile is dropped).
+    private var waiting: [String: [QueueID]] = [:]
+    private var waitingKeys: Set<String> = []
+    /// The active messages the last pass saw: a pass for new mail reads only the others.
+    private var known: Set<QueueID> = []
     /// Serializes report generation: a message's reports are decided on its state read under this lock,
     /// so a scan and an attempt finishing on another thread cannot both send the same report.
     private let reportLock = Lock()
     /// Asks for a scan soon, off the caller's thread (the runtime submits one to the storage pool): used
     /// when a destination answers again and its waiting mail was made due.
     var requestScan: (@Sendable () -> Void)?
+    /// Asks for ``scanNewMail()`` soon, off the caller's thread (a commit, a freed slot); nil uses `requestScan`.
+    var requestNewMailScan: (@Sendable () -> Void)?
 
     private struct Destination {
         var active = 0
@@ -87,24 +95,40 @@ final class QueueManager: @unchecked Sendable {
 
     /// Scans the queue and starts every attempt that is due and allowed. Blocking (reads the queue): call it
     /// from the storage pool or a test. A scan asked for while one runs is run again right after it.
-    func scan() {
+    func scan() { scan(whole: true) }
+
+    /// Starts what a full scan would start for mail that arrived since the last pass and for mail that waited
+    /// for a concurrency slot now free, reading only those messages (a full scan reads every queued message,
+    /// which under load made each commit cost as much as the queue is long). Mail deferred by an attempt is
+    /// left to ``scan()``, which the server runs every `queue_run_interval`.
+    func scanNewMail() { scan(whole: false) }
+
+    private func scan(whole: Bool) {
         let proceed: Bool = lock.withLock {
             if isScanning {
                 rescanRequested = true
+                if whole { rescanWhole = true }
                 return false
             }
             isScanning = true
             return true
         }
         guard proceed else { return }
-        repeat {
-            runScan()
-        } while lock.withLock({
-            let again = rescanRequested
-            rescanRequested = false
-            if !again { isScanning = false }
-            return again
-        })
+        var whole = whole
+        while true {
+            if whole { runScan() } else { runNewMailScan() }
+            let next: Bool? = lock.withLock {
+                guard rescanRequested else {
+                    isScanning = false
+                    return nil
+                }
+                rescanRequested = false
+                defer { rescanWhole = false }
+                return rescanWhole
+            }
+            guard let next else { break }
+            whole = next
+        }
     }
 
     /// Makes every waiting recipient (of `domain`, or all) due now and closes the breakers: ETRN, `queue flush`.
@@ -135,26 +159,88 @@ final class QueueManager: @unchecked Sendable {
             logSink.log(LogRecord(.error, "queue.scan_failed", [("error", "\(error)")]))
             return
         }
-        for var message in messages where !message.state.isHeld {
-            // A crash between writing a finished state and filing the message (removed when all delivered,
+        lock.withLock { known = Set(messages.filter { $0.location == .active }.map(\.id)) }
+        for message in messages where !message.state.isHeld {
+            consider(message, now: now)
+        }
+    }
+
+    /// The pass of ``scanNewMail()``.
+    private func runNewMailScan() {
+        // The listing first, the time after it: a message listed was committed before `now`, so its first
+        // attempt is due (a time read before the listing would leave mail committed meanwhile not yet due, and
+        // as seen, to the periodic scan).
+        let ids: [QueueID]
+        do {
+            ids = try store.activeIDs()
+        } catch {
+            logSink.log(LogRecord(.error, "queue.scan_failed", [("error", "\(error)")]))
+            return
+        }
+        let now = clock.now()
+        // Mail that waited for a slot, for each destination with slots free now, oldest first.
+        let ready: [(QueueID, String)] = lock.withLock {
+            var ready: [(QueueID, String)] = []
+            for (domain, ids) in waiting {
+                let destination = destinations[domain] ?? Destination(limit: settings.initialConcurrency)
+                if let paused = destination.pausedUntil, paused > now { continue }
+                var free = destination.limit - destination.active
+                var kept: [QueueID] = []
+                for id in ids where waitingKeys.contains(id.description + "/" + domain) {
+                    if free > 0 {
+                        ready.append((id, domain))
+                        waitingKeys.remove(id.description + "/" + domain)
+                        free -= 1
+                    } else {
+                        kept.append(id)
+                    }
+                }
+                waiting[domain] = kept.isEmpty ? nil : kept
+            }
+            return ready
+        }
+        for (id, domain) in ready {
+            guard let message = try? store.load(id), message.location == .active, !message.state.isHeld else { continue }
+            let indices = message.state.recipients.indices.filter { index in
+                let recipient = message.state.recipients[index]
+                return !recipient.status.isFinal && recipient.nextAttempt <= now
+                    && message.envelope.recipients[index].address.normalizedDomain == domain
+            }
+            if !indices.isEmpty { start(message, indices: indices, domain: domain, now: now) }
+        }
+        // Mail committed since the last pass.
+        let arrived: [QueueID] = lock.withLock {
+            let arrived = ids.filter { !known.contains($0) }
+            known = Set(ids)
+            return arrived
+        }
+        for id in arrived.sorted() {
+            guard let message = try? store.load(id), !message.state.isHeld else { continue }
+            consider(message, now: now)
+        }
+    }
+
+    /// What a scan does with one message: settle it, expire it, send its due reports, start its due attempts.
+    private func consider(_ message: QueueMessage, now: MailTime) {
+        var message = message
+        // A crash between writing a finished state and filing the message (removed when all delivered,
             // moved to failed/ otherwise) leaves it in the active queue: file it now, as the update would have.
-            if message.location == .active, message.state.isFinished {
-                guard let settled = try? store.record(message.id, results: [:]) else { continue }
-                message = settled
-            }
-            // Expiry first: a message that gives up now gets its failure report, not a delay warning.
-            if message.location == .active, expireIfDue(message, now: now) { continue }
-            // Reports a crash or a full disk kept from going out, and delay warnings now due.
-            sendReports(message, now: now)
-            guard message.location == .active else { continue }
-            var byDomain: [String: [Int]] = [:]
-            for (index, recipient) in message.state.recipients.enumerated()
-            where !recipient.status.isFinal && recipient.nextAttempt <= now {
-                byDomain[message.envelope.recipients[index].address.normalizedDomain, default: []].append(index)
-            }
-            for (domain, indices) in byDomain.sorted(by: { $0.key < $1.key }) {
-                start(message, indices: indices, domain: domain, now: now)
-            }
+        if message.location == .active, message.state.isFinished {
+            guard let settled = try? store.record(message.id, results: [:]) else { return }
+            message = settled
+        }
+        // Expiry first: a message that gives up now gets its failure report, not a delay warning.
+        if message.location == .active, expireIfDue(message, now: now) { return }
+        // Reports a crash or a full disk kept from going out, and delay warnings now due.
+        sendReports(message, now: now)
+        guard message.location == .active else { return }
+        var byDomain: [String: [Int]] = [:]
+        for (index, recipient) in message.state.recipients.enumerated()
+        where !recipient.status.isFinal && recipient.nextAttempt <= now {
+            byDomain[message.envelope.recipients[index].address.normalizedDomain, default: []].append(index)
+        }
+        for (domain, indices) in byDomain.sorted(by: { $0.key < $1.key }) {
+            start(message, indices: indices, domain: domain, now: now)
         }
     }
 
@@ -183,12 +269,13 @@ final class QueueManager: @unchecked Sendable {
             var destination = destinations[domain] ?? Destination(limit: settings.initialConcurrency)
             if let paused = destination.pausedUntil, paused > now { return false }
             guard destination.active < destination.limit else {
-                waitingForSlot = true
+                if waitingKeys.insert(key).inserted { waiting[domain, default: []].append(message.id) }
                 return false
             }
             destination.active += 1
             destinations[domain] = destination
             inFlight.insert(key)
+            waitingKeys.remove(key)
             return true
         }
         guard admitted else { return }
@@ -227,11 +314,9 @@ final class QueueManager: @unchecked Sendable {
                 destination.active = max(0, destination.active - 1)
                 destinations[domain] = destination
             }
-            let slotFreed = waitingForSlot
-            waitingForSlot = false
-            return slotFreed
+            return hasWaiting(domain)
         }
-        if slotFreed { requestScan?() }
+        if slotFreed { (requestNewMailScan ?? requestScan)?() }
     }
 
     private func finish(_ message: QueueMessage, domain: String, key: String, attempt: OutboundAttempt) {
@@ -254,6 +339,24 @@ final class QueueManager: @unchecked Sendable {
                 }
             }
         }
+        // The destination's slot goes back now, before the results are recorded: the connection is free, and
+        // the next message can use it while this one's state and removal are fsync'd. The message's in-flight
+        // key is kept until its results are recorded (a stale copy must not start it again).
+        let (released, slotFreed): (Bool, Bool) = lock.withLock {
+            var destination = destinations[domain] ?? Destination(limit: settings.initialConcurrency)
+            destination.active = max(0, destination.active - 1)
+            let wasPaused = destination.pausedUntil != nil
+            if attempt.destinationReachable {
+                destination.pausedUntil = nil
+                destination.limit = min(settings.maximumConcurrency, destination.limit + 1)
+            } else {
+                destination.pausedUntil = MailTime(seconds: now.seconds + settings.destinationBackoff)
+                destination.limit = max(1, destination.limit / 2)
+            }
+            destinations[domain] = destination
+            return (wasPaused && attempt.destinationReachable, hasWaiting(domain))
+        }
+        if slotFreed && !released { (requestNewMailScan ?? requestScan)?() }
         var recorded: QueueMessage?
         do {
             recorded = try store.record(message.id, results: results)
@@ -275,32 +378,19 @@ final class QueueManager: @unchecked Sendable {
             ]))
         }
         metrics?.outboundAttempt(sent: tally["sent"] ?? 0, deferred: tally["deferred"] ?? 0, failed: tally["failed"] ?? 0)
-        let (released, slotFreed): (Bool, Bool) = lock.withLock {
-            inFlight.remove(key)
-            var destination = destinations[domain] ?? Destination(limit: settings.initialConcurrency)
-            destination.active = max(0, destination.active - 1)
-            let wasPaused = destination.pausedUntil != nil
-            if attempt.destinationReachable {
-                destination.pausedUntil = nil
-                destination.limit = min(settings.maximumConcurrency, destination.limit + 1)
-            } else {
-                destination.pausedUntil = MailTime(seconds: now.seconds + settings.destinationBackoff)
-                destination.limit = max(1, destination.limit / 2)
-            }
-            destinations[domain] = destination
-            let slotFreed = waitingForSlot
-            waitingForSlot = false
-            return (wasPaused && attempt.destinationReachable, slotFreed)
-        }
+        lock.withLock { _ = inFlight.remove(key) }
         // After the attempt's log lines, so the log tells the failure before the report about it.
         if let recorded { sendReports(recorded, now: now) }
         // The destination answers again: what waited for it goes now, not at each message's own time.
         if released {
             flush(domain: domain)
             requestScan?()
-        } else if slotFreed {
-            requestScan?()
         }
+    }
+
+    /// Whether mail waits for a slot at `domain` (call under `lock`).
+    private func hasWaiting(_ domain: String) -> Bool {
+        waiting[domain]?.contains { waitingKeys.contains($0.description + "/" + domain) } ?? false
     }
 
     // MARK: - Reports
@@ -385,7 +475,10 @@ final class QueueManager: @unchecked Sendable {
     /// New reports are due at once: rerun the scan in progress, or ask for one.
     private func reportsQueued() {
         let scanning: Bool = lock.withLock {
-            if isScanning { rescanRequested = true }
+            if isScanning {
+                rescanRequested = true
+                rescanWhole = true
+            }
             return isScanning
         }
         if !scanning { requestScan?() }

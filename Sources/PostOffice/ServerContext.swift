@@ -105,7 +105,8 @@ final class ServerContext: @unchecked Sendable {
         if let manager {
             let pool = core.storagePool
             manager.requestScan = { pool.submit { manager.scan() } }
-            sinks.queued.set { manager.requestScan?() }
+            manager.requestNewMailScan = { pool.submit { manager.scanNewMail() } }
+            sinks.queued.set { manager.requestNewMailScan?() }
         }
     }
 

@@ -112,6 +112,12 @@ public final class QueueStore: Sendable {
         return nil
     }
 
+    /// The ids in the active queue (`messages/`), read from the directory alone: cheap, and a message
+    /// listed may be gone by the time it is loaded (``load(_:)`` then throws `notFound`).
+    public func activeIDs() throws(QueueError) -> [QueueID] {
+        try QueueFiles.list(directory(.active)).compactMap { QueueID($0) }
+    }
+
     /// Every queued message, active and failed, sorted by id. Files that fail validation are moved to
     /// `corrupt/` and logged (`queue.corrupt`), not returned; abandoned drafts in `tmp/` are removed.
     /// With `verifyBodies`, every body is read through and its checksums checked (slow: reads everything);

@@ -178,6 +178,44 @@ import Testing
         #expect(try harness.store.scan().isEmpty)
     }
 
+    /// A commit asks for a pass over new mail only (`scanNewMail`): it starts the arrivals, and mail held back
+    /// by the concurrency limit goes when a slot frees, without reading the whole queue.
+    @Test func aPassOverNewMailStartsArrivalsAndMailWaitingForASlot() throws {
+        let harness = try Harness()
+        harness.transport.answer = { _, _, _ in nil }  // hold every attempt open
+        let manager = harness.manager
+        manager.requestNewMailScan = { [weak manager] in manager?.scanNewMail() }
+        for _ in 0..<7 { try harness.enqueue(to: ["bob@busy.test"]) }
+        manager.scanNewMail()
+        #expect(harness.transport.attemptCount == 5)
+        try harness.enqueue(to: ["carol@other.test"])
+        manager.scanNewMail()
+        #expect(harness.transport.attemptCount == 6)  // the arrival, to another destination
+        harness.transport.releaseHeld(.delivered("250 ok"))
+        #expect(harness.transport.attemptCount == 8)  // the two that waited for busy.test
+        harness.transport.releaseHeld(.delivered("250 ok"))
+        #expect(try harness.store.scan().isEmpty)
+    }
+
+    /// Mail an attempt deferred is not read again by passes over new mail; the full scan (every
+    /// `queue_run_interval`) retries it when it is due.
+    @Test func deferredMailIsLeftToTheFullScan() throws {
+        let harness = try Harness()
+        harness.transport.answer = { _, indices, _ in
+            OutboundAttempt(outcomes: Dictionary(uniqueKeysWithValues: indices.map {
+                ($0, .deferred(EnhancedStatusCode(4, 2, 0), "451 later"))
+            }), destinationReachable: true)
+        }
+        try harness.enqueue(to: ["bob@slow.test"])
+        harness.manager.scanNewMail()
+        #expect(harness.transport.attemptCount == 1)
+        harness.clock.advance(seconds: 3 * 3600)  // past any retry time, before the delay warning
+        harness.manager.scanNewMail()
+        #expect(harness.transport.attemptCount == 1)
+        harness.manager.scan()
+        #expect(harness.transport.attemptCount == 2)
+    }
+
     final class Counter: @unchecked Sendable {
         private let lock = Lock()
         private var count = 0
