@@ -1,6 +1,8 @@
 // QueueManager: decides when each queued message is tried again and where. A periodic scan (on the storage
 // pool: it reads the disk) finds due recipients, groups them by destination domain, and starts attempts up to
-// a per-destination concurrency limit; results are recorded with the next attempt from the RetrySchedule
+// a per-destination concurrency limit; a commit asks only for a pass over new mail (the queue's listing and the
+// messages not seen before), and mail held back by the limit waits in memory until a slot frees. Results are
+// recorded with the next attempt from the RetrySchedule
 // (backoff by age, with jitter) or, past the queue lifetime, as a final failure. A destination that fails
 // to answer is paused as a whole (a circuit breaker kept apart from each message's own backoff), and when it
 // answers again its waiting mail goes at once instead of waiting out every message's timer. After each
