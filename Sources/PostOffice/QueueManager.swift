@@ -1,6 +1,8 @@
 // QueueManager: decides when each queued message is tried again and where. A periodic scan (on the storage
 // pool: it reads the disk) finds due recipients, groups them by destination domain, and starts attempts up to
-// a per-destination concurrency limit; results are recorded with the next attempt from the RetrySchedule
+// a per-destination concurrency limit; a commit asks only for a pass over new mail (the queue's listing and the
+// messages not seen before), and mail held back by the limit waits in memory until a slot frees. Results are
+// recorded with the next attempt from the RetrySchedule
 // (backoff by age, with jitter) or, past the queue lifetime, as a final failure. A destination that fails
 // to answer is paused as a whole (a circuit breaker kept apart from each message's own backoff), and when it
 // answers again its waiting mail goes at once instead of waiting out every message's timer. After each
@@ -50,6 +52,15 @@ final class QueueManager: @unchecked Sendable {
     private var destinations: [String: Destination] = [:]
     private var isScanning = false
     private var rescanRequested = false
+    /// The scan asked for while one ran must read the whole queue (not only new mail).
+    private var rescanWhole = false
+    /// Due mail that found its destination at its concurrency limit, in arrival order per destination; an
+    /// attempt that finishes there asks for a pass that starts it, instead of leaving it to the periodic scan.
+    /// `waitingKeys` ("id/domain") says which entries still wait (an entry started meanwhile is dropped).
+    private var waiting: [String: [QueueID]] = [:]
+    private var waitingKeys: Set<String> = []
+    /// The active messages the last pass saw: a pass for new mail reads only the others.
+    private var known: Set<QueueID> = []
     /// Serializes report generation: a message's reports are decided on its state read under this lock,
     /// so a scan and an attempt finishing on another thread cannot both send the same report.
     private let reportLock = Lock()
@@ -59,6 +70,8 @@ final class QueueManager: @unchecked Sendable {
     /// Told of each report queued (the embedder's ``PostOfficeHooks/reportQueued``); called on the thread
     /// that queued it (the storage pool or a transport's completion), never an event loop's.
     var reportQueued: (@Sendable (QueuedReport) -> Void)?
+    /// Asks for ``scanNewMail()`` soon, off the caller's thread (a commit, a freed slot); nil uses `requestScan`.
+    var requestNewMailScan: (@Sendable () -> Void)?
 
     private struct Destination {
         var active = 0
@@ -90,24 +103,40 @@ final class QueueManager: @unchecked Sendable {
 
     /// Scans the queue and starts every attempt that is due and allowed. Blocking (reads the queue): call it
     /// from the storage pool or a test. A scan asked for while one runs is run again right after it.
-    func scan() {
+    func scan() { scan(whole: true) }
+
+    /// Starts what a full scan would start for mail that arrived since the last pass and for mail that waited
+    /// for a concurrency slot now free, reading only those messages (a full scan reads every queued message,
+    /// which under load made each commit cost as much as the queue is long). Mail deferred by an attempt is
+    /// left to ``scan()``, which the server runs every `queue_run_interval`.
+    func scanNewMail() { scan(whole: false) }
+
+    private func scan(whole: Bool) {
         let proceed: Bool = lock.withLock {
             if isScanning {
                 rescanRequested = true
+                if whole { rescanWhole = true }
                 return false
             }
             isScanning = true
             return true
         }
         guard proceed else { return }
-        repeat {
-            runScan()
-        } while lock.withLock({
-            let again = rescanRequested
-            rescanRequested = false
-            if !again { isScanning = false }
-            return again
-        })
+        var whole = whole
+        while true {
+            if whole { runScan() } else { runNewMailScan() }
+            let next: Bool? = lock.withLock {
+                guard rescanRequested else {
+                    isScanning = false
+                    return nil
+                }
+                rescanRequested = false
+                defer { rescanWhole = false }
+                return rescanWhole
+            }
+            guard let next else { break }
+            whole = next
+        }
     }
 
     /// Makes every waiting recipient (of `domain`, or all; with `includingSubdomains`, of its subdomains too)
@@ -141,32 +170,94 @@ final class QueueManager: @unchecked Sendable {
             logSink.log(LogRecord(.error, "queue.scan_failed", [("error", "\(error)")]))
             return
         }
-        for var message in messages where !message.state.isHeld {
-            // A crash between writing a finished state and filing the message (removed when all delivered,
-            // moved to failed/ otherwise) leaves it in the active queue: file it now, as the update would have.
-            if message.location == .active, message.state.isFinished {
-                guard let settled = try? store.record(message.id, results: [:]) else { continue }
-                message = settled
-            }
-            // Expiry first: a message that gives up now gets its failure report, not a delay warning.
-            if message.location == .active, expireIfDue(message, now: now) { continue }
-            // Reports a crash or a full disk kept from going out, and delay warnings now due.
-            sendReports(message, now: now)
-            guard message.location == .active else { continue }
-            var byDomain: [String: [Int]] = [:]
-            var deliveredLocally: [Int] = []
-            for (index, recipient) in message.state.recipients.enumerated()
-            where !recipient.status.isFinal && recipient.nextAttempt <= now {
-                if message.envelope.recipients[index].isDeliveredLocally {
-                    deliveredLocally.append(index)
-                } else {
-                    byDomain[message.envelope.recipients[index].address.normalizedDomain, default: []].append(index)
+        lock.withLock { known = Set(messages.filter { $0.location == .active }.map(\.id)) }
+        for message in messages where !message.state.isHeld {
+            consider(message, now: now)
+        }
+    }
+
+    /// The pass of ``scanNewMail()``.
+    private func runNewMailScan() {
+        // The listing first, the time after it: a message listed was committed before `now`, so its first
+        // attempt is due (a time read before the listing would leave mail committed meanwhile not yet due, and
+        // as seen, to the periodic scan).
+        let ids: [QueueID]
+        do {
+            ids = try store.activeIDs()
+        } catch {
+            logSink.log(LogRecord(.error, "queue.scan_failed", [("error", "\(error)")]))
+            return
+        }
+        let now = clock.now()
+        // Mail that waited for a slot, for each destination with slots free now, oldest first.
+        let ready: [(QueueID, String)] = lock.withLock {
+            var ready: [(QueueID, String)] = []
+            for (domain, ids) in waiting {
+                let destination = destinations[domain] ?? Destination(limit: settings.initialConcurrency)
+                if let paused = destination.pausedUntil, paused > now { continue }
+                var free = destination.limit - destination.active
+                var kept: [QueueID] = []
+                for id in ids where waitingKeys.contains(id.description + "/" + domain) {
+                    if free > 0 {
+                        ready.append((id, domain))
+                        waitingKeys.remove(id.description + "/" + domain)
+                        free -= 1
+                    } else {
+                        kept.append(id)
+                    }
                 }
+                waiting[domain] = kept.isEmpty ? nil : kept
             }
-            if !deliveredLocally.isEmpty { recordLocalDeliveries(message, indices: deliveredLocally, now: now) }
-            for (domain, indices) in byDomain.sorted(by: { $0.key < $1.key }) {
-                start(message, indices: indices, domain: domain, now: now)
+            return ready
+        }
+        for (id, domain) in ready {
+            guard let message = try? store.load(id), message.location == .active, !message.state.isHeld else { continue }
+            let indices = message.state.recipients.indices.filter { index in
+                let recipient = message.state.recipients[index]
+                return !recipient.status.isFinal && recipient.nextAttempt <= now
+                    && message.envelope.recipients[index].address.normalizedDomain == domain
             }
+            if !indices.isEmpty { start(message, indices: indices, domain: domain, now: now) }
+        }
+        // Mail committed since the last pass.
+        let arrived: [QueueID] = lock.withLock {
+            let arrived = ids.filter { !known.contains($0) }
+            known = Set(ids)
+            return arrived
+        }
+        for id in arrived.sorted() {
+            guard let message = try? store.load(id), !message.state.isHeld else { continue }
+            consider(message, now: now)
+        }
+    }
+
+    /// What a scan does with one message: settle it, expire it, send its due reports, start its due attempts.
+    private func consider(_ message: QueueMessage, now: MailTime) {
+        var message = message
+        // A crash between writing a finished state and filing the message (removed when all delivered,
+            // moved to failed/ otherwise) leaves it in the active queue: file it now, as the update would have.
+        if message.location == .active, message.state.isFinished {
+            guard let settled = try? store.record(message.id, results: [:]) else { return }
+            message = settled
+        }
+        // Expiry first: a message that gives up now gets its failure report, not a delay warning.
+        if message.location == .active, expireIfDue(message, now: now) { return }
+        // Reports a crash or a full disk kept from going out, and delay warnings now due.
+        sendReports(message, now: now)
+        guard message.location == .active else { return }
+        var byDomain: [String: [Int]] = [:]
+        var deliveredLocally: [Int] = []
+        for (index, recipient) in message.state.recipients.enumerated()
+        where !recipient.status.isFinal && recipient.nextAttempt <= now {
+            if message.envelope.recipients[index].isDeliveredLocally {
+                deliveredLocally.append(index)
+            } else {
+                byDomain[message.envelope.recipients[index].address.normalizedDomain, default: []].append(index)
+            }
+        }
+        if !deliveredLocally.isEmpty { recordLocalDeliveries(message, indices: deliveredLocally, now: now) }
+        for (domain, indices) in byDomain.sorted(by: { $0.key < $1.key }) {
+            start(message, indices: indices, domain: domain, now: now)
         }
     }
 
@@ -194,13 +285,33 @@ final class QueueManager: @unchecked Sendable {
             guard !inFlight.contains(key) else { return false }
             var destination = destinations[domain] ?? Destination(limit: settings.initialConcurrency)
             if let paused = destination.pausedUntil, paused > now { return false }
-            guard destination.active < destination.limit else { return false }
+            guard destination.active < destination.limit else {
+                if waitingKeys.insert(key).inserted { waiting[domain, default: []].append(message.id) }
+                return false
+            }
             destination.active += 1
             destinations[domain] = destination
             inFlight.insert(key)
+            waitingKeys.remove(key)
             return true
         }
         guard admitted else { return }
+        // The caller's copy may be stale: an attempt that finished after the scan read the message recorded
+        // its results before giving up its in-flight key. Read the message again now that this attempt holds
+        // the key, so a recipient already delivered is never sent twice and a removed message is not tried.
+        guard let current = try? store.load(message.id), current.location == .active, !current.state.isHeld else {
+            releaseSlot(key: key, domain: domain)
+            return
+        }
+        let message = current
+        let indices = indices.filter { index in
+            index < message.state.recipients.count && !message.state.recipients[index].status.isFinal
+                && message.state.recipients[index].nextAttempt <= now
+        }
+        guard !indices.isEmpty else {
+            releaseSlot(key: key, domain: domain)
+            return
+        }
         if let localDelivery, localDelivery.isLocal(domain: domain) {
             // A report to a local sender or to the postmaster: into the Maildir, not out to the network.
             let outcomes = localDelivery.deliver(message, recipients: indices, store: store)
@@ -210,6 +321,19 @@ final class QueueManager: @unchecked Sendable {
         transport.deliver(message, recipients: indices, domain: domain, store: store) { [self] attempt in
             finish(message, domain: domain, key: key, attempt: attempt)
         }
+    }
+
+    /// Gives back a slot taken for an attempt that turned out to have nothing to do.
+    private func releaseSlot(key: String, domain: String) {
+        let slotFreed: Bool = lock.withLock {
+            inFlight.remove(key)
+            if var destination = destinations[domain] {
+                destination.active = max(0, destination.active - 1)
+                destinations[domain] = destination
+            }
+            return hasWaiting(domain)
+        }
+        if slotFreed { (requestNewMailScan ?? requestScan)?() }
     }
 
     private func finish(_ message: QueueMessage, domain: String, key: String, attempt: OutboundAttempt) {
@@ -235,6 +359,24 @@ final class QueueManager: @unchecked Sendable {
         // Before recording: once every recipient is delivered the message and its body are gone, and a
         // success report may need the body (RET=FULL). A crash in between sends it twice, never not at all.
         sendSuccessReports(message, attempt: attempt, now: now)
+        // The destination's slot goes back now, before the results are recorded: the connection is free, and
+        // the next message can use it while this one's state and removal are fsync'd. The message's in-flight
+        // key is kept until its results are recorded (a stale copy must not start it again).
+        let (released, slotFreed): (Bool, Bool) = lock.withLock {
+            var destination = destinations[domain] ?? Destination(limit: settings.initialConcurrency)
+            destination.active = max(0, destination.active - 1)
+            let wasPaused = destination.pausedUntil != nil
+            if attempt.destinationReachable {
+                destination.pausedUntil = nil
+                destination.limit = min(settings.maximumConcurrency, destination.limit + 1)
+            } else {
+                destination.pausedUntil = MailTime(seconds: now.seconds + settings.destinationBackoff)
+                destination.limit = max(1, destination.limit / 2)
+            }
+            destinations[domain] = destination
+            return (wasPaused && attempt.destinationReachable, hasWaiting(domain))
+        }
+        if slotFreed && !released { (requestNewMailScan ?? requestScan)?() }
         var recorded: QueueMessage?
         do {
             recorded = try store.record(message.id, results: results, remoteHost: attempt.remoteHost)
@@ -256,21 +398,7 @@ final class QueueManager: @unchecked Sendable {
             ]))
         }
         metrics?.outboundAttempt(sent: tally["sent"] ?? 0, deferred: tally["deferred"] ?? 0, failed: tally["failed"] ?? 0)
-        let released: Bool = lock.withLock {
-            inFlight.remove(key)
-            var destination = destinations[domain] ?? Destination(limit: settings.initialConcurrency)
-            destination.active = max(0, destination.active - 1)
-            let wasPaused = destination.pausedUntil != nil
-            if attempt.destinationReachable {
-                destination.pausedUntil = nil
-                destination.limit = min(settings.maximumConcurrency, destination.limit + 1)
-            } else {
-                destination.pausedUntil = MailTime(seconds: now.seconds + settings.destinationBackoff)
-                destination.limit = max(1, destination.limit / 2)
-            }
-            destinations[domain] = destination
-            return wasPaused && attempt.destinationReachable
-        }
+        lock.withLock { _ = inFlight.remove(key) }
         // After the attempt's log lines, so the log tells the failure before the report about it.
         if let recorded { sendReports(recorded, now: now) }
         // The destination answers again: what waited for it goes now, not at each message's own time.
@@ -278,6 +406,11 @@ final class QueueManager: @unchecked Sendable {
             flush(domain: domain)
             requestScan?()
         }
+    }
+
+    /// Whether mail waits for a slot at `domain` (call under `lock`).
+    private func hasWaiting(_ domain: String) -> Bool {
+        waiting[domain]?.contains { waitingKeys.contains($0.description + "/" + domain) } ?? false
     }
 
     // MARK: - Reports
@@ -416,7 +549,10 @@ final class QueueManager: @unchecked Sendable {
     /// New reports are due at once: rerun the scan in progress, or ask for one.
     private func reportsQueued() {
         let scanning: Bool = lock.withLock {
-            if isScanning { rescanRequested = true }
+            if isScanning {
+                rescanRequested = true
+                rescanWhole = true
+            }
             return isScanning
         }
         if !scanning { requestScan?() }

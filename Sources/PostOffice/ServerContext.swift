@@ -111,7 +111,8 @@ final class ServerContext: @unchecked Sendable {
             let pool = core.storagePool
             manager.requestScan = { pool.submit { manager.scan() } }
             manager.reportQueued = hooks.reportQueued
-            sinks.queued.set { manager.requestScan?() }
+            manager.requestNewMailScan = { pool.submit { manager.scanNewMail() } }
+            sinks.queued.set { manager.requestNewMailScan?() }
         }
     }
 

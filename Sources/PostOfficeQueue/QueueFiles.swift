@@ -159,11 +159,20 @@ enum QueueFiles {
             if errno == ENOENT { return }
             throw .system(SystemError("lstat", errno: errno, detail: path))
         }
+        // Another remover (a scan's sweep of tmp/ beside the remover that renamed it there) may take an entry
+        // first: what is already gone counts as removed.
         if (status.st_mode & S_IFMT) == S_IFDIR {
-            for name in try list(path) { try removeTree(path + "/" + name) }
-            _ = try call("rmdir", path) { rmdir(path) }
+            let names: [String]
+            do {
+                names = try list(path)
+            } catch {
+                if case .system(let system) = error, system.errno == ENOENT { return }
+                throw error
+            }
+            for name in names { try removeTree(path + "/" + name) }
+            if rmdir(path) != 0 && errno != ENOENT { throw .system(SystemError("rmdir", errno: errno, detail: path)) }
         } else {
-            _ = try call("unlink", path) { unlink(path) }
+            if unlink(path) != 0 && errno != ENOENT { throw .system(SystemError("unlink", errno: errno, detail: path)) }
         }
     }
 }

@@ -112,6 +112,12 @@ public final class QueueStore: Sendable {
         return nil
     }
 
+    /// The ids in the active queue (`messages/`), read from the directory alone: cheap, and a message
+    /// listed may be gone by the time it is loaded (``load(_:)`` then throws `notFound`).
+    public func activeIDs() throws(QueueError) -> [QueueID] {
+        try QueueFiles.list(directory(.active)).compactMap { QueueID($0) }
+    }
+
     /// Every queued message, active and failed, sorted by id. Files that fail validation are moved to
     /// `corrupt/` and logged (`queue.corrupt`), not returned; abandoned drafts in `tmp/` are removed.
     /// With `verifyBodies`, every body is read through and its checksums checked (slow: reads everything);
@@ -215,7 +221,17 @@ public final class QueueStore: Sendable {
         }
         let stateDescriptor = try openExisting(base + "/state", id: id)
         close(stateDescriptor)
-        guard let bytes = try QueueFiles.readFile(base + "/state", limit: QueueStateFormat.sizeLimit) else {
+        let stateBytes: [UInt8]?
+        do {
+            stateBytes = try QueueFiles.readFile(base + "/state", limit: QueueStateFormat.sizeLimit)
+        } catch {
+            // Delivered and removed (the directory renamed away whole) since the open above: gone, not damaged.
+            if case .system(let system) = error, system.errno == ENOENT, !FileSystem.isDirectory(atPath: base) {
+                throw .notFound(id)
+            }
+            throw error
+        }
+        guard let bytes = stateBytes else {
             throw quarantine(id, file: "state", .payloadTooLong(QueueStateFormat.sizeLimit))
         }
         let state: QueueMessageState
@@ -255,6 +271,9 @@ public final class QueueStore: Sendable {
 
     /// Something in `messages/` or `failed/` that is not a message directory: moved aside, logged.
     private func quarantineStray(_ entry: String, name: String) {
+        // Removed since it was listed (a delivered message renamed away): nothing to move aside.
+        var status = stat()
+        guard lstat(entry, &status) == 0 else { return }
         var fields: [(String, String)] = [("entry", entry), ("reason", "not a message directory")]
         do {
             fields.append(("moved_to", try moveAside(entry, name: name)))

@@ -1,7 +1,8 @@
 // postoffice-bench: benchmark harness for PostOffice. `micro` times the engines in memory; `copy` times the
 // ways of copying one message to many recipients on disk; `compare` runs
 // the same SMTP and POP3 loads (and `floor` against the floor-server: only the durable writes) against PostOffice, Postfix, Dovecot and aiosmtpd on loopback; `latency`
-// is the SMTP client that measures the time from the final dot to the 250 reply; `idle` holds thousands of
+// is the SMTP client that measures the time from the final dot to the 250 reply; `relay` runs PostOffice and
+// Postfix as relays to smtp-sink (throughput, CPU, 250-to-sink latency); `idle` holds thousands of
 // silent SMTP connections and reads the server's memory while one active client is timed.
 
 #if canImport(Glibc)
@@ -16,6 +17,7 @@ let usage = """
            postoffice-bench floor-server --port P --root DIR [--pid-file FILE]
            postoffice-bench latency --port P [--sessions 50] [--count 2000] [--size 1024]
                                     [--to alice@example.test] [--from a@example.test]
+           postoffice-bench relay [--rounds N] [--quick] [--sessions 10,50] [--sizes 1024,10240] [--count N]
            postoffice-bench idle [--connections 10000[,N...]] [--rounds 3] [--messages 500] [--postoffice PATH]
 
       micro     engine micro-benchmarks in memory (build with -c release), median of 5 runs
@@ -29,6 +31,9 @@ let usage = """
                 fsync(new/)), PostOffice and Postfix in one run, with ratios to the floor
       floor-server  the floor itself, for a manual run
       latency   SMTP load with per-message latency from the final "." to the 250 reply (p50/p99)
+      relay     smtp-source → MTA → smtp-sink on 127.0.0.2: PostOffice (outbound through a relayhost) vs a
+                private Postfix, interleaved rounds; msg/s, CPU ms/msg, p50/p99 from the MTA's 250 to the
+                sink's receipt (`relay --help`)
       idle      holds N idle SMTP connections (greeting and EHLO read, then silent; sources 127.0.0.2-250)
                 against a fresh release server per round, and reports its RSS (VmRSS, RssAnon, VmHWM),
                 threads and descriptors, and one active client's dot-to-250 p50/p99 (500 messages of 1 KB)
@@ -94,6 +99,13 @@ do {
         let options = try LatencyClient.Options(Array(arguments.dropFirst()))
         let result = try LatencyClient(options: options).run()
         print(result.summary)
+    case "relay":
+        let settings = try RelaySettings(Array(arguments.dropFirst()))
+        if settings.showsHelp {
+            print(RelaySettings.help)
+        } else {
+            try RelayRunner(settings: settings).run()
+        }
     case "idle":
         let settings = try IdleSettings(Array(arguments.dropFirst()))
         if settings.showsHelp {

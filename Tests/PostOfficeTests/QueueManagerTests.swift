@@ -155,6 +155,74 @@ import Testing
         #expect(harness.transport.attemptCount == 12)
     }
 
+    /// Mail held back by the concurrency limit goes as soon as an attempt finishes (the finish asks for a
+    /// scan), not at the next periodic queue run (found by `postoffice-bench relay`: a 30 s tail).
+    @Test func aFreedSlotStartsWaitingMailWithoutThePeriodicScan() throws {
+        let harness = try Harness()
+        harness.transport.answer = { _, _, _ in nil }  // hold every attempt open
+        for _ in 0..<7 { try harness.enqueue(to: ["bob@busy.test"]) }
+        let manager = harness.manager
+        let scans = Counter()
+        manager.requestScan = { [weak manager] in  // the runtime submits this to the storage pool
+            scans.increment()
+            manager?.scan()
+        }
+        manager.scan()
+        #expect(harness.transport.attemptCount == 5)
+        harness.transport.releaseHeld(.delivered("250 ok"))
+        #expect(harness.transport.attemptCount == 7)
+        // Only the finish that found mail waiting asked for a scan; the others had nothing to start.
+        #expect(scans.value == 1)
+        harness.transport.releaseHeld(.delivered("250 ok"))
+        #expect(scans.value == 1)
+        #expect(try harness.store.scan().isEmpty)
+    }
+
+    /// A commit asks for a pass over new mail only (`scanNewMail`): it starts the arrivals, and mail held back
+    /// by the concurrency limit goes when a slot frees, without reading the whole queue.
+    @Test func aPassOverNewMailStartsArrivalsAndMailWaitingForASlot() throws {
+        let harness = try Harness()
+        harness.transport.answer = { _, _, _ in nil }  // hold every attempt open
+        let manager = harness.manager
+        manager.requestNewMailScan = { [weak manager] in manager?.scanNewMail() }
+        for _ in 0..<7 { try harness.enqueue(to: ["bob@busy.test"]) }
+        manager.scanNewMail()
+        #expect(harness.transport.attemptCount == 5)
+        try harness.enqueue(to: ["carol@other.test"])
+        manager.scanNewMail()
+        #expect(harness.transport.attemptCount == 6)  // the arrival, to another destination
+        harness.transport.releaseHeld(.delivered("250 ok"))
+        #expect(harness.transport.attemptCount == 8)  // the two that waited for busy.test
+        harness.transport.releaseHeld(.delivered("250 ok"))
+        #expect(try harness.store.scan().isEmpty)
+    }
+
+    /// Mail an attempt deferred is not read again by passes over new mail; the full scan (every
+    /// `queue_run_interval`) retries it when it is due.
+    @Test func deferredMailIsLeftToTheFullScan() throws {
+        let harness = try Harness()
+        harness.transport.answer = { _, indices, _ in
+            OutboundAttempt(outcomes: Dictionary(uniqueKeysWithValues: indices.map {
+                ($0, .deferred(EnhancedStatusCode(4, 2, 0), "451 later"))
+            }), destinationReachable: true)
+        }
+        try harness.enqueue(to: ["bob@slow.test"])
+        harness.manager.scanNewMail()
+        #expect(harness.transport.attemptCount == 1)
+        harness.clock.advance(seconds: 3 * 3600)  // past any retry time, before the delay warning
+        harness.manager.scanNewMail()
+        #expect(harness.transport.attemptCount == 1)
+        harness.manager.scan()
+        #expect(harness.transport.attemptCount == 2)
+    }
+
+    final class Counter: @unchecked Sendable {
+        private let lock = Lock()
+        private var count = 0
+        func increment() { lock.withLock { count += 1 } }
+        var value: Int { lock.withLock { count } }
+    }
+
     @Test func anUnreachableDestinationIsPausedThenReleasedAtOnce() throws {
         var settings = QueueManager.Settings()
         settings.initialConcurrency = 1
