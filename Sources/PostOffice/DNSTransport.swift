@@ -3,6 +3,9 @@
 // with the engine's timeouts). Meant for the storage pool (BlockingWorkPool), never an event loop thread.
 
 #if canImport(Glibc)
+// CLinuxEvents for the socket constants (SOCK_DGRAM, SOCK_CLOEXEC): in a clean build the module that owns
+// sys/socket.h's declarations can be CLinuxEvents, and a file that imports only Glibc then cannot see them.
+import CLinuxEvents
 import Glibc
 #endif
 import PostOfficeCore
