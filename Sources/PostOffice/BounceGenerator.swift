@@ -29,13 +29,14 @@ struct BounceGenerator: Sendable {
     /// The original's body is read chunk by chunk and stops being read once a headers-only report has the
     /// header section. Throws when the original cannot be read or the report cannot be queued: nothing is
     /// queued then, and the caller tries again later.
+    /// `explanation` replaces the human-readable part's text (the embedder's ``PostOfficeHooks/checkReport``).
     func enqueue(
         _ plan: DSNPlan, about message: QueueMessage, outcomes: [DSNOutcome], store: QueueStore, now: MailTime,
-        random: any RandomSource
+        random: any RandomSource, explanation: String? = nil
     ) throws(QueueError) -> QueueID {
         let report = composer.compose(
             plan, envelope: dsnEnvelope(message.envelope), outcomes: outcomes, date: now, random: random,
-            originalIs8Bit: message.envelope.is8Bit)
+            originalIs8Bit: message.envelope.is8Bit, explanation: explanation)
         let draft = try store.begin(QueueEnvelope(
             reversePath: nil, arrival: now, recipients: [QueueRecipient(plan.to)],
             isDoubleBounce: plan.kind == .doubleBounce,
@@ -52,6 +53,27 @@ struct BounceGenerator: Sendable {
             draft.abort()
             throw error
         }
+    }
+
+    /// The original's `Message-ID`, read from the first 64 KiB of its queue file; nil when it has none or
+    /// the file cannot be read.
+    func originalMessageID(_ message: QueueMessage, store: QueueStore) -> String? {
+        guard let body = try? store.openBody(message.id) else { return nil }
+        var start: [UInt8] = []
+        while start.count < 64 * 1024, let chunk = try? body.next() {
+            start += chunk
+            if Self.hasEmptyLine(start) { break }
+        }
+        return DSNOriginalHeaders.field(named: "Message-ID", in: start)
+    }
+
+    private static func hasEmptyLine(_ bytes: [UInt8]) -> Bool {
+        var previous: UInt8 = 0x0A  // an empty first line ends the header section too
+        for byte in bytes where byte != 0x0D {
+            if byte == 0x0A, previous == 0x0A { return true }
+            previous = byte
+        }
+        return false
     }
 
     /// The DKIM-Signature fields for `report`, or nil when it is not signed: the body is the rest of the

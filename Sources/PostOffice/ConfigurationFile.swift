@@ -389,6 +389,14 @@ public enum ConfigurationFile {
                 let seconds = try postfixTime(v, defaultUnit: "h")
                 c.delayWarningSeconds = seconds == 0 ? nil : seconds
             }, render: { c in c.delayWarningSeconds.map { $0 % 3600 == 0 ? "\($0 / 3600)h" : "\($0)s" } ?? "0h" }),
+        lifetime(
+            "maximal_queue_lifetime",
+            "How long mail may wait in the outbound queue before it fails (4.4.7) and its sender gets a failure report: a number with s, m, h, d (the default unit) or w (default 5d).",
+            \.maximalQueueLifetimeSeconds),
+        lifetime(
+            "bounce_queue_lifetime",
+            "The same for reports (mail from <>), which give up sooner: after it a failed report goes to the postmaster once (default 2d).",
+            \.bounceQueueLifetimeSeconds),
         Key(name: "queue_run_interval", help: "Seconds between scans of the outbound queue for mail that is due (new mail goes at once).",
             apply: { c, v throws(KeyError) in
                 guard let seconds = Int(v), (1...86400).contains(seconds) else { throw KeyError(message: "'\(v)' is not 1...86400 seconds") }
@@ -572,6 +580,22 @@ public enum ConfigurationFile {
     }
 
     /// A Postfix time value: digits with an optional unit (s, m, h, d, w; `defaultUnit` without one).
+    /// A queue lifetime in Postfix's time syntax, days by default; at least one second, at most 100 days.
+    private static func lifetime(
+        _ name: String, _ help: String, _ field: any WritableKeyPath<PostOfficeConfiguration, Int> & Sendable
+    ) -> Key {
+        Key(name: name, help: help,
+            apply: { c, v throws(KeyError) in
+                let seconds = try postfixTime(v, defaultUnit: "d")
+                guard (1...100 * 86400).contains(seconds) else { throw KeyError(message: "'\(v)' is not between 1s and 100d") }
+                c[keyPath: field] = seconds
+            },
+            render: { c in
+                let seconds = c[keyPath: field]
+                return seconds % 86400 == 0 ? "\(seconds / 86400)d" : seconds % 3600 == 0 ? "\(seconds / 3600)h" : "\(seconds)s"
+            })
+    }
+
     static func postfixTime(_ value: String, defaultUnit: Character) throws(KeyError) -> Int {
         let text = value.lowercased()
         let digits = text.prefix { $0.isASCII && $0.isNumber }

@@ -1,6 +1,7 @@
 // MessageSinks: picks the sink for each accepted message — the embedder's deliver hook when there is one,
-// else the local Maildirs (and, with the outbound issue, the queue for remote recipients) — so a session
-// asks for "a sink for this envelope" and never knows which storage it feeds.
+// else the local Maildirs (and, with the outbound queue, the queue for remote recipients; without it, a
+// NOTIFY=SUCCESS report straight after the delivery) — so a session asks for "a sink for this envelope" and
+// never knows which storage it feeds.
 
 import PostOfficeCore
 import PostOfficeDelivery
@@ -18,11 +19,14 @@ final class MessageSinks: Sendable {
     let queued = QueueSignal()
     /// Where messages for the deliver hook are spooled.
     let spoolDirectory: String
+    /// Sends NOTIFY=SUCCESS reports straight into local Maildirs when there is no queue.
+    private let localReports: LocalReportSender?
 
     init(
         hooks: PostOfficeHooks, deliveryAgent: LocalDeliveryAgent, dataDirectory: String, queue: QueueStore?,
-        clock: any MailClock, logSink: any LogSink, spoolsForLMTP: Bool = false
+        clock: any MailClock, logSink: any LogSink, spoolsForLMTP: Bool = false, localReports: LocalReportSender? = nil
     ) throws {
+        self.localReports = queue == nil ? localReports : nil
         self.hooks = hooks
         self.deliveryAgent = deliveryAgent
         self.queue = queue
@@ -46,6 +50,10 @@ final class MessageSinks: Sendable {
         }
         let local = recipients.isEmpty ? nil : MaildirMessageSink(
             envelope: envelope, recipients: recipients, trace: trace, agent: deliveryAgent, report: hooks.messageDelivered)
+        // Without the queue, a local recipient's NOTIFY=SUCCESS report is made right after the delivery.
+        if queue == nil, let localReports, let local, let queued, queued.recipients.contains(where: \.isDeliveredLocally) {
+            return SuccessReportSink(wrapping: local, envelope: queued, queueID: envelope.queueID, sender: localReports)
+        }
         guard let queued, !queued.recipients.isEmpty, let queue else {
             return local ?? MaildirMessageSink(
                 envelope: envelope, recipients: recipients, trace: trace, agent: deliveryAgent, report: hooks.messageDelivered)

@@ -134,6 +134,12 @@ public struct PostOfficeConfiguration: Sendable {
     /// How long a message waits in the queue before its sender gets the one delay report
     /// (`delay_warning_time`, like Postfix's; default 4 hours, where Postfix ships with 0 = off). nil: none.
     public var delayWarningSeconds: Int? = 4 * 3600
+    /// How long mail may wait in the outbound queue before its remaining recipients fail with 4.4.7
+    /// (`maximal_queue_lifetime`, Postfix's name; default 5 days, RFC 5321 §4.5.4.1).
+    public var maximalQueueLifetimeSeconds = 5 * 86400
+    /// The same for reports, mail from `<>` (`bounce_queue_lifetime`; default 2 days): a report that cannot
+    /// be delivered gives up sooner, then goes once to the postmaster.
+    public var bounceQueueLifetimeSeconds = 2 * 86400
     /// Seconds between scans of the queue for mail that is due (new mail is tried at once).
     public var queueRunIntervalSeconds = 30
     /// Where mail for `postmaster` of every local domain goes when no user or alias of that name exists

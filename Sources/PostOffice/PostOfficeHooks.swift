@@ -34,9 +34,17 @@ public struct PostOfficeHooks: Sendable {
     public var deliver: (@Sendable (ReceivedMessage) -> DeliveryVerdict)?
     /// Called after each message has been durably delivered and before the 250 reply is sent.
     public var messageDelivered: (@Sendable (DeliveryReport) -> Void)?
-    /// Called once for each delivery status notification the server has queued (a failure, delay or success
-    /// report, or a notice to the postmaster; [RFC 3464](https://www.rfc-editor.org/rfc/rfc3464)). Runs on
-    /// the storage pool, never on an event loop; it observes and cannot change or stop the report.
+    /// Sees each delivery status notification before it is queued (a failure, delay or success report, or
+    /// a notice to the postmaster; [RFC 3464](https://www.rfc-editor.org/rfc/rfc3464)) and decides:
+    /// ``ReportDecision/send`` it as made, ``ReportDecision/send(text:)`` with your own wording of the
+    /// human-readable part (the `message/delivery-status` part and the original stay as the server made
+    /// them), or ``ReportDecision/suppress(reason:)`` it (nothing is sent, the reason is logged as
+    /// `report.suppressed`, and the recipients count as reported: nothing retries). Runs on the storage pool,
+    /// never on an event loop. A hook that throws is logged (`report.hook_failed`) and the report is sent
+    /// unchanged. Default: every report is sent as made.
+    public var checkReport: (@Sendable (OutgoingReport) throws -> ReportDecision)?
+    /// Called once for each delivery status notification the server has queued, after ``checkReport``
+    /// (a suppressed report is not queued). Runs on the storage pool, never on an event loop; it observes.
     public var reportQueued: (@Sendable (QueuedReport) -> Void)?
 
     public init() {}
@@ -119,14 +127,78 @@ public struct DeliveryReport: Sendable {
 
 /// A delivery status notification the server queued (``PostOfficeHooks/reportQueued``).
 public struct QueuedReport: Sendable, Hashable {
-    /// What the report says: `failure`, `delay`, `success` or `double-bounce`.
+    /// What the report says: `failure`, `delay`, `success` or `double-bounce` (``OutgoingReport/Kind``).
     public var kind: String
     /// Where it goes: the original sender, or the postmaster for a double bounce.
     public var to: MailAddress
     /// The queue ID of the message it reports on.
     public var aboutQueueID: String
-    /// The report's own queue ID.
+    /// The report's own queue ID; empty when it went straight into a local sender's Maildir (a `delivered`
+    /// report without the outbound queue).
     public var reportQueueID: String
     /// The original recipients it covers.
     public var recipients: [MailAddress]
+}
+
+/// A delivery status notification about to be queued, for ``PostOfficeHooks/checkReport``
+/// ([RFC 3461](https://www.rfc-editor.org/rfc/rfc3461), [RFC 3464](https://www.rfc-editor.org/rfc/rfc3464)).
+public struct OutgoingReport: Sendable, Hashable {
+    /// Which report it is.
+    public enum Kind: String, Sendable, Hashable, CaseIterable {
+        /// Permanent failures, to the sender ("Undelivered Mail Returned to Sender").
+        case failure
+        /// The one warning that delivery is late (`delay_warning_time`), to the sender.
+        case delay
+        /// `delivered` or `relayed`, to a sender who asked with NOTIFY=SUCCESS.
+        case success
+        /// A report that could not be delivered, to the postmaster.
+        case doubleBounce = "double-bounce"
+    }
+
+    /// One recipient the report covers, with what the delivery-status part says of it.
+    public struct Recipient: Sendable, Hashable {
+        public var address: MailAddress
+        /// `failed`, `delayed`, `delivered`, `relayed` or `expanded` (RFC 3464 §2.3.3).
+        public var action: String
+        /// The enhanced status code, such as `5.1.1` ([RFC 3463](https://www.rfc-editor.org/rfc/rfc3463)).
+        public var status: String
+        /// The server that answered, when there was one.
+        public var remoteMTA: String?
+        /// The reply or local reason (the `Diagnostic-Code`), when there is one.
+        public var diagnostic: String?
+    }
+
+    public var kind: Kind
+    /// Where the report goes: the original sender, or the postmaster for a double bounce.
+    public var to: MailAddress
+    /// The original message's envelope sender; nil for `<>` (the original was itself a report).
+    public var sender: MailAddress?
+    /// The original message's `Message-ID` field (`<id@host>`), when it has one.
+    public var originalMessageID: String?
+    /// The queue ID of the original message (in the server's log lines).
+    public var queueID: String
+    /// The recipients the report covers, in envelope order.
+    public var recipients: [Recipient]
+    /// The human-readable part's text as the server wrote it (lines separated by LF).
+    public var text: String
+}
+
+/// What ``PostOfficeHooks/checkReport`` decides for one report.
+public struct ReportDecision: Sendable, Hashable {
+    enum Action: Sendable, Hashable {
+        case send(text: String?)
+        case suppress(reason: String)
+    }
+
+    let action: Action
+
+    /// Send the report as the server made it.
+    public static let send = ReportDecision(action: .send(text: nil))
+
+    /// Send the report with `text` as its human-readable part (LF or CRLF line ends; UTF-8 is sent as
+    /// 8-bit). Only that part changes: the delivery-status part and the original stay machine-made.
+    public static func send(text: String) -> ReportDecision { ReportDecision(action: .send(text: text)) }
+
+    /// Send nothing. `reason` goes in the `report.suppressed` log line; the recipients count as reported.
+    public static func suppress(reason: String) -> ReportDecision { ReportDecision(action: .suppress(reason: reason)) }
 }

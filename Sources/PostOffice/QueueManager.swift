@@ -7,8 +7,9 @@
 // to answer is paused as a whole (a circuit breaker kept apart from each message's own backoff), and when it
 // answers again its waiting mail goes at once instead of waiting out every message's timer. After each
 // recorded attempt (and each scan) it sends the delivery status notifications that are due (BounceGenerator):
-// failure reports, one delay warning, and the postmaster notice about a report that failed. Recipients in a
-// local domain (reports to local senders) are delivered through the injected QueueLocalDelivery.
+// failure reports, one delay warning, and the postmaster notice about a report that failed; each passes the
+// embedder's checkReport hook first (ReportReview). Recipients in a local domain (reports to local senders)
+// are delivered through the injected QueueLocalDelivery. A transport's answer is handled on the storage pool.
 
 import PostOfficeCore
 import PostOfficeDSN
@@ -72,6 +73,12 @@ final class QueueManager: @unchecked Sendable {
     var reportQueued: (@Sendable (QueuedReport) -> Void)?
     /// Asks for ``scanNewMail()`` soon, off the caller's thread (a commit, a freed slot); nil uses `requestScan`.
     var requestNewMailScan: (@Sendable () -> Void)?
+    /// Decides each report before it is queued (the embedder's ``PostOfficeHooks/checkReport``).
+    var checkReport: (@Sendable (OutgoingReport) throws -> ReportDecision)?
+    /// Runs work off the caller's thread, on the storage pool (the runtime sets it): a transport may answer
+    /// on an event loop, and recording the attempt and making its reports read and write the disk and call
+    /// the embedder's hooks. nil runs it at once (tests with a scripted transport).
+    var offload: (@Sendable (@escaping @Sendable () -> Void) -> Void)?
 
     private struct Destination {
         var active = 0
@@ -268,9 +275,10 @@ final class QueueManager: @unchecked Sendable {
         var results: [Int: QueueAttemptResult] = [:]
         for (index, recipient) in message.state.recipients.enumerated() where !recipient.status.isFinal {
             let last = recipient.status.reply
+            let lifetime = message.envelope.isBounce ? settings.schedule.bounceQueueLifetime : settings.schedule.maximalQueueLifetime
             results[index] = .permanentFailure(
                 EnhancedStatusCode(4, 4, 7),
-                "Message expired after \(settings.schedule.maximalQueueLifetime / 3600) hours in the queue" + (last.isEmpty ? "" : "; last reply: \(last)"))
+                "Message expired after \(lifetime / 3600) hours in the queue" + (last.isEmpty ? "" : "; last reply: \(last)"))
         }
         guard !results.isEmpty else { return false }
         let recorded = try? store.record(message.id, results: results)
@@ -318,8 +326,13 @@ final class QueueManager: @unchecked Sendable {
             finish(message, domain: domain, key: key, attempt: OutboundAttempt(outcomes: outcomes, destinationReachable: true))
             return
         }
+        let offload = self.offload
         transport.deliver(message, recipients: indices, domain: domain, store: store) { [self] attempt in
-            finish(message, domain: domain, key: key, attempt: attempt)
+            if let offload {
+                offload { [self] in finish(message, domain: domain, key: key, attempt: attempt) }
+            } else {
+                finish(message, domain: domain, key: key, attempt: attempt)
+            }
         }
     }
 
@@ -431,12 +444,13 @@ final class QueueManager: @unchecked Sendable {
             var unsent: Set<Int> = []
             for plan in plans {
                 do {
-                    let reportID = try bounces.enqueue(
-                        plan, about: message, outcomes: outcomes, store: store, now: now, random: random)
-                    queuedAny = true
-                    metrics?.reportQueued(kind: plan.kind == .doubleBounce ? "double_bounce" : plan.kind.rawValue)
+                    // A suppressed report counts as sent: its recipients are marked and nothing retries it.
+                    if let reportID = try queueReport(plan, about: message, outcomes: outcomes, now: now) {
+                        queuedAny = true
+                        metrics?.reportQueued(kind: plan.kind == .doubleBounce ? "double_bounce" : plan.kind.rawValue)
+                        reported(plan, about: message, reportID: reportID)
+                    }
                     if plan.kind == .delay { warned = true } else { covered.formUnion(plan.recipients) }
-                    reported(plan, about: message, reportID: reportID)
                 } catch {
                     // Nothing marked: the next scan tries again.
                     if plan.kind != .delay { unsent.formUnion(plan.recipients) }
@@ -507,7 +521,7 @@ final class QueueManager: @unchecked Sendable {
         var queuedAny = false
         for plan in plans where plan.kind == .success {
             do {
-                let reportID = try bounces.enqueue(plan, about: message, outcomes: outcomes, store: store, now: now, random: random)
+                guard let reportID = try queueReport(plan, about: message, outcomes: outcomes, now: now) else { continue }
                 queuedAny = true
                 reported(plan, about: message, reportID: reportID)
             } catch {
@@ -519,6 +533,21 @@ final class QueueManager: @unchecked Sendable {
         if queuedAny { reportsQueued() }
     }
 
+    /// Puts the report for `plan` before the embedder's ``checkReport`` hook, then queues it (with its text
+    /// replaced when the hook asks). nil when the hook suppressed it: nothing is queued.
+    private func queueReport(
+        _ plan: DSNPlan, about message: QueueMessage, outcomes: [DSNOutcome], now: MailTime
+    ) throws(QueueError) -> QueueID? {
+        let review = ReportReview(hook: checkReport, logSink: logSink)
+        let verdict = review.review(
+            plan, envelope: bounces.dsnEnvelope(message.envelope), outcomes: outcomes, composer: bounces.composer,
+            queueID: message.id.description
+        ) { bounces.originalMessageID(message, store: store) }
+        guard case .send(let explanation) = verdict else { return nil }
+        return try bounces.enqueue(
+            plan, about: message, outcomes: outcomes, store: store, now: now, random: random, explanation: explanation)
+    }
+
     /// Logs a queued report and tells the embedder.
     private func reported(_ plan: DSNPlan, about message: QueueMessage, reportID: QueueID) {
         logSink.log(LogRecord(.info, "queue.report", [
@@ -526,7 +555,7 @@ final class QueueManager: @unchecked Sendable {
             ("kind", plan.kind.rawValue), ("to", plan.to.description),
         ]))
         reportQueued?(QueuedReport(
-            kind: plan.kind.rawValue, to: plan.to, aboutQueueID: message.id.rawValue, reportQueueID: reportID.rawValue,
+            kind: ReportReview.kind(plan.kind).rawValue, to: plan.to, aboutQueueID: message.id.rawValue, reportQueueID: reportID.rawValue,
             recipients: plan.recipients.filter { $0 < message.envelope.recipients.count }.map { message.envelope.recipients[$0].address }))
     }
 

@@ -62,6 +62,10 @@ public struct ReloadReport: Sendable, Equatable {
         check("mail_root", restart: true, old.mailRoot != new.mailRoot)
         check("mail_location", restart: true, old.mailLocation != new.mailLocation)
         check("deliver_outbound", restart: true, old.deliversOutbound != new.deliversOutbound)
+        // The queue manager takes its schedule at start.
+        check("delay_warning_time", restart: true, old.delayWarningSeconds != new.delayWarningSeconds)
+        check("maximal_queue_lifetime", restart: true, old.maximalQueueLifetimeSeconds != new.maximalQueueLifetimeSeconds)
+        check("bounce_queue_lifetime", restart: true, old.bounceQueueLifetimeSeconds != new.bounceQueueLifetimeSeconds)
         check("dns_servers", restart: true, old.dnsServers != new.dnsServers)
         check("hostname", restart: true, old.hostname != new.hostname)
         check("run_as_user", restart: true, old.runAsUser != new.runAsUser)

@@ -8,6 +8,7 @@ import Glibc
 #endif
 import PostOfficeAccounts
 import PostOfficeCore
+import PostOfficeDSN
 import PostOfficeDNS
 import PostOfficeDelivery
 import PostOfficeMaildir
@@ -81,7 +82,14 @@ final class ServerContext: @unchecked Sendable {
         sinks = try MessageSinks(
             hooks: hooks, deliveryAgent: deliveryAgent, dataDirectory: configuration.dataDirectory,
             queue: try Self.openQueue(configuration, clock: clock, random: random, logSink: logSink), clock: clock, logSink: logSink,
-            spoolsForLMTP: !configuration.lmtpListeners.isEmpty)
+            spoolsForLMTP: !configuration.lmtpListeners.isEmpty,
+            localReports: LocalReportSender(
+                agent: deliveryAgent, composer: DSNComposer(hostname: configuration.hostname),
+                policy: DSNPolicy(
+                    postmaster: configuration.postmasterAddress ?? MailAddress(localPart: "postmaster", domain: configuration.hostname),
+                    delayWarningTime: nil),
+                review: ReportReview(hook: hooks.checkReport, logSink: logSink), reportQueued: hooks.reportQueued,
+                clock: clock, random: random, logSink: logSink))
         currentTLSContext = try Self.makeTLSContext(configuration)
         // transport_maps and the credentials file are read now: a bad line or a readable password file
         // refuses the start.
@@ -111,6 +119,8 @@ final class ServerContext: @unchecked Sendable {
             let pool = core.storagePool
             manager.requestScan = { pool.submit { manager.scan() } }
             manager.reportQueued = hooks.reportQueued
+            manager.checkReport = hooks.checkReport
+            manager.offload = { work in pool.submit(work) }
             manager.requestNewMailScan = { pool.submit { manager.scanNewMail() } }
             sinks.queued.set { manager.requestNewMailScan?() }
         }
@@ -171,6 +181,8 @@ final class ServerContext: @unchecked Sendable {
         settings.postmaster = configuration.postmasterAddress
         settings.signer = signer
         settings.delayWarningTime = configuration.delayWarningSeconds
+        settings.schedule.maximalQueueLifetime = configuration.maximalQueueLifetimeSeconds
+        settings.schedule.bounceQueueLifetime = configuration.bounceQueueLifetimeSeconds
         // Reports to local senders and the postmaster go into Maildirs like `postoffice sendmail` mail.
         let manager = QueueManager(
             store: queue, transport: transport, localDelivery: localDelivery,

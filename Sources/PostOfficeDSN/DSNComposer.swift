@@ -41,21 +41,22 @@ public struct DSNComposer: Hashable, Sendable {
     /// Date; `random` makes the Message-ID and boundary. Say `originalIs8Bit` when the original was
     /// received as 8BITMIME or SMTPUTF8: the third part is then declared `8bit` (the head is written
     /// before the original is read, so it cannot be looked at first).
+    ///
+    /// `explanation` replaces the human-readable part's text (an embedder's rewording); its line ends may
+    /// be LF or CRLF. The delivery-status part and the original are made as always.
     public func compose(
         _ plan: DSNPlan, envelope: DSNEnvelope, outcomes: [DSNOutcome], date: MailTime,
-        random: any RandomSource, originalIs8Bit: Bool = false
+        random: any RandomSource, originalIs8Bit: Bool = false, explanation replacement: String? = nil
     ) -> DSNReport {
-        let boundary = "=_dsn_" + random.token(length: 16) + random.token(length: 16)
+        let explanation = replacement.map(Self.lines(of:)) ?? self.explanation(plan, envelope: envelope, outcomes: outcomes)
+        var boundary = "=_dsn_" + random.token(length: 16) + random.token(length: 16)
+        // Replaced text could hold the boundary only by chance (it is drawn after the text is known).
+        while explanation.contains(where: { $0.contains(boundary) }) {
+            boundary = "=_dsn_" + random.token(length: 16) + random.token(length: 16)
+        }
         let messageID = "<" + random.token(length: 24) + "@" + hostname + ">"
         let content = content(for: plan.kind, envelope: envelope)
-        let entries: [(DSNRecipient, DSNOutcome)] = plan.recipients.compactMap { i in
-            guard envelope.recipients.indices.contains(i), i < outcomes.count, outcomes[i].action != nil else {
-                return nil
-            }
-            return (envelope.recipients[i], outcomes[i])
-        }
-
-        let explanation = DSNExplanation.lines(kind: plan.kind, hostname: hostname, entries: entries, returned: content)
+        let entries = self.entries(plan, envelope: envelope, outcomes: outcomes)
         let explanationIs8Bit = !explanation.allSatisfy(DSNText.isASCII)
         let recipientText = "\(plan.to)"
         let requiresSMTPUTF8 = !DSNText.isASCII(recipientText) || !DSNText.isASCII(hostname)
@@ -105,6 +106,48 @@ public struct DSNComposer: Hashable, Sendable {
             recipient: plan.to, kind: plan.kind, messageID: messageID, boundary: boundary, content: content,
             head: Array(head.utf8), tail: Array("\r\n--\(boundary)--\r\n".utf8),
             requires8BitMIME: requires8Bit, requiresSMTPUTF8: requiresSMTPUTF8)
+    }
+
+    /// The human-readable part's text for `plan`, as lines without line ends.
+    public func explanation(_ plan: DSNPlan, envelope: DSNEnvelope, outcomes: [DSNOutcome]) -> [String] {
+        DSNExplanation.lines(
+            kind: plan.kind, hostname: hostname, entries: entries(plan, envelope: envelope, outcomes: outcomes),
+            returned: content(for: plan.kind, envelope: envelope))
+    }
+
+    /// The recipients `plan` covers that have something to report, with their outcomes.
+    func entries(_ plan: DSNPlan, envelope: DSNEnvelope, outcomes: [DSNOutcome]) -> [(DSNRecipient, DSNOutcome)] {
+        plan.recipients.compactMap { i in
+            guard envelope.recipients.indices.contains(i), i < outcomes.count, outcomes[i].action != nil else {
+                return nil
+            }
+            return (envelope.recipients[i], outcomes[i])
+        }
+    }
+
+    /// Text from outside as lines: split at CRLF, LF or CR; control characters other than tab become `?`
+    /// (no NUL or bare CR in a text/plain part); a line is cut at the hard limit of 998 octets.
+    static func lines(of text: String) -> [String] {
+        var lines: [String] = []
+        var line = String.UnicodeScalarView()
+        var afterCR = false
+        for scalar in text.unicodeScalars {
+            if scalar == "\n" && afterCR {
+                afterCR = false
+                continue
+            }
+            afterCR = scalar == "\r"
+            if scalar == "\n" || scalar == "\r" {
+                lines.append(String(line))
+                line = String.UnicodeScalarView()
+            } else if scalar.value < 0x20 && scalar != "\t" || scalar.value == 0x7F {
+                line.append("?")
+            } else {
+                line.append(scalar)
+            }
+        }
+        lines.append(String(line))
+        return lines.flatMap(DSNText.cutAtHardLimit)
     }
 
     /// RFC 3464 §2.2: Original-Envelope-Id, Reporting-MTA, Arrival-Date.
