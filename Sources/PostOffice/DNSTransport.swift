@@ -5,6 +5,9 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+// CLinuxEvents' shim includes <sys/socket.h> too, and since it also includes linux/openat2.h Clang may give
+// SOCK_* to that module: import it, as the other socket files do, so the names resolve in any build order.
+import CLinuxEvents
 import PostOfficeCore
 import PostOfficeDNS
 
