@@ -19,7 +19,7 @@ struct OutboundPlan: Sendable, Equatable {
     /// For `local` routes: the domain whose mailboxes get the mail by local part.
     var localDomain: String?
     /// The client TLS contexts in force (smtp_tls_CAfile as of the last start or reload).
-    var tls = OutboundTLSContexts()
+    var tls = OutboundTLSContexts.systemStore
 }
 
 /// The reloadable routing settings and the lookups that apply them. Thread-safe.
@@ -30,7 +30,7 @@ final class OutboundRouting: @unchecked Sendable {
         var relayHost: RelayHost?
         var credentials = RelayCredentials()
         /// The client TLS contexts, built from `smtp_tls_CAfile` (or the system store).
-        var tls = OutboundTLSContexts()
+        var tls = OutboundTLSContexts.systemStore
         var destinationPort = 25
         /// Where `local` transport entries deliver (the first local domain).
         var localDomain: String?

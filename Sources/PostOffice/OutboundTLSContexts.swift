@@ -1,7 +1,8 @@
 // OutboundTLSContexts: the two client TLS contexts the SMTP client uses for STARTTLS — one that verifies the
 // server's chain and host name (`verify`) and one that only reports what it would have refused (`may`,
-// `encrypt`) — both trusting `smtp_tls_CAfile` when it is set, else the system store. Built at start and on
-// every reload, so a renewed CA file applies without a restart; a file that cannot be read refuses either.
+// `encrypt`) — both trusting `smtp_tls_CAfile` when it is set, else the system store (that pair is built once).
+// A CA file's pair is built at start and on every reload, so a renewed file applies without a restart; a file
+// that cannot be read refuses either.
 
 #if canImport(Glibc)
 import Glibc
@@ -16,12 +17,11 @@ struct OutboundTLSContexts: Sendable, Equatable {
     /// Encrypts whatever the certificate; the session still records what did not verify (for the log).
     let opportunistic: TLSContext?
 
-    /// The system store. A store that cannot be loaded leaves `verifying` nil: `verify` then defers the mail.
-    init() {
-        self.init(
-            caFile: nil, verifying: try? TLSContext(client: TLSClientConfiguration()),
-            opportunistic: try? TLSContext(client: TLSClientConfiguration(verifiesPeer: false)))
-    }
+    /// The system store, built once and shared (contexts are immutable): every plan and every reload without
+    /// a CA file uses these. A store that cannot be loaded leaves `verifying` nil: `verify` then defers the mail.
+    static let systemStore = OutboundTLSContexts(
+        caFile: nil, verifying: try? TLSContext(client: TLSClientConfiguration()),
+        opportunistic: try? TLSContext(client: TLSClientConfiguration(verifiesPeer: false)))
 
     private init(caFile: String?, verifying: TLSContext?, opportunistic: TLSContext?) {
         self.caFile = caFile
@@ -29,11 +29,11 @@ struct OutboundTLSContexts: Sendable, Equatable {
         self.opportunistic = opportunistic
     }
 
-    /// Trusts the certificates in `caFile` (PEM) instead of the system store; nil is ``init()``. Throws a
+    /// Trusts the certificates in `caFile` (PEM) instead of the system store; nil is ``systemStore``. Throws a
     /// ConfigurationError naming the file when it cannot be read or holds no certificate.
     init(caFile: String?) throws(ConfigurationError) {
         guard let caFile else {
-            self.init()
+            self = Self.systemStore
             return
         }
         // OpenSSL's own error for a missing file is vague; say which file and why first.
