@@ -51,6 +51,12 @@ class Server:
         self.process = None
         self.last_listen_seconds = None
         os.makedirs(data, exist_ok=True)
+        config = os.path.join(data, "postoffice.conf")
+        if not os.path.exists(config):
+            # deliver_outbound is on by default in the binary: a harness never asks the machine's DNS servers
+            # (a variant that relays writes its own config, with its own dns_servers).
+            with open(config, "w") as f:
+                f.write("dns_servers = 127.0.0.1:1\n")
         for user in users:
             run = subprocess.run(
                 [binary, "user", "add", user, "--password-stdin", "--data", data],

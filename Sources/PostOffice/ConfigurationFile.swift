@@ -313,7 +313,7 @@ public enum ConfigurationFile {
                 guard n <= 100 else { throw KeyError(message: "'\(v)' is not a percentage from 0 to 100") }
                 c.quotaWarningPercent = n > 0 ? n : nil
             }, render: { String($0.quotaWarningPercent ?? 0) }),
-        Key(name: "deliver_outbound", help: "Queue and deliver mail for other domains (submission, relay_networks). Partial: see README.",
+        Key(name: "deliver_outbound", help: "Queue and deliver mail for other domains from logged-in users and relay_networks (yes/no; yes for the postoffice command, no for the library).",
             apply: { c, v throws(KeyError) in c.deliversOutbound = try bool(v) }, render: { $0.deliversOutbound ? "yes" : "no" }),
         Key(name: "queue_directory", help: "The outbound queue's folder (relative paths are below the data folder).",
             apply: { c, v throws(KeyError) in c.queueDirectory = path(v, in: c) }, render: { relativePath($0.queueDirectory, in: $0) }),
@@ -322,22 +322,18 @@ public enum ConfigurationFile {
         Key(name: "control_socket", help: "The Unix socket (mode 0600) `postoffice queue flush` reaches the running server through (empty: none).",
             apply: { c, v throws(KeyError) in c.controlSocketPath = v.isEmpty ? nil : path(v, in: c) },
             render: { c in c.controlSocketPath.map { relativePath($0, in: c) } ?? "" }),
-        Key(name: "relayhost", help: "Send all mail for other domains through this host:port (a smarthost) instead of MX records; empty: MX.",
+        Key(name: "relayhost", help: "Send all mail for other domains through this smarthost: [host]:port (its addresses), host:port (its MX records) or ADDRESS:PORT; empty: MX.",
             apply: { c, v throws(KeyError) in
                 guard !v.isEmpty else {
-                    c.relayHost = nil
+                    c.smarthost = nil
                     return
                 }
-                // Postfix writes [host]:port (the brackets mean "no MX lookup"); an address is never looked up here.
-                var bare = v
-                if v.hasPrefix("["), let close = v.firstIndex(of: "]"), v[close...].hasPrefix("]:") {
-                    bare = String(v[v.index(after: v.startIndex)..<close]) + String(v[v.index(after: close)...])
+                // Postfix's forms: brackets mean "no MX lookup"; an address is never looked up.
+                guard let relay = RelayHost(parsing: v) else {
+                    throw KeyError(message: "'\(v)' is not [host]:port, host:port or ADDRESS:PORT, e.g. [smtp.example.net]:587")
                 }
-                guard let address = SocketAddress(parsing: v) ?? SocketAddress(parsing: bare) else {
-                    throw KeyError(message: "'\(v)' is not ADDRESS:PORT with a literal IP address, e.g. 192.0.2.1:587")
-                }
-                c.relayHost = address
-            }, render: { $0.relayHost?.description ?? "" }),
+                c.smarthost = relay
+            }, render: { $0.smarthost?.description ?? "" }),
         Key(name: "smtp_destination_port", help: "The port of MX hosts (25).",
             apply: { c, v throws(KeyError) in
                 guard let port = Int(v), (1...65535).contains(port) else { throw KeyError(message: "'\(v)' is not a port 1...65535") }
@@ -348,6 +344,9 @@ public enum ConfigurationFile {
                 guard ["may", "encrypt", "verify", "none"].contains(v) else { throw KeyError(message: "expected may, encrypt, verify or none, got '\(v)'") }
                 c.outboundTLSPolicy = v
             }, render: { $0.outboundTLSPolicy }),
+        Key(name: "smtp_tls_CAfile", help: "A PEM file of the CAs outbound `verify` trusts (globally and tls=verify in transport_maps) instead of the system store; empty: the system store.",
+            apply: { c, v throws(KeyError) in c.outboundTLSCAFile = v.isEmpty ? nil : path(v, in: c) },
+            render: { c in c.outboundTLSCAFile.map { relativePath($0, in: c) } ?? "" }),
         Key(name: "transport_maps", help: "A file of per-domain routes (DOMAIN smtp:[host]:port [tls=LEVEL] | smtp:host | local | error:5.x.x text); empty: none.",
             apply: { c, v throws(KeyError) in c.transportMapsFile = v.isEmpty ? nil : path(v, in: c) },
             render: { c in c.transportMapsFile.map { relativePath($0, in: c) } ?? "" }),

@@ -1,12 +1,14 @@
 // OutboundRouting: decides, per destination domain, where its mail goes and how: transport_maps first, then the
-// relay host, then the domain's MX records; with the TLS level (global, or the entry's `tls=`) and the AUTH
-// credentials of the next hop. Its settings are replaced on reload; the DNS servers are fixed at start.
+// relay host, then the domain's MX records; with the TLS level (global, or the entry's `tls=`), the client TLS
+// contexts (`verify` trusts smtp_tls_CAfile or the system store) and the AUTH credentials of the next hop. Its
+// settings are replaced on reload; the DNS servers are fixed at start.
 
 import PostOfficeAccounts
 import PostOfficeCore
 import PostOfficeDNS
 import PostOfficeSASL
 import PostOfficeSMTPClient
+import PostOfficeTLS
 
 /// How one domain's mail is sent in this attempt.
 struct OutboundPlan: Sendable, Equatable {
@@ -16,6 +18,8 @@ struct OutboundPlan: Sendable, Equatable {
     var credentials: PlainCredentials?
     /// For `local` routes: the domain whose mailboxes get the mail by local part.
     var localDomain: String?
+    /// The client TLS contexts in force (smtp_tls_CAfile as of the last start or reload).
+    var tls = OutboundTLSContexts.systemStore
 }
 
 /// The reloadable routing settings and the lookups that apply them. Thread-safe.
@@ -23,8 +27,10 @@ final class OutboundRouting: @unchecked Sendable {
     struct Settings: Sendable, Equatable {
         var transportTable = TransportTable()
         var tlsPolicy = SMTPClientTLSPolicy.may
-        var relayHost: SocketAddress?
+        var relayHost: RelayHost?
         var credentials = RelayCredentials()
+        /// The client TLS contexts, built from `smtp_tls_CAfile` (or the system store).
+        var tls = OutboundTLSContexts.systemStore
         var destinationPort = 25
         /// Where `local` transport entries deliver (the first local domain).
         var localDomain: String?
@@ -47,7 +53,8 @@ final class OutboundRouting: @unchecked Sendable {
                 credentials = try RelayCredentials(file: path)
             }
             tlsPolicy = SMTPClientTLSPolicy(level: configuration.outboundTLSPolicy) ?? .may
-            relayHost = configuration.relayHost
+            relayHost = configuration.smarthost
+            tls = try OutboundTLSContexts(caFile: configuration.outboundTLSCAFile)
             destinationPort = configuration.smtpDestinationPort
             localDomain = configuration.domains.first?.lowercased()
         }
@@ -71,6 +78,12 @@ final class OutboundRouting: @unchecked Sendable {
     /// Where `domain`'s mail goes now. Blocking (DNS): call it off the event loops.
     func plan(for domain: String) -> OutboundPlan {
         let settings = self.settings
+        var plan = route(domain, settings)
+        plan.tls = settings.tls
+        return plan
+    }
+
+    private func route(_ domain: String, _ settings: Settings) -> OutboundPlan {
         switch settings.transportTable.entry(for: domain) {
         case .error(let code, let text)?:
             return OutboundPlan(route: .permanentFailure(code, text), tlsPolicy: settings.tlsPolicy)
@@ -91,9 +104,12 @@ final class OutboundRouting: @unchecked Sendable {
                 credentials: settings.credentials.credentials(host: host, port: port))
         case nil:
             if let relay = settings.relayHost {
+                // Postfix's relayhost: `host:port` by the host's MX records, `[host]:port` by its addresses.
+                let port = relay.port ?? settings.destinationPort
+                let route = relay.looksUpMX ? mxRoute(relay.host, port: port) : addressRoute(relay.host, port: port)
                 return OutboundPlan(
-                    route: .hosts([OutboundHost(name: relay.host, addresses: [relay])]), tlsPolicy: settings.tlsPolicy,
-                    credentials: settings.credentials.credentials(host: relay.host, port: relay.port))
+                    route: route, tlsPolicy: settings.tlsPolicy,
+                    credentials: settings.credentials.credentials(host: relay.host, port: port))
             }
             return OutboundPlan(route: mxRoute(domain, port: settings.destinationPort), tlsPolicy: settings.tlsPolicy)
         }
@@ -122,6 +138,6 @@ final class OutboundRouting: @unchecked Sendable {
         }
         if !addresses.isEmpty { return .hosts([OutboundHost(name: host, addresses: addresses)]) }
         if let temporary { return .temporaryFailure(EnhancedStatusCode(4, 4, 3), "DNS lookup of \(host) failed: \(temporary)") }
-        return .temporaryFailure(EnhancedStatusCode(4, 4, 4), "\(host) (from transport_maps) has no address")
+        return .temporaryFailure(EnhancedStatusCode(4, 4, 4), "the next hop \(host) has no address (A or AAAA)")
     }
 }

@@ -102,7 +102,9 @@ public struct PostOfficeConfiguration: Sendable {
     /// Leave the submitting client's address out of the Received: header (`submission_hide_client`).
     public var hidesSubmissionClient = false
     /// Queue mail for other domains and deliver it (the outbound queue in ``queueDirectory``). Off, recipients in
-    /// other domains are refused with 451 4.3.0 even after AUTH. Partial: see the README's outbound section.
+    /// other domains are refused with 451 4.3.0 even after AUTH. Off by default for embedders (and their tests,
+    /// which should then name ``dnsServers`` or a relay host); the `postoffice` command's default
+    /// `postoffice.conf` turns it on.
     public var deliversOutbound = false
     /// The outbound queue's folder (default `DATA/queue`).
     public var queueDirectory: String
@@ -114,17 +116,31 @@ public struct PostOfficeConfiguration: Sendable {
     /// The control socket (`control_socket`, default `DATA/control.sock`, mode 0600) through which
     /// `postoffice queue flush` reaches the running server; nil: none.
     public var controlSocketPath: String?
-    /// Send everything for other domains through this host (a smarthost), instead of looking up MX records.
-    /// Many home and cloud networks block port 25, so this is often needed.
-    public var relayHost: SocketAddress?
+    /// Send everything for other domains through this host (a smarthost, `relayhost`), instead of looking up the
+    /// recipient domain's MX records. Many home and cloud networks block port 25, so this is often needed.
+    /// `[smtp.example.net]:587` connects to that host's addresses, `smtp.example.net:587` looks up its MX records
+    /// first, an IP address is used as is.
+    public var smarthost: RelayHost?
+    /// The relay host when it is an IP address (``smarthost`` holds every form; nil here for a host name).
+    /// Setting it sets ``smarthost``.
+    public var relayHost: SocketAddress? {
+        get { smarthost?.address }
+        set { smarthost = newValue.map(RelayHost.init) }
+    }
     /// DNS servers to ask (`HOST`, `HOST:PORT`, `[v6]:PORT`) instead of those in /etc/resolv.conf.
     public var dnsServers: [String] = []
     /// The port used for MX delivery (25; tests point it at their own servers).
     public var smtpDestinationPort = 25
     /// Outbound TLS (`smtp_tls_security_level`, formerly `outbound_tls`): `may` (opportunistic STARTTLS, the
     /// default), `encrypt` (STARTTLS required, any certificate), `verify` (STARTTLS required, certificate and host
-    /// name checked against the system store) or `none` (never STARTTLS). transport_maps can set it per domain.
+    /// name checked against ``outboundTLSCAFile`` or the system store) or `none` (never STARTTLS). transport_maps
+    /// can set it per domain.
     public var outboundTLSPolicy = "may"
+    /// `smtp_tls_CAfile`: a PEM file of the certificate authorities `verify` trusts (globally and `tls=verify` in
+    /// transport_maps), instead of the system store (like Postfix with `tls_append_default_CA = no`): a private
+    /// CA, or a smarthost's own certificate. Read at start and on reload; a file that cannot be read or holds no
+    /// certificate refuses the start (or the reload). nil: the system store.
+    public var outboundTLSCAFile: String?
     /// The `transport_maps` file: per-domain routes overriding the relay host and MX records; nil: none.
     /// Read at start and on reload.
     public var transportMapsFile: String?

@@ -119,9 +119,14 @@ final class SMTPClientSession: ConnectionHandler, @unchecked Sendable {
     }
 
     func connectionTLSFailed(_ connection: Connection, reason: String) {
+        // A certificate that did not verify says why in OpenSSL's words ("unable to get local issuer
+        // certificate", "hostname mismatch"); other failures carry the TLS error's own text.
+        let why = connection.tlsCertificateVerificationFailure?.description ?? reason
         logSink.log(LogRecord(.warning, "outbound.tls_failed", session: connection.id, [
-            ("server", connection.peer.description), ("reason", reason),
+            ("server", connection.peer.description), ("host", serverName), ("reason", why),
         ]))
+        // The queue records the reason (4.7.5) instead of a bare "connection lost".
+        perform(engine.tlsFailed(why), connection)
     }
 
     func connectionClosed(_ connection: Connection) {

@@ -26,7 +26,6 @@ final class SMTPOutboundTransport: OutboundTransport, @unchecked Sendable {
     private let io: IOCore
     private let environment: ServerEnvironment
     private let settings: Settings
-    private let tls: (verifying: TLSContext?, opportunistic: TLSContext?)
     /// Sessions idle after a message, by host, address, TLS level and login: the next message there reuses one.
     private let lock = Lock()
     private var idle: [String: [SMTPClientSession]] = [:]
@@ -41,12 +40,6 @@ final class SMTPOutboundTransport: OutboundTransport, @unchecked Sendable {
         self.io = io
         self.environment = environment
         self.settings = settings
-        // Opportunistic TLS (RFC 3207 `may`) encrypts without verifying, as Postfix's default does; `verify`
-        // checks the chain and the host name against the system store.
-        tls = (
-            try? TLSContext(client: TLSClientConfiguration()),
-            try? TLSContext(client: TLSClientConfiguration(verifiesPeer: false))
-        )
     }
 
     /// TCP connections opened so far (tests: connection reuse).
@@ -156,7 +149,7 @@ final class SMTPOutboundTransport: OutboundTransport, @unchecked Sendable {
             clientName: settings.clientName, tlsPolicy: plan.tlsPolicy, credentials: plan.credentials,
             isFinalHost: rest.isEmpty)
         let key = [
-            target.host.name, target.address.description, plan.tlsPolicy.rawValue,
+            target.host.name, target.address.description, plan.tlsPolicy.rawValue, plan.tls.caFile ?? "",
             plan.credentials?.authenticationIdentity ?? "", rest.isEmpty ? "final" : "more",
         ].joined(separator: "|")
         // A session idle after its last message to this very host takes this one (RSET, then MAIL).
@@ -164,16 +157,17 @@ final class SMTPOutboundTransport: OutboundTransport, @unchecked Sendable {
             log.log(LogRecord(.info, "outbound.reuse", [("queue_id", message.id.description), ("host", target.host.name)]))
             loop.execute { [self] in
                 guard !session.resume(with: job) else { return }
-                storagePool.submit { [self] in connect(target, key: key, configuration: configuration, job: job, message: message, next: next) }
+                storagePool.submit { [self] in connect(target, key: key, configuration: configuration, tls: plan.tls, job: job, message: message, next: next) }
             }
             return
         }
-        connect(target, key: key, configuration: configuration, job: job, message: message, next: next)
+        connect(target, key: key, configuration: configuration, tls: plan.tls, job: job, message: message, next: next)
     }
 
     private func connect(
         _ target: (host: OutboundHost, address: SocketAddress), key: String, configuration: SMTPClientConfiguration,
-        job: SMTPClientSession.Job, message: QueueMessage, next: @escaping @Sendable (OutboundOutcome) -> Void
+        tls: OutboundTLSContexts, job: SMTPClientSession.Job, message: QueueMessage,
+        next: @escaping @Sendable (OutboundOutcome) -> Void
     ) {
         let id = environment.random.token(length: 10)
         let log = environment.logSink
@@ -192,8 +186,11 @@ final class SMTPOutboundTransport: OutboundTransport, @unchecked Sendable {
                 ]))
                 next(.deferred(EnhancedStatusCode(4, 4, 1), "\(target.host.name)[\(target.address.host)]: \(failure)"))
             case .success(let connection):
+                // Opportunistic TLS (RFC 3207 `may`) encrypts without verifying, as Postfix's default does;
+                // `verify` checks the chain and the host name against smtp_tls_CAfile or the system store.
                 let session = SMTPClientSession(
-                    configuration: configuration, first: job, tls: tls, serverName: target.host.name,
+                    configuration: configuration, first: job, tls: (tls.verifying, tls.opportunistic),
+                    serverName: target.host.name,
                     storagePool: storagePool, logSink: log, reuse: reuse,
                     park: { [weak self] session in self?.park(session, key: key) ?? false },
                     unpark: { [weak self] session in self?.unpark(session, key: key) })

@@ -18,6 +18,17 @@ extension SMTPClientStateMachine {
         return out
     }
 
+    /// The TLS handshake that followed ``SMTPClientAction/startTLS(verifyingCertificate:)`` failed — the server's
+    /// certificate did not verify, or the handshake broke off — for `reason` (OpenSSL's words, for the log and
+    /// the DSN). The session ends with 4.7.5 (RFC 3463: cryptographic failure): a temporary failure, as Postfix
+    /// treats an untrusted certificate under `verify`; the driver then closes the connection.
+    public mutating func tlsFailed(_ reason: String) -> [SMTPClientAction] {
+        guard isAwaitingTLS else { return [] }
+        var out: [SMTPClientAction] = []
+        abandon(.local(EnhancedStatusCode(4, 7, 5), "TLS handshake failed: \(reason)"), at: .startTLS, sendsQuit: false, &out)
+        return out
+    }
+
     func tlsRequiredFailure(_ reason: String) -> SMTPFailureCause {
         // RFC 5248 X.7.10: encryption needed.
         .local(EnhancedStatusCode(4, 7, 10), reason)

@@ -44,6 +44,8 @@ final class PostOfficeProcess {
             hostname = postoffice-bench.localdomain
             domains = \(domain)
             mail_location = %u/Maildir
+            # Outbound is on by default in the binary: never ask the machine's DNS servers from a benchmark.
+            dns_servers = 127.0.0.1:1
 
             """ + extraConfiguration
         try config.write(toFile: dataDirectory + "/postoffice.conf", atomically: true, encoding: .utf8)

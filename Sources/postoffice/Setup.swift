@@ -22,6 +22,9 @@ struct Setup {
         configuration.tls = TLSConfiguration(certificateChainPath: defaultCertificatePath, privateKeyPath: defaultPrivateKeyPath)
         // The embedded default serves submission too (RFC 6409), on a port that needs no root.
         configuration.submissionListeners = [SocketAddress(host: "127.0.0.1", port: 1587)]
+        // A mail server sends mail, as Postfix does out of the box: logged-in users and relay_networks reach
+        // other domains through the queue. The library keeps it off; its embedders opt in.
+        configuration.deliversOutbound = true
         return configuration
     }
 

@@ -694,6 +694,28 @@ import Testing
         #expect(engine.receive(Array("250 mx\r\n".utf8)) == [.readyForMessage])
     }
 
+    @Test(arguments: [(true, SMTPDisposition.deferred), (false, .tryNextHost)])
+    func aFailedHandshakeDefersWith475AndTheReason(isFinalHost: Bool, expected: SMTPDisposition) {
+        var engine = SMTPClientStateMachine(
+            configuration: SMTPClientConfiguration(clientName: "client.example.org", tlsPolicy: .verify, isFinalHost: isFinalHost))
+        _ = engine.connected()
+        _ = engine.receive(Array("220 mx\r\n250-mx\r\n250 STARTTLS\r\n".utf8))
+        #expect(engine.receive(Array("220 go\r\n".utf8)) == [.startTLS(verifyingCertificate: true)])
+        let actions = engine.tlsFailed("certificate verify failed: unable to get local issuer certificate")
+        guard case .sessionFailed(let result)? = actions.first else {
+            Issue.record("no session result: \(actions)")
+            return
+        }
+        #expect(result.disposition == expected)
+        #expect(result.enhancedCode == EnhancedStatusCode(4, 7, 5))
+        #expect(result.text.contains("TLS handshake failed: certificate verify failed: unable to get local issuer"))
+        #expect(actions.last == .close)
+        // The connection closing afterwards adds nothing.
+        #expect(engine.connectionLost().isEmpty)
+        // Outside a handshake the call is ignored.
+        #expect(engine.tlsFailed("late").isEmpty)
+    }
+
     @Test func garbageFromTheServerDefersAndCloses() {
         var engine = SMTPClientStateMachine(configuration: SMTPClientConfiguration(clientName: "c"))
         _ = engine.connected()

@@ -79,14 +79,17 @@ import Glibc
         #expect(template.contains("\n#users_file = users\n"))
         #expect(template.contains("\n#tls_certificate = tls/certificate.pem\n"))
         #expect(template.contains("\n#tls_private_key = tls/private-key.pem\n"))
+        // The command sends mail out of the box, as Postfix does (the library's default stays off).
+        #expect(template.contains("\n#deliver_outbound = yes\n"))
 
         let baseline = try Self.run(["check", "--data", "./postoffice-data"], in: root)
         try #require(baseline.status == 0, "\(baseline.errorOutput)")
         #expect(baseline.output.contains("\ntls_certificate = tls/certificate.pem\n"))
+        #expect(baseline.output.contains("\ndeliver_outbound = yes\n"))
         let keyLines = template.split(separator: "\n").filter { line in
             guard line.hasPrefix("#"), let eq = line.firstIndex(of: "=") else { return false }
             let key = line[line.index(after: line.startIndex)..<eq].trimmingCharacters(in: .whitespaces)
-            return !key.isEmpty && key.allSatisfy { $0.isLowercase || $0.isNumber || $0 == "_" }
+            return !key.isEmpty && key.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" }  // smtp_tls_CAfile too
         }
         #expect(keyLines.count >= 30)
         for line in keyLines {

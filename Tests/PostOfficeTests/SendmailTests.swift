@@ -21,7 +21,8 @@ import Glibc
         try "alice@localhost:{PLAIN}pw\nbob@localhost:{PLAIN}pw\ncarol@example.test:{PLAIN}pw\n"
             .write(toFile: configuration.usersFile, atomically: true, encoding: .utf8)
         // The same host name for the binary, which reads the config file.
-        try "hostname = \(hostname)\n".write(toFile: data + "/postoffice.conf", atomically: true, encoding: .utf8)
+        // Outbound off, as the library default: the binary refuses other domains (EX_TEMPFAIL) here.
+        try "hostname = \(hostname)\ndeliver_outbound = no\n".write(toFile: data + "/postoffice.conf", atomically: true, encoding: .utf8)
         return (try PostOfficeServer(configuration: configuration, clock: ManualClock(), random: SeededRandomSource(seed: 3)), data)
     }
 

@@ -101,8 +101,32 @@ import Testing
         #expect(again.relayHost == c.relayHost)
     }
 
+    /// Postfix's relayhost forms: brackets mean "no MX lookup"; a bare name has its MX records looked up; an
+    /// address is used as is. Each renders back in the same form.
     @Test(arguments: [
-        ("relayhost = mail.example.net:587", "relayhost: 'mail.example.net:587' is not ADDRESS:PORT"),
+        ("[smtp.example.net]:587", RelayHost(host: "smtp.example.net", port: 587, looksUpMX: false), "[smtp.example.net]:587"),
+        ("SMTP.example.net:587", RelayHost(host: "smtp.example.net", port: 587, looksUpMX: true), "smtp.example.net:587"),
+        ("[smtp.example.net]", RelayHost(host: "smtp.example.net", port: nil, looksUpMX: false), "[smtp.example.net]"),
+        ("smtp.example.net", RelayHost(host: "smtp.example.net", port: nil, looksUpMX: true), "smtp.example.net"),
+        ("192.0.2.1:587", RelayHost(host: "192.0.2.1", port: 587, looksUpMX: false), "192.0.2.1:587"),
+        ("[192.0.2.1]:587", RelayHost(host: "192.0.2.1", port: 587, looksUpMX: false), "192.0.2.1:587"),
+        ("[2001:db8::1]:587", RelayHost(host: "2001:db8::1", port: 587, looksUpMX: false), "[2001:db8::1]:587"),
+    ])
+    func relayHostNamesParseAsPostfixWritesThem(_ value: String, _ expected: RelayHost, _ rendered: String) throws {
+        let c = try ConfigurationFile.parse("relayhost = \(value)\n", fileName: "po.conf", base: base)
+        #expect(c.smarthost == expected)
+        #expect(c.smarthost?.description == rendered)
+        // Only an address has the SocketAddress form embedders used before names were allowed.
+        #expect((c.relayHost != nil) == (!expected.host.contains("example") && expected.port != nil))
+        let again = try ConfigurationFile.parse(ConfigurationFile.render(c).joined(separator: "\n"), fileName: "r", base: base)
+        #expect(again.smarthost == c.smarthost)
+    }
+
+    @Test(arguments: [
+        ("relayhost = mail.example.net:99999", "relayhost: 'mail.example.net:99999' is not [host]:port, host:port or ADDRESS:PORT"),
+        ("relayhost = [smtp.example.net", "relayhost: '[smtp.example.net' is not [host]:port"),
+        ("relayhost = bad..name:25", "relayhost: 'bad..name:25' is not [host]:port"),
+        ("relayhost = 2001:db8::1:25", "relayhost: '2001:db8::1:25' is not [host]:port"),
         ("outbound_tls = always", "smtp_tls_security_level: expected may, encrypt, verify or none"),
         ("smtp_tls_security_level = dane", "smtp_tls_security_level: expected may, encrypt, verify or none"),
         ("smtp_destination_port = 0", "smtp_destination_port: '0' is not a port"),
