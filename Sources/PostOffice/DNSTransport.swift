@@ -5,6 +5,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CLinuxEvents
 import PostOfficeCore
 import PostOfficeDNS
 
