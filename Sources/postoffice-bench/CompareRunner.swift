@@ -83,8 +83,8 @@ struct CompareRunner {
         var baselineStarted = false
         var peersStarted = false
         defer {
-            mailAuthentication?.stop()
             if !settings.keepsServers {
+                mailAuthentication?.stop()
                 if serverStarted { server.stop() }
                 if let floorProcess {
                     kill(floorProcess, SIGKILL)

@@ -85,7 +85,7 @@ final class MailAuthenticationLoad {
             stop()
             throw BenchmarkError("dnsmasq did not start on \(Self.dnsHost):\(Self.dnsPort) (see \(directory)/dnsmasq.log)")
         }
-        log.line("## mail authentication on: dnsmasq \(Self.dnsHost):\(Self.dnsPort) serves SPF, DMARC (p=reject) and "
+        log.line("## mail authentication on: dnsmasq (pid \(dnsmasq.map(String.init) ?? "?")) \(Self.dnsHost):\(Self.dnsPort) serves SPF, DMARC (p=reject) and "
                  + "\(Self.selector)._domainkey.\(domain) (rsa-2048); every message DKIM-signed (relaxed/relaxed)")
     }
 
