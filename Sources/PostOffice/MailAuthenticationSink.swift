@@ -47,7 +47,7 @@ final class MailAuthenticationSink: MessageSink, @unchecked Sendable {
         spoolPath = (spoolDirectory, spoolName)
         self.logSink = logSink
         self.sessionID = sessionID
-        verifier = DKIMVerifier(now: now)
+        verifier = DKIMVerifier(now: now, publicKeys: authenticator.publicKeys)
         scanner = AuthenticationHeaderScanner(authservID: settings.authservID)
     }
 

@@ -12,6 +12,8 @@ final class MailAuthenticator: Sendable {
     let transport: DNSTransport
     let publicSuffixList: PublicSuffixList
     let random: any RandomSource
+    /// DKIM keys loaded into OpenSSL, shared by every inbound message (RSA key loading cost more than the check).
+    let publicKeys = DKIMPublicKeyCache(capacity: 1000)
 
     init(transport: DNSTransport, publicSuffixList: PublicSuffixList, random: any RandomSource) {
         self.transport = transport

@@ -30,6 +30,7 @@ enum DKIMBase64 {
     /// The decoded bytes, or nil when a non-alphabet byte, misplaced padding or a bad length shows up.
     static func decode(_ text: String) -> [UInt8]? {
         var out: [UInt8] = []
+        out.reserveCapacity(text.utf8.count / 4 * 3 + 3)
         var accumulator: UInt32 = 0
         var bits = 0
         var symbols = 0

@@ -71,28 +71,29 @@ public struct DKIMHeaderField: Hashable, Sendable {
     /// starting with SP or HT continue the previous field, and every field is re-terminated with CRLF.
     /// Lines that are neither a field nor a continuation are dropped (they cannot be signed).
     public static func fields(of section: some Collection<UInt8>) -> [DKIMHeaderField] {
+        // Whole lines are found with one scan each and copied as slices, not byte by byte.
+        let bytes = Array(section)
         var fields: [DKIMHeaderField] = []
         var current: [UInt8] = []
         func flush() {
             if !current.isEmpty, let field = DKIMHeaderField(raw: current) { fields.append(field) }
             current = []
         }
-        var line: [UInt8] = []
-        func endLine() {
-            if line.last == 13 { line.removeLast() }
+        var start = 0
+        while start < bytes.count {
+            let newline = bytes[start...].firstIndex(of: 10)
+            var end = newline ?? bytes.count
+            if end > start && bytes[end - 1] == 13 { end -= 1 }
+            let line = bytes[start..<end]
             if let first = line.first, first == 32 || first == 9, !current.isEmpty {
                 current += line
             } else {
                 flush()
-                current = line
+                current = Array(line)
             }
             current += [13, 10]
-            line = []
+            start = newline.map { $0 + 1 } ?? bytes.count
         }
-        for byte in section {
-            if byte == 10 { endLine() } else { line.append(byte) }
-        }
-        if !line.isEmpty { endLine() }
         flush()
         return fields
     }
@@ -102,9 +103,10 @@ public struct DKIMHeaderField: Hashable, Sendable {
     public static func select(_ names: [String], from fields: [DKIMHeaderField]) -> [DKIMHeaderField] {
         var used = Set<Int>()
         var selected: [DKIMHeaderField] = []
+        let lowercasedNames = fields.map(\.lowercasedName)  // once, not once per entry of `names`
         for name in names {
             let wanted = name.lowercased()
-            if let index = fields.indices.reversed().first(where: { !used.contains($0) && fields[$0].lowercasedName == wanted }) {
+            if let index = fields.indices.reversed().first(where: { !used.contains($0) && lowercasedNames[$0] == wanted }) {
                 used.insert(index)
                 selected.append(fields[index])
             }

@@ -101,9 +101,11 @@ public struct DKIMTagList: Hashable, Sendable {
         tags.map { "\($0.name)=\($0.value)" }.joined(separator: "; ")
     }
 
-    /// `text` without SP, HT, CR and LF (by scalar: a CR LF pair is one Swift Character).
+    /// `text` without SP, HT, CR and LF. By UTF-8 byte (these four are ASCII, never inside a multi-byte
+    /// sequence; a CR LF pair is one Swift Character, so not by Character); unchanged text is not rebuilt.
     static func removingWhitespace(_ text: some StringProtocol) -> String {
-        String(String.UnicodeScalarView(text.unicodeScalars.filter { !($0 == " " || $0 == "\t" || $0 == "\r" || $0 == "\n") }))
+        guard text.utf8.contains(where: isWhitespace) else { return String(text) }
+        return String(decoding: text.utf8.filter { !isWhitespace($0) }, as: UTF8.self)
     }
 
     /// SP, HT and the CR LF of folding: tag-lists allow FWS around and inside values.

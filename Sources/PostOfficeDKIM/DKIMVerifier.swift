@@ -41,6 +41,8 @@ public struct DKIMVerifier: Sendable {
     public let limits: DKIMVerifierLimits
     /// Seconds since the epoch, for `x=`.
     public let now: Int
+    /// Loaded keys shared with other verifiers; nil loads every key afresh.
+    public let publicKeys: DKIMPublicKeyCache?
 
     private var headerBytes: [UInt8] = []
     private var inBody = false
@@ -55,10 +57,12 @@ public struct DKIMVerifier: Sendable {
     private var canonicalLengths: [Int] = []
     private var answers: [DKIMKeyQuery: DKIMKeyAnswer] = [:]
 
-    /// `now`: the verification time in seconds since the epoch (checked against `x=`).
-    public init(now: Int, limits: DKIMVerifierLimits = DKIMVerifierLimits()) {
+    /// `now`: the verification time in seconds since the epoch (checked against `x=`). `publicKeys`: a cache
+    /// the caller shares between messages, so a sender's key is loaded into OpenSSL once, not per message.
+    public init(now: Int, limits: DKIMVerifierLimits = DKIMVerifierLimits(), publicKeys: DKIMPublicKeyCache? = nil) {
         self.now = now
         self.limits = limits
+        self.publicKeys = publicKeys
     }
 
     /// Whether the header section has ended, so ``keyQueries`` is complete and lookups can start early.
@@ -250,7 +254,11 @@ public struct DKIMVerifier: Sendable {
         }
         let publicKey: DKIMPublicKey
         do {
-            publicKey = try DKIMPublicKey(keyType: record.keyType, bytes: record.publicKey)
+            if let publicKeys {
+                publicKey = try publicKeys.key(keyType: record.keyType, bytes: record.publicKey)
+            } else {
+                publicKey = try DKIMPublicKey(keyType: record.keyType, bytes: record.publicKey)
+            }
         } catch {
             return finish(.permerror, .inappropriateKey)
         }

@@ -22,6 +22,9 @@ struct BenchmarkSettings {
           --bench-dir DIR     the shared peer scripts (default $POSTOFFICE_BENCH_DIR, else ../shared/bench)
           --results DIR       where JSON lines, logs and summary.md go (default .build/bench-results/<UTC time>)
           --keep              leave the servers running and the state directory in place
+          --mail-authentication  PostOffice checks SPF, DKIM and DMARC on the loads (loopback included): a dnsmasq
+                              on 127.0.0.1:2753 serves example.test's records, every message is DKIM-signed
+                              (rsa-2048; smtp-source -F, the same bytes for every server)
           --python PATH       interpreter for the load scripts (default $PYTHON, else /usr/bin/python3)
         Ports: PostOffice SMTP 2725 / POP3 1310; the peers use POSTFIX_PORT (2625), POP3_PORT (1210) and
         AIOSMTPD_PORT (2626) from the environment, as peers/up.sh does. Needs root (Postfix, Dovecot).
@@ -39,6 +42,8 @@ struct BenchmarkSettings {
     var benchDirectory: String
     var resultsDirectory: String
     var keepsServers = false
+    /// `--mail-authentication`: see MailAuthenticationLoad.
+    var checksMailAuthentication = false
     var python: String
     var showsHelp = false
 
@@ -103,6 +108,7 @@ struct BenchmarkSettings {
             case "--bench-dir": benchDirectory = try value(argument)
             case "--results": resultsDirectory = try value(argument)
             case "--keep": keepsServers = true
+            case "--mail-authentication": checksMailAuthentication = true
             case "--python": python = try value(argument)
             case "--help", "-h": showsHelp = true
             default: throw BenchmarkError("compare: unknown option \(argument) (see compare --help)")

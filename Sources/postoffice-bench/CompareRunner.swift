@@ -76,12 +76,15 @@ struct CompareRunner {
             try PostOfficeProcess(binary: $0, dataDirectory: state + "/baseline", smtpPort: settings.baselineSMTPPort,
                                   pop3Port: settings.baselinePOP3Port, log: log, logFile: results + "/baseline-server.log")
         }
+        let mailAuthentication = settings.checksMailAuthentication
+            ? MailAuthenticationLoad(directory: state + "/mail-authentication", log: log) : nil
         var floorProcess: pid_t?
         var serverStarted = false
         var baselineStarted = false
         var peersStarted = false
         defer {
             if !settings.keepsServers {
+                mailAuthentication?.stop()
                 if serverStarted { server.stop() }
                 if let floorProcess {
                     kill(floorProcess, SIGKILL)
@@ -96,8 +99,11 @@ struct CompareRunner {
                 log.line("# --keep: servers left running; state in \(state)")
             }
         }
-        try server.prepare(users: Self.users, domain: Self.domain, password: Self.password)
-        try baselineServer?.prepare(users: Self.users, domain: Self.domain, password: Self.password)
+        try mailAuthentication?.start(domain: Self.domain, sender: "a@\(Self.domain)", recipient: "alice@\(Self.domain)")
+        let extraConfiguration = mailAuthentication?.configuration ?? ""
+        try server.prepare(users: Self.users, domain: Self.domain, password: Self.password, extraConfiguration: extraConfiguration)
+        try baselineServer?.prepare(users: Self.users, domain: Self.domain, password: Self.password,
+                                    extraConfiguration: extraConfiguration)
         if wantsPeers {
             log.line("## starting peers: \(peersOnly.joined(separator: " "))")
             peersStarted = true
@@ -212,6 +218,9 @@ struct CompareRunner {
                                          pidFile: state + "/peers/dovecot/run/master.pid")
                 }
             }
+        }
+        if mailAuthentication != nil {
+            log.line("## a delivered message: \(MailAuthenticationLoad.sampleResult(mailRoot: server.mailRoot) ?? "no Authentication-Results found")")
         }
         let summary = ResultTable(resultsDirectory: results, latencies: latencies).render()
         log.line("")

@@ -10,7 +10,7 @@ import Glibc
 #endif
 
 let usage = """
-    Usage: postoffice-bench micro [--quick]
+    Usage: postoffice-bench micro [--quick] [--only smtp,pop3,maildir,crlf,dkim]
            postoffice-bench copy [--size BYTES] [--recipients N] [--directory PATH] [--quick]
            postoffice-bench compare [--rounds N] [--quick] [--only LIST] [--postoffice PATH] [--keep]
            postoffice-bench floor [compare options]
@@ -56,7 +56,10 @@ do {
         #endif
         print("| benchmark | median | min – max (5 runs) |")
         print("|---|---:|---:|")
-        _ = MicroBenchmarks(scale: quick ? 0.1 : 1.0).run { measurement in
+        let groups = arguments.firstIndex(of: "--only").flatMap { index in
+            index + 1 < arguments.count ? Set(arguments[index + 1].split(separator: ",").map(String.init)) : nil
+        }
+        _ = MicroBenchmarks(scale: quick ? 0.1 : 1.0, groups: groups).run { measurement in
             print("| \(measurement.name) | \(Formatting.rate(measurement.median)) \(measurement.unit) | "
                   + "\(Formatting.rate(measurement.minimum)) – \(Formatting.rate(measurement.maximum)) |")
             fflush(nil)

@@ -20,6 +20,13 @@ struct DKIMCanonicalizationTests {
         ("bare\nlf\n\n", "bare\r\nlf\r\n", "bare\r\nlf\r\n"),
         ("ends in cr\r", "ends in cr\r\r\n", "ends in cr\r\r\n"),
         ("caf\u{E9}  \u{2603}\t\r\n", "caf\u{E9}  \u{2603}\t\r\n", "caf\u{E9} \u{2603}\r\n"),
+        // Single spaces between words (kept in one run under relaxed) next to runs, tabs, line ends, bare CR.
+        ("one two three\r\n", "one two three\r\n", "one two three\r\n"),
+        ("a b  c d\t e f \r\n", "a b  c d\t e f \r\n", "a b c d e f\r\n"),
+        ("a b\r\nc d \r\n e\r\n", "a b\r\nc d \r\n e\r\n", "a b\r\nc d\r\n e\r\n"),
+        ("a b\rc d\r\n", "a b\rc d\r\n", "a b\rc d\r\n"),
+        ("x y\nz w", "x y\r\nz w\r\n", "x y\r\nz w\r\n"),
+        ("x y \tz", "x y \tz\r\n", "x y z\r\n"),
     ]
 
     static func hash(_ body: [UInt8], _ algorithm: DKIMCanonicalization, limit: Int? = nil, sizes: [Int]) -> [UInt8] {
