@@ -19,12 +19,28 @@ let openDKIMFilter: String? = ["/usr/sbin/opendkim", "/usr/bin/opendkim"].first 
 struct OpenDKIMInteropTests {
     static var opendkim: String? { openDKIMFilter }
 
-    /// OpenDKIM refuses a key or configuration under a folder others may write (like /tmp): use the build folder.
+    /// OpenDKIM refuses a key or configuration below any folder others may write (like /tmp, even with its
+    /// sticky bit): the first of the build folder, /run and the home folder with no such folder above it. (A
+    /// checkout under /tmp, as a CI clone may be, rules out the build folder.)
     static func workDirectory() throws -> String {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let directory = root.path + "/.build/opendkim-test-" + UUID().uuidString
+        let candidates = [root.path + "/.build", "/run", FileManager.default.homeDirectoryForCurrentUser.path]
+        let base = try #require(candidates.first { isPrivatePath($0) }, "no folder without world- or group-writable parents")
+        let directory = base + "/opendkim-test-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         return directory
+    }
+
+    /// True when `path` and every folder above it exist and neither group nor others may write them.
+    static func isPrivatePath(_ path: String) -> Bool {
+        var current = URL(fileURLWithPath: path).standardizedFileURL.path
+        while true {
+            var status = stat()
+            guard stat(current, &status) == 0, status.st_mode & (S_IWGRP | S_IWOTH) == 0 else { return false }
+            if current == "/" { return true }
+            current = URL(fileURLWithPath: current).deletingLastPathComponent().path
+            if current.isEmpty { current = "/" }
+        }
     }
 
     /// The DKIM-Signature field OpenDKIM makes for `message`, CRLF-terminated.
