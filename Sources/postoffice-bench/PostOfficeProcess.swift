@@ -34,6 +34,13 @@ final class PostOfficeProcess {
 
     private var common: [String] { ["--data", dataDirectory] }
 
+    /// Outbound is on by default in the binary: never ask the machine's DNS servers from a benchmark. Not
+    /// when the caller names its own servers, nor for an older build (`--baseline`) that has no such key.
+    private func dnsLine(_ extraConfiguration: String) -> String {
+        guard !extraConfiguration.contains("dns_servers"), knowsSubmission else { return "" }
+        return "# Never ask the machine's DNS servers from a benchmark.\ndns_servers = 127.0.0.1:1\n"
+    }
+
     /// Writes the config (the base settings, then `extraConfiguration` lines), adds the users (and users
     /// `0alice@`…`9alice@` for smtp-source -r), makes their Maildirs.
     func prepare(users: [String], domain: String, password: String, extraConfiguration: String = "") throws {
@@ -44,10 +51,8 @@ final class PostOfficeProcess {
             hostname = postoffice-bench.localdomain
             domains = \(domain)
             mail_location = %u/Maildir
-            # Outbound is on by default in the binary: never ask the machine's DNS servers from a benchmark.
-            dns_servers = 127.0.0.1:1
 
-            """ + extraConfiguration
+            """ + dnsLine(extraConfiguration) + extraConfiguration
         try config.write(toFile: dataDirectory + "/postoffice.conf", atomically: true, encoding: .utf8)
         try "# aliases\n".write(toFile: dataDirectory + "/aliases", atomically: true, encoding: .utf8)
         for user in users {
