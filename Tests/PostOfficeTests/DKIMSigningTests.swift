@@ -70,7 +70,16 @@ import Testing
     static func stored(for address: String, in office: TestPostOffice) throws -> [[UInt8]] {
         let parsed = try #require(MailAddress(address))
         let path = try #require(office.server.maildirPath(for: parsed)) + "/new"
-        let names = try FileManager.default.contentsOfDirectory(atPath: path).filter { !$0.hasPrefix(".") }.sorted()
+        // In delivery order: by the name's seconds and microseconds as numbers (`M99999` sorts after `M100000`
+        // as text, which once put the second message first).
+        func time(_ name: String) -> [Int] {
+            let parts = name.split(separator: ".")
+            let seconds = parts.first.flatMap { Int($0) } ?? 0
+            let micros = parts.count > 1 ? Int(parts[1].dropFirst().prefix { $0.isNumber }) ?? 0 : 0
+            return [seconds, micros]
+        }
+        let names = try FileManager.default.contentsOfDirectory(atPath: path).filter { !$0.hasPrefix(".") }
+            .sorted { time($0).lexicographicallyPrecedes(time($1)) }
         return try names.map { DKIMVerifiers.crlf(Array(try Data(contentsOf: URL(fileURLWithPath: path + "/" + $0)))) }
     }
 
