@@ -165,17 +165,13 @@ import Glibc
 
     // MARK: - Postfix delivering through lmtp:
 
-    static var postfixUsable: Bool {
-        getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/sbin/postfix") && getpwnam("postfix") != nil
-    }
-
     /// Postfix (a private instance: its own config, queue and data folders, its own port) relays example.org
     /// to our LMTP listener. Two recipients arrive in our Maildirs; the third, refused at RCPT, is bounced by
     /// Postfix to the sender, whose bounce comes back over LMTP too; the fourth, whose Maildir is broken, gets
     /// its own 451 after DATA and Postfix defers that recipient alone.
     /// Over TCP (`lmtp:inet:`) and over our Unix socket (`lmtp:unix:`, its group given to Postfix's user as an
     /// administrator would, since the socket is mode 0660).
-    @Test(.enabled(if: postfixUsable, "needs root, /usr/sbin/postfix and its postfix user (apt package postfix)"),
+    @Test(.enabled(if: PrivatePostfix.isUsable, "needs root, /usr/sbin/postfix and its postfix user (apt package postfix)"),
           arguments: ["inet", "unix"])
     func postfixDeliversThroughLMTP(transport: String) throws {
         let socketDirectory = try LiveTestSupport.temporaryDirectory("lmtp-postfix-socket")
@@ -195,7 +191,8 @@ import Glibc
         } else {
             destination = "inet:[127.0.0.1]:\(lmtp.port)"
         }
-        let postfix = try LMTPPrivatePostfix(lmtpDestination: destination)
+        let postfix = try PrivatePostfix(.init(
+            label: "postfix-lmtp", relay: (domains: "example.org", transport: "lmtp:" + destination)))
         defer { postfix.stop() }
         let client = try SMTPTestClient(connectingTo: postfix.smtpAddress, timeoutSeconds: 30)
         #expect(try client.readReply().code == 220)
@@ -221,149 +218,5 @@ import Glibc
         #expect(!deferred.split(separator: "\n").contains { $0.contains("to=<carol@example.org>") && !$0.contains("status=sent") })
         #expect(office.messages(for: "dave@example.org").isEmpty)
         #expect(office.messages(for: "bob@example.org").count == 1 && office.messages(for: "carol@example.org").count == 1)
-    }
-}
-
-/// A private Postfix instance for one test: config, queue and data folders under a temporary folder, an
-/// SMTP listener on a free loopback port, no local delivery, example.org relayed to `lmtpDestination`, no
-/// DNS (numeric destination, no peer name look-ups). `stop()` stops it and removes the folders.
-final class LMTPPrivatePostfix {
-    let directory: String
-    let smtpAddress: SocketAddress
-    private var configDirectory: String { directory + "/conf" }
-    private var logPath: String { directory + "/maillog" }
-
-    init(lmtpDestination: String) throws {
-        let directory = try LiveTestSupport.temporaryDirectory("postfix-lmtp")
-        self.directory = directory
-        let port = try Self.freePort()
-        smtpAddress = SocketAddress(host: "127.0.0.1", port: port)
-        let logPath = directory + "/maillog"
-        let configDirectory = directory + "/conf"
-        guard let owner = getpwnam("postfix") else { throw TestClientError("no postfix user") }
-        let uid = owner.pointee.pw_uid
-        let gid = owner.pointee.pw_gid
-        // The unprivileged daemons must reach their queue and the log through the temporary folder.
-        chmod(directory, 0o755)
-        for folder in ["conf", "queue", "data"] {
-            try FileManager.default.createDirectory(atPath: directory + "/" + folder, withIntermediateDirectories: true)
-        }
-        chown(directory + "/data", uid, gid)
-        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
-        chown(logPath, uid, gid)
-        let main = """
-            compatibility_level = 3.6
-            queue_directory = \(directory)/queue
-            data_directory = \(directory)/data
-            command_directory = /usr/sbin
-            daemon_directory = /usr/lib/postfix/sbin
-            meta_directory = /etc/postfix
-            shlib_directory = /usr/lib/postfix
-            mail_owner = postfix
-            setgid_group = postdrop
-            maillog_file = \(logPath)
-            maillog_file_prefixes = \(directory)
-            inet_interfaces = 127.0.0.1
-            inet_protocols = ipv4
-            myhostname = postfix.test
-            mydomain = postfix.test
-            myorigin = postfix.test
-            mydestination =
-            local_recipient_maps =
-            alias_maps =
-            alias_database =
-            relay_domains = example.org
-            relay_transport = lmtp:\(lmtpDestination)
-            mynetworks = 127.0.0.0/8
-            smtpd_peername_lookup = no
-            smtp_dns_support_level = disabled
-            lmtp_dns_support_level = disabled
-
-            """
-        // The stock services, not chrooted (the temporary queue has no chroot set-up), plus SMTP on our port.
-        let master = """
-            127.0.0.1:\(port) inet n - n - - smtpd
-            pickup    unix  n       -       n       60      1       pickup
-            cleanup   unix  n       -       n       -       0       cleanup
-            qmgr      unix  n       -       n       300     1       qmgr
-            rewrite   unix  -       -       n       -       -       trivial-rewrite
-            bounce    unix  -       -       n       -       0       bounce
-            defer     unix  -       -       n       -       0       bounce
-            trace     unix  -       -       n       -       0       bounce
-            verify    unix  -       -       n       -       1       verify
-            flush     unix  n       -       n       1000?   0       flush
-            proxymap  unix  -       -       n       -       -       proxymap
-            smtp      unix  -       -       n       -       -       smtp
-            relay     unix  -       -       n       -       -       smtp
-            showq     unix  n       -       n       -       -       showq
-            error     unix  -       -       n       -       -       error
-            retry     unix  -       -       n       -       -       error
-            discard   unix  -       -       n       -       -       discard
-            lmtp      unix  -       -       n       -       -       lmtp
-            anvil     unix  -       -       n       -       1       anvil
-            scache    unix  -       -       n       -       1       scache
-            postlog   unix-dgram n  -       n       -       1       postlogd
-
-            """
-        try main.write(toFile: configDirectory + "/main.cf", atomically: true, encoding: .utf8)
-        try master.write(toFile: configDirectory + "/master.cf", atomically: true, encoding: .utf8)
-        let started: ToolResult
-        do {
-            started = try ExternalTool.run("postfix", ["-c", configDirectory, "start"], timeoutSeconds: 60)
-        } catch {
-            stop()
-            throw error
-        }
-        guard started.status == 0 else {
-            let problem = "postfix start failed: \(started.output) \(started.errorOutput) \(log)"
-            stop()
-            throw TestClientError(problem)
-        }
-    }
-
-    /// Postfix's log so far.
-    var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
-
-    /// The log once it holds `text` (or after 60 s, as it is).
-    func waitForLog(containing text: String) -> String {
-        let deadline = Date().addingTimeInterval(60)
-        while Date() < deadline {
-            let current = log
-            if current.contains(text) { return current }
-            usleep(100_000)
-        }
-        return log
-    }
-
-    /// Stops the instance, waits (bounded) for its master process to be gone, and removes the folders.
-    func stop() {
-        let pidText = (try? String(contentsOfFile: directory + "/queue/pid/master.pid", encoding: .utf8)) ?? ""
-        _ = try? ExternalTool.run("postfix", ["-c", configDirectory, "stop"], timeoutSeconds: 60)
-        if let pid = Int32(pidText.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0 {
-            for _ in 0..<100 where Self.isRunning(pid) { usleep(100_000) }
-        }
-        try? FileManager.default.removeItem(atPath: directory)
-    }
-
-    /// True while `pid` runs (a zombie that nobody reaps in a container counts as gone).
-    static func isRunning(_ pid: Int32) -> Bool {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-            let close = stat.lastIndex(of: ")")
-        else { return false }
-        return !stat[close...].hasPrefix(") Z")
-    }
-
-    /// A loopback port free a moment ago (bound to port 0 and released).
-    static func freePort() throws -> Int {
-        let probe = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(probe) }
-        let any = SocketAddress(host: "127.0.0.1", port: 0)
-        guard any.withSockAddr({ bind(probe, $0, $1) }) == 0 else { throw TestClientError("bind: errno \(errno)") }
-        var storage = sockaddr_in()
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &storage) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(probe, $0, &length) }
-        }
-        return Int(UInt16(bigEndian: storage.sin_port))
     }
 }
