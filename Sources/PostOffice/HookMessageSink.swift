@@ -9,9 +9,7 @@ final class HookMessageSink: MessageSink, @unchecked Sendable {
     private let envelope: MessageEnvelope
     private let deliver: @Sendable (ReceivedMessage) -> DeliveryVerdict
     private let report: (@Sendable (DeliveryReport) -> Void)?
-    private var spool: SpoolFile?
-    private var failure: DeliveryError?
-    private var size = 0
+    private let spool: SpoolWriter
 
     init(
         envelope: MessageEnvelope, spoolDirectory: String, deliver: @escaping @Sendable (ReceivedMessage) -> DeliveryVerdict,
@@ -20,32 +18,15 @@ final class HookMessageSink: MessageSink, @unchecked Sendable {
         self.envelope = envelope
         self.deliver = deliver
         self.report = report
-        do throws(DeliveryError) {
-            spool = try SpoolFile(directory: spoolDirectory, name: "\(envelope.sessionID).\(envelope.queueID)")
-        } catch {
-            failure = error
-        }
+        spool = SpoolWriter(directory: spoolDirectory, name: "\(envelope.sessionID).\(envelope.queueID)")
     }
 
     func append(_ bytes: [UInt8]) {
-        size += bytes.count
-        guard failure == nil, let spool else { return }
-        do throws(DeliveryError) {
-            try spool.append(bytes)
-        } catch {
-            failure = error
-            spool.discard()
-            self.spool = nil
-        }
+        spool.append(bytes)
     }
 
     func commit() -> DeliveryOutcome {
-        if let failure { return failure.outcome }
-        guard let spool else { return .temporaryFailure(EnhancedStatusCode(4, 3, 0), "No spool file") }
-        defer {
-            spool.discard()
-            self.spool = nil
-        }
+        defer { spool.discard() }
         let path: String
         do throws(DeliveryError) {
             path = try spool.finish()
@@ -54,12 +35,12 @@ final class HookMessageSink: MessageSink, @unchecked Sendable {
         }
         let message = ReceivedMessage(
             sessionID: envelope.sessionID, reversePath: envelope.reversePath, recipients: envelope.recipients,
-            path: path, size: size)
+            path: path, size: spool.size)
         switch deliver(message) {
         case .accepted:
             report?(DeliveryReport(
                 sessionID: envelope.sessionID, reversePath: envelope.reversePath, recipients: envelope.recipients,
-                files: [], size: size))
+                files: [], size: spool.size))
             return .delivered([])
         case .temporaryFailure(let text):
             return .temporaryFailure(EnhancedStatusCode(4, 3, 0), text)
@@ -69,7 +50,6 @@ final class HookMessageSink: MessageSink, @unchecked Sendable {
     }
 
     func abort() {
-        spool?.discard()
-        spool = nil
+        spool.discard()
     }
 }

@@ -16,9 +16,7 @@ final class LMTPMessageSink: MessageSink, @unchecked Sendable {
     private let trace: TraceInfo
     private let agent: LocalDeliveryAgent
     private let report: (@Sendable (DeliveryReport) -> Void)?
-    private var spool: SpoolFile?
-    private var failure: DeliveryError?
-    private var size = 0
+    private let spool: SpoolWriter
 
     init(
         envelope: MessageEnvelope, recipients: [ResolvedRecipient], trace: TraceInfo, agent: LocalDeliveryAgent,
@@ -29,23 +27,11 @@ final class LMTPMessageSink: MessageSink, @unchecked Sendable {
         self.trace = trace
         self.agent = agent
         self.report = report
-        do throws(DeliveryError) {
-            spool = try SpoolFile(directory: spoolDirectory, name: "\(envelope.sessionID).\(envelope.queueID)")
-        } catch {
-            failure = error
-        }
+        spool = SpoolWriter(directory: spoolDirectory, name: "\(envelope.sessionID).\(envelope.queueID)")
     }
 
     func append(_ bytes: [UInt8]) {
-        size += bytes.count
-        guard failure == nil, let spool else { return }
-        do throws(DeliveryError) {
-            try spool.append(bytes)
-        } catch {
-            failure = error
-            spool.discard()
-            self.spool = nil
-        }
+        spool.append(bytes)
     }
 
     /// The whole message's outcome: delivered when every recipient was, else the first failure.
@@ -60,14 +46,7 @@ final class LMTPMessageSink: MessageSink, @unchecked Sendable {
 
     /// One outcome per recipient given at creation, in order (`count` is that number).
     func commitRecipients(count: Int) -> [DeliveryOutcome] {
-        guard failure == nil, let spool else {
-            let outcome = failure?.outcome ?? .temporaryFailure(EnhancedStatusCode(4, 3, 0), "No spool file")
-            return Array(repeating: outcome, count: recipients.count)
-        }
-        defer {
-            spool.discard()
-            self.spool = nil
-        }
+        defer { spool.discard() }
         let path: String
         do throws(DeliveryError) {
             path = try spool.finish()
@@ -88,15 +67,14 @@ final class LMTPMessageSink: MessageSink, @unchecked Sendable {
                 }
                 report(DeliveryReport(
                     sessionID: envelope.sessionID, reversePath: envelope.reversePath, recipients: [recipient.address],
-                    files: files, size: size))
+                    files: files, size: spool.size))
             }
         }
         return outcomes
     }
 
     func abort() {
-        spool?.discard()
-        spool = nil
+        spool.discard()
     }
 
     /// One recipient's own transaction: the spooled bytes into the Maildirs not yet holding the message,
