@@ -63,53 +63,36 @@ struct BenchmarkSettings {
         postfixPort = UInt16(environment["POSTFIX_PORT"] ?? "") ?? 2625
         dovecotPort = UInt16(environment["POP3_PORT"] ?? "") ?? 1210
         aiosmtpdPort = UInt16(environment["AIOSMTPD_PORT"] ?? "") ?? 2626
-        var stamp = ""
-        do {
-            var now = time(nil)
-            var parts = tm()
-            gmtime_r(&now, &parts)
-            stamp = String(format: "%04d%02d%02d-%02d%02d%02d", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday,
-                           parts.tm_hour, parts.tm_min, parts.tm_sec)
-        }
-        resultsDirectory = ".build/bench-results/" + stamp
+        resultsDirectory = ".build/bench-results/" + OptionReader.timestamp()
         var countGiven = false
         var pop3Given = false
-        var iterator = arguments.makeIterator()
-        func value(_ option: String) throws -> String {
-            guard let v = iterator.next() else { throw BenchmarkError("\(option) needs a value") }
-            return v
-        }
-        func number(_ option: String) throws -> Int {
-            let text = try value(option)
-            guard let n = Int(text), n > 0 else { throw BenchmarkError("\(option) \(text): expected a positive number") }
-            return n
-        }
-        while let argument = iterator.next() {
+        var options = OptionReader(arguments)
+        while let argument = options.next() {
             switch argument {
-            case "--rounds": rounds = try number(argument)
+            case "--rounds": rounds = try options.number(argument)
             case "--quick": isQuick = true
             case "--count":
-                count = try number(argument)
+                count = try options.number(argument)
                 countGiven = true
             case "--pop3-messages":
-                pop3Messages = try number(argument)
+                pop3Messages = try options.number(argument)
                 pop3Given = true
             case "--only":
-                parts = Set(try value(argument).split(separator: ",").map(String.init))
+                parts = Set(try options.value(argument).split(separator: ",").map(String.init))
                 let known: Set<String> = ["smtp", "rcpts", "latency", "fsync", "pop3"]
                 guard parts.isSubset(of: known) else { throw BenchmarkError("--only: parts are \(known.sorted().joined(separator: ","))") }
             case "--targets":
-                targets = try value(argument).split(separator: ",").map(String.init)
+                targets = try options.value(argument).split(separator: ",").map(String.init)
                 guard Set(targets).isSubset(of: ["postoffice", "postfix", "aiosmtpd", "floor"]) else {
                     throw BenchmarkError("--targets: postoffice, postfix, aiosmtpd, floor")
                 }
-            case "--postoffice": postofficeBinary = try value(argument)
-            case "--baseline": baselineBinary = try value(argument)
-            case "--bench-dir": benchDirectory = try value(argument)
-            case "--results": resultsDirectory = try value(argument)
+            case "--postoffice": postofficeBinary = try options.value(argument)
+            case "--baseline": baselineBinary = try options.value(argument)
+            case "--bench-dir": benchDirectory = try options.value(argument)
+            case "--results": resultsDirectory = try options.value(argument)
             case "--keep": keepsServers = true
             case "--mail-authentication": checksMailAuthentication = true
-            case "--python": python = try value(argument)
+            case "--python": python = try options.value(argument)
             case "--help", "-h": showsHelp = true
             default: throw BenchmarkError("compare: unknown option \(argument) (see compare --help)")
             }

@@ -42,46 +42,31 @@ struct IdleSettings {
     var showsHelp = false
 
     init(_ arguments: [String]) throws {
-        var now = time(nil)
-        var parts = tm()
-        gmtime_r(&now, &parts)
-        resultsDirectory = ".build/bench-results/idle-" + String(
-            format: "%04d%02d%02d-%02d%02d%02d", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday,
-            parts.tm_hour, parts.tm_min, parts.tm_sec)
-        var iterator = arguments.makeIterator()
-        func value(_ option: String) throws -> String {
-            guard let v = iterator.next() else { throw BenchmarkError("\(option) needs a value") }
-            return v
-        }
-        func number(_ option: String, _ text: String) throws -> Int {
-            guard let n = Int(text), n > 0 else { throw BenchmarkError("\(option) \(text): expected a positive number") }
-            return n
-        }
-        func port(_ option: String) throws -> UInt16 {
-            guard let p = UInt16(try value(option)), p > 0 else { throw BenchmarkError("\(option): expected 1-65535") }
-            return p
-        }
-        while let argument = iterator.next() {
+        resultsDirectory = ".build/bench-results/idle-" + OptionReader.timestamp()
+        var options = OptionReader(arguments)
+        while let argument = options.next() {
             switch argument {
             case "--connections":
-                connectionCounts = try value(argument).split(separator: ",").map { try number(argument, String($0)) }
+                connectionCounts = try options.value(argument).split(separator: ",").map {
+                    try OptionReader.positiveNumber(argument, String($0))
+                }
                 guard !connectionCounts.isEmpty else { throw BenchmarkError("--connections: give at least one count") }
-            case "--rounds": rounds = try number(argument, try value(argument))
-            case "--messages": messages = try number(argument, try value(argument))
-            case "--size": size = try number(argument, try value(argument))
-            case "--concurrency": concurrency = try number(argument, try value(argument))
+            case "--rounds": rounds = try options.number(argument)
+            case "--messages": messages = try options.number(argument)
+            case "--size": size = try options.number(argument)
+            case "--concurrency": concurrency = try options.number(argument)
             case "--hold":
-                let text = try value(argument)
+                let text = try options.value(argument)
                 guard let seconds = Int(text), (0...3000).contains(seconds) else { throw BenchmarkError("--hold \(text): expected 0-3000 seconds") }
                 holdSeconds = seconds
             case "--batches":
-                batches = try number(argument, try value(argument))
+                batches = try options.number(argument)
                 guard batches <= 100 else { throw BenchmarkError("--batches: at most 100") }
             case "--no-hello": sendsHello = false
-            case "--postoffice": postofficeBinary = try value(argument)
-            case "--port": smtpPort = try port(argument)
-            case "--pop3-port": pop3Port = try port(argument)
-            case "--results": resultsDirectory = try value(argument)
+            case "--postoffice": postofficeBinary = try options.value(argument)
+            case "--port": smtpPort = try options.port(argument)
+            case "--pop3-port": pop3Port = try options.port(argument)
+            case "--results": resultsDirectory = try options.value(argument)
             case "--help", "-h": showsHelp = true
             default: throw BenchmarkError("idle: unknown option \(argument) (see idle --help)")
             }

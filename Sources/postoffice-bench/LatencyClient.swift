@@ -25,28 +25,19 @@ struct LatencyClient {
         init() {}
 
         init(_ arguments: [String]) throws {
-            var iterator = arguments.makeIterator()
-            func value(_ option: String) throws -> String {
-                guard let v = iterator.next() else { throw BenchmarkError("\(option) needs a value") }
-                return v
-            }
-            func number(_ option: String) throws -> Int {
-                let text = try value(option)
-                guard let n = Int(text), n > 0 else { throw BenchmarkError("\(option) \(text): expected a positive number") }
-                return n
-            }
-            while let argument = iterator.next() {
+            var options = OptionReader(arguments)
+            while let argument = options.next() {
                 switch argument {
-                case "--host": host = try value(argument)
+                case "--host": host = try options.value(argument)
                 case "--port":
-                    guard let p = UInt16(try value(argument)) else { throw BenchmarkError("--port: expected 1-65535") }
+                    guard let p = UInt16(try options.value(argument)) else { throw BenchmarkError("--port: expected 1-65535") }
                     port = p
-                case "--sessions": sessions = try number(argument)
-                case "--count": count = try number(argument)
-                case "--size": size = try number(argument)
-                case "--to": recipient = try value(argument)
-                case "--from": sender = try value(argument)
-                case "--timeout": timeoutSeconds = Double(try number(argument))
+                case "--sessions": sessions = try options.number(argument)
+                case "--count": count = try options.number(argument)
+                case "--size": size = try options.number(argument)
+                case "--to": recipient = try options.value(argument)
+                case "--from": sender = try options.value(argument)
+                case "--timeout": timeoutSeconds = Double(try options.number(argument))
                 default: throw BenchmarkError("latency: unknown option \(argument)")
                 }
             }

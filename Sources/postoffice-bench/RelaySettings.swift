@@ -43,48 +43,26 @@ struct RelaySettings {
     var postfixSinkPort: UInt16 = 2656
 
     init(_ arguments: [String]) throws {
-        var now = time(nil)
-        var parts = tm()
-        gmtime_r(&now, &parts)
-        resultsDirectory = ".build/bench-results/" + String(
-            format: "relay-%04d%02d%02d-%02d%02d%02d", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday,
-            parts.tm_hour, parts.tm_min, parts.tm_sec)
+        resultsDirectory = ".build/bench-results/relay-" + OptionReader.timestamp()
         var countGiven = false
-        var iterator = arguments.makeIterator()
-        func value(_ option: String) throws -> String {
-            guard let v = iterator.next() else { throw BenchmarkError("\(option) needs a value") }
-            return v
-        }
-        func number(_ option: String) throws -> Int {
-            let text = try value(option)
-            guard let n = Int(text), n > 0 else { throw BenchmarkError("\(option) \(text): expected a positive number") }
-            return n
-        }
-        func numbers(_ option: String) throws -> [Int] {
-            let text = try value(option)
-            let list = text.split(separator: ",").compactMap { Int($0) }.filter { $0 > 0 }
-            guard !list.isEmpty, list.count == text.split(separator: ",").count else {
-                throw BenchmarkError("\(option) \(text): expected positive numbers separated by commas")
-            }
-            return list
-        }
-        while let argument = iterator.next() {
+        var options = OptionReader(arguments)
+        while let argument = options.next() {
             switch argument {
-            case "--rounds": rounds = try number(argument)
+            case "--rounds": rounds = try options.number(argument)
             case "--quick": isQuick = true
             case "--count":
-                count = try number(argument)
+                count = try options.number(argument)
                 countGiven = true
-            case "--sessions": sessions = try numbers(argument)
-            case "--sizes": sizes = try numbers(argument)
+            case "--sessions": sessions = try options.numbers(argument)
+            case "--sizes": sizes = try options.numbers(argument)
             case "--targets":
-                targets = try value(argument).split(separator: ",").map(String.init)
+                targets = try options.value(argument).split(separator: ",").map(String.init)
                 guard !targets.isEmpty, Set(targets).isSubset(of: ["postoffice", "postfix"]) else {
                     throw BenchmarkError("--targets: postoffice, postfix")
                 }
             case "--no-latency": measuresLatency = false
-            case "--postoffice": postofficeBinary = try value(argument)
-            case "--results": resultsDirectory = try value(argument)
+            case "--postoffice": postofficeBinary = try options.value(argument)
+            case "--results": resultsDirectory = try options.value(argument)
             case "--keep": keepsServers = true
             case "--help", "-h": showsHelp = true
             default: throw BenchmarkError("relay: unknown option \(argument) (see relay --help)")
