@@ -8,24 +8,20 @@ import PostOfficeCore
 #if canImport(Glibc)
 import Glibc
 #endif
-import Dispatch
 
 final class ControlSocket: @unchecked Sendable, EventLoopHandler {
     /// The socket file.
     let path: String
-    private let fd: Int32
-    private let loop: EventLoop
+    private let descriptor: ListeningDescriptor
+    private var fd: Int32 { descriptor.fd }
     private let pool: BlockingWorkPool
     private let handle: @Sendable (ControlRequest) -> ControlReply
     private let logSink: any LogSink
     private let lock = Lock()
     /// Connections being answered on the pool; more than a few at once are closed unanswered.
     private var busy = 0
-    /// Loop thread only.
-    private var isRegistered = false
-    private var isClosed = false
-    /// The socket file's identity, so shutdown removes it only while it is still ours.
-    private let inode: (UInt64, UInt64)
+    /// The socket file, removed at shutdown only while it is still ours.
+    private let file: UnixSocketFile
 
     /// Why the socket could not be made.
     struct Failure: Error, CustomStringConvertible {
@@ -37,46 +33,42 @@ final class ControlSocket: @unchecked Sendable, EventLoopHandler {
         path: String, owner: (uid: UInt32, gid: UInt32)? = nil, loop: EventLoop, pool: BlockingWorkPool,
         logSink: any LogSink, handle: @escaping @Sendable (ControlRequest) -> ControlReply
     ) throws(Failure) {
-        guard var address = Self.address(path) else {
+        guard Self.address(path) != nil else {
             throw Failure(description: "\(path): longer than a Unix socket path may be (107 bytes)")
         }
-        var status = stat()
-        if lstat(path, &status) == 0 {
-            guard (status.st_mode & S_IFMT) == S_IFSOCK else {
-                throw Failure(description: "\(path) exists and is not a socket; remove it")
+        do throws(SystemError) {
+            try UnixSocketFile.removeStale(at: path)
+        } catch {
+            switch error.errno {
+            case EEXIST: throw Failure(description: "\(path) exists and is not a socket; remove it")
+            case EADDRINUSE: throw Failure(description: "\(path): another server answers on it (two servers on one data folder?)")
+            default: throw Failure(description: error.description)
             }
-            if Self.isAnswered(path) {
-                throw Failure(description: "\(path): another server answers on it (two servers on one data folder?)")
-            }
-            // Left by a server that died: nobody listens, so it is replaced.
-            unlink(path)
         }
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw Failure(description: "socket: \(SystemError("socket", errno: errno))") }
-        // 0600 from the start: the umask closes the window between bind and chmod.
-        let oldMask = umask(0o177)
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        let bindError = errno
-        umask(oldMask)
+        let bound = SocketAddress(unixPath: path).withSockAddr { bind(fd, $0, $1) }
         guard bound == 0 else {
+            let code = errno
             close(fd)
-            throw Failure(description: "bind \(path): \(SystemError("bind", errno: bindError))")
+            throw Failure(description: "bind \(path): \(SystemError("bind", errno: code))")
         }
-        chmod(path, 0o600)
-        if let owner { _ = chown(path, owner.uid, owner.gid) }
+        // 0600, owned by the user the server runs as; before listen() nobody can connect, so no window.
+        do throws(SystemError) {
+            file = try UnixSocketFile(bound: path, mode: 0o600, owner: owner)
+        } catch {
+            close(fd)
+            unlink(path)
+            throw Failure(description: error.description)
+        }
         guard listen(fd, 16) == 0 else {
             let code = errno
             close(fd)
             unlink(path)
             throw Failure(description: "listen \(path): \(SystemError("listen", errno: code))")
         }
-        _ = lstat(path, &status)
-        inode = (UInt64(status.st_dev), UInt64(status.st_ino))
         self.path = path
-        self.fd = fd
-        self.loop = loop
+        descriptor = ListeningDescriptor(fd, loop: loop)
         self.pool = pool
         self.logSink = logSink
         self.handle = handle
@@ -84,35 +76,12 @@ final class ControlSocket: @unchecked Sendable, EventLoopHandler {
 
     /// Starts accepting (the loop must be running).
     func start() {
-        loop.execute { [self] in
-            guard !isClosed, !isRegistered else { return }
-            isRegistered = loop.register(fd, interest: .readable, handler: self)
-        }
+        descriptor.start(self)
     }
 
     /// Stops accepting, closes the socket and removes its file; returns once closed.
     func cancel() {
-        let closed = DispatchSemaphore(value: 0)
-        let close: @Sendable () -> Void = { [self] in
-            if !isClosed {
-                isClosed = true
-                if isRegistered { loop.deregister(fd) }
-                Glibc.close(fd)
-                var status = stat()
-                if lstat(path, &status) == 0, UInt64(status.st_dev) == inode.0, UInt64(status.st_ino) == inode.1 {
-                    unlink(path)
-                }
-            }
-            closed.signal()
-        }
-        if loop.isCurrent {
-            close()
-        } else if loop.isRunning {
-            loop.execute(close)
-            closed.wait()
-        } else {
-            close()
-        }
+        descriptor.cancel { [file] in file.remove() }
     }
 
     // MARK: - EventLoopHandler
@@ -200,18 +169,6 @@ final class ControlSocket: @unchecked Sendable, EventLoopHandler {
             bytes += buffer[0..<count]
         }
         return ControlReply(parsing: String(decoding: bytes, as: UTF8.self))
-    }
-
-    /// True when something accepts connections at `path`.
-    static func isAnswered(_ path: String) -> Bool {
-        guard var address = address(path) else { return false }
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        return connected == 0
     }
 
     private static func address(_ path: String) -> sockaddr_un? {

@@ -3,7 +3,6 @@
 // replaces a stale file left by a crash (never a live server's socket), is mode 0660, and is removed at close.
 
 import CLinuxEvents
-import Dispatch
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -14,15 +13,11 @@ final class Listener: @unchecked Sendable, EventLoopHandler {
     let spec: ListenerSpec
     /// The address actually bound (the chosen port when 0 was asked for).
     let boundAddress: SocketAddress
-    private let fd: Int32
-    private let loop: EventLoop
+    private let descriptor: ListeningDescriptor
+    private var fd: Int32 { descriptor.fd }
     private let onAccept: @Sendable (Int32, SocketAddress, SocketAddress) -> Void
-    /// Loop thread only (or before `start`).
-    private var isRegistered = false
-    private var isClosed = false
-    /// The device and inode of the Unix socket this listener created, so closing removes that file and not
-    /// one another process has put in its place since.
-    private let unixSocketIdentity: (device: UInt64, inode: UInt64)?
+    /// The Unix socket's file, removed at close while it is still the one this listener made.
+    private let unixSocketFile: UnixSocketFile?
 
     /// Binds and listens. `onAccept` runs on `loop` with the new descriptor (non-blocking, close-on-exec)
     /// and the peer and local addresses.
@@ -32,7 +27,7 @@ final class Listener: @unchecked Sendable, EventLoopHandler {
     ) throws(SystemError) {
         self.spec = spec
         let address = spec.address
-        if let path = address.unixPath { try Self.removeStaleSocket(at: path) }
+        if let path = address.unixPath { try UnixSocketFile.removeStale(at: path) }
         let family = address.isUnix ? AF_UNIX : address.isIPv6 ? AF_INET6 : AF_INET
         let fd = try SystemCall.retrying("socket") {
             socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
@@ -49,20 +44,18 @@ final class Listener: @unchecked Sendable, EventLoopHandler {
             close(fd)
             throw SystemError("bind", errno: code, detail: address.description)
         }
-        var identity: (device: UInt64, inode: UInt64)?
+        var unixSocketFile: UnixSocketFile?
         if let path = address.unixPath {
-            // Before listen() nobody can connect, so setting the mode here leaves no window: owner and
-            // group (the MTA's user belongs to it) may connect, others may not.
-            var status = stat()
-            guard chmod(path, 0o660) == 0, lstat(path, &status) == 0 else {
-                let code = errno
+            // Owner and group (the MTA's user belongs to it) may connect, others may not.
+            do throws(SystemError) {
+                unixSocketFile = try UnixSocketFile(bound: path, mode: 0o660)
+            } catch {
                 close(fd)
                 unlink(path)
-                throw SystemError("chmod", errno: code, detail: path)
+                throw error
             }
-            identity = (UInt64(status.st_dev), UInt64(status.st_ino))
         }
-        unixSocketIdentity = identity
+        self.unixSocketFile = unixSocketFile
         if listen(fd, backlog) != 0 {
             let code = errno
             close(fd)
@@ -75,39 +68,18 @@ final class Listener: @unchecked Sendable, EventLoopHandler {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
         }
         boundAddress = address.isUnix || named != 0 ? address : (SocketAddress(storage: &storage) ?? address)
-        self.fd = fd
-        self.loop = loop
+        descriptor = ListeningDescriptor(fd, loop: loop)
         self.onAccept = onAccept
     }
 
     /// Starts accepting (the loop must be running).
     func start() {
-        loop.execute { [self] in
-            guard !isClosed, !isRegistered else { return }
-            isRegistered = loop.register(fd, interest: .readable, handler: self)
-        }
+        descriptor.start(self)
     }
 
-    /// Stops accepting and closes the socket; returns once it is closed.
+    /// Stops accepting and closes the socket (removing a Unix socket's file); returns once it is closed.
     func cancel() {
-        let closed = DispatchSemaphore(value: 0)
-        let close: @Sendable () -> Void = { [self] in
-            if !isClosed {
-                isClosed = true
-                if isRegistered { loop.deregister(fd) }
-                Glibc.close(fd)
-                removeUnixSocket()
-            }
-            closed.signal()
-        }
-        if loop.isCurrent {
-            close()
-        } else if loop.isRunning {
-            loop.execute(close)
-            closed.wait()
-        } else {
-            close()
-        }
+        descriptor.cancel { [unixSocketFile] in unixSocketFile?.remove() }
     }
 
     // MARK: - EventLoopHandler
@@ -127,7 +99,9 @@ final class Listener: @unchecked Sendable, EventLoopHandler {
                 // queued and the socket readable, so level-triggered epoll would report it again at once
                 // and spin on failing accepts; stop watching for 100 ms instead.
                 let code = errno
-                if code == EMFILE || code == ENFILE || code == ENOBUFS || code == ENOMEM { pauseAccepting() }
+                if code == EMFILE || code == ENFILE || code == ENOBUFS || code == ENOMEM {
+                    descriptor.pause(milliseconds: 100, self)
+                }
                 return
             }
             // Replies go out in several sends (POP3: "+OK", body, "."): without TCP_NODELAY, Nagle holds the
@@ -144,45 +118,4 @@ final class Listener: @unchecked Sendable, EventLoopHandler {
     func descriptorWritable() {}
 
     func checkDeadline(now: UInt64) {}
-
-    /// A socket file left at `path` by a server that died is removed; a live server's socket (one that
-    /// accepts a connection) and anything that is not a socket are left alone and refused (EADDRINUSE,
-    /// EEXIST), so a second instance or a typo cannot take over or delete someone else's file.
-    private static func removeStaleSocket(at path: String) throws(SystemError) {
-        var status = stat()
-        guard lstat(path, &status) == 0 else { return }
-        guard status.st_mode & S_IFMT == S_IFSOCK else {
-            throw SystemError("bind", errno: EEXIST, detail: "\(path) exists and is not a socket; remove it or choose another path")
-        }
-        let probe = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard probe >= 0 else { throw SystemError("socket", errno: errno, detail: path) }
-        defer { close(probe) }
-        let connected = SocketAddress(unixPath: path).withSockAddr { connect(probe, $0, $1) }
-        let code = errno
-        if connected == 0 {
-            throw SystemError("bind", errno: EADDRINUSE, detail: "\(path): another server is listening on this socket")
-        }
-        guard code == ECONNREFUSED else { throw SystemError("connect", errno: code, detail: path) }
-        if unlink(path) != 0 && errno != ENOENT { throw SystemError("unlink", errno: errno, detail: path) }
-    }
-
-    /// Removes the Unix socket file at close, if it is still the one this listener created.
-    private func removeUnixSocket() {
-        guard let path = spec.address.unixPath, let identity = unixSocketIdentity else { return }
-        var status = stat()
-        guard lstat(path, &status) == 0, UInt64(status.st_dev) == identity.device, UInt64(status.st_ino) == identity.inode
-        else { return }
-        unlink(path)
-    }
-
-    /// Unwatches the socket for 100 ms (on the loop).
-    private func pauseAccepting() {
-        guard isRegistered, !isClosed else { return }
-        isRegistered = false
-        loop.deregister(fd)
-        loop.schedule(afterMilliseconds: 100) { [self] in
-            guard !isClosed, !isRegistered else { return }
-            isRegistered = loop.register(fd, interest: .readable, handler: self)
-        }
-    }
 }
