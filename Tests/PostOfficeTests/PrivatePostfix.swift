@@ -62,6 +62,8 @@ final class PrivatePostfix {
         self.directory = directory
         let port = try SMTPSinkProcess.freePort(host: options.host)
         smtpAddress = SocketAddress(host: options.host, port: port)
+        // From here on stop() (or deinit, when init throws) removes the folder.
+        isRunning = true
         // The unprivileged daemons must reach their queue and the log through the temporary folder.
         chmod(directory, 0o755)
         for folder in ["conf", "queue", "data", "mail"] {
@@ -137,7 +139,6 @@ final class PrivatePostfix {
         try main.write(toFile: configDirectory + "/main.cf", atomically: true, encoding: .utf8)
         try (master.joined(separator: "\n") + "\n").write(toFile: configDirectory + "/master.cf", atomically: true, encoding: .utf8)
 
-        isRunning = true
         let started: ToolResult
         do {
             started = try ExternalTool.run("postfix", ["-c", configDirectory, "start"], timeoutSeconds: 60)
