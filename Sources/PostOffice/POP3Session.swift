@@ -22,12 +22,49 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
     private var user: MailAddress?
     /// The snapshot taken at login, by storage key (the file's base name).
     private var messages: [String: MaildirMessage] = [:]
+    /// The maildrop's `new/` and `cur/`, open from login to the end: RETR opens each file relative to them.
+    private var directories: MessageDirectories?
     private var stream: MessageStream?
     private var isPumping = false
     private var retrievedCount = 0
     private var deletedCount = 0
+    /// Bytes read and not yet added to the server's metrics: reported when the session ends, not on every
+    /// read (each report takes the metrics lock and hashes the listener name).
+    private var unreportedBytes = 0
     /// Input not yet given to the engine.
     private let input = SessionInputPump()
+
+    /// `new/` and `cur/` held open for a session's RETRs and TOPs, so each opens its file with `openat` and the
+    /// kernel does not walk the whole path again per message. Closed when the session lets go of it.
+    private final class MessageDirectories: @unchecked Sendable {
+        let new: Int32
+        let cur: Int32
+
+        /// Both directories (never through a symbolic link), or nil: the session then opens files by path.
+        init?(_ maildir: Maildir) {
+            let flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC
+            let newDescriptor = Glibc.open(maildir.newPath, flags)
+            let curDescriptor = Glibc.open(maildir.curPath, flags)
+            // Fail before the properties are set, so deinit never closes a descriptor twice.
+            guard newDescriptor >= 0, curDescriptor >= 0 else {
+                if newDescriptor >= 0 { close(newDescriptor) }
+                if curDescriptor >= 0 { close(curDescriptor) }
+                return nil
+            }
+            new = newDescriptor
+            cur = curDescriptor
+        }
+
+        deinit {
+            close(new)
+            close(cur)
+        }
+
+        /// The open message file, relative to its directory.
+        func open(_ message: MaildirMessage) throws(MaildirError) -> Int32 {
+            try message.openForReading(in: message.directory == .new ? new : cur)
+        }
+    }
 
     /// A message being sent: the open file and the stuffing state.
     private struct MessageStream {
@@ -87,7 +124,7 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
     }
 
     func connection(_ connection: Connection, received bytes: [UInt8]) {
-        context.metrics.received(bytes: bytes.count, listener: listenerName)
+        unreportedBytes += bytes.count
         if context.environment.isVerbose { context.environment.trace(trace.clientLines(bytes), from: "client", connection) }
         input.append(bytes)
         feed(connection)
@@ -140,6 +177,9 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
     func connectionClosed(_ connection: Connection) {
         if let stream { close(stream.fd) }
         stream = nil
+        context.metrics.received(bytes: unreportedBytes, listener: listenerName)
+        unreportedBytes = 0
+        directories = nil
         // A dropped connection deletes nothing (RFC 1939 §6): only the lock is released.
         lock?.release()
         lock = nil
@@ -180,7 +220,7 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
                     actions += engine.messageUnavailable()
                     continue
                 }
-                guard let fd = try? message.openForReading() else {
+                guard let fd = try? (directories.map { try $0.open(message) } ?? message.openForReading()) else {
                     context.environment.log(.warning, "pop3.message_unavailable", connection, ["file": message.name])
                     actions += engine.messageUnavailable()
                     continue
@@ -236,13 +276,15 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
         isPumping = true
         defer { isPumping = false }
         let chunkSize = 64 * 1024
-        var chunk = [UInt8](repeating: 0, count: chunkSize)
+        // Uninitialized: read(2) fills what is used, so no 64 KB memset per RETR.
+        let chunk = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: chunkSize)
+        defer { chunk.deallocate() }
         var output = current.head
         current.head = []
         output.reserveCapacity(chunkSize + chunkSize / 8)
         while true {
             while connection.pendingOutputCount < 256 * 1024 && !connection.isClosed {
-                let n = SystemCall.restarting { chunk.withUnsafeMutableBytes { read(current.fd, $0.baseAddress, chunkSize) } }
+                let n = SystemCall.restarting { read(current.fd, chunk.baseAddress, chunkSize) }
                 if n < 0 {
                     // A read error after "+OK" (EIO; ESTALE on GlusterFS when another host removed the file):
                     // the terminating "." would present a truncated message as whole, and a client might
@@ -259,7 +301,7 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
                 }
                 var more = n > 0
                 if n > 0 {
-                    more = current.stuffer.encode(chunk[0..<n], into: &output)
+                    more = current.stuffer.encode(UnsafeBufferPointer(rebasing: chunk[0..<n]), into: &output)
                 }
                 if !more {
                     // End of file or the TOP line limit reached.
@@ -302,6 +344,7 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
         var lock: MaildirLock
         var messages: [String: MaildirMessage]
         var listing: [POP3MessageInfo]
+        var directories: MessageDirectories?
     }
 
     /// Checks the password, then locks and scans the Maildir (on the storage pool; touches no session state).
@@ -340,6 +383,7 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
                 drop.messages[key] = message
                 drop.listing.append(POP3MessageInfo(uniqueID: uniqueID, octets: size, storageKey: key))
             }
+            drop.directories = MessageDirectories(maildir)
             return .opened(drop)
         } catch let error as MaildirError {
             if case .inUse = error {
@@ -366,6 +410,7 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
             maildir = drop.maildir
             user = drop.user
             messages = drop.messages
+            directories = drop.directories
             context.environment.log(.info, "pop3.login", connection, ["user": drop.user.description, "messages": String(drop.listing.count)])
             connection.resumeReading()
             perform(rest + engine.authenticationFinished(.success(drop.listing)), on: connection)

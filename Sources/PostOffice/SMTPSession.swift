@@ -31,6 +31,9 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
     private var declaredSize: Int?
     private var message: (any MessageSink)?
     private var messageCount = 0
+    /// Bytes read and not yet added to the server's metrics: reported once per message and at the end,
+    /// not on every read (each report takes the metrics lock and hashes the listener name).
+    private var unreportedBytes = 0
     private var trace = WireTrace()
     private var hasGreeted = false
     /// Input not yet given to the engine; suspended while a delay, a commit or a hook is in progress.
@@ -152,7 +155,7 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
     }
 
     func connection(_ connection: Connection, received bytes: [UInt8]) {
-        context.metrics.received(bytes: bytes.count, listener: spec.name)
+        unreportedBytes += bytes.count
         if context.environment.isVerbose { context.environment.trace(trace.clientLines(bytes), from: "client", connection) }
         guard hasGreeted else {
             context.environment.log(.warning, "smtp.early_talker", connection, ["bytes": String(bytes.count)])
@@ -208,6 +211,8 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
     func connectionClosed(_ connection: Connection) {
         message?.abort()
         message = nil
+        context.metrics.received(bytes: unreportedBytes, listener: spec.name)
+        unreportedBytes = 0
         context.environment.log(.info, "smtp.disconnect", connection, ["messages": String(messageCount)])
     }
 
@@ -349,6 +354,8 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
                     let decision = outcome.smtpDecision
                     connection.loop.execute { [self] in
                         input.isSuspended = false
+                        let receivedBytes = unreportedBytes
+                        unreportedBytes = 0
                         if case .accept = decision {
                             messageCount += 1
                             let now = clock.now()
@@ -356,7 +363,10 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
                                 listener: spec.name, localRecipients: recipientCounts.local,
                                 queuedRecipients: recipientCounts.queued,
                                 commitMicroseconds: (now.seconds - dataEnded.seconds) * 1_000_000
-                                    + (now.microseconds - dataEnded.microseconds))
+                                    + (now.microseconds - dataEnded.microseconds),
+                                receivedBytes: receivedBytes)
+                        } else {
+                            context.metrics.received(bytes: receivedBytes, listener: spec.name)
                         }
                         perform(rest + engine.resolveMessage(decision), on: connection)
                         feed(connection)
@@ -447,6 +457,8 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
             let decisions = outcomes.map(\.smtpDecision)
             connection.loop.execute { [self] in
                 input.isSuspended = false
+                context.metrics.received(bytes: unreportedBytes, listener: spec.name)
+                unreportedBytes = 0
                 if outcomes.contains(where: \.isDelivered) { messageCount += 1 }
                 perform(rest + engine.resolveMessage(recipients: decisions), on: connection)
                 feed(connection)

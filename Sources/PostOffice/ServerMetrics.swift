@@ -1,7 +1,8 @@
 // ServerMetrics: the counters and the commit-latency histogram of one server, which sessions and the queue
 // manager bump as things happen and `GET /metrics` reads. One Mutex around plain integers: each event costs
-// one uncontended lock, cheap next to the fsync a message already waits for. Owned by the ServerContext
-// (injected, never global), so two servers in one process count apart.
+// one uncontended lock, cheap next to the fsync a message already waits for. Bytes received are counted by
+// each session and added here once per message and at the session's end, not on every read. Owned by the
+// ServerContext (injected, never global), so two servers in one process count apart.
 
 import PostOfficeCore
 import Synchronization
@@ -19,7 +20,8 @@ final class ServerMetrics: Sendable {
         var messagesAccepted: [String: Int] = [:]
         /// SMTP refusals (4xx/5xx replies to any command or to DATA), by reply code.
         var refusals: [Int: Int] = [:]
-        /// Bytes read from clients (after TLS), by listener name.
+        /// Bytes read from clients (after TLS), by listener name. Sessions report them at the end of each
+        /// message and when they close, so a scrape during a session lags by what it read since.
         var bytesReceived: [String: Int] = [:]
         /// Recipients of accepted messages, by where they went: "local" (a Maildir or the deliver hook)
         /// or "queued" (the outbound queue).
@@ -51,17 +53,25 @@ final class ServerMetrics: Sendable {
 
     func connectionAccepted(listener: String) { state.withLock { $0.connections[listener, default: 0] += 1 } }
 
-    func received(bytes: Int, listener: String) { state.withLock { $0.bytesReceived[listener, default: 0] += bytes } }
+    /// Bytes a session read since it last reported (see ``Snapshot/bytesReceived``); nothing for 0.
+    func received(bytes: Int, listener: String) {
+        guard bytes > 0 else { return }
+        state.withLock { $0.bytesReceived[listener, default: 0] += bytes }
+    }
 
     func refused(code: Int) { state.withLock { $0.refusals[code, default: 0] += 1 } }
 
     /// A message answered 250: its listener, its recipients by destination, and the time from the end of
-    /// DATA to the durable reply (microseconds of the injected clock; a clock that went back counts as 0).
-    func messageAccepted(listener: String, localRecipients: Int, queuedRecipients: Int, commitMicroseconds: Int) {
+    /// DATA to the durable reply (microseconds of the injected clock; a clock that went back counts as 0),
+    /// and the bytes the session read since it last reported them (one lock for both).
+    func messageAccepted(
+        listener: String, localRecipients: Int, queuedRecipients: Int, commitMicroseconds: Int, receivedBytes: Int = 0
+    ) {
         let seconds = Double(max(0, commitMicroseconds)) / 1_000_000
         let bucket = Self.latencyBuckets.firstIndex { seconds <= $0 } ?? Self.latencyBuckets.count
         state.withLock {
             $0.messagesAccepted[listener, default: 0] += 1
+            if receivedBytes > 0 { $0.bytesReceived[listener, default: 0] += receivedBytes }
             $0.deliveries["local", default: 0] += localRecipients
             $0.deliveries["queued", default: 0] += queuedRecipients
             $0.latencyCounts[bucket] += 1

@@ -239,8 +239,13 @@ public final class DeliveryTransaction {
             if copies.count > 1 {
                 let source = try first.openForReading()
                 defer { close(source) }
+                // The mail root opened once for all further Maildirs (each is still walked from it).
+                let root = open(agent.configuration.mailRoot, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+                defer { if root >= 0 { close(root) } }
                 for copy in copies.dropFirst() {
-                    staged.append(try stage(copy, first: first, firstCopy: firstCopy, source: source, body: body))
+                    staged.append(try stage(
+                        copy, first: first, firstCopy: firstCopy, source: source, body: body,
+                        rootDescriptor: root >= 0 ? root : nil))
                 }
             }
             // Phase 2: renames into new/, then the directory fsyncs that make them durable.
@@ -403,15 +408,16 @@ public final class DeliveryTransaction {
     /// Writes one further recipient's copy into its `tmp/` — its headers, then the body copied in the kernel
     /// from the first copy — fsyncs and closes it; or, in hard-link mode, links the first copy.
     private func stage(
-        _ copy: PlannedCopy, first: MaildirDraft, firstCopy: PlannedCopy, source: Int32, body: BodyRange
+        _ copy: PlannedCopy, first: MaildirDraft, firstCopy: PlannedCopy, source: Int32, body: BodyRange,
+        rootDescriptor: Int32?
     ) throws(SystemError) -> StagedCopy {
-        let handle = try Self.prepare(copy.mailbox.destination, agent: agent)
+        let handle = try Self.prepare(copy.mailbox.destination, agent: agent, rootDescriptor: rootDescriptor)
         let baseName = agent.names.next()
         let tmpPath = handle.maildir.tmpPath + "/" + baseName
-        let tmp = handle.tmpDirectory.descriptor
+        let tmp = handle.tmpDescriptor
         if agent.configuration.copyMethod == .hardLink && copy.headers == firstCopy.headers {
             // linkat without AT_SYMLINK_FOLLOW links the draft itself, relative to both open tmp/ directories.
-            if linkat(first.handle.tmpDirectory.descriptor, first.baseName, tmp, baseName, 0) == 0 {
+            if linkat(first.handle.tmpDescriptor, first.baseName, tmp, baseName, 0) == 0 {
                 let size = first.byteCount
                 let virtualSize = size + copy.headerLineFeeds + body.lineFeeds
                 return .file(handle: handle, baseName: baseName, finalName: "\(baseName),S=\(size),W=\(virtualSize)", isLink: true)
@@ -470,8 +476,11 @@ public final class DeliveryTransaction {
     /// it points: `bob -> /elsewhere`, `bob/new -> /elsewhere`, `kate -> alice` alike. The lexical check of
     /// the address cannot see links; walking with openat(O_NOFOLLOW) can. The walk's `tmp/` and `new/`
     /// come back open, and everything after works from them, so the check cannot be raced.
-    static func prepare(_ maildir: Maildir, agent: LocalDeliveryAgent) throws(SystemError) -> MaildirHandle {
-        try maildir.openHandle(inside: agent.configuration.mailRoot)
+    /// `rootDescriptor`: the mail root already open (see ``Maildir/openHandle(inside:rootDescriptor:)``).
+    static func prepare(
+        _ maildir: Maildir, agent: LocalDeliveryAgent, rootDescriptor: Int32? = nil
+    ) throws(SystemError) -> MaildirHandle {
+        try maildir.openHandle(inside: agent.configuration.mailRoot, rootDescriptor: rootDescriptor)
     }
 
     private func log(failure: DeliveryError, detail: String?) {

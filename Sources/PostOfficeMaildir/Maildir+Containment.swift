@@ -31,8 +31,11 @@ extension Maildir {
     /// directories it proved — `tmp/` and `new/` — still open, so the delivery that follows works from
     /// those descriptors and never resolves the path again: a symbolic link swapped in after the walk
     /// cannot redirect it.
-    public func openHandle(inside root: String) throws(SystemError) -> MaildirHandle {
-        guard let (tmp, new) = try walk(inside: root, creating: true) else {
+    ///
+    /// `rootDescriptor`, when given, is `root` already opened (`O_DIRECTORY`) by the caller, who keeps it:
+    /// a delivery to several Maildirs under one root opens the root once, not once per Maildir.
+    public func openHandle(inside root: String, rootDescriptor: Int32? = nil) throws(SystemError) -> MaildirHandle {
+        guard let (tmp, new) = try walk(inside: root, rootDescriptor: rootDescriptor, creating: true) else {
             throw SystemError("openat", errno: ENOENT, detail: path)
         }
         return try MaildirHandle(maildir: self, tmpDescriptor: tmp, newDescriptor: new)
@@ -40,13 +43,15 @@ extension Maildir {
 
     /// The walk itself: the open descriptors of `tmp/` and `new/` (the caller closes them), or nil when
     /// a level is missing and `creating` is false.
-    private func walk(inside root: String, creating: Bool) throws(SystemError) -> (tmp: Int32, new: Int32)? {
+    private func walk(inside root: String, rootDescriptor: Int32? = nil, creating: Bool) throws(SystemError) -> (tmp: Int32, new: Int32)? {
         guard let components = Self.components(of: path, below: root) else {
             throw SystemError("openat", errno: EXDEV, detail: "\(path) is not below the mail root \(root)")
         }
         // The common case, an existing Maildir, in three calls; anything else takes the walk, which creates
         // what is missing and names what is wrong.
-        if let opened = Self.openBeneath(root, relative: components.joined(separator: "/")) { return opened }
+        if let opened = Self.openBeneath(root, descriptor: rootDescriptor, relative: components.joined(separator: "/")) {
+            return opened
+        }
         var descriptor = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if descriptor < 0 && errno == ENOENT {
             guard creating else { return nil }
@@ -87,10 +92,10 @@ extension Maildir {
     /// (the kernel refuses a link or an escape anywhere on the path, what the walk proves level by level), and
     /// `cur/` checked to be a directory. Nil when any of that fails (missing, a link, an older kernel): the walk
     /// decides then.
-    private static func openBeneath(_ root: String, relative: String) -> (tmp: Int32, new: Int32)? {
-        let base = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    private static func openBeneath(_ root: String, descriptor: Int32?, relative: String) -> (tmp: Int32, new: Int32)? {
+        let base = descriptor ?? open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard base >= 0 else { return nil }
-        defer { close(base) }
+        defer { if descriptor == nil { close(base) } }
         let flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC
         let tmp = clinuxevents_open_beneath(base, relative + "/tmp", flags)
         guard tmp >= 0 else { return nil }

@@ -39,7 +39,7 @@ public final class MaildirDraft {
             fileDescriptor = -1
             throw SystemError("open", errno: EINVAL, detail: path)
         }
-        let directory = handle.tmpDirectory.descriptor
+        let directory = handle.tmpDescriptor
         fileDescriptor = try SystemCall.retrying("open", detail: path) {
             openat(directory, baseName, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         }
@@ -67,7 +67,7 @@ public final class MaildirDraft {
 
     /// Opens the file again for reading (to copy it to further recipients), relative to `tmp/`.
     public func openForReading() throws(SystemError) -> Int32 {
-        let directory = handle.tmpDirectory.descriptor
+        let directory = handle.tmpDescriptor
         let name = baseName
         return try SystemCall.retrying("open", detail: tmpPath) {
             openat(directory, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)

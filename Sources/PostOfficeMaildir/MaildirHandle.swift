@@ -18,16 +18,17 @@ import PostOfficeCore
 public final class MaildirHandle {
     /// The Maildir as named when it was opened (for messages; operations use the descriptors).
     public let maildir: Maildir
-    /// `tmp/`.
-    public let tmpDirectory: DirectoryReference
+    /// The open `tmp/` (drafts are created, linked and removed relative to it). A bare descriptor: nothing
+    /// compares or fsyncs `tmp/`, so its identity is never read (one `fstat` less per delivery).
+    public let tmpDescriptor: Int32
     /// `new/`.
     public let newDirectory: DirectoryReference
 
     /// Takes ownership of two open directory descriptors (closed on failure too).
     init(maildir: Maildir, tmpDescriptor: Int32, newDescriptor: Int32) throws(SystemError) {
         self.maildir = maildir
+        self.tmpDescriptor = tmpDescriptor
         do {
-            tmpDirectory = try DirectoryReference(path: maildir.tmpPath, descriptor: tmpDescriptor)
             newDirectory = try DirectoryReference(path: maildir.newPath, descriptor: newDescriptor)
         } catch {
             close(tmpDescriptor)
@@ -52,7 +53,7 @@ public final class MaildirHandle {
     }
 
     deinit {
-        close(tmpDirectory.descriptor)
+        close(tmpDescriptor)
         close(newDirectory.descriptor)
     }
 
@@ -65,14 +66,14 @@ public final class MaildirHandle {
     /// and filesystem support it (`renameat2(RENAME_NOREPLACE)`, else `renameat`). Throws the error of the
     /// rename; the tmp file is left for the caller to remove.
     public func publish(_ name: String, as finalName: String) throws(SystemError) {
-        if Self.renameWithoutReplacing(tmpDirectory.descriptor, name, newDirectory.descriptor, finalName) != 0 {
+        if Self.renameWithoutReplacing(tmpDescriptor, name, newDirectory.descriptor, finalName) != 0 {
             throw SystemError("rename", errno: errno, detail: newDirectory.path + "/" + finalName)
         }
     }
 
     /// Removes `tmp/<name>` (best effort; for rollback).
     public func removeFromTmp(_ name: String) {
-        unlinkat(tmpDirectory.descriptor, name, 0)
+        unlinkat(tmpDescriptor, name, 0)
     }
 
     /// Removes `new/<name>` (best effort; for rollback).

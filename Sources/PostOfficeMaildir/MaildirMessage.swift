@@ -83,6 +83,27 @@ public struct MaildirMessage: Hashable, Sendable {
         } catch {
             throw MaildirError.from(error, path: path)
         }
+        return try Self.requireRegularFile(fd, path: path)
+    }
+
+    /// Like ``openForReading()``, relative to `directoryDescriptor`: this message's `new/` or `cur/`, held
+    /// open by a reader that opens many messages (a POP3 session), so the path above it is not resolved again
+    /// for every message.
+    public func openForReading(in directoryDescriptor: Int32) throws(MaildirError) -> Int32 {
+        let name = self.name
+        let fd: Int32
+        do {
+            fd = try SystemCall.retrying("open", detail: name) {
+                openat(directoryDescriptor, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
+            }
+        } catch {
+            throw MaildirError.from(error, path: path)
+        }
+        return try Self.requireRegularFile(fd, path: path)
+    }
+
+    /// `fd` when it is a regular file; otherwise it is closed and the open fails.
+    private static func requireRegularFile(_ fd: Int32, path: String) throws(MaildirError) -> Int32 {
         var st = stat()
         if fstat(fd, &st) != 0 {
             let code = errno

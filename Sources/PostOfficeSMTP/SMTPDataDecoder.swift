@@ -1,5 +1,13 @@
 // SMTPDataDecoder: the DATA content decoder (dot-unstuffing, end-of-data detection, line-end repair, caps).
 // Incremental and streaming: state survives any split of the input, output is never accumulated here.
+// Whole clean lines (CRLF-ended, no other CR, not starting with a dot) are found with memchr and copied as
+// one run; everything else goes through the byte-at-a-time state machine, which defines the rules.
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Decodes message content sent after DATA
 /// ([RFC 5321 §4.1.1.4](https://www.rfc-editor.org/rfc/rfc5321#section-4.1.1.4),
@@ -81,6 +89,15 @@ public struct SMTPDataDecoder: Sendable {
         let dot = UInt8(ascii: ".")
         var index = 0
         while index < buffer.count {
+            if case .lineStart = state {
+                // Fast path: a run of whole lines that decode to themselves.
+                let end = cleanLinesEnd(buffer, from: index)
+                if end > index {
+                    emitLines(UnsafeBufferPointer(rebasing: buffer[index..<end]), &content)
+                    index = end
+                    continue
+                }
+            }
             let byte = buffer[index]
             index += 1
             switch state {
@@ -173,4 +190,37 @@ public struct SMTPDataDecoder: Sendable {
 
     @inline(__always)
     private mutating func endLine() { lineLength = 0 }
+
+    /// The end of the longest run of whole lines from `start` (a line start) that the state machine would
+    /// copy unchanged: each begins with neither `.`, CR nor LF, holds no CR but the one right before its
+    /// LF, and fits ``maximumLineLength``. `start` itself when the first line is not such a line (or is not
+    /// complete in `buffer`): the byte-at-a-time path then decides.
+    private func cleanLinesEnd(_ buffer: UnsafeBufferPointer<UInt8>, from start: Int) -> Int {
+        guard let base = buffer.baseAddress else { return start }
+        let cr = UInt8(ascii: "\r")
+        let lf = UInt8(ascii: "\n")
+        let dot = UInt8(ascii: ".")
+        var lineStart = start
+        while lineStart < buffer.count {
+            let first = buffer[lineStart]
+            guard first != dot, first != cr, first != lf else { break }
+            guard let found = memchr(base + lineStart, Int32(lf), buffer.count - lineStart) else { break }
+            let lineFeed = base.distance(to: found.assumingMemoryBound(to: UInt8.self))
+            // A CRLF ending, and no bare CR before it (lineFeed - 1 > lineStart: the first byte is no CR).
+            guard buffer[lineFeed - 1] == cr,
+                memchr(base + lineStart, Int32(cr), lineFeed - 1 - lineStart) == nil
+            else { break }
+            if let maximumLineLength, lineFeed + 1 - lineStart > maximumLineLength { break }
+            lineStart = lineFeed + 1
+        }
+        return lineStart
+    }
+
+    /// Like ``emit(run:_:)`` for whole lines found by ``cleanLinesEnd(_:from:)``: ends at a line start.
+    private mutating func emitLines(_ run: UnsafeBufferPointer<UInt8>, _ content: inout [UInt8]) {
+        octetCount += run.count
+        if octetCount > maximumMessageSize { isOversize = true }
+        if !isOversize && !hasOverlongLine { content.append(contentsOf: run) }
+        lineLength = 0
+    }
 }

@@ -66,6 +66,31 @@ import Testing
         #expect(Self.decode(input, cuts: cuts).0 == Self.decode(input, cuts: []).0)
     }
 
+    /// Whole clean lines take a bulk path (memchr); a drip of single bytes never can. Random content over the
+    /// bytes that matter (dot, CR, LF, text), with and without limits, must decode the same both ways: same
+    /// content, consumed count, completion and failure flags.
+    @Test(arguments: 1...200)
+    func bulkLinesDecodeLikeSingleBytes(seed: UInt64) {
+        let random = SeededRandomSource(seed: seed)
+        let pieces = ["a", "bc d", ".", "\r", "\n", "\r\n", "\r\n.", "xy\r\n", "\r\n.\r\n", ".\r\n"]
+        var input: [UInt8] = []
+        for _ in 0..<Int(random.next() % 60) {
+            input += Self.bytes(pieces[Int(random.next() % UInt64(pieces.count))])
+        }
+        input += Self.bytes("\r\n.\r\nQUIT\r\n")
+        let size = random.next() % 3 == 0 ? Int(random.next() % 40) + 1 : 1 << 20
+        let line: Int? = random.next() % 2 == 0 ? Int(random.next() % 8) + 2 : nil
+        let (whole, wholeDecoder) = Self.decode(input, cuts: [], maximumMessageSize: size, maximumLineLength: line)
+        let (drip, dripDecoder) = Self.decode(
+            input, cuts: Array(0..<input.count), maximumMessageSize: size, maximumLineLength: line)
+        #expect(whole.consumed == drip.consumed)
+        #expect(whole.isComplete == drip.isComplete)
+        #expect(wholeDecoder.isOversize == dripDecoder.isOversize)
+        #expect(wholeDecoder.hasOverlongLine == dripDecoder.hasOverlongLine)
+        #expect(wholeDecoder.octetCount == dripDecoder.octetCount)
+        if !wholeDecoder.hasFailed { #expect(whole.content == drip.content) }
+    }
+
     @Test func emptyMessage() {
         let (result, decoder) = Self.decode(Self.bytes(".\r\nQUIT\r\n"), cuts: [])
         #expect(result == Result(content: [], consumed: 3, isComplete: true))

@@ -123,6 +123,42 @@ import Glibc
         #expect(Self.value(after, "process_open_fds") ?? 0 > 3)
     }
 
+    /// Sessions add their bytes to postoffice_received_bytes_total after each message and when they end (not
+    /// on every read): every byte sent before a message's 250 shows once that reply is out, and all of them
+    /// once the session is over.
+    @Test func receivedBytesAreAddedPerMessageAndAtTheEnd() throws {
+        let office = try Self.office()
+        defer { office.stop() }
+        let client = try LineClient(connectingTo: office.smtpAddress)
+        _ = try client.readLine()
+        let transaction = [
+            "EHLO client.test\r\n", "MAIL FROM:<s@example.net>\r\n", "RCPT TO:<alice@example.test>\r\n", "DATA\r\n",
+            "Subject: counted\r\n\r\nhello\r\n.\r\n",
+        ]
+        for text in transaction {
+            try client.send(text)
+            while true {
+                let line = try client.readLine()
+                if line.count < 4 || Array(line.utf8)[3] != UInt8(ascii: "-") { break }
+            }
+        }
+        let sent = transaction.reduce(0) { $0 + $1.utf8.count }
+        let afterMessage = try Self.scrape(office)
+        #expect(Self.value(afterMessage, "postoffice_received_bytes_total{listener=\"smtp\"}") == Double(sent))
+        try client.send("QUIT\r\n")
+        _ = try client.readLine()
+        let pop3 = try LineClient(connectingTo: office.pop3Address)
+        _ = try pop3.readLine()
+        try pop3.send("QUIT\r\n")
+        _ = try pop3.readLine()
+        let after = try Self.eventually(office) {
+            Self.value($0, "postoffice_received_bytes_total{listener=\"smtp\"}") == Double(sent + 6)
+                && Self.value($0, "postoffice_received_bytes_total{listener=\"pop3\"}") == 6
+        }
+        #expect(Self.value(after, "postoffice_received_bytes_total{listener=\"smtp\"}") == Double(sent + 6))
+        #expect(Self.value(after, "postoffice_received_bytes_total{listener=\"pop3\"}") == 6)
+    }
+
     @Test func authenticationFailuresAreCountedBySubmissionListener() throws {
         let office = try Self.office()
         defer { office.stop() }
