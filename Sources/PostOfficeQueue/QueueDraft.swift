@@ -23,6 +23,8 @@ public final class QueueDraft {
     private var framed: [UInt8] = []
     private var checksum = CRC32()
     private var dataRecords = 0
+    /// True once an appended byte was above 127 (recorded at commit, so delivery need not scan the body).
+    private var hasEightBitOctets = false
     /// Body bytes appended so far.
     public private(set) var byteCount = 0
 
@@ -52,7 +54,9 @@ public final class QueueDraft {
         var offset = 0
         while offset < bytes.count {
             let take = min(QueueRecordFraming.dataChunkSize - pending.count, bytes.count - offset)
-            pending.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + take]))
+            let slice = UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + take])
+            if !hasEightBitOctets && slice.contains(where: { $0 >= 0x80 }) { hasEightBitOctets = true }
+            pending.append(contentsOf: slice)
             offset += take
             if pending.count == QueueRecordFraming.dataChunkSize { try flush() }
         }
@@ -100,9 +104,11 @@ public final class QueueDraft {
             let descriptor = body
             body = -1
             try QueueFiles.closeChecked(descriptor, path: directory + "/body")
-            var state = QueueMessageState(recipientCount: envelope.recipients.count, dueAt: envelope.arrival)
-            state.isHeld = false
-            try store.writeState(state, in: directory)
+            // Nothing can see tmp/ID yet, so the state is written in place (no state.new and rename), and
+            // one fsync of the draft directory makes both names durable before the rename publishes them.
+            let state = QueueMessageState(recipientCount: envelope.recipients.count, dueAt: envelope.arrival)
+            try QueueFiles.createDurably(
+                directory + "/state", bytes: QueueStateFormat.encode(state, bodyHasEightBitOctets: hasEightBitOctets))
             try QueueFiles.syncDirectory(directory)
             try store.publish(draftDirectory: directory, id: id)
         } catch {

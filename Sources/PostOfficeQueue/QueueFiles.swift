@@ -107,6 +107,19 @@ enum QueueFiles {
         try syncDirectory(directory)
     }
 
+    /// Creates a new file holding `bytes` and fsyncs it (not its directory: the caller syncs that once).
+    static func createDurably(_ path: String, bytes: [UInt8]) throws(QueueError) {
+        let descriptor = try open(path, O_WRONLY | O_CREAT | O_EXCL)
+        do {
+            try writeAll(descriptor, bytes, path: path)
+            try sync(descriptor, path: path)
+        } catch {
+            close(descriptor)
+            throw error
+        }
+        try closeChecked(descriptor, path: path)
+    }
+
     private typealias RenameAt2 = @convention(c) (Int32, UnsafePointer<CChar>?, Int32, UnsafePointer<CChar>?, UInt32) -> Int32
 
     /// glibc's `renameat2` (2.28+), looked up at run time: the Swift Glibc module does not import it.

@@ -118,12 +118,15 @@ extension QueueStore {
         return nil
     }
 
-    private func remove(_ id: QueueID, from location: QueueMessage.Location) throws(QueueError) {
+    /// Renames the message into `tmp/` (gone from the queue in one step), then empties it. `durably`: fsync
+    /// the old parent first, so the removal survives a crash (an operator's delete); a delivered message's
+    /// removal skips it (a crash may bring it back for a duplicate delivery, never lose anything).
+    private func remove(_ id: QueueID, from location: QueueMessage.Location, durably: Bool = true) throws(QueueError) {
         let source = directory(location) + "/" + id.rawValue
         let doomed = temporaryPath + "/" + id.rawValue + ".deleted"
         try? QueueFiles.removeTree(doomed)
         try QueueFiles.renameWithoutReplacing(source, doomed)
-        try QueueFiles.syncDirectory(directory(location))
+        if durably { try QueueFiles.syncDirectory(directory(location)) }
         try QueueFiles.removeTree(doomed)
     }
 
@@ -140,17 +143,19 @@ extension QueueStore {
         var message = try read(id, at: location)
         try change(&message.state)
         let base = directory(location) + "/" + id.rawValue
-        try writeState(message.state, in: base)
+        // Every recipient delivered: the message goes without a last state write, and its removal is not
+        // fsync'd. A crash that undoes the removal brings back the message as it was before this attempt:
+        // those recipients get it twice (issue 14: a crash may duplicate, never lose).
+        if location == .active && message.state.isFinished && !message.state.hasPermanentFailures {
+            try remove(id, from: .active, durably: false)
+            logSink.log(LogRecord(.info, "queue.done", [("queue", id.rawValue)]))
+            withExtendedLifetime(lock) {}
+            return message
+        }
+        try writeState(message.state, bodyHasEightBitOctets: message.envelope.hasEightBitOctets, in: base)
         var target = location
         if location == .active && message.state.isFinished {
-            if message.state.hasPermanentFailures {
-                target = .failed
-            } else {
-                try remove(id, from: .active)
-                logSink.log(LogRecord(.info, "queue.done", [("queue", id.rawValue)]))
-                withExtendedLifetime(lock) {}
-                return message
-            }
+            target = .failed
         } else if location == .failed && reviveFailed && !message.state.isFinished {
             target = .active
         }

@@ -90,8 +90,10 @@ public final class QueueStore: Sendable {
     }
 
     /// Writes `state` into a message directory durably (the caller holds the message lock).
-    func writeState(_ state: QueueMessageState, in directory: String) throws(QueueError) {
-        try QueueFiles.replaceDurably(directory: directory, name: "state", tempName: "state.new", bytes: QueueStateFormat.encode(state))
+    func writeState(_ state: QueueMessageState, bodyHasEightBitOctets: Bool? = nil, in directory: String) throws(QueueError) {
+        try QueueFiles.replaceDurably(
+            directory: directory, name: "state", tempName: "state.new",
+            bytes: QueueStateFormat.encode(state, bodyHasEightBitOctets: bodyHasEightBitOctets))
     }
 
     /// Renames a finished draft directory into `messages/` and fsyncs `messages/`.
@@ -235,15 +237,16 @@ public final class QueueStore: Sendable {
             throw quarantine(id, file: "state", .payloadTooLong(QueueStateFormat.sizeLimit))
         }
         let state: QueueMessageState
+        var envelope = layout.envelope
         do {
-            state = try QueueStateFormat.decode(bytes)
+            (state, envelope.hasEightBitOctets) = try QueueStateFormat.decodeWithBodyFlag(bytes)
         } catch {
             throw quarantine(id, file: "state", error)
         }
         guard state.recipients.count == layout.envelope.recipients.count else {
             throw quarantine(id, file: "state", .inconsistent("recipient count differs from the envelope"))
         }
-        return QueueMessage(id: id, location: location, envelope: layout.envelope, state: state)
+        return QueueMessage(id: id, location: location, envelope: envelope, state: state)
     }
 
     // MARK: - Quarantine and sweeping

@@ -27,6 +27,7 @@ import PostOfficeCore
         let message = try fixture.store.load(id)
         var expected = fixture.envelope()
         expected.messageSize = body.count
+        expected.hasEightBitOctets = true  // i * 31 reaches every byte value
         #expect(message.envelope == expected)
         #expect(message.location == .active)
         #expect(message.state == QueueMessageState(recipientCount: 2, dueAt: fixture.clock.now()))
