@@ -41,6 +41,25 @@ enum QueueFiles {
         try result.get()
     }
 
+    /// Writes all of `bytes` at `offset` (pwrite), retrying short writes.
+    static func writeAll(_ descriptor: Int32, _ bytes: [UInt8], at offset: Int, path: String) throws(QueueError) {
+        let result: Result<Void, QueueError> = bytes.withUnsafeBytes { raw in
+            Result { () throws(QueueError) in
+                var done = 0
+                while done < raw.count {
+                    done += try call("pwrite", path) { pwrite(descriptor, raw.baseAddress! + done, raw.count - done, off_t(offset + done)) }
+                }
+            }
+        }
+        try result.get()
+    }
+
+    /// True for a regular file (not a symbolic link to one).
+    static func isRegularFile(_ path: String) -> Bool {
+        var status = stat()
+        return lstat(path, &status) == 0 && (status.st_mode & S_IFMT) == S_IFREG
+    }
+
     /// Reads up to `count` bytes at `offset`; fewer only at end of file.
     static func read(_ descriptor: Int32, count: Int, at offset: Int, path: String) throws(QueueError) -> [UInt8] {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(count, 1), alignment: 1)

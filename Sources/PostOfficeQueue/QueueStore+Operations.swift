@@ -1,5 +1,5 @@
 // QueueStore+Operations: the changes the queue manager and the CLI make to a queued message — record an
-// attempt, hold, release, requeue, delete — each under the message lock, each a durable state replace.
+// attempt, hold, release, requeue, delete — each under the message lock, each a durable state append.
 
 #if canImport(Glibc)
 import Glibc
@@ -96,13 +96,21 @@ extension QueueStore {
     }
 
     /// Removes a message (active or failed) for good. Under the message lock, so it cannot interleave with
-    /// a delivery update: the directory is first renamed into `tmp/` (gone from the queue in one step,
-    /// made durable by fsyncing its old parent), then emptied.
+    /// a delivery update: the file is first renamed into `tmp/` (gone from the queue in one step, made
+    /// durable by fsyncing its old parent), then unlinked.
     public func delete(_ id: QueueID) throws(QueueError) {
         guard let (location, lock) = try lockMessage(id) else { throw .notFound(id) }
         try remove(id, from: location)
         withExtendedLifetime(lock) {}
         logSink.log(LogRecord(.info, "queue.deleted", [("queue", id.rawValue), ("location", location.rawValue)]))
+    }
+
+    /// Appends `state` to message `id` under its lock, as an update would, without filing the message
+    /// anywhere (what a crash between an update and its move leaves; for tests).
+    func appendState(_ state: QueueMessageState, to id: QueueID) throws(QueueError) {
+        guard let (location, lock) = try lockMessage(id) else { throw .notFound(id) }
+        let (_, end) = try read(id, at: location, descriptor: lock.descriptor, heldLock: lock)
+        try QueueMessageFile.appendState(state, to: lock.descriptor, at: end, path: path(of: id, at: location))
     }
 
     // MARK: - Internals
@@ -111,18 +119,18 @@ extension QueueStore {
     func lockMessage(_ id: QueueID) throws(QueueError) -> (QueueMessage.Location, QueueMessageLock)? {
         for _ in 0..<8 {
             guard let location = locate(id) else { return nil }
-            if let lock = try QueueMessageLock.acquire(directory(location) + "/" + id.rawValue) {
+            if let lock = try QueueMessageLock.acquire(path(of: id, at: location)) {
                 return (location, lock)
             }
         }
         return nil
     }
 
-    /// Renames the message into `tmp/` (gone from the queue in one step), then empties it. `durably`: fsync
-    /// the old parent first, so the removal survives a crash (an operator's delete); a delivered message's
-    /// removal skips it (a crash may bring it back for a duplicate delivery, never lose anything).
+    /// Renames the message into `tmp/` (gone from the queue in one step), then unlinks it. `durably`:
+    /// fsync the old parent first, so the removal survives a crash (an operator's delete); a delivered
+    /// message's removal skips it (a crash may bring it back for a duplicate delivery, never lose anything).
     private func remove(_ id: QueueID, from location: QueueMessage.Location, durably: Bool = true) throws(QueueError) {
-        let source = directory(location) + "/" + id.rawValue
+        let source = path(of: id, at: location)
         let doomed = temporaryPath + "/" + id.rawValue + ".deleted"
         try? QueueFiles.removeTree(doomed)
         try QueueFiles.renameWithoutReplacing(source, doomed)
@@ -130,7 +138,7 @@ extension QueueStore {
         try QueueFiles.removeTree(doomed)
     }
 
-    /// Reads, changes and durably rewrites a message's state under its lock, then files the message
+    /// Reads, changes and durably appends a message's state under its lock, then files the message
     /// where its new state belongs (active, failed/, or gone when every recipient was delivered).
     private func update(
         _ id: QueueID, allowFailed: Bool, reviveFailed: Bool = false,
@@ -140,9 +148,9 @@ extension QueueStore {
         guard allowFailed || location == .active else {
             throw .invalidRequest("\(id) is in failed/; requeue it first")
         }
-        var message = try read(id, at: location)
+        var (message, stateEnd) = try read(id, at: location, descriptor: lock.descriptor, heldLock: lock)
         try change(&message.state)
-        let base = directory(location) + "/" + id.rawValue
+        let file = path(of: id, at: location)
         // Every recipient delivered: the message goes without a last state write, and its removal is not
         // fsync'd. A crash that undoes the removal brings back the message as it was before this attempt:
         // those recipients get it twice (issue 14: a crash may duplicate, never lose).
@@ -152,7 +160,7 @@ extension QueueStore {
             withExtendedLifetime(lock) {}
             return message
         }
-        try writeState(message.state, bodyHasEightBitOctets: message.envelope.hasEightBitOctets, in: base)
+        try QueueMessageFile.appendState(message.state, to: lock.descriptor, at: stateEnd, path: file)
         var target = location
         if location == .active && message.state.isFinished {
             target = .failed
@@ -161,7 +169,7 @@ extension QueueStore {
         }
         if target != location {
             // Destination first, then source: after a crash the message is in exactly one of the two.
-            try QueueFiles.renameWithoutReplacing(base, directory(target) + "/" + id.rawValue)
+            try QueueFiles.renameWithoutReplacing(file, path(of: id, at: target))
             try QueueFiles.syncDirectory(directory(target))
             try QueueFiles.syncDirectory(directory(location))
             message.location = target

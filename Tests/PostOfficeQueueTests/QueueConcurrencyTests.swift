@@ -31,7 +31,7 @@ import PostOfficeCore
         #expect(message.state.recipients[0].status.reply == "w0 r\(rounds - 1)")
         #expect(message.state.recipients[1].status.reply == "w1 r\(rounds - 1)")
         #expect(fixture.entries("corrupt").isEmpty)
-        #expect(fixture.entries("messages/" + id.rawValue) == ["body", "state"])
+        #expect(QueueFiles.isRegularFile(fixture.messagePath(id)))
     }
 
     @Test func deleteAndUpdatesRaceCleanly() throws {
