@@ -23,7 +23,8 @@ extension QueueStore {
         }
     }
 
-    private func convertOldMessage(_ id: QueueID, at location: QueueMessage.Location) throws(QueueError) {
+    /// Converts one old-layout message directory (see ``convertOldLayout()``).
+    func convertOldMessage(_ id: QueueID, at location: QueueMessage.Location) throws(QueueError) {
         let source = path(of: id, at: location)
         // Another process (the CLI beside the server) may be converting it: wait, then see if it is still there.
         guard let oldLock = try QueueMessageLock.acquire(source, directory: true) else { return }

@@ -130,7 +130,8 @@ public final class QueueStore: Sendable {
     }
 
     /// Every queued message, active and failed, sorted by id. Files that fail validation are moved to
-    /// `corrupt/` and logged (`queue.corrupt`), not returned; abandoned drafts in `tmp/` are removed.
+    /// `corrupt/` and logged (`queue.corrupt`), not returned; abandoned drafts in `tmp/` are removed; an
+    /// old-layout message directory (restored from a backup) is converted, and listed by the next scan.
     /// With `verifyBodies`, every body is read through and its checksums checked (slow: reads everything);
     /// otherwise a body's head and end marker are checked, which catches truncation and a wrong length.
     public func scan(verifyBodies: Bool = false) throws(QueueError) -> [QueueMessage] {
@@ -138,6 +139,11 @@ public final class QueueStore: Sendable {
         var messages: [QueueMessage] = []
         for location in [QueueMessage.Location.active, .failed] {
             for name in try QueueFiles.list(directory(location)).sorted() {
+                // An old-layout message restored from a backup while the server runs: converted (listed next time).
+                if let id = QueueID(name), QueueFiles.isRealDirectory(directory(location) + "/" + name) {
+                    try convertOldMessage(id, at: location)
+                    continue
+                }
                 guard let id = QueueID(name), QueueFiles.isRegularFile(directory(location) + "/" + name) else {
                     quarantineStray(directory(location) + "/" + name, name: name)
                     continue

@@ -113,6 +113,20 @@ import PostOfficeCore
         #expect(try reopened.scan().isEmpty)
     }
 
+    /// An old-layout message restored from a backup while the store is open: the next scan converts it.
+    @Test func anOldLayoutMessageRestoredLaterIsConvertedByAScan() throws {
+        let fixture = try QueueFixture()
+        let oldID = QueueID("65a0b1c2" + "00000000000000cc")!
+        Self.writeOldLayout(fixture.messagePath(oldID), envelope: fixture.envelope(), body: Array("hi\r\n".utf8),
+                            state: QueueMessageState(recipientCount: 2, dueAt: fixture.clock.now()))
+        _ = try fixture.store.scan()
+        let messages = try fixture.store.scan()
+        #expect(messages.count == 1)
+        #expect(messages.first?.id != oldID)
+        #expect(try fixture.store.openBody(try #require(messages.first?.id)).readAll() == Array("hi\r\n".utf8))
+        #expect(fixture.entries("corrupt").isEmpty)
+    }
+
     /// An old-layout message that fails validation goes to corrupt/ (logged), as a scan would have done.
     @Test func aDamagedOldLayoutMessageGoesToCorrupt() throws {
         let fixture = try QueueFixture()
