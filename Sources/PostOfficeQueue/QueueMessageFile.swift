@@ -118,14 +118,21 @@ enum QueueMessageFile {
         return .success((last, end))
     }
 
-    /// Appends `state` at `end` (the offset after the last valid state), first cutting off a torn append
-    /// there, and fsyncs the file. The caller holds the message lock; the file's name does not change, so
-    /// no directory fsync is needed.
-    static func appendState(_ state: QueueMessageState, to descriptor: Int32, at end: Int, path: String) throws(QueueError) {
+    /// True when the states after the body (`stateLog` bytes) plus one more record (`adding` bytes) would
+    /// pass both 64 KiB and four states' worth: then the file is rewritten with the last state only
+    /// (a message retried for days to many domains would otherwise grow its file, and every read, without end).
+    static func needsCompaction(stateLog: Int, adding record: Int) -> Bool {
+        stateLog + record > max(64 << 10, 4 * record)
+    }
+
+    /// Appends the encoded state `record` at `end` (the offset after the last valid state), first cutting
+    /// off a torn append there, and fsyncs the file. The caller holds the message lock; the file's name
+    /// does not change, so no directory fsync is needed.
+    static func appendState(_ record: [UInt8], to descriptor: Int32, at end: Int, path: String) throws(QueueError) {
         if try QueueFiles.size(descriptor, path: path) != end {
             _ = try QueueFiles.call("ftruncate", path) { ftruncate(descriptor, off_t(end)) }
         }
-        try QueueFiles.writeAll(descriptor, encodeState(state), at: end, path: path)
+        try QueueFiles.writeAll(descriptor, record, at: end, path: path)
         try QueueFiles.sync(descriptor, path: path)
     }
 }

@@ -109,15 +109,16 @@ extension QueueStore {
     /// anywhere (what a crash between an update and its move leaves; for tests).
     func appendState(_ state: QueueMessageState, to id: QueueID) throws(QueueError) {
         guard let (location, lock) = try lockMessage(id) else { throw .notFound(id) }
-        let (_, end) = try read(id, at: location, descriptor: lock.descriptor, heldLock: lock)
-        try QueueMessageFile.appendState(state, to: lock.descriptor, at: end, path: path(of: id, at: location))
+        let (_, _, end) = try read(id, at: location, descriptor: lock.descriptor, heldLock: lock)
+        try QueueMessageFile.appendState(QueueMessageFile.encodeState(state), to: lock.descriptor, at: end, path: path(of: id, at: location))
     }
 
     // MARK: - Internals
 
-    /// Locks the message wherever it is, looking again if it moves while we wait.
+    /// Locks the message wherever it is, looking again if it moves (or is compacted into a new file) while
+    /// we wait.
     func lockMessage(_ id: QueueID) throws(QueueError) -> (QueueMessage.Location, QueueMessageLock)? {
-        for _ in 0..<8 {
+        for _ in 0..<100 {
             guard let location = locate(id) else { return nil }
             if let lock = try QueueMessageLock.acquire(path(of: id, at: location)) {
                 return (location, lock)
@@ -138,17 +139,49 @@ extension QueueStore {
         try QueueFiles.removeTree(doomed)
     }
 
+    /// Rewrites a message file whose appended states have grown long: the head and body copied, the one
+    /// new state after them, fsync'd in `tmp/`, renamed over the old name, the directory fsync'd. Returns
+    /// the lock on the new file, taken before it got the name: anyone waiting on the old file finds, once
+    /// locked, that the name moved on and looks again (``QueueMessageLock/acquire(_:directory:)``). A crash
+    /// leaves the old file (the previous state) or the new one, never neither.
+    private func compact(
+        _ id: QueueID, at location: QueueMessage.Location, lockedBy old: QueueMessageLock, bodyEnd: Int, state: [UInt8]
+    ) throws(QueueError) -> QueueMessageLock {
+        let target = path(of: id, at: location)
+        let scratch = temporaryPath + "/" + id.rawValue + ".compact"
+        try QueueFiles.removeTree(scratch)  // a dead compaction's leftover; the message lock is ours
+        let (_, created) = try createLocked(scratch)
+        guard let lock = created else { throw .system(SystemError("open", errno: EEXIST, detail: scratch)) }
+        do throws(QueueError) {
+            var offset = 0
+            while offset < bodyEnd {
+                let chunk = try QueueFiles.read(old.descriptor, count: min(QueueRecordFraming.dataChunkSize, bodyEnd - offset), at: offset, path: target)
+                guard !chunk.isEmpty else { throw QueueError.system(SystemError("read", errno: EIO, detail: target)) }
+                try QueueFiles.writeAll(lock.descriptor, chunk, path: scratch)
+                offset += chunk.count
+            }
+            try QueueFiles.writeAll(lock.descriptor, state, path: scratch)
+            try QueueFiles.sync(lock.descriptor, path: scratch)
+            _ = try QueueFiles.call("rename", target) { rename(scratch, target) }
+        } catch {
+            if lock.isNamed(by: scratch) { unlink(scratch) }
+            throw error
+        }
+        try QueueFiles.syncDirectory(directory(location))
+        return lock
+    }
+
     /// Reads, changes and durably appends a message's state under its lock, then files the message
     /// where its new state belongs (active, failed/, or gone when every recipient was delivered).
     private func update(
         _ id: QueueID, allowFailed: Bool, reviveFailed: Bool = false,
         _ change: (inout QueueMessageState) throws(QueueError) -> Void
     ) throws(QueueError) -> QueueMessage {
-        guard let (location, lock) = try lockMessage(id) else { throw .notFound(id) }
+        guard var (location, lock) = try lockMessage(id) else { throw .notFound(id) }
         guard allowFailed || location == .active else {
             throw .invalidRequest("\(id) is in failed/; requeue it first")
         }
-        var (message, stateEnd) = try read(id, at: location, descriptor: lock.descriptor, heldLock: lock)
+        var (message, bodyEnd, stateEnd) = try read(id, at: location, descriptor: lock.descriptor, heldLock: lock)
         try change(&message.state)
         let file = path(of: id, at: location)
         // Every recipient delivered: the message goes without a last state write, and its removal is not
@@ -160,7 +193,12 @@ extension QueueStore {
             withExtendedLifetime(lock) {}
             return message
         }
-        try QueueMessageFile.appendState(message.state, to: lock.descriptor, at: stateEnd, path: file)
+        let record = QueueMessageFile.encodeState(message.state)
+        if QueueMessageFile.needsCompaction(stateLog: stateEnd - bodyEnd, adding: record.count) {
+            lock = try compact(id, at: location, lockedBy: lock, bodyEnd: bodyEnd, state: record)
+        } else {
+            try QueueMessageFile.appendState(record, to: lock.descriptor, at: stateEnd, path: file)
+        }
         var target = location
         if location == .active && message.state.isFinished {
             target = .failed

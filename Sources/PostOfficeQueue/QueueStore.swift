@@ -32,7 +32,8 @@ import PostOfficeCore
 /// **Updates** never touch the body: a new state record is appended and the file fsync'd (its name does
 /// not change, so no directory fsync). A reader takes the last whole state record whose CRC checks, so an
 /// append torn by a crash leaves the previous state in force; the next update cuts the torn bytes off
-/// before appending. A message whose recipients are all delivered is removed without a last state: it is
+/// before appending; once the appended states pass 64 KiB the file is rewritten with the last state only
+/// (copied in `tmp/`, fsync'd, renamed over the name, the directory fsync'd). A message whose recipients are all delivered is removed without a last state: it is
 /// renamed into `tmp/` and unlinked, with no fsync, because a crash that undoes the removal only brings
 /// back the state before the attempt — a duplicate delivery, never a loss (issue 14).
 ///
@@ -230,7 +231,7 @@ public final class QueueStore: Sendable {
     /// `heldLock`: the caller's lock on the file, if it holds it (a quarantine then reuses it).
     func read(
         _ id: QueueID, at location: QueueMessage.Location, descriptor: Int32, heldLock: QueueMessageLock?
-    ) throws(QueueError) -> (message: QueueMessage, stateEnd: Int) {
+    ) throws(QueueError) -> (message: QueueMessage, bodyEnd: Int, stateEnd: Int) {
         let file = path(of: id, at: location)
         let layout: QueueMessageFile.Layout
         switch try QueueMessageFile.readLayout(descriptor, path: file) {
@@ -246,7 +247,7 @@ public final class QueueStore: Sendable {
         guard state.recipients.count == layout.body.envelope.recipients.count else {
             throw quarantine(id, file: "state", .inconsistent("recipient count differs from the envelope"), heldLock: heldLock)
         }
-        return (QueueMessage(id: id, location: location, envelope: layout.body.envelope, state: state), stateEnd)
+        return (QueueMessage(id: id, location: location, envelope: layout.body.envelope, state: state), layout.bodyEnd, stateEnd)
     }
 
     // MARK: - Quarantine and sweeping

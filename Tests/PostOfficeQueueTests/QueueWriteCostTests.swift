@@ -58,6 +58,30 @@ import PostOfficeCore
         #expect(message.state.recipients.map(\.attempts) == [0, 1])
     }
 
+    /// States appended for days would grow the file without end: past 64 KiB (and four states) of them the
+    /// file is rewritten with the last state only — a new file under the same name, the body unchanged.
+    @Test func longStateLogsAreCompacted() throws {
+        let fixture = try QueueFixture()
+        let body = (0..<150_000).map { UInt8(truncatingIfNeeded: $0 % 253) }
+        let id = try fixture.commit(body, recipients: 300)
+        let file = fixture.messagePath(id)
+        let committed = fileBytes(file)
+        let bodyEnd = QueueCorruptionTests.bodyEnd(committed)
+        let oneState = QueueMessageFile.encodeState(try fixture.store.load(id).state).count
+        #expect(40 * oneState > 4 * (64 << 10))  // forty states appended would pass the bound four times over
+        for round in 0..<40 {
+            try fixture.store.record(id, results: [round % 300: .temporaryFailure(EnhancedStatusCode(4, 4, 1), "451 round \(round)", nextAttempt: MailTime(seconds: 1_700_000_600))])
+            #expect(fileBytes(file).count - bodyEnd <= 64 << 10)
+        }
+        #expect(fileBytes(file).prefix(bodyEnd) == committed.prefix(bodyEnd))
+        let message = try fixture.store.load(id)
+        #expect(message.state.recipients.prefix(40).allSatisfy { $0.attempts == 1 })
+        #expect(message.state.recipients[39].status.reply == "451 round 39")
+        #expect(try fixture.store.openBody(id).readAll() == body)
+        #expect(fixture.entries("tmp").isEmpty)
+        #expect(fixture.entries("messages") == [id.rawValue])
+    }
+
     /// Garbage after the last state (a torn append that wrote a wild length) is ignored the same way.
     @Test func garbageAfterTheLastStateIsIgnored() throws {
         let fixture = try QueueFixture()
