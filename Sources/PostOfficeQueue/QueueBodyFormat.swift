@@ -1,6 +1,7 @@
-// QueueBodyFormat: the body file `messages/ID/body` — header, envelope (`E` with optional trailing flags,
-// then one `R` per recipient), the message bytes as `D` records of at most 64 KiB, and the end marker `Z`
-// (body size, data record count, CRC-32 of all body bytes). Written once, never rewritten; scan checks its head and tail.
+// QueueBodyFormat: the envelope (`E` with optional trailing flags, then one `R` per recipient), the message
+// bytes as `D` records of at most 64 KiB, and the end marker `Z` (body size, data record count, CRC-32 of all
+// body bytes) — inside a message file (QueueMessageFile), or the whole body file `messages/ID/body` of the
+// layout before issue 14 (read for conversion). Written once, never rewritten; scan checks head and tail.
 
 import PostOfficeCore
 

@@ -1,5 +1,5 @@
 // QueueEnvelope: everything about a queued message except its bytes and its delivery progress. Written
-// once, at the head of the body file, and never changed; progress lives in the state file.
+// once, at the head of the message file, and never changed; progress lives in the state records after the body.
 
 import PostOfficeCore
 

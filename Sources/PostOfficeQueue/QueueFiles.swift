@@ -1,5 +1,5 @@
-// QueueFiles: the few libc operations the queue is built from — exact reads and writes, the durable
-// replace (temp, write, fsync, rename, fsync directory), directory listing and removal — over Glibc only.
+// QueueFiles: the few libc operations the queue is built from — exact reads and writes (also at an offset),
+// fsync of files and directories, renames that never replace, directory listing and removal — over Glibc only.
 
 #if canImport(Glibc)
 import Glibc
@@ -104,39 +104,6 @@ enum QueueFiles {
         let descriptor = try open(path, O_RDONLY | O_DIRECTORY)
         defer { close(descriptor) }
         try sync(descriptor, path: path)
-    }
-
-    /// The durable replace: write `bytes` to `directory/tempName`, fsync, close, rename over
-    /// `directory/name`, fsync `directory`. A reader sees the old file or the new one, never a mixture, and
-    /// after a crash the new one survives once this returns. The caller holds the message lock, so one
-    /// fixed temp name is enough (a crash's leftover is simply truncated by the next writer).
-    static func replaceDurably(directory: String, name: String, tempName: String, bytes: [UInt8]) throws(QueueError) {
-        let tempPath = directory + "/" + tempName
-        let descriptor = try open(tempPath, O_WRONLY | O_CREAT | O_TRUNC)
-        do {
-            try writeAll(descriptor, bytes, path: tempPath)
-            try sync(descriptor, path: tempPath)
-        } catch {
-            close(descriptor)
-            unlink(tempPath)
-            throw error
-        }
-        try closeChecked(descriptor, path: tempPath)
-        _ = try call("rename", directory + "/" + name) { rename(tempPath, directory + "/" + name) }
-        try syncDirectory(directory)
-    }
-
-    /// Creates a new file holding `bytes` and fsyncs it (not its directory: the caller syncs that once).
-    static func createDurably(_ path: String, bytes: [UInt8]) throws(QueueError) {
-        let descriptor = try open(path, O_WRONLY | O_CREAT | O_EXCL)
-        do {
-            try writeAll(descriptor, bytes, path: path)
-            try sync(descriptor, path: path)
-        } catch {
-            close(descriptor)
-            throw error
-        }
-        try closeChecked(descriptor, path: path)
     }
 
     private typealias RenameAt2 = @convention(c) (Int32, UnsafePointer<CChar>?, Int32, UnsafePointer<CChar>?, UInt32) -> Int32

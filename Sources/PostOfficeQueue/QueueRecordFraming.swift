@@ -1,6 +1,7 @@
 // QueueRecordFraming: the frame every queue file is made of. A file is `magic(4) version(1)` followed by
 // records `type(1) length(4, big-endian) payload(length) crc32(4, big-endian, over type+length+payload)`;
-// the last record is the end marker `Z`. This enum writes frames and checks file headers.
+// in a message file the body ends with the end marker `Z` and state records `U` follow. This enum writes
+// frames and checks file headers.
 
 /// Record frame constants and encoders shared by the body and state files.
 enum QueueRecordFraming {

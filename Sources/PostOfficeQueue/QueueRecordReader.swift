@@ -1,5 +1,5 @@
-// QueueRecordReader: splits an in-memory queue file (a state file, or the head and tail of a body file)
-// into checked records. Every length is bounded and every CRC verified before a payload is returned.
+// QueueRecordReader: splits in-memory queue records (a state, the head of a message file, the states after
+// its body) into checked records. Every length is bounded and every CRC verified before a payload is returned.
 
 /// One record: its type letter and its payload.
 struct QueueRecord: Hashable {

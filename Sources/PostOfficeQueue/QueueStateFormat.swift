@@ -1,7 +1,7 @@
-// QueueStateFormat: the state file `messages/ID/state` — header, `M` (held flag, recipient count, optional
-// delay-warned flag, optional body-octets byte), one `S` per recipient (status, RFC 3463 code, last reply, attempts, next and last
-// attempt, optional reported flag, optional remote host), end marker `Z`.
-// Small; decoded whole and replaced whole.
+// QueueStateFormat: one state — the payload of a message file's `U` record (and, in the layout before issue
+// 14, the whole `messages/ID/state` file): header, `M` (held flag, recipient count, optional delay-warned flag,
+// optional body-octets byte), one `S` per recipient (status, RFC 3463 code, last reply, attempts, next and last
+// attempt, optional reported flag, optional remote host), end marker `Z`. Small; decoded whole.
 
 import PostOfficeCore
 

@@ -1,5 +1,6 @@
-// QueueWriteCostTests: issue 14's cheaper queue writes — a delivered message leaves without a last state
-// write, and whether the body has 8-bit octets is recorded at commit (nil for a message queued before).
+// QueueWriteCostTests: issue 14's cheaper queue — a delivered message leaves without a last state write, states
+// are appended (a torn append falls back, long logs are compacted), 8-bit octets are recorded at commit, and a
+// queue in the layout before issue 14 is converted.
 
 import Foundation
 import Testing
@@ -151,6 +152,18 @@ import PostOfficeCore
         #expect(fixture.entries("corrupt").isEmpty)
     }
 
+    /// A state written by the first step of issue 14 (old layout, 8-bit flag in the state's `M` record)
+    /// keeps its flag through the conversion.
+    @Test(arguments: [true, false])
+    func anOldLayoutEightBitFlagSurvivesTheConversion(eightBit: Bool) throws {
+        let fixture = try QueueFixture()
+        let oldID = QueueID("65a0b1c2" + "00000000000000dd")!
+        Self.writeOldLayout(fixture.messagePath(oldID), envelope: fixture.envelope(), body: eightBit ? [0xC3, 0xBC] : [0x41],
+                            state: QueueMessageState(recipientCount: 2, dueAt: fixture.clock.now()), eightBit: eightBit)
+        let reopened = try QueueStore(path: fixture.queuePath, clock: fixture.clock, random: fixture.random, logSink: fixture.logs)
+        #expect(try reopened.scan().first?.envelope.hasEightBitOctets == eightBit)
+    }
+
     /// An old-layout message that fails validation goes to corrupt/ (logged), as a scan would have done.
     @Test func aDamagedOldLayoutMessageGoesToCorrupt() throws {
         let fixture = try QueueFixture()
@@ -164,12 +177,14 @@ import PostOfficeCore
     }
 
     /// Writes a message directory as releases before issue 14 did: `body` (header, envelope, `D`, `Z`), `state`.
-    static func writeOldLayout(_ directory: String, envelope: QueueEnvelope, body: [UInt8], state: QueueMessageState) {
+    static func writeOldLayout(
+        _ directory: String, envelope: QueueEnvelope, body: [UInt8], state: QueueMessageState, eightBit: Bool? = nil
+    ) {
         #expect(mkdir(directory, 0o700) == 0)
         var bytes = QueueBodyFormat.encodeHead(envelope)
         if !body.isEmpty { QueueRecordFraming.append(type: QueueRecordFraming.RecordType.data, payload: body, to: &bytes) }
         bytes += QueueBodyFormat.encodeEnd(.init(bodySize: body.count, dataRecords: body.isEmpty ? 0 : 1, bodyChecksum: CRC32.checksum(body)))
         writeBytes(bytes, to: directory + "/body")
-        writeBytes(QueueStateFormat.encode(state), to: directory + "/state")
+        writeBytes(QueueStateFormat.encode(state, bodyHasEightBitOctets: eightBit), to: directory + "/state")
     }
 }
