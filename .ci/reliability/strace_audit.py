@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
 # strace_audit: runs `postoffice` under strace while sending multi-recipient messages, then checks in the
 # trace that for every stored copy fsync(file) -> rename into new/ -> fsync(new/) all completed before the
-# `250` after DATA was written to that client's socket. Negative control: the same run under eatmydata
-# (fsync becomes a no-op in libc, so the fsyncs vanish from the trace) must make the audit fail.
+# `250` after DATA was written to that client's socket. A second run relays messages to remote recipients and
+# checks the outbound queue's commit the same way: fsync(queue/tmp/ID) -> rename into queue/messages/ID ->
+# fsync(queue/messages/) before the 250 (issue 14: one file per message; no directory fsync inside the draft,
+# since a message is one file, and the first state is inside that file). Negative control: the same runs under
+# eatmydata (fsync becomes a no-op in libc, so the fsyncs vanish from the trace) must make the audit fail.
 
 import argparse
 import os
@@ -143,6 +146,97 @@ def audit(events, server, sent):
     return checked, violations
 
 
+def send_remote_messages(server, sender, count, seed):
+    """One message per connection to a remote recipient (relayed through the queue); returns
+    [(client port, id)] of those answered 250."""
+    rng = random.Random(seed)
+    sent = []
+    for index in range(count):
+        client = H.SMTPClient(server.smtp_port, timeout=30)
+        port = client.sock.getsockname()[1]
+        client.command("EHLO audit.test")
+        recipient = f"r{index}@remote.test"
+        message_id, wire = H.make_message(rng, sender, [recipient], size_hint=rng.choice([300, 70000]))
+        code, _, _ = client.transaction(sender, [recipient], wire)
+        client.command("QUIT")
+        client.close()
+        if code == 250:
+            sent.append((port, message_id))
+    return sent
+
+
+def audit_queue(events, server, sent):
+    """The queue's commit for every relayed message answered 250. Returns (checked, violations)."""
+    violations = []
+    checked = 0
+    messages_directory = os.path.join(server.data, "queue", "messages")
+    # The relayhost never answers, so every message is still queued: find each one's file by its id.
+    files = {}
+    for name in os.listdir(messages_directory):
+        with open(os.path.join(messages_directory, name), "rb") as f:
+            content = f.read()
+        match = re.search(rb"X-Torture-Id: *([0-9a-f]+)", content)
+        if match:
+            files[match.group(1).decode()] = os.path.join(messages_directory, name)
+    for port, message_id in sent:
+        socket_tag = f"127.0.0.1:{port}]"
+        on_socket = [e for e in events if e.name in ("sendto", "write", "writev", "sendmsg") and socket_tag in e.args]
+        data_start = next((i for i, e in enumerate(on_socket) if '"354 ' in e.args), None)
+        reply = None
+        if data_start is not None:
+            reply = next((e for e in on_socket[data_start + 1:] if re.search(r'"(\\r\\n)?250 ', e.args)), None)
+        if reply is None:
+            violations.append(f"{message_id}: no 250 after 354 on client port {port} in the trace")
+            continue
+        final = files.get(message_id)
+        if final is None:
+            violations.append(f"{message_id}: not in {messages_directory}")
+            continue
+        checked += 1
+        rename = next((e for e in events if e.name.startswith("rename") and e.result == "0"
+                       and rename_paths(e)[1] == final), None)
+        if rename is None:
+            violations.append(f"{message_id}: no rename into {final} in the trace")
+            continue
+        source = rename_paths(rename)[0]
+        file_sync = [e for e in events if e.name in ("fsync", "fdatasync") and f"<{source}>" in e.args
+                     and e.result == "0" and e.end < rename.start]
+        directory_sync = [e for e in events if e.name in ("fsync", "fdatasync") and f"<{messages_directory}>" in e.args
+                          and e.result == "0" and e.start > rename.end]
+        if not file_sync:
+            violations.append(f"{message_id}: no fsync of {source} before its rename")
+        if not directory_sync or directory_sync[0].end > reply.start:
+            violations.append(f"{message_id}: no fsync of {messages_directory} between the rename and the 250")
+        if rename.end > reply.start:
+            violations.append(f"{message_id}: rename after the 250")
+    return checked, violations
+
+
+def run_queue(binary, eatmydata, args):
+    """Relays messages to a relayhost that never answers (a closed loopback port), under strace."""
+    data = H.temporary_directory("po-strace-queue-")
+    trace = os.path.join(data, "strace.out")
+    users = H.user_names(1)
+    with open(os.path.join(data, "postoffice.conf"), "w") as f:
+        f.write(f"relay_networks = 127.0.0.0/8\ndeliver_outbound = yes\nrelayhost = 127.0.0.2:{H.free_port()}\n"
+                "queue_run_interval = 3600\ndns_servers = 127.0.0.1:1\n")
+    wrapper = ["strace", "-f", "-tt", "-yy", "-s", "120", "-e", f"trace={SYSCALLS}", "-o", trace]
+    if eatmydata:
+        wrapper.append("eatmydata")
+    server = H.Server(binary, data, users, wrapper=wrapper)
+    server.start(timeout=60)
+    sent = send_remote_messages(server, users[0], args.messages, args.seed)
+    server.stop()
+    time.sleep(0.2)
+    events = parse(trace)
+    checked, violations = audit_queue(events, server, sent)
+    if args.keep:
+        print(f"queue trace kept in {trace}")
+    else:
+        H.remove_tree(data)
+    return len(sent), checked, violations
+
+
 def run(binary, eatmydata, args):
     data = H.temporary_directory("po-strace-")
     trace = os.path.join(data, "strace.out")
@@ -187,6 +281,13 @@ def main():
             print("  VIOLATION " + v)
         if violations or checked == 0:
             status = 1
+        sent, checked, violations = run_queue(args.binary, False, args)
+        print(f"queue audit: {sent} relayed messages answered 250, {checked} queue files checked, "
+              f"{len(violations)} violations")
+        for v in violations[:20]:
+            print("  VIOLATION " + v)
+        if violations or checked == 0:
+            status = 1
     if args.eatmydata or not args.no_control:
         if not shutil.which("eatmydata"):
             print("negative control skipped: eatmydata not installed (apt-get install -y eatmydata)")
@@ -200,6 +301,16 @@ def main():
             if args.eatmydata:
                 status = 1 if caught else 0
             elif not caught:
+                status = 1
+            sent, checked, violations = run_queue(args.binary, True, args)
+            queue_caught = bool(violations)
+            print(f"queue negative control (eatmydata): {sent} answered 250, {len(violations)} violations -> "
+                  f"{'caught' if queue_caught else 'NOT CAUGHT'}")
+            for v in violations[:3]:
+                print("  expected: " + v)
+            if args.eatmydata:
+                status = 1 if (caught and queue_caught) else 0
+            elif not queue_caught:
                 status = 1
     sys.exit(status)
 

@@ -1,6 +1,6 @@
 // QueueMessageSink: a message for remote recipients written into the outbound queue — our Received: header
 // first, then the bytes as received (CRLF, dot-unstuffed) — and committed with the queue's promise (fsync the
-// body and state, rename, fsync the directory) before the client hears 250.
+// message file, rename it into messages/, fsync messages/) before the client hears 250.
 
 import PostOfficeCore
 import PostOfficeDelivery

@@ -80,7 +80,8 @@ final class SMTPOutboundTransport: OutboundTransport, @unchecked Sendable {
             }
             // RFC 6152: 8-bit content needs 8BITMIME at the other end; look at the octets, not only at what
             // the sender declared (BODY=8BITMIME), so a server without 8BITMIME never gets raw 8-bit bytes.
-            let eightBit = Self.hasEightBitOctets(message.id, store: store)
+            // Recorded at commit; a message queued before that was recorded is read through once more.
+            let eightBit = message.envelope.hasEightBitOctets ?? Self.hasEightBitOctets(message.id, store: store)
             let outbound = SMTPOutboundMessage(
                 from: message.envelope.reversePath,
                 to: indices.map { SMTPOutboundMessage.Recipient(message.envelope.recipients[$0].address, parameters: Self.parameters(message.envelope.recipients[$0])) },

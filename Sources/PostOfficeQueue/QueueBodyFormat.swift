@@ -1,6 +1,7 @@
-// QueueBodyFormat: the body file `messages/ID/body` — header, envelope (`E` with optional trailing flags,
-// then one `R` per recipient), the message bytes as `D` records of at most 64 KiB, and the end marker `Z`
-// (body size, data record count, CRC-32 of all body bytes). Written once, never rewritten; scan checks its head and tail.
+// QueueBodyFormat: the envelope (`E` with optional trailing flags, then one `R` per recipient), the message
+// bytes as `D` records of at most 64 KiB, and the end marker `Z` (body size, data record count, CRC-32 of all
+// body bytes) — inside a message file (QueueMessageFile), or the whole body file `messages/ID/body` of the
+// layout before issue 14 (read for conversion). Written once, never rewritten; scan checks head and tail.
 
 import PostOfficeCore
 
@@ -19,7 +20,12 @@ enum QueueBodyFormat {
 
     /// The file header and envelope records, written before the first body byte.
     static func encodeHead(_ envelope: QueueEnvelope) -> [UInt8] {
-        var out = QueueRecordFraming.fileHeader(magic: QueueRecordFraming.bodyMagic)
+        QueueRecordFraming.fileHeader(magic: QueueRecordFraming.bodyMagic) + encodeEnvelope(envelope)
+    }
+
+    /// The `E` record and one `R` per recipient.
+    static func encodeEnvelope(_ envelope: QueueEnvelope) -> [UInt8] {
+        var out: [UInt8] = []
         var e = QueuePayloadWriter()
         e.bool(envelope.reversePath != nil)
         if let path = envelope.reversePath {
@@ -151,7 +157,19 @@ enum QueueBodyFormat {
         } catch {
             return .failure(error)
         }
-        var offset = QueueRecordFraming.fileHeaderSize
+        let envelope: QueueEnvelope
+        let offset: Int
+        switch try readEnvelope(descriptor, at: QueueRecordFraming.fileHeaderSize, path: path) {
+        case .failure(let error): return .failure(error)
+        case .success(let value): (envelope, offset) = value
+        }
+        let size = try QueueFiles.size(descriptor, path: path)
+        return try readTrailer(descriptor, envelope: envelope, dataStart: offset, bodyEnd: size, path: path)
+    }
+
+    /// Reads the `E` and `R` records at `start`: the envelope and the offset after the last recipient.
+    static func readEnvelope(_ descriptor: Int32, at start: Int, path: String) throws(QueueError) -> Result<(QueueEnvelope, Int), QueueRecordError> {
+        var offset = start
         var envelope: QueueEnvelope
         var count: Int
         switch try readRecord(descriptor, at: offset, path: path) {
@@ -176,7 +194,14 @@ enum QueueBodyFormat {
                 }
             }
         }
-        let size = try QueueFiles.size(descriptor, path: path)
+        return .success((envelope, offset))
+    }
+
+    /// Reads the end marker that closes the body at `bodyEnd` and checks that the data records between
+    /// `dataStart` and it are exactly what it announces.
+    static func readTrailer(
+        _ descriptor: Int32, envelope: QueueEnvelope, dataStart offset: Int, bodyEnd size: Int, path: String
+    ) throws(QueueError) -> Result<Layout, QueueRecordError> {
         guard size - offset >= endRecordSize else { return .failure(.truncated) }
         switch try readRecord(descriptor, at: size - endRecordSize, path: path) {
         case .failure(let error): return .failure(error)

@@ -1,5 +1,5 @@
 // QueueDraft: a message being written into the queue. The body streams through a 64 KiB buffer into `D`
-// records in tmp/ID/body; commit makes it durable and visible in one rename (see QueueStore's promise).
+// records in the file tmp/ID; commit makes it durable and visible in one rename (see QueueStore's promise).
 
 #if canImport(Glibc)
 import Glibc
@@ -16,43 +16,52 @@ public final class QueueDraft {
     public let envelope: QueueEnvelope
 
     private let store: QueueStore
-    private let directory: String
-    private let lock: QueueMessageLock
-    private var body: Int32
+    private let path: String
+    /// The draft file's lock; its descriptor is the one written. Released at commit or abort.
+    private var lock: QueueMessageLock?
     private var pending: [UInt8] = []
     private var framed: [UInt8] = []
     private var checksum = CRC32()
     private var dataRecords = 0
+    /// True once an appended byte was above 127 (recorded at commit, so delivery need not scan the body).
+    private var hasEightBitOctets = false
+    /// Bytes in the file so far.
+    private var fileSize = 0
     /// Body bytes appended so far.
     public private(set) var byteCount = 0
 
-    init(store: QueueStore, id: QueueID, envelope: QueueEnvelope, directory: String, lock: QueueMessageLock) throws(QueueError) {
+    init(store: QueueStore, id: QueueID, envelope: QueueEnvelope, path: String, lock: QueueMessageLock) throws(QueueError) {
         self.store = store
         self.id = id
         self.envelope = envelope
-        self.directory = directory
+        self.path = path
         self.lock = lock
-        body = -1
-        let path = directory + "/body"
-        body = try QueueFiles.open(path, O_WRONLY | O_CREAT | O_EXCL)
         pending.reserveCapacity(QueueRecordFraming.dataChunkSize)
-        do {
-            try QueueFiles.writeAll(body, QueueBodyFormat.encodeHead(envelope), path: path)
-        } catch {
-            abort()
-            throw error
-        }
+        try write(QueueMessageFile.encodeStart(envelope))
     }
 
     deinit { abort() }
 
+    private func write(_ bytes: [UInt8]) throws(QueueError) {
+        guard let lock else { preconditionFailure("write after commit or abort") }
+        do {
+            try QueueFiles.writeAll(lock.descriptor, bytes, path: path)
+        } catch {
+            abort()
+            throw error
+        }
+        fileSize += bytes.count
+    }
+
     /// Adds body bytes (as they will be sent: CRLF line endings, no dot-stuffing).
     public func append(_ bytes: UnsafeRawBufferPointer) throws(QueueError) {
-        precondition(body >= 0, "append after commit or abort")
+        precondition(lock != nil, "append after commit or abort")
         var offset = 0
         while offset < bytes.count {
             let take = min(QueueRecordFraming.dataChunkSize - pending.count, bytes.count - offset)
-            pending.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + take]))
+            let slice = UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + take])
+            if !hasEightBitOctets && slice.contains(where: { $0 >= 0x80 }) { hasEightBitOctets = true }
+            pending.append(contentsOf: slice)
             offset += take
             if pending.count == QueueRecordFraming.dataChunkSize { try flush() }
         }
@@ -77,38 +86,35 @@ public final class QueueDraft {
         byteCount += pending.count
         dataRecords += 1
         pending.removeAll(keepingCapacity: true)
-        do {
-            try QueueFiles.writeAll(body, framed, path: directory + "/body")
-        } catch {
-            abort()
-            throw error
-        }
+        try write(framed)
     }
 
     /// Makes the message durable and visible, then returns its id. When this returns the caller may
-    /// answer 250: body and state are fsync'd, the message directory renamed into `messages/`, and
-    /// `messages/` fsync'd. On any failure nothing is queued and the error is thrown (answer 451).
+    /// answer 250: the file (body and first state) is fsync'd, renamed into `messages/`, and `messages/`
+    /// fsync'd. On any failure nothing is queued and the error is thrown (answer 451).
     @discardableResult
     public func commit() throws(QueueError) -> QueueID {
-        precondition(body >= 0, "commit after commit or abort")
-        do {
+        precondition(lock != nil, "commit after commit or abort")
+        do throws(QueueError) {
             try flush()
             let trailer = QueueBodyFormat.Trailer(bodySize: byteCount, dataRecords: dataRecords, bodyChecksum: checksum.value)
-            try QueueFiles.writeAll(body, QueueBodyFormat.encodeEnd(trailer), path: directory + "/body")
-            // The body reaches the disk before any name points at it (unlike a queue that fsyncs metadata first).
-            try QueueFiles.sync(body, path: directory + "/body")
-            let descriptor = body
-            body = -1
-            try QueueFiles.closeChecked(descriptor, path: directory + "/body")
-            var state = QueueMessageState(recipientCount: envelope.recipients.count, dueAt: envelope.arrival)
-            state.isHeld = false
-            try store.writeState(state, in: directory)
-            try QueueFiles.syncDirectory(directory)
-            try store.publish(draftDirectory: directory, id: id)
+            try write(QueueBodyFormat.encodeEnd(trailer))
+            let bodyEnd = fileSize
+            try write(QueueMessageFile.encodeState(QueueMessageState(recipientCount: envelope.recipients.count, dueAt: envelope.arrival)))
+            guard let descriptor = lock?.descriptor else { throw QueueError.invalidRequest("draft aborted") }
+            // Now that the body's end is known, the head says where it is. Nothing can see tmp/ID yet, so
+            // the head is rewritten in place, and one fsync makes head, body and state durable together:
+            // the body reaches the disk before any name in messages/ points at it.
+            try QueueFiles.writeAll(
+                descriptor, QueueMessageFile.encodeHead(bodyEnd: bodyEnd, hasEightBitOctets: hasEightBitOctets),
+                at: QueueMessageFile.headOffset, path: path)
+            try QueueFiles.sync(descriptor, path: path)
+            try store.publish(draftPath: path, id: id)
         } catch {
             abort()
             throw error
         }
+        lock = nil
         store.logSink.log(LogRecord(.info, "queue.stored", [
             ("queue", id.rawValue), ("size", String(byteCount)), ("recipients", String(envelope.recipients.count)),
             ("from", envelope.reversePath?.description ?? "<>"),
@@ -118,10 +124,9 @@ public final class QueueDraft {
 
     /// Discards the draft; nothing is queued. Safe to call more than once.
     public func abort() {
-        if body >= 0 {
-            close(body)
-            body = -1
-        }
-        if FileSystem.fileExists(atPath: directory) { try? QueueFiles.removeTree(directory) }
+        guard let lock else { return }
+        // Still ours while locked and named by the path: remove it, then let the lock go.
+        if lock.isNamed(by: path) { unlink(path) }
+        self.lock = nil
     }
 }

@@ -1,5 +1,5 @@
 // QueueEnvelope: everything about a queued message except its bytes and its delivery progress. Written
-// once, at the head of the body file, and never changed; progress lives in the state file.
+// once, at the head of the message file, and never changed; progress lives in the state records after the body.
 
 import PostOfficeCore
 
@@ -26,11 +26,15 @@ public struct QueueEnvelope: Hashable, Sendable {
     /// True when the message was received as `BODY=8BITMIME` or with `SMTPUTF8`: a report returning it
     /// declares its third part `8bit`.
     public var is8Bit: Bool
+    /// True when the stored body has an octet above 127, false when it has none, nil when not known (a
+    /// message queued by a release that did not record it: read the body to find out). Set by
+    /// ``QueueDraft/commit()`` from the bytes written; any value passed to ``QueueStore/begin(_:)`` is ignored.
+    public var hasEightBitOctets: Bool?
 
     public init(
         reversePath: MailAddress?, arrival: MailTime, recipients: [QueueRecipient], messageSize: Int = 0,
         envelopeID: String? = nil, returnContent: String? = nil, isLocalSender: Bool = false,
-        isDoubleBounce: Bool = false, is8Bit: Bool = false
+        isDoubleBounce: Bool = false, is8Bit: Bool = false, hasEightBitOctets: Bool? = nil
     ) {
         self.reversePath = reversePath
         self.arrival = arrival
@@ -41,6 +45,7 @@ public struct QueueEnvelope: Hashable, Sendable {
         self.isLocalSender = isLocalSender
         self.isDoubleBounce = isDoubleBounce
         self.is8Bit = is8Bit
+        self.hasEightBitOctets = hasEightBitOctets
     }
 
     /// True for a message with the null reverse-path: a bounce, subject to the bounce lifetime.

@@ -1,5 +1,5 @@
-// QueueFiles: the few libc operations the queue is built from — exact reads and writes, the durable
-// replace (temp, write, fsync, rename, fsync directory), directory listing and removal — over Glibc only.
+// QueueFiles: the few libc operations the queue is built from — exact reads and writes (also at an offset),
+// fsync of files and directories, renames that never replace, directory listing and removal — over Glibc only.
 
 #if canImport(Glibc)
 import Glibc
@@ -39,6 +39,25 @@ enum QueueFiles {
             Result { () throws(QueueError) in try writeAll(descriptor, raw, path: path) }
         }
         try result.get()
+    }
+
+    /// Writes all of `bytes` at `offset` (pwrite), retrying short writes.
+    static func writeAll(_ descriptor: Int32, _ bytes: [UInt8], at offset: Int, path: String) throws(QueueError) {
+        let result: Result<Void, QueueError> = bytes.withUnsafeBytes { raw in
+            Result { () throws(QueueError) in
+                var done = 0
+                while done < raw.count {
+                    done += try call("pwrite", path) { pwrite(descriptor, raw.baseAddress! + done, raw.count - done, off_t(offset + done)) }
+                }
+            }
+        }
+        try result.get()
+    }
+
+    /// True for a regular file (not a symbolic link to one).
+    static func isRegularFile(_ path: String) -> Bool {
+        var status = stat()
+        return lstat(path, &status) == 0 && (status.st_mode & S_IFMT) == S_IFREG
     }
 
     /// Reads up to `count` bytes at `offset`; fewer only at end of file.
@@ -85,26 +104,6 @@ enum QueueFiles {
         let descriptor = try open(path, O_RDONLY | O_DIRECTORY)
         defer { close(descriptor) }
         try sync(descriptor, path: path)
-    }
-
-    /// The durable replace: write `bytes` to `directory/tempName`, fsync, close, rename over
-    /// `directory/name`, fsync `directory`. A reader sees the old file or the new one, never a mixture, and
-    /// after a crash the new one survives once this returns. The caller holds the message lock, so one
-    /// fixed temp name is enough (a crash's leftover is simply truncated by the next writer).
-    static func replaceDurably(directory: String, name: String, tempName: String, bytes: [UInt8]) throws(QueueError) {
-        let tempPath = directory + "/" + tempName
-        let descriptor = try open(tempPath, O_WRONLY | O_CREAT | O_TRUNC)
-        do {
-            try writeAll(descriptor, bytes, path: tempPath)
-            try sync(descriptor, path: tempPath)
-        } catch {
-            close(descriptor)
-            unlink(tempPath)
-            throw error
-        }
-        try closeChecked(descriptor, path: tempPath)
-        _ = try call("rename", directory + "/" + name) { rename(tempPath, directory + "/" + name) }
-        try syncDirectory(directory)
     }
 
     private typealias RenameAt2 = @convention(c) (Int32, UnsafePointer<CChar>?, Int32, UnsafePointer<CChar>?, UInt32) -> Int32

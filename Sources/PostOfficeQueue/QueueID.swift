@@ -1,4 +1,4 @@
-// QueueID: the name of one queued message — its directory name on disk and its handle in the CLI.
+// QueueID: the name of one queued message — its file name on disk and its handle in the CLI.
 // Made from the arrival second and 64 random bits, so ids sort roughly by age and never need a counter.
 
 import PostOfficeCore

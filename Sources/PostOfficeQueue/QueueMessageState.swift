@@ -1,5 +1,5 @@
-// QueueMessageState: the contents of a message's state file — held or not, and each recipient's progress.
-// Replaced as a whole (temp file, fsync, rename, directory fsync) on every change; the body never is.
+// QueueMessageState: a message's state — held or not, and each recipient's progress. A whole new one is
+// appended to the message file (and fsync'd) on every change; the body never changes.
 
 import PostOfficeCore
 

@@ -1,6 +1,7 @@
 // QueueRecordFraming: the frame every queue file is made of. A file is `magic(4) version(1)` followed by
 // records `type(1) length(4, big-endian) payload(length) crc32(4, big-endian, over type+length+payload)`;
-// the last record is the end marker `Z`. This enum writes frames and checks file headers.
+// in a message file the body ends with the end marker `Z` and state records `U` follow. This enum writes
+// frames and checks file headers.
 
 /// Record frame constants and encoders shared by the body and state files.
 enum QueueRecordFraming {
@@ -23,10 +24,16 @@ enum QueueRecordFraming {
         static let message = UInt8(ascii: "M")
         static let recipientState = UInt8(ascii: "S")
         static let end = UInt8(ascii: "Z")
+        /// The fixed-size head of a message file: where the body ends, whether it has 8-bit octets.
+        static let head = UInt8(ascii: "H")
+        /// One state of a message file, appended after the body on every update; the last whole one counts.
+        static let stateUpdate = UInt8(ascii: "U")
     }
 
     static let bodyMagic: [UInt8] = Array("POQB".utf8)
     static let stateMagic: [UInt8] = Array("POQS".utf8)
+    /// A message file: envelope, body and appended states in one file (the layout since issue 14).
+    static let messageMagic: [UInt8] = Array("POQF".utf8)
 
     static func fileHeader(magic: [UInt8]) -> [UInt8] { magic + [version] }
 

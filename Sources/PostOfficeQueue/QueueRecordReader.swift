@@ -1,5 +1,5 @@
-// QueueRecordReader: splits an in-memory queue file (a state file, or the head and tail of a body file)
-// into checked records. Every length is bounded and every CRC verified before a payload is returned.
+// QueueRecordReader: splits in-memory queue records (a state, the head of a message file, the states after
+// its body) into checked records. Every length is bounded and every CRC verified before a payload is returned.
 
 /// One record: its type letter and its payload.
 struct QueueRecord: Hashable {
@@ -11,6 +11,8 @@ struct QueueRecord: Hashable {
 struct QueueRecordReader {
     private let bytes: [UInt8]
     private(set) var position: Int
+    /// The largest payload accepted (a state record may be larger than a body record).
+    var payloadLimit = QueueRecordFraming.maximumPayload
 
     /// Checks the file header and positions the reader at the first record.
     init(_ bytes: [UInt8], magic: [UInt8]) throws(QueueRecordError) {
@@ -33,7 +35,7 @@ struct QueueRecordReader {
         guard remaining >= QueueRecordFraming.recordOverhead else { throw .truncated }
         let type = bytes[position]
         let length = Int(QueueRecordFraming.readBigEndian32(bytes[(position + 1)...]))
-        guard length <= QueueRecordFraming.maximumPayload else { throw .payloadTooLong(length) }
+        guard length <= payloadLimit else { throw .payloadTooLong(length) }
         guard remaining - QueueRecordFraming.recordOverhead >= length else { throw .truncated }
         let payloadStart = position + 5
         let stored = QueueRecordFraming.readBigEndian32(bytes[(payloadStart + length)...])

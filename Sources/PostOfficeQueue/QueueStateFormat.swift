@@ -1,7 +1,7 @@
-// QueueStateFormat: the state file `messages/ID/state` — header, `M` (held flag, recipient count, optional
-// delay-warned flag), one `S` per recipient (status, RFC 3463 code, last reply, attempts, next and last
-// attempt, optional reported flag, optional remote host), end marker `Z`.
-// Small; decoded whole and replaced whole.
+// QueueStateFormat: one state — the payload of a message file's `U` record (and, in the layout before issue
+// 14, the whole `messages/ID/state` file): header, `M` (held flag, recipient count, optional delay-warned flag,
+// optional body-octets byte), one `S` per recipient (status, RFC 3463 code, last reply, attempts, next and last
+// attempt, optional reported flag, optional remote host), end marker `Z`. Small; decoded whole.
 
 import PostOfficeCore
 
@@ -10,14 +10,17 @@ enum QueueStateFormat {
     /// A state file larger than this is not one we wrote (a few hundred bytes per recipient).
     static let sizeLimit = 16 << 20
 
-    static func encode(_ state: QueueMessageState) -> [UInt8] {
+    /// `bodyHasEightBitOctets` is a fact about the body, recorded at commit and carried by every rewrite
+    /// (nil: not known, written as nothing).
+    static func encode(_ state: QueueMessageState, bodyHasEightBitOctets: Bool? = nil) -> [UInt8] {
         var out = QueueRecordFraming.fileHeader(magic: QueueRecordFraming.stateMagic)
         var m = QueuePayloadWriter()
         m.bool(state.isHeld)
         m.u32(UInt32(state.recipients.count))
         // Optional trailing bytes (added after version 1): written only when set, so a state without them
         // is exactly what earlier releases wrote; decode treats their absence as false.
-        if state.isDelayWarned { m.bool(true) }
+        if state.isDelayWarned || bodyHasEightBitOctets != nil { m.bool(state.isDelayWarned) }
+        if let eightBit = bodyHasEightBitOctets { m.u8(eightBit ? 2 : 1) }
         QueueRecordFraming.append(type: QueueRecordFraming.RecordType.message, payload: m.bytes, to: &out)
         for recipient in state.recipients {
             var s = QueuePayloadWriter()
@@ -52,11 +55,24 @@ enum QueueStateFormat {
 
     /// Decodes a whole state file; every record, count and enumeration value is checked.
     static func decode(_ bytes: [UInt8]) throws(QueueRecordError) -> QueueMessageState {
+        try decodeWithBodyFlag(bytes).state
+    }
+
+    /// Decodes a whole state file and the body-octets byte (nil when absent: written before it existed).
+    static func decodeWithBodyFlag(_ bytes: [UInt8]) throws(QueueRecordError) -> (state: QueueMessageState, bodyHasEightBitOctets: Bool?) {
         var reader = try QueueRecordReader(bytes, magic: QueueRecordFraming.stateMagic)
         var m = QueuePayloadReader(try reader.next(expecting: QueueRecordFraming.RecordType.message).payload)
         let isHeld = try m.bool("held")
         let count = Int(try m.u32("recipient count"))
         let isDelayWarned = m.isAtEnd ? false : try m.bool("delay warned")
+        var bodyHasEightBitOctets: Bool?
+        if !m.isAtEnd {
+            switch try m.u8("body octets") {
+            case 1: bodyHasEightBitOctets = false
+            case 2: bodyHasEightBitOctets = true
+            default: throw .malformedField("body octets")
+            }
+        }
         try m.finish()
         var recipients: [QueueRecipientState] = []
         for _ in 0..<count {
@@ -87,6 +103,6 @@ enum QueueStateFormat {
         guard Int(try z.u32("record count")) == count else { throw .inconsistent("state record count") }
         try z.finish()
         guard reader.isAtEnd else { throw .trailingBytes }
-        return QueueMessageState(isHeld: isHeld, recipients: recipients, isDelayWarned: isDelayWarned)
+        return (QueueMessageState(isHeld: isHeld, recipients: recipients, isDelayWarned: isDelayWarned), bodyHasEightBitOctets)
     }
 }

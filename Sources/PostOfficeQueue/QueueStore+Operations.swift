@@ -1,5 +1,5 @@
 // QueueStore+Operations: the changes the queue manager and the CLI make to a queued message — record an
-// attempt, hold, release, requeue, delete — each under the message lock, each a durable state replace.
+// attempt, hold, release, requeue, delete — each under the message lock, each a durable state append.
 
 #if canImport(Glibc)
 import Glibc
@@ -96,8 +96,8 @@ extension QueueStore {
     }
 
     /// Removes a message (active or failed) for good. Under the message lock, so it cannot interleave with
-    /// a delivery update: the directory is first renamed into `tmp/` (gone from the queue in one step,
-    /// made durable by fsyncing its old parent), then emptied.
+    /// a delivery update: the file is first renamed into `tmp/` (gone from the queue in one step, made
+    /// durable by fsyncing its old parent), then unlinked.
     public func delete(_ id: QueueID) throws(QueueError) {
         guard let (location, lock) = try lockMessage(id) else { throw .notFound(id) }
         try remove(id, from: location)
@@ -105,58 +105,109 @@ extension QueueStore {
         logSink.log(LogRecord(.info, "queue.deleted", [("queue", id.rawValue), ("location", location.rawValue)]))
     }
 
+    /// Appends `state` to message `id` under its lock, as an update would, without filing the message
+    /// anywhere (what a crash between an update and its move leaves; for tests).
+    func appendState(_ state: QueueMessageState, to id: QueueID) throws(QueueError) {
+        guard let (location, lock) = try lockMessage(id) else { throw .notFound(id) }
+        let (_, _, end) = try read(id, at: location, descriptor: lock.descriptor, heldLock: lock)
+        try QueueMessageFile.appendState(QueueMessageFile.encodeState(state), to: lock.descriptor, at: end, path: path(of: id, at: location))
+    }
+
     // MARK: - Internals
 
-    /// Locks the message wherever it is, looking again if it moves while we wait.
+    /// Locks the message wherever it is, looking again if it moves (or is compacted into a new file) while
+    /// we wait.
     func lockMessage(_ id: QueueID) throws(QueueError) -> (QueueMessage.Location, QueueMessageLock)? {
-        for _ in 0..<8 {
+        for _ in 0..<100 {
             guard let location = locate(id) else { return nil }
-            if let lock = try QueueMessageLock.acquire(directory(location) + "/" + id.rawValue) {
+            if let lock = try QueueMessageLock.acquire(path(of: id, at: location)) {
                 return (location, lock)
             }
         }
         return nil
     }
 
-    private func remove(_ id: QueueID, from location: QueueMessage.Location) throws(QueueError) {
-        let source = directory(location) + "/" + id.rawValue
+    /// Renames the message into `tmp/` (gone from the queue in one step), then unlinks it. `durably`:
+    /// fsync the old parent first, so the removal survives a crash (an operator's delete); a delivered
+    /// message's removal skips it (a crash may bring it back for a duplicate delivery, never lose anything).
+    private func remove(_ id: QueueID, from location: QueueMessage.Location, durably: Bool = true) throws(QueueError) {
+        let source = path(of: id, at: location)
         let doomed = temporaryPath + "/" + id.rawValue + ".deleted"
         try? QueueFiles.removeTree(doomed)
         try QueueFiles.renameWithoutReplacing(source, doomed)
-        try QueueFiles.syncDirectory(directory(location))
+        if durably { try QueueFiles.syncDirectory(directory(location)) }
         try QueueFiles.removeTree(doomed)
     }
 
-    /// Reads, changes and durably rewrites a message's state under its lock, then files the message
+    /// Rewrites a message file whose appended states have grown long: the head and body copied, the one
+    /// new state after them, fsync'd in `tmp/`, renamed over the old name, the directory fsync'd. Returns
+    /// the lock on the new file, taken before it got the name: anyone waiting on the old file finds, once
+    /// locked, that the name moved on and looks again (``QueueMessageLock/acquire(_:directory:)``). A crash
+    /// leaves the old file (the previous state) or the new one, never neither.
+    private func compact(
+        _ id: QueueID, at location: QueueMessage.Location, lockedBy old: QueueMessageLock, bodyEnd: Int, state: [UInt8]
+    ) throws(QueueError) -> QueueMessageLock {
+        let target = path(of: id, at: location)
+        let scratch = temporaryPath + "/" + id.rawValue + ".compact"
+        try QueueFiles.removeTree(scratch)  // a dead compaction's leftover; the message lock is ours
+        let (_, created) = try createLocked(scratch)
+        guard let lock = created else { throw .system(SystemError("open", errno: EEXIST, detail: scratch)) }
+        do throws(QueueError) {
+            var offset = 0
+            while offset < bodyEnd {
+                let chunk = try QueueFiles.read(old.descriptor, count: min(QueueRecordFraming.dataChunkSize, bodyEnd - offset), at: offset, path: target)
+                guard !chunk.isEmpty else { throw QueueError.system(SystemError("read", errno: EIO, detail: target)) }
+                try QueueFiles.writeAll(lock.descriptor, chunk, path: scratch)
+                offset += chunk.count
+            }
+            try QueueFiles.writeAll(lock.descriptor, state, path: scratch)
+            try QueueFiles.sync(lock.descriptor, path: scratch)
+            _ = try QueueFiles.call("rename", target) { rename(scratch, target) }
+        } catch {
+            if lock.isNamed(by: scratch) { unlink(scratch) }
+            throw error
+        }
+        try QueueFiles.syncDirectory(directory(location))
+        return lock
+    }
+
+    /// Reads, changes and durably appends a message's state under its lock, then files the message
     /// where its new state belongs (active, failed/, or gone when every recipient was delivered).
     private func update(
         _ id: QueueID, allowFailed: Bool, reviveFailed: Bool = false,
         _ change: (inout QueueMessageState) throws(QueueError) -> Void
     ) throws(QueueError) -> QueueMessage {
-        guard let (location, lock) = try lockMessage(id) else { throw .notFound(id) }
+        guard var (location, lock) = try lockMessage(id) else { throw .notFound(id) }
         guard allowFailed || location == .active else {
             throw .invalidRequest("\(id) is in failed/; requeue it first")
         }
-        var message = try read(id, at: location)
+        var (message, bodyEnd, stateEnd) = try read(id, at: location, descriptor: lock.descriptor, heldLock: lock)
         try change(&message.state)
-        let base = directory(location) + "/" + id.rawValue
-        try writeState(message.state, in: base)
+        let file = path(of: id, at: location)
+        // Every recipient delivered: the message goes without a last state write, and its removal is not
+        // fsync'd. A crash that undoes the removal brings back the message as it was before this attempt:
+        // those recipients get it twice (issue 14: a crash may duplicate, never lose).
+        if location == .active && message.state.isFinished && !message.state.hasPermanentFailures {
+            try remove(id, from: .active, durably: false)
+            logSink.log(LogRecord(.info, "queue.done", [("queue", id.rawValue)]))
+            withExtendedLifetime(lock) {}
+            return message
+        }
+        let record = QueueMessageFile.encodeState(message.state)
+        if QueueMessageFile.needsCompaction(stateLog: stateEnd - bodyEnd, adding: record.count) {
+            lock = try compact(id, at: location, lockedBy: lock, bodyEnd: bodyEnd, state: record)
+        } else {
+            try QueueMessageFile.appendState(record, to: lock.descriptor, at: stateEnd, path: file)
+        }
         var target = location
         if location == .active && message.state.isFinished {
-            if message.state.hasPermanentFailures {
-                target = .failed
-            } else {
-                try remove(id, from: .active)
-                logSink.log(LogRecord(.info, "queue.done", [("queue", id.rawValue)]))
-                withExtendedLifetime(lock) {}
-                return message
-            }
+            target = .failed
         } else if location == .failed && reviveFailed && !message.state.isFinished {
             target = .active
         }
         if target != location {
             // Destination first, then source: after a crash the message is in exactly one of the two.
-            try QueueFiles.renameWithoutReplacing(base, directory(target) + "/" + id.rawValue)
+            try QueueFiles.renameWithoutReplacing(file, path(of: id, at: target))
             try QueueFiles.syncDirectory(directory(target))
             try QueueFiles.syncDirectory(directory(location))
             message.location = target

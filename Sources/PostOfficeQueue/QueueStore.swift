@@ -10,33 +10,40 @@ import PostOfficeCore
 
 /// The queue directory.
 ///
-/// **Layout.** One directory per message, named by its ``QueueID``:
+/// **Layout.** One file per message, named by its ``QueueID`` (see ``QueueMessageFile``):
 /// ```
 /// queue_directory/
-///   tmp/ID/        a draft being written (or a deleted message being removed)
-///   messages/ID/   body   header, envelope, body records, end marker — written once, never changed
-///                  state  held flag and per-recipient progress — replaced whole on every update
-///   failed/ID/     every recipient final, some failed, no bounce sent yet: kept, listed, never dropped
-///   corrupt/ID/    a message whose body or state failed validation (logged as queue.corrupt)
+///   tmp/ID           a draft being written (or a delivered or deleted message being removed)
+///   messages/ID      header, envelope, body records, end marker — written once, never changed — then
+///                    the held flag and per-recipient progress, one state record appended per update
+///   failed/ID        every recipient final, some failed, no bounce sent yet: kept, listed, never dropped
+///   corrupt/ID       a message whose body or state failed validation (logged as queue.corrupt)
 /// ```
-/// A message moves between these by renaming its directory — one atomic step — so a crash never
-/// leaves half of a message in one place and half in another.
+/// A message moves between these by renaming its file — one atomic step. A queue written before issue 14
+/// (a directory per message, with `body` and `state` files) is converted when the store is opened: each
+/// old message is copied into a new file under a new id, published, and only then the old directory is
+/// removed, so a crash in between leaves both (delivered twice at worst, never lost).
 ///
-/// **Commit promise** (the same as a Maildir delivery): body written and fsync'd, state written and
-/// fsync'd, the message directory fsync'd, renamed from `tmp/` into `messages/`, `messages/` fsync'd;
-/// only then does ``QueueDraft/commit()`` return and may the SMTP server answer 250
-/// ([RFC 5321 §6.1](https://www.rfc-editor.org/rfc/rfc5321#section-6.1)).
+/// **Commit promise** (the same as a Maildir delivery): envelope, body and first state written into
+/// `tmp/ID` and fsync'd, renamed into `messages/`, `messages/` fsync'd; only then does
+/// ``QueueDraft/commit()`` return and may the SMTP server answer 250
+/// ([RFC 5321 §6.1](https://www.rfc-editor.org/rfc/rfc5321#section-6.1)). Two fsyncs and one new inode.
 ///
-/// **Updates** never touch the body: the state file is rewritten as `state.new`, fsync'd, renamed over
-/// `state`, and the message directory fsync'd.
+/// **Updates** never touch the body: a new state record is appended and the file fsync'd (its name does
+/// not change, so no directory fsync). A reader takes the last whole state record whose CRC checks, so an
+/// append torn by a crash leaves the previous state in force; the next update cuts the torn bytes off
+/// before appending; once the appended states pass 64 KiB the file is rewritten with the last state only
+/// (copied in `tmp/`, fsync'd, renamed over the name, the directory fsync'd). A message whose recipients are all delivered is removed without a last state: it is
+/// renamed into `tmp/` and unlinked, with no fsync, because a crash that undoes the removal only brings
+/// back the state before the attempt — a duplicate delivery, never a loss (issue 14).
 ///
 /// **Locking rule.** Every change to a message — state update, hold, release, requeue, move to `failed/`
-/// or `corrupt/`, delete — happens under `flock(LOCK_EX)` on the message's directory, taken through
-/// ``QueueMessageLock`` (which re-checks, once locked, that the path still names the locked directory).
+/// or `corrupt/`, delete — happens under `flock(LOCK_EX)` on the message's file, taken through
+/// ``QueueMessageLock`` (which re-checks, once locked, that the path still names the locked file).
 /// So the server's delivery update and an operator's `delete` from the CLI in another process are
 /// serialized, each reading the state the other left. Reads (``scan(verifyBodies:)``, ``load(_:)``,
-/// ``openBody(_:)``) take no lock: the body is immutable and the state is replaced by rename, so a
-/// reader sees a whole old or a whole new file. A draft holds the lock on its `tmp/` directory until
+/// ``openBody(_:)``) take no lock: the body is immutable and a state record is complete or ignored, so a
+/// reader sees a whole old or a whole new state. A draft holds the lock on its `tmp/` file until
 /// committed, so a sweep of `tmp/` removes only what a dead writer left.
 public final class QueueStore: Sendable {
     /// The queue directory.
@@ -48,7 +55,8 @@ public final class QueueStore: Sendable {
     var temporaryPath: String { path + "/tmp" }
     var corruptPath: String { path + "/corrupt" }
 
-    /// Opens (creating if needed, mode 0700) the queue at `path` and sweeps abandoned drafts from `tmp/`.
+    /// Opens (creating if needed, mode 0700) the queue at `path`, sweeps abandoned drafts from `tmp/` and
+    /// converts messages queued in the layout before issue 14 (see ``convertOldLayout()``).
     public init(path: String, clock: any MailClock, random: any RandomSource, logSink: any LogSink) throws(QueueError) {
         self.path = path
         self.clock = clock
@@ -62,6 +70,7 @@ public final class QueueStore: Sendable {
             }
         }
         try sweepTemporaryFiles()
+        try convertOldLayout()
     }
 
     func directory(_ location: QueueMessage.Location) -> String {
@@ -78,26 +87,29 @@ public final class QueueStore: Sendable {
     public func begin(_ envelope: QueueEnvelope) throws(QueueError) -> QueueDraft {
         while true {
             let id = QueueID.generate(clock: clock, random: random)
-            let directory = temporaryPath + "/" + id.rawValue
-            if mkdir(directory, 0o700) != 0 {
-                if errno == EEXIST { continue }
-                throw .system(SystemError("mkdir", errno: errno, detail: directory))
-            }
-            // A sweep in another process may remove the fresh directory before we lock it; then try again.
-            guard let lock = try QueueMessageLock.acquire(directory), lock.isLinked else { continue }
-            return try QueueDraft(store: self, id: id, envelope: envelope, directory: directory, lock: lock)
+            let (file, lock) = try createLocked(temporaryPath + "/" + id.rawValue)
+            guard let lock else { continue }
+            return try QueueDraft(store: self, id: id, envelope: envelope, path: file, lock: lock)
         }
     }
 
-    /// Writes `state` into a message directory durably (the caller holds the message lock).
-    func writeState(_ state: QueueMessageState, in directory: String) throws(QueueError) {
-        try QueueFiles.replaceDurably(directory: directory, name: "state", tempName: "state.new", bytes: QueueStateFormat.encode(state))
+    /// Creates `file` (which must not exist) and locks it. nil lock: the name was taken, or a sweep in
+    /// another process removed the fresh file before we locked it; the caller tries another name.
+    func createLocked(_ file: String) throws(QueueError) -> (String, QueueMessageLock?) {
+        let descriptor = SystemCall.restarting { open(file, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600) }
+        if descriptor < 0 {
+            if errno == EEXIST { return (file, nil) }
+            throw .system(SystemError("open", errno: errno, detail: file))
+        }
+        let lock = QueueMessageLock(descriptor: descriptor)
+        _ = try QueueFiles.call("flock", file) { flock(descriptor, LOCK_EX) }
+        return (file, lock.isNamed(by: file) ? lock : nil)
     }
 
-    /// Renames a finished draft directory into `messages/` and fsyncs `messages/`.
-    func publish(draftDirectory: String, id: QueueID) throws(QueueError) {
+    /// Renames a finished draft file into `messages/` and fsyncs `messages/`.
+    func publish(draftPath: String, id: QueueID) throws(QueueError) {
         let target = directory(.active) + "/" + id.rawValue
-        try QueueFiles.renameWithoutReplacing(draftDirectory, target)
+        try QueueFiles.renameWithoutReplacing(draftPath, target)
         try QueueFiles.syncDirectory(directory(.active))
     }
 
@@ -106,7 +118,7 @@ public final class QueueStore: Sendable {
     /// Where a message is now, if anywhere.
     func locate(_ id: QueueID) -> QueueMessage.Location? {
         for location in [QueueMessage.Location.active, .failed]
-        where QueueFiles.isRealDirectory(directory(location) + "/" + id.rawValue) {
+        where QueueFiles.isRegularFile(directory(location) + "/" + id.rawValue) {
             return location
         }
         return nil
@@ -119,7 +131,8 @@ public final class QueueStore: Sendable {
     }
 
     /// Every queued message, active and failed, sorted by id. Files that fail validation are moved to
-    /// `corrupt/` and logged (`queue.corrupt`), not returned; abandoned drafts in `tmp/` are removed.
+    /// `corrupt/` and logged (`queue.corrupt`), not returned; abandoned drafts in `tmp/` are removed; an
+    /// old-layout message directory (restored from a backup) is converted, and listed by the next scan.
     /// With `verifyBodies`, every body is read through and its checksums checked (slow: reads everything);
     /// otherwise a body's head and end marker are checked, which catches truncation and a wrong length.
     public func scan(verifyBodies: Bool = false) throws(QueueError) -> [QueueMessage] {
@@ -127,7 +140,12 @@ public final class QueueStore: Sendable {
         var messages: [QueueMessage] = []
         for location in [QueueMessage.Location.active, .failed] {
             for name in try QueueFiles.list(directory(location)).sorted() {
-                guard let id = QueueID(name), QueueFiles.isRealDirectory(directory(location) + "/" + name) else {
+                // An old-layout message restored from a backup while the server runs: converted (listed next time).
+                if let id = QueueID(name), QueueFiles.isRealDirectory(directory(location) + "/" + name) {
+                    try convertOldMessage(id, at: location)
+                    continue
+                }
+                guard let id = QueueID(name), QueueFiles.isRegularFile(directory(location) + "/" + name) else {
                     quarantineStray(directory(location) + "/" + name, name: name)
                     continue
                 }
@@ -168,11 +186,11 @@ public final class QueueStore: Sendable {
     /// Opens the body for streaming.
     public func openBody(_ id: QueueID) throws(QueueError) -> QueueBodyReader {
         guard let location = locate(id) else { throw .notFound(id) }
-        let bodyPath = directory(location) + "/" + id.rawValue + "/body"
-        let descriptor = try openExisting(bodyPath, id: id)
-        let layout: Result<QueueBodyFormat.Layout, QueueRecordError>
+        let file = path(of: id, at: location)
+        let descriptor = try openExisting(file, id: id)
+        let layout: Result<QueueMessageFile.Layout, QueueRecordError>
         do {
-            layout = try QueueBodyFormat.readLayout(descriptor, path: bodyPath)
+            layout = try QueueMessageFile.readLayout(descriptor, path: file)
         } catch {
             close(descriptor)
             throw error
@@ -182,20 +200,20 @@ public final class QueueStore: Sendable {
             close(descriptor)
             throw quarantine(id, file: "body", error)
         case .success(let layout):
-            return QueueBodyReader(store: self, id: id, path: bodyPath, descriptor: descriptor, layout: layout)
+            return QueueBodyReader(store: self, id: id, path: file, descriptor: descriptor, layout: layout.body)
         }
+    }
+
+    /// The path of message `id` at `location`.
+    func path(of id: QueueID, at location: QueueMessage.Location) -> String {
+        directory(location) + "/" + id.rawValue
     }
 
     private func openExisting(_ file: String, id: QueueID) throws(QueueError) -> Int32 {
         let descriptor = SystemCall.restarting { open(file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) }
         if descriptor < 0 {
             let code = errno
-            // A missing file inside an existing message directory is damage, not absence.
-            if code == ENOENT {
-                let parent = String(file[..<file.lastIndex(of: "/")!])
-                if FileSystem.isDirectory(atPath: parent) { throw quarantine(id, file: String(file[file.index(after: file.lastIndex(of: "/")!)...]), .truncated) }
-                throw .notFound(id)
-            }
+            if code == ENOENT { throw .notFound(id) }
             throw .system(SystemError("open", errno: code, detail: file))
         }
         return descriptor
@@ -203,59 +221,48 @@ public final class QueueStore: Sendable {
 
     /// Reads envelope and state at a known location, checking that they agree.
     func read(_ id: QueueID, at location: QueueMessage.Location) throws(QueueError) -> QueueMessage {
-        let base = directory(location) + "/" + id.rawValue
-        let bodyPath = base + "/body"
-        let descriptor = try openExisting(bodyPath, id: id)
-        let layoutResult: Result<QueueBodyFormat.Layout, QueueRecordError>
-        do {
-            layoutResult = try QueueBodyFormat.readLayout(descriptor, path: bodyPath)
-        } catch {
-            close(descriptor)
-            throw error
-        }
-        close(descriptor)
-        let layout: QueueBodyFormat.Layout
-        switch layoutResult {
-        case .failure(let error): throw quarantine(id, file: "body", error)
+        let file = path(of: id, at: location)
+        let descriptor = try openExisting(file, id: id)
+        defer { close(descriptor) }
+        return try read(id, at: location, descriptor: descriptor, heldLock: nil).message
+    }
+
+    /// Reads envelope and state from an open message file; also returns where the next state goes.
+    /// `heldLock`: the caller's lock on the file, if it holds it (a quarantine then reuses it).
+    func read(
+        _ id: QueueID, at location: QueueMessage.Location, descriptor: Int32, heldLock: QueueMessageLock?
+    ) throws(QueueError) -> (message: QueueMessage, bodyEnd: Int, stateEnd: Int) {
+        let file = path(of: id, at: location)
+        let layout: QueueMessageFile.Layout
+        switch try QueueMessageFile.readLayout(descriptor, path: file) {
+        case .failure(let error): throw quarantine(id, file: "body", error, heldLock: heldLock)
         case .success(let value): layout = value
         }
-        let stateDescriptor = try openExisting(base + "/state", id: id)
-        close(stateDescriptor)
-        let stateBytes: [UInt8]?
-        do {
-            stateBytes = try QueueFiles.readFile(base + "/state", limit: QueueStateFormat.sizeLimit)
-        } catch {
-            // Delivered and removed (the directory renamed away whole) since the open above: gone, not damaged.
-            if case .system(let system) = error, system.errno == ENOENT, !FileSystem.isDirectory(atPath: base) {
-                throw .notFound(id)
-            }
-            throw error
-        }
-        guard let bytes = stateBytes else {
-            throw quarantine(id, file: "state", .payloadTooLong(QueueStateFormat.sizeLimit))
-        }
         let state: QueueMessageState
-        do {
-            state = try QueueStateFormat.decode(bytes)
-        } catch {
-            throw quarantine(id, file: "state", error)
+        let stateEnd: Int
+        switch try QueueMessageFile.readState(descriptor, from: layout.bodyEnd, path: file) {
+        case .failure(let error): throw quarantine(id, file: "state", error, heldLock: heldLock)
+        case .success(let value): (state, stateEnd) = value
         }
-        guard state.recipients.count == layout.envelope.recipients.count else {
-            throw quarantine(id, file: "state", .inconsistent("recipient count differs from the envelope"))
+        guard state.recipients.count == layout.body.envelope.recipients.count else {
+            throw quarantine(id, file: "state", .inconsistent("recipient count differs from the envelope"), heldLock: heldLock)
         }
-        return QueueMessage(id: id, location: location, envelope: layout.envelope, state: state)
+        return (QueueMessage(id: id, location: location, envelope: layout.body.envelope, state: state), layout.bodyEnd, stateEnd)
     }
 
     // MARK: - Quarantine and sweeping
 
-    /// Moves a message whose `file` failed validation to `corrupt/`, logs it, and returns the error to
-    /// throw. If the move itself fails the message stays where it is (still logged): never dropped.
-    func quarantine(_ id: QueueID, file: String, _ error: QueueRecordError) -> QueueError {
+    /// Moves a message whose `file` (its body part or its state part) failed validation to `corrupt/`,
+    /// logs it, and returns the error to throw. If the move itself fails the message stays where it is
+    /// (still logged): never dropped. `heldLock`: the caller's lock on the message, if it holds it.
+    func quarantine(_ id: QueueID, file: String, _ error: QueueRecordError, heldLock: QueueMessageLock? = nil) -> QueueError {
         var fields: [(String, String)] = [("queue", id.rawValue), ("file", file), ("reason", error.description)]
         do {
             if let location = locate(id) {
-                let source = directory(location) + "/" + id.rawValue
-                if let lock = try QueueMessageLock.acquire(source) {
+                let source = path(of: id, at: location)
+                var lock = heldLock
+                if lock == nil { lock = try QueueMessageLock.acquire(source) }
+                if let lock {
                     let target = try moveAside(source, name: id.rawValue)
                     withExtendedLifetime(lock) {}
                     fields.append(("moved_to", target))
@@ -269,12 +276,12 @@ public final class QueueStore: Sendable {
         return .corrupt(id, file: file, error)
     }
 
-    /// Something in `messages/` or `failed/` that is not a message directory: moved aside, logged.
-    private func quarantineStray(_ entry: String, name: String) {
+    /// Something in `messages/` or `failed/` that is not a message file: moved aside, logged.
+    func quarantineStray(_ entry: String, name: String) {
         // Removed since it was listed (a delivered message renamed away): nothing to move aside.
         var status = stat()
         guard lstat(entry, &status) == 0 else { return }
-        var fields: [(String, String)] = [("entry", entry), ("reason", "not a message directory")]
+        var fields: [(String, String)] = [("entry", entry), ("reason", "not a message file")]
         do {
             fields.append(("moved_to", try moveAside(entry, name: name)))
         } catch {
@@ -284,7 +291,7 @@ public final class QueueStore: Sendable {
     }
 
     /// Renames `source` into `corrupt/` under a free name and fsyncs `corrupt/`. Returns the new path.
-    private func moveAside(_ source: String, name: String) throws(QueueError) -> String {
+    func moveAside(_ source: String, name: String) throws(QueueError) -> String {
         var attempt = 0
         while true {
             let target = corruptPath + "/" + (attempt == 0 ? name : "\(name).\(attempt)")
@@ -299,18 +306,23 @@ public final class QueueStore: Sendable {
         }
     }
 
-    /// Removes what crashed or aborted writers left in `tmp/`: every entry whose lock nobody holds.
+    /// Removes what crashed or aborted writers left in `tmp/`: every entry whose lock nobody holds (a
+    /// draft file, a message being removed, or a directory from the layout before issue 14).
     /// A live draft holds its lock, so this is safe while the server and the CLI both run.
     public func sweepTemporaryFiles() throws(QueueError) {
         for name in try QueueFiles.list(temporaryPath) {
             let entry = temporaryPath + "/" + name
-            if QueueFiles.isRealDirectory(entry) {
-                guard let lock = QueueMessageLock.tryAcquire(entry) else { continue }
-                try QueueFiles.removeTree(entry)
-                withExtendedLifetime(lock) {}
-            } else {
-                try QueueFiles.removeTree(entry)
+            guard let lock = QueueMessageLock.tryAcquire(entry) else {
+                // Held by a live writer, or gone since it was listed; a symbolic link (never followed) goes.
+                var status = stat()
+                if lstat(entry, &status) == 0 && (status.st_mode & S_IFMT) == S_IFLNK {
+                    try QueueFiles.removeTree(entry)
+                    logSink.log(LogRecord(.warning, "queue.tmp_removed", [("entry", name)]))
+                }
+                continue
             }
+            try QueueFiles.removeTree(entry)
+            withExtendedLifetime(lock) {}
             logSink.log(LogRecord(.warning, "queue.tmp_removed", [("entry", name)]))
         }
     }

@@ -7,9 +7,12 @@ import PostOfficeCore
 @testable import PostOfficeQueue
 
 @Suite struct QueueConcurrencyTests {
-    @Test func concurrentUpdatesKeepAValidFile() throws {
+    /// With 300 recipients every state is large enough that the file is compacted (a new inode) every few
+    /// updates: a writer waiting on the old file must find the new one.
+    @Test(arguments: [2, 300])
+    func concurrentUpdatesKeepAValidFile(recipients: Int) throws {
         let fixture = try QueueFixture()
-        let id = try fixture.commit()
+        let id = try fixture.commit(recipients: recipients)
         let rounds = 25
         let failures = LockedCounter()
         DispatchQueue.concurrentPerform(iterations: 2) { worker in
@@ -27,11 +30,12 @@ import PostOfficeCore
         #expect(failures.value == 0)
         let message = try fixture.store.load(id)
         // Each read-modify-write happened under the lock: no attempt was lost.
-        #expect(message.state.recipients.map(\.attempts) == [rounds, rounds])
+        #expect(message.state.recipients.map(\.attempts) == [rounds, rounds] + Array(repeating: 0, count: recipients - 2))
         #expect(message.state.recipients[0].status.reply == "w0 r\(rounds - 1)")
         #expect(message.state.recipients[1].status.reply == "w1 r\(rounds - 1)")
         #expect(fixture.entries("corrupt").isEmpty)
-        #expect(fixture.entries("messages/" + id.rawValue) == ["body", "state"])
+        #expect(QueueFiles.isRegularFile(fixture.messagePath(id)))
+        #expect(fixture.entries("tmp").isEmpty)
     }
 
     @Test func deleteAndUpdatesRaceCleanly() throws {

@@ -8,39 +8,49 @@ import PostOfficeCore
 
 @Suite struct QueueCorruptionTests {
     enum Damage: String, CaseIterable, Sendable {
-        case truncateState, garbleState, emptyState, removeState, stateForOtherRecipientCount
-        case truncateBody, truncateBodyHead, garbleBodyMagic, garbleEnvelope, garbleEndMarker, appendToBody, removeBody
+        case truncateState, garbleState, emptyState, stateForOtherRecipientCount, stateOfAnotherKind
+        case truncateBody, truncateBodyHead, garbleBodyMagic, garbleHead, garbleEnvelope, garbleEndMarker, insertIntoBody, emptyFile
     }
 
-    func damage(_ damage: Damage, _ directory: String, fixture: QueueFixture) {
-        let state = directory + "/state", body = directory + "/body"
-        var bytes: [UInt8]
+    /// Where the body ends (the first state record starts), from the file's `H` record.
+    static func bodyEnd(_ bytes: [UInt8]) -> Int {
+        Int(bytes[(QueueMessageFile.headOffset + 5)..<(QueueMessageFile.headOffset + 13)].reduce(UInt64(0)) { $0 << 8 | UInt64($1) })
+    }
+
+    func damage(_ damage: Damage, _ file: String, fixture: QueueFixture) {
+        var bytes = fileBytes(file)
+        let end = Self.bodyEnd(bytes)
         switch damage {
         case .truncateState:
-            bytes = fileBytes(state); writeBytes(Array(bytes.dropLast(3)), to: state)
+            bytes = Array(bytes.dropLast(3))
         case .garbleState:
-            bytes = fileBytes(state); bytes[bytes.count / 2] ^= 0x40; writeBytes(bytes, to: state)
+            bytes[end + (bytes.count - end) / 2] ^= 0x40
         case .emptyState:
-            writeBytes([], to: state)
-        case .removeState:
-            unlink(state)
+            bytes = Array(bytes.prefix(end))
         case .stateForOtherRecipientCount:
-            writeBytes(QueueStateFormat.encode(QueueMessageState(recipientCount: 5, dueAt: MailTime(seconds: 0))), to: state)
+            bytes = Array(bytes.prefix(end)) + QueueMessageFile.encodeState(QueueMessageState(recipientCount: 5, dueAt: MailTime(seconds: 0)))
+        case .stateOfAnotherKind:
+            var record: [UInt8] = []
+            QueueRecordFraming.append(type: QueueRecordFraming.RecordType.data, payload: [1, 2, 3], to: &record)
+            bytes += record
         case .truncateBody:
-            bytes = fileBytes(body); writeBytes(Array(bytes.dropLast(1)), to: body)
+            bytes = Array(bytes.prefix(end - 1))
         case .truncateBodyHead:
-            bytes = fileBytes(body); writeBytes(Array(bytes.prefix(20)), to: body)
+            bytes = Array(bytes.prefix(20))
         case .garbleBodyMagic:
-            bytes = fileBytes(body); bytes[0] = UInt8(ascii: "X"); writeBytes(bytes, to: body)
+            bytes[0] = UInt8(ascii: "X")
+        case .garbleHead:
+            bytes[QueueMessageFile.headOffset + 7] ^= 0x01
         case .garbleEnvelope:
-            bytes = fileBytes(body); bytes[12] ^= 0x01; writeBytes(bytes, to: body)
+            bytes[QueueMessageFile.envelopeOffset + 7] ^= 0x01
         case .garbleEndMarker:
-            bytes = fileBytes(body); bytes[bytes.count - 6] ^= 0xFF; writeBytes(bytes, to: body)
-        case .appendToBody:
-            bytes = fileBytes(body); writeBytes(bytes + [0], to: body)
-        case .removeBody:
-            unlink(body)
+            bytes[end - 6] ^= 0xFF
+        case .insertIntoBody:
+            bytes.insert(0, at: end - QueueBodyFormat.endRecordSize)
+        case .emptyFile:
+            bytes = []
         }
+        writeBytes(bytes, to: file)
     }
 
     @Test(arguments: Damage.allCases)
@@ -59,7 +69,7 @@ import PostOfficeCore
         #expect(logged.first?["moved_to"] == fixture.queuePath + "/corrupt/" + bad.rawValue)
         #expect(logged.first?.level == .error)
         // The evidence is kept as found.
-        #expect(!fixture.entries("corrupt/" + bad.rawValue).isEmpty)
+        #expect(QueueFiles.isRegularFile(fixture.queuePath + "/corrupt/" + bad.rawValue))
         #expect(throws: QueueError.notFound(bad)) { try fixture.store.load(bad) }
     }
 
@@ -67,7 +77,7 @@ import PostOfficeCore
         let fixture = try QueueFixture()
         let id = try fixture.commit()
         damage(.garbleState, fixture.messagePath(id), fixture: fixture)
-        #expect(throws: QueueError.corrupt(id, file: "state", .checksumMismatch(recordType: UInt8(ascii: "S")))) {
+        #expect(throws: QueueError.corrupt(id, file: "state", .checksumMismatch(recordType: UInt8(ascii: "U")))) {
             try fixture.store.load(id)
         }
         #expect(fixture.entries("corrupt") == [id.rawValue])
@@ -78,7 +88,7 @@ import PostOfficeCore
     @Test func garbledBodyDataIsCaughtWhenRead() throws {
         let fixture = try QueueFixture()
         let id = try fixture.commit(Array(repeating: UInt8(ascii: "x"), count: 100_000))
-        let body = fixture.messagePath(id) + "/body"
+        let body = fixture.messagePath(id)
         var bytes = fileBytes(body)
         bytes[bytes.count - 5_000] ^= 0x20
         writeBytes(bytes, to: body)
@@ -108,14 +118,15 @@ import PostOfficeCore
         #expect(throws: QueueError.notFound(QueueID(other)!)) { try fixture.store.load(QueueID(other)!) }
     }
 
-    /// A crash mid-draft leaves tmp/ID with a partial body (and maybe a stray file): never listed,
+    /// A crash mid-draft leaves tmp/ID with a partial body (or an old-layout draft directory, or a stray
+    /// file): never listed,
     /// removed by the next scan, logged.
     @Test func tornTemporaryFilesAreIgnoredAndCleaned() throws {
         let fixture = try QueueFixture()
         let id = try fixture.commit()
         let torn = fixture.queuePath + "/tmp/0000000000000000abc"
         try FileManager.default.createDirectory(atPath: torn, withIntermediateDirectories: false)
-        let whole = fileBytes(fixture.messagePath(id) + "/body")
+        let whole = fileBytes(fixture.messagePath(id))
         writeBytes(Array(whole.prefix(whole.count / 2)), to: torn + "/body")
         writeBytes(Array("half".utf8), to: fixture.queuePath + "/tmp/stray")
         #expect(try fixture.store.scan().map(\.id) == [id])

@@ -83,7 +83,7 @@ import Testing
         let id = try harness.enqueue(to: ["bob@elsewhere.test"])
         var message = try #require(try harness.store.scan().first { $0.id == id })
         message.state.recipients[0].status = .delivered("250 ok")
-        try harness.store.writeState(message.state, in: harness.store.directory(.active) + "/" + id.rawValue)
+        try harness.store.appendState(message.state, to: id)
         #expect(try harness.store.scan().contains { $0.id == id && $0.state.isFinished })
         harness.manager.scan()
         #expect(harness.transport.attemptCount == 0)
