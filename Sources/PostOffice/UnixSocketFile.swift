@@ -3,6 +3,7 @@
 // mode and owner are set between bind and listen, so nobody connects through a wider mode; and at close the
 // file is removed only while it is still the one this socket made.
 
+import CLinuxEvents
 #if canImport(Glibc)
 import Glibc
 #endif
