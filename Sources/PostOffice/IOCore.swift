@@ -14,6 +14,11 @@ final class IOCore: @unchecked Sendable {
     let eventLoops: [EventLoop]
     /// Threads for work that waits: message commits, POP3 logins and updates, hooks that may block.
     let storagePool: BlockingWorkPool
+    /// Threads for the outbound queue's own disk work (scans, recording attempts, reports), when the server
+    /// delivers outbound; nil otherwise. Apart from the storage pool so that an attempt's bookkeeping, which
+    /// frees its destination's slot for the next message, never waits behind a burst of inbound commits
+    /// (Postfix keeps its queue manager in a process of its own for the same reason).
+    let queuePool: BlockingWorkPool?
     let registry = ConnectionRegistry()
     private let nextLoop = Lock()
     private var loopIndex = 0
@@ -23,15 +28,31 @@ final class IOCore: @unchecked Sendable {
     /// that, 50 sessions each waiting in fsync became 140 threads and slowed everything down).
     static func storageThreads(cores: Int) -> Int { min(64, max(16, cores * 8)) }
 
-    init() throws {
+    /// Where the queue manager's work runs: its own pool when there is one.
+    var queueWorkPool: BlockingWorkPool { queuePool ?? storagePool }
+
+    /// Threads for the queue pool: fewer than the storage pool's, since the queue's work is mostly reading
+    /// bodies from the page cache, small appends and renames.
+    static let queueThreads = 8
+
+    init(queue: Bool) throws {
         let cores = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
         eventLoops = try (0..<max(2, cores)).map { try EventLoop(name: "po-loop-\($0)") }
         // Last, so a failure above leaves no threads behind.
         storagePool = try BlockingWorkPool(threads: Self.storageThreads(cores: cores), name: "po-storage")
+        do {
+            queuePool = queue ? try BlockingWorkPool(threads: Self.queueThreads, name: "po-queue") : nil
+        } catch {
+            storagePool.stop()
+            throw error
+        }
     }
 
-    // The pool's threads keep the pool alive; stopping them lets a discarded server free it.
-    deinit { storagePool.stop() }
+    // The pools' threads keep the pools alive; stopping them lets a discarded server free them.
+    deinit {
+        storagePool.stop()
+        queuePool?.stop()
+    }
 
     /// The loop for the next connection, round robin.
     func nextEventLoop() -> EventLoop {

@@ -150,6 +150,10 @@ struct OutboundConnector: Sendable {
                 fail(Failure(call: "socket", errno: errno, remote: remote))
                 return
             }
+            // A message goes out in several sends (the body's chunks, then "."): without TCP_NODELAY, Nagle
+            // holds the last small one until the server's delayed ACK, about 40 ms per message.
+            var noDelay: Int32 = 1
+            _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &noDelay, socklen_t(MemoryLayout<Int32>.size))
             if let source {
                 if source.port == 0 {
                     var one: Int32 = 1

@@ -106,7 +106,7 @@ public final class PostOfficeServer: Sendable {
         let loop = context.io.eventLoops[0]
         @Sendable func run() {
             guard !context.isShuttingDown else { return }
-            context.io.storagePool.submit { manager.scan() }
+            context.io.queueWorkPool.submit { manager.scan() }
             loop.schedule(afterMilliseconds: interval, run)
         }
         loop.execute(run)
@@ -160,7 +160,7 @@ public final class PostOfficeServer: Sendable {
     /// flush`. Does nothing when outbound delivery is off.
     public func flushQueue(domain: String? = nil) {
         guard let manager = context.queueManager else { return }
-        context.io.storagePool.submit {
+        context.io.queueWorkPool.submit {
             manager.flush(domain: domain)
             manager.scan()
         }

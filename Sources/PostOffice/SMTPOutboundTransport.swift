@@ -125,10 +125,10 @@ final class SMTPOutboundTransport: OutboundTransport, @unchecked Sendable {
             return
         }
         let log = environment.logSink
-        let storagePool = io.storagePool
+        let queuePool = io.queueWorkPool
         let next: @Sendable (OutboundOutcome) -> Void = { [self] failure in
             // Off the loop: opening the next body file reads the disk.
-            storagePool.submit { [self] in
+            queuePool.submit { [self] in
                 attempt(
                     rest, plan: plan, message: message, outbound: outbound, eightBit: eightBit, indices: indices,
                     store: store, lastFailure: failure, completion: completion)
@@ -158,7 +158,7 @@ final class SMTPOutboundTransport: OutboundTransport, @unchecked Sendable {
             log.log(LogRecord(.info, "outbound.reuse", [("queue_id", message.id.description), ("host", target.host.name)]))
             loop.execute { [self] in
                 guard !session.resume(with: job) else { return }
-                storagePool.submit { [self] in connect(target, key: key, configuration: configuration, tls: plan.tls, job: job, message: message, next: next) }
+                queuePool.submit { [self] in connect(target, key: key, configuration: configuration, tls: plan.tls, job: job, message: message, next: next) }
             }
             return
         }
@@ -177,7 +177,7 @@ final class SMTPOutboundTransport: OutboundTransport, @unchecked Sendable {
         ]))
         lock.withLock { connectionsOpened += 1 }
         let connector = OutboundConnector(loop: io.nextEventLoop())
-        let storagePool = io.storagePool
+        let queuePool = io.queueWorkPool
         let reuse = settings.reuse
         connector.connect(to: target.address, timeoutMilliseconds: settings.connectTimeoutMilliseconds, id: id) { [self] result in
             switch result {
@@ -192,7 +192,7 @@ final class SMTPOutboundTransport: OutboundTransport, @unchecked Sendable {
                 let session = SMTPClientSession(
                     configuration: configuration, first: job, tls: (tls.verifying, tls.opportunistic),
                     serverName: target.host.name,
-                    storagePool: storagePool, logSink: log, reuse: reuse,
+                    storagePool: queuePool, logSink: log, reuse: reuse,
                     park: { [weak self] session in self?.park(session, key: key) ?? false },
                     unpark: { [weak self] session in self?.unpark(session, key: key) })
                 connection.handler = session

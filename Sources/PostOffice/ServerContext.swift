@@ -103,7 +103,7 @@ final class ServerContext: @unchecked Sendable {
             mailAuthenticator = nil
         }
         // Last, so a configuration error above leaves no threads behind.
-        let core = try IOCore()
+        let core = try IOCore(queue: sinks.queue != nil && routingSettings != nil)
         io = core
         var manager: QueueManager?
         var routing: OutboundRouting?
@@ -116,7 +116,7 @@ final class ServerContext: @unchecked Sendable {
         queueManager = manager
         outboundRouting = routing
         if let manager {
-            let pool = core.storagePool
+            let pool = core.queueWorkPool
             manager.requestScan = { pool.submit { manager.scan() } }
             manager.reportQueued = hooks.reportQueued
             manager.checkReport = hooks.checkReport
