@@ -88,6 +88,7 @@ final class Connection: @unchecked Sendable, EventLoopHandler {
         let peer = try Self.address(of: fd, call: "getpeername", getpeername)
         let local = try Self.address(of: fd, call: "getsockname", getsockname)
         self.init(fd: fd, id: id, peer: peer, local: local, loop: loop, onFinish: onFinish)
+        acknowledgesQuickly = true
     }
 
     private static func address(
@@ -387,6 +388,11 @@ final class Connection: @unchecked Sendable, EventLoopHandler {
         loop.modify(fd, interest: wanted)
     }
 
+    /// An outbound client acknowledges at once instead of delaying its ACKs: a server that writes its
+    /// pipelined replies in separate small sends under Nagle would otherwise wait for our delayed ACK
+    /// (about 40 ms) before the last reply of a group, and the client waits for that reply.
+    private var acknowledgesQuickly = false
+
     private func readAvailable() {
         guard !isClosed else { return }
         let chunk = 16 * 1024
@@ -404,6 +410,11 @@ final class Connection: @unchecked Sendable, EventLoopHandler {
             return
         }
         touch()
+        if acknowledgesQuickly {
+            // Linux clears TCP_QUICKACK by itself, so it is set again after each read.
+            var one: Int32 = 1
+            _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_QUICKACK, &one, socklen_t(MemoryLayout<Int32>.size))
+        }
         if proxyHeaderDecoder != nil {
             guard let rest = takeProxyHeader(from: bytes), !rest.isEmpty, !isClosed else { return }
             bytes = rest
