@@ -346,7 +346,36 @@ final class QueueManager: @unchecked Sendable {
             }
             return hasWaiting(domain)
         }
-        if slotFreed { (requestNewMailScan ?? requestScan)?() }
+        if slotFreed { startNextWaiting(domain: domain) }
+    }
+
+    /// Starts the oldest mail waiting for a slot at `domain` right here, on the thread that freed the slot,
+    /// as long as the destination has slots free, instead of asking for a pass: a pass lists the whole queue
+    /// and passes run one at a time, which under load made every freed slot wait for a listing.
+    private func startNextWaiting(domain: String) {
+        while true {
+            let now = clock.now()
+            let candidate: QueueID? = lock.withLock {
+                let destination = destinations[domain] ?? Destination(limit: settings.initialConcurrency)
+                if let paused = destination.pausedUntil, paused > now { return nil }
+                guard destination.active < destination.limit, var ids = waiting[domain] else { return nil }
+                defer { waiting[domain] = ids.isEmpty ? nil : ids }
+                while !ids.isEmpty {
+                    let id = ids.removeFirst()
+                    if waitingKeys.remove(id.description + "/" + domain) != nil { return id }
+                }
+                return nil
+            }
+            guard let id = candidate else { return }
+            // Gone or held meanwhile: the slot it would have taken goes to the next one.
+            guard let message = try? store.load(id), message.location == .active, !message.state.isHeld else { continue }
+            let indices = message.state.recipients.indices.filter { index in
+                let recipient = message.state.recipients[index]
+                return !recipient.status.isFinal && recipient.nextAttempt <= now
+                    && message.envelope.recipients[index].address.normalizedDomain == domain
+            }
+            if !indices.isEmpty { start(message, indices: indices, domain: domain, now: now) }
+        }
     }
 
     private func finish(_ message: QueueMessage, domain: String, key: String, attempt: OutboundAttempt) {
@@ -389,7 +418,7 @@ final class QueueManager: @unchecked Sendable {
             destinations[domain] = destination
             return (wasPaused && attempt.destinationReachable, hasWaiting(domain))
         }
-        if slotFreed && !released { (requestNewMailScan ?? requestScan)?() }
+        if slotFreed && !released { startNextWaiting(domain: domain) }
         var recorded: QueueMessage?
         do {
             recorded = try store.record(message.id, results: results, remoteHost: attempt.remoteHost)
