@@ -145,6 +145,36 @@ struct MailAuthenticationSpoolTests {
         #expect(MailAuthenticationSink.removeStaleSpoolFiles(in: directory, now: now) == 1)
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory).sorted() == ["auth-fresh", "hook-old"])
     }
+
+    /// A spool file is anonymous (no name left in the directory), reads back what was written, and comes
+    /// back empty from the pool for the next message instead of a new file being made.
+    @Test func spoolFilesAreAnonymousAndReused() throws {
+        let directory = NSTemporaryDirectory() + "po-auth-spool-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let pool = MailAuthenticationSpool(maximumIdle: 1)
+        let first = try pool.take(directory: directory, name: "auth-1")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory).isEmpty)
+        try first.append(Array("hello, ".utf8))
+        try first.append(Array("world".utf8))
+        var buffer = [UInt8](repeating: 0, count: 8)
+        #expect(try first.read(at: 0, into: &buffer) == 8)
+        #expect(buffer == Array("hello, w".utf8))
+        #expect(try first.read(at: 8, into: &buffer) == 4)
+        #expect(Array(buffer[..<4]) == Array("orld".utf8))
+        #expect(try first.read(at: 12, into: &buffer) == 0)
+        pool.giveBack(first)
+        let second = try pool.take(directory: directory, name: "auth-2")
+        let third = try pool.take(directory: directory, name: "auth-3")
+        #expect(pool.createdCount == 2)  // the second reused the first's file
+        #expect(second.size == 0)
+        try second.append(Array("x".utf8))
+        #expect(try second.read(at: 0, into: &buffer) == 1)
+        #expect(buffer[0] == UInt8(ascii: "x"))
+        pool.giveBack(second)
+        pool.giveBack(third)  // over maximumIdle: closed
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory).isEmpty)
+    }
 }
 
 @Suite(.enabled(if: DNSMasqServer.isInstalled, "dnsmasq is not installed (apt-get install dnsmasq-base)"))
@@ -296,6 +326,14 @@ struct MailAuthenticationLiveTests {
         #expect(!stored.contains("(forged)"))
         #expect(stored.hasSuffix(body.replacingOccurrences(of: "\r\n", with: "\n")))
         #expect(((try? FileManager.default.contentsOfDirectory(atPath: office.dataDirectory + "/spool")) ?? ["?"]).isEmpty)
+        // A second, shorter large message reuses the emptied spool file: nothing of the first shows through.
+        let shorterBody = String(repeating: "abcdefghij" + line, count: 1500) + "the other end\r\n"
+        let second = try Self.signed("From: bob@pass.test\r\nSubject: big again\r\n\r\n" + shorterBody)
+        #expect(try Self.send(office, from: "bob@pass.test", second).code == 250)
+        _ = try office.waitForMessage(for: "alice@example.test", count: 2)
+        let secondStored = office.messages(for: "alice@example.test").first { $0.contains("Subject: big again") } ?? ""
+        #expect(secondStored.contains("dkim=pass header.d=pass.test"))
+        #expect(secondStored.hasSuffix("\n\n" + shorterBody.replacingOccurrences(of: "\r\n", with: "\n")))
     }
 
     /// A DNS server that never answers: the checks give up at mail_authentication_timeout with temperror.
