@@ -29,31 +29,41 @@ enum DKIMBase64 {
 
     /// The decoded bytes, or nil when a non-alphabet byte, misplaced padding or a bad length shows up.
     static func decode(_ text: String) -> [UInt8]? {
+        var text = text
+        return text.withUTF8 { decode(bytes: $0) }
+    }
+
+    /// `decode` over the UTF-8 bytes, with the table read through a pointer (no per-byte bounds checks).
+    private static func decode(bytes: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
         var out: [UInt8] = []
-        out.reserveCapacity(text.utf8.count / 4 * 3 + 3)
+        out.reserveCapacity(bytes.count / 4 * 3 + 3)
         var accumulator: UInt32 = 0
         var bits = 0
         var symbols = 0
         var padding = 0
-        for byte in text.utf8 {
-            if byte == 32 || byte == 9 || byte == 13 || byte == 10 { continue }
-            if byte == 61 {
-                padding += 1
-                guard padding <= 2 else { return nil }
-                continue
+        let valid: Bool = values.withUnsafeBufferPointer { table in
+            for byte in bytes {
+                if byte == 32 || byte == 9 || byte == 13 || byte == 10 { continue }
+                if byte == 61 {
+                    padding += 1
+                    guard padding <= 2 else { return false }
+                    continue
+                }
+                guard padding == 0 else { return false }  // data after "="
+                let value = table[Int(byte)]
+                guard value >= 0 else { return false }
+                symbols += 1
+                accumulator = accumulator << 6 | UInt32(value)
+                bits += 6
+                if bits >= 8 {
+                    bits -= 8
+                    out.append(UInt8(truncatingIfNeeded: accumulator >> UInt32(bits)))
+                    accumulator &= (1 << UInt32(bits)) - 1
+                }
             }
-            guard padding == 0 else { return nil }  // data after "="
-            let value = values[Int(byte)]
-            guard value >= 0 else { return nil }
-            symbols += 1
-            accumulator = accumulator << 6 | UInt32(value)
-            bits += 6
-            if bits >= 8 {
-                bits -= 8
-                out.append(UInt8(truncatingIfNeeded: accumulator >> UInt32(bits)))
-                accumulator &= (1 << UInt32(bits)) - 1
-            }
+            return true
         }
+        guard valid else { return nil }
         // Either padded to a multiple of four, or unpadded with a valid remainder (1 leftover symbol is never valid).
         if padding > 0 {
             guard (symbols + padding) % 4 == 0 else { return nil }

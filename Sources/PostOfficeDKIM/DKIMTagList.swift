@@ -51,7 +51,7 @@ public struct DKIMTagList: Hashable, Sendable {
     /// Parses the bytes of a tag-list. Never traps; any malformed input is a thrown error.
     public init(parsing bytes: [UInt8]) throws(DKIMTagListError) {
         var tags: [DKIMTag] = []
-        var seen = Set<String>()
+        tags.reserveCapacity(16)
         var index = 0
         let count = bytes.count
         while index < count {
@@ -88,7 +88,8 @@ public struct DKIMTagList: Hashable, Sendable {
                 index += 1
             }
             let value = valueStart < 0 ? "" : String(decoding: bytes[valueStart..<valueEnd], as: UTF8.self)
-            guard seen.insert(name).inserted else { throw .duplicateTag(name) }
+            // A linear look: a tag-list has a dozen tags, and hashing each name cost more.
+            guard !tags.contains(where: { $0.name == name }) else { throw .duplicateTag(name) }
             tags.append(DKIMTag(name: name, value: value, valueRegion: regionStart..<index))
             if index < count { index += 1 }  // the ";"
         }
