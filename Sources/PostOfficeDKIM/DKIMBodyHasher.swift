@@ -48,7 +48,8 @@ public struct DKIMBodyHasher: Sendable {
     /// ordinary (a bare CR is content); CRLF + ordinary (the next line starts with content) — and only the
     /// bytes after it go through the byte-by-byte state machine, until that state is reached again.
     private mutating func update(contiguous buffer: UnsafeBufferPointer<UInt8>) {
-        let table = canonicalization == .relaxed ? Self.relaxedClasses : Self.simpleClasses
+        let relaxed = canonicalization == .relaxed
+        let table = relaxed ? Self.relaxedClasses : Self.simpleClasses
         table.withUnsafeBufferPointer { classes in
             let count = buffer.count
             var index = 0
@@ -60,6 +61,16 @@ public struct DKIMBodyHasher: Sendable {
                 }
                 let start = index
                 while index < count {
+                    if index + 8 <= count {
+                        // Eight bytes at a time (SWAR): skip words with no byte that needs a closer look.
+                        let word = UInt64(littleEndian: UnsafeRawPointer(buffer.baseAddress! + index).loadUnaligned(as: UInt64.self))
+                        let stops = relaxed ? Self.relaxedStops(word) : Self.simpleStops(word)
+                        if stops == 0 {
+                            index += 8
+                            continue
+                        }
+                        index += stops.trailingZeroBitCount >> 3
+                    }
                     let byteClass = classes[Int(buffer[index])]
                     if byteClass == 0 {
                         index += 1
@@ -88,6 +99,32 @@ public struct DKIMBodyHasher: Sendable {
                 }
             }
         }
+    }
+
+    private static let lowBits: UInt64 = 0x7F7F_7F7F_7F7F_7F7F
+    private static let highBits: UInt64 = 0x8080_8080_8080_8080
+    private static let ones: UInt64 = 0x0101_0101_0101_0101
+
+    /// The high bit of every byte of `word` that is zero, exactly (no carries between bytes).
+    @inline(__always)
+    private static func zeroBytes(_ word: UInt64) -> UInt64 {
+        ~(((word & lowBits) &+ lowBits) | word) & highBits
+    }
+
+    /// Simple: the bytes that stop a verbatim stretch are CR and LF.
+    @inline(__always)
+    private static func simpleStops(_ word: UInt64) -> UInt64 {
+        zeroBytes(word ^ (13 &* ones)) | zeroBytes(word ^ (10 &* ones))
+    }
+
+    /// Relaxed: every byte below 0x21 (CR, LF, HT, SP and the rare control bytes) stops a stretch, except
+    /// an SP whose next byte in the word is not one of them (an SP in the last byte always stops).
+    @inline(__always)
+    private static func relaxedStops(_ word: UInt64) -> UInt64 {
+        let low = ~(((word & lowBits) &+ (0x5F &* ones)) | word) & highBits
+        let spaces = zeroBytes(word ^ (0x20 &* ones))
+        let keptSpaces = spaces & ~(low >> 8) & 0x0080_8080_8080_8080
+        return low & ~keptSpaces
     }
 
     /// `emit` for a stretch copied as it is: a long one goes to the hash straight from the input.
