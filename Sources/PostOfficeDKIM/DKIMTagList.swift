@@ -105,8 +105,14 @@ public struct DKIMTagList: Hashable, Sendable {
     /// `text` without SP, HT, CR and LF. By UTF-8 byte (these four are ASCII, never inside a multi-byte
     /// sequence; a CR LF pair is one Swift Character, so not by Character); unchanged text is not rebuilt.
     static func removingWhitespace(_ text: some StringProtocol) -> String {
-        guard text.utf8.contains(where: isWhitespace) else { return String(text) }
-        return String(decoding: text.utf8.filter { !isWhitespace($0) }, as: UTF8.self)
+        var text = String(text)
+        return text.withUTF8 { bytes in
+            guard bytes.contains(where: isWhitespace) else { return nil }
+            var kept: [UInt8] = []
+            kept.reserveCapacity(bytes.count)
+            for byte in bytes where !isWhitespace(byte) { kept.append(byte) }
+            return String(decoding: kept, as: UTF8.self)
+        } ?? text
     }
 
     /// SP, HT and the CR LF of folding: tag-lists allow FWS around and inside values.
