@@ -1,7 +1,8 @@
 // MailAuthenticationSink: holds an inbound message while it arrives — its first 64 KiB in memory, the rest in
-// a reused spool file (MailAuthenticationSpool), so memory stays flat — verifying its DKIM signatures as the bytes stream by. At commit (storage pool)
-// it fetches keys and the DMARC policy, then delivers through the real sink with one Authentication-Results
-// header in front and any forged one (our authserv-id) left out; or refuses it when DMARC enforcement says so.
+// a reused spool file (MailAuthenticationSpool), so memory stays flat — verifying its DKIM signatures as the
+// bytes stream by. At commit (storage pool) it fetches keys and the DMARC policy, then delivers through the
+// real sink with one Authentication-Results header in front and any forged one (our authserv-id) left out;
+// or refuses it when DMARC enforcement says so.
 
 #if canImport(Glibc)
 import Glibc
@@ -147,7 +148,9 @@ final class MailAuthenticationSink: MessageSink, @unchecked Sendable {
         var offset = 0
         while offset < spool.size {
             let count = try spool.read(at: offset, into: &buffer)
-            if count == 0 { throw DeliveryError(storage: SystemError("read", errno: EIO, detail: "authentication spool ended early")) }
+            if count == 0 {
+                throw DeliveryError(storage: SystemError("read", errno: EIO, detail: "authentication spool ended early"))
+            }
             Self.emit(buffer, count: count, at: spoolStart + offset, skipping: forged, to: inner)
             offset += count
         }
@@ -160,7 +163,9 @@ final class MailAuthenticationSink: MessageSink, @unchecked Sendable {
 
     /// Appends the first `count` bytes of `chunk` (which starts at message offset `start`) outside every
     /// range in `skipped`; the array itself when nothing is left out and it is whole (no copy).
-    static func emit(_ chunk: [UInt8], count: Int, at start: Int, skipping skipped: [Range<Int>], to inner: any MessageSink) {
+    static func emit(
+        _ chunk: [UInt8], count: Int, at start: Int, skipping skipped: [Range<Int>], to inner: any MessageSink
+    ) {
         let end = start + count
         guard count > 0 else { return }
         if !skipped.contains(where: { $0.upperBound > start && $0.lowerBound < end }) {

@@ -63,7 +63,8 @@ public struct DKIMBodyHasher: Sendable {
                 while index < count {
                     if index + 8 <= count {
                         // Eight bytes at a time (SWAR): skip words with no byte that needs a closer look.
-                        let word = UInt64(littleEndian: UnsafeRawPointer(buffer.baseAddress! + index).loadUnaligned(as: UInt64.self))
+                        let word = UInt64(
+                            littleEndian: UnsafeRawPointer(buffer.baseAddress! + index).loadUnaligned(as: UInt64.self))
                         let stops = relaxed ? Self.relaxedStops(word) : Self.simpleStops(word)
                         if stops == 0 {
                             index += 8

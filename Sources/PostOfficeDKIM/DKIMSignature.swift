@@ -108,7 +108,8 @@ public struct DKIMSignature: Hashable, Sendable {
         let version = try required("v")
         guard version == "1" else { throw .unsupportedVersion(version) }
         let algorithmName = try required("a")
-        guard let algorithm = DKIMAlgorithm(rawValue: algorithmName) ?? DKIMAlgorithm(rawValue: algorithmName.lowercased()) else {
+        guard let algorithm = DKIMAlgorithm(rawValue: algorithmName) ?? DKIMAlgorithm(rawValue: algorithmName.lowercased())
+        else {
             throw .unsupportedAlgorithm(algorithmName)
         }
         self.algorithm = algorithm
