@@ -127,6 +127,11 @@ final class MailAuthenticationSink: MessageSink, @unchecked Sendable {
         release()
     }
 
+    /// A session that ends without commit or abort still returns its spool file.
+    deinit {
+        release()
+    }
+
     /// Drops the held message: memory freed, the spool file back in the pool.
     private func release() {
         if let spool { authenticator.spool.giveBack(spool) }

@@ -15,10 +15,17 @@ final class MailAuthenticationSpool: @unchecked Sendable {
     /// One spool file, owned by one message until it goes back to the pool.
     final class File {
         fileprivate let descriptor: Int32
+        /// False once the descriptor went back to the pool (or was closed there).
+        fileprivate var ownsDescriptor = true
         /// Bytes written so far.
         private(set) var size = 0
 
         fileprivate init(descriptor: Int32) { self.descriptor = descriptor }
+
+        /// A file never given back (its message dropped without commit or abort) is closed, not leaked.
+        deinit {
+            if ownsDescriptor { close(descriptor) }
+        }
 
         /// Appends `bytes` at the end.
         func append(_ bytes: [UInt8]) throws(DeliveryError) {
@@ -77,6 +84,8 @@ final class MailAuthenticationSpool: @unchecked Sendable {
     /// Takes `file` back: emptied (its pages freed, so it never reaches the disk) and kept for the next
     /// message, or closed when enough are idle or it cannot be emptied.
     func giveBack(_ file: File) {
+        guard file.ownsDescriptor else { return }
+        file.ownsDescriptor = false
         guard ftruncate(file.descriptor, 0) == 0 else {
             close(file.descriptor)
             return

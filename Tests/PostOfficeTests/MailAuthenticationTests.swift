@@ -172,7 +172,11 @@ struct MailAuthenticationSpoolTests {
         #expect(try second.read(at: 0, into: &buffer) == 1)
         #expect(buffer[0] == UInt8(ascii: "x"))
         pool.giveBack(second)
+        pool.giveBack(second)  // a second return is ignored: the idle list holds the descriptor once
         pool.giveBack(third)  // over maximumIdle: closed
+        _ = try pool.take(directory: directory, name: "auth-4")  // the one idle file
+        _ = try pool.take(directory: directory, name: "auth-5")  // none idle: a new one
+        #expect(pool.createdCount == 3)
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory).isEmpty)
     }
 }
