@@ -340,6 +340,34 @@ struct MailAuthenticationLiveTests {
         #expect(secondStored.hasSuffix("\n\n" + shorterBody.replacingOccurrences(of: "\r\n", with: "\n")))
     }
 
+    /// Large (spooled) messages meet each verdict on one server: refused (its spool file goes back to the pool),
+    /// quarantined into .Junk whole, then a passing one whole too — nothing of the earlier ones shows through.
+    @Test func largeMessagesAreRefusedQuarantinedAndDeliveredWhole() throws {
+        let dns = try DNSMasqServer(records: Self.records)
+        let office = try Self.office(dns: "\(DNSMasqServer.host):\(dns.port)") { $0.enforcesDMARC = true }
+        defer { office.stop() }
+        func body(_ text: String, lines: Int) -> String { String(repeating: text + " 0123456789 abcdefghij\r\n", count: lines) + "end\r\n" }
+        let refused = try Self.send(office, from: "ceo@fail.test", Self.message(from: "ceo@fail.test", subject: "big refused")
+            .replacingOccurrences(of: "Hello.\r\n", with: body("refused", lines: 6000)))
+        #expect(refused.code == 550, "\(refused)")
+        let junkBody = body("junk", lines: 4000)
+        let quarantined = try Self.send(office, from: "news@junk.test", Self.message(from: "news@junk.test", subject: "big junk")
+            .replacingOccurrences(of: "Hello.\r\n", with: junkBody))
+        #expect(quarantined.code == 250, "\(quarantined)")
+        let maildir = try #require(office.server.maildirPath(for: MailAddress("alice@example.test")!))
+        let junk = (try? FileManager.default.contentsOfDirectory(atPath: maildir + "/.Junk/new")) ?? []
+        #expect(junk.count == 1)
+        let junkStored = try String(contentsOfFile: maildir + "/.Junk/new/" + #require(junk.first), encoding: .utf8)
+        #expect(junkStored.hasSuffix("\n\n" + junkBody.replacingOccurrences(of: "\r\n", with: "\n")))
+        let passBody = body("pass", lines: 2000)
+        let passed = try Self.send(office, from: "bob@pass.test", try Self.signed("From: bob@pass.test\r\nSubject: big pass\r\n\r\n" + passBody))
+        #expect(passed.code == 250, "\(passed)")
+        let stored = try office.waitForMessage(for: "alice@example.test")
+        #expect(stored.contains("dkim=pass header.d=pass.test"))
+        #expect(stored.hasSuffix("\n\n" + passBody.replacingOccurrences(of: "\r\n", with: "\n")))
+        #expect(office.messages(for: "alice@example.test").count == 1)
+    }
+
     /// A DNS server that never answers: the checks give up at mail_authentication_timeout with temperror.
     @Test func silentDNSServerEndsInTemperrorAtTheDeadline() throws {
         let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
