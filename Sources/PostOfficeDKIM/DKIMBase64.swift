@@ -42,7 +42,25 @@ enum DKIMBase64 {
         var symbols = 0
         var padding = 0
         let valid: Bool = values.withUnsafeBufferPointer { table in
-            for byte in bytes {
+            let count = bytes.count
+            var index = 0
+            while index < count {
+                // Four symbols at once while on a quantum boundary and all four are in the alphabet.
+                if bits == 0, padding == 0, index + 4 <= count {
+                    let first = table[Int(bytes[index])], second = table[Int(bytes[index + 1])]
+                    let third = table[Int(bytes[index + 2])], fourth = table[Int(bytes[index + 3])]
+                    if first | second | third | fourth >= 0 {
+                        let group = UInt32(first) << 18 | UInt32(second) << 12 | UInt32(third) << 6 | UInt32(fourth)
+                        out.append(UInt8(truncatingIfNeeded: group >> 16))
+                        out.append(UInt8(truncatingIfNeeded: group >> 8))
+                        out.append(UInt8(truncatingIfNeeded: group))
+                        symbols += 4
+                        index += 4
+                        continue
+                    }
+                }
+                let byte = bytes[index]
+                index += 1
                 if byte == 32 || byte == 9 || byte == 13 || byte == 10 { continue }
                 if byte == 61 {
                     padding += 1
