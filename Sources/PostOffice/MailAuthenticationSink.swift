@@ -1,7 +1,8 @@
-// MailAuthenticationSink: holds an inbound message while it arrives — in memory up to 64 KiB, then in a spool
-// file, so memory stays flat — verifying its DKIM signatures as the bytes stream by. At commit (storage pool)
-// it fetches keys and the DMARC policy, then delivers through the real sink with one Authentication-Results
-// header in front and any forged one (our authserv-id) left out; or refuses it when DMARC enforcement says so.
+// MailAuthenticationSink: holds an inbound message while it arrives — its first 64 KiB in memory, the rest in
+// a reused spool file (MailAuthenticationSpool), so memory stays flat — verifying its DKIM signatures as the
+// bytes stream by. At commit (storage pool) it fetches keys and the DMARC policy, then delivers through the
+// real sink with one Authentication-Results header in front and any forged one (our authserv-id) left out;
+// or refuses it when DMARC enforcement says so.
 
 #if canImport(Glibc)
 import Glibc
@@ -32,8 +33,11 @@ final class MailAuthenticationSink: MessageSink, @unchecked Sendable {
     private let sessionID: String
     private var verifier: DKIMVerifier
     private var scanner: AuthenticationHeaderScanner
+    /// The message's first bytes, up to `memoryLimit`; the rest goes to `spool`.
     private var memory: [UInt8] = []
-    private var spool: SpoolFile?
+    private var spool: MailAuthenticationSpool.File?
+    /// The message offset of the spool's first byte (what `memory` held when the spool was taken).
+    private var spoolStart = 0
     private var failure: DeliveryError?
 
     init(
@@ -55,32 +59,29 @@ final class MailAuthenticationSink: MessageSink, @unchecked Sendable {
         guard failure == nil else { return }
         verifier.receive(bytes)
         if !scanner.isComplete { scanner.receive(bytes) }
+        if spool == nil && memory.count + bytes.count <= settings.memoryLimit {
+            memory += bytes
+            return
+        }
+        // The first bytes stay in memory (bounded by `memoryLimit`); only what comes after them is spooled.
         do throws(DeliveryError) {
+            let file: MailAuthenticationSpool.File
             if let spool {
-                try spool.append(bytes)
-            } else if memory.count + bytes.count <= settings.memoryLimit {
-                memory += bytes
+                file = spool
             } else {
-                let file = try SpoolFile(directory: spoolPath.directory, name: spoolPath.name)
+                file = try authenticator.spool.take(directory: spoolPath.directory, name: spoolPath.name)
                 spool = file
-                try file.append(memory)
-                memory = []
-                try file.append(bytes)
+                spoolStart = memory.count
             }
+            try file.append(bytes)
         } catch {
             failure = error
-            spool?.discard()
-            spool = nil
-            memory = []
+            release()
         }
     }
 
     func commit() -> DeliveryOutcome {
-        defer {
-            spool?.discard()
-            spool = nil
-            memory = []
-        }
+        defer { release() }
         if let failure { return failure.outcome }
         scanner.finish()
         verifier.finish()
@@ -123,42 +124,65 @@ final class MailAuthenticationSink: MessageSink, @unchecked Sendable {
     }
 
     func abort() {
-        spool?.discard()
+        release()
+    }
+
+    /// A session that ends without commit or abort still returns its spool file.
+    deinit {
+        release()
+    }
+
+    /// Drops the held message: memory freed, the spool file back in the pool.
+    private func release() {
+        if let spool { authenticator.spool.giveBack(spool) }
         spool = nil
         memory = []
     }
 
-    /// Streams the held message into `inner`, leaving out the forged Authentication-Results fields.
+    /// Streams the held message into `inner`, leaving out the forged Authentication-Results fields: the
+    /// bytes in memory, then the spooled rest read back into the same storage, a chunk at a time.
     private func copyMessage(to inner: any MessageSink) throws(DeliveryError) {
-        guard let spool else {
-            Self.emit(memory[...], at: 0, skipping: scanner.forgedRanges, to: inner)
-            return
-        }
-        let path = try spool.finish()
-        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw DeliveryError(storage: SystemError("open", errno: errno, detail: path)) }
-        defer { close(fd) }
-        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        let forged = scanner.forgedRanges
+        Self.emit(memory, count: memory.count, at: 0, skipping: forged, to: inner)
+        guard let spool else { return }
+        var buffer = memory
+        memory = []
+        let chunkSize = max(settings.memoryLimit, 16 * 1024)
+        buffer.removeAll(keepingCapacity: true)
+        buffer.append(contentsOf: repeatElement(0, count: chunkSize))
         var offset = 0
-        while true {
-            let count = SystemCall.restarting { buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) } }
-            if count < 0 { throw DeliveryError(storage: SystemError("read", errno: errno, detail: path)) }
-            if count == 0 { return }
-            Self.emit(buffer[..<count], at: offset, skipping: scanner.forgedRanges, to: inner)
+        while offset < spool.size {
+            let count = try spool.read(at: offset, into: &buffer)
+            if count == 0 {
+                throw DeliveryError(storage: SystemError("read", errno: EIO, detail: "authentication spool ended early"))
+            }
+            Self.emit(buffer, count: count, at: spoolStart + offset, skipping: forged, to: inner)
             offset += count
         }
     }
 
     /// Appends the parts of `chunk` (which starts at message offset `start`) outside every range in `skipped`.
     static func emit(_ chunk: ArraySlice<UInt8>, at start: Int, skipping skipped: [Range<Int>], to inner: any MessageSink) {
+        emit(Array(chunk), count: chunk.count, at: start, skipping: skipped, to: inner)
+    }
+
+    /// Appends the first `count` bytes of `chunk` (which starts at message offset `start`) outside every
+    /// range in `skipped`; the array itself when nothing is left out and it is whole (no copy).
+    static func emit(
+        _ chunk: [UInt8], count: Int, at start: Int, skipping skipped: [Range<Int>], to inner: any MessageSink
+    ) {
+        let end = start + count
+        guard count > 0 else { return }
+        if !skipped.contains(where: { $0.upperBound > start && $0.lowerBound < end }) {
+            inner.append(count == chunk.count ? chunk : Array(chunk[..<count]))
+            return
+        }
         var position = start
-        let end = start + chunk.count
-        let base = chunk.startIndex - start
         for range in skipped where range.upperBound > position && range.lowerBound < end {
-            if range.lowerBound > position { inner.append(Array(chunk[(base + position)..<(base + range.lowerBound)])) }
+            if range.lowerBound > position { inner.append(Array(chunk[(position - start)..<(range.lowerBound - start)])) }
             position = min(end, range.upperBound)
         }
-        if position < end { inner.append(Array(chunk[(base + position)..<(base + end)])) }
+        if position < end { inner.append(Array(chunk[(position - start)..<count])) }
     }
 
     /// Removes `auth-*` spool files untouched for an hour: left by a crash, never acknowledged, so never owed

@@ -14,6 +14,8 @@ final class MailAuthenticator: Sendable {
     let random: any RandomSource
     /// DKIM keys loaded into OpenSSL, shared by every inbound message (RSA key loading cost more than the check).
     let publicKeys = DKIMPublicKeyCache(capacity: 1000)
+    /// Reused files for the part of a large message beyond what its session keeps in memory.
+    let spool = MailAuthenticationSpool()
 
     init(transport: DNSTransport, publicSuffixList: PublicSuffixList, random: any RandomSource) {
         self.transport = transport

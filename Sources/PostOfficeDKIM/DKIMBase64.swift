@@ -29,31 +29,59 @@ enum DKIMBase64 {
 
     /// The decoded bytes, or nil when a non-alphabet byte, misplaced padding or a bad length shows up.
     static func decode(_ text: String) -> [UInt8]? {
+        var text = text
+        return text.withUTF8 { decode(bytes: $0) }
+    }
+
+    /// `decode` over the UTF-8 bytes, with the table read through a pointer (no per-byte bounds checks).
+    private static func decode(bytes: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
         var out: [UInt8] = []
-        out.reserveCapacity(text.utf8.count / 4 * 3 + 3)
+        out.reserveCapacity(bytes.count / 4 * 3 + 3)
         var accumulator: UInt32 = 0
         var bits = 0
         var symbols = 0
         var padding = 0
-        for byte in text.utf8 {
-            if byte == 32 || byte == 9 || byte == 13 || byte == 10 { continue }
-            if byte == 61 {
-                padding += 1
-                guard padding <= 2 else { return nil }
-                continue
+        let valid: Bool = values.withUnsafeBufferPointer { table in
+            let count = bytes.count
+            var index = 0
+            while index < count {
+                // Four symbols at once while on a quantum boundary and all four are in the alphabet.
+                if bits == 0, padding == 0, index + 4 <= count {
+                    let first = table[Int(bytes[index])], second = table[Int(bytes[index + 1])]
+                    let third = table[Int(bytes[index + 2])], fourth = table[Int(bytes[index + 3])]
+                    if first | second | third | fourth >= 0 {
+                        let group = UInt32(first) << 18 | UInt32(second) << 12 | UInt32(third) << 6 | UInt32(fourth)
+                        out.append(UInt8(truncatingIfNeeded: group >> 16))
+                        out.append(UInt8(truncatingIfNeeded: group >> 8))
+                        out.append(UInt8(truncatingIfNeeded: group))
+                        symbols += 4
+                        index += 4
+                        continue
+                    }
+                }
+                let byte = bytes[index]
+                index += 1
+                if byte == 32 || byte == 9 || byte == 13 || byte == 10 { continue }
+                if byte == 61 {
+                    padding += 1
+                    guard padding <= 2 else { return false }
+                    continue
+                }
+                guard padding == 0 else { return false }  // data after "="
+                let value = table[Int(byte)]
+                guard value >= 0 else { return false }
+                symbols += 1
+                accumulator = accumulator << 6 | UInt32(value)
+                bits += 6
+                if bits >= 8 {
+                    bits -= 8
+                    out.append(UInt8(truncatingIfNeeded: accumulator >> UInt32(bits)))
+                    accumulator &= (1 << UInt32(bits)) - 1
+                }
             }
-            guard padding == 0 else { return nil }  // data after "="
-            let value = values[Int(byte)]
-            guard value >= 0 else { return nil }
-            symbols += 1
-            accumulator = accumulator << 6 | UInt32(value)
-            bits += 6
-            if bits >= 8 {
-                bits -= 8
-                out.append(UInt8(truncatingIfNeeded: accumulator >> UInt32(bits)))
-                accumulator &= (1 << UInt32(bits)) - 1
-            }
+            return true
         }
+        guard valid else { return nil }
         // Either padded to a multiple of four, or unpadded with a valid remainder (1 leftover symbol is never valid).
         if padding > 0 {
             guard (symbols + padding) % 4 == 0 else { return nil }

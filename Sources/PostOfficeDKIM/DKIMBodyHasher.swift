@@ -36,36 +36,107 @@ public struct DKIMBodyHasher: Sendable {
         if done == nil { Array(bytes).withUnsafeBufferPointer { update(contiguous: $0) } }
     }
 
-    /// The state machine byte by byte, except that after an ordinary byte (not CR, LF, or relaxed's
-    /// white space) the rest of its run is copied in one go: the same output, a fraction of the work.
-    /// Under relaxed a single space followed by an ordinary byte stays in the run (relaxed would emit it
-    /// unchanged), so prose goes to the hash a line at a time rather than a word at a time.
+    /// Byte classes: 0 ordinary (copied as it is), 1 SP (relaxed: one SP between ordinary bytes is kept
+    /// as it is), 2 the rest (CR, LF, and relaxed's HT), which go through the state machine.
+    private static let simpleClasses: [UInt8] = (0..<256).map { $0 == 13 || $0 == 10 ? 2 : 0 }
+    private static let relaxedClasses: [UInt8] = (0..<256).map { $0 == 13 || $0 == 10 || $0 == 9 ? 2 : $0 == 32 ? 1 : 0 }
+
+    /// Canonicalization mostly leaves a body as it is: outside a few places (whitespace runs, whitespace at a
+    /// line end, empty lines, bare LFs, the end) the canonical bytes are the input bytes. So while the state
+    /// is "inside a line with content, nothing pending", the longest stretch that canonicalizes to itself is
+    /// found with a byte-class table and hashed in one call — an ordinary byte; SP + ordinary (relaxed); CR +
+    /// ordinary (a bare CR is content); CRLF + ordinary (the next line starts with content) — and only the
+    /// bytes after it go through the byte-by-byte state machine, until that state is reached again.
     private mutating func update(contiguous buffer: UnsafeBufferPointer<UInt8>) {
         let relaxed = canonicalization == .relaxed
-        var index = 0
-        while index < buffer.count {
-            let byte = buffer[index]
-            index += 1
-            consume(byte)
-            guard !pendingCR, !pendingSpace, lineHasContent, byte != 10 else { continue }
-            var end = index
-            while end < buffer.count {
-                let next = buffer[end]
-                if next == 13 || next == 10 { break }
-                if relaxed && (next == 32 || next == 9) {
-                    // One space between two ordinary bytes is kept as it is: the run goes on over it.
-                    guard next == 32, end + 1 < buffer.count else { break }
-                    let after = buffer[end + 1]
-                    if after == 13 || after == 10 || after == 32 || after == 9 { break }
-                    end += 1
+        let table = relaxed ? Self.relaxedClasses : Self.simpleClasses
+        table.withUnsafeBufferPointer { classes in
+            let count = buffer.count
+            var index = 0
+            while index < count {
+                guard !pendingCR, !pendingSpace, lineHasContent else {
+                    consume(buffer[index])
+                    index += 1
+                    continue
                 }
-                end += 1
-            }
-            if end > index {
-                emit(UnsafeBufferPointer(rebasing: buffer[index..<end]))
-                index = end
+                let start = index
+                while index < count {
+                    if index + 8 <= count {
+                        // Eight bytes at a time (SWAR): skip words with no byte that needs a closer look.
+                        let word = UInt64(
+                            littleEndian: UnsafeRawPointer(buffer.baseAddress! + index).loadUnaligned(as: UInt64.self))
+                        let stops = relaxed ? Self.relaxedStops(word) : Self.simpleStops(word)
+                        if stops == 0 {
+                            index += 8
+                            continue
+                        }
+                        index += stops.trailingZeroBitCount >> 3
+                    }
+                    let byteClass = classes[Int(buffer[index])]
+                    if byteClass == 0 {
+                        index += 1
+                        continue
+                    }
+                    if byteClass == 1 {
+                        // SP followed by an ordinary byte.
+                        guard index + 1 < count, classes[Int(buffer[index + 1])] == 0 else { break }
+                        index += 2
+                        continue
+                    }
+                    guard buffer[index] == 13, index + 1 < count else { break }
+                    let next = buffer[index + 1]
+                    if classes[Int(next)] == 0 {
+                        index += 2  // a bare CR, content, then an ordinary byte
+                        continue
+                    }
+                    // CRLF, then an ordinary byte starting the next line.
+                    guard next == 10, index + 2 < count, classes[Int(buffer[index + 2])] == 0 else { break }
+                    index += 3
+                }
+                if index > start { emitSpan(UnsafeBufferPointer(rebasing: buffer[start..<index])) }
+                if index < count {
+                    consume(buffer[index])
+                    index += 1
+                }
             }
         }
+    }
+
+    private static let lowBits: UInt64 = 0x7F7F_7F7F_7F7F_7F7F
+    private static let highBits: UInt64 = 0x8080_8080_8080_8080
+    private static let ones: UInt64 = 0x0101_0101_0101_0101
+
+    /// The high bit of every byte of `word` that is zero, exactly (no carries between bytes).
+    @inline(__always)
+    private static func zeroBytes(_ word: UInt64) -> UInt64 {
+        ~(((word & lowBits) &+ lowBits) | word) & highBits
+    }
+
+    /// Simple: the bytes that stop a verbatim stretch are CR and LF.
+    @inline(__always)
+    private static func simpleStops(_ word: UInt64) -> UInt64 {
+        zeroBytes(word ^ (13 &* ones)) | zeroBytes(word ^ (10 &* ones))
+    }
+
+    /// Relaxed: every byte below 0x21 (CR, LF, HT, SP and the rare control bytes) stops a stretch, except
+    /// an SP whose next byte in the word is not one of them (an SP in the last byte always stops).
+    @inline(__always)
+    private static func relaxedStops(_ word: UInt64) -> UInt64 {
+        let low = ~(((word & lowBits) &+ (0x5F &* ones)) | word) & highBits
+        let spaces = zeroBytes(word ^ (0x20 &* ones))
+        let keptSpaces = spaces & ~(low >> 8) & 0x0080_8080_8080_8080
+        return low & ~keptSpaces
+    }
+
+    /// `emit` for a stretch copied as it is: a long one goes to the hash straight from the input.
+    private mutating func emitSpan(_ run: UnsafeBufferPointer<UInt8>) {
+        guard lengthLimit == nil, run.count >= 512 else {
+            emit(run)
+            return
+        }
+        flushStage()
+        hash.update(UnsafeRawBufferPointer(run))
+        canonicalLength += run.count
     }
 
     /// The body hash; call once, after the last `update`.

@@ -13,7 +13,8 @@ public struct DKIMHeaderField: Hashable, Sendable {
     public init?(raw: [UInt8]) {
         guard let colon = raw.firstIndex(of: 58) else { return nil }
         var raw = raw
-        if raw.suffix(2) != [13, 10] { raw += [13, 10] }
+        let count = raw.count
+        if count < 2 || raw[count - 2] != 13 || raw[count - 1] != 10 { raw += [13, 10] }
         self.raw = raw
         self.colon = colon
     }
@@ -33,18 +34,67 @@ public struct DKIMHeaderField: Hashable, Sendable {
 
     /// The field canonicalized; `dropCRLF` for the DKIM-Signature field itself (§3.7).
     public func canonicalized(_ algorithm: DKIMCanonicalization, dropCRLF: Bool = false) -> [UInt8] {
-        var out: [UInt8]
-        switch algorithm {
-        case .simple:
-            out = raw
-        case .relaxed:
-            out = Array(name.lowercased().utf8)
-            out.append(58)
-            out += Self.relaxedValue(value)
-            out += [13, 10]
-        }
+        var out: [UInt8] = []
+        appendCanonicalized(algorithm, to: &out)
         if dropCRLF { out.removeLast(2) }
         return out
+    }
+
+    /// Appends the field canonicalized, CRLF included, to `out` (no intermediate arrays or strings).
+    func appendCanonicalized(_ algorithm: DKIMCanonicalization, to out: inout [UInt8]) {
+        switch algorithm {
+        case .simple:
+            out += raw
+        case .relaxed:
+            raw.withUnsafeBufferPointer { bytes in
+                var nameEnd = colon
+                while nameEnd > 0, bytes[nameEnd - 1] == 32 || bytes[nameEnd - 1] == 9 { nameEnd -= 1 }
+                for byte in bytes[..<nameEnd] { out.append(byte >= 65 && byte <= 90 ? byte + 32 : byte) }
+                out.append(58)
+                Self.appendRelaxedValue(UnsafeBufferPointer(rebasing: bytes[(colon + 1)..<(bytes.count - 2)]), to: &out)
+            }
+            out.append(13)
+            out.append(10)
+        }
+    }
+
+    /// Whether the name is `lowercasedName` (ASCII letters compared without case; the argument lower-case).
+    func hasName(_ lowercasedName: [UInt8]) -> Bool {
+        var nameEnd = colon
+        while nameEnd > 0, raw[nameEnd - 1] == 32 || raw[nameEnd - 1] == 9 { nameEnd -= 1 }
+        guard nameEnd == lowercasedName.count else { return false }
+        for index in 0..<nameEnd {
+            let byte = raw[index]
+            if (byte >= 65 && byte <= 90 ? byte + 32 : byte) != lowercasedName[index] { return false }
+        }
+        return true
+    }
+
+    /// ``relaxedValue(_:)`` appended to `out`: ordinary runs copied whole, one SP for each WSP run.
+    static func appendRelaxedValue(_ value: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
+        var pendingSpace = false
+        var wroteAny = false
+        var index = 0
+        let count = value.count
+        while index < count {
+            let byte = value[index]
+            if byte == 13 || byte == 10 {
+                index += 1
+                continue
+            }
+            if byte == 32 || byte == 9 {
+                pendingSpace = true
+                index += 1
+                continue
+            }
+            if pendingSpace && wroteAny { out.append(32) }
+            pendingSpace = false
+            var end = index + 1
+            while end < count, value[end] != 32, value[end] != 9, value[end] != 13, value[end] != 10 { end += 1 }
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: value[index..<end]))
+            wroteAny = true
+            index = end
+        }
     }
 
     /// Unfold, reduce each WSP run to one SP, drop leading and trailing WSP (§3.4.2).
@@ -101,13 +151,14 @@ public struct DKIMHeaderField: Hashable, Sendable {
     /// The fields `names` selects, bottom-up per name (§5.4.2); a name listed more often than the field
     /// occurs selects nothing for the extra entries (which is how over-signing signs "absent").
     public static func select(_ names: [String], from fields: [DKIMHeaderField]) -> [DKIMHeaderField] {
-        var used = Set<Int>()
+        var used = [Bool](repeating: false, count: fields.count)
         var selected: [DKIMHeaderField] = []
-        let lowercasedNames = fields.map(\.lowercasedName)  // once, not once per entry of `names`
+        selected.reserveCapacity(names.count)
         for name in names {
-            let wanted = name.lowercased()
-            if let index = fields.indices.reversed().first(where: { !used.contains($0) && lowercasedNames[$0] == wanted }) {
-                used.insert(index)
+            // Field names are ASCII (§3.2 ftext), so lower-casing the bytes is lower-casing the name.
+            let wanted = name.utf8.map { $0 >= 65 && $0 <= 90 ? $0 + 32 : $0 }
+            if let index = fields.indices.reversed().first(where: { !used[$0] && fields[$0].hasName(wanted) }) {
+                used[index] = true
                 selected.append(fields[index])
             }
         }

@@ -76,7 +76,7 @@ public struct DKIMPublicKey: Sendable {
         }
         switch algorithm {
         case .rsaSHA256:
-            guard EVP_DigestVerifyInit(context, nil, EVP_sha256(), nil, key.pointer) == 1 else { return false }
+            guard EVP_DigestVerifyInit(context, nil, DKIMSHA256.digest, nil, key.pointer) == 1 else { return false }
             return EVP_DigestVerify(context, signature, signature.count, data, data.count) == 1
         case .ed25519SHA256:
             // RFC 8463 §3: the Ed25519 input is the SHA-256 hash, not the data itself.

@@ -108,7 +108,8 @@ public struct DKIMSignature: Hashable, Sendable {
         let version = try required("v")
         guard version == "1" else { throw .unsupportedVersion(version) }
         let algorithmName = try required("a")
-        guard let algorithm = DKIMAlgorithm(rawValue: algorithmName.lowercased()) else {
+        guard let algorithm = DKIMAlgorithm(rawValue: algorithmName) ?? DKIMAlgorithm(rawValue: algorithmName.lowercased())
+        else {
             throw .unsupportedAlgorithm(algorithmName)
         }
         self.algorithm = algorithm
@@ -124,7 +125,7 @@ public struct DKIMSignature: Hashable, Sendable {
         headerCanonicalization = .simple
         bodyCanonicalization = .simple
         if let canonicalization = list["c"] {
-            let parts = canonicalization.split(separator: "/", omittingEmptySubsequences: false)
+            let parts = Self.split(canonicalization, at: UInt8(ascii: "/"))
             guard parts.count <= 2, let header = DKIMCanonicalization(rawValue: parts[0].lowercased()) else {
                 throw .invalidCanonicalization(canonicalization)
             }
@@ -141,7 +142,7 @@ public struct DKIMSignature: Hashable, Sendable {
         selector = try required("s")
         guard Self.isDomain(selector) else { throw .invalidDomain(selector) }
         // h= is colon-separated with FWS allowed around each name.
-        signedHeaders = try required("h").split(separator: ":", omittingEmptySubsequences: false).map { DKIMTagList.removingWhitespace($0) }
+        signedHeaders = Self.split(DKIMTagList.removingWhitespace(try required("h")), at: UInt8(ascii: ":"))
         guard signedHeaders.allSatisfy({ Self.isFieldName($0) }) else { throw .missingTag("h") }
         guard signedHeaders.contains(where: { $0.lowercased() == "from" }) else { throw .fromNotSigned }
         identity = list["i"]
@@ -191,13 +192,38 @@ public struct DKIMSignature: Hashable, Sendable {
     }
 
     /// Labels of letters, digits, hyphens and underscores (selectors and `_domainkey`-style names),
-    /// or UTF-8 (RFC 8616); no empty labels.
+    /// or UTF-8 (RFC 8616); no empty labels. One pass over the UTF-8 bytes.
     static func isDomain(_ text: String) -> Bool {
         guard !text.isEmpty, text.utf8.count <= 253 else { return false }
-        return text.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { label in
-            !label.isEmpty && label.utf8.count <= 63
-                && label.utf8.allSatisfy { DKIMTagList.isAlpha($0) || DKIMTagList.isDigit($0) || $0 == 45 || $0 == 95 || $0 >= 0x80 }
+        var labelLength = 0
+        for byte in text.utf8 {
+            if byte == 46 {
+                guard labelLength > 0 else { return false }
+                labelLength = 0
+                continue
+            }
+            guard DKIMTagList.isAlpha(byte) || DKIMTagList.isDigit(byte) || byte == 45 || byte == 95 || byte >= 0x80 else { return false }
+            labelLength += 1
+            guard labelLength <= 63 else { return false }
         }
+        return labelLength > 0
+    }
+
+    /// `text` split at every `separator` byte, empty pieces kept; by UTF-8 byte (the separators are ASCII),
+    /// not by Character, which costs grapheme breaking.
+    static func split(_ text: String, at separator: UInt8) -> [String] {
+        var pieces: [String] = []
+        var start = text.utf8.startIndex
+        var index = start
+        while index != text.utf8.endIndex {
+            if text.utf8[index] == separator {
+                pieces.append(String(text.utf8[start..<index])!)
+                start = text.utf8.index(after: index)
+            }
+            text.utf8.formIndex(after: &index)
+        }
+        pieces.append(String(text.utf8[start..<index])!)
+        return pieces
     }
 
     /// RFC 5322 field-name: printable ASCII except colon.

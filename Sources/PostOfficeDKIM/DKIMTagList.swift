@@ -51,7 +51,7 @@ public struct DKIMTagList: Hashable, Sendable {
     /// Parses the bytes of a tag-list. Never traps; any malformed input is a thrown error.
     public init(parsing bytes: [UInt8]) throws(DKIMTagListError) {
         var tags: [DKIMTag] = []
-        var seen = Set<String>()
+        tags.reserveCapacity(16)
         var index = 0
         let count = bytes.count
         while index < count {
@@ -88,7 +88,8 @@ public struct DKIMTagList: Hashable, Sendable {
                 index += 1
             }
             let value = valueStart < 0 ? "" : String(decoding: bytes[valueStart..<valueEnd], as: UTF8.self)
-            guard seen.insert(name).inserted else { throw .duplicateTag(name) }
+            // A linear look: a tag-list has a dozen tags, and hashing each name cost more.
+            guard !tags.contains(where: { $0.name == name }) else { throw .duplicateTag(name) }
             tags.append(DKIMTag(name: name, value: value, valueRegion: regionStart..<index))
             if index < count { index += 1 }  // the ";"
         }
@@ -104,8 +105,14 @@ public struct DKIMTagList: Hashable, Sendable {
     /// `text` without SP, HT, CR and LF. By UTF-8 byte (these four are ASCII, never inside a multi-byte
     /// sequence; a CR LF pair is one Swift Character, so not by Character); unchanged text is not rebuilt.
     static func removingWhitespace(_ text: some StringProtocol) -> String {
-        guard text.utf8.contains(where: isWhitespace) else { return String(text) }
-        return String(decoding: text.utf8.filter { !isWhitespace($0) }, as: UTF8.self)
+        var text = String(text)
+        return text.withUTF8 { bytes in
+            guard bytes.contains(where: isWhitespace) else { return nil }
+            var kept: [UInt8] = []
+            kept.reserveCapacity(bytes.count)
+            for byte in bytes where !isWhitespace(byte) { kept.append(byte) }
+            return String(decoding: kept, as: UTF8.self)
+        } ?? text
     }
 
     /// SP, HT and the CR LF of folding: tag-lists allow FWS around and inside values.

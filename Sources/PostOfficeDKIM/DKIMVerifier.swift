@@ -31,6 +31,8 @@ public struct DKIMVerifier: Sendable {
         var parsed: Result<DKIMSignature, DKIMSignatureError>
         var signatureText: String?
         var hasherIndex: Int?
+        /// Where `b=`'s value lies in the field's value (from the one parse of its tag-list), to blank it.
+        var signatureRegion: Range<Int>?
     }
 
     private struct HasherKey: Hashable {
@@ -83,6 +85,19 @@ public struct DKIMVerifier: Sendable {
             return
         }
         var index = bytes.startIndex
+        // A line at a time while the header section stays within its bound: found by a scan for LF and
+        // appended in one copy, then checked for being the blank line that ends the section.
+        while !headerOverflow, index != bytes.endIndex {
+            let end = (bytes[index...].firstIndex(of: 10) ?? bytes.endIndex - 1) + 1
+            guard headerBytes.count + (end - index) <= limits.maximumHeaderBytes else { break }
+            headerBytes.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[index..<end]))
+            index = end
+            if headerBytes.last == 10 && Self.endsHeaderSection(headerBytes) {
+                startBody()
+                updateHashers(UnsafeBufferPointer(rebasing: bytes[index...]))
+                return
+            }
+        }
         while index != bytes.endIndex {
             let byte = bytes[index]
             bytes.formIndex(after: &index)
@@ -90,7 +105,7 @@ public struct DKIMVerifier: Sendable {
                 // Only looking for the end of the headers now, without keeping them.
                 if byte == 10, headerBytes.last == 10 || headerBytes.suffix(2) == [10, 13] {
                     startBody()
-                    updateHashers(bytes[index...])
+                    updateHashers(UnsafeBufferPointer(rebasing: bytes[index...]))
                     return
                 }
                 headerBytes = Array((headerBytes + [byte]).suffix(2))
@@ -99,7 +114,7 @@ public struct DKIMVerifier: Sendable {
             headerBytes.append(byte)
             if byte == 10 && Self.endsHeaderSection(headerBytes) {
                 startBody()
-                updateHashers(bytes[index...])
+                updateHashers(UnsafeBufferPointer(rebasing: bytes[index...]))
                 return
             }
             if headerBytes.count > limits.maximumHeaderBytes {
@@ -178,7 +193,9 @@ public struct DKIMVerifier: Sendable {
             let value = Array(field.value)
             do {
                 let list = try DKIMTagList(parsing: value)
-                candidate.signatureText = list["b"].map { DKIMTagList.removingWhitespace($0) }
+                let signatureTag = list.tag("b")
+                candidate.signatureText = signatureTag.map { DKIMTagList.removingWhitespace($0.value) }
+                candidate.signatureRegion = signatureTag?.valueRegion
                 candidate.parsed = .success(try DKIMSignature(tags: list))
             } catch let error as DKIMTagListError {
                 candidate.parsed = .failure(.tagList(error))
@@ -201,7 +218,7 @@ public struct DKIMVerifier: Sendable {
         }
     }
 
-    private mutating func updateHashers(_ bytes: some Collection<UInt8>) {
+    private mutating func updateHashers(_ bytes: UnsafeBufferPointer<UInt8>) {
         guard !bytes.isEmpty else { return }
         for index in hashers.indices { hashers[index].update(bytes) }
     }
@@ -271,7 +288,7 @@ public struct DKIMVerifier: Sendable {
         } else if let index = candidate.hasherIndex, bodyHashes[index] != signature.bodyHash {
             failure = .bodyHashMismatch
         } else if !publicKey.verify(
-            signature: signature.signature, data: signedData(for: candidate.field, signature: signature),
+            signature: signature.signature, data: signedData(for: candidate, signature: signature),
             algorithm: signature.algorithm)
         {
             failure = .signatureMismatch
@@ -285,13 +302,26 @@ public struct DKIMVerifier: Sendable {
     }
 
     /// The header hash input of §3.7: the `h=` fields, then this DKIM-Signature with `b=` emptied, no CRLF.
-    private func signedData(for field: DKIMHeaderField, signature: DKIMSignature) -> [UInt8] {
+    private func signedData(for candidate: Candidate, signature: DKIMSignature) -> [UInt8] {
         var data: [UInt8] = []
+        data.reserveCapacity(1024)
         for selected in DKIMHeaderField.select(signature.signedHeaders, from: fields) {
-            data += selected.canonicalized(signature.headerCanonicalization)
+            selected.appendCanonicalized(signature.headerCanonicalization, to: &data)
         }
-        data += Self.blankingSignatureValue(of: field).canonicalized(signature.headerCanonicalization, dropCRLF: true)
+        let blanked = candidate.signatureRegion.map { Self.blanking(candidate.field, valueRegion: $0) }
+            ?? Self.blankingSignatureValue(of: candidate.field)
+        blanked.appendCanonicalized(signature.headerCanonicalization, to: &data)
+        data.removeLast(2)  // §3.7: the signature field without its final CRLF
         return data
+    }
+
+    /// The field with the bytes of `valueRegion` (a range within its value) removed.
+    static func blanking(_ field: DKIMHeaderField, valueRegion: Range<Int>) -> DKIMHeaderField {
+        let valueStart = field.colon + 1
+        guard valueStart + valueRegion.upperBound <= field.raw.count - 2 else { return field }
+        var raw = field.raw
+        raw.removeSubrange((valueStart + valueRegion.lowerBound)..<(valueStart + valueRegion.upperBound))
+        return DKIMHeaderField(raw: raw) ?? field
     }
 
     /// The field with everything between `b=` and its `;` (or the end) removed, whitespace included.

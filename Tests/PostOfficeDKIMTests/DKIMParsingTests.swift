@@ -123,4 +123,30 @@ struct DKIMParsingTests {
     func malformedKeyRecords(text: String, error: DKIMKeyRecordError) {
         #expect(throws: error) { try DKIMKeyRecord(parsing: text) }
     }
+
+    /// p= decodes to the same bytes whatever its length and wherever folding whitespace falls (base64 is read
+    /// four symbols at a time between whitespace; padding and the odd remainders take the careful path).
+    @Test("base64 with folding whitespace anywhere", arguments: 0..<24)
+    func base64WithWhitespace(seed: Int) throws {
+        var generator = SeededGenerator(seed: UInt64(seed) + 1000)
+        let bytes = (0..<Int.random(in: 1...300, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+        var encoded: [UInt8] = []
+        var index = 0
+        while index < bytes.count {
+            let group = (0..<3).map { index + $0 < bytes.count ? UInt32(bytes[index + $0]) : 0 }
+            let value = group[0] << 16 | group[1] << 8 | group[2]
+            let symbols = [alphabet[Int(value >> 18 & 63)], alphabet[Int(value >> 12 & 63)], alphabet[Int(value >> 6 & 63)], alphabet[Int(value & 63)]]
+            let kept = bytes.count - index >= 3 ? 4 : bytes.count - index + 1
+            encoded += symbols.prefix(kept) + Array(repeating: UInt8(ascii: "="), count: 4 - kept)
+            index += 3
+        }
+        var folded: [UInt8] = []
+        for symbol in encoded {
+            if Int.random(in: 0..<7, using: &generator) == 0 { folded += Array([" ", "\t", "\r\n "][Int.random(in: 0..<3, using: &generator)].utf8) }
+            folded.append(symbol)
+        }
+        let record = try DKIMKeyRecord(parsing: "v=DKIM1; k=rsa; p=" + String(decoding: folded, as: UTF8.self))
+        #expect(record.publicKey == bytes)
+    }
 }

@@ -145,6 +145,40 @@ struct MailAuthenticationSpoolTests {
         #expect(MailAuthenticationSink.removeStaleSpoolFiles(in: directory, now: now) == 1)
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory).sorted() == ["auth-fresh", "hook-old"])
     }
+
+    /// A spool file is anonymous (no name left in the directory), reads back what was written, and comes
+    /// back empty from the pool for the next message instead of a new file being made.
+    @Test func spoolFilesAreAnonymousAndReused() throws {
+        let directory = NSTemporaryDirectory() + "po-auth-spool-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let pool = MailAuthenticationSpool(maximumIdle: 1)
+        let first = try pool.take(directory: directory, name: "auth-1")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory).isEmpty)
+        try first.append(Array("hello, ".utf8))
+        try first.append(Array("world".utf8))
+        var buffer = [UInt8](repeating: 0, count: 8)
+        #expect(try first.read(at: 0, into: &buffer) == 8)
+        #expect(buffer == Array("hello, w".utf8))
+        #expect(try first.read(at: 8, into: &buffer) == 4)
+        #expect(Array(buffer[..<4]) == Array("orld".utf8))
+        #expect(try first.read(at: 12, into: &buffer) == 0)
+        pool.giveBack(first)
+        let second = try pool.take(directory: directory, name: "auth-2")
+        let third = try pool.take(directory: directory, name: "auth-3")
+        #expect(pool.createdCount == 2)  // the second reused the first's file
+        #expect(second.size == 0)
+        try second.append(Array("x".utf8))
+        #expect(try second.read(at: 0, into: &buffer) == 1)
+        #expect(buffer[0] == UInt8(ascii: "x"))
+        pool.giveBack(second)
+        pool.giveBack(second)  // a second return is ignored: the idle list holds the descriptor once
+        pool.giveBack(third)  // over maximumIdle: closed
+        _ = try pool.take(directory: directory, name: "auth-4")  // the one idle file
+        _ = try pool.take(directory: directory, name: "auth-5")  // none idle: a new one
+        #expect(pool.createdCount == 3)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory).isEmpty)
+    }
 }
 
 @Suite(.enabled(if: DNSMasqServer.isInstalled, "dnsmasq is not installed (apt-get install dnsmasq-base)"))
@@ -296,6 +330,42 @@ struct MailAuthenticationLiveTests {
         #expect(!stored.contains("(forged)"))
         #expect(stored.hasSuffix(body.replacingOccurrences(of: "\r\n", with: "\n")))
         #expect(((try? FileManager.default.contentsOfDirectory(atPath: office.dataDirectory + "/spool")) ?? ["?"]).isEmpty)
+        // A second, shorter large message reuses the emptied spool file: nothing of the first shows through.
+        let shorterBody = String(repeating: "abcdefghij" + line, count: 1500) + "the other end\r\n"
+        let second = try Self.signed("From: bob@pass.test\r\nSubject: big again\r\n\r\n" + shorterBody)
+        #expect(try Self.send(office, from: "bob@pass.test", second).code == 250)
+        _ = try office.waitForMessage(for: "alice@example.test", count: 2)
+        let secondStored = office.messages(for: "alice@example.test").first { $0.contains("Subject: big again") } ?? ""
+        #expect(secondStored.contains("dkim=pass header.d=pass.test"))
+        #expect(secondStored.hasSuffix("\n\n" + shorterBody.replacingOccurrences(of: "\r\n", with: "\n")))
+    }
+
+    /// Large (spooled) messages meet each verdict on one server: refused (its spool file goes back to the pool),
+    /// quarantined into .Junk whole, then a passing one whole too — nothing of the earlier ones shows through.
+    @Test func largeMessagesAreRefusedQuarantinedAndDeliveredWhole() throws {
+        let dns = try DNSMasqServer(records: Self.records)
+        let office = try Self.office(dns: "\(DNSMasqServer.host):\(dns.port)") { $0.enforcesDMARC = true }
+        defer { office.stop() }
+        func body(_ text: String, lines: Int) -> String { String(repeating: text + " 0123456789 abcdefghij\r\n", count: lines) + "end\r\n" }
+        let refused = try Self.send(office, from: "ceo@fail.test", Self.message(from: "ceo@fail.test", subject: "big refused")
+            .replacingOccurrences(of: "Hello.\r\n", with: body("refused", lines: 6000)))
+        #expect(refused.code == 550, "\(refused)")
+        let junkBody = body("junk", lines: 4000)
+        let quarantined = try Self.send(office, from: "news@junk.test", Self.message(from: "news@junk.test", subject: "big junk")
+            .replacingOccurrences(of: "Hello.\r\n", with: junkBody))
+        #expect(quarantined.code == 250, "\(quarantined)")
+        let maildir = try #require(office.server.maildirPath(for: MailAddress("alice@example.test")!))
+        let junk = (try? FileManager.default.contentsOfDirectory(atPath: maildir + "/.Junk/new")) ?? []
+        #expect(junk.count == 1)
+        let junkStored = try String(contentsOfFile: maildir + "/.Junk/new/" + #require(junk.first), encoding: .utf8)
+        #expect(junkStored.hasSuffix("\n\n" + junkBody.replacingOccurrences(of: "\r\n", with: "\n")))
+        let passBody = body("pass", lines: 2000)
+        let passed = try Self.send(office, from: "bob@pass.test", try Self.signed("From: bob@pass.test\r\nSubject: big pass\r\n\r\n" + passBody))
+        #expect(passed.code == 250, "\(passed)")
+        let stored = try office.waitForMessage(for: "alice@example.test")
+        #expect(stored.contains("dkim=pass header.d=pass.test"))
+        #expect(stored.hasSuffix("\n\n" + passBody.replacingOccurrences(of: "\r\n", with: "\n")))
+        #expect(office.messages(for: "alice@example.test").count == 1)
     }
 
     /// A DNS server that never answers: the checks give up at mail_authentication_timeout with temperror.
