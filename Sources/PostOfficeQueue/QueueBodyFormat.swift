@@ -126,13 +126,25 @@ enum QueueBodyFormat {
     }
 
     /// Reads one record at `offset` of an open file. Returns the record and the offset after it.
-    static func readRecord(_ descriptor: Int32, at offset: Int, path: String) throws(QueueError) -> Result<(QueueRecord, Int), QueueRecordError> {
-        let head = try QueueFiles.read(descriptor, count: 5, at: offset, path: path)
-        guard head.count == 5 else { return .failure(.truncated) }
-        let length = Int(QueueRecordFraming.readBigEndian32(head[1...]))
+    /// `expected`: how many bytes to read at first (one read for a record that fits, instead of one for its
+    /// head and one for the rest).
+    static func readRecord(
+        _ descriptor: Int32, at offset: Int, path: String, expected: Int = 4096
+    ) throws(QueueError) -> Result<(QueueRecord, Int), QueueRecordError> {
+        var bytes = try QueueFiles.read(descriptor, count: max(5, expected), at: offset, path: path, stoppingShort: true)
+        if bytes.count < 5, !bytes.isEmpty {
+            bytes += try QueueFiles.read(descriptor, count: 5 - bytes.count, at: offset + bytes.count, path: path)
+        }
+        guard bytes.count >= 5 else { return .failure(.truncated) }
+        let length = Int(QueueRecordFraming.readBigEndian32(bytes[1...]))
         guard length <= QueueRecordFraming.maximumPayload else { return .failure(.payloadTooLong(length)) }
-        let rest = try QueueFiles.read(descriptor, count: length + 4, at: offset + 5, path: path)
-        var reader = QueueRecordReader(records: head + rest)
+        let total = 5 + length + 4
+        if bytes.count < total {
+            bytes += try QueueFiles.read(descriptor, count: total - bytes.count, at: offset + bytes.count, path: path)
+        } else if bytes.count > total {
+            bytes.removeLast(bytes.count - total)
+        }
+        var reader = QueueRecordReader(records: bytes)
         do {
             return .success((try reader.next(), offset + 5 + length + 4))
         } catch {
