@@ -54,7 +54,8 @@ enum QueueMessageFile {
 
     /// Reads and checks the file header, `H`, the envelope and the end marker (constant work: the body
     /// data is checked by ``QueueBodyReader`` as it is read).
-    static func readLayout(_ descriptor: Int32, path: String) throws(QueueError) -> Result<Layout, QueueRecordError> {
+    /// `size`: the file's size when the caller has it (one fstat per read, not one per part).
+    static func readLayout(_ descriptor: Int32, path: String, size known: Int? = nil) throws(QueueError) -> Result<Layout, QueueRecordError> {
         let header = try QueueFiles.read(descriptor, count: envelopeOffset, at: 0, path: path)
         var bodyEnd = 0
         var octets: UInt8 = 0
@@ -69,7 +70,8 @@ enum QueueMessageFile {
         } catch {
             return .failure(error)
         }
-        let size = try QueueFiles.size(descriptor, path: path)
+        let size: Int
+        if let known { size = known } else { size = try QueueFiles.size(descriptor, path: path) }
         guard bodyEnd <= size else { return .failure(.truncated) }
         let envelope: QueueEnvelope
         let dataStart: Int
@@ -89,8 +91,11 @@ enum QueueMessageFile {
     /// the next one goes. A record cut short or failing its CRC at the end is a torn append (a crash
     /// mid-write): ignored, so the previous state counts. A whole record that does not decode, or no state
     /// at all, is damage.
-    static func readState(_ descriptor: Int32, from bodyEnd: Int, path: String) throws(QueueError) -> Result<(QueueMessageState, end: Int), QueueRecordError> {
-        let size = try QueueFiles.size(descriptor, path: path)
+    static func readState(
+        _ descriptor: Int32, from bodyEnd: Int, path: String, size known: Int? = nil
+    ) throws(QueueError) -> Result<(QueueMessageState, end: Int), QueueRecordError> {
+        let size: Int
+        if let known { size = known } else { size = try QueueFiles.size(descriptor, path: path) }
         guard size - bodyEnd <= stateLogLimit else { return .failure(.payloadTooLong(size - bodyEnd)) }
         let bytes = try QueueFiles.read(descriptor, count: size - bodyEnd, at: bodyEnd, path: path)
         var reader = QueueRecordReader(records: bytes)
