@@ -206,7 +206,8 @@ public final class QueueStore: Sendable {
         let file = path(of: id, at: location)
         let layout: Result<QueueMessageFile.Layout, QueueRecordError>
         do {
-            layout = try QueueMessageFile.readLayout(descriptor, path: file, size: size)
+            let window = try QueueFiles.read(descriptor, count: min(size, QueueMessageFile.windowSize), at: 0, path: file)
+            layout = try QueueMessageFile.readLayout(descriptor, path: file, size: size, window: window)
         } catch {
             close(descriptor)
             throw error
@@ -252,14 +253,15 @@ public final class QueueStore: Sendable {
         let file = path(of: id, at: location)
         let size: Int
         if let known { size = known } else { size = try QueueFiles.size(descriptor, path: file) }
+        let window = try QueueFiles.read(descriptor, count: min(size, QueueMessageFile.windowSize), at: 0, path: file)
         let layout: QueueMessageFile.Layout
-        switch try QueueMessageFile.readLayout(descriptor, path: file, size: size) {
+        switch try QueueMessageFile.readLayout(descriptor, path: file, size: size, window: window) {
         case .failure(let error): throw quarantine(id, file: "body", error, heldLock: heldLock)
         case .success(let value): layout = value
         }
         let state: QueueMessageState
         let stateEnd: Int
-        switch try QueueMessageFile.readState(descriptor, from: layout.bodyEnd, path: file, size: size) {
+        switch try QueueMessageFile.readState(descriptor, from: layout.bodyEnd, path: file, size: size, window: window) {
         case .failure(let error): throw quarantine(id, file: "state", error, heldLock: heldLock)
         case .success(let value): (state, stateEnd) = value
         }
