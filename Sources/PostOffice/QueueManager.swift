@@ -534,7 +534,10 @@ final class QueueManager: @unchecked Sendable {
     /// NOTIFY=SUCCESS (RFC 3461 §6.2.2): a `delivered` report after local delivery, a `relayed` one after
     /// a hand-over to a next hop that did not offer DSN; a hop that offered it got NOTIFY and reports itself.
     private func sendSuccessReports(_ message: QueueMessage, attempt: OutboundAttempt, now: MailTime) {
-        guard message.envelope.reversePath != nil else { return }
+        // Most mail asks for none: no report work (envelope conversion, policy) per message then.
+        guard message.envelope.reversePath != nil,
+            message.envelope.recipients.contains(where: { $0.notify?.uppercased().contains("SUCCESS") == true })
+        else { return }
         var outcomes = [DSNOutcome](repeating: .pending, count: message.envelope.recipients.count)
         for (index, outcome) in attempt.outcomes where index < outcomes.count {
             guard case .delivered(let reply) = outcome,

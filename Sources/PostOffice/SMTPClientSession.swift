@@ -28,7 +28,57 @@ final class SMTPClientSession: ConnectionHandler, @unchecked Sendable {
         var message: SMTPOutboundMessage
         var body: QueueBodyReader
         var hasEightBitOctets: Bool
+        /// Body read ahead of the engine's asking (off the loop): served before the reader is asked again, so
+        /// a small message goes out without a round trip through the storage pool.
+        var ahead = BodyBatch()
         var completion: @Sendable (Outcome) -> Void
+    }
+
+    /// Chunks of a body read in one go on the storage pool, and whether the body ended (verified) or failed.
+    struct BodyBatch: Sendable {
+        enum Step {
+            case chunk([UInt8])
+            case ended
+            case failed(String)
+        }
+
+        var chunks: [[UInt8]] = []
+        var isComplete = false
+        var failure: String?
+
+        /// Reads chunks from `body` until about `limit` bytes are in hand, the body ends or a read fails.
+        /// Blocking: call off the loop.
+        static func read(_ body: QueueBodyReader, limit: Int = 64 << 10) -> BodyBatch {
+            var batch = BodyBatch()
+            var total = 0
+            do {
+                while total < limit {
+                    guard let chunk = try body.next() else {
+                        batch.isComplete = true
+                        break
+                    }
+                    total += chunk.count
+                    batch.chunks.append(chunk)
+                }
+            } catch {
+                batch.failure = "\(error)"
+            }
+            return batch
+        }
+
+        /// The next thing the batch holds, in order (chunks, then the end or the failure); nil: read more.
+        mutating func next() -> Step? {
+            if !chunks.isEmpty { return .chunk(chunks.removeFirst()) }
+            if let failure {
+                self.failure = nil
+                return .failed(failure)
+            }
+            if isComplete {
+                isComplete = false
+                return .ended
+            }
+            return nil
+        }
     }
 
     /// Reuse limits (Postfix: smtp_connection_cache_time_limit, smtp_connection_reuse_count_limit).
@@ -196,33 +246,31 @@ final class SMTPClientSession: ConnectionHandler, @unchecked Sendable {
         perform(engine.deliver(job.message), connection)
     }
 
-    /// Reads the next chunk of the queued body on the storage pool and hands it to the engine on the loop.
+    /// Hands the engine the next chunk of the queued body (or its end): from what was read ahead when it has
+    /// some, else after reading the next batch on the storage pool (never on the loop).
     private func readContent(_ connection: Connection) {
-        // The reader is used by one read at a time (the engine asks for the next chunk only after this one).
+        guard job != nil else { return }
+        if let step = job?.ahead.next() {
+            switch step {
+            case .chunk(let chunk):
+                perform(engine.contentAvailable(chunk), connection)
+            case .ended:
+                perform(engine.contentEnded(), connection)
+            case .failed(let failure):
+                logSink.log(LogRecord(.error, "outbound.body_unreadable", session: connection.id, [("error", failure)]))
+                perform(engine.connectionLost(), connection)
+                connection.close()
+            }
+            return
+        }
+        // The reader is used by one read at a time (the engine asks for more only after this batch is used).
         guard let body = job.map({ UncheckedSendable($0.body) }) else { return }
         storagePool.submit { [self] in
-            let chunk: [UInt8]?
-            let failure: String?
-            do {
-                chunk = try body.value.next()
-                failure = nil
-            } catch {
-                chunk = nil
-                failure = "\(error)"
-            }
+            let batch = BodyBatch.read(body.value)
             connection.loop.execute { [self] in
-                guard !connection.isClosed else { return }
-                if let failure {
-                    logSink.log(LogRecord(.error, "outbound.body_unreadable", session: connection.id, [("error", failure)]))
-                    perform(engine.connectionLost(), connection)
-                    connection.close()
-                    return
-                }
-                if let chunk {
-                    perform(engine.contentAvailable(chunk), connection)
-                } else {
-                    perform(engine.contentEnded(), connection)
-                }
+                guard !connection.isClosed, job != nil, job?.body === body.value else { return }
+                job?.ahead = batch
+                readContent(connection)
             }
         }
     }

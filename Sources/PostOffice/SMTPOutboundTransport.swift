@@ -134,7 +134,10 @@ final class SMTPOutboundTransport: OutboundTransport, @unchecked Sendable {
                     store: store, lastFailure: failure, completion: completion)
             }
         }
-        let job = SMTPClientSession.Job(message: outbound, body: body, hasEightBitOctets: eightBit) { outcome in
+        // Off the loop already: the first batch of the body (all of a message up to 64 KiB) is read here, so
+        // the session sends it without a round trip through the storage pool.
+        let ahead = SMTPClientSession.BodyBatch.read(body)
+        let job = SMTPClientSession.Job(message: outbound, body: body, hasEightBitOctets: eightBit, ahead: ahead) { outcome in
             let (outcomes, moveOn) = Self.outcomes(
                 outcome, indices: indices, addresses: outbound.recipients.map(\.address), host: target.host.name)
             if moveOn && !rest.isEmpty {

@@ -16,20 +16,25 @@ public struct CRC32: Hashable, Sendable {
     /// Adds `bytes` to the checksum.
     public mutating func update(_ bytes: UnsafeRawBufferPointer) {
         var crc = register
-        // Slicing-by-4: four table look-ups per 32-bit word instead of one per byte; bodies are megabytes.
-        let tables = Self.tables
-        var index = 0
-        let count = bytes.count
-        while index + 4 <= count {
-            crc ^= UInt32(bytes[index]) | UInt32(bytes[index + 1]) << 8 | UInt32(bytes[index + 2]) << 16
-                | UInt32(bytes[index + 3]) << 24
-            crc = tables[3 * 256 + Int(crc & 0xFF)] ^ tables[2 * 256 + Int((crc >> 8) & 0xFF)]
-                ^ tables[256 + Int((crc >> 16) & 0xFF)] ^ tables[Int(crc >> 24)]
-            index += 4
-        }
-        while index < count {
-            crc = tables[Int((crc ^ UInt32(bytes[index])) & 0xFF)] ^ (crc >> 8)
-            index += 1
+        // Slicing-by-8: eight table look-ups per 64 bits instead of one per byte, without bounds checks (every
+        // index is a byte, under 256); bodies are megabytes and every record is checked on write and on read.
+        Self.tables.withUnsafeBufferPointer { tables in
+            let table = tables.baseAddress!
+            var index = 0
+            let count = bytes.count
+            while index + 8 <= count {
+                let one = UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: index, as: UInt32.self)) ^ crc
+                let two = UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: index + 4, as: UInt32.self))
+                crc = table[7 * 256 + Int(one & 0xFF)] ^ table[6 * 256 + Int((one >> 8) & 0xFF)]
+                    ^ table[5 * 256 + Int((one >> 16) & 0xFF)] ^ table[4 * 256 + Int(one >> 24)]
+                    ^ table[3 * 256 + Int(two & 0xFF)] ^ table[2 * 256 + Int((two >> 8) & 0xFF)]
+                    ^ table[256 + Int((two >> 16) & 0xFF)] ^ table[Int(two >> 24)]
+                index += 8
+            }
+            while index < count {
+                crc = table[Int((crc ^ UInt32(bytes[index])) & 0xFF)] ^ (crc >> 8)
+                index += 1
+            }
         }
         register = crc
     }
@@ -50,16 +55,16 @@ public struct CRC32: Hashable, Sendable {
         return crc.value
     }
 
-    /// Four 256-entry tables: table 0 is the classic byte table; table k advances k more zero bytes.
+    /// Eight 256-entry tables: table 0 is the classic byte table; table k advances k more zero bytes.
     private static let tables: [UInt32] = {
-        var table = [UInt32](repeating: 0, count: 4 * 256)
+        var table = [UInt32](repeating: 0, count: 8 * 256)
         for n in 0..<256 {
             var c = UInt32(n)
             for _ in 0..<8 { c = c & 1 != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
             table[n] = c
         }
         for n in 0..<256 {
-            for k in 1..<4 {
+            for k in 1..<8 {
                 let previous = table[(k - 1) * 256 + n]
                 table[k * 256 + n] = table[Int(previous & 0xFF)] ^ (previous >> 8)
             }

@@ -126,13 +126,38 @@ enum QueueBodyFormat {
     }
 
     /// Reads one record at `offset` of an open file. Returns the record and the offset after it.
-    static func readRecord(_ descriptor: Int32, at offset: Int, path: String) throws(QueueError) -> Result<(QueueRecord, Int), QueueRecordError> {
-        let head = try QueueFiles.read(descriptor, count: 5, at: offset, path: path)
-        guard head.count == 5 else { return .failure(.truncated) }
-        let length = Int(QueueRecordFraming.readBigEndian32(head[1...]))
+    /// `expected`: how many bytes to read at first (one read for a record that fits, instead of one for its
+    /// head and one for the rest).
+    /// `window`: the file's first bytes when the caller read them already; a record wholly inside is taken
+    /// from there, without a read.
+    static func readRecord(
+        _ descriptor: Int32, at offset: Int, path: String, expected: Int = 4096, window: [UInt8]? = nil
+    ) throws(QueueError) -> Result<(QueueRecord, Int), QueueRecordError> {
+        if let window, offset >= 0, offset + 5 <= window.count {
+            let length = Int(QueueRecordFraming.readBigEndian32(window[(offset + 1)...]))
+            if length <= QueueRecordFraming.maximumPayload, offset + 5 + length + 4 <= window.count {
+                var reader = QueueRecordReader(records: Array(window[offset..<offset + 5 + length + 4]))
+                do {
+                    return .success((try reader.next(), offset + 5 + length + 4))
+                } catch {
+                    return .failure(error)
+                }
+            }
+        }
+        var bytes = try QueueFiles.read(descriptor, count: max(5, expected), at: offset, path: path, stoppingShort: true)
+        if bytes.count < 5, !bytes.isEmpty {
+            bytes += try QueueFiles.read(descriptor, count: 5 - bytes.count, at: offset + bytes.count, path: path)
+        }
+        guard bytes.count >= 5 else { return .failure(.truncated) }
+        let length = Int(QueueRecordFraming.readBigEndian32(bytes[1...]))
         guard length <= QueueRecordFraming.maximumPayload else { return .failure(.payloadTooLong(length)) }
-        let rest = try QueueFiles.read(descriptor, count: length + 4, at: offset + 5, path: path)
-        var reader = QueueRecordReader(records: head + rest)
+        let total = 5 + length + 4
+        if bytes.count < total {
+            bytes += try QueueFiles.read(descriptor, count: total - bytes.count, at: offset + bytes.count, path: path)
+        } else if bytes.count > total {
+            bytes.removeLast(bytes.count - total)
+        }
+        var reader = QueueRecordReader(records: bytes)
         do {
             return .success((try reader.next(), offset + 5 + length + 4))
         } catch {
@@ -168,11 +193,13 @@ enum QueueBodyFormat {
     }
 
     /// Reads the `E` and `R` records at `start`: the envelope and the offset after the last recipient.
-    static func readEnvelope(_ descriptor: Int32, at start: Int, path: String) throws(QueueError) -> Result<(QueueEnvelope, Int), QueueRecordError> {
+    static func readEnvelope(
+        _ descriptor: Int32, at start: Int, path: String, window: [UInt8]? = nil
+    ) throws(QueueError) -> Result<(QueueEnvelope, Int), QueueRecordError> {
         var offset = start
         var envelope: QueueEnvelope
         var count: Int
-        switch try readRecord(descriptor, at: offset, path: path) {
+        switch try readRecord(descriptor, at: offset, path: path, window: window) {
         case .failure(let error): return .failure(error)
         case .success(let (record, next)):
             offset = next
@@ -183,7 +210,7 @@ enum QueueBodyFormat {
             }
         }
         while envelope.recipients.count < count {
-            switch try readRecord(descriptor, at: offset, path: path) {
+            switch try readRecord(descriptor, at: offset, path: path, window: window) {
             case .failure(let error): return .failure(error)
             case .success(let (record, next)):
                 offset = next
@@ -200,10 +227,11 @@ enum QueueBodyFormat {
     /// Reads the end marker that closes the body at `bodyEnd` and checks that the data records between
     /// `dataStart` and it are exactly what it announces.
     static func readTrailer(
-        _ descriptor: Int32, envelope: QueueEnvelope, dataStart offset: Int, bodyEnd size: Int, path: String
+        _ descriptor: Int32, envelope: QueueEnvelope, dataStart offset: Int, bodyEnd size: Int, path: String,
+        window: [UInt8]? = nil
     ) throws(QueueError) -> Result<Layout, QueueRecordError> {
         guard size - offset >= endRecordSize else { return .failure(.truncated) }
-        switch try readRecord(descriptor, at: size - endRecordSize, path: path) {
+        switch try readRecord(descriptor, at: size - endRecordSize, path: path, window: window) {
         case .failure(let error): return .failure(error)
         case .success(let (record, _)):
             do {

@@ -47,7 +47,9 @@ public final class QueueBodyReader {
             finished = true
             return nil
         }
-        switch try QueueBodyFormat.readRecord(descriptor, at: offset, path: path) {
+        // A whole data record (at most one chunk) in one read.
+        let expected = QueueRecordFraming.dataChunkSize + QueueRecordFraming.recordOverhead
+        switch try QueueBodyFormat.readRecord(descriptor, at: offset, path: path, expected: expected) {
         case .failure(let error):
             throw store.quarantine(id, file: "body", error)
         case .success(let (record, next)):

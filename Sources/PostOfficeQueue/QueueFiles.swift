@@ -60,8 +60,11 @@ enum QueueFiles {
         return lstat(path, &status) == 0 && (status.st_mode & S_IFMT) == S_IFREG
     }
 
-    /// Reads up to `count` bytes at `offset`; fewer only at end of file.
-    static func read(_ descriptor: Int32, count: Int, at offset: Int, path: String) throws(QueueError) -> [UInt8] {
+    /// Reads up to `count` bytes at `offset`; fewer only at end of file. `stoppingShort`: one short read is
+    /// taken as the end (no second read to see 0), for a caller that reads on when it got too little.
+    static func read(
+        _ descriptor: Int32, count: Int, at offset: Int, path: String, stoppingShort: Bool = false
+    ) throws(QueueError) -> [UInt8] {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(count, 1), alignment: 1)
         defer { buffer.deallocate() }
         var done = 0
@@ -69,6 +72,7 @@ enum QueueFiles {
             let n = try call("pread", path) { pread(descriptor, buffer.baseAddress! + done, count - done, off_t(offset + done)) }
             if n == 0 { break }
             done += n
+            if stoppingShort { break }
         }
         return Array(UnsafeRawBufferPointer(rebasing: buffer[0..<done]))
     }

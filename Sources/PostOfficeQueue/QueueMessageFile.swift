@@ -20,6 +20,9 @@ enum QueueMessageFile {
     /// More state than this after the body is not something we wrote (a state is a few hundred bytes per
     /// recipient, and one is appended per attempt).
     static let stateLogLimit = 64 << 20
+    /// How much of a message file a load reads at once: all of a small message (header, envelope, body, end
+    /// marker and states in one read instead of one or two per record), the head of a larger one.
+    static let windowSize = 16 << 10
 
     /// The `H` record. Written as a placeholder when the draft starts and rewritten in place at commit,
     /// before the file's one fsync, once the body's end is known.
@@ -54,8 +57,17 @@ enum QueueMessageFile {
 
     /// Reads and checks the file header, `H`, the envelope and the end marker (constant work: the body
     /// data is checked by ``QueueBodyReader`` as it is read).
-    static func readLayout(_ descriptor: Int32, path: String) throws(QueueError) -> Result<Layout, QueueRecordError> {
-        let header = try QueueFiles.read(descriptor, count: envelopeOffset, at: 0, path: path)
+    /// `size`: the file's size when the caller has it (one fstat per read, not one per part).
+    /// `window`: the file's first bytes, read once by the caller (see ``windowSize``).
+    static func readLayout(
+        _ descriptor: Int32, path: String, size known: Int? = nil, window: [UInt8]? = nil
+    ) throws(QueueError) -> Result<Layout, QueueRecordError> {
+        let header: [UInt8]
+        if let window, window.count >= envelopeOffset || window.count == known {
+            header = Array(window.prefix(envelopeOffset))
+        } else {
+            header = try QueueFiles.read(descriptor, count: envelopeOffset, at: 0, path: path)
+        }
         var bodyEnd = 0
         var octets: UInt8 = 0
         do throws(QueueRecordError) {
@@ -69,15 +81,17 @@ enum QueueMessageFile {
         } catch {
             return .failure(error)
         }
-        let size = try QueueFiles.size(descriptor, path: path)
+        let size: Int
+        if let known { size = known } else { size = try QueueFiles.size(descriptor, path: path) }
         guard bodyEnd <= size else { return .failure(.truncated) }
         let envelope: QueueEnvelope
         let dataStart: Int
-        switch try QueueBodyFormat.readEnvelope(descriptor, at: envelopeOffset, path: path) {
+        switch try QueueBodyFormat.readEnvelope(descriptor, at: envelopeOffset, path: path, window: window) {
         case .failure(let error): return .failure(error)
         case .success(let value): (envelope, dataStart) = value
         }
-        switch try QueueBodyFormat.readTrailer(descriptor, envelope: envelope, dataStart: dataStart, bodyEnd: bodyEnd, path: path) {
+        switch try QueueBodyFormat.readTrailer(
+            descriptor, envelope: envelope, dataStart: dataStart, bodyEnd: bodyEnd, path: path, window: window) {
         case .failure(let error): return .failure(error)
         case .success(var body):
             body.envelope.hasEightBitOctets = octets == 0 ? nil : octets == 2
@@ -89,10 +103,18 @@ enum QueueMessageFile {
     /// the next one goes. A record cut short or failing its CRC at the end is a torn append (a crash
     /// mid-write): ignored, so the previous state counts. A whole record that does not decode, or no state
     /// at all, is damage.
-    static func readState(_ descriptor: Int32, from bodyEnd: Int, path: String) throws(QueueError) -> Result<(QueueMessageState, end: Int), QueueRecordError> {
-        let size = try QueueFiles.size(descriptor, path: path)
+    static func readState(
+        _ descriptor: Int32, from bodyEnd: Int, path: String, size known: Int? = nil, window: [UInt8]? = nil
+    ) throws(QueueError) -> Result<(QueueMessageState, end: Int), QueueRecordError> {
+        let size: Int
+        if let known { size = known } else { size = try QueueFiles.size(descriptor, path: path) }
         guard size - bodyEnd <= stateLogLimit else { return .failure(.payloadTooLong(size - bodyEnd)) }
-        let bytes = try QueueFiles.read(descriptor, count: size - bodyEnd, at: bodyEnd, path: path)
+        let bytes: [UInt8]
+        if let window, bodyEnd >= 0, bodyEnd <= size, size <= window.count {
+            bytes = Array(window[bodyEnd..<size])
+        } else {
+            bytes = try QueueFiles.read(descriptor, count: size - bodyEnd, at: bodyEnd, path: path)
+        }
         var reader = QueueRecordReader(records: bytes)
         reader.payloadLimit = QueueStateFormat.sizeLimit
         var last: QueueMessageState?

@@ -170,27 +170,44 @@ public final class QueueStore: Sendable {
     /// One message's envelope and state. Throws ``QueueError/notFound(_:)`` or, after moving it to
     /// `corrupt/`, ``QueueError/corrupt(_:file:_:)``.
     public func load(_ id: QueueID) throws(QueueError) -> QueueMessage {
+        guard let (descriptor, location, size) = try openMessage(id) else { throw .notFound(id) }
+        defer { close(descriptor) }
+        return try read(id, at: location, descriptor: descriptor, heldLock: nil, size: size).message
+    }
+
+    /// Opens message `id` where it is (`messages/`, else `failed/`) with its size: the open itself is the
+    /// look-up (no stat per directory first) and one fstat serves the whole read. nil when it is in neither.
+    private func openMessage(_ id: QueueID) throws(QueueError) -> (descriptor: Int32, location: QueueMessage.Location, size: Int)? {
         // A concurrent move between messages/ and failed/ can make the first look miss; look twice.
         for _ in 0..<2 {
-            guard let location = locate(id) else { break }
-            do {
-                return try read(id, at: location)
-            } catch {
-                if case .notFound = error { continue }
-                throw error
+            for location in [QueueMessage.Location.active, .failed] {
+                let file = path(of: id, at: location)
+                let descriptor = SystemCall.restarting { open(file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) }
+                if descriptor < 0 {
+                    let code = errno
+                    // Not here, or a symbolic link (never a queue file; the old look-up skipped it too).
+                    if code == ENOENT || code == ELOOP { continue }
+                    throw .system(SystemError("open", errno: code, detail: file))
+                }
+                var status = stat()
+                guard fstat(descriptor, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG else {
+                    close(descriptor)
+                    continue
+                }
+                return (descriptor, location, Int(status.st_size))
             }
         }
-        throw .notFound(id)
+        return nil
     }
 
     /// Opens the body for streaming.
     public func openBody(_ id: QueueID) throws(QueueError) -> QueueBodyReader {
-        guard let location = locate(id) else { throw .notFound(id) }
+        guard let (descriptor, location, size) = try openMessage(id) else { throw .notFound(id) }
         let file = path(of: id, at: location)
-        let descriptor = try openExisting(file, id: id)
         let layout: Result<QueueMessageFile.Layout, QueueRecordError>
         do {
-            layout = try QueueMessageFile.readLayout(descriptor, path: file)
+            let window = try QueueFiles.read(descriptor, count: min(size, QueueMessageFile.windowSize), at: 0, path: file)
+            layout = try QueueMessageFile.readLayout(descriptor, path: file, size: size, window: window)
         } catch {
             close(descriptor)
             throw error
@@ -230,17 +247,21 @@ public final class QueueStore: Sendable {
     /// Reads envelope and state from an open message file; also returns where the next state goes.
     /// `heldLock`: the caller's lock on the file, if it holds it (a quarantine then reuses it).
     func read(
-        _ id: QueueID, at location: QueueMessage.Location, descriptor: Int32, heldLock: QueueMessageLock?
+        _ id: QueueID, at location: QueueMessage.Location, descriptor: Int32, heldLock: QueueMessageLock?,
+        size known: Int? = nil
     ) throws(QueueError) -> (message: QueueMessage, bodyEnd: Int, stateEnd: Int) {
         let file = path(of: id, at: location)
+        let size: Int
+        if let known { size = known } else { size = try QueueFiles.size(descriptor, path: file) }
+        let window = try QueueFiles.read(descriptor, count: min(size, QueueMessageFile.windowSize), at: 0, path: file)
         let layout: QueueMessageFile.Layout
-        switch try QueueMessageFile.readLayout(descriptor, path: file) {
+        switch try QueueMessageFile.readLayout(descriptor, path: file, size: size, window: window) {
         case .failure(let error): throw quarantine(id, file: "body", error, heldLock: heldLock)
         case .success(let value): layout = value
         }
         let state: QueueMessageState
         let stateEnd: Int
-        switch try QueueMessageFile.readState(descriptor, from: layout.bodyEnd, path: file) {
+        switch try QueueMessageFile.readState(descriptor, from: layout.bodyEnd, path: file, size: size, window: window) {
         case .failure(let error): throw quarantine(id, file: "state", error, heldLock: heldLock)
         case .success(let value): (state, stateEnd) = value
         }

@@ -22,15 +22,33 @@ public struct SMTPDotStuffer: Sendable {
 
     /// The wire form of the next chunk of content.
     public mutating func encode(_ chunk: some Collection<UInt8>) -> [UInt8] {
+        // Called across modules the generic is not specialized: iterating it would cost a witness call per
+        // byte. Contiguous chunks (an array, a slice of one) take the buffer path.
+        if let out = chunk.withContiguousStorageIfAvailable({ encode(buffer: $0) }) { return out }
+        return Array(chunk).withUnsafeBufferPointer { encode(buffer: $0) }
+    }
+
+    /// The wire form of `input`: runs with nothing to change are copied whole; only the line starts and
+    /// bare LFs are looked at one by one.
+    private mutating func encode(buffer input: UnsafeBufferPointer<UInt8>) -> [UInt8] {
+        let count = input.count
+        guard count > 0 else { return [] }
         var out: [UInt8] = []
-        out.reserveCapacity(chunk.count + chunk.count / 32 + 2)
-        for byte in chunk {
-            if isAtLineStart && stuffsDots && byte == UInt8(ascii: ".") { out.append(UInt8(ascii: ".")) }
-            if byte == 10 && !lastByteWasCR { out.append(13) }
-            out.append(byte)
+        out.reserveCapacity(count + count / 32 + 2)
+        var runStart = 0
+        var index = 0
+        while index < count {
+            let byte = input[index]
+            if isAtLineStart && stuffsDots && byte == UInt8(ascii: ".") || byte == 10 && !lastByteWasCR {
+                if runStart < index { out.append(contentsOf: UnsafeBufferPointer(rebasing: input[runStart..<index])) }
+                out.append(byte == 10 ? 13 : UInt8(ascii: "."))
+                runStart = index
+            }
             isAtLineStart = byte == 10
             lastByteWasCR = byte == 13
+            index += 1
         }
+        if runStart < count { out.append(contentsOf: UnsafeBufferPointer(rebasing: input[runStart..<count])) }
         octetsWritten += out.count
         return out
     }

@@ -107,6 +107,31 @@ struct OutboundDeliveryTests {
         #expect(sink.dump.contains("Received: from client.test"))
     }
 
+    /// A body of several queue records (more than one read-ahead batch of 64 KiB) whose lines start with a
+    /// dot reaches the sink whole and in order: the client stuffs every dot, the sink takes them off again.
+    @Test func aBodyOfSeveralRecordsArrivesWholeWithItsLeadingDots() throws {
+        let sink = try SMTPSinkProcess(port: try SMTPSinkProcess.freePort())
+        let office = try TestPostOffice(users: ["alice@example.test": "pw"]) { configuration in
+            configuration.deliversOutbound = true
+            configuration.relayHost = sink.address
+        }
+        defer { office.stop() }
+        let lines = (0..<4000).map { ".line \($0) " + String(repeating: "x", count: 40) }
+        let client = try SMTPTestClient(connectingTo: office.submissionAddress)
+        _ = try client.readReply()
+        _ = try client.command("EHLO client.test")
+        #expect(try client.login("alice@example.test", password: "pw").code == 235)
+        let reply = try client.sendMail(
+            from: "alice@example.test", to: ["friend@elsewhere.test"],
+            body: "Subject: several records\n\n" + lines.joined(separator: "\n") + "\n")
+        #expect(reply.code == 250, "\(reply)")
+        #expect(eventually { sink.dump.contains(".line 3999 ") }, "sink got \(sink.dump.utf8.count) bytes")
+        #expect(try eventually { try queue(office).isEmpty })
+        let received = sink.dump.split(separator: "\n").map { $0.hasSuffix("\r") ? String($0.dropLast()) : String($0) }
+            .filter { $0.contains("line ") && $0.hasSuffix("x") }
+        #expect(received == lines)
+    }
+
     @Test(.enabled(if: DNSMasqServer.isInstalled, "dnsmasq is not installed (apt-get install dnsmasq-base)"))
     func mxRecordsFromARealDNSServerChooseTheHost() throws {
         let port = try SMTPSinkProcess.freePort()
