@@ -60,14 +60,18 @@ public struct DKIMHeaderField: Hashable, Sendable {
 
     /// Whether the name is `lowercasedName` (ASCII letters compared without case; the argument lower-case).
     func hasName(_ lowercasedName: [UInt8]) -> Bool {
-        var nameEnd = colon
-        while nameEnd > 0, raw[nameEnd - 1] == 32 || raw[nameEnd - 1] == 9 { nameEnd -= 1 }
-        guard nameEnd == lowercasedName.count else { return false }
-        for index in 0..<nameEnd {
-            let byte = raw[index]
-            if (byte >= 65 && byte <= 90 ? byte + 32 : byte) != lowercasedName[index] { return false }
+        raw.withUnsafeBufferPointer { raw in
+            lowercasedName.withUnsafeBufferPointer { wanted in
+                var nameEnd = colon
+                while nameEnd > 0, raw[nameEnd - 1] == 32 || raw[nameEnd - 1] == 9 { nameEnd -= 1 }
+                guard nameEnd == wanted.count else { return false }
+                for index in 0..<nameEnd {
+                    let byte = raw[index]
+                    if (byte >= 65 && byte <= 90 ? byte + 32 : byte) != wanted[index] { return false }
+                }
+                return true
+            }
         }
-        return true
     }
 
     /// ``relaxedValue(_:)`` appended to `out`: ordinary runs copied whole, one SP for each WSP run.
@@ -139,9 +143,11 @@ public struct DKIMHeaderField: Hashable, Sendable {
                 current += line
             } else {
                 flush()
-                current = Array(line)
+                current.reserveCapacity(line.count + 2)
+                current += line
             }
-            current += [13, 10]
+            current.append(13)  // appended one by one: an array literal here is an allocation per line
+            current.append(10)
             start = newline.map { $0 + 1 } ?? bytes.count
         }
         flush()
