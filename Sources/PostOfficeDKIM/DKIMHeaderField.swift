@@ -125,30 +125,38 @@ public struct DKIMHeaderField: Hashable, Sendable {
     /// starting with SP or HT continue the previous field, and every field is re-terminated with CRLF.
     /// Lines that are neither a field nor a continuation are dropped (they cannot be signed).
     public static func fields(of section: some Collection<UInt8>) -> [DKIMHeaderField] {
-        // Whole lines are found with one scan each and copied as slices, not byte by byte.
-        let bytes = Array(section)
+        // Over a buffer pointer: a generic collection from another module is iterated through witness tables,
+        // and an array's bounds checks cost more than the scan for LF itself.
+        let done = section.withContiguousStorageIfAvailable { fields(contiguous: $0) }
+        return done ?? Array(section).withUnsafeBufferPointer { fields(contiguous: $0) }
+    }
+
+    private static func fields(contiguous bytes: UnsafeBufferPointer<UInt8>) -> [DKIMHeaderField] {
         var fields: [DKIMHeaderField] = []
+        fields.reserveCapacity(32)
         var current: [UInt8] = []
         func flush() {
             if !current.isEmpty, let field = DKIMHeaderField(raw: current) { fields.append(field) }
             current = []
         }
+        let count = bytes.count
         var start = 0
-        while start < bytes.count {
-            let newline = bytes[start...].firstIndex(of: 10)
-            var end = newline ?? bytes.count
+        while start < count {
+            var newline = start
+            while newline < count, bytes[newline] != 10 { newline += 1 }
+            var end = newline
             if end > start && bytes[end - 1] == 13 { end -= 1 }
-            let line = bytes[start..<end]
-            if let first = line.first, first == 32 || first == 9, !current.isEmpty {
-                current += line
+            let line = UnsafeBufferPointer(rebasing: bytes[start..<end])
+            if end > start, bytes[start] == 32 || bytes[start] == 9, !current.isEmpty {
+                current.append(contentsOf: line)
             } else {
                 flush()
                 current.reserveCapacity(line.count + 2)
-                current += line
+                current.append(contentsOf: line)
             }
             current.append(13)  // appended one by one: an array literal here is an allocation per line
             current.append(10)
-            start = newline.map { $0 + 1 } ?? bytes.count
+            start = newline + 1
         }
         flush()
         return fields
