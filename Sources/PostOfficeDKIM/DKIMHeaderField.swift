@@ -168,10 +168,15 @@ public struct DKIMHeaderField: Hashable, Sendable {
         var used = [Bool](repeating: false, count: fields.count)
         var selected: [DKIMHeaderField] = []
         selected.reserveCapacity(names.count)
+        var wanted: [UInt8] = []  // one buffer for every name, not an array per `h=` entry
+        wanted.reserveCapacity(64)
         for name in names {
             // Field names are ASCII (§3.2 ftext), so lower-casing the bytes is lower-casing the name.
-            let wanted = name.utf8.map { $0 >= 65 && $0 <= 90 ? $0 + 32 : $0 }
-            if let index = fields.indices.reversed().first(where: { !used[$0] && fields[$0].hasName(wanted) }) {
+            wanted.removeAll(keepingCapacity: true)
+            for byte in name.utf8 { wanted.append(byte >= 65 && byte <= 90 ? byte + 32 : byte) }
+            var index = fields.count - 1
+            while index >= 0, used[index] || !fields[index].hasName(wanted) { index -= 1 }
+            if index >= 0 {
                 used[index] = true
                 selected.append(fields[index])
             }
