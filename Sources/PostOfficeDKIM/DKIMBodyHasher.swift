@@ -61,20 +61,7 @@ public struct DKIMBodyHasher: Sendable {
                 }
                 let start = index
                 while index < count {
-                    if relaxed && index + 10 <= count {
-                        // Relaxed with two bytes of lookahead: an SP before an ordinary byte and a CRLF before
-                        // one are kept too, so a word stops at neither (most words hold one or the other).
-                        let word = UnsafeRawPointer(buffer.baseAddress! + index)
-                        let stops = Self.relaxedStops(
-                            UInt64(littleEndian: word.loadUnaligned(as: UInt64.self)),
-                            next: UInt64(littleEndian: (word + 1).loadUnaligned(as: UInt64.self)),
-                            afterNext: UInt64(littleEndian: (word + 2).loadUnaligned(as: UInt64.self)))
-                        if stops == 0 {
-                            index += 8
-                            continue
-                        }
-                        index += stops.trailingZeroBitCount >> 3
-                    } else if index + 8 <= count {
+                    if index + 8 <= count {
                         // Eight bytes at a time (SWAR): skip words with no byte that needs a closer look.
                         let word = UInt64(
                             littleEndian: UnsafeRawPointer(buffer.baseAddress! + index).loadUnaligned(as: UInt64.self))
@@ -139,26 +126,6 @@ public struct DKIMBodyHasher: Sendable {
         let spaces = zeroBytes(word ^ (0x20 &* ones))
         let keptSpaces = spaces & ~(low >> 8) & 0x0080_8080_8080_8080
         return low & ~keptSpaces
-    }
-
-    /// The high bit of every byte of `word` below 0x21 (CR, LF, HT, SP and the rare control bytes).
-    @inline(__always)
-    private static func lowBytes(_ word: UInt64) -> UInt64 {
-        ~(((word & lowBits) &+ (0x5F &* ones)) | word) & highBits
-    }
-
-    /// Relaxed, given the words starting one (`next`) and two (`afterNext`) bytes later: bytes below 0x21 stop
-    /// a stretch, except an SP before a byte that is not below 0x21, and a CR LF pair before such a byte (the
-    /// CR in bytes 0-6, so the LF is in this word too; a CR in byte 7 stops, and the scalar path takes it).
-    @inline(__always)
-    private static func relaxedStops(_ word: UInt64, next: UInt64, afterNext: UInt64) -> UInt64 {
-        let low = lowBytes(word)
-        let nextLow = lowBytes(next)
-        let keptSpaces = zeroBytes(word ^ (0x20 &* ones)) & ~nextLow
-        let keptReturns = zeroBytes(word ^ (13 &* ones)) & zeroBytes(next ^ (10 &* ones)) & ~lowBytes(afterNext)
-            & 0x0080_8080_8080_8080
-        let keptNewlines = zeroBytes(word ^ (10 &* ones)) & (keptReturns << 8)
-        return low & ~(keptSpaces | keptReturns | keptNewlines)
     }
 
     /// `emit` for a stretch copied as it is: a long one goes to the hash straight from the input.
