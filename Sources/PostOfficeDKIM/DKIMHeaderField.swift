@@ -60,14 +60,18 @@ public struct DKIMHeaderField: Hashable, Sendable {
 
     /// Whether the name is `lowercasedName` (ASCII letters compared without case; the argument lower-case).
     func hasName(_ lowercasedName: [UInt8]) -> Bool {
-        var nameEnd = colon
-        while nameEnd > 0, raw[nameEnd - 1] == 32 || raw[nameEnd - 1] == 9 { nameEnd -= 1 }
-        guard nameEnd == lowercasedName.count else { return false }
-        for index in 0..<nameEnd {
-            let byte = raw[index]
-            if (byte >= 65 && byte <= 90 ? byte + 32 : byte) != lowercasedName[index] { return false }
+        raw.withUnsafeBufferPointer { raw in
+            lowercasedName.withUnsafeBufferPointer { wanted in
+                var nameEnd = colon
+                while nameEnd > 0, raw[nameEnd - 1] == 32 || raw[nameEnd - 1] == 9 { nameEnd -= 1 }
+                guard nameEnd == wanted.count else { return false }
+                for index in 0..<nameEnd {
+                    let byte = raw[index]
+                    if (byte >= 65 && byte <= 90 ? byte + 32 : byte) != wanted[index] { return false }
+                }
+                return true
+            }
         }
-        return true
     }
 
     /// ``relaxedValue(_:)`` appended to `out`: ordinary runs copied whole, one SP for each WSP run.
@@ -121,28 +125,38 @@ public struct DKIMHeaderField: Hashable, Sendable {
     /// starting with SP or HT continue the previous field, and every field is re-terminated with CRLF.
     /// Lines that are neither a field nor a continuation are dropped (they cannot be signed).
     public static func fields(of section: some Collection<UInt8>) -> [DKIMHeaderField] {
-        // Whole lines are found with one scan each and copied as slices, not byte by byte.
-        let bytes = Array(section)
+        // Over a buffer pointer: a generic collection from another module is iterated through witness tables,
+        // and an array's bounds checks cost more than the scan for LF itself.
+        let done = section.withContiguousStorageIfAvailable { fields(contiguous: $0) }
+        return done ?? Array(section).withUnsafeBufferPointer { fields(contiguous: $0) }
+    }
+
+    private static func fields(contiguous bytes: UnsafeBufferPointer<UInt8>) -> [DKIMHeaderField] {
         var fields: [DKIMHeaderField] = []
+        fields.reserveCapacity(32)
         var current: [UInt8] = []
         func flush() {
             if !current.isEmpty, let field = DKIMHeaderField(raw: current) { fields.append(field) }
             current = []
         }
+        let count = bytes.count
         var start = 0
-        while start < bytes.count {
-            let newline = bytes[start...].firstIndex(of: 10)
-            var end = newline ?? bytes.count
+        while start < count {
+            var newline = start
+            while newline < count, bytes[newline] != 10 { newline += 1 }
+            var end = newline
             if end > start && bytes[end - 1] == 13 { end -= 1 }
-            let line = bytes[start..<end]
-            if let first = line.first, first == 32 || first == 9, !current.isEmpty {
-                current += line
+            let line = UnsafeBufferPointer(rebasing: bytes[start..<end])
+            if end > start, bytes[start] == 32 || bytes[start] == 9, !current.isEmpty {
+                current.append(contentsOf: line)
             } else {
                 flush()
-                current = Array(line)
+                current.reserveCapacity(line.count + 2)
+                current.append(contentsOf: line)
             }
-            current += [13, 10]
-            start = newline.map { $0 + 1 } ?? bytes.count
+            current.append(13)  // appended one by one: an array literal here is an allocation per line
+            current.append(10)
+            start = newline + 1
         }
         flush()
         return fields
@@ -154,10 +168,15 @@ public struct DKIMHeaderField: Hashable, Sendable {
         var used = [Bool](repeating: false, count: fields.count)
         var selected: [DKIMHeaderField] = []
         selected.reserveCapacity(names.count)
+        var wanted: [UInt8] = []  // one buffer for every name, not an array per `h=` entry
+        wanted.reserveCapacity(64)
         for name in names {
             // Field names are ASCII (§3.2 ftext), so lower-casing the bytes is lower-casing the name.
-            let wanted = name.utf8.map { $0 >= 65 && $0 <= 90 ? $0 + 32 : $0 }
-            if let index = fields.indices.reversed().first(where: { !used[$0] && fields[$0].hasName(wanted) }) {
+            wanted.removeAll(keepingCapacity: true)
+            for byte in name.utf8 { wanted.append(byte >= 65 && byte <= 90 ? byte + 32 : byte) }
+            var index = fields.count - 1
+            while index >= 0, used[index] || !fields[index].hasName(wanted) { index -= 1 }
+            if index >= 0 {
                 used[index] = true
                 selected.append(fields[index])
             }

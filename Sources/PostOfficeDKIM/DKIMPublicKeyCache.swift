@@ -1,27 +1,40 @@
 // DKIMPublicKeyCache: parsed verification keys shared by the verifiers of one server, keyed by the key type
-// and the decoded `p=` bytes. Loading an RSA key into OpenSSL (DER decoders) cost several times the signature
-// check itself; senders reuse a handful of keys. Bounded, with clock (second-chance) eviction; thread-safe.
+// and the decoded `p=` bytes, or by the whole key record text (then the parsed record is kept beside its key).
+// Loading an RSA key into OpenSSL (DER decoders) cost several times the signature check itself, and parsing the
+// record (tag-list, base64 of p=) more than the rest of a verify; senders reuse a handful of keys. Bounded,
+// with clock (second-chance) eviction; thread-safe.
 
 import PostOfficeCore
 
 /// A bounded, thread-safe cache of loaded ``DKIMPublicKey`` values.
 ///
-/// Keyed by the key material itself, so a rotated or revoked key is never served stale: the key record
-/// is still fetched from DNS for every message; only turning its `p=` into an OpenSSL key is skipped.
+/// Keyed by the key material itself (or the exact record text holding it), so a rotated or revoked key is
+/// never served stale: the key record is still fetched from DNS for every message; only parsing it and turning
+/// its `p=` into an OpenSSL key is skipped.
 public final class DKIMPublicKeyCache: @unchecked Sendable {
-    private struct Key: Hashable {
-        var keyType: DKIMKeyType
-        var bytes: [UInt8]
+    private enum Key: Hashable {
+        case material(DKIMKeyType, [UInt8])
+        /// A key record's text, exactly as answered.
+        case record(String)
 
         func hash(into hasher: inout Hasher) {
-            hasher.combine(keyType)
-            bytes.withUnsafeBytes { hasher.combine(bytes: $0) }  // one call, not one per byte
+            switch self {
+            case .material(let keyType, let bytes):
+                hasher.combine(keyType)
+                bytes.withUnsafeBytes { hasher.combine(bytes: $0) }  // one call, not one per byte
+            case .record(let text):
+                // The UTF-8 bytes in one call (String's own hashing goes through its normalization checks).
+                var text = text
+                text.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+            }
         }
     }
 
     private struct Slot {
         var key: Key
         var value: DKIMPublicKey
+        /// The parsed record, for `.record` keys.
+        var record: DKIMKeyRecord?
         var referenced: Bool
     }
 
@@ -43,7 +56,7 @@ public final class DKIMPublicKeyCache: @unchecked Sendable {
     /// The loaded key for `bytes`, from the cache or loaded now (and kept); throws as ``DKIMPublicKey``'s
     /// initializer does. Keys that fail to load are not kept.
     public func key(keyType: DKIMKeyType, bytes: [UInt8]) throws(DKIMKeyError) -> DKIMPublicKey {
-        let key = Key(keyType: keyType, bytes: bytes)
+        let key = Key.material(keyType, bytes)
         let cached: DKIMPublicKey? = lock.withLock {
             guard let index = indices[key] else {
                 missCount += 1
@@ -56,8 +69,32 @@ public final class DKIMPublicKeyCache: @unchecked Sendable {
         if let cached { return cached }
         // Loaded outside the lock: two threads may load the same key once each, which is harmless.
         let loaded = try DKIMPublicKey(keyType: keyType, bytes: bytes)
-        lock.withLock { insert(loaded, for: key) }
+        lock.withLock { insert(loaded, record: nil, for: key) }
         return loaded
+    }
+
+    /// The key record `text` parsed, with its key loaded (nil when `p=` is empty, i.e. revoked, or does not
+    /// load as `k=` says), from the cache or parsed now. Throws as ``DKIMKeyRecord/init(parsing:)`` does.
+    /// Only records whose key loaded are kept; the cache key is the text itself, so any change to the
+    /// published record (a rotated key, new flags) is a miss.
+    public func keyRecord(parsing text: String) throws(DKIMKeyRecordError) -> (record: DKIMKeyRecord, key: DKIMPublicKey?) {
+        let key = Key.record(text)
+        let cached: (DKIMKeyRecord, DKIMPublicKey)? = lock.withLock {
+            guard let index = indices[key], let record = slots[index].record else {
+                missCount += 1
+                return nil
+            }
+            hitCount += 1
+            slots[index].referenced = true
+            return (record, slots[index].value)
+        }
+        if let cached { return cached }
+        let record = try DKIMKeyRecord(parsing: text)
+        guard !record.isRevoked, let loaded = try? DKIMPublicKey(keyType: record.keyType, bytes: record.publicKey) else {
+            return (record, nil)
+        }
+        lock.withLock { insert(loaded, record: record, for: key) }
+        return (record, loaded)
     }
 
     /// Keys held now.
@@ -67,14 +104,15 @@ public final class DKIMPublicKeyCache: @unchecked Sendable {
     public var statistics: (hits: Int, misses: Int) { lock.withLock { (hitCount, missCount) } }
 
     /// Adds or replaces; when full, the clock hand passes over recently used slots once, then takes one. Lock held.
-    private func insert(_ value: DKIMPublicKey, for key: Key) {
+    private func insert(_ value: DKIMPublicKey, record: DKIMKeyRecord?, for key: Key) {
         if let index = indices[key] {
             slots[index].value = value
+            slots[index].record = record
             return
         }
         guard slots.count >= capacity else {
             indices[key] = slots.count
-            slots.append(Slot(key: key, value: value, referenced: false))
+            slots.append(Slot(key: key, value: value, record: record, referenced: false))
             return
         }
         while slots[hand].referenced {
@@ -82,7 +120,7 @@ public final class DKIMPublicKeyCache: @unchecked Sendable {
             hand = (hand + 1) % slots.count
         }
         indices[slots[hand].key] = nil
-        slots[hand] = Slot(key: key, value: value, referenced: false)
+        slots[hand] = Slot(key: key, value: value, record: record, referenced: false)
         indices[key] = hand
         hand = (hand + 1) % slots.count
     }

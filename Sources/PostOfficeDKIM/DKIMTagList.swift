@@ -50,6 +50,18 @@ public struct DKIMTagList: Hashable, Sendable {
 
     /// Parses the bytes of a tag-list. Never traps; any malformed input is a thrown error.
     public init(parsing bytes: [UInt8]) throws(DKIMTagListError) {
+        // Through a buffer pointer: the scan is per byte, and the array's bounds checks cost more than it.
+        let parsed: Result<[DKIMTag], DKIMTagListError> = bytes.withUnsafeBufferPointer { buffer in
+            do throws(DKIMTagListError) {
+                return .success(try Self.tags(parsing: buffer))
+            } catch {
+                return .failure(error)
+            }
+        }
+        tags = try parsed.get()
+    }
+
+    private static func tags(parsing bytes: UnsafeBufferPointer<UInt8>) throws(DKIMTagListError) -> [DKIMTag] {
         var tags: [DKIMTag] = []
         tags.reserveCapacity(16)
         var index = 0
@@ -68,7 +80,7 @@ public struct DKIMTagList: Hashable, Sendable {
             while index < count, Self.isAlpha(bytes[index]) || Self.isDigit(bytes[index]) || bytes[index] == 95 {
                 index += 1
             }
-            let name = String(decoding: bytes[nameStart..<index], as: UTF8.self)
+            let name = String(decoding: UnsafeBufferPointer(rebasing: bytes[nameStart..<index]), as: UTF8.self)
             while index < count, Self.isWhitespace(bytes[index]) { index += 1 }
             guard index < count, bytes[index] == 61 else { throw .malformedTag(offset: max(specStart, index)) }
             index += 1
@@ -87,14 +99,14 @@ public struct DKIMTagList: Hashable, Sendable {
                 }
                 index += 1
             }
-            let value = valueStart < 0 ? "" : String(decoding: bytes[valueStart..<valueEnd], as: UTF8.self)
+            let value = valueStart < 0 ? "" : String(decoding: UnsafeBufferPointer(rebasing: bytes[valueStart..<valueEnd]), as: UTF8.self)
             // A linear look: a tag-list has a dozen tags, and hashing each name cost more.
             guard !tags.contains(where: { $0.name == name }) else { throw .duplicateTag(name) }
             tags.append(DKIMTag(name: name, value: value, valueRegion: regionStart..<index))
             if index < count { index += 1 }  // the ";"
         }
         if tags.isEmpty { throw .empty }
-        self.tags = tags
+        return tags
     }
 
     /// `name=value; name=value`: parses back to the same names and values.

@@ -168,6 +168,9 @@ public struct DKIMVerifier: Sendable {
 
     // MARK: - Header section
 
+    /// "dkim-signature", compared with each field's name as bytes (no String per field).
+    private static let signatureFieldName = Array("dkim-signature".utf8)
+
     private static func endsHeaderSection(_ bytes: [UInt8]) -> Bool {
         // A blank line: "\n\n" or "\n\r\n", or the message starting with one.
         let count = bytes.count
@@ -184,7 +187,7 @@ public struct DKIMVerifier: Sendable {
         }
         fields = DKIMHeaderField.fields(of: headerBytes)
         headerBytes = []
-        for field in fields where field.lowercasedName == "dkim-signature" {
+        for field in fields where field.hasName(Self.signatureFieldName) {
             guard candidates.count < limits.maximumSignatures else {
                 skippedSignatures += 1
                 continue
@@ -248,6 +251,8 @@ public struct DKIMVerifier: Sendable {
 
         // The key (§6.1.2).
         let record: DKIMKeyRecord
+        // With a cache, the record text finds the parsed record and its loaded key (nil: load it below).
+        var cachedKey: DKIMPublicKey?
         switch answers[signature.keyQuery] {
         case nil, .temporaryFailure?:
             return finish(.temperror, .dnsTemporaryFailure)
@@ -255,7 +260,11 @@ public struct DKIMVerifier: Sendable {
             return finish(.permerror, .noKey)
         case .record(let text)?:
             do {
-                record = try DKIMKeyRecord(parsing: text)
+                if let publicKeys {
+                    (record, cachedKey) = try publicKeys.keyRecord(parsing: text)
+                } else {
+                    record = try DKIMKeyRecord(parsing: text)
+                }
             } catch {
                 return finish(.permerror, .invalidKeyRecord(error))
             }
@@ -270,14 +279,16 @@ public struct DKIMVerifier: Sendable {
             return finish(.permerror, .identityNotExact)
         }
         let publicKey: DKIMPublicKey
-        do {
-            if let publicKeys {
-                publicKey = try publicKeys.key(keyType: record.keyType, bytes: record.publicKey)
-            } else {
+        if let cachedKey {
+            publicKey = cachedKey
+        } else if publicKeys != nil {
+            return finish(.permerror, .inappropriateKey)  // the cache tried to load it and could not
+        } else {
+            do {
                 publicKey = try DKIMPublicKey(keyType: record.keyType, bytes: record.publicKey)
+            } catch {
+                return finish(.permerror, .inappropriateKey)
             }
-        } catch {
-            return finish(.permerror, .inappropriateKey)
         }
         if publicKey.keyType == .rsa, publicKey.bits < 1024 { return finish(.permerror, .keyTooSmall(bits: publicKey.bits)) }
 

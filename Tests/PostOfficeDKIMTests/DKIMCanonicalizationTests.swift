@@ -145,6 +145,25 @@ struct DKIMCanonicalizationTests {
         }
     }
 
+    /// Short bodies of single bytes from a small alphabet, dense in what the eight-byte scan must judge (an SP
+    /// or CR LF in every position of a word, before ordinary bytes or not, control bytes), fed whole.
+    @Test("dense short bodies match the reference in every byte position", arguments: 0..<8)
+    func denseBodies(seed: Int) {
+        let alphabet: [UInt8] = [97, 98, 32, 32, 9, 13, 10, 13, 10, 1, 0xC3]
+        var generator = SeededGenerator(seed: UInt64(seed) + 1000)
+        for _ in 0..<400 {
+            let body = (0..<Int.random(in: 0...48, using: &generator)).map { _ in
+                alphabet[Int.random(in: 0..<alphabet.count, using: &generator)]
+            }
+            for algorithm in [DKIMCanonicalization.simple, .relaxed] {
+                let canonical = Self.reference(body, algorithm)
+                var hasher = DKIMBodyHasher(canonicalization: algorithm)
+                hasher.update(body)
+                #expect(hasher.finalize() == DKIMSHA256.hash(canonical), "\(algorithm) \(body)")
+            }
+        }
+    }
+
     @Test("header canonicalization", arguments: [
         ("Subject: Is dinner ready?\r\n", "Subject: Is dinner ready?\r\n", "subject:Is dinner ready?\r\n"),
         ("SUBJECT \t:  a  \r\n\t b \t\r\n", "SUBJECT \t:  a  \r\n\t b \t\r\n", "subject:a b\r\n"),

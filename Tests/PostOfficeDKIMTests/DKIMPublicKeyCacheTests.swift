@@ -1,5 +1,6 @@
 // DKIMPublicKeyCacheTests: the shared key cache loads a key once, stays within its capacity (clock eviction
-// keeps a recently used key), keeps no key that failed to load, and verifiers using it give the same results.
+// keeps a recently used key), keeps no key that failed to load, keeps parsed key records by their exact text
+// (a rotated or revoked record is a miss), and verifiers using it give the same results.
 
 import PostOfficeDKIM
 import Testing
@@ -78,5 +79,27 @@ struct DKIMPublicKeyCacheTests {
             }
         }
         #expect(cache.statistics == (hits: 2, misses: 1))
+    }
+
+    @Test("a key record is parsed once per text; a rotated, revoked or broken record is never served from the cache")
+    func records() throws {
+        let cache = DKIMPublicKeyCache(capacity: 4)
+        let first = try DKIMGeneratedKey(.ed25519), rotated = try DKIMGeneratedKey(.ed25519)
+        let parsed = try cache.keyRecord(parsing: first.txtRecord)
+        let again = try cache.keyRecord(parsing: first.txtRecord)
+        #expect(parsed.record == (try DKIMKeyRecord(parsing: first.txtRecord)) && again.record == parsed.record)
+        #expect(parsed.key != nil && again.key?.keyType == .ed25519)
+        #expect(cache.statistics == (hits: 1, misses: 1))
+        let next = try cache.keyRecord(parsing: rotated.txtRecord)
+        #expect(next.record.publicKey == rotated.privateKey.publicKeyBytes && next.record != parsed.record)
+        #expect(cache.statistics == (hits: 1, misses: 2))
+        for _ in 0..<2 {
+            let revoked = try cache.keyRecord(parsing: "v=DKIM1; k=ed25519; p=")
+            #expect(revoked.record.isRevoked && revoked.key == nil)
+            let unloadable = try cache.keyRecord(parsing: "v=DKIM1; k=ed25519; p=AQID")
+            #expect(unloadable.key == nil)
+            #expect(throws: DKIMKeyRecordError.invalidVersion("DKIM2")) { try cache.keyRecord(parsing: "v=DKIM2; p=AQID") }
+        }
+        #expect(cache.count == 2)
     }
 }
