@@ -197,35 +197,7 @@ final class QueueManager: @unchecked Sendable {
         }
         let now = clock.now()
         // Mail that waited for a slot, for each destination with slots free now, oldest first.
-        let ready: [(QueueID, String)] = lock.withLock {
-            var ready: [(QueueID, String)] = []
-            for (domain, ids) in waiting {
-                let destination = destinations[domain] ?? Destination(limit: settings.initialConcurrency)
-                if let paused = destination.pausedUntil, paused > now { continue }
-                var free = destination.limit - destination.active
-                var kept: [QueueID] = []
-                for id in ids where waitingKeys.contains(id.description + "/" + domain) {
-                    if free > 0 {
-                        ready.append((id, domain))
-                        waitingKeys.remove(id.description + "/" + domain)
-                        free -= 1
-                    } else {
-                        kept.append(id)
-                    }
-                }
-                waiting[domain] = kept.isEmpty ? nil : kept
-            }
-            return ready
-        }
-        for (id, domain) in ready {
-            guard let message = try? store.load(id), message.location == .active, !message.state.isHeld else { continue }
-            let indices = message.state.recipients.indices.filter { index in
-                let recipient = message.state.recipients[index]
-                return !recipient.status.isFinal && recipient.nextAttempt <= now
-                    && message.envelope.recipients[index].address.normalizedDomain == domain
-            }
-            if !indices.isEmpty { start(message, indices: indices, domain: domain, now: now) }
-        }
+        for domain in lock.withLock({ Array(waiting.keys) }) { startNextWaiting(domain: domain) }
         // Mail committed since the last pass.
         let arrived: [QueueID] = lock.withLock {
             let arrived = ids.filter { !known.contains($0) }
