@@ -29,12 +29,41 @@ final class MailAuthenticator: Sendable {
     func checkSPF(
         reversePath: MailAddress?, helo: String, client: String, receiver: String, now: Int, timeoutSeconds: Int
     ) -> SPFOutcome? {
+        guard let request = Self.spfRequest(reversePath: reversePath, helo: helo, client: client, receiver: receiver, now: now)
+        else { return nil }
+        let resolver = PolicyDNSResolver(transport: transport, timeoutSeconds: timeoutSeconds)
+        return SPFEvaluation.evaluate(request) { resolver.answer($0) }
+    }
+
+    /// What `checkSPF` finds when every answer it needs is in the DNS cache (unexpired), computed here
+    /// without blocking, so the session need not hop to the storage pool and back; nil when some answer is
+    /// not cached (then `checkSPF` asks DNS on the storage pool).
+    func cachedSPF(reversePath: MailAddress?, helo: String, client: String, receiver: String, now: Int) -> CachedSPF? {
+        guard let request = Self.spfRequest(reversePath: reversePath, helo: helo, client: client, receiver: receiver, now: now)
+        else { return CachedSPF(outcome: nil) }
+        guard let cache = transport.cache else { return nil }
+        struct NotCached: Error {}
+        let outcome = try? SPFEvaluation.evaluate(request) { question throws(NotCached) in
+            guard let answer = PolicyDNSResolver.cachedAnswer(question, in: cache) else { throw NotCached() }
+            return answer
+        }
+        return outcome.map { CachedSPF(outcome: $0) }
+    }
+
+    /// An SPF outcome found from the cache: nil when there was nothing to check.
+    struct CachedSPF {
+        var outcome: SPFOutcome?
+    }
+
+    /// The check_host() request for the session's identities; nil when the client is not an IP address.
+    private static func spfRequest(
+        reversePath: MailAddress?, helo: String, client: String, receiver: String, now: Int
+    ) -> SPFRequest? {
         guard let address = SPFIPAddress(client) else { return nil }
         var request = SPFRequest(
             mailFrom: reversePath?.description ?? "", helo: helo, clientAddress: address, receiver: receiver, timestamp: now)
         request.defaultExplanation = "the SPF record of \(request.domain) does not permit \(address) to send its mail"
-        let resolver = PolicyDNSResolver(transport: transport, timeoutSeconds: timeoutSeconds)
-        return SPFEvaluation.evaluate(request) { resolver.answer($0) }
+        return request
     }
 
     /// Fetches the keys of a finished verifier's signatures, then evaluates DMARC for `fromDomain` with them

@@ -19,18 +19,30 @@ struct PolicyDNSResolver {
 
     /// An SPF or DMARC question ([RFC 7208 §4.4](https://www.rfc-editor.org/rfc/rfc7208#section-4.4)).
     func answer(_ question: PolicyDNSQuestion) -> PolicyDNSAnswer {
-        let type: DNSRecordType
-        switch question.type {
-        case .txt: type = .txt
-        case .a: type = .a
-        case .aaaa: type = .aaaa
-        case .mx: type = .mx
-        case .ptr: type = .ptr
-        }
+        let type = Self.recordType(question.type)
         // A name the engines built that DNS cannot carry has no records.
         guard let name = try? DNSName(question.name) else { return .nxdomain }
         guard let result = lookup(name, type) else { return .temporaryFailure }
         return Self.policyAnswer(result, type: type)
+    }
+
+    /// The answer `answer(_:)` would give from `cache` alone (unexpired entries, as the transport reads them
+    /// first); nil when the cache does not hold it, so the caller asks DNS instead.
+    static func cachedAnswer(_ question: PolicyDNSQuestion, in cache: DNSCache) -> PolicyDNSAnswer? {
+        let type = recordType(question.type)
+        guard let name = try? DNSName(question.name) else { return .nxdomain }
+        guard let result = cache.lookup(name, type) else { return nil }
+        return policyAnswer(result, type: type)
+    }
+
+    private static func recordType(_ type: PolicyDNSQuestion.RecordType) -> DNSRecordType {
+        switch type {
+        case .txt: .txt
+        case .a: .a
+        case .aaaa: .aaaa
+        case .mx: .mx
+        case .ptr: .ptr
+        }
     }
 
     /// The TXT record of a DKIM key ([RFC 6376 §3.6.2](https://www.rfc-editor.org/rfc/rfc6376#section-3.6.2)).

@@ -265,7 +265,16 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
                 let router = context.router
                 spfOutcome = nil
                 if let authenticator = mailAuthenticator {
-                    // SPF (RFC 7208) for MAIL FROM, HELO for <>: DNS waits, so on the storage pool.
+                    // SPF (RFC 7208) for MAIL FROM, HELO for <>: answered here when DNS is all cached (the
+                    // usual repeat sender), else DNS waits, so on the storage pool.
+                    if !router.mayBlock, let cached = cachedSPF(sender, authenticator, connection) {
+                        let decision = Self.spfDecision(
+                            cached.outcome, rejectsFail: settings.rejectsSPFFail, router: router, request: request, session: sessionID)
+                        spfOutcome = cached.outcome
+                        logSPF(cached.outcome, connection)
+                        actions += engine.resolveSender(decision)
+                        continue
+                    }
                     checkSPF(sender, authenticator, request, rest: Array(actions[index...]), connection)
                     return
                 }
@@ -420,21 +429,41 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
         suspend(rest, connection) { [sessionID] () -> (SPFOutcome?, SMTPDecision) in
             let outcome = authenticator.checkSPF(
                 reversePath: sender, helo: helo, client: client, receiver: receiver, now: now, timeoutSeconds: timeout)
-            if rejectsFail, let outcome, outcome.result == .fail {
-                let explanation = Self.replyText(outcome.explanation ?? "SPF fail")
-                return (outcome, .reject(SMTPReply(
-                    550, EnhancedStatusCode(5, 7, 23),
-                    "SPF check failed for \(outcome.request.domain): \(explanation) (RFC 7208; the domain owner must list this host in SPF)")))
-            }
-            return (outcome, router.decide(sender: request, session: sessionID))
+            return (outcome, Self.spfDecision(outcome, rejectsFail: rejectsFail, router: router, request: request, session: sessionID))
         } resume: { [self] (outcome, decision) in
             spfOutcome = outcome
-            context.environment.log(.info, "smtp.spf", connection, [
-                "client": client, "result": outcome?.result.rawValue ?? "none", "domain": outcome?.request.domain ?? "",
-                "identity": outcome?.request.identity.rawValue ?? "", "problem": outcome?.problem ?? "",
-            ])
+            logSPF(outcome, connection)
             return engine.resolveSender(decision)
         }
+    }
+
+    /// `checkSPF` from cached DNS alone, on the event loop; nil when DNS must be asked.
+    private func cachedSPF(
+        _ sender: MailAddress?, _ authenticator: MailAuthenticator, _ connection: Connection
+    ) -> MailAuthenticator.CachedSPF? {
+        authenticator.cachedSPF(
+            reversePath: sender, helo: engine.heloName ?? "", client: connection.peer.host,
+            receiver: settings.authservID ?? settings.hostname, now: context.environment.clock.now().seconds)
+    }
+
+    /// MAIL FROM's decision after SPF: refused for a fail under `spf_policy = reject-fail`, else the router's.
+    private static func spfDecision(
+        _ outcome: SPFOutcome?, rejectsFail: Bool, router: Router, request: SenderRequest, session: String
+    ) -> SMTPDecision {
+        if rejectsFail, let outcome, outcome.result == .fail {
+            let explanation = replyText(outcome.explanation ?? "SPF fail")
+            return .reject(SMTPReply(
+                550, EnhancedStatusCode(5, 7, 23),
+                "SPF check failed for \(outcome.request.domain): \(explanation) (RFC 7208; the domain owner must list this host in SPF)"))
+        }
+        return router.decide(sender: request, session: session)
+    }
+
+    private func logSPF(_ outcome: SPFOutcome?, _ connection: Connection) {
+        context.environment.log(.info, "smtp.spf", connection, [
+            "client": connection.peer.host, "result": outcome?.result.rawValue ?? "none", "domain": outcome?.request.domain ?? "",
+            "identity": outcome?.request.identity.rawValue ?? "", "problem": outcome?.problem ?? "",
+        ])
     }
 
     /// Text from DNS made safe for an SMTP reply line: printable ASCII, at most 200 characters.

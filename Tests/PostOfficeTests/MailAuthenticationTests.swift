@@ -297,6 +297,38 @@ struct MailAuthenticationLiveTests {
         #expect(try client.command("MAIL FROM:<bob@pass.test>").code == 250)
     }
 
+    /// A repeat sender's checks come from the DNS cache (SPF at MAIL FROM without leaving the event loop):
+    /// with the DNS server gone, the second message gets the first one's results, and an SPF fail still refuses.
+    @Test func repeatSenderIsCheckedFromTheCacheWithTheSameResults() throws {
+        var dns: DNSMasqServer? = try DNSMasqServer(records: Self.records)
+        let office = try Self.office(dns: "\(DNSMasqServer.host):\(dns!.port)") {
+            $0.enforcesDMARC = true
+            $0.rejectsSPFFail = true
+        }
+        defer { office.stop() }
+        let client = try SMTPTestClient(connectingTo: office.smtpAddress)
+        _ = try client.readReply()
+        _ = try client.command("EHLO client.pass.test")
+        #expect(try client.command("MAIL FROM:<ceo@fail.test>").code == 550)
+        #expect(try client.command("RSET").code == 250)
+        let message = try Self.signed(Self.message(from: "bob@pass.test", subject: "first"))
+        #expect(try client.sendMail(from: "bob@pass.test", to: ["alice@example.test"], body: message).code == 250)
+        _ = try office.waitForMessage(for: "alice@example.test")
+        dns = nil  // dnsmasq stopped: only the cache answers now
+        let refused = try client.command("MAIL FROM:<ceo@fail.test>")
+        #expect(refused.code == 550, "\(refused)")
+        #expect(refused.enhancedCode == "5.7.23")
+        #expect(refused.lines.joined().contains("does not permit 127.0.0.1"))
+        #expect(try client.command("RSET").code == 250)
+        let second = try Self.signed(Self.message(from: "bob@pass.test", subject: "second"))
+        #expect(try client.sendMail(from: "bob@pass.test", to: ["alice@example.test"], body: second).code == 250)
+        _ = try office.waitForMessage(for: "alice@example.test", count: 2)
+        let repeated = try #require(office.messages(for: "alice@example.test").first { $0.contains("Subject: second") })
+        #expect(repeated.contains("spf=pass smtp.mailfrom=bob@pass.test"))
+        #expect(repeated.contains("dkim=pass header.d=pass.test header.s=sel"))
+        #expect(repeated.contains("dmarc=pass (p=reject dis=none) header.from=pass.test"))
+    }
+
     /// No DNS server: every lookup is a temporary error; even with both policies strict, the mail is accepted.
     @Test func dnsDownGivesTemperrorAndTheMailIsAccepted() throws {
         let office = try Self.office(dns: "\(DNSMasqServer.host):1") {
