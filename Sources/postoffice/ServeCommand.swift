@@ -111,13 +111,22 @@ struct ServeCommand {
         // Listening and announced: a Type=notify unit counts as started from here.
         notifier.ready(status: "Serving mail for \(configuration.domains.joined(separator: ", "))")
 
+        // Not dispatchMain(): on Linux it parks the main thread in sigsuspend with an empty mask, so a SIGHUP
+        // could be delivered to that thread instead of staying pending for the signal source (a reload was
+        // lost now and then: SystemdTests waited 20 s for RELOADING=1). pause() keeps the mask blocked;
+        // nothing here uses the main queue.
         withExtendedLifetime((hup, stoppers, fileLog, notifier)) {
-            dispatchMain()
+            Self.waitForSignals()
         }
     }
 }
 
 extension ServeCommand {
+    /// Parks the main thread for good with the signals still blocked; the signal sources do the rest.
+    static func waitForSignals() -> Never {
+        while true { pause() }
+    }
+
     /// Caps glibc's malloc arenas at one per event loop (one per core, at least two), unless
     /// MALLOC_ARENA_MAX says otherwise.
     ///
