@@ -99,17 +99,22 @@ def rename_paths(event):
     return (paths + [None, None])[:2]
 
 
+def final_reply(events, port):
+    """The server's 250 after its 354 on the client's connection (by client port), or None."""
+    socket_tag = f"127.0.0.1:{port}]"
+    on_socket = [e for e in events if e.name in ("sendto", "write", "writev", "sendmsg") and socket_tag in e.args]
+    data_start = next((i for i, e in enumerate(on_socket) if '"354 ' in e.args), None)
+    if data_start is None:
+        return None
+    return next((e for e in on_socket[data_start + 1:] if re.search(r'"(\\r\\n)?250 ', e.args)), None)
+
+
 def audit(events, server, sent):
     """Returns (checked copies, violations)."""
     violations = []
     checked = 0
     for port, message_id, recipients in sent:
-        socket_tag = f"127.0.0.1:{port}]"
-        on_socket = [e for e in events if e.name in ("sendto", "write", "writev", "sendmsg") and socket_tag in e.args]
-        data_start = next((i for i, e in enumerate(on_socket) if '"354 ' in e.args), None)
-        reply = None
-        if data_start is not None:
-            reply = next((e for e in on_socket[data_start + 1:] if re.search(r'"(\\r\\n)?250 ', e.args)), None)
+        reply = final_reply(events, port)
         if reply is None:
             violations.append(f"{message_id}: no 250 after 354 on client port {port} in the trace")
             continue
@@ -179,12 +184,7 @@ def audit_queue(events, server, sent):
         if match:
             files[match.group(1).decode()] = os.path.join(messages_directory, name)
     for port, message_id in sent:
-        socket_tag = f"127.0.0.1:{port}]"
-        on_socket = [e for e in events if e.name in ("sendto", "write", "writev", "sendmsg") and socket_tag in e.args]
-        data_start = next((i for i, e in enumerate(on_socket) if '"354 ' in e.args), None)
-        reply = None
-        if data_start is not None:
-            reply = next((e for e in on_socket[data_start + 1:] if re.search(r'"(\\r\\n)?250 ', e.args)), None)
+        reply = final_reply(events, port)
         if reply is None:
             violations.append(f"{message_id}: no 250 after 354 on client port {port} in the trace")
             continue
