@@ -2,6 +2,8 @@
 // system. It answers smtp-source with canned replies (no parsing beyond finding RCPT addresses and the final
 // dot) and does only the durable part of a delivery: create in tmp/, write, fsync, close, link into each
 // recipient's new/, fsync new/ (group-committed, as PostOffice does), then the 250. One thread per connection.
+// With --relay-to it is the relay floor instead: the message is fsync'd into DIR/queue (and the directory, in
+// a batch), the 250 goes out, and FloorRelay sends it on and unlinks it.
 
 import Foundation
 
@@ -13,17 +15,23 @@ final class FloorServer: @unchecked Sendable {
     private let lock = NSLock()
     private var knownMailboxes: Set<String> = []
     private var sequence = 0
+    /// Set for the relay floor: where durable messages go next.
+    private let relay: FloorRelay?
 
-    init(port: UInt16, root: String) {
+    init(port: UInt16, root: String, relay: FloorRelay? = nil) {
         self.port = port
         self.root = root
+        self.relay = relay
     }
 
     static let help = """
-        Usage: postoffice-bench floor-server --port P --root DIR [--pid-file FILE]
+        Usage: postoffice-bench floor-server --port P --root DIR [--pid-file FILE] [--relay-to HOST:PORT [--connections N]]
           Serves smtp-source on 127.0.0.1:P with canned SMTP replies and delivers each message the
           cheapest durable way: DIR/<local part>/tmp → fsync → link into DIR/<local part>/new → fsync(new/)
           (one directory fsync per batch of concurrent deliveries). Runs until killed.
+          --relay-to: the relay floor — DIR/queue/<name> written and fsync'd, fsync(queue/) in a batch, the
+          250, then the message sent from memory to HOST:PORT over N (default 20) persistent connections
+          (MAIL, RCPT, DATA pipelined) and its file unlinked.
         """
 
     /// Parses `floor-server` options and runs until killed.
@@ -31,12 +39,16 @@ final class FloorServer: @unchecked Sendable {
         var port: UInt16?
         var root: String?
         var pidFile: String?
+        var relayTo: String?
+        var connections = 20
         var iterator = arguments.makeIterator()
         while let argument = iterator.next() {
             switch argument {
             case "--port": port = iterator.next().flatMap { UInt16($0) }
             case "--root": root = iterator.next()
             case "--pid-file": pidFile = iterator.next()
+            case "--relay-to": relayTo = iterator.next()
+            case "--connections": connections = iterator.next().flatMap { Int($0) } ?? connections
             case "--help", "-h":
                 print(help)
                 return
@@ -45,7 +57,13 @@ final class FloorServer: @unchecked Sendable {
         }
         guard let port, let root else { throw BenchmarkError(help) }
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-        let server = FloorServer(port: port, root: root)
+        var relay: FloorRelay?
+        if let relayTo {
+            guard let next = FloorRelay.parse(relayTo), connections > 0 else { throw BenchmarkError("floor-server: --relay-to HOST:PORT\n\(help)") }
+            try FileManager.default.createDirectory(atPath: root + "/queue", withIntermediateDirectories: true)
+            relay = FloorRelay(host: next.host, port: next.port, connections: connections)
+        }
+        let server = FloorServer(port: port, root: root, relay: relay)
         let listener = try server.listen()
         if let pidFile { try "\(getpid())\n".write(toFile: pidFile, atomically: true, encoding: .utf8) }
         signal(SIGPIPE, SIG_IGN)
@@ -83,6 +101,7 @@ final class FloorServer: @unchecked Sendable {
         var buffer = [UInt8](repeating: 0, count: 256 * 1024)
         var pending: [UInt8] = []
         var recipients: [String] = []
+        var envelope: [UInt8] = []
         var inData = false
         var body: [UInt8] = []
         while true {
@@ -102,7 +121,11 @@ final class FloorServer: @unchecked Sendable {
                 switch verb {
                 case "RCPT":
                     recipients.append(Self.localPart(String(decoding: line, as: UTF8.self)))
+                    envelope += line + [13, 10]
                     guard send(fd, "250 2.1.5 Ok\r\n") else { return }
+                case "MAIL":
+                    envelope = Array(line) + [13, 10]
+                    guard send(fd, "250 2.1.0 Ok\r\n") else { return }
                 case "DATA":
                     inData = true
                     body = pending
@@ -119,17 +142,54 @@ final class FloorServer: @unchecked Sendable {
             if inData, let end = Self.endOfData(body, fresh: fresh) {
                 let rest = Array(body[end.rest...])
                 body.removeSubrange(end.body...)
-                guard deliver(body, to: recipients) else {
-                    _ = send(fd, "451 4.3.0 floor delivery failed\r\n")
-                    return
+                if let relay {
+                    guard let path = enqueue(body) else {
+                        _ = send(fd, "451 4.3.0 floor queueing failed\r\n")
+                        return
+                    }
+                    guard send(fd, "250 2.0.0 Ok: queued as FLOOR\r\n") else { return }
+                    relay.enqueue(FloorRelay.Message(path: path, envelope: envelope + Array("DATA\r\n".utf8),
+                                                     recipientCount: recipients.count, body: body + [46, 13, 10]))
+                } else {
+                    guard deliver(body, to: recipients) else {
+                        _ = send(fd, "451 4.3.0 floor delivery failed\r\n")
+                        return
+                    }
+                    guard send(fd, "250 2.0.0 Ok: queued as FLOOR\r\n") else { return }
                 }
-                guard send(fd, "250 2.0.0 Ok: queued as FLOOR\r\n") else { return }
                 inData = false
                 recipients = []
                 body = []
                 pending = rest
             }
         }
+    }
+
+    /// The durable part of queueing: one file written and fsync'd in queue/, and queue/ fsync'd in a batch.
+    private func enqueue(_ body: [UInt8]) -> String? {
+        lock.lock()
+        sequence += 1
+        let path = root + "/queue/\(getpid())_\(sequence)"
+        lock.unlock()
+        guard write(body, toNewFile: path) else { return nil }
+        return committer.sync([root + "/queue"]) ? path : nil
+    }
+
+    /// Creates `path`, writes `body`, fsyncs and closes it.
+    private func write(_ body: [UInt8], toNewFile path: String) -> Bool {
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var offset = 0
+        let written = body.withUnsafeBytes { raw -> Bool in
+            while offset < raw.count {
+                let n = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
+                guard n > 0 else { return false }
+                offset += n
+            }
+            return true
+        }
+        return written && fsync(fd) == 0
     }
 
     /// The durable part of a delivery: one file written and fsync'd, linked into every recipient's new/,
@@ -148,22 +208,7 @@ final class FloorServer: @unchecked Sendable {
             lock.unlock()
         }
         let temporary = root + "/" + first + "/tmp/" + name
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { return false }
-        var offset = 0
-        let written = body.withUnsafeBytes { raw -> Bool in
-            while offset < raw.count {
-                let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
-                guard n > 0 else { return false }
-                offset += n
-            }
-            return true
-        }
-        guard written, fsync(fd) == 0 else {
-            close(fd)
-            return false
-        }
-        close(fd)
+        guard write(body, toNewFile: temporary) else { return false }
         var directories: [String] = []
         for recipient in recipients {
             let directory = root + "/" + recipient + "/new"

@@ -62,9 +62,14 @@ struct RelayRunner {
         var sinks: [RelaySink] = []
         var server: PostOfficeProcess?
         var postfix: PostfixRelay?
+        var floorProcess: pid_t?
         defer {
             if !settings.keepsServers {
                 server?.stop()
+                if let floorProcess {
+                    kill(floorProcess, SIGKILL)
+                    _ = Subprocess.wait(floorProcess)
+                }
                 postfix?.stop()
                 for sink in sinks { sink.stop() }
                 try? fm.removeItem(atPath: state)
@@ -99,6 +104,22 @@ struct RelayRunner {
                                       queuedCount: { (try? FileManager.default.contentsOfDirectory(atPath: queue))?.count ?? 0 }))
                 log.line("## PostOffice \(settings.postofficeBinary) up: SMTP 127.0.0.1:\(settings.postofficeSMTPPort), "
                          + "relayhost smtp-sink \(sink.host):\(sink.port)")
+            } else if name == "floor" {
+                // The relay floor: this binary's floor-server, queueing durably and sending on from memory.
+                let sink = try RelaySink(port: settings.floorSinkPort, stateDirectory: state, label: "floor")
+                sinks.append(sink)
+                try sink.start()
+                let root = state + "/floor"
+                let executable = (try? fm.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+                let pid = try Subprocess.start(executable, ["floor-server", "--port", "\(settings.floorSMTPPort)", "--root", root,
+                                                            "--relay-to", "\(sink.host):\(sink.port)"],
+                                               logFile: results + "/floor-server.log")
+                floorProcess = pid
+                guard Subprocess.waitForPort(settings.floorSMTPPort, seconds: 10) else { throw BenchmarkError("floor-server did not start") }
+                let queue = root + "/queue"
+                targets.append(Target(label: "floor", smtpPort: settings.floorSMTPPort, sink: sink, rootPid: { pid },
+                                      queuedCount: { (try? FileManager.default.contentsOfDirectory(atPath: queue))?.count ?? 0 }))
+                log.line("## floor \(executable) floor-server --relay-to \(sink.host):\(sink.port) up: SMTP 127.0.0.1:\(settings.floorSMTPPort)")
             } else {
                 let sink = try RelaySink(port: settings.postfixSinkPort, stateDirectory: state, label: "postfix")
                 sinks.append(sink)

@@ -12,7 +12,8 @@ struct RelaySettings {
           --count N           messages per load (default 2000)
           --sessions LIST     concurrent client sessions, comma separated (default 10,50)
           --sizes LIST        message sizes in bytes (default 1024,10240)
-          --targets LIST      postoffice,postfix (default both)
+          --targets LIST      postoffice,postfix,floor (default the first two); floor is `floor-server
+                              --relay-to`: only the durable queue write, the 250 and the send (20 connections)
           --no-latency        only the smtp-source runs (no tagged latency runs)
           --postoffice PATH   the postoffice binary (default .build/release/postoffice)
           --results DIR       where relay.jsonl, logs and summary.md go (default .build/bench-results/relay-<UTC time>)
@@ -21,7 +22,7 @@ struct RelaySettings {
         until the sink has every message, CPU of the MTA's process tree per message), then the benchmark's own
         client with one tagged message per send (latency from the MTA's 250 to the sink's receipt: the sink's
         dump file time). Ports: PostOffice SMTP 2755 (POP3 1355), Postfix 2655; sinks on 127.0.0.2:2756 and
-        127.0.0.2:2656. Needs root (Postfix) and the postfix package (smtp-source, smtp-sink).
+        127.0.0.2:2656; the floor 2765, its sink 127.0.0.2:2766. Needs root (Postfix) and the postfix package (smtp-source, smtp-sink).
         """
 
     var rounds = 3
@@ -41,6 +42,8 @@ struct RelaySettings {
     var postofficeSinkPort: UInt16 = 2756
     var postfixSMTPPort: UInt16 = 2655
     var postfixSinkPort: UInt16 = 2656
+    var floorSMTPPort: UInt16 = 2765
+    var floorSinkPort: UInt16 = 2766
 
     init(_ arguments: [String]) throws {
         resultsDirectory = ".build/bench-results/relay-" + OptionReader.timestamp()
@@ -57,8 +60,8 @@ struct RelaySettings {
             case "--sizes": sizes = try options.numbers(argument)
             case "--targets":
                 targets = try options.value(argument).split(separator: ",").map(String.init)
-                guard !targets.isEmpty, Set(targets).isSubset(of: ["postoffice", "postfix"]) else {
-                    throw BenchmarkError("--targets: postoffice, postfix")
+                guard !targets.isEmpty, Set(targets).isSubset(of: ["postoffice", "postfix", "floor"]) else {
+                    throw BenchmarkError("--targets: postoffice, postfix, floor")
                 }
             case "--no-latency": measuresLatency = false
             case "--postoffice": postofficeBinary = try options.value(argument)
