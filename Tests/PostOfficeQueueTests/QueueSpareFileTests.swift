@@ -1,6 +1,7 @@
 // QueueSpareFileTests: a delivered message's file goes to spare/ and is overwritten by a later draft only
 // once its removal from messages/ was fsync'd; the reused file holds exactly the new message (a longer
-// old file is cut), abort and reopening leave no spare behind, and a scan never lists a spare.
+// old file is cut), abort and reopening leave no spare behind, a scan never lists a spare, and a reader
+// that opened the old message's file before its reuse finds the message gone.
 
 import Foundation
 import Testing
@@ -50,6 +51,25 @@ import PostOfficeCore
         #expect(try fixture.store.load(second).state.recipients[0].status == .delivered("ok"))
         try fixture.store.record(second, results: [1: .delivered("ok")])
         #expect(fixture.entries("spare") == [second.rawValue])
+    }
+
+    /// A reader without the lock that opened a message's file before it was delivered and reused reads the
+    /// new draft's bytes: it must report the message gone, never return them under the old id.
+    @Test func aReaderOfAFileReusedMeanwhileSeesTheMessageGone() throws {
+        let fixture = try QueueFixture()
+        let old = try fixture.commit(Array("Subject: old\r\n\r\nold\r\n".utf8))
+        let descriptor = open(fixture.messagePath(old), O_RDONLY)
+        #expect(descriptor >= 0)
+        defer { close(descriptor) }
+        try deliver(fixture, old)
+        _ = try fixture.commit()  // syncs messages/
+        let reused = try fixture.commit(Array("Subject: new\r\n\r\nnew\r\n".utf8), recipients: 2)
+        #expect(fixture.entries("spare").isEmpty)
+        #expect(throws: QueueError.notFound(old)) {
+            _ = try fixture.store.read(old, at: .active, descriptor: descriptor, heldLock: nil)
+        }
+        #expect(fixture.entries("corrupt").isEmpty)
+        #expect(try fixture.store.load(reused).id == reused)
     }
 
     @Test func aReusedFileCanGrow() throws {
