@@ -27,11 +27,14 @@ public final class QueueDraft {
     private var hasEightBitOctets = false
     /// Bytes in the file so far.
     private var fileSize = 0
+    /// True for a spare file being overwritten: whatever lies past what we wrote is cut off at commit.
+    private let reused: Bool
     /// Body bytes appended so far.
     public private(set) var byteCount = 0
 
-    init(store: QueueStore, id: QueueID, envelope: QueueEnvelope, path: String, lock: QueueMessageLock) throws(QueueError) {
+    init(store: QueueStore, id: QueueID, envelope: QueueEnvelope, path: String, lock: QueueMessageLock, reused: Bool) throws(QueueError) {
         self.store = store
+        self.reused = reused
         self.id = id
         self.envelope = envelope
         self.path = path
@@ -108,6 +111,7 @@ public final class QueueDraft {
             try QueueFiles.writeAll(
                 descriptor, QueueMessageFile.encodeHead(bodyEnd: bodyEnd, hasEightBitOctets: hasEightBitOctets),
                 at: QueueMessageFile.headOffset, path: path)
+            if reused { _ = try QueueFiles.call("ftruncate", path) { ftruncate(descriptor, off_t(fileSize)) } }
             try QueueFiles.sync(descriptor, path: path)
             try store.publish(draftPath: path, id: id)
         } catch {

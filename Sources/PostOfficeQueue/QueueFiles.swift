@@ -60,6 +60,13 @@ enum QueueFiles {
         return lstat(path, &status) == 0 && (status.st_mode & S_IFMT) == S_IFREG
     }
 
+    /// True when `path` names the file open as `descriptor` (the same inode on the same device).
+    static func names(_ path: String, descriptor: Int32) -> Bool {
+        var open = stat(), named = stat()
+        return fstat(descriptor, &open) == 0 && lstat(path, &named) == 0
+            && open.st_ino == named.st_ino && open.st_dev == named.st_dev
+    }
+
     /// Reads up to `count` bytes at `offset`; fewer only at end of file. `stoppingShort`: one short read is
     /// taken as the end (no second read to see 0), for a caller that reads on when it got too little.
     static func read(

@@ -132,6 +132,12 @@ extension QueueStore {
     /// message's removal skips it (a crash may bring it back for a duplicate delivery, never lose anything).
     private func remove(_ id: QueueID, from location: QueueMessage.Location, durably: Bool = true) throws(QueueError) {
         let source = path(of: id, at: location)
+        // A delivered message's file is kept in spare/ for a later draft to overwrite (QueueSpareFiles).
+        if !durably && location == .active && spares.hasRoom {
+            try QueueFiles.renameWithoutReplacing(source, sparePath + "/" + id.rawValue)
+            spares.add(id.rawValue)
+            return
+        }
         let doomed = temporaryPath + "/" + id.rawValue + ".deleted"
         try? QueueFiles.removeTree(doomed)
         try QueueFiles.renameWithoutReplacing(source, doomed)

@@ -18,6 +18,7 @@ struct RelaySettings {
           --postoffice PATH   the postoffice binary (default .build/release/postoffice)
           --results DIR       where relay.jsonl, logs and summary.md go (default .build/bench-results/relay-<UTC time>)
           --keep              leave the servers running and the state directory in place
+          --port-offset N     add N to every port below (two runs on one machine must not share them)
         Each load runs twice per MTA and round: smtp-source → MTA → smtp-sink (msg/s from smtp-source's start
         until the sink has every message, CPU of the MTA's process tree per message), then the benchmark's own
         client with one tagged message per send (latency from the MTA's 250 to the sink's receipt: the sink's
@@ -67,6 +68,15 @@ struct RelaySettings {
             case "--postoffice": postofficeBinary = try options.value(argument)
             case "--results": resultsDirectory = try options.value(argument)
             case "--keep": keepsServers = true
+            case "--port-offset":
+                // Another run of this benchmark on the same machine (another worktree) would share the ports.
+                let offset: Int = try options.number(argument)
+                guard (0...10_000).contains(offset) else { throw BenchmarkError("--port-offset: 0 to 10000") }
+                postofficeSMTPPort += UInt16(offset)
+                postofficePOP3Port += UInt16(offset)
+                postofficeSinkPort += UInt16(offset)
+                postfixSMTPPort += UInt16(offset)
+                postfixSinkPort += UInt16(offset)
             case "--help", "-h": showsHelp = true
             default: throw BenchmarkError("relay: unknown option \(argument) (see relay --help)")
             }
