@@ -77,6 +77,8 @@ struct RelaySettings {
                 postofficeSinkPort += UInt16(offset)
                 postfixSMTPPort += UInt16(offset)
                 postfixSinkPort += UInt16(offset)
+                floorSMTPPort += UInt16(offset)
+                floorSinkPort += UInt16(offset)
             case "--help", "-h": showsHelp = true
             default: throw BenchmarkError("relay: unknown option \(argument) (see relay --help)")
             }
