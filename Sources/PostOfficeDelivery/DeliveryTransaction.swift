@@ -213,8 +213,8 @@ public final class DeliveryTransaction {
     private enum StagedCopy {
         /// The first copy, still open: it received the streamed message.
         case draft(MaildirDraft, virtualSize: Int)
-        /// A further copy, complete, fsync'd and closed (or a hard link of the first), so a large fan-out
-        /// holds two file descriptors at a time, not one per mailbox (plus each Maildir's open tmp/ and new/).
+        /// A further copy, complete in tmp/ (or a hard link of the first); fsync'd and closed before phase 2, at
+        /// most ``DeliveryTransaction/unsyncedWindow`` of them open at a time (plus each Maildir's tmp/ and new/).
         case file(handle: MaildirHandle, baseName: String, finalName: String, isLink: Bool)
     }
 
@@ -232,9 +232,13 @@ public final class DeliveryTransaction {
         let charges = try checkQuota(bodySize: body.size)
         var staged: [StagedCopy] = []
         var renamed: [(handle: MaildirHandle, name: String)] = []
+        // Copies written but not yet fsync'd (their descriptors still open), oldest first.
+        var unsynced: [UnsyncedCopy] = []
         do throws(SystemError) {
-            // Phase 1: every copy complete and on stable storage in tmp/ before any becomes visible.
-            try first.sync()
+            // Phase 1: every copy complete and on stable storage in tmp/ before any becomes visible. With
+            // several copies each one's writeback starts as soon as it is written and the fsyncs follow, so
+            // the device works on the copies together instead of one fsync round trip after another.
+            if copies.count == 1 { try first.sync() } else { first.startWriteback() }
             staged.append(.draft(first, virtualSize: first.byteCount + firstCopy.headerLineFeeds + body.lineFeeds))
             if copies.count > 1 {
                 let source = try first.openForReading()
@@ -243,10 +247,16 @@ public final class DeliveryTransaction {
                 let root = open(agent.configuration.mailRoot, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
                 defer { if root >= 0 { close(root) } }
                 for copy in copies.dropFirst() {
-                    staged.append(try stage(
+                    let (stagedCopy, pending) = try stage(
                         copy, first: first, firstCopy: firstCopy, source: source, body: body,
-                        rootDescriptor: root >= 0 ? root : nil))
+                        rootDescriptor: root >= 0 ? root : nil)
+                    staged.append(stagedCopy)
+                    if let pending { unsynced.append(pending) }
+                    // A bounded window of open copies, so a large fan-out holds few descriptors.
+                    if unsynced.count >= Self.unsyncedWindow { try unsynced.removeFirst().finish() }
                 }
+                try first.sync()
+                while !unsynced.isEmpty { try unsynced.removeFirst().finish() }
             }
             // Phase 2: renames into new/, then the directory fsyncs that make them durable.
             var names: [String: String] = [:]
@@ -284,6 +294,7 @@ public final class DeliveryTransaction {
             chargeQuota(charges)
             return names
         } catch {
+            for copy in unsynced { close(copy.descriptor) }
             // Roll back: nothing may stay visible, nothing may stay in tmp/. The unlinks are synced on a
             // best-effort basis so a crash does not bring the copies back.
             var directories: [DirectoryReference] = []
@@ -407,10 +418,36 @@ public final class DeliveryTransaction {
 
     /// Writes one further recipient's copy into its `tmp/` — its headers, then the body copied in the kernel
     /// from the first copy — fsyncs and closes it; or, in hard-link mode, links the first copy.
+    /// How many further copies may be written ahead of their fsyncs (each holds a descriptor meanwhile).
+    static let unsyncedWindow = 8
+
+    /// A further copy written in `tmp/` whose writeback has started: ``finish()`` fsyncs and closes it.
+    private struct UnsyncedCopy {
+        var descriptor: Int32
+        var path: String
+
+        /// fsync, then close (a failed close is a failed copy: NFS and quotas report write errors there).
+        func finish() throws(SystemError) {
+            let descriptor = descriptor
+            do {
+                _ = try SystemCall.retrying("fsync", detail: path) { fsync(descriptor) }
+            } catch {
+                close(descriptor)
+                throw error
+            }
+            if close(descriptor) != 0 && errno != EINTR {
+                throw SystemError("close", errno: errno, detail: path)
+            }
+        }
+    }
+
+    /// Makes one further copy in its Maildir's `tmp/`: a hard link of the first when allowed, otherwise a new
+    /// file written with its own headers and the body copied in the kernel, its writeback started and its
+    /// descriptor returned for the fsync (the caller removes the tmp/ file if anything later fails).
     private func stage(
         _ copy: PlannedCopy, first: MaildirDraft, firstCopy: PlannedCopy, source: Int32, body: BodyRange,
         rootDescriptor: Int32?
-    ) throws(SystemError) -> StagedCopy {
+    ) throws(SystemError) -> (StagedCopy, UnsyncedCopy?) {
         let handle = try Self.prepare(copy.mailbox.destination, agent: agent, rootDescriptor: rootDescriptor)
         let baseName = agent.names.next()
         let tmpPath = handle.maildir.tmpPath + "/" + baseName
@@ -420,7 +457,7 @@ public final class DeliveryTransaction {
             if linkat(first.handle.tmpDescriptor, first.baseName, tmp, baseName, 0) == 0 {
                 let size = first.byteCount
                 let virtualSize = size + copy.headerLineFeeds + body.lineFeeds
-                return .file(handle: handle, baseName: baseName, finalName: "\(baseName),S=\(size),W=\(virtualSize)", isLink: true)
+                return (.file(handle: handle, baseName: baseName, finalName: "\(baseName),S=\(size),W=\(virtualSize)", isLink: true), nil)
             }
             let code = errno
             // Across file systems (or where links are not supported) fall back to a real copy.
@@ -428,27 +465,24 @@ public final class DeliveryTransaction {
                 throw SystemError("link", errno: code, detail: tmpPath)
             }
         }
-        // The same protocol as MaildirDraft: O_EXCL in tmp/, write everything, fsync, close (checking its error).
+        // The same protocol as MaildirDraft: O_EXCL in tmp/, write everything; the fsync and the checked close
+        // come from the caller (UnsyncedCopy.finish) once the other copies' writeback has started too.
         let descriptor = try SystemCall.retrying("open", detail: tmpPath) {
             openat(tmp, baseName, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         }
         do {
             try Self.writeAll(copy.headers, to: descriptor, path: tmpPath)
             try BodyCopier.copy(from: source, offset: body.offset, count: body.size, to: descriptor)
-            _ = try SystemCall.retrying("fsync", detail: tmpPath) { fsync(descriptor) }
         } catch {
             close(descriptor)
             handle.removeFromTmp(baseName)
             throw error
         }
-        if close(descriptor) != 0 && errno != EINTR {
-            let code = errno
-            handle.removeFromTmp(baseName)
-            throw SystemError("close", errno: code, detail: tmpPath)
-        }
+        MaildirDraft.startWriteback(descriptor: descriptor)
         let size = copy.headers.count + body.size
         let virtualSize = size + copy.headerLineFeeds + body.lineFeeds
-        return .file(handle: handle, baseName: baseName, finalName: "\(baseName),S=\(size),W=\(virtualSize)", isLink: false)
+        return (.file(handle: handle, baseName: baseName, finalName: "\(baseName),S=\(size),W=\(virtualSize)", isLink: false),
+                UnsyncedCopy(descriptor: descriptor, path: tmpPath))
     }
 
     private static func writeAll(_ bytes: [UInt8], to descriptor: Int32, path: String) throws(SystemError) {

@@ -8,6 +8,7 @@ import Glibc
 import Darwin
 #endif
 import PostOfficeCore
+import CLinuxEvents
 
 /// A message file being written in a Maildir's `tmp/`.
 ///
@@ -102,6 +103,19 @@ public final class MaildirDraft {
         let fd = fileDescriptor
         _ = try SystemCall.retrying("fsync", detail: tmpPath) { fsync(fd) }
         syncedByteCount = byteCount
+    }
+
+    /// Starts writing the file's bytes to the device without waiting (`sync_file_range(2)`,
+    /// `SYNC_FILE_RANGE_WRITE`), so that writing further copies overlaps with this one's I/O. It makes nothing
+    /// durable: ``sync()`` or ``commit(virtualSize:syncDirectory:)`` still fsyncs.
+    public func startWriteback() {
+        precondition(fileDescriptor >= 0, "startWriteback after commit or abandon")
+        Self.startWriteback(descriptor: fileDescriptor)
+    }
+
+    /// ``startWriteback()`` for any open file; failures are ignored (the fsync that follows reports errors).
+    public static func startWriteback(descriptor: Int32) {
+        _ = clinuxevents_start_writeback(descriptor)
     }
 
     /// Bytes known to be on stable storage (-1: never synced).

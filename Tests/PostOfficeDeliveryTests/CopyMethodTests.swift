@@ -10,12 +10,17 @@ import PostOfficeMaildir
 
 @Suite struct CopyMethodTests {
     static let bodySize = 256 * 1024
-    static let recipientCount = 5
+    /// More than DeliveryTransaction.unsyncedWindow, so copies are fsync'd both inside the window and after it.
+    static let recipientCount = 11
 
     static func directory() -> DeliveryDirectory {
         var directory = DeliveryDirectory(localDomains: ["bench.test"])
         for index in 0..<recipientCount { directory.addUser("u\(index)@bench.test") }
         return directory
+    }
+
+    @Test func theFanOutOutgrowsTheWindowOfUnsyncedCopies() {
+        #expect(Self.recipientCount > DeliveryTransaction.unsyncedWindow + 1)
     }
 
     @Test(arguments: [DeliveryConfiguration.CopyMethod.copyBody, .hardLink])
