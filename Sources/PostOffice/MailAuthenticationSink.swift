@@ -113,9 +113,8 @@ final class MailAuthenticationSink: MessageSink, @unchecked Sendable {
         var added = header.field
         if settings.addsReceivedSPFHeader, let spf { added += spf.receivedSPFHeader(receiver: settings.authservID) + "\r\n" }
         let inner = open(quarantine)
-        inner.append(Array(added.utf8))
         do throws(DeliveryError) {
-            try copyMessage(to: inner)
+            try copyMessage(to: inner, after: Array(added.utf8))
         } catch {
             inner.abort()
             return error.outcome
@@ -139,11 +138,19 @@ final class MailAuthenticationSink: MessageSink, @unchecked Sendable {
         memory = []
     }
 
-    /// Streams the held message into `inner`, leaving out the forged Authentication-Results fields: the
-    /// bytes in memory, then the spooled rest read back into the same storage, a chunk at a time.
-    private func copyMessage(to inner: any MessageSink) throws(DeliveryError) {
+    /// Streams `header` and then the held message into `inner`, leaving out the forged Authentication-Results
+    /// fields: the bytes in memory, then the spooled rest read back into the same storage, a chunk at a time.
+    /// With nothing to leave out of memory, the header and memory go in one append (one write to the file).
+    private func copyMessage(to inner: any MessageSink, after header: [UInt8]) throws(DeliveryError) {
         let forged = scanner.forgedRanges
-        Self.emit(memory, count: memory.count, at: 0, skipping: forged, to: inner)
+        if forged.contains(where: { $0.lowerBound < memory.count }) {
+            inner.append(header)
+            Self.emit(memory, count: memory.count, at: 0, skipping: forged, to: inner)
+        } else {
+            var first = header
+            first += memory
+            inner.append(first)
+        }
         guard let spool else { return }
         var buffer = memory
         memory = []

@@ -13,17 +13,23 @@ public struct DMARCEvaluation: Sendable {
     public let request: DMARCRequest
     public private(set) var step: DMARCStep
     private var answers: [PolicyDNSAnswer] = []
+    /// The domains whose `_dmarc` records are asked for, in order (§6.6.3): the From domain, then its
+    /// Organizational Domain when that differs; found once, not again at every answer.
+    private let domains: [String]
 
     public init(_ request: DMARCRequest) {
         self.request = request
-        step = Self.advance(request, answers: [])
+        let from = PublicSuffixList.normalized(request.fromDomain)
+        let organizational = request.publicSuffixList.organizationalDomain(of: from)
+        domains = organizational == from ? [from] : [from, organizational]
+        step = Self.advance(request, domains: domains, answers: [])
     }
 
     /// Supplies the answer to the question in ``step``.
     public mutating func answer(_ answer: PolicyDNSAnswer) {
         guard case .lookup = step else { return }
         answers.append(answer)
-        step = Self.advance(request, answers: answers)
+        step = Self.advance(request, domains: domains, answers: answers)
     }
 
     /// The whole evaluation as a pure function of the request and the DNS answers.
@@ -45,12 +51,9 @@ public struct DMARCEvaluation: Sendable {
         }
     }
 
-    private static func advance(_ request: DMARCRequest, answers: [PolicyDNSAnswer]) -> DMARCStep {
-        let from = PublicSuffixList.normalized(request.fromDomain)
-        let organizational = request.publicSuffixList.organizationalDomain(of: from)
-        var outcome = DMARCOutcome(result: .none, fromDomain: from, disposition: .none, spfAligned: false, dkimAligned: false)
+    private static func advance(_ request: DMARCRequest, domains: [String], answers: [PolicyDNSAnswer]) -> DMARCStep {
+        var outcome = DMARCOutcome(result: .none, fromDomain: domains[0], disposition: .none, spfAligned: false, dkimAligned: false)
         // §6.6.3: the From domain first; only when it has no DMARC record, the Organizational Domain.
-        let domains = organizational == from ? [from] : [from, organizational]
         for (index, domain) in domains.enumerated() {
             guard index < answers.count else { return .lookup(PolicyDNSQuestion(.txt, "_dmarc." + domain)) }
             let texts: [String]

@@ -92,15 +92,28 @@ public struct SPFIPAddress: Hashable, Sendable, CustomStringConvertible {
 
     /// Strict dotted quad: four decimal parts 0–255, no leading zeros, nothing else.
     static func parseIPv4(_ text: Substring) -> [UInt8]? {
-        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 4 else { return nil }
+        // Byte by byte (every checked message parses its client's address): four parts of one to three ASCII
+        // digits, no leading zero, each at most 255; anything else (a non-ASCII byte too) is not IPv4.
         var result: [UInt8] = []
-        for part in parts {
-            guard !part.isEmpty, part.count <= 3, part.allSatisfy({ $0.isASCII && $0.isNumber }),
-                part.count == 1 || part.first != "0", let value = Int(part), value <= 255
-            else { return nil }
-            result.append(UInt8(value))
+        result.reserveCapacity(4)
+        var value = 0
+        var digits = 0
+        var leadingZero = false
+        for byte in text.utf8 {
+            if byte == UInt8(ascii: ".") {
+                guard digits > 0, result.count < 3 else { return nil }
+                result.append(UInt8(value))
+                (value, digits, leadingZero) = (0, 0, false)
+                continue
+            }
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9"), !leadingZero, digits < 3 else { return nil }
+            if digits == 0 && byte == UInt8(ascii: "0") { leadingZero = true }
+            value = value * 10 + Int(byte - UInt8(ascii: "0"))
+            digits += 1
+            guard value <= 255 else { return nil }
         }
+        guard digits > 0, result.count == 3 else { return nil }
+        result.append(UInt8(value))
         return result
     }
 

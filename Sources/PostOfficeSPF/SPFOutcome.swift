@@ -62,11 +62,7 @@ public struct SPFOutcome: Hashable, Sendable {
 
     /// A dot-atom when the text is one, otherwise a quoted-string (RFC 5322 §3.2.3–3.2.4).
     static func value(_ text: String) -> String {
-        let atext = "!#$%&'*+-/=?^_`{|}~"
-        let atoms = text.split(separator: ".", omittingEmptySubsequences: false)
-        if !text.isEmpty, atoms.allSatisfy({ !$0.isEmpty && $0.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || atext.contains($0)) } }) {
-            return text
-        }
+        if isDotAtom(text) { return text }
         var quoted = "\""
         for character in text where character.isASCII && character != "\r" && character != "\n" {
             if character == "\"" || character == "\\" { quoted.append("\\") }
@@ -75,12 +71,42 @@ public struct SPFOutcome: Hashable, Sendable {
         return quoted + "\""
     }
 
+    /// True for a dot-atom: atoms of ASCII letters, digits and `atext` symbols joined by single dots. Checked
+    /// byte by byte (it runs for every message's header): a non-ASCII byte fails it as a non-ASCII character would.
+    static func isDotAtom(_ text: String) -> Bool {
+        var previous = UInt8(ascii: ".")  // as if after a dot: a leading dot fails
+        for byte in text.utf8 {
+            if byte == UInt8(ascii: ".") {
+                if previous == UInt8(ascii: ".") { return false }
+            } else if !isAtomText(byte) {
+                return false
+            }
+            previous = byte
+        }
+        return previous != UInt8(ascii: ".")  // also false for the empty text
+    }
+
+    /// RFC 5322 atext: ASCII letters, digits and ``!#$%&'*+-/=?^_`{|}~``.
+    private static func isAtomText(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            true
+        case UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"), UInt8(ascii: "'"),
+            UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "/"), UInt8(ascii: "="), UInt8(ascii: "?"),
+            UInt8(ascii: "^"), UInt8(ascii: "_"), UInt8(ascii: "`"), UInt8(ascii: "{"), UInt8(ascii: "|"), UInt8(ascii: "}"),
+            UInt8(ascii: "~"):
+            true
+        default:
+            false
+        }
+    }
+
     /// RFC 8601 pvalue: `local-part@domain` may stand unquoted when the local-part is a dot-atom.
     static func propertyValue(_ address: String) -> String {
         guard let at = address.lastIndex(of: "@") else { return value(address) }
         let local = String(address[..<at])
         let domain = String(address[address.index(after: at)...])
-        guard value(local) == local, value(domain) == domain else { return value(address) }
+        guard isDotAtom(local) || value(local) == local, isDotAtom(domain) || value(domain) == domain else { return value(address) }
         return address
     }
 

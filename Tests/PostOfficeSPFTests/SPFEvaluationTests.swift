@@ -133,8 +133,41 @@ import Testing
         #expect(SPFIPAddress(input)?.description == canonical)
     }
 
-    @Test(arguments: ["1.2.3", "01.2.3.4", "256.1.1.1", "1:2:3:4:5:6:7:8:9", "1::2::3", "fffff::1", ""])
+    @Test(arguments: [
+        "1.2.3", "01.2.3.4", "256.1.1.1", "1:2:3:4:5:6:7:8:9", "1::2::3", "fffff::1", "", "1.2.3.4.", ".1.2.3.4", "1..2.3",
+        "1.2.3.4.5", "1.2.3.0004", "1.2.3.00", "1.2.3.+4", "1.2.3.４", "1.2.3.4 ", "1.2.3.1000", "::ffff:1.2.3.04",
+    ])
     func invalidAddresses(_ input: String) {
         #expect(SPFIPAddress(input) == nil)
+    }
+
+    @Test(arguments: [("0.0.0.0", [0, 0, 0, 0]), ("255.255.255.255", [255, 255, 255, 255]), ("10.0.200.9", [10, 0, 200, 9])])
+    func ipv4Bytes(_ input: String, _ bytes: [UInt8]) {
+        #expect(SPFIPAddress(input)?.bytes == bytes)
+    }
+
+    /// The Authentication-Results property value: the address as it is when local-part and domain are
+    /// dot-atoms, else a quoted-string (RFC 8601 pvalue, RFC 5322 §3.2.3).
+    @Test(arguments: [
+        ("user@example.com", "user@example.com"), ("a.b+c@example.com", "a.b+c@example.com"),
+        ("a..b@example.com", "\"a..b@example.com\""), (".a@example.com", "\".a@example.com\""),
+        ("a.@example.com", "\"a.@example.com\""), ("a b@example.com", "\"a b@example.com\""),
+        ("é@example.com", "\"@example.com\""), ("e\u{301}x@example.com", "\"x@example.com\""),
+        ("a\"b@example.com", "\"a\\\"b@example.com\""), ("{~}|#@example.com", "{~}|#@example.com"),
+    ] as [(String, String)])
+    func mailFromValue(_ sender: String, _ value: String) {
+        let request = SPFRequest(mailFrom: sender, helo: "mail.example.org", clientAddress: SPFIPAddress("192.0.2.1")!)
+        let outcome = SPFOutcome(result: .pass, request: request)
+        #expect(outcome.authenticationResultsEntry == "spf=pass smtp.mailfrom=" + value)
+    }
+
+    @Test(arguments: [
+        ("mail.example.org", "mail.example.org"), ("mail..example.org", "\"mail..example.org\""), ("[192.0.2.1]", "\"[192.0.2.1]\""),
+        ("", "\"\""), ("host.", "\"host.\""),
+    ] as [(String, String)])
+    func heloValue(_ helo: String, _ value: String) {
+        let request = SPFRequest(mailFrom: "", helo: helo, clientAddress: SPFIPAddress("192.0.2.1")!)
+        let outcome = SPFOutcome(result: .none, request: request)
+        #expect(outcome.authenticationResultsEntry == "spf=none smtp.helo=" + value)
     }
 }
