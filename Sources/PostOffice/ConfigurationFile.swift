@@ -401,7 +401,7 @@ public enum ConfigurationFile {
                 guard let seconds = Int(v), (1...86400).contains(seconds) else { throw KeyError(message: "'\(v)' is not 1...86400 seconds") }
                 c.queueRunIntervalSeconds = seconds
             }, render: { String($0.queueRunIntervalSeconds) }),
-        Key(name: "in_flow_delay", help: "How long a client may be held before it adds a message to the outbound queue while more mail waits for a delivery slot than is in flight: a time with s (the default unit) or ms, 0 to 10s; 0: off (default 1s).",
+        Key(name: "in_flow_delay", help: "How long a client may be held before it adds a message to the outbound queue while more mail waits for a delivery slot than half the attempts in flight: a time with s (the default unit) or ms, 0 to 10s; 0: off (default 1s).",
             apply: { c, v throws(KeyError) in
                 let milliseconds: Int
                 if v.lowercased().hasSuffix("ms"), let number = Int(v.dropLast(2)) {

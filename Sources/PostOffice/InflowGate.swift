@@ -1,6 +1,6 @@
 // InflowGate: Postfix's `in_flow_delay` for the outbound queue. When more mail waits for a delivery slot than
-// there are attempts in flight, a session about to add a message to the queue waits here (a small record, and a
-// timer on its own event loop; no thread blocks) until the queue manager starts attempts from that backlog (one
+// half the attempts in flight, a session about to add a message to the queue waits here (a small record, and a
+// timer on its own event loop; no thread blocks) until the queue manager starts an attempt from that backlog (one
 // waiting session per attempt started, oldest first), the backlog falls to the threshold, or in_flow_delay
 // passes. The clock is injected; it only measures how long each session waited.
 
@@ -16,11 +16,13 @@ final class InflowGate: @unchecked Sendable {
         /// Delivery slots in use.
         var inFlight: Int
 
-        /// The threshold: more mail waits than is in flight. At or under it, each slot has at most one message
-        /// queued behind it, so mail accepted now waits about one attempt before its own starts, and every slot
-        /// still has mail ready when it frees (the rate is kept). Over it, mail accepted now would wait behind
-        /// a growing backlog, and latency becomes the backlog's age.
-        var isCongested: Bool { waiting > inFlight }
+        /// The threshold: more mail waits than half the attempts in flight. At or under it, mail accepted now
+        /// starts about half an attempt's time after it is queued (its wait to the next hop is about one and a
+        /// half attempts), and the slots still find mail ready when they free: the sessions let go as attempts
+        /// start send theirs meanwhile. Over it, mail accepted now would wait behind a growing backlog, and
+        /// latency becomes the backlog's age. (Measured with `postoffice-bench relay` at 50 sessions on a loaded
+        /// machine: `waiting > inFlight` kept the 250→sink p50 at 4–58 ms, this at 3–43 ms, at the same rate.)
+        var isCongested: Bool { waiting > inFlight / 2 }
     }
 
     /// A waiting session's place in line.

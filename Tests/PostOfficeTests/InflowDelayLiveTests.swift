@@ -40,7 +40,7 @@ struct InflowDelayLiveTests {
         return client
     }
 
-    /// With the sink stopped, sends mail until more waits for a slot than the attempts in flight (5, the
+    /// With the sink stopped, sends mail until more waits for a slot than half the attempts in flight (5, the
     /// initial per-destination concurrency), as the gate sees it.
     private func fillBacklog(_ office: TestPostOffice, _ gate: InflowGate) throws {
         let client = try client(office)

@@ -1,5 +1,5 @@
 // InflowGateTests: `in_flow_delay`'s decision on an injected clock, no timers — a session goes on while the
-// queue's backlog is at or under its threshold (no more mail waiting for a slot than attempts in flight), waits
+// queue's backlog is at or under its threshold (mail waiting for a slot: half the attempts in flight), waits
 // over it, and waiting sessions go oldest first, one per attempt started from the backlog, all at once when the
 // backlog is back at the threshold, or alone when their delay expires; each is woken exactly once.
 
@@ -21,19 +21,38 @@ import Testing
 
     @Test(arguments: [
         (waiting: 0, inFlight: 0, congested: false),
-        (waiting: 5, inFlight: 5, congested: false),
-        (waiting: 6, inFlight: 5, congested: true),
-        (waiting: 20, inFlight: 20, congested: false),
-        (waiting: 21, inFlight: 20, congested: true),
+        (waiting: 2, inFlight: 5, congested: false),
+        (waiting: 3, inFlight: 5, congested: true),
+        (waiting: 10, inFlight: 20, congested: false),
+        (waiting: 11, inFlight: 20, congested: true),
         (waiting: 1, inFlight: 0, congested: true),
+        (waiting: 1, inFlight: 1, congested: true),
         (waiting: 0, inFlight: 20, congested: false),
     ])
-    func theThresholdIsTheAttemptsInFlight(waiting: Int, inFlight: Int, congested: Bool) {
+    func theThresholdIsHalfTheAttemptsInFlight(waiting: Int, inFlight: Int, congested: Bool) {
         #expect(InflowGate.Backlog(waiting: waiting, inFlight: inFlight).isCongested == congested)
         let gate = InflowGate(clock: ManualClock())
         gate.update(InflowGate.Backlog(waiting: waiting, inFlight: inFlight), started: 0)
         let admission = gate.admit { _ in }
         #expect((admission == .proceed) == !congested)
+    }
+
+    /// `in_flow_delay` takes Postfix's time syntax (seconds by default) and milliseconds, 0 to 10 s, and
+    /// renders back to what it read.
+    @Test(arguments: [("1s", 1000), ("0", 0), ("2", 2000), ("250ms", 250), ("10s", 10_000)])
+    func theDelayParsesAndRendersBack(_ value: String, _ milliseconds: Int) throws {
+        let parsed = try ConfigurationFile.parse("in_flow_delay = \(value)", fileName: "po.conf", base: PostOfficeConfiguration(dataDirectory: "/srv/po"))
+        #expect(parsed.inFlowDelayMilliseconds == milliseconds)
+        let again = try ConfigurationFile.parse(ConfigurationFile.render(parsed).joined(separator: "\n"), fileName: "r", base: parsed)
+        #expect(again.inFlowDelayMilliseconds == milliseconds)
+        #expect(PostOfficeConfiguration(dataDirectory: "/srv/po").inFlowDelayMilliseconds == 1000)  // Postfix's default
+    }
+
+    @Test(arguments: ["11s", "1m", "-1ms", "soon"])
+    func aDelayOutsideZeroToTenSecondsIsRefused(_ value: String) {
+        #expect(throws: (any Error).self) {
+            try ConfigurationFile.parse("in_flow_delay = \(value)", fileName: "po.conf", base: PostOfficeConfiguration(dataDirectory: "/srv/po"))
+        }
     }
 
     @Test func waitingSessionsGoOnePerAttemptStartedOldestFirst() {
@@ -64,7 +83,7 @@ import Testing
             return
         }
         // Back at the threshold: everyone goes, in order.
-        gate.update(InflowGate.Backlog(waiting: 20, inFlight: 20), started: 1)
+        gate.update(InflowGate.Backlog(waiting: 10, inFlight: 20), started: 1)
         #expect(wakes.names == ["first", "second", "third", "fourth"])
         #expect(gate.waitingCount == 0)
         #expect(gate.admit { _ in } == .proceed)
