@@ -401,6 +401,17 @@ public enum ConfigurationFile {
                 guard let seconds = Int(v), (1...86400).contains(seconds) else { throw KeyError(message: "'\(v)' is not 1...86400 seconds") }
                 c.queueRunIntervalSeconds = seconds
             }, render: { String($0.queueRunIntervalSeconds) }),
+        Key(name: "in_flow_delay", help: "How long a client may be held before it adds a message to the outbound queue while more mail waits for a delivery slot than half the attempts in flight: a time with s (the default unit) or ms, 0 to 10s; 0: off (default 1s).",
+            apply: { c, v throws(KeyError) in
+                let milliseconds: Int
+                if v.lowercased().hasSuffix("ms"), let number = Int(v.dropLast(2)) {
+                    milliseconds = number
+                } else {
+                    milliseconds = try postfixTime(v, defaultUnit: "s") * 1000
+                }
+                guard (0...10_000).contains(milliseconds) else { throw KeyError(message: "'\(v)' is not 0 to 10s (Postfix's range)") }
+                c.inFlowDelayMilliseconds = milliseconds
+            }, render: { c in c.inFlowDelayMilliseconds % 1000 == 0 ? "\(c.inFlowDelayMilliseconds / 1000)s" : "\(c.inFlowDelayMilliseconds)ms" }),
         limit("message_size_limit", "Largest message in bytes (SIZE, RFC 1870).", \.maximumMessageSize, 1...Int(Int32.max)),
         limit("recipient_limit", "Most recipients per message (RFC 5321 §4.5.3.1.8 asks at least 100).", \.maximumRecipients, 100...100_000),
         limit("smtp_line_length_limit", "Longest SMTP command line in bytes (RFC 5321: at least 512).", \.smtpCommandLineLength, 512...65536),

@@ -158,6 +158,13 @@ public struct PostOfficeConfiguration: Sendable {
     public var bounceQueueLifetimeSeconds = 2 * 86400
     /// Seconds between scans of the queue for mail that is due (new mail is tried at once).
     public var queueRunIntervalSeconds = 30
+    /// How long a session may be held before it adds a message to the outbound queue while the queue has more
+    /// mail waiting for a delivery slot than half the attempts in flight (`in_flow_delay`, like Postfix's, default 1 s;
+    /// 0 turns it off; at most 10 s). The reply to the first recipient that goes through the queue waits until
+    /// the backlog drains or this passes, so clients that hand mail over faster than it goes out slow down
+    /// instead of the queue growing (and mail waiting in it). Applies with ``deliversOutbound`` only; new
+    /// sessions take a reloaded value.
+    public var inFlowDelayMilliseconds = 1000
     /// Where mail for `postmaster` of every local domain goes when no user or alias of that name exists
     /// (RFC 5321 §4.5.1 requires every domain to accept it). nil: the first local domain's postmaster user.
     public var postmasterAddress: MailAddress?

@@ -10,6 +10,8 @@
 // failure reports, one delay warning, and the postmaster notice about a report that failed; each passes the
 // embedder's checkReport hook first (ReportReview). Recipients in a local domain (reports to local senders)
 // are delivered through the injected QueueLocalDelivery. A transport's answer is handled on the storage pool.
+// After each change to the mail waiting for a slot or to the slots in use it tells `backlogChanged` (the
+// runtime's InflowGate, which holds clients back while the backlog is above its threshold).
 
 import PostOfficeCore
 import PostOfficeDSN
@@ -60,6 +62,12 @@ final class QueueManager: @unchecked Sendable {
     /// `waitingKeys` ("id/domain") says which entries still wait (an entry started meanwhile is dropped).
     private var waiting: [String: [QueueID]] = [:]
     private var waitingKeys: Set<String> = []
+    /// `waitingKeys.count` and the sum of every destination's `active`, kept as they change (for the backlog).
+    private var totalWaiting = 0
+    private var slotsInUse = 0
+    /// Destinations whose breaker was opened and not yet closed by an answer: their waiting mail is not
+    /// counted in the backlog while the pause lasts.
+    private var pausedDomains: Set<String> = []
     /// The active messages the last pass saw: a pass for new mail reads only the others.
     private var known: Set<QueueID> = []
     /// Serializes report generation: a message's reports are decided on its state read under this lock,
@@ -79,9 +87,14 @@ final class QueueManager: @unchecked Sendable {
     /// on an event loop, and recording the attempt and making its reports read and write the disk and call
     /// the embedder's hooks. nil runs it at once (tests with a scripted transport).
     var offload: (@Sendable (@escaping @Sendable () -> Void) -> Void)?
+    /// Told of the backlog after each change, with the attempts that change started (`in_flow_delay`: the
+    /// runtime's ``InflowGate``); called outside the lock, on the thread that made the change. nil: not counted.
+    var backlogChanged: (@Sendable (InflowGate.Backlog, _ started: Int) -> Void)?
 
     private struct Destination {
         var active = 0
+        /// Entries of `waitingKeys` for this destination.
+        var waiting = 0
         var limit: Int
         /// While set and in the future, the destination is not tried (its breaker is open).
         var pausedUntil: MailTime?
@@ -155,7 +168,10 @@ final class QueueManager: @unchecked Sendable {
             return candidate == wanted || (includingSubdomains && candidate.hasSuffix("." + wanted))
         }
         lock.withLock {
-            for key in destinations.keys where matches(key) { destinations[key]?.pausedUntil = nil }
+            for key in destinations.keys where matches(key) {
+                destinations[key]?.pausedUntil = nil
+                pausedDomains.remove(key)
+            }
         }
         guard let messages = try? store.scan() else { return }
         for message in messages where message.location == .active {
@@ -261,20 +277,29 @@ final class QueueManager: @unchecked Sendable {
 
     private func start(_ message: QueueMessage, indices: [Int], domain: String, now: MailTime) {
         let key = message.id.description + "/" + domain
-        let admitted: Bool = lock.withLock {
-            guard !inFlight.contains(key) else { return false }
+        let (admitted, backlog): (Bool, InflowGate.Backlog?) = lock.withLock {
+            guard !inFlight.contains(key) else { return (false, nil) }
             var destination = destinations[domain] ?? Destination(limit: settings.initialConcurrency)
-            if let paused = destination.pausedUntil, paused > now { return false }
+            if let paused = destination.pausedUntil, paused > now { return (false, nil) }
             guard destination.active < destination.limit else {
-                if waitingKeys.insert(key).inserted { waiting[domain, default: []].append(message.id) }
-                return false
+                guard waitingKeys.insert(key).inserted else { return (false, nil) }
+                waiting[domain, default: []].append(message.id)
+                destination.waiting += 1
+                totalWaiting += 1
+                destinations[domain] = destination
+                return (false, currentBacklog(now: now))
             }
             destination.active += 1
+            slotsInUse += 1
+            if waitingKeys.remove(key) != nil {
+                destination.waiting -= 1
+                totalWaiting -= 1
+            }
             destinations[domain] = destination
             inFlight.insert(key)
-            waitingKeys.remove(key)
-            return true
+            return (true, currentBacklog(now: now))
         }
+        if let backlog { backlogChanged?(backlog, admitted ? 1 : 0) }
         guard admitted else { return }
         // The caller's copy may be stale: an attempt that finished after the scan read the message recorded
         // its results before giving up its in-flight key. Read the message again now that this attempt holds
@@ -310,14 +335,17 @@ final class QueueManager: @unchecked Sendable {
 
     /// Gives back a slot taken for an attempt that turned out to have nothing to do.
     private func releaseSlot(key: String, domain: String) {
-        let slotFreed: Bool = lock.withLock {
+        let now = clock.now()
+        let (slotFreed, backlog): (Bool, InflowGate.Backlog) = lock.withLock {
             inFlight.remove(key)
-            if var destination = destinations[domain] {
-                destination.active = max(0, destination.active - 1)
+            if var destination = destinations[domain], destination.active > 0 {
+                destination.active -= 1
+                slotsInUse -= 1
                 destinations[domain] = destination
             }
-            return hasWaiting(domain)
+            return (hasWaiting(domain), currentBacklog(now: now))
         }
+        backlogChanged?(backlog, 0)
         if slotFreed { startNextWaiting(domain: domain) }
     }
 
@@ -334,19 +362,31 @@ final class QueueManager: @unchecked Sendable {
                 defer { waiting[domain] = ids.isEmpty ? nil : ids }
                 while !ids.isEmpty {
                     let id = ids.removeFirst()
-                    if waitingKeys.remove(id.description + "/" + domain) != nil { return id }
+                    if waitingKeys.remove(id.description + "/" + domain) != nil {
+                        destinations[domain]?.waiting -= 1
+                        totalWaiting -= 1
+                        return id
+                    }
                 }
                 return nil
             }
             guard let id = candidate else { return }
-            // Gone or held meanwhile: the slot it would have taken goes to the next one.
-            guard let message = try? store.load(id), message.location == .active, !message.state.isHeld else { continue }
+            // Gone or held meanwhile: the slot it would have taken goes to the next one. The backlog it left
+            // is reported by the attempt's start, or here when none starts.
+            guard let message = try? store.load(id), message.location == .active, !message.state.isHeld else {
+                if let backlogChanged { backlogChanged(backlog, 0) }
+                continue
+            }
             let indices = message.state.recipients.indices.filter { index in
                 let recipient = message.state.recipients[index]
                 return !recipient.status.isFinal && recipient.nextAttempt <= now
                     && message.envelope.recipients[index].address.normalizedDomain == domain
             }
-            if !indices.isEmpty { start(message, indices: indices, domain: domain, now: now) }
+            if indices.isEmpty {
+                if let backlogChanged { backlogChanged(backlog, 0) }
+            } else {
+                start(message, indices: indices, domain: domain, now: now)
+            }
         }
     }
 
@@ -376,20 +416,26 @@ final class QueueManager: @unchecked Sendable {
         // The destination's slot goes back now, before the results are recorded: the connection is free, and
         // the next message can use it while this one's state and removal are fsync'd. The message's in-flight
         // key is kept until its results are recorded (a stale copy must not start it again).
-        let (released, slotFreed): (Bool, Bool) = lock.withLock {
+        let (released, slotFreed, backlog): (Bool, Bool, InflowGate.Backlog) = lock.withLock {
             var destination = destinations[domain] ?? Destination(limit: settings.initialConcurrency)
-            destination.active = max(0, destination.active - 1)
+            if destination.active > 0 {
+                destination.active -= 1
+                slotsInUse -= 1
+            }
             let wasPaused = destination.pausedUntil != nil
             if attempt.destinationReachable {
                 destination.pausedUntil = nil
                 destination.limit = min(settings.maximumConcurrency, destination.limit + 1)
+                pausedDomains.remove(domain)
             } else {
                 destination.pausedUntil = MailTime(seconds: now.seconds + settings.destinationBackoff)
                 destination.limit = max(1, destination.limit / 2)
+                pausedDomains.insert(domain)
             }
             destinations[domain] = destination
-            return (wasPaused && attempt.destinationReachable, hasWaiting(domain))
+            return (wasPaused && attempt.destinationReachable, hasWaiting(domain), currentBacklog(now: now))
         }
+        backlogChanged?(backlog, 0)
         if slotFreed && !released { startNextWaiting(domain: domain) }
         var recorded: QueueMessage?
         do {
@@ -420,6 +466,23 @@ final class QueueManager: @unchecked Sendable {
             flush(domain: domain)
             requestScan?()
         }
+    }
+
+    /// Mail waiting for a slot, less that of paused destinations, and the slots in use (call under `lock`).
+    private func currentBacklog(now: MailTime) -> InflowGate.Backlog {
+        var ready = totalWaiting
+        for domain in pausedDomains {
+            if let destination = destinations[domain], let paused = destination.pausedUntil, paused > now {
+                ready -= destination.waiting
+            }
+        }
+        return InflowGate.Backlog(waiting: max(0, ready), inFlight: slotsInUse)
+    }
+
+    /// The backlog now (for tests and metrics).
+    var backlog: InflowGate.Backlog {
+        let now = clock.now()
+        return lock.withLock { currentBacklog(now: now) }
     }
 
     /// Whether mail waits for a slot at `domain` (call under `lock`).

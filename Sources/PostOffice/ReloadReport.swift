@@ -45,6 +45,7 @@ public struct ReloadReport: Sendable, Equatable {
         check("spf_policy", old.rejectsSPFFail != new.rejectsSPFFail)
         check("dmarc_policy", old.enforcesDMARC != new.enforcesDMARC)
         check("spf_received_header", old.addsReceivedSPFHeader != new.addsReceivedSPFHeader)
+        check("in_flow_delay", old.inFlowDelayMilliseconds != new.inFlowDelayMilliseconds)
         check("mail_authentication_timeout", old.mailAuthenticationTimeoutSeconds != new.mailAuthenticationTimeoutSeconds)
         check("public_suffix_list", restart: true, old.publicSuffixListPath != new.publicSuffixListPath)
         check("smtp_listen", restart: true, old.smtpListeners != new.smtpListeners)

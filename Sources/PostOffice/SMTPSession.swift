@@ -1,7 +1,8 @@
 // SMTPSession: drives one SMTP or LMTP connection — feeds bytes to the sans-I/O engine and carries out its
 // actions: sender and recipient decisions through the router (off the event loop when embedder hooks may
 // block), streaming the body into a message sink, and the durable commit on the storage pool (LMTP: one
-// outcome per recipient).
+// outcome per recipient). While the outbound queue has a backlog, a transaction's first queued recipient
+// waits at the InflowGate (`in_flow_delay`) before its reply.
 
 #if canImport(Glibc)
 import Glibc
@@ -52,6 +53,11 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
     private let skipsMailAuthentication: Bool
     /// The SPF result of the current transaction, checked at MAIL FROM.
     private var spfOutcome: SPFOutcome?
+    /// The current transaction went through the in-flow gate (`in_flow_delay`): only its first recipient for
+    /// the queue waits. Reset at MAIL FROM.
+    private var passedInflowGate = false
+    /// This session's place at the gate while it waits (given back if the connection closes).
+    private var inflowTicket: InflowGate.Ticket?
     /// An LMTP listener (RFC 2033): LHLO, local recipients only, one reply per recipient after the message.
     private var isLMTP: Bool { spec.service == .lmtp }
 
@@ -211,6 +217,10 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
     func connectionClosed(_ connection: Connection) {
         message?.abort()
         message = nil
+        if let ticket = inflowTicket {
+            context.inflowGate?.cancel(ticket)
+            inflowTicket = nil
+        }
         context.metrics.received(bytes: unreportedBytes, listener: spec.name)
         unreportedBytes = 0
         context.environment.log(.info, "smtp.disconnect", connection, ["messages": String(messageCount)])
@@ -255,6 +265,7 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
                 accepted = []
                 remote = []
                 forwarded = [:]
+                passedInflowGate = false
                 reversePath = sender
                 declaredSize = parameters.size
                 if let refusal = submissionRefusal(sender: sender, connection) {
@@ -314,8 +325,11 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
                 // The quota check reads the recipient's maildirsize: on the storage pool, like a hook.
                 let checksQuota = context.deliveryAgent.enforcesQuota
                 guard router.mayBlock || checksQuota else {
-                    actions += engine.resolveRecipient(accept(recipient, router.route(
-                        request, mayRelay: mayRelay, localOnly: localOnly, forwardsRemoteTargets: forwards, session: sessionID)))
+                    let route = router.route(
+                        request, mayRelay: mayRelay, localOnly: localOnly, forwardsRemoteTargets: forwards, session: sessionID)
+                    let replies = engine.resolveRecipient(accept(recipient, route))
+                    if addsToQueue(route), waitsAtInflowGate(then: Array(actions[index...]) + replies, connection) { return }
+                    actions += replies
                     continue
                 }
                 let size = declaredSize
@@ -325,6 +339,8 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
                     return checksQuota ? router.checkQuota(route, request: request, declaredSize: size, session: sessionID) : route
                 } resume: { [self] route in
                     engine.resolveRecipient(accept(recipient, route))
+                } waitsAtGate: { [self] route in
+                    addsToQueue(route)
                 }
                 return
             case .beginMessage(let envelope):
@@ -496,22 +512,67 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
     }
 
     /// Runs a decision that may block (an embedder's hook) on the storage pool with the session suspended,
-    /// then hands it to the engine back on the loop and carries on with the remaining actions.
+    /// then hands it to the engine back on the loop and carries on with the remaining actions (after the
+    /// in-flow gate when `waitsAtGate` says the decision adds to the queue).
     private func suspend<Decision: Sendable>(
         _ rest: [SMTPAction], _ connection: Connection, decide: @escaping @Sendable () -> Decision,
-        resume: @escaping (Decision) -> [SMTPAction]
+        resume: @escaping (Decision) -> [SMTPAction], waitsAtGate: ((Decision) -> Bool)? = nil
     ) {
         input.isSuspended = true
         let resume = UncheckedSendable(resume)
+        let waitsAtGate = UncheckedSendable(waitsAtGate)
         context.io.storagePool.submit { [self] in
             let decision = decide()
             connection.loop.execute { [self] in
                 input.isSuspended = false
                 guard !connection.isClosed else { return }
-                perform(rest + resume.value(decision), on: connection)
+                let actions = rest + resume.value(decision)
+                if waitsAtGate.value?(decision) == true, waitsAtInflowGate(then: actions, connection) { return }
+                perform(actions, on: connection)
                 feed(connection)
             }
         }
+    }
+
+    /// True when `route` puts mail in the outbound queue and this transaction has not yet been through the
+    /// in-flow gate (which is on: a queue, `in_flow_delay` above 0). LMTP never queues.
+    private func addsToQueue(_ route: Router.Route) -> Bool {
+        guard !passedInflowGate, !isLMTP, settings.inFlowDelayMilliseconds > 0, context.inflowGate != nil,
+            context.sinks.queue != nil
+        else { return false }
+        switch route {
+        case .remote: return true
+        case .forwarded(_, let addresses): return !addresses.isEmpty
+        case .local, .rejected: return false
+        }
+    }
+
+    /// `in_flow_delay` (Postfix's): asks the gate whether this transaction may add to the queue now. False:
+    /// go on at once. True: the session waits (input suspended; a small record at the gate and one timer on
+    /// this loop) and `actions` are carried out when an attempt starts from the backlog, the backlog falls
+    /// to its threshold, or the delay passes, whichever comes first; the wait is logged once.
+    private func waitsAtInflowGate(then actions: [SMTPAction], _ connection: Connection) -> Bool {
+        passedInflowGate = true
+        guard let gate = context.inflowGate else { return false }
+        let admission = gate.admit { [self] release in
+            connection.loop.execute { [self] in
+                inflowTicket = nil
+                input.isSuspended = false
+                guard !connection.isClosed else { return }
+                context.environment.log(.info, "smtp.inflow_delay", connection, [
+                    "client": connection.peer.host, "waited_ms": String(release.waitedMicroseconds / 1000),
+                    "outcome": release.outcome.rawValue, "waiting": String(release.backlog.waiting),
+                    "in_flight": String(release.backlog.inFlight),
+                ])
+                perform(actions, on: connection)
+                feed(connection)
+            }
+        }
+        guard case .wait(let ticket) = admission else { return false }
+        input.isSuspended = true
+        inflowTicket = ticket
+        connection.loop.schedule(afterMilliseconds: settings.inFlowDelayMilliseconds) { gate.expire(ticket) }
+        return true
     }
 
     /// `submission_hide_client`: a submitted message does not carry the user's own address.

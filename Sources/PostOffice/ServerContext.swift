@@ -38,6 +38,9 @@ final class ServerContext: @unchecked Sendable {
     let dkimKeys: DKIMKeyStore
     /// Schedules outbound delivery; nil when `deliversOutbound` is off.
     let queueManager: QueueManager?
+    /// Holds sessions back while the queue's backlog is above its threshold (`in_flow_delay`); nil without
+    /// the queue manager. Sessions use it only while their `in_flow_delay` is above 0.
+    let inflowGate: InflowGate?
     /// What sessions and the queue count, served at `GET /metrics` (`metrics_listen`).
     let metrics = ServerMetrics()
     /// transport_maps, relay host, TLS level and relay credentials, replaced on reload; nil without outbound.
@@ -115,7 +118,9 @@ final class ServerContext: @unchecked Sendable {
         }
         queueManager = manager
         outboundRouting = routing
-        if let manager {
+        inflowGate = manager.map { _ in InflowGate(clock: clock) }
+        if let manager, let gate = inflowGate {
+            manager.backlogChanged = { backlog, started in gate.update(backlog, started: started) }
             let pool = core.queueWorkPool
             manager.requestScan = { pool.submit { manager.scan() } }
             manager.reportQueued = hooks.reportQueued

@@ -51,6 +51,12 @@ final class SMTPSinkProcess {
 
     var dump: String { (try? String(contentsOfFile: dumpPath, encoding: .utf8)) ?? "" }
 
+    /// Stops the sink (SIGSTOP): connections to it open (the kernel accepts them) but nothing answers.
+    func pause() { kill(process.processIdentifier, SIGSTOP) }
+
+    /// Lets a paused sink go on (SIGCONT).
+    func resume() { kill(process.processIdentifier, SIGCONT) }
+
     /// A TCP port that was free on `host` a moment ago.
     static func freePort(host: String = "127.0.0.2") throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)

@@ -250,6 +250,38 @@ import Testing
         #expect(harness.transport.attemptCount == 3)
     }
 
+    /// The backlog `in_flow_delay` goes by: mail due and waiting for a slot against the slots in use, reported
+    /// at each change with the attempts it started; a paused destination's waiting mail is not counted.
+    @Test func theBacklogIsMailWaitingForASlotAgainstTheSlotsInUse() throws {
+        var settings = QueueManager.Settings()
+        settings.initialConcurrency = 2
+        let harness = try Harness(settings: settings)
+        harness.transport.answer = { _, _, _ in nil }  // hold every attempt open
+        let reports = LockedBox<[(backlog: InflowGate.Backlog, started: Int)]>([])
+        harness.manager.backlogChanged = { backlog, started in reports.update { $0.append((backlog, started)) } }
+        for _ in 0..<5 { try harness.enqueue(to: ["bob@busy.test"]) }
+        harness.manager.scan()
+        #expect(harness.transport.attemptCount == 2)
+        #expect(harness.manager.backlog == InflowGate.Backlog(waiting: 3, inFlight: 2))
+        #expect(reports.value.last?.backlog == InflowGate.Backlog(waiting: 3, inFlight: 2))
+        #expect(harness.manager.backlog.isCongested)
+        #expect(reports.value.map(\.started).reduce(0, +) == 2)
+        // Two successes raise the limit to 4: the three waiting start as slots free.
+        harness.transport.releaseHeld(.delivered("250 ok"))
+        #expect(harness.transport.attemptCount == 5)
+        #expect(harness.manager.backlog == InflowGate.Backlog(waiting: 0, inFlight: 3))
+        #expect(reports.value.last?.backlog == InflowGate.Backlog(waiting: 0, inFlight: 3))
+        #expect(reports.value.map(\.started).reduce(0, +) == 5)
+
+        // A destination that stops answering is paused: what waits for it is not ready to go, so not counted.
+        for _ in 0..<3 { try harness.enqueue(to: ["carol@down.test"]) }
+        harness.manager.scan()
+        #expect(harness.manager.backlog == InflowGate.Backlog(waiting: 1, inFlight: 5))
+        harness.transport.releaseHeld(.deferred(EnhancedStatusCode(4, 4, 1), "connection refused"), reachable: false)
+        #expect(harness.manager.backlog == InflowGate.Backlog(waiting: 0, inFlight: 0))
+        #expect(reports.value.last?.backlog == InflowGate.Backlog(waiting: 0, inFlight: 0))
+    }
+
     @Test func heldMessagesAreNotAttempted() throws {
         let harness = try Harness()
         let id = try harness.enqueue(to: ["bob@elsewhere.test"])
