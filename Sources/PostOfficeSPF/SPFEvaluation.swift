@@ -22,22 +22,28 @@ public struct SPFEvaluation: Sendable {
     /// What the evaluation needs now.
     public private(set) var step: SPFStep
     private var answers: [PolicyDNSAnswer] = []
+    /// Parsed records shared with other evaluations; nil parses every record here.
+    private let records: PolicyRecordCache?
 
-    public init(_ request: SPFRequest) {
+    /// Starts an evaluation; `records`, when given, supplies parsed SPF records by their text.
+    public init(_ request: SPFRequest, records: PolicyRecordCache? = nil) {
         self.request = request
-        step = SPFRun(request: request, answers: []).run()
+        self.records = records
+        step = SPFRun(request: request, answers: [], records: records).run()
     }
 
     /// Supplies the answer to the question in ``step``. Ignored once the evaluation has finished.
     public mutating func answer(_ answer: PolicyDNSAnswer) {
         guard case .lookup = step else { return }
         answers.append(answer)
-        step = SPFRun(request: request, answers: answers).run()
+        step = SPFRun(request: request, answers: answers, records: records).run()
     }
 
     /// Runs a whole evaluation with a synchronous answerer (a cache, a test zone, a blocking resolver).
-    public static func evaluate(_ request: SPFRequest, dns: (PolicyDNSQuestion) throws -> PolicyDNSAnswer) rethrows -> SPFOutcome {
-        var evaluation = SPFEvaluation(request)
+    public static func evaluate(
+        _ request: SPFRequest, records: PolicyRecordCache? = nil, dns: (PolicyDNSQuestion) throws -> PolicyDNSAnswer
+    ) rethrows -> SPFOutcome {
+        var evaluation = SPFEvaluation(request, records: records)
         while case .lookup(let question) = evaluation.step { evaluation.answer(try dns(question)) }
         guard case .finished(let outcome) = evaluation.step else { preconditionFailure("SPF evaluation stopped without a result") }
         return outcome
@@ -61,13 +67,15 @@ private final class SPFRun {
 
     let request: SPFRequest
     let answers: [PolicyDNSAnswer]
+    let records: PolicyRecordCache?
     var cursor = 0
     var terms = 0
     var voids = 0
 
-    init(request: SPFRequest, answers: [PolicyDNSAnswer]) {
+    init(request: SPFRequest, answers: [PolicyDNSAnswer], records: PolicyRecordCache?) {
         self.request = request
         self.answers = answers
+        self.records = records
     }
 
     func run() -> SPFStep {
@@ -131,8 +139,13 @@ private final class SPFRun {
         let candidates = texts.filter(SPFRecord.isSPF)
         guard let text = candidates.first else { return Verdict(result: .none, problem: "no SPF record for \(domain)") }
         guard candidates.count == 1 else { throw .permerror("more than one SPF record for \(domain)") }
+        let parsed = records?.spfRecord(parsing: text)
+            ?? Result { () throws(SPFRecord.SyntaxError) in try SPFRecord(parsing: text) }
         let record: SPFRecord
-        do { record = try SPFRecord(parsing: text) } catch { throw .permerror("\(domain): \(error.reason)") }
+        switch parsed {
+        case .success(let parsedRecord): record = parsedRecord
+        case .failure(let error): throw .permerror("\(domain): \(error.reason)")
+        }
 
         for directive in record.directives where try matches(directive.mechanism, domain: domain) {
             var verdict = Verdict(result: directive.qualifier, mechanism: directive.text)
