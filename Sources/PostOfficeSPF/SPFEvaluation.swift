@@ -295,6 +295,39 @@ private final class SPFRun {
 
     /// §4.3: labels of 1–63 characters, at least two of them, at most 253 characters, no domain literal.
     static func isValidDomain(_ domain: String) -> Bool {
+        // ASCII names (nearly all) byte by byte, as the Character-based check below reads them: in ASCII
+        // every Character is one byte but CR LF, and neither is a dot or a bracket.
+        var ascii = true
+        var length = 0
+        var dots = 0
+        var labelLength = 0
+        var first: UInt8 = 0
+        var last: UInt8 = 0
+        for byte in domain.utf8 {
+            if byte >= 0x80 {
+                ascii = false
+                break
+            }
+            if length == 0 { first = byte }
+            last = byte
+            length += 1
+        }
+        if ascii {
+            let end = last == UInt8(ascii: ".") ? length - 1 : length
+            guard end <= 253, first != UInt8(ascii: "[") || end == 0 else { return false }
+            var index = 0
+            for byte in domain.utf8 where index < end {
+                index += 1
+                if byte == UInt8(ascii: ".") {
+                    guard labelLength > 0, labelLength <= 63 else { return false }
+                    dots += 1
+                    labelLength = 0
+                } else {
+                    labelLength += 1
+                }
+            }
+            return labelLength > 0 && labelLength <= 63 && dots >= 1
+        }
         var name = Substring(domain)
         if name.hasSuffix(".") { name.removeLast() }
         let labels = name.split(separator: ".", omittingEmptySubsequences: false)

@@ -102,3 +102,35 @@ import Testing
         #expect(records.count == 0)
     }
 }
+
+/// §4.3's domain check (now read byte by byte for ASCII names), seen from outside: a malformed MAIL FROM
+/// domain is `none` without a lookup, a well-formed one is asked for.
+@Suite struct SPFDomainValidityTests {
+    static let long63 = String(repeating: "a", count: 63)
+    /// 4 × 63-character labels with dots: 255 characters.
+    static let tooLong = Array(repeating: long63, count: 4).joined(separator: ".")
+    /// 253 characters: 3 × 63 + 61 and three dots.
+    static let longest = Array(repeating: long63, count: 3).joined(separator: ".") + "." + String(repeating: "b", count: 61)
+
+    @Test(arguments: [
+        ("example.com", true), ("example.com.", true), ("a.b", true), ("example", false), ("example.", false),
+        (".example.com", false), ("example..com", false), ("example.com..", false), (".", false), ("[192.0.2.1]", false),
+        ("[a.b", false), ("a.[b", true), ("\(long63).com", true), ("\(long63)a.com", false), (longest, true),
+        (longest + ".", true), (longest + "b", false), (tooLong, false), ("b\u{FC}cher.example", true),
+        ("b\u{FC}cher", false), ("\u{E9}.\u{301}", false), ("ex ample.com", true), ("a.\r\n", true),
+    ])
+    func malformedDomainsAreNone(_ domain: String, _ valid: Bool) {
+        let request = SPFRequest(mailFrom: "user@" + domain, helo: "mail.example.org", clientAddress: SPFIPAddress("192.0.2.1")!)
+        let evaluation = SPFEvaluation(request)
+        if valid {
+            #expect(evaluation.step == .lookup(PolicyDNSQuestion(.txt, domain)))
+        } else {
+            guard case .finished(let outcome) = evaluation.step else {
+                Issue.record("\(domain) was looked up")
+                return
+            }
+            #expect(outcome.result == .none)
+            #expect(outcome.problem == "malformed domain '\(domain)'")
+        }
+    }
+}
