@@ -77,7 +77,8 @@ let package = Package(
         .executableTarget(
             name: "fuzz-proxy-header", dependencies: ["PostOfficeFuzzSupport", "PostOfficeCore"], swiftSettings: strict
         ),
-        .executableTarget(name: "postoffice-bench", dependencies: ["PostOffice", "PostOfficeSMTP", "PostOfficePOP3", "PostOfficeDKIM"]),
+        .executableTarget(
+            name: "postoffice-bench", dependencies: ["PostOffice", "PostOfficeSMTP", "PostOfficePOP3", "PostOfficeDKIM", "PostOfficeSPF"]),
 
         .testTarget(name: "PostOfficeCoreTests", dependencies: ["PostOfficeCore"]),
         .testTarget(name: "PostOfficeMaildirTests", dependencies: ["PostOfficeMaildir"]),

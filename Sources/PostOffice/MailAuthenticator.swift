@@ -14,6 +14,8 @@ final class MailAuthenticator: Sendable {
     let random: any RandomSource
     /// DKIM keys loaded into OpenSSL, shared by every inbound message (RSA key loading cost more than the check).
     let publicKeys = DKIMPublicKeyCache(capacity: 1000)
+    /// SPF and DMARC records parsed, keyed by their text (the replaying SPF evaluation parsed each again per answer).
+    let policyRecords = PolicyRecordCache(capacity: 1000)
     /// Reused files for the part of a large message beyond what its session keeps in memory.
     let spool = MailAuthenticationSpool()
 
@@ -32,7 +34,7 @@ final class MailAuthenticator: Sendable {
         guard let request = Self.spfRequest(reversePath: reversePath, helo: helo, client: client, receiver: receiver, now: now)
         else { return nil }
         let resolver = PolicyDNSResolver(transport: transport, timeoutSeconds: timeoutSeconds)
-        return SPFEvaluation.evaluate(request) { resolver.answer($0) }
+        return SPFEvaluation.evaluate(request, records: policyRecords) { resolver.answer($0) }
     }
 
     /// What `checkSPF` finds when every answer it needs is in the DNS cache (unexpired), computed here
@@ -43,7 +45,7 @@ final class MailAuthenticator: Sendable {
         else { return CachedSPF(outcome: nil) }
         guard let cache = transport.cache else { return nil }
         struct NotCached: Error {}
-        let outcome = try? SPFEvaluation.evaluate(request) { question throws(NotCached) in
+        let outcome = try? SPFEvaluation.evaluate(request, records: policyRecords) { question throws(NotCached) in
             guard let answer = PolicyDNSResolver.cachedAnswer(question, in: cache) else { throw NotCached() }
             return answer
         }
@@ -81,6 +83,6 @@ final class MailAuthenticator: Sendable {
                 result.domain.map { DMARCRequest.DKIMResult(domain: $0, passed: result.status == .pass) }
             },
             publicSuffixList: publicSuffixList, sample: Int(random.next() % 100))
-        return (dkim, DMARCEvaluation.evaluate(request) { resolver.answer($0) })
+        return (dkim, DMARCEvaluation.evaluate(request, records: policyRecords) { resolver.answer($0) })
     }
 }

@@ -16,25 +16,31 @@ public struct DMARCEvaluation: Sendable {
     /// The domains whose `_dmarc` records are asked for, in order (§6.6.3): the From domain, then its
     /// Organizational Domain when that differs; found once, not again at every answer.
     private let domains: [String]
+    /// Parsed records shared with other evaluations; nil parses every record here.
+    private let records: PolicyRecordCache?
 
-    public init(_ request: DMARCRequest) {
+    /// Starts an evaluation; `records`, when given, supplies parsed DMARC records by their text.
+    public init(_ request: DMARCRequest, records: PolicyRecordCache? = nil) {
         self.request = request
+        self.records = records
         let from = PublicSuffixList.normalized(request.fromDomain)
         let organizational = request.publicSuffixList.organizationalDomain(of: from)
         domains = organizational == from ? [from] : [from, organizational]
-        step = Self.advance(request, domains: domains, answers: [])
+        step = Self.advance(request, domains: domains, answers: [], records: records)
     }
 
     /// Supplies the answer to the question in ``step``.
     public mutating func answer(_ answer: PolicyDNSAnswer) {
         guard case .lookup = step else { return }
         answers.append(answer)
-        step = Self.advance(request, domains: domains, answers: answers)
+        step = Self.advance(request, domains: domains, answers: answers, records: records)
     }
 
     /// The whole evaluation as a pure function of the request and the DNS answers.
-    public static func evaluate(_ request: DMARCRequest, dns: (PolicyDNSQuestion) throws -> PolicyDNSAnswer) rethrows -> DMARCOutcome {
-        var evaluation = DMARCEvaluation(request)
+    public static func evaluate(
+        _ request: DMARCRequest, records: PolicyRecordCache? = nil, dns: (PolicyDNSQuestion) throws -> PolicyDNSAnswer
+    ) rethrows -> DMARCOutcome {
+        var evaluation = DMARCEvaluation(request, records: records)
         while case .lookup(let question) = evaluation.step { evaluation.answer(try dns(question)) }
         guard case .finished(let outcome) = evaluation.step else { preconditionFailure("DMARC evaluation stopped without a result") }
         return outcome
@@ -51,7 +57,9 @@ public struct DMARCEvaluation: Sendable {
         }
     }
 
-    private static func advance(_ request: DMARCRequest, domains: [String], answers: [PolicyDNSAnswer]) -> DMARCStep {
+    private static func advance(
+        _ request: DMARCRequest, domains: [String], answers: [PolicyDNSAnswer], records: PolicyRecordCache?
+    ) -> DMARCStep {
         var outcome = DMARCOutcome(result: .none, fromDomain: domains[0], disposition: .none, spfAligned: false, dkimAligned: false)
         // §6.6.3: the From domain first; only when it has no DMARC record, the Organizational Domain.
         for (index, domain) in domains.enumerated() {
@@ -65,7 +73,8 @@ public struct DMARCEvaluation: Sendable {
                 return .finished(outcome)
             }
             let candidates: [Result<DMARCRecord, DMARCRecord.ParseError>] = texts.map { text in
-                Result { () throws(DMARCRecord.ParseError) in try DMARCRecord(parsing: text) }
+                records?.dmarcRecord(parsing: text)
+                    ?? Result { () throws(DMARCRecord.ParseError) in try DMARCRecord(parsing: text) }
             }.filter { if case .failure(.notDMARC) = $0 { false } else { true } }
             if candidates.isEmpty { continue }
             outcome.policyDomain = domain

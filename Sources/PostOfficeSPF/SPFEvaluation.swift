@@ -22,22 +22,28 @@ public struct SPFEvaluation: Sendable {
     /// What the evaluation needs now.
     public private(set) var step: SPFStep
     private var answers: [PolicyDNSAnswer] = []
+    /// Parsed records shared with other evaluations; nil parses every record here.
+    private let records: PolicyRecordCache?
 
-    public init(_ request: SPFRequest) {
+    /// Starts an evaluation; `records`, when given, supplies parsed SPF records by their text.
+    public init(_ request: SPFRequest, records: PolicyRecordCache? = nil) {
         self.request = request
-        step = SPFRun(request: request, answers: []).run()
+        self.records = records
+        step = SPFRun(request: request, answers: [], records: records).run()
     }
 
     /// Supplies the answer to the question in ``step``. Ignored once the evaluation has finished.
     public mutating func answer(_ answer: PolicyDNSAnswer) {
         guard case .lookup = step else { return }
         answers.append(answer)
-        step = SPFRun(request: request, answers: answers).run()
+        step = SPFRun(request: request, answers: answers, records: records).run()
     }
 
     /// Runs a whole evaluation with a synchronous answerer (a cache, a test zone, a blocking resolver).
-    public static func evaluate(_ request: SPFRequest, dns: (PolicyDNSQuestion) throws -> PolicyDNSAnswer) rethrows -> SPFOutcome {
-        var evaluation = SPFEvaluation(request)
+    public static func evaluate(
+        _ request: SPFRequest, records: PolicyRecordCache? = nil, dns: (PolicyDNSQuestion) throws -> PolicyDNSAnswer
+    ) rethrows -> SPFOutcome {
+        var evaluation = SPFEvaluation(request, records: records)
         while case .lookup(let question) = evaluation.step { evaluation.answer(try dns(question)) }
         guard case .finished(let outcome) = evaluation.step else { preconditionFailure("SPF evaluation stopped without a result") }
         return outcome
@@ -61,13 +67,15 @@ private final class SPFRun {
 
     let request: SPFRequest
     let answers: [PolicyDNSAnswer]
+    let records: PolicyRecordCache?
     var cursor = 0
     var terms = 0
     var voids = 0
 
-    init(request: SPFRequest, answers: [PolicyDNSAnswer]) {
+    init(request: SPFRequest, answers: [PolicyDNSAnswer], records: PolicyRecordCache?) {
         self.request = request
         self.answers = answers
+        self.records = records
     }
 
     func run() -> SPFStep {
@@ -131,8 +139,13 @@ private final class SPFRun {
         let candidates = texts.filter(SPFRecord.isSPF)
         guard let text = candidates.first else { return Verdict(result: .none, problem: "no SPF record for \(domain)") }
         guard candidates.count == 1 else { throw .permerror("more than one SPF record for \(domain)") }
+        let parsed = records?.spfRecord(parsing: text)
+            ?? Result { () throws(SPFRecord.SyntaxError) in try SPFRecord(parsing: text) }
         let record: SPFRecord
-        do { record = try SPFRecord(parsing: text) } catch { throw .permerror("\(domain): \(error.reason)") }
+        switch parsed {
+        case .success(let parsedRecord): record = parsedRecord
+        case .failure(let error): throw .permerror("\(domain): \(error.reason)")
+        }
 
         for directive in record.directives where try matches(directive.mechanism, domain: domain) {
             var verdict = Verdict(result: directive.qualifier, mechanism: directive.text)
@@ -282,6 +295,39 @@ private final class SPFRun {
 
     /// §4.3: labels of 1–63 characters, at least two of them, at most 253 characters, no domain literal.
     static func isValidDomain(_ domain: String) -> Bool {
+        // ASCII names (nearly all) byte by byte, as the Character-based check below reads them: in ASCII
+        // every Character is one byte but CR LF, and neither is a dot or a bracket.
+        var ascii = true
+        var length = 0
+        var dots = 0
+        var labelLength = 0
+        var first: UInt8 = 0
+        var last: UInt8 = 0
+        for byte in domain.utf8 {
+            if byte >= 0x80 {
+                ascii = false
+                break
+            }
+            if length == 0 { first = byte }
+            last = byte
+            length += 1
+        }
+        if ascii {
+            let end = last == UInt8(ascii: ".") ? length - 1 : length
+            guard end <= 253, first != UInt8(ascii: "[") || end == 0 else { return false }
+            var index = 0
+            for byte in domain.utf8 where index < end {
+                index += 1
+                if byte == UInt8(ascii: ".") {
+                    guard labelLength > 0, labelLength <= 63 else { return false }
+                    dots += 1
+                    labelLength = 0
+                } else {
+                    labelLength += 1
+                }
+            }
+            return labelLength > 0 && labelLength <= 63 && dots >= 1
+        }
         var name = Substring(domain)
         if name.hasSuffix(".") { name.removeLast() }
         let labels = name.split(separator: ".", omittingEmptySubsequences: false)

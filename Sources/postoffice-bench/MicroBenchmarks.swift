@@ -1,6 +1,6 @@
 // MicroBenchmarks: `postoffice-bench micro` — the protocol engines and storage helpers timed in memory,
 // without sockets or disk: SMTP command handling, DATA decoding, POP3 byte-stuffing, Maildir name parsing,
-// CRLF→LF conversion and DKIM verification (MicroBenchmarks+DKIM.swift). Run it from a release build.
+// CRLF→LF conversion, DKIM verification (MicroBenchmarks+DKIM.swift), SPF and DMARC (MicroBenchmarks+SPF.swift). Run it from a release build.
 
 import PostOfficeDKIM
 import PostOfficeDelivery
@@ -15,7 +15,7 @@ struct MicroBenchmarks {
 
     /// Scales every work count (0.1 for a quick smoke run).
     var scale = 1.0
-    /// Runs only these groups (smtp, pop3, maildir, crlf, dkim); nil runs all.
+    /// Runs only these groups (smtp, pop3, maildir, crlf, dkim, spf); nil runs all.
     var groups: Set<String>? = nil
 
     /// Runs every benchmark and returns the measurements in order.
@@ -54,6 +54,12 @@ struct MicroBenchmarks {
                 record(signatureCheckAlone(keyType, &sink))
             }
             record(hashingOnly(&sink))
+        }
+        if wanted("spf") {
+            for cached in [true, false] {
+                record(spfCheck(cached: cached, &sink))
+                record(dmarcEvaluation(cached: cached, &sink))
+            }
         }
         if sink == 42 { print("") }  // keeps `sink` (and so the measured work) alive
         return results

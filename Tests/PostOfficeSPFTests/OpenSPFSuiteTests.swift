@@ -123,10 +123,10 @@ enum OpenSPFSuite {
         } ?? []
     }
 
-    static func run(_ test: SuiteCase) -> SPFOutcome? {
+    static func run(_ test: SuiteCase, records: PolicyRecordCache? = nil) -> SPFOutcome? {
         guard let client = SPFIPAddress(test.host) else { return nil }
         let request = SPFRequest(mailFrom: test.mailFrom, helo: test.helo, clientAddress: client, defaultExplanation: "DEFAULT")
-        return SPFEvaluation.evaluate(request) { zones[test.zone].answer($0) }
+        return SPFEvaluation.evaluate(request, records: records) { zones[test.zone].answer($0) }
     }
 }
 
@@ -151,6 +151,19 @@ enum OpenSPFSuite {
         }
         print("OpenSPF rfc7208-tests.yml: \(passed)/\(OpenSPFSuite.cases.count) passed, \(preferred) with the preferred result")
         #expect(passed == OpenSPFSuite.cases.count)
+    }
+
+    /// Every case through one shared ``PolicyRecordCache``, twice (cold, then warm, with a small capacity so
+    /// records are evicted and parsed again): each outcome is exactly the uncached one.
+    @Test func wholeSuiteThroughARecordCache() {
+        let records = PolicyRecordCache(capacity: 16)
+        for _ in 0..<2 {
+            for test in OpenSPFSuite.cases {
+                #expect(OpenSPFSuite.run(test, records: records) == OpenSPFSuite.run(test), "\(test.name)")
+            }
+        }
+        #expect(records.statistics.hits > 0)
+        #expect(records.count <= 16)
     }
 
     @Test(arguments: OpenSPFSuite.cases)

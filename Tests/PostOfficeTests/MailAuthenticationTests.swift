@@ -127,6 +127,34 @@ struct AuthenticationResultsHeaderTests {
         #expect(found.domain == domain)
         #expect(found.problem == problem)
     }
+
+    /// The fast path for the usual From: forms gives exactly what the general parser gives, and leaves every
+    /// other form (nil) to it. `fast`: whether the fast path is expected to answer.
+    @Test(arguments: [
+        (" a@Example.ORG", true), ("a@example.org", true), (" a@example.org\r\n", true),
+        (" Alice <alice@Mail.Example.org>", true), (" \"Smith, J\" <j@sub.example.org>", true),
+        (" \"Jos\u{E9} <x@y>\" <jose@example.org>", false), (" Jos\u{E9} M\u{FC}ller <j@example.org>", true),
+        (" \"\" <a@example.org>", true), (" <a@example.org>", true), ("\t<a@example.org>\t", true),
+        (" \"Smith, J\" <j@sub.example.org> (work)", false), (" a@example.org (Alice)", false),
+        (" \"a\\\"b\" <a@example.org>", false), (" a@example.org, b@example.net", false),
+        (" <a@b@example.org>", false), (" a@b@example.org", false), (" <@example.org>", false), (" <a@>", false),
+        (" <>", false), ("", false), (" ", false), (" local", false), (" <a @example.org>", false),
+        (" Group: a@example.org;", false), (" <a@[192.0.2.1]>", false), (" \"a b\"@example.org", false),
+        (" Name <a@example.org", false), (" Name a@example.org>", false), (" Name <a@example.org> x", false),
+        (" \"open <a@example.org>", false), (" A <a@x.org> <b@y.org>", false), (" A > <a@example.org>", false),
+        (" M\u{FC}ller@example.org", false), (" a@B\u{DC}CHER.example", false), (" a@example.org.", true),
+        (" (c) a@example.org", false), (" A\r\n <a@Example.Org>\r\n", true), (" a\u{7F}b@example.org", false),
+    ] as [(String, Bool)])
+    func simpleFromDomainMatchesTheParser(value: String, fast: Bool) {
+        let simple = MailAuthenticationSink.simpleFromDomain(value)
+        #expect((simple != nil) == fast)
+        if let simple {
+            let parsed = AddressListParser.parse(value, defaultDomain: "")
+            #expect(parsed.invalid.isEmpty)
+            #expect(parsed.addresses.count == 1)
+            #expect(parsed.addresses.first?.normalizedDomain == simple)
+        }
+    }
 }
 
 struct MailAuthenticationSpoolTests {
