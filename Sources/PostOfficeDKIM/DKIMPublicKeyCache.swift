@@ -28,6 +28,19 @@ public final class DKIMPublicKeyCache: @unchecked Sendable {
                 text.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
             }
         }
+
+        /// Byte for byte, as the hash is: String's `==` treats canonically equivalent texts as equal, which
+        /// would break Hashable's contract here (equal keys with different hashes).
+        static func == (left: Key, right: Key) -> Bool {
+            switch (left, right) {
+            case (.material(let leftType, let leftBytes), .material(let rightType, let rightBytes)):
+                leftType == rightType && leftBytes == rightBytes
+            case (.record(let leftText), .record(let rightText)):
+                leftText.utf8.elementsEqual(rightText.utf8)
+            default:
+                false
+            }
+        }
     }
 
     private struct Slot {
