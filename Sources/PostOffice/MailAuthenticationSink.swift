@@ -1,6 +1,6 @@
-// MailAuthenticationSink: holds an inbound message while it arrives — its first 64 KiB in memory, the rest in
-// a reused spool file (MailAuthenticationSpool), so memory stays flat — verifying its DKIM signatures as the
-// bytes stream by. At commit (storage pool) it fetches keys and the DMARC policy, then delivers through the
+// MailAuthenticationSink: holds an inbound message while it arrives — its first 64 KiB in memory (up to 1 MiB
+// while a server-wide budget has room), the rest in a reused spool file (MailAuthenticationSpool), so memory
+// stays bounded — verifying its DKIM signatures as the bytes stream by. At commit (storage pool) it fetches keys and the DMARC policy, then delivers through the
 // real sink with one Authentication-Results header in front and any forged one (our authserv-id) left out;
 // or refuses it when DMARC enforcement says so.
 
@@ -21,6 +21,9 @@ final class MailAuthenticationSink: MessageSink, @unchecked Sendable {
         var timeoutSeconds = 20
         /// Bytes kept in memory before the message moves to a spool file.
         var memoryLimit = 64 * 1024
+        /// Up to this many bytes may stay in memory when the server-wide budget
+        /// (`MailAuthenticationSpool.sharedMemoryBudget`) has room for what goes beyond `memoryLimit`.
+        var sharedMemoryLimit = 1024 * 1024
     }
 
     private let settings: Settings
@@ -38,6 +41,8 @@ final class MailAuthenticationSink: MessageSink, @unchecked Sendable {
     private var spool: MailAuthenticationSpool.File?
     /// The message offset of the spool's first byte (what `memory` held when the spool was taken).
     private var spoolStart = 0
+    /// Bytes of `memory` beyond `memoryLimit`, claimed from the server-wide budget until `release()`.
+    private var sharedMemory = 0
     private var failure: DeliveryError?
 
     init(
@@ -59,9 +64,20 @@ final class MailAuthenticationSink: MessageSink, @unchecked Sendable {
         guard failure == nil else { return }
         verifier.receive(bytes)
         if !scanner.isComplete { scanner.receive(bytes) }
-        if spool == nil && memory.count + bytes.count <= settings.memoryLimit {
-            memory += bytes
-            return
+        if spool == nil {
+            let total = memory.count + bytes.count
+            if total <= settings.memoryLimit {
+                memory += bytes
+                return
+            }
+            // Past its own 64 KiB a message may keep growing in memory (up to sharedMemoryLimit) while the
+            // server-wide budget has room; otherwise, and beyond that, the rest goes to the spool.
+            let needed = total - settings.memoryLimit - sharedMemory
+            if total <= settings.sharedMemoryLimit && authenticator.spool.reserveMemory(needed) {
+                sharedMemory += needed
+                memory += bytes
+                return
+            }
         }
         // The first bytes stay in memory (bounded by `memoryLimit`); only what comes after them is spooled.
         do throws(DeliveryError) {
@@ -136,6 +152,8 @@ final class MailAuthenticationSink: MessageSink, @unchecked Sendable {
         if let spool { authenticator.spool.giveBack(spool) }
         spool = nil
         memory = []
+        if sharedMemory > 0 { authenticator.spool.releaseMemory(sharedMemory) }
+        sharedMemory = 0
     }
 
     /// Streams `header` and then the held message into `inner`, leaving out the forged Authentication-Results

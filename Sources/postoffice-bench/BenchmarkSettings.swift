@@ -25,6 +25,9 @@ struct BenchmarkSettings {
           --mail-authentication  PostOffice checks SPF, DKIM and DMARC on the loads (loopback included): a dnsmasq
                               on 127.0.0.1:2753 serves example.test's records, every message is DKIM-signed
                               (rsa-2048; smtp-source -F, the same bytes for every server)
+          --baseline-unchecked  with --mail-authentication: the baseline server does not check (loopback is
+                              skipped by default), so postoffice / baseline is the on ÷ off ratio in one run
+                              (give the same binary to --postoffice and --baseline)
           --python PATH       interpreter for the load scripts (default $PYTHON, else /usr/bin/python3)
         Ports: PostOffice SMTP 2725 / POP3 1310; the peers use POSTFIX_PORT (2625), POP3_PORT (1210) and
         AIOSMTPD_PORT (2626) from the environment, as peers/up.sh does. Needs root (Postfix, Dovecot).
@@ -44,6 +47,8 @@ struct BenchmarkSettings {
     var keepsServers = false
     /// `--mail-authentication`: see MailAuthenticationLoad.
     var checksMailAuthentication = false
+    /// With --mail-authentication: the baseline server leaves it off (same signed messages), an on/off pair.
+    var baselineSkipsMailAuthentication = false
     var python: String
     var showsHelp = false
 
@@ -92,6 +97,7 @@ struct BenchmarkSettings {
             case "--results": resultsDirectory = try options.value(argument)
             case "--keep": keepsServers = true
             case "--mail-authentication": checksMailAuthentication = true
+            case "--baseline-unchecked": baselineSkipsMailAuthentication = true
             case "--python": python = try options.value(argument)
             case "--help", "-h": showsHelp = true
             default: throw BenchmarkError("compare: unknown option \(argument) (see compare --help)")

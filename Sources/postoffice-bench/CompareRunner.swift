@@ -103,7 +103,7 @@ struct CompareRunner {
         let extraConfiguration = mailAuthentication?.configuration ?? ""
         try server.prepare(users: Self.users, domain: Self.domain, password: Self.password, extraConfiguration: extraConfiguration)
         try baselineServer?.prepare(users: Self.users, domain: Self.domain, password: Self.password,
-                                    extraConfiguration: extraConfiguration)
+                                    extraConfiguration: settings.baselineSkipsMailAuthentication ? "" : extraConfiguration)
         if wantsPeers {
             log.line("## starting peers: \(peersOnly.joined(separator: " "))")
             peersStarted = true
