@@ -220,14 +220,18 @@ final class QueueManager: @unchecked Sendable {
             known = Set(ids)
             return arrived
         }
+        // A message no pass has seen cannot have an attempt in flight or one finished since this load: only
+        // passes (one at a time; this is the one) start mail or put it in `waiting`. So this copy is as current
+        // as a load in ``start`` would be, and the attempt starts from it (one read of the file fewer).
         for id in arrived.sorted() {
             guard let message = try? store.load(id), !message.state.isHeld else { continue }
-            consider(message, now: now)
+            consider(message, now: now, isFresh: true)
         }
     }
 
     /// What a scan does with one message: settle it, expire it, send its due reports, start its due attempts.
-    private func consider(_ message: QueueMessage, now: MailTime) {
+    /// `isFresh`: `message` was loaded by this pass and no pass saw it before (see ``runNewMailScan()``).
+    private func consider(_ message: QueueMessage, now: MailTime, isFresh: Bool = false) {
         var message = message
         // A crash between writing a finished state and filing the message (removed when all delivered,
             // moved to failed/ otherwise) leaves it in the active queue: file it now, as the update would have.
@@ -252,7 +256,7 @@ final class QueueManager: @unchecked Sendable {
         }
         if !deliveredLocally.isEmpty { recordLocalDeliveries(message, indices: deliveredLocally, now: now) }
         for (domain, indices) in byDomain.sorted(by: { $0.key < $1.key }) {
-            start(message, indices: indices, domain: domain, now: now)
+            start(message, indices: indices, domain: domain, now: now, isFresh: isFresh)
         }
     }
 
@@ -275,7 +279,9 @@ final class QueueManager: @unchecked Sendable {
         return true
     }
 
-    private func start(_ message: QueueMessage, indices: [Int], domain: String, now: MailTime) {
+    /// `isFresh`: `message` was read after every attempt on it that could have finished (a new message's
+    /// first pass), so it is not read again here.
+    private func start(_ message: QueueMessage, indices: [Int], domain: String, now: MailTime, isFresh: Bool = false) {
         let key = message.id.description + "/" + domain
         let (admitted, backlog): (Bool, InflowGate.Backlog?) = lock.withLock {
             guard !inFlight.contains(key) else { return (false, nil) }
@@ -304,7 +310,8 @@ final class QueueManager: @unchecked Sendable {
         // The caller's copy may be stale: an attempt that finished after the scan read the message recorded
         // its results before giving up its in-flight key. Read the message again now that this attempt holds
         // the key, so a recipient already delivered is never sent twice and a removed message is not tried.
-        guard let current = try? store.load(message.id), current.location == .active, !current.state.isHeld else {
+        let reloaded = isFresh ? message : try? store.load(message.id)
+        guard let current = reloaded, current.location == .active, !current.state.isHeld else {
             releaseSlot(key: key, domain: domain)
             return
         }
@@ -393,8 +400,11 @@ final class QueueManager: @unchecked Sendable {
     private func finish(_ message: QueueMessage, domain: String, key: String, attempt: OutboundAttempt) {
         let now = clock.now()
         var results: [Int: QueueAttemptResult] = [:]
-        let next = settings.schedule.nextAttempt(
-            arrival: message.envelope.arrival, now: now, isBounce: message.envelope.isBounce, random: random)
+        // Only a deferral needs the next time (its jitter reads the random source: a system call).
+        let next = attempt.outcomes.values.contains { if case .deferred = $0 { true } else { false } }
+            ? settings.schedule.nextAttempt(
+                arrival: message.envelope.arrival, now: now, isBounce: message.envelope.isBounce, random: random)
+            : nil
         for (index, outcome) in attempt.outcomes {
             switch outcome {
             case .delivered(let reply):
@@ -439,12 +449,16 @@ final class QueueManager: @unchecked Sendable {
         if slotFreed && !released { startNextWaiting(domain: domain) }
         var recorded: QueueMessage?
         do {
-            recorded = try store.record(message.id, results: results, remoteHost: attempt.remoteHost)
+            recorded = try store.record(message.id, results: results, remoteHost: attempt.remoteHost, logsRemoval: false)
         } catch {
             logSink.log(LogRecord(.error, "queue.record_failed", [("queue_id", message.id.description), ("error", "\(error)")]))
         }
         var tally: [String: Int] = [:]
-        for (index, outcome) in attempt.outcomes.sorted(by: { $0.key < $1.key }) {
+        // Every recipient delivered: the message left the queue with this attempt; its last line says so
+        // (`done=yes`, what the store's `queue.done` would have said on a line of its own).
+        let removed = recorded.map { $0.location == .active && $0.state.isFinished && !$0.state.hasPermanentFailures } ?? false
+        let ordered = attempt.outcomes.sorted(by: { $0.key < $1.key })
+        for (position, (index, outcome)) in ordered.enumerated() {
             let (status, reply): (String, String)
             switch outcome {
             case .delivered(let text): (status, reply) = ("sent", text)
@@ -452,10 +466,12 @@ final class QueueManager: @unchecked Sendable {
             case .failed(_, let text): (status, reply) = ("failed", text)
             }
             tally[status, default: 0] += 1
-            logSink.log(LogRecord(status == "sent" ? .info : .warning, "queue.attempt", [
+            var fields = [
                 ("queue_id", message.id.description), ("to", message.envelope.recipients[index].address.description),
                 ("status", status), ("reply", reply),
-            ]))
+            ]
+            if removed && position == ordered.count - 1 { fields.append(("done", "yes")) }
+            logSink.log(LogRecord(status == "sent" ? .info : .warning, "queue.attempt", fields))
         }
         metrics?.outboundAttempt(sent: tally["sent"] ?? 0, deferred: tally["deferred"] ?? 0, failed: tally["failed"] ?? 0)
         lock.withLock { _ = inFlight.remove(key) }

@@ -49,9 +49,12 @@ final class QueueMessageSink: MessageSink, @unchecked Sendable {
         guard let draft else { return .temporaryFailure(EnhancedStatusCode(4, 3, 0), "No queue file") }
         self.draft = nil
         do throws(QueueError) {
-            let id = try draft.commit()
+            // One line for the event: the store's `queue.stored` fields, with the session.
+            let id = try draft.commit(logsStored: false)
             logSink.log(LogRecord(.info, "queue.accepted", session: sessionID, [
-                ("queue_id", id.description), ("recipients", String(draft.envelope.recipients.count)),
+                ("queue_id", id.description), ("size", String(draft.byteCount)),
+                ("recipients", String(draft.envelope.recipients.count)),
+                ("from", draft.envelope.reversePath?.description ?? "<>"),
             ]))
             onCommit()
             return .delivered([])

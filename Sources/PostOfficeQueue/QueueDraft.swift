@@ -95,8 +95,10 @@ public final class QueueDraft {
     /// Makes the message durable and visible, then returns its id. When this returns the caller may
     /// answer 250: the file (body and first state) is fsync'd, renamed into `messages/`, and `messages/`
     /// fsync'd. On any failure nothing is queued and the error is thrown (answer 451).
+    /// `logsStored`: log `queue.stored`; false when the caller logs the acceptance itself, with the same
+    /// fields (one line per event).
     @discardableResult
-    public func commit() throws(QueueError) -> QueueID {
+    public func commit(logsStored: Bool = true) throws(QueueError) -> QueueID {
         precondition(lock != nil, "commit after commit or abort")
         do throws(QueueError) {
             try flush()
@@ -119,10 +121,10 @@ public final class QueueDraft {
             throw error
         }
         lock = nil
-        store.logSink.log(LogRecord(.info, "queue.stored", [
+        if logsStored { store.logSink.log(LogRecord(.info, "queue.stored", [
             ("queue", id.rawValue), ("size", String(byteCount)), ("recipients", String(envelope.recipients.count)),
             ("from", envelope.reversePath?.description ?? "<>"),
-        ]))
+        ])) }
         return id
     }
 
