@@ -12,11 +12,12 @@ final class QueueMessageSink: MessageSink, @unchecked Sendable {
     private var failure: DeliveryOutcome?
     private let logSink: any LogSink
     private let sessionID: String
-    private let onCommit: @Sendable () -> Void
+    /// Told of each commit, with the message as committed (the queue manager starts it from that).
+    private let onCommit: @Sendable (QueueCommit?) -> Void
 
     init(
         store: QueueStore, envelope: QueueEnvelope, trace: TraceInfo, date: MailTime, sessionID: String, logSink: any LogSink,
-        onCommit: @escaping @Sendable () -> Void = {}
+        onCommit: @escaping @Sendable (QueueCommit?) -> Void = { _ in }
     ) {
         self.logSink = logSink
         self.sessionID = sessionID
@@ -56,7 +57,7 @@ final class QueueMessageSink: MessageSink, @unchecked Sendable {
                 ("recipients", String(draft.envelope.recipients.count)),
                 ("from", draft.envelope.reversePath?.description ?? "<>"),
             ]))
-            onCommit()
+            onCommit(draft.committed)
             return .delivered([])
         } catch {
             return Self.outcome(error)

@@ -132,7 +132,10 @@ final class ServerContext: @unchecked Sendable {
                 let pass: @Sendable () -> Void = { manager.scanNewMail() }
                 if !BlockingWorkPool.runAfterCurrentJob(pass) { pool.submit(pass) }
             }
-            sinks.queued.set { manager.requestNewMailScan?() }
+            sinks.queued.set { commit in
+                if let commit { manager.committed(commit) }
+                manager.requestNewMailScan?()
+            }
         }
     }
 
