@@ -84,9 +84,9 @@ extension MessageSinks {
 /// A callback set once after start-up and fired from any thread.
 final class QueueSignal: @unchecked Sendable {
     private let lock = Lock()
-    private var action: (@Sendable () -> Void)?
+    private var action: (@Sendable (QueueCommit?) -> Void)?
 
-    func set(_ action: @escaping @Sendable () -> Void) { lock.withLock { self.action = action } }
+    func set(_ action: @escaping @Sendable (QueueCommit?) -> Void) { lock.withLock { self.action = action } }
 
-    @Sendable func fire() { lock.withLock { action }?() }
+    @Sendable func fire(_ commit: QueueCommit?) { lock.withLock { action }?(commit) }
 }

@@ -3,6 +3,7 @@
 
 import PostOfficeCore
 import PostOfficeDelivery
+import PostOfficeQueue
 
 extension PostOfficeServer {
     /// How a submitted message is read and completed (the sendmail options).
@@ -97,7 +98,7 @@ extension PostOfficeServer {
         let logSink = context.environment.logSink
         let signal = context.sinks.queued
         let isServing: Bool = state.lock.withLock { !state.listeners.isEmpty }
-        let onCommit: @Sendable () -> Void = { if isServing { signal.fire() } }
+        let onCommit: @Sendable (QueueCommit?) -> Void = { commit in if isServing { signal.fire(commit) } }
         let opener: SendmailQueueOpener = { sender, recipients, trace, date in
             QueueSendmailDraft(
                 store: store, sender: sender, recipients: recipients, trace: trace, date: date, logSink: logSink,

@@ -1,7 +1,7 @@
 // QueueManager: decides when each queued message is tried again and where. A periodic scan (on the storage
 // pool: it reads the disk) finds due recipients, groups them by destination domain, and starts attempts up to
-// a per-destination concurrency limit; a commit asks only for a pass over new mail (the queue's listing and the
-// messages not seen before), and mail held back by the limit waits in memory until a slot frees. Results are
+// a per-destination concurrency limit; a commit hands its message over in memory and asks only for a pass
+// over new mail (those messages, no listing or read), and mail held back by the limit waits in memory until a slot frees. Results are
 // recorded with the next attempt from the RetrySchedule
 // (backoff by age, with jitter) or, past the queue lifetime, as a final failure. A destination that fails
 // to answer is paused as a whole (a circuit breaker kept apart from each message's own backoff), and when it
@@ -68,8 +68,10 @@ final class QueueManager: @unchecked Sendable {
     /// Destinations whose breaker was opened and not yet closed by an answer: their waiting mail is not
     /// counted in the backlog while the pause lasts.
     private var pausedDomains: Set<String> = []
-    /// The active messages the last pass saw: a pass for new mail reads only the others.
+    /// The active messages the last full scan listed: a pass for new mail leaves those to it.
     private var known: Set<QueueID> = []
+    /// Messages committed in this process since the last pass over new mail (``committed(_:)``).
+    private var arrivals: [QueueCommit] = []
     /// Serializes report generation: a message's reports are decided on its state read under this lock,
     /// so a scan and an attempt finishing on another thread cannot both send the same report.
     private let reportLock = Lock()
@@ -125,11 +127,17 @@ final class QueueManager: @unchecked Sendable {
     /// from the storage pool or a test. A scan asked for while one runs is run again right after it.
     func scan() { scan(whole: true) }
 
-    /// Starts what a full scan would start for mail that arrived since the last pass and for mail that waited
-    /// for a concurrency slot now free, reading only those messages (a full scan reads every queued message,
-    /// which under load made each commit cost as much as the queue is long). Mail deferred by an attempt is
-    /// left to ``scan()``, which the server runs every `queue_run_interval`.
+    /// Starts what a full scan would start for mail committed since the last pass (handed over by
+    /// ``committed(_:)``, not listed: no read of `messages/` or of the files) and for mail that waited for a
+    /// concurrency slot now free (a full scan reads every queued message, which under load made each commit
+    /// cost as much as the queue is long). Mail deferred by an attempt, and mail another process queued
+    /// (`postoffice sendmail` while the server runs), are left to ``scan()``, run every `queue_run_interval`.
     func scanNewMail() { scan(whole: false) }
+
+    /// Takes a message this process just committed, for the next ``scanNewMail()`` (which the caller asks for).
+    func committed(_ commit: QueueCommit) {
+        lock.withLock { arrivals.append(commit) }
+    }
 
     private func scan(whole: Bool) {
         let proceed: Bool = lock.withLock {
@@ -201,33 +209,33 @@ final class QueueManager: @unchecked Sendable {
 
     /// The pass of ``scanNewMail()``.
     private func runNewMailScan() {
-        // The listing first, the time after it: a message listed was committed before `now`, so its first
-        // attempt is due (a time read before the listing would leave mail committed meanwhile not yet due, and
-        // as seen, to the periodic scan).
-        let ids: [QueueID]
-        do {
-            ids = try store.activeIDs()
-        } catch {
-            logSink.log(LogRecord(.error, "queue.scan_failed", [("error", "\(error)")]))
-            return
+        // Mail committed since the last pass, minus what a full scan listed (and dealt with).
+        let arrived: [QueueCommit] = lock.withLock {
+            defer { arrivals.removeAll() }
+            return arrivals.filter { !known.contains($0.message.id) }
         }
+        // The arrivals first, the time after them: each was committed before `now`, so its first attempt is
+        // due (a time read first would leave mail committed meanwhile not yet due, to the periodic scan).
         let now = clock.now()
         // Mail that waited for a slot, for each destination with slots free now, oldest first.
         for domain in lock.withLock({ Array(waiting.keys) }) { startNextWaiting(domain: domain) }
-        // Mail committed since the last pass.
-        let arrived: [QueueID] = lock.withLock {
-            let arrived = ids.filter { !known.contains($0) }
-            known = Set(ids)
-            return arrived
-        }
-        for id in arrived.sorted() {
-            guard let message = try? store.load(id), !message.state.isHeld else { continue }
-            consider(message, now: now)
+        let scans = store.scansStarted
+        for commit in arrived.sorted(by: { $0.message.id < $1.message.id }) {
+            // No full scan started since before its rename into messages/: none listed it (one that started
+            // earlier and listed it put it in `known`, and passes run one at a time), so nothing started it or
+            // put it in `waiting`, and the committed copy is current: the attempt starts from it, no read.
+            // Otherwise (rare: a scan every queue_run_interval) it is read, and read again at its start.
+            if commit.scansBefore == scans {
+                consider(commit.message, now: now, isFresh: true)
+            } else if let message = try? store.load(commit.message.id), !message.state.isHeld {
+                consider(message, now: now)
+            }
         }
     }
 
     /// What a scan does with one message: settle it, expire it, send its due reports, start its due attempts.
-    private func consider(_ message: QueueMessage, now: MailTime) {
+    /// `isFresh`: `message` is current — committed by this process and listed by no scan (see ``runNewMailScan()``).
+    private func consider(_ message: QueueMessage, now: MailTime, isFresh: Bool = false) {
         var message = message
         // A crash between writing a finished state and filing the message (removed when all delivered,
             // moved to failed/ otherwise) leaves it in the active queue: file it now, as the update would have.
@@ -252,7 +260,7 @@ final class QueueManager: @unchecked Sendable {
         }
         if !deliveredLocally.isEmpty { recordLocalDeliveries(message, indices: deliveredLocally, now: now) }
         for (domain, indices) in byDomain.sorted(by: { $0.key < $1.key }) {
-            start(message, indices: indices, domain: domain, now: now)
+            start(message, indices: indices, domain: domain, now: now, isFresh: isFresh)
         }
     }
 
@@ -275,7 +283,9 @@ final class QueueManager: @unchecked Sendable {
         return true
     }
 
-    private func start(_ message: QueueMessage, indices: [Int], domain: String, now: MailTime) {
+    /// `isFresh`: `message` was read after every attempt on it that could have finished (a new message's
+    /// first pass), so it is not read again here.
+    private func start(_ message: QueueMessage, indices: [Int], domain: String, now: MailTime, isFresh: Bool = false) {
         let key = message.id.description + "/" + domain
         let (admitted, backlog): (Bool, InflowGate.Backlog?) = lock.withLock {
             guard !inFlight.contains(key) else { return (false, nil) }
@@ -304,7 +314,8 @@ final class QueueManager: @unchecked Sendable {
         // The caller's copy may be stale: an attempt that finished after the scan read the message recorded
         // its results before giving up its in-flight key. Read the message again now that this attempt holds
         // the key, so a recipient already delivered is never sent twice and a removed message is not tried.
-        guard let current = try? store.load(message.id), current.location == .active, !current.state.isHeld else {
+        let reloaded = isFresh ? message : try? store.load(message.id)
+        guard let current = reloaded, current.location == .active, !current.state.isHeld else {
             releaseSlot(key: key, domain: domain)
             return
         }
@@ -393,8 +404,11 @@ final class QueueManager: @unchecked Sendable {
     private func finish(_ message: QueueMessage, domain: String, key: String, attempt: OutboundAttempt) {
         let now = clock.now()
         var results: [Int: QueueAttemptResult] = [:]
-        let next = settings.schedule.nextAttempt(
-            arrival: message.envelope.arrival, now: now, isBounce: message.envelope.isBounce, random: random)
+        // Only a deferral needs the next time (its jitter reads the random source: a system call).
+        let next = attempt.outcomes.values.contains { if case .deferred = $0 { true } else { false } }
+            ? settings.schedule.nextAttempt(
+                arrival: message.envelope.arrival, now: now, isBounce: message.envelope.isBounce, random: random)
+            : nil
         for (index, outcome) in attempt.outcomes {
             switch outcome {
             case .delivered(let reply):
@@ -439,12 +453,16 @@ final class QueueManager: @unchecked Sendable {
         if slotFreed && !released { startNextWaiting(domain: domain) }
         var recorded: QueueMessage?
         do {
-            recorded = try store.record(message.id, results: results, remoteHost: attempt.remoteHost)
+            recorded = try store.record(message.id, results: results, remoteHost: attempt.remoteHost, logsRemoval: false)
         } catch {
             logSink.log(LogRecord(.error, "queue.record_failed", [("queue_id", message.id.description), ("error", "\(error)")]))
         }
         var tally: [String: Int] = [:]
-        for (index, outcome) in attempt.outcomes.sorted(by: { $0.key < $1.key }) {
+        // Every recipient delivered: the message left the queue with this attempt; its last line says so
+        // (`done=yes`, what the store's `queue.done` would have said on a line of its own).
+        let removed = recorded.map { $0.location == .active && $0.state.isFinished && !$0.state.hasPermanentFailures } ?? false
+        let ordered = attempt.outcomes.sorted(by: { $0.key < $1.key })
+        for (position, (index, outcome)) in ordered.enumerated() {
             let (status, reply): (String, String)
             switch outcome {
             case .delivered(let text): (status, reply) = ("sent", text)
@@ -452,10 +470,12 @@ final class QueueManager: @unchecked Sendable {
             case .failed(_, let text): (status, reply) = ("failed", text)
             }
             tally[status, default: 0] += 1
-            logSink.log(LogRecord(status == "sent" ? .info : .warning, "queue.attempt", [
+            var fields = [
                 ("queue_id", message.id.description), ("to", message.envelope.recipients[index].address.description),
                 ("status", status), ("reply", reply),
-            ]))
+            ]
+            if removed && position == ordered.count - 1 { fields.append(("done", "yes")) }
+            logSink.log(LogRecord(status == "sent" ? .info : .warning, "queue.attempt", fields))
         }
         metrics?.outboundAttempt(sent: tally["sent"] ?? 0, deferred: tally["deferred"] ?? 0, failed: tally["failed"] ?? 0)
         lock.withLock { _ = inFlight.remove(key) }

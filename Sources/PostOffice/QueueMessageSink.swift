@@ -12,11 +12,12 @@ final class QueueMessageSink: MessageSink, @unchecked Sendable {
     private var failure: DeliveryOutcome?
     private let logSink: any LogSink
     private let sessionID: String
-    private let onCommit: @Sendable () -> Void
+    /// Told of each commit, with the message as committed (the queue manager starts it from that).
+    private let onCommit: @Sendable (QueueCommit?) -> Void
 
     init(
         store: QueueStore, envelope: QueueEnvelope, trace: TraceInfo, date: MailTime, sessionID: String, logSink: any LogSink,
-        onCommit: @escaping @Sendable () -> Void = {}
+        onCommit: @escaping @Sendable (QueueCommit?) -> Void = { _ in }
     ) {
         self.logSink = logSink
         self.sessionID = sessionID
@@ -49,11 +50,14 @@ final class QueueMessageSink: MessageSink, @unchecked Sendable {
         guard let draft else { return .temporaryFailure(EnhancedStatusCode(4, 3, 0), "No queue file") }
         self.draft = nil
         do throws(QueueError) {
-            let id = try draft.commit()
+            // One line for the event: the store's `queue.stored` fields, with the session.
+            let id = try draft.commit(logsStored: false)
             logSink.log(LogRecord(.info, "queue.accepted", session: sessionID, [
-                ("queue_id", id.description), ("recipients", String(draft.envelope.recipients.count)),
+                ("queue_id", id.description), ("size", String(draft.byteCount)),
+                ("recipients", String(draft.envelope.recipients.count)),
+                ("from", draft.envelope.reversePath?.description ?? "<>"),
             ]))
-            onCommit()
+            onCommit(draft.committed)
             return .delivered([])
         } catch {
             return Self.outcome(error)

@@ -11,11 +11,11 @@ final class QueueSendmailDraft: SendmailQueueDraft {
     private let sink: QueueMessageSink
     private var converter = CRLFConverter()
 
-    /// `onCommit`: told once the message is durable (a running server then tries it at once; the sendmail
-    /// command, which exits right away, leaves it to the server's next queue run).
+    /// `onCommit`: told once the message is durable, with the message as committed (a running server then
+    /// tries it at once; the sendmail command, which exits right away, leaves it to the server's next queue run).
     init(
         store: QueueStore, sender: MailAddress?, recipients: [MailAddress], trace: TraceInfo, date: MailTime,
-        logSink: any LogSink, onCommit: @escaping @Sendable () -> Void
+        logSink: any LogSink, onCommit: @escaping @Sendable (QueueCommit?) -> Void
     ) {
         let envelope = QueueEnvelope(
             reversePath: sender, arrival: date, recipients: recipients.map { QueueRecipient($0) }, isLocalSender: true)

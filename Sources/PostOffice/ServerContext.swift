@@ -126,8 +126,16 @@ final class ServerContext: @unchecked Sendable {
             manager.reportQueued = hooks.reportQueued
             manager.checkReport = hooks.checkReport
             manager.offload = { work in pool.submit(work) }
-            manager.requestNewMailScan = { pool.submit { manager.scanNewMail() } }
-            sinks.queued.set { manager.requestNewMailScan?() }
+            // A commit asks for it on a storage-pool thread before its 250 goes out: the pass runs on that
+            // thread once the commit's job has handed the 250 to the event loop (no wake-up of another thread).
+            manager.requestNewMailScan = {
+                let pass: @Sendable () -> Void = { manager.scanNewMail() }
+                if !BlockingWorkPool.runAfterCurrentJob(pass) { pool.submit(pass) }
+            }
+            sinks.queued.set { commit in
+                if let commit { manager.committed(commit) }
+                manager.requestNewMailScan?()
+            }
         }
     }
 

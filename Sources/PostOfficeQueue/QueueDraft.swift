@@ -31,6 +31,8 @@ public final class QueueDraft {
     private let reused: Bool
     /// Body bytes appended so far.
     public private(set) var byteCount = 0
+    /// Set by ``commit(logsStored:)``: the message as committed, for the queue manager (no read back).
+    public private(set) var committed: QueueCommit?
 
     init(store: QueueStore, id: QueueID, envelope: QueueEnvelope, path: String, lock: QueueMessageLock, reused: Bool) throws(QueueError) {
         self.store = store
@@ -95,15 +97,18 @@ public final class QueueDraft {
     /// Makes the message durable and visible, then returns its id. When this returns the caller may
     /// answer 250: the file (body and first state) is fsync'd, renamed into `messages/`, and `messages/`
     /// fsync'd. On any failure nothing is queued and the error is thrown (answer 451).
+    /// `logsStored`: log `queue.stored`; false when the caller logs the acceptance itself, with the same
+    /// fields (one line per event).
     @discardableResult
-    public func commit() throws(QueueError) -> QueueID {
+    public func commit(logsStored: Bool = true) throws(QueueError) -> QueueID {
         precondition(lock != nil, "commit after commit or abort")
         do throws(QueueError) {
             try flush()
             let trailer = QueueBodyFormat.Trailer(bodySize: byteCount, dataRecords: dataRecords, bodyChecksum: checksum.value)
             try write(QueueBodyFormat.encodeEnd(trailer))
             let bodyEnd = fileSize
-            try write(QueueMessageFile.encodeState(QueueMessageState(recipientCount: envelope.recipients.count, dueAt: envelope.arrival)))
+            let state = QueueMessageState(recipientCount: envelope.recipients.count, dueAt: envelope.arrival)
+            try write(QueueMessageFile.encodeState(state))
             guard let descriptor = lock?.descriptor else { throw QueueError.invalidRequest("draft aborted") }
             // Now that the body's end is known, the head says where it is. Nothing can see tmp/ID yet, so
             // the head is rewritten in place, and one fsync makes head, body and state durable together:
@@ -113,16 +118,22 @@ public final class QueueDraft {
                 at: QueueMessageFile.headOffset, path: path)
             if reused { _ = try QueueFiles.call("ftruncate", path) { ftruncate(descriptor, off_t(fileSize)) } }
             try QueueFiles.sync(descriptor, path: path)
+            let scansBefore = store.scansStarted
             try store.publish(draftPath: path, id: id)
+            var stored = envelope
+            stored.hasEightBitOctets = hasEightBitOctets
+            stored.messageSize = byteCount  // what a read takes from the end marker
+            committed = QueueCommit(
+                message: QueueMessage(id: id, location: .active, envelope: stored, state: state), scansBefore: scansBefore)
         } catch {
             abort()
             throw error
         }
         lock = nil
-        store.logSink.log(LogRecord(.info, "queue.stored", [
+        if logsStored { store.logSink.log(LogRecord(.info, "queue.stored", [
             ("queue", id.rawValue), ("size", String(byteCount)), ("recipients", String(envelope.recipients.count)),
             ("from", envelope.reversePath?.description ?? "<>"),
-        ]))
+        ])) }
         return id
     }
 

@@ -15,10 +15,14 @@ extension QueueStore {
     /// moved to `failed/` (location ``QueueMessage/Location/failed``) if any failed, until its failure
     /// report is queued ([RFC 3464](https://www.rfc-editor.org/rfc/rfc3464)) and the queue manager deletes it.
     /// `remoteHost`: the server the attempt talked to (nil: none), kept per recipient for `Remote-MTA`.
+    /// `logsRemoval`: log `queue.done` when the message goes; false when the caller's own line about the
+    /// attempt says so (one line per event).
     @discardableResult
-    public func record(_ id: QueueID, results: [Int: QueueAttemptResult], remoteHost: String? = nil) throws(QueueError) -> QueueMessage {
+    public func record(
+        _ id: QueueID, results: [Int: QueueAttemptResult], remoteHost: String? = nil, logsRemoval: Bool = true
+    ) throws(QueueError) -> QueueMessage {
         let now = clock.now()
-        return try update(id, allowFailed: false) { (state: inout QueueMessageState) throws(QueueError) in
+        return try update(id, allowFailed: false, logsRemoval: logsRemoval) { (state: inout QueueMessageState) throws(QueueError) in
             for (index, result) in results {
                 guard state.recipients.indices.contains(index) else {
                     throw .invalidRequest("recipient index \(index) out of range for \(id)")
@@ -180,7 +184,7 @@ extension QueueStore {
     /// Reads, changes and durably appends a message's state under its lock, then files the message
     /// where its new state belongs (active, failed/, or gone when every recipient was delivered).
     private func update(
-        _ id: QueueID, allowFailed: Bool, reviveFailed: Bool = false,
+        _ id: QueueID, allowFailed: Bool, reviveFailed: Bool = false, logsRemoval: Bool = true,
         _ change: (inout QueueMessageState) throws(QueueError) -> Void
     ) throws(QueueError) -> QueueMessage {
         guard var (location, lock) = try lockMessage(id) else { throw .notFound(id) }
@@ -195,7 +199,7 @@ extension QueueStore {
         // those recipients get it twice (issue 14: a crash may duplicate, never lose).
         if location == .active && message.state.isFinished && !message.state.hasPermanentFailures {
             try remove(id, from: .active, durably: false)
-            logSink.log(LogRecord(.info, "queue.done", [("queue", id.rawValue)]))
+            if logsRemoval { logSink.log(LogRecord(.info, "queue.done", [("queue", id.rawValue)])) }
             withExtendedLifetime(lock) {}
             return message
         }

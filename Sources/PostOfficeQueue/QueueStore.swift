@@ -62,6 +62,18 @@ public final class QueueStore: Sendable {
     /// Delivered messages' files kept for reuse (see ``QueueSpareFiles``).
     let spares = QueueSpareFiles()
 
+    /// How many ``scan(verifyBodies:)`` calls have started (see ``QueueCommit/scansBefore``).
+    public var scansStarted: Int { scanCount.value }
+    private let scanCount = ScanCount()
+
+    /// A counter behind a lock (the store is shared by threads).
+    private final class ScanCount: @unchecked Sendable {
+        private let lock = Lock()
+        private var count = 0
+        var value: Int { lock.withLock { count } }
+        func increment() { lock.withLock { count += 1 } }
+    }
+
     var temporaryPath: String { path + "/tmp" }
     var sparePath: String { path + "/spare" }
     var corruptPath: String { path + "/corrupt" }
@@ -187,6 +199,7 @@ public final class QueueStore: Sendable {
     /// With `verifyBodies`, every body is read through and its checksums checked (slow: reads everything);
     /// otherwise a body's head and end marker are checked, which catches truncation and a wrong length.
     public func scan(verifyBodies: Bool = false) throws(QueueError) -> [QueueMessage] {
+        scanCount.increment()
         try sweepTemporaryFiles()
         var messages: [QueueMessage] = []
         for location in [QueueMessage.Location.active, .failed] {

@@ -33,6 +33,9 @@ import PostOfficeCore
         #expect(message.state == QueueMessageState(recipientCount: 2, dueAt: fixture.clock.now()))
         #expect(try fixture.store.openBody(id).readAll() == body)
         #expect(fixture.logs.events("queue.stored").first?["queue"] == id.rawValue)
+        // What the commit hands on in memory is what a read of the file gives (the manager starts from it).
+        #expect(draft.committed?.message == message)
+        #expect(draft.committed?.scansBefore == fixture.store.scansStarted)
     }
 
     @Test(arguments: [0, 1, 65_535, 65_536, 65_537, 3 * 65_536])
