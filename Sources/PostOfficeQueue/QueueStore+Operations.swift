@@ -187,7 +187,9 @@ extension QueueStore {
         _ id: QueueID, allowFailed: Bool, reviveFailed: Bool = false, logsRemoval: Bool = true,
         _ change: (inout QueueMessageState) throws(QueueError) -> Void
     ) throws(QueueError) -> QueueMessage {
-        guard var (location, lock) = try lockMessage(id) else { throw .notFound(id) }
+        guard let locked = try lockMessage(id) else { throw .notFound(id) }
+        let location = locked.0
+        var lock = locked.1
         guard allowFailed || location == .active else {
             throw .invalidRequest("\(id) is in failed/; requeue it first")
         }
