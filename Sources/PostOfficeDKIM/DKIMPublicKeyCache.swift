@@ -2,7 +2,7 @@
 // and the decoded `p=` bytes, or by the whole key record text (then the parsed record is kept beside its key).
 // Loading an RSA key into OpenSSL (DER decoders) cost several times the signature check itself, and parsing the
 // record (tag-list, base64 of p=) more than the rest of a verify; senders reuse a handful of keys. Bounded,
-// with clock (second-chance) eviction; thread-safe.
+// with clock (second-chance) eviction, thread-safe (SecondChanceCache).
 
 import PostOfficeCore
 
@@ -43,46 +43,29 @@ public final class DKIMPublicKeyCache: @unchecked Sendable {
         }
     }
 
-    private struct Slot {
-        var key: Key
-        var value: DKIMPublicKey
-        /// The parsed record, for `.record` keys.
+    /// A loaded key, with its parsed record for `.record` keys.
+    private struct Entry {
+        var key: DKIMPublicKey
         var record: DKIMKeyRecord?
-        var referenced: Bool
     }
 
-    /// Most keys held; an RSA-2048 key takes a few KiB in OpenSSL.
-    public let capacity: Int
+    private let entries: SecondChanceCache<Key, Entry>
 
-    private let lock = Lock()
-    // All state below is guarded by `lock`.
-    private var indices: [Key: Int] = [:]
-    private var slots: [Slot] = []
-    private var hand = 0
-    private var hitCount = 0
-    private var missCount = 0
+    /// Most keys held; an RSA-2048 key takes a few KiB in OpenSSL.
+    public var capacity: Int { entries.capacity }
 
     public init(capacity: Int = 1000) {
-        self.capacity = max(1, capacity)
+        entries = SecondChanceCache(capacity: capacity)
     }
 
     /// The loaded key for `bytes`, from the cache or loaded now (and kept); throws as ``DKIMPublicKey``'s
     /// initializer does. Keys that fail to load are not kept.
     public func key(keyType: DKIMKeyType, bytes: [UInt8]) throws(DKIMKeyError) -> DKIMPublicKey {
         let key = Key.material(keyType, bytes)
-        let cached: DKIMPublicKey? = lock.withLock {
-            guard let index = indices[key] else {
-                missCount += 1
-                return nil
-            }
-            hitCount += 1
-            slots[index].referenced = true
-            return slots[index].value
-        }
-        if let cached { return cached }
+        if let cached = entries.value(for: key) { return cached.key }
         // Loaded outside the lock: two threads may load the same key once each, which is harmless.
         let loaded = try DKIMPublicKey(keyType: keyType, bytes: bytes)
-        lock.withLock { insert(loaded, record: nil, for: key) }
+        entries.store(Entry(key: loaded, record: nil), for: key)
         return loaded
     }
 
@@ -92,49 +75,19 @@ public final class DKIMPublicKeyCache: @unchecked Sendable {
     /// published record (a rotated key, new flags) is a miss.
     public func keyRecord(parsing text: String) throws(DKIMKeyRecordError) -> (record: DKIMKeyRecord, key: DKIMPublicKey?) {
         let key = Key.record(text)
-        let cached: (DKIMKeyRecord, DKIMPublicKey)? = lock.withLock {
-            guard let index = indices[key], let record = slots[index].record else {
-                missCount += 1
-                return nil
-            }
-            hitCount += 1
-            slots[index].referenced = true
-            return (record, slots[index].value)
-        }
-        if let cached { return cached }
+        // Entries under `.record` keys always hold their record.
+        if let cached = entries.value(for: key), let record = cached.record { return (record, cached.key) }
         let record = try DKIMKeyRecord(parsing: text)
         guard !record.isRevoked, let loaded = try? DKIMPublicKey(keyType: record.keyType, bytes: record.publicKey) else {
             return (record, nil)
         }
-        lock.withLock { insert(loaded, record: record, for: key) }
+        entries.store(Entry(key: loaded, record: record), for: key)
         return (record, loaded)
     }
 
     /// Keys held now.
-    public var count: Int { lock.withLock { slots.count } }
+    public var count: Int { entries.count }
 
     /// Lookups answered from the cache and lookups that loaded a key, since creation.
-    public var statistics: (hits: Int, misses: Int) { lock.withLock { (hitCount, missCount) } }
-
-    /// Adds or replaces; when full, the clock hand passes over recently used slots once, then takes one. Lock held.
-    private func insert(_ value: DKIMPublicKey, record: DKIMKeyRecord?, for key: Key) {
-        if let index = indices[key] {
-            slots[index].value = value
-            slots[index].record = record
-            return
-        }
-        guard slots.count >= capacity else {
-            indices[key] = slots.count
-            slots.append(Slot(key: key, value: value, record: record, referenced: false))
-            return
-        }
-        while slots[hand].referenced {
-            slots[hand].referenced = false
-            hand = (hand + 1) % slots.count
-        }
-        indices[slots[hand].key] = nil
-        slots[hand] = Slot(key: key, value: value, record: record, referenced: false)
-        indices[key] = hand
-        hand = (hand + 1) % slots.count
-    }
+    public var statistics: (hits: Int, misses: Int) { entries.statistics }
 }

@@ -2,7 +2,8 @@
 // record text exactly as answered (its UTF-8 bytes). The TXT records are still fetched (or read from the DNS
 // cache) for every message; only parsing them is skipped, and SPF's replaying evaluation parsed the same
 // record again at every answer. Parsing is a pure function of the text, so a hit gives the same record (or
-// the same syntax error) a parse would. Bounded, with clock (second-chance) eviction; thread-safe.
+// the same syntax error) a parse would. Bounded, with clock (second-chance) eviction, thread-safe
+// (SecondChanceCache).
 
 import PostOfficeCore
 
@@ -34,43 +35,31 @@ public final class PolicyRecordCache: @unchecked Sendable {
         case dmarc(Result<DMARCRecord, DMARCRecord.ParseError>)
     }
 
-    private struct Slot {
-        var key: Text
-        var value: Value
-        var referenced: Bool
-    }
+    private let entries: SecondChanceCache<Text, Value>
 
     /// Most records held (SPF and DMARC together).
-    public let capacity: Int
+    public var capacity: Int { entries.capacity }
     /// Longer texts are parsed every time, not kept, so the cache stays within `capacity` × this many bytes.
     public static let longestText = 2048
 
-    private let lock = Lock()
-    // All state below is guarded by `lock`.
-    private var indices: [Text: Int] = [:]
-    private var slots: [Slot] = []
-    private var hand = 0
-    private var hitCount = 0
-    private var missCount = 0
-
     public init(capacity: Int = 1000) {
-        self.capacity = max(1, capacity)
+        entries = SecondChanceCache(capacity: capacity)
     }
 
     /// Records held now.
-    public var count: Int { lock.withLock { slots.count } }
+    public var count: Int { entries.count }
 
     /// Lookups answered from the cache and lookups that parsed, since creation.
-    public var statistics: (hits: Int, misses: Int) { lock.withLock { (hitCount, missCount) } }
+    public var statistics: (hits: Int, misses: Int) { entries.statistics }
 
     /// `text` parsed as an SPF record (or its syntax error), from the cache or parsed now and kept.
     func spfRecord(parsing text: String) -> Result<SPFRecord, SPFRecord.SyntaxError> {
         let parse = { Result { () throws(SPFRecord.SyntaxError) in try SPFRecord(parsing: text) } }
         guard text.utf8.count <= Self.longestText else { return parse() }
         let key = Text(kind: 0, text: text)
-        if case .spf(let cached)? = lookup(key) { return cached }
+        if case .spf(let cached)? = entries.value(for: key) { return cached }
         let parsed = parse()
-        store(.spf(parsed), for: key)
+        entries.store(.spf(parsed), for: key)
         return parsed
     }
 
@@ -79,44 +68,9 @@ public final class PolicyRecordCache: @unchecked Sendable {
         let parse = { Result { () throws(DMARCRecord.ParseError) in try DMARCRecord(parsing: text) } }
         guard text.utf8.count <= Self.longestText else { return parse() }
         let key = Text(kind: 1, text: text)
-        if case .dmarc(let cached)? = lookup(key) { return cached }
+        if case .dmarc(let cached)? = entries.value(for: key) { return cached }
         let parsed = parse()
-        store(.dmarc(parsed), for: key)
+        entries.store(.dmarc(parsed), for: key)
         return parsed
-    }
-
-    private func lookup(_ key: Text) -> Value? {
-        lock.withLock {
-            guard let index = indices[key] else {
-                missCount += 1
-                return nil
-            }
-            hitCount += 1
-            slots[index].referenced = true
-            return slots[index].value
-        }
-    }
-
-    /// Adds or replaces; when full, the clock hand passes over recently used slots once, then takes one.
-    private func store(_ value: Value, for key: Text) {
-        lock.withLock {
-            if let index = indices[key] {
-                slots[index].value = value
-                return
-            }
-            guard slots.count >= capacity else {
-                indices[key] = slots.count
-                slots.append(Slot(key: key, value: value, referenced: false))
-                return
-            }
-            while slots[hand].referenced {
-                slots[hand].referenced = false
-                hand = (hand + 1) % slots.count
-            }
-            indices[slots[hand].key] = nil
-            slots[hand] = Slot(key: key, value: value, referenced: false)
-            indices[key] = hand
-            hand = (hand + 1) % slots.count
-        }
     }
 }
