@@ -61,11 +61,27 @@ public struct DKIMBodyHasher: Sendable {
                 }
                 let start = index
                 while index < count {
-                    if index + 8 <= count {
+                    // Thirty-two bytes per step while none needs a look (most of a body): four independent
+                    // words, one branch; the eight-byte step below then finds the byte that stopped it.
+                    let base = buffer.baseAddress!
+                    if relaxed {
+                        // Here a CR LF that starts a line with content passes too (it needs the byte before
+                        // and two after the window).
+                        while index >= 1, index + 34 <= count, Self.relaxedStops(thirtyTwoBytesAt: base + index) == 0 {
+                            index += 32
+                        }
+                    } else {
+                        while index + 33 <= count, Self.simpleStops(thirtyTwoBytesAt: base + index) == 0 { index += 32 }
+                    }
+                    if index + 9 <= count {
                         // Eight bytes at a time (SWAR): skip words with no byte that needs a closer look.
-                        let word = UInt64(
-                            littleEndian: UnsafeRawPointer(buffer.baseAddress! + index).loadUnaligned(as: UInt64.self))
-                        let stops = relaxed ? Self.relaxedStops(word) : Self.simpleStops(word)
+                        let base = UnsafeRawPointer(buffer.baseAddress! + index)
+                        let word = UInt64(littleEndian: base.loadUnaligned(as: UInt64.self))
+                        // Relaxed also looks at each byte's successor (the same word one byte on), so an SP
+                        // that ends a word is judged by the byte after it rather than always stopping.
+                        let stops = relaxed
+                            ? Self.relaxedStops(word, next: UInt64(littleEndian: (base + 1).loadUnaligned(as: UInt64.self)))
+                            : Self.simpleStops(word)
                         if stops == 0 {
                             index += 8
                             continue
@@ -118,14 +134,51 @@ public struct DKIMBodyHasher: Sendable {
         zeroBytes(word ^ (13 &* ones)) | zeroBytes(word ^ (10 &* ones))
     }
 
-    /// Relaxed: every byte below 0x21 (CR, LF, HT, SP and the rare control bytes) stops a stretch, except
-    /// an SP whose next byte in the word is not one of them (an SP in the last byte always stops).
+    /// Relaxed: every byte below 0x21 (CR, LF, HT, SP and the rare control bytes) stops a stretch, except an
+    /// SP whose next byte (the same byte of `next`, the word loaded one byte further) is not one of them.
     @inline(__always)
-    private static func relaxedStops(_ word: UInt64) -> UInt64 {
-        let low = ~(((word & lowBits) &+ (0x5F &* ones)) | word) & highBits
+    private static func relaxedStops(_ word: UInt64, next: UInt64) -> UInt64 {
+        let low = belowSpaceOrSpace(word)
         let spaces = zeroBytes(word ^ (0x20 &* ones))
-        let keptSpaces = spaces & ~(low >> 8) & 0x0080_8080_8080_8080
-        return low & ~keptSpaces
+        return (low & ~spaces) | (spaces & belowSpaceOrSpace(next))
+    }
+
+    /// Whether any of the 32 bytes at `bytes` stops a simple stretch (nonzero if so).
+    @inline(__always)
+    private static func simpleStops(thirtyTwoBytesAt bytes: UnsafePointer<UInt8>) -> UInt64 {
+        let raw = UnsafeRawPointer(bytes)
+        return simpleStops(raw.loadUnaligned(as: UInt64.self)) | simpleStops(raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+            | simpleStops(raw.loadUnaligned(fromByteOffset: 16, as: UInt64.self))
+            | simpleStops(raw.loadUnaligned(fromByteOffset: 24, as: UInt64.self))
+    }
+
+    /// Whether any of the 32 bytes at `bytes` stops a relaxed stretch (nonzero if so). Unlike the eight-byte
+    /// test, a CR LF followed by an ordinary byte does not stop: that is a line end canonicalization keeps as
+    /// it is. Reads from one byte before `bytes` to two bytes after the window.
+    @inline(__always)
+    private static func relaxedStops(thirtyTwoBytesAt bytes: UnsafePointer<UInt8>) -> UInt64 {
+        let raw = UnsafeRawPointer(bytes)
+        func word(_ offset: Int) -> UInt64 { UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self)) }
+        var stops: UInt64 = 0
+        for offset in stride(from: 0, to: 32, by: 8) {
+            // Lane k of `previous`, `next` and `afterNext` holds the byte before, after and two after byte k.
+            let current = word(offset), previous = word(offset - 1), next = word(offset + 1), afterNext = word(offset + 2)
+            let low = belowSpaceOrSpace(current)
+            let spaces = zeroBytes(current ^ (0x20 &* ones))
+            let returns = zeroBytes(current ^ (13 &* ones))
+            let feeds = zeroBytes(current ^ (10 &* ones))
+            stops |= (low & ~(spaces | returns | feeds))  // HT and control bytes
+                | (spaces & belowSpaceOrSpace(next))  // an SP before whitespace, a line end or a control byte
+                | (returns & ~(zeroBytes(next ^ (10 &* ones)) & ~belowSpaceOrSpace(afterNext)))  // CR not CR LF + content
+                | (feeds & ~zeroBytes(previous ^ (13 &* ones)))  // a bare LF
+        }
+        return stops
+    }
+
+    /// The high bit of every byte of `word` below 0x21, exactly.
+    @inline(__always)
+    private static func belowSpaceOrSpace(_ word: UInt64) -> UInt64 {
+        ~(((word & lowBits) &+ (0x5F &* ones)) | word) & highBits
     }
 
     /// `emit` for a stretch copied as it is: a long one goes to the hash straight from the input.

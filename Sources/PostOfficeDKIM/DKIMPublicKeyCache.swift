@@ -14,8 +14,8 @@ import PostOfficeCore
 public final class DKIMPublicKeyCache: @unchecked Sendable {
     private enum Key: Hashable {
         case material(DKIMKeyType, [UInt8])
-        /// A key record's text, exactly as answered.
-        case record(String)
+        /// A key record's text, exactly as answered (byte for byte: see ``ExactText``).
+        case record(ExactText)
 
         func hash(into hasher: inout Hasher) {
             switch self {
@@ -23,22 +23,7 @@ public final class DKIMPublicKeyCache: @unchecked Sendable {
                 hasher.combine(keyType)
                 bytes.withUnsafeBytes { hasher.combine(bytes: $0) }  // one call, not one per byte
             case .record(let text):
-                // The UTF-8 bytes in one call (String's own hashing goes through its normalization checks).
-                var text = text
-                text.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
-            }
-        }
-
-        /// Byte for byte, as the hash is: String's `==` treats canonically equivalent texts as equal, which
-        /// would break Hashable's contract here (equal keys with different hashes).
-        static func == (left: Key, right: Key) -> Bool {
-            switch (left, right) {
-            case (.material(let leftType, let leftBytes), .material(let rightType, let rightBytes)):
-                leftType == rightType && leftBytes == rightBytes
-            case (.record(let leftText), .record(let rightText)):
-                leftText.utf8.elementsEqual(rightText.utf8)
-            default:
-                false
+                hasher.combine(text)
             }
         }
     }
@@ -74,7 +59,7 @@ public final class DKIMPublicKeyCache: @unchecked Sendable {
     /// Only records whose key loaded are kept; the cache key is the text itself, so any change to the
     /// published record (a rotated key, new flags) is a miss.
     public func keyRecord(parsing text: String) throws(DKIMKeyRecordError) -> (record: DKIMKeyRecord, key: DKIMPublicKey?) {
-        let key = Key.record(text)
+        let key = Key.record(ExactText(text))
         // Entries under `.record` keys always hold their record.
         if let cached = entries.value(for: key), let record = cached.record { return (record, cached.key) }
         let record = try DKIMKeyRecord(parsing: text)

@@ -161,7 +161,10 @@ public struct DKIMVerifier: Sendable {
         precondition(finished, "DKIMVerifier.results before finish")
         if headerOverflow { return [DKIMResult(status: .permerror, reason: .headerSectionTooLarge)] }
         if candidates.isEmpty && skippedSignatures == 0 { return [.none] }
-        var results = candidates.map(result(for:))
+        // A loop, not `candidates.map(result(for:))`: the method reference copied the whole verifier.
+        var results: [DKIMResult] = []
+        results.reserveCapacity(candidates.count + skippedSignatures)
+        for candidate in candidates { results.append(result(for: candidate)) }
         results += Array(repeating: DKIMResult(status: .permerror, reason: .tooManySignatures), count: skippedSignatures)
         return results
     }

@@ -13,21 +13,10 @@ import PostOfficeCore
 /// Pass one to ``SPFEvaluation/evaluate(_:records:dns:)`` and ``DMARCEvaluation/evaluate(_:records:dns:)``;
 /// a changed record is different text, hence a miss, so nothing is ever served stale.
 public final class PolicyRecordCache: @unchecked Sendable {
-    /// A record's text compared and hashed by its UTF-8 bytes (String's `==` would equate canonically
-    /// equivalent texts, which the byte-wise parsers may read differently).
+    /// A record's text (compared and hashed by its UTF-8 bytes) and which parser reads it.
     struct Text: Hashable {
         var kind: UInt8
-        var text: String
-
-        static func == (left: Text, right: Text) -> Bool {
-            left.kind == right.kind && left.text.utf8.elementsEqual(right.text.utf8)
-        }
-
-        func hash(into hasher: inout Hasher) {
-            hasher.combine(kind)
-            var text = text
-            text.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
-        }
+        var text: ExactText
     }
 
     enum Value {
@@ -56,7 +45,7 @@ public final class PolicyRecordCache: @unchecked Sendable {
     func spfRecord(parsing text: String) -> Result<SPFRecord, SPFRecord.SyntaxError> {
         let parse = { Result { () throws(SPFRecord.SyntaxError) in try SPFRecord(parsing: text) } }
         guard text.utf8.count <= Self.longestText else { return parse() }
-        let key = Text(kind: 0, text: text)
+        let key = Text(kind: 0, text: ExactText(text))
         if case .spf(let cached)? = entries.value(for: key) { return cached }
         let parsed = parse()
         entries.store(.spf(parsed), for: key)
@@ -67,7 +56,7 @@ public final class PolicyRecordCache: @unchecked Sendable {
     public func dmarcRecord(parsing text: String) -> Result<DMARCRecord, DMARCRecord.ParseError> {
         let parse = { Result { () throws(DMARCRecord.ParseError) in try DMARCRecord(parsing: text) } }
         guard text.utf8.count <= Self.longestText else { return parse() }
-        let key = Text(kind: 1, text: text)
+        let key = Text(kind: 1, text: ExactText(text))
         if case .dmarc(let cached)? = entries.value(for: key) { return cached }
         let parsed = parse()
         entries.store(.dmarc(parsed), for: key)

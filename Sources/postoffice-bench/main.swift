@@ -10,7 +10,7 @@ import Glibc
 #endif
 
 let usage = """
-    Usage: postoffice-bench micro [--quick] [--only smtp,pop3,maildir,crlf,dkim,spf]
+    Usage: postoffice-bench micro [--quick] [--only smtp,pop3,maildir,crlf,dkim,spf,dkimrsa]
            postoffice-bench copy [--size BYTES] [--recipients N] [--directory PATH] [--quick]
            postoffice-bench compare [--rounds N] [--quick] [--only LIST] [--postoffice PATH] [--keep]
            postoffice-bench floor [compare options]
