@@ -70,6 +70,9 @@ public struct DKIMBodyHasher: Sendable {
                         while index >= 1, index + 34 <= count, Self.relaxedStops(thirtyTwoBytesAt: base + index) == 0 {
                             index += 32
                         }
+                        // A step may end between a CR and its LF; the eight-byte test would stop at that LF
+                        // and leave the CR in the verbatim stretch. Go back to the CR, which it takes whole.
+                        if index > start && buffer[index - 1] == 13 { index -= 1 }
                     } else {
                         while index + 33 <= count, Self.simpleStops(thirtyTwoBytesAt: base + index) == 0 { index += 32 }
                     }

@@ -84,6 +84,8 @@ public struct DKIMVerifier: Sendable {
             updateHashers(bytes)
             return
         }
+        // Room for a typical header section at once, not a regrowth every few lines.
+        if headerBytes.capacity == 0 { headerBytes.reserveCapacity(min(4096, limits.maximumHeaderBytes)) }
         var index = bytes.startIndex
         // A line at a time while the header section stays within its bound: found by a scan for LF and
         // appended in one copy, then checked for being the blank line that ends the section.

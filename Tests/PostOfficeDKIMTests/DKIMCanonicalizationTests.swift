@@ -145,6 +145,25 @@ struct DKIMCanonicalizationTests {
         }
     }
 
+    /// Regular text: lines of one length (1–100 bytes, so the line ends fall on every lane of the 32-byte
+    /// step), with and without a space in each line, whole and in odd splits.
+    @Test("bodies of equal lines match the reference at every line length", arguments: 1...100)
+    func equalLines(length: Int) {
+        for withSpace in [false, true] {
+            var line = Array(repeating: UInt8(ascii: "x"), count: length)
+            if withSpace && length > 2 { line[length / 2] = 32 }
+            let body = Array((0..<60).map { _ in line + [13, 10] }.joined()) + Array("the end\r\n".utf8)
+            for algorithm in [DKIMCanonicalization.simple, .relaxed] {
+                let canonical = Self.reference(body, algorithm)
+                for sizes in [[], [7], [1000], [33, 64]] {
+                    var hasher = DKIMBodyHasher(canonicalization: algorithm)
+                    for piece in DKIMTestSupport.split(body, sizes: sizes) { hasher.update(piece) }
+                    #expect(hasher.finalize() == DKIMSHA256.hash(canonical), "\(algorithm) length \(length) sizes \(sizes)")
+                }
+            }
+        }
+    }
+
     /// Short bodies of single bytes from a small alphabet, dense in what the eight-byte scan must judge (an SP
     /// or CR LF in every position of a word, before ordinary bytes or not, control bytes), fed whole.
     /// The second alphabet is mostly ordinary bytes and bodies reach 160 bytes, so the 32-byte step (which lets
