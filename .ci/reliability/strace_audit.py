@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 # strace_audit: runs `postoffice` under strace while sending multi-recipient messages, then checks in the
 # trace that for every stored copy fsync(file) -> rename into new/ -> fsync(new/) all completed before the
-# `250` after DATA was written to that client's socket. A second run relays messages to remote recipients and
+# `250` after DATA was written to that client's socket. A run with one recipient per message checks the
+# unnamed drafts the same way: fsync(the O_TMPFILE file) -> linkat(AT_EMPTY_PATH) into new/ -> fsync(new/). A second run relays messages to remote recipients and
 # checks the outbound queue's commit the same way: fsync(queue/tmp/ID) -> rename into queue/messages/ID ->
 # fsync(queue/messages/) before the 250 (issue 14: one file per message; no directory fsync inside the draft,
 # since a message is one file, and the first state is inside that file). Negative control: the same runs under
@@ -99,6 +100,26 @@ def rename_paths(event):
     return (paths + [None, None])[:2]
 
 
+OPEN_FILE = re.compile(r"^\d+<([^>]*)>")
+
+
+def publication(events, final):
+    """The successful rename or link that gave a copy its name `final` in new/, and the path of what it
+    published (a tmp/ file, or the unnamed O_TMPFILE file linked through AT_EMPTY_PATH, which `strace -yy`
+    shows as `17</.../new/#inode>(deleted)`); (None, None) when the trace has none."""
+    for e in events:
+        if e.result != "0":
+            continue
+        if e.name.startswith("rename") and rename_paths(e)[1] == final:
+            return e, rename_paths(e)[0]
+        if e.name == "linkat" and "AT_EMPTY_PATH" in e.args:
+            targets = [os.path.join(d, n) for d, n in PATH_ARGUMENT.findall(e.args) if d and n]
+            opened = OPEN_FILE.match(e.args)
+            if opened and targets and targets[-1] == final:
+                return e, opened.group(1)
+    return None, None
+
+
 def final_reply(events, port):
     """The server's 250 after its 354 on the client's connection (by client port), or None."""
     socket_tag = f"127.0.0.1:{port}]"
@@ -131,12 +152,10 @@ def audit(events, server, sent):
                 continue
             checked += 1
             final = os.path.join(maildir, "new", names[0])
-            rename = next((e for e in events if e.name.startswith("rename") and e.result == "0"
-                           and rename_paths(e)[1] == final), None)
+            rename, source = publication(events, final)
             if rename is None:
-                violations.append(f"{message_id} for {user}: no rename into {final} in the trace")
+                violations.append(f"{message_id} for {user}: no rename or link into {final} in the trace")
                 continue
-            source = rename_paths(rename)[0]
             file_sync = [e for e in events if e.name in ("fsync", "fdatasync") and f"<{source}>" in e.args
                          and e.result == "0" and e.end < rename.start]
             directory_sync = [e for e in events if e.name in ("fsync", "fdatasync")
@@ -237,7 +256,7 @@ def run_queue(binary, eatmydata, args):
     return len(sent), checked, violations
 
 
-def run(binary, eatmydata, args):
+def run(binary, eatmydata, args, fanout=None):
     data = H.temporary_directory("po-strace-")
     trace = os.path.join(data, "strace.out")
     users = H.user_names(6)
@@ -246,7 +265,7 @@ def run(binary, eatmydata, args):
         wrapper.append("eatmydata")
     server = H.Server(binary, data, users, wrapper=wrapper)
     server.start(timeout=60)
-    sent = send_messages(server, users, args.messages, args.fanout, args.seed)
+    sent = send_messages(server, users, args.messages, fanout or args.fanout, args.seed)
     server.stop()
     time.sleep(0.2)
     events = parse(trace)
@@ -281,6 +300,13 @@ def main():
             print("  VIOLATION " + v)
         if violations or checked == 0:
             status = 1
+        sent, checked, fsyncs, violations = run(args.binary, False, args, fanout=1)
+        print(f"one-recipient audit (unnamed drafts linked into new/): {sent} messages answered 250, "
+              f"{checked} copies checked, {fsyncs} fsyncs traced, {len(violations)} violations")
+        for v in violations[:20]:
+            print("  VIOLATION " + v)
+        if violations or checked == 0:
+            status = 1
         sent, checked, violations = run_queue(args.binary, False, args)
         print(f"queue audit: {sent} relayed messages answered 250, {checked} queue files checked, "
               f"{len(violations)} violations")
@@ -298,6 +324,13 @@ def main():
                   f"violations -> {'caught' if caught else 'NOT CAUGHT'}")
             for v in violations[:3]:
                 print("  expected: " + v)
+            sent, checked, fsyncs, violations = run(args.binary, True, args, fanout=1)
+            single_caught = bool(violations)
+            print(f"one-recipient negative control (eatmydata): {sent} answered 250, {fsyncs} fsyncs traced, "
+                  f"{len(violations)} violations -> {'caught' if single_caught else 'NOT CAUGHT'}")
+            for v in violations[:3]:
+                print("  expected: " + v)
+            caught = caught and single_caught
             if args.eatmydata:
                 status = 1 if caught else 0
             elif not caught:

@@ -44,3 +44,21 @@ extern int sync_file_range(int fd, __off64_t offset, __off64_t count, unsigned i
 static inline int clinuxevents_start_writeback(int fd) {
     return sync_file_range(fd, 0, 0, 2u /* SYNC_FILE_RANGE_WRITE */);
 }
+
+#include <fcntl.h>
+
+#ifndef __O_TMPFILE
+#define __O_TMPFILE 020000000
+#endif
+
+/// O_TMPFILE (an unnamed file in a directory's file system; Linux 3.11+), a macro built from other macros
+/// that Swift does not import. Delivery writes a message into one and links it into new/ when durable.
+static inline int clinuxevents_open_unnamed(int dirfd, int flags, unsigned int mode) {
+    return openat(dirfd, ".", flags | __O_TMPFILE | O_DIRECTORY, mode);
+}
+
+/// linkat(fd, "", dirfd, name, AT_EMPTY_PATH): gives the open (unnamed) file `fd` the name `name` in
+/// `dirfd`. Needs CAP_DAC_READ_SEARCH (ENOENT without it); callers then link through /proc/self/fd.
+static inline int clinuxevents_link_open_file(int fd, int dirfd, const char *name) {
+    return linkat(fd, "", dirfd, name, 0x1000 /* AT_EMPTY_PATH */);
+}

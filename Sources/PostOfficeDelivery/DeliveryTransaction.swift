@@ -91,7 +91,11 @@ public final class DeliveryTransaction {
             throw DeliveryError(EnhancedStatusCode(5, 1, 1), "No valid recipients")
         }
         do {
-            let draft = try Self.openDraft(in: first.mailbox.destination, agent: agent)
+            // One copy: an unnamed draft linked into new/ at commit (nothing in tmp/; see MaildirDraft.Placement).
+            // Several: a named one in tmp/, which further copies read and hard-link by name.
+            let draft = try Self.openDraft(
+                in: first.mailbox.destination, agent: agent,
+                placement: planned.count == 1 ? .unnamedFile : .temporaryDirectory)
             try draft.write(first.headers)
             firstDraft = draft
         } catch {
@@ -500,8 +504,10 @@ public final class DeliveryTransaction {
         try result.get()
     }
 
-    static func openDraft(in maildir: Maildir, agent: LocalDeliveryAgent) throws(SystemError) -> MaildirDraft {
-        try MaildirDraft(handle: prepare(maildir, agent: agent), baseName: agent.names.next())
+    static func openDraft(
+        in maildir: Maildir, agent: LocalDeliveryAgent, placement: MaildirDraft.Placement = .temporaryDirectory
+    ) throws(SystemError) -> MaildirDraft {
+        try MaildirDraft(handle: prepare(maildir, agent: agent), baseName: agent.names.next(), placement: placement)
     }
 
     /// Checks, before anything is written or created, that the Maildir and its `tmp/`, `new/` and `cur/`

@@ -82,6 +82,70 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: maildir.tmpPath).isEmpty)
     }
 
+    // Unnamed drafts (O_TMPFILE on new/'s file system, linked at commit). The test machines' file system
+    // (ext4) has O_TMPFILE, so each test also checks that the unnamed path really ran.
+
+    @Test("an unnamed draft appears in new/ whole at commit, with nothing ever in tmp/", arguments: [false, true])
+    func unnamedCommit(throughProc: Bool) throws {
+        let m = try temporaryMaildir()
+        let draft = try MaildirDraft(handle: MaildirHandle(opening: m), baseName: "one", placement: .unnamedFile)
+        draft.linksThroughProc = throughProc
+        #expect(draft.isUnnamed)
+        try draft.write(Array("Subject: hi\n\nbody\n".utf8))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: m.tmpPath).isEmpty)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: m.newPath).isEmpty)
+        let reader = try draft.openForReading()
+        var bytes = [UInt8](repeating: 0, count: 64)
+        #expect(read(reader, &bytes, 64) == 18)
+        close(reader)
+        let name = try draft.commit(virtualSize: 21)
+        #expect(name == "one,S=18,W=21")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: m.newPath) == [name])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: m.tmpPath).isEmpty)
+        #expect(try String(contentsOfFile: m.newPath + "/" + name, encoding: .utf8) == "Subject: hi\n\nbody\n")
+    }
+
+    @Test func unnamedAbandonAndDropLeaveNothing() throws {
+        let m = try temporaryMaildir()
+        let abandoned = try MaildirDraft(handle: MaildirHandle(opening: m), baseName: "a", placement: .unnamedFile)
+        #expect(abandoned.isUnnamed)
+        try abandoned.write(Array("partial".utf8))
+        abandoned.abandon()
+        do {
+            let dropped = try MaildirDraft(handle: MaildirHandle(opening: m), baseName: "b", placement: .unnamedFile)
+            try dropped.write(Array("partial".utf8))
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: m.tmpPath).isEmpty)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: m.newPath).isEmpty)
+    }
+
+    /// linkat never replaces: a colliding final name fails the commit and leaves the first message as it was.
+    @Test func unnamedCommitNeverReplacesAnExistingMessage() throws {
+        let m = try temporaryMaildir()
+        let first = try MaildirDraft(maildir: m, baseName: "same")
+        try first.write(Array("first\n".utf8))
+        let name = try first.commit(virtualSize: 7)
+        let second = try MaildirDraft(handle: MaildirHandle(opening: m), baseName: "same", placement: .unnamedFile)
+        #expect(second.isUnnamed)
+        try second.write(Array("other\n".utf8))
+        #expect(throws: SystemError("link", errno: EEXIST, detail: m.newPath + "/" + name)) {
+            try second.commit(virtualSize: 7)
+        }
+        #expect(try String(contentsOfFile: m.newPath + "/" + name, encoding: .utf8) == "first\n")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: m.newPath) == [name])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: m.tmpPath).isEmpty)
+    }
+
+    @Test func unnamedSyncThenMoreBytesThenCommitKeepsEverything() throws {
+        let m = try temporaryMaildir()
+        let draft = try MaildirDraft(handle: MaildirHandle(opening: m), baseName: "s", placement: .unnamedFile)
+        try draft.write(Array("head\n".utf8))
+        try draft.sync()
+        try draft.write(Array("tail\n".utf8))
+        let name = try draft.commit(virtualSize: 12)
+        #expect(try String(contentsOfFile: m.newPath + "/" + name, encoding: .utf8) == "head\ntail\n")
+    }
+
     @Test func longHostnamesKeepNamesWithinNameMax() throws {
         let host = String(repeating: "a", count: 60) + ":" + String(repeating: "b", count: 250)
         let escaped = MaildirUniqueNameGenerator.escape(hostname: host)
