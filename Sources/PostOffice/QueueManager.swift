@@ -1,7 +1,9 @@
 // QueueManager: decides when each queued message is tried again and where. A periodic scan (on the storage
 // pool: it reads the disk) finds due recipients, groups them by destination domain, and starts attempts up to
 // a per-destination concurrency limit; a commit hands its message over in memory and asks only for a pass
-// over new mail (those messages, no listing or read), and mail held back by the limit waits in memory until a slot frees. Results are
+// over new mail (those messages, no listing or read), mail another process queued is found by a pickup pass
+// (the control socket's `pickup`: a listing, only unseen files read), and mail held back by the limit waits in
+// memory until a slot frees. Results are
 // recorded with the next attempt from the RetrySchedule
 // (backoff by age, with jitter) or, past the queue lifetime, as a final failure. A destination that fails
 // to answer is paused as a whole (a circuit breaker kept apart from each message's own backoff), and when it
