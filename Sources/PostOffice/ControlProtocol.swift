@@ -4,13 +4,16 @@
 
 import PostOfficeCore
 
-/// A request on the control socket: `flush [DOMAIN]` or `status`, one line ending in LF (CRLF accepted),
+/// A request on the control socket: `flush [DOMAIN]`, `pickup` or `status`, one line ending in LF (CRLF accepted),
 /// at most ``ControlRequest/maximumLineLength`` bytes.
 public enum ControlRequest: Hashable, Sendable {
     /// Make the waiting mail (of `domain`, or all) due now and try it at once.
     case flush(domain: String?)
     /// Report that the server runs, its pid and whether it delivers outbound.
     case status
+    /// Look for mail another process put in the queue directory (`postoffice sendmail`), now rather than at
+    /// the next queue run. Carries no data; repeated requests are coalesced (at most one pending, one a second).
+    case pickup
 
     /// Longest request line accepted, line end included.
     public static let maximumLineLength = 512
@@ -26,7 +29,7 @@ public enum ControlRequest: Hashable, Sendable {
         while let last = text.last, last == "\n" || last == "\r" || last == "\r\n" { text = text.dropLast() }
         guard text.utf8.count < Self.maximumLineLength else { throw Invalid(description: "request line too long") }
         let words = text.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
-        guard let verb = words.first?.lowercased() else { throw Invalid(description: "empty request: use flush [DOMAIN] or status") }
+        guard let verb = words.first?.lowercased() else { throw Invalid(description: "empty request: use flush [DOMAIN], pickup or status") }
         switch verb {
         case "flush":
             guard words.count <= 2 else { throw Invalid(description: "flush takes at most one DOMAIN") }
@@ -40,8 +43,11 @@ public enum ControlRequest: Hashable, Sendable {
         case "status":
             guard words.count == 1 else { throw Invalid(description: "status takes no arguments") }
             self = .status
+        case "pickup":
+            guard words.count == 1 else { throw Invalid(description: "pickup takes no arguments") }
+            self = .pickup
         default:
-            throw Invalid(description: "unknown request '\(verb)': use flush [DOMAIN] or status")
+            throw Invalid(description: "unknown request '\(verb)': use flush [DOMAIN], pickup or status")
         }
     }
 
@@ -50,6 +56,7 @@ public enum ControlRequest: Hashable, Sendable {
         switch self {
         case .flush(let domain): return domain.map { "flush \($0)\n" } ?? "flush\n"
         case .status: return "status\n"
+        case .pickup: return "pickup\n"
         }
     }
 

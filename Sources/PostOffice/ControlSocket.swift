@@ -1,6 +1,7 @@
 // ControlSocket: the Unix socket in the data folder (DATA/control.sock, mode 0600) through which the CLI reaches
-// the running server (`postoffice queue flush`). The event loop only accepts; each short connection is read,
-// answered and closed on the storage pool with a 2-second timeout, so a silent client never stalls the loop.
+// the running server (`postoffice queue flush`, `postoffice sendmail`'s pickup). The event loop only accepts;
+// each short connection is read, answered and closed on the storage pool with a 2-second timeout, so a silent
+// client never stalls the loop.
 // A stale socket file left by a crash is replaced; one a live server answers on is left alone.
 
 import CLinuxEvents
@@ -119,7 +120,7 @@ final class ControlSocket: @unchecked Sendable, EventLoopHandler {
     /// Reads one request line, answers it, closes. Blocking, with timeouts: runs on the storage pool.
     private func serve(_ client: Int32) {
         defer { close(client) }
-        Self.setTimeouts(client, seconds: 2)
+        Self.setTimeouts(client, milliseconds: 2000)
         var bytes: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 512)
         while bytes.count < ControlRequest.maximumLineLength, !bytes.contains(UInt8(ascii: "\n")) {
@@ -149,13 +150,14 @@ final class ControlSocket: @unchecked Sendable, EventLoopHandler {
     // MARK: - Client side
 
     /// Sends `request` to the server listening at `path` and returns its reply; nil when no server answers
-    /// there (no socket, a stale one, or no reply within a few seconds).
-    static func exchange(_ request: ControlRequest, path: String, timeoutSeconds: Int) -> ControlReply? {
+    /// there (no socket, a stale one, one this user may not open, or no reply in time). Connecting, sending
+    /// and reading each wait at most `timeoutMilliseconds`.
+    static func exchange(_ request: ControlRequest, path: String, timeoutMilliseconds: Int) -> ControlReply? {
         guard var address = address(path) else { return nil }
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
-        setTimeouts(fd, seconds: timeoutSeconds)
+        setTimeouts(fd, milliseconds: timeoutMilliseconds)
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
@@ -182,8 +184,10 @@ final class ControlSocket: @unchecked Sendable, EventLoopHandler {
         return address
     }
 
-    private static func setTimeouts(_ fd: Int32, seconds: Int) {
-        var limit = timeval(tv_sec: seconds, tv_usec: 0)
+    /// SO_RCVTIMEO and SO_SNDTIMEO; on a Unix socket the send timeout bounds connect() too (a full backlog).
+    private static func setTimeouts(_ fd: Int32, milliseconds: Int) {
+        let milliseconds = max(1, milliseconds)
+        var limit = timeval(tv_sec: milliseconds / 1000, tv_usec: (milliseconds % 1000) * 1000)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
     }
@@ -205,6 +209,12 @@ extension ControlRequest {
     /// Sends the request to the server whose control socket is `path` (``PostOfficeConfiguration/controlSocketPath``)
     /// and returns its reply; nil when no server answers there (none running, or a stale socket file).
     public func send(to path: String, timeoutSeconds: Int = 10) -> ControlReply? {
-        ControlSocket.exchange(self, path: path, timeoutSeconds: timeoutSeconds)
+        ControlSocket.exchange(self, path: path, timeoutMilliseconds: timeoutSeconds * 1000)
+    }
+
+    /// ``send(to:timeoutSeconds:)`` with each step (connect, send, read the reply) bounded by
+    /// `timeoutMilliseconds`: for a best-effort request such as `postoffice sendmail`'s ``pickup``.
+    public func send(to path: String, timeoutMilliseconds: Int) -> ControlReply? {
+        ControlSocket.exchange(self, path: path, timeoutMilliseconds: timeoutMilliseconds)
     }
 }

@@ -35,6 +35,9 @@ extension PostOfficeServer {
         /// The sysexits(3) status a sendmail command exits with: 0, 64 usage, 65 data error,
         /// 67 no such user, 75 try again later.
         public var exitCode: Int32
+        /// True when recipients in other domains went into the outbound queue (durably): a running server
+        /// should be asked to pick it up (``ControlRequest/pickup``), as `postoffice sendmail` does.
+        public var isQueuedForOtherDomains: Bool = false
 
         /// True when every recipient got the message.
         public var isDelivered: Bool { statusCode.statusClass == 2 }
@@ -92,13 +95,17 @@ extension PostOfficeServer {
             "cannot send to other domains: outbound delivery is off (deliver_outbound = no) (\(LogRecord.escape(names)))")
     }
 
-    /// The outbound queue for sendmail's remote recipients, when this server delivers outbound.
-    private var sendmailQueue: SendmailQueueOpener? {
+    /// The outbound queue for sendmail's remote recipients, when this server delivers outbound; `committed`
+    /// is set once a message is durably queued.
+    private func sendmailQueue(committed: CommitFlag) -> SendmailQueueOpener? {
         guard let store = context.sinks.queue else { return nil }
         let logSink = context.environment.logSink
         let signal = context.sinks.queued
         let isServing: Bool = state.lock.withLock { !state.listeners.isEmpty }
-        let onCommit: @Sendable (QueueCommit?) -> Void = { commit in if isServing { signal.fire(commit) } }
+        let onCommit: @Sendable (QueueCommit?) -> Void = { commit in
+            committed.set()
+            if isServing { signal.fire(commit) }
+        }
         let opener: SendmailQueueOpener = { sender, recipients, trace, date in
             QueueSendmailDraft(
                 store: store, sender: sender, recipients: recipients, trace: trace, date: date, logSink: logSink,
@@ -110,8 +117,9 @@ extension PostOfficeServer {
     private func submit(
         from sender: MailAddress?, to recipients: [MailAddress], options: SubmitOptions, read: SendmailSubmission.Reader
     ) -> SubmitResult {
+        let committed = CommitFlag()
         let engine = SendmailSubmission(
-            agent: context.deliveryAgent, remoteRecipients: Self.otherDomainsRefusal, queue: sendmailQueue,
+            agent: context.deliveryAgent, remoteRecipients: Self.otherDomainsRefusal, queue: sendmailQueue(committed: committed),
             signer: context.dkimKeys, spoolDirectory: context.sinks.spoolDirectory)
         let outcome = engine.run(
             sender: sender, recipients: recipients,
@@ -120,6 +128,15 @@ extension PostOfficeServer {
             read: read)
         return SubmitResult(
             statusCode: outcome.statusCode, reason: outcome.reason, recipients: outcome.recipients, queueID: outcome.queueID,
-            exitCode: outcome.exitCode)
+            exitCode: outcome.exitCode, isQueuedForOtherDomains: committed.isSet)
     }
+}
+
+/// Set by the queue's commit callback, read after the submission returns.
+final class CommitFlag: @unchecked Sendable {
+    private let lock = Lock()
+    private var value = false
+
+    func set() { lock.withLock { value = true } }
+    var isSet: Bool { lock.withLock { value } }
 }

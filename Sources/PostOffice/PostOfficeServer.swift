@@ -150,7 +150,31 @@ public final class PostOfficeServer: Sendable {
             }
             flushQueue(domain: domain)
             return ControlReply(isSuccess: true, text: "queue run started for " + (domain.map { "mail to \($0)" } ?? "all waiting mail"))
+        case .pickup:
+            guard context.queueManager != nil else {
+                return ControlReply(isSuccess: false, text: "outbound delivery is off (deliver_outbound = no): no queue to pick up from")
+            }
+            return ControlReply(isSuccess: true, text: pickUpQueuedMail() ? "pickup scheduled" : "pickup already pending")
         }
+    }
+
+    /// Has the queue manager look for files another process queued (the control socket's `pickup`), through
+    /// the PickupThrottle: at most one pending, starts at least a second apart. False when one was pending.
+    @discardableResult
+    func pickUpQueuedMail() -> Bool {
+        guard let manager = context.queueManager else { return false }
+        let context = self.context
+        let state = self.state
+        let decision = state.lock.withLock { state.pickup.request(at: context.environment.clock.now()) }
+        guard case .runAfter(let delay) = decision else { return false }
+        context.io.eventLoops[0].schedule(afterMilliseconds: delay) {
+            guard !context.isShuttingDown else { return }
+            context.io.queueWorkPool.submit {
+                state.lock.withLock { state.pickup.started(at: context.environment.clock.now()) }
+                manager.pickUpNewFiles()
+            }
+        }
+        return true
     }
 
     /// The control socket's path while it is open; nil when none (off, or it could not be made).
@@ -279,4 +303,6 @@ final class ServerState: @unchecked Sendable {
     let lock = Lock()
     var listeners: [Listener] = []
     var controlSocket: ControlSocket?
+    /// Spaces out the control socket's `pickup` requests.
+    var pickup = PickupThrottle()
 }

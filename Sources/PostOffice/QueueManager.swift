@@ -1,7 +1,9 @@
 // QueueManager: decides when each queued message is tried again and where. A periodic scan (on the storage
 // pool: it reads the disk) finds due recipients, groups them by destination domain, and starts attempts up to
 // a per-destination concurrency limit; a commit hands its message over in memory and asks only for a pass
-// over new mail (those messages, no listing or read), and mail held back by the limit waits in memory until a slot frees. Results are
+// over new mail (those messages, no listing or read), mail another process queued is found by a pickup pass
+// (the control socket's `pickup`: a listing, only unseen files read), and mail held back by the limit waits in
+// memory until a slot frees. Results are
 // recorded with the next attempt from the RetrySchedule
 // (backoff by age, with jitter) or, past the queue lifetime, as a final failure. A destination that fails
 // to answer is paused as a whole (a circuit breaker kept apart from each message's own backoff), and when it
@@ -54,9 +56,8 @@ final class QueueManager: @unchecked Sendable {
     private var inFlight: Set<String> = []
     private var destinations: [String: Destination] = [:]
     private var isScanning = false
-    private var rescanRequested = false
-    /// The scan asked for while one ran must read the whole queue (not only new mail).
-    private var rescanWhole = false
+    /// The pass asked for while one ran (the widest asked for), run right after it.
+    private var rescan: Pass?
     /// Due mail that found its destination at its concurrency limit, in arrival order per destination; an
     /// attempt that finishes there asks for a pass that starts it, instead of leaving it to the periodic scan.
     /// `waitingKeys` ("id/domain") says which entries still wait (an entry started meanwhile is dropped).
@@ -123,47 +124,66 @@ final class QueueManager: @unchecked Sendable {
         self.settings = settings
     }
 
+    /// What one pass over the queue covers; a wider pass does what a narrower one would.
+    private enum Pass: Int, Comparable {
+        /// Mail committed in this process since the last pass, and mail waiting for a freed slot.
+        case newMail
+        /// That, and the files in `messages/` no pass has listed yet (mail another process queued).
+        case pickup
+        /// Every queued message, read from disk.
+        case whole
+
+        static func < (a: Pass, b: Pass) -> Bool { a.rawValue < b.rawValue }
+    }
+
     /// Scans the queue and starts every attempt that is due and allowed. Blocking (reads the queue): call it
     /// from the storage pool or a test. A scan asked for while one runs is run again right after it.
-    func scan() { scan(whole: true) }
+    func scan() { scan(.whole) }
 
     /// Starts what a full scan would start for mail committed since the last pass (handed over by
     /// ``committed(_:)``, not listed: no read of `messages/` or of the files) and for mail that waited for a
     /// concurrency slot now free (a full scan reads every queued message, which under load made each commit
-    /// cost as much as the queue is long). Mail deferred by an attempt, and mail another process queued
-    /// (`postoffice sendmail` while the server runs), are left to ``scan()``, run every `queue_run_interval`.
-    func scanNewMail() { scan(whole: false) }
+    /// cost as much as the queue is long). Mail deferred by an attempt is left to ``scan()``, run every
+    /// `queue_run_interval`; mail another process queued, to ``pickUpNewFiles()`` or ``scan()``.
+    func scanNewMail() { scan(.newMail) }
+
+    /// Does what ``scanNewMail()`` does, then lists `messages/` (the names only) and reads and considers the
+    /// messages no pass has listed since the last full scan: mail another process queued (`postoffice
+    /// sendmail` while the server runs, which asks for this through the control socket's `pickup`). Cheaper
+    /// than ``scan()``: a directory listing and the new files, not every message.
+    func pickUpNewFiles() { scan(.pickup) }
 
     /// Takes a message this process just committed, for the next ``scanNewMail()`` (which the caller asks for).
     func committed(_ commit: QueueCommit) {
         lock.withLock { arrivals.append(commit) }
     }
 
-    private func scan(whole: Bool) {
+    private func scan(_ pass: Pass) {
         let proceed: Bool = lock.withLock {
             if isScanning {
-                rescanRequested = true
-                if whole { rescanWhole = true }
+                rescan = max(rescan ?? pass, pass)
                 return false
             }
             isScanning = true
             return true
         }
         guard proceed else { return }
-        var whole = whole
+        var pass = pass
         while true {
-            if whole { runScan() } else { runNewMailScan() }
-            let next: Bool? = lock.withLock {
-                guard rescanRequested else {
-                    isScanning = false
-                    return nil
-                }
-                rescanRequested = false
-                defer { rescanWhole = false }
-                return rescanWhole
+            switch pass {
+            case .whole: runScan()
+            case .pickup:
+                runNewMailScan()
+                runPickup()
+            case .newMail: runNewMailScan()
+            }
+            let next: Pass? = lock.withLock {
+                defer { rescan = nil }
+                if rescan == nil { isScanning = false }
+                return rescan
             }
             guard let next else { break }
-            whole = next
+            pass = next
         }
     }
 
@@ -231,6 +251,29 @@ final class QueueManager: @unchecked Sendable {
                 consider(message, now: now)
             }
         }
+    }
+
+    /// The listing half of ``pickUpNewFiles()``: the active messages not in `known` are read and considered,
+    /// then remembered there (a pass for new mail leaves them alone, as it does those a full scan listed).
+    /// `known` keeps only names still listed, so it does not grow between full scans. A message this process
+    /// committed and already started is read once more and left as it is (its attempt holds the key).
+    private func runPickup() {
+        guard let listed = try? store.activeIDs() else { return }
+        let unseen: [QueueID] = lock.withLock {
+            known.formIntersection(listed)
+            return listed.filter { !known.contains($0) }.sorted()
+        }
+        guard !unseen.isEmpty else { return }
+        lock.withLock { known.formUnion(unseen) }
+        let now = clock.now()
+        var found = 0
+        for id in unseen {
+            // Gone meanwhile (delivered), or moved to corrupt/ and logged: nothing to do.
+            guard let message = try? store.load(id), !message.state.isHeld else { continue }
+            found += 1
+            consider(message, now: now)
+        }
+        logSink.log(LogRecord(.debug, "queue.pickup", [("listed", String(listed.count)), ("new", String(found))]))
     }
 
     /// What a scan does with one message: settle it, expire it, send its due reports, start its due attempts.
@@ -665,10 +708,7 @@ final class QueueManager: @unchecked Sendable {
     /// New reports are due at once: rerun the scan in progress, or ask for one.
     private func reportsQueued() {
         let scanning: Bool = lock.withLock {
-            if isScanning {
-                rescanRequested = true
-                rescanWhole = true
-            }
+            if isScanning { rescan = .whole }
             return isScanning
         }
         if !scanning { requestScan?() }

@@ -11,7 +11,9 @@ struct BenchmarkSettings {
           --quick             short run: 1 round, 300 messages per load (100 of 100 KB), short fsync/POP3
           --count N           messages per SMTP load (default 2000; 100 KB loads use N/2)
           --pop3-messages N   10 KB messages seeded for each POP3 run (default 1000; --quick 200)
-          --only LIST         parts, comma separated: smtp,rcpts,latency,fsync,pop3 (default all)
+          --only LIST         parts, comma separated: smtp,rcpts,latency,fsync,pop3 (default all); smtp is
+                              1 KB and 10 KB x 10 and 50 sessions, and 100 KB x 50; rcpts is 10 KB x 10
+                              sessions x 5 recipients
           --targets LIST      SMTP servers: postoffice,postfix,aiosmtpd,floor (default the first three;
                               `postoffice-bench floor` runs floor,postoffice,postfix); floor is
                               `postoffice-bench floor-server` on 2745: canned replies, only the durable writes

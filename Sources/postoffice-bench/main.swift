@@ -24,7 +24,8 @@ let usage = """
       copy      one delivery commit to many recipients per copy method (copyBody, hardLink), fsyncs
                 included, and the raw copies under it (copy_file_range, read/write, link), median of 5
                 (`copy --help`)
-      compare   PostOffice vs Postfix / aiosmtpd (SMTP) and Dovecot (POP3), interleaved rounds
+      compare   PostOffice vs Postfix / aiosmtpd (SMTP) and Dovecot (POP3), interleaved rounds; SMTP loads
+                1 KB and 10 KB x 10 and 50 sessions, 100 KB x 50, 10 KB x 10 x 5 recipients
                 (see BenchmarkSettings for every option; `compare --help`)
       floor     `compare --targets floor,postoffice,postfix --only smtp,rcpts,fsync` unless told otherwise:
                 the same loads against the floor (canned SMTP replies, then only create/write/fsync/link/

@@ -44,8 +44,10 @@ struct SendmailCommand {
         A bare name (root) is qualified with the host name when it is a local domain, else localhost.
         Date:, From: and Message-ID: are added when missing; Bcc: is always removed. The header block may
         be 1 MiB at most; the body is streamed. With deliver_outbound = yes, recipients in other domains go
-        into the outbound queue (durable before exit 0) and a running server sends them at its next queue
-        run (queue_run_interval); with deliver_outbound = no they are refused (75).
+        into the outbound queue (durable before exit 0), then a running server is asked through its control
+        socket to pick them up at once; if it cannot be reached (not running, or the socket belongs to
+        another user) it sends them at its next queue run (queue_run_interval). With deliver_outbound = no
+        they are refused (75).
         A message whose From: domain has DKIM keys (postoffice dkim generate) is signed before it is stored.
 
         Exit status (sysexits(3)):
@@ -150,7 +152,20 @@ struct SendmailCommand {
             extractsRecipients: parsed.extractsRecipients, dotEndsInput: !parsed.ignoresDots, fullName: parsed.fullName)
         let result = server.submit(from: sender, to: recipients, options: options, readingFrom: STDIN_FILENO)
         if !result.isDelivered { Self.report("\(result.statusCode) \(result.reason)") }
+        if result.isQueuedForOtherDomains { Self.askServerToPickUp(server.configuration) }
         return result.exitCode
+    }
+
+    /// How long each step of the pickup request (connect, send, read the answer) may take.
+    static let pickupTimeoutMilliseconds = 1000
+
+    /// The message is durably queued: asks a running server to pick it up now (`pickup` on its control
+    /// socket) instead of at its next queue run. Best effort and silent: no server, a stale socket, a socket
+    /// this user may not open (it is 0600, the server's user) or a slow answer changes nothing — the mail
+    /// is queued and the server's periodic run (queue_run_interval) sends it.
+    static func askServerToPickUp(_ configuration: PostOfficeConfiguration) {
+        guard let path = configuration.controlSocketPath else { return }
+        _ = ControlRequest.pickup.send(to: path, timeoutMilliseconds: pickupTimeoutMilliseconds)
     }
 
     /// The configuration, with the checks `postoffice deliver` makes (EX_CONFIG when they fail).

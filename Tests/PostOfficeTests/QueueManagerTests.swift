@@ -235,6 +235,43 @@ import Testing
         #expect(harness.transport.attemptCount == 1)
     }
 
+    /// Mail another process queued (`postoffice sendmail` while the server runs) is not handed over in memory:
+    /// a pass over new mail never sees it, a pickup (the control socket's `pickup`) lists `messages/` and starts
+    /// it, once. Mail this process started, and mail a pickup already saw and an attempt deferred, are left
+    /// alone by later pickups (the full scan retries deferred mail).
+    @Test func aPickupStartsMailAnotherProcessQueuedOnce() throws {
+        let harness = try Harness()
+        harness.transport.answer = { _, _, _ in nil }  // hold every attempt open
+        func queuedElsewhere(to recipient: String) throws -> QueueID {
+            let draft = try harness.store.begin(QueueEnvelope(
+                reversePath: MailAddress("app@example.test"), arrival: harness.clock.now(),
+                recipients: [QueueRecipient(MailAddress(recipient)!)]))
+            try draft.append(Array("Subject: from sendmail\r\n\r\nhello\r\n".utf8))
+            return try draft.commit()  // no manager.committed(_:): another process
+        }
+        let foreign = try queuedElsewhere(to: "bob@elsewhere.test")
+        harness.manager.scanNewMail()
+        #expect(harness.transport.attemptCount == 0)
+        harness.manager.pickUpNewFiles()
+        #expect(harness.transport.attempts.map(\.id) == [foreign])
+        harness.manager.pickUpNewFiles()
+        #expect(harness.transport.attemptCount == 1)
+        // Mail of this process, started by its pass: a pickup reads it but its attempt holds the key.
+        let own = try harness.enqueue(to: ["carol@other.test"])
+        harness.manager.scanNewMail()
+        #expect(harness.transport.attemptCount == 2)
+        let second = try queuedElsewhere(to: "dave@third.test")
+        harness.manager.pickUpNewFiles()
+        #expect(harness.transport.attempts.map(\.id) == [foreign, own, second])
+
+        harness.transport.releaseHeld(.deferred(EnhancedStatusCode(4, 2, 0), "451 later"))
+        harness.clock.advance(seconds: 3 * 3600)  // every retry is due, before the delay warning
+        harness.manager.pickUpNewFiles()
+        #expect(harness.transport.attemptCount == 3)
+        harness.manager.scan()
+        #expect(harness.transport.attemptCount == 6)
+    }
+
     final class Counter: @unchecked Sendable {
         private let lock = Lock()
         private var count = 0

@@ -161,10 +161,24 @@ import Glibc
             dns_servers = 127.0.0.1:1
 
             """.write(toFile: data + "/postoffice.conf", atomically: true, encoding: .utf8)
+        // No server runs, and DATA/control.sock is a socket nobody accepts on: the pickup request sendmail
+        // makes after queueing goes unanswered (bounded by its timeout) and changes nothing: exit 0, queued.
+        let silent = Process()
+        silent.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        silent.arguments = ["-c", "import socket,sys,time; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(1); print('ok', flush=True); time.sleep(60)", data + "/control.sock"]
+        let silentOutput = Pipe()
+        silent.standardOutput = silentOutput
+        try silent.run()
+        defer { if silent.isRunning { kill(silent.processIdentifier, SIGKILL); silent.waitUntilExit() } }
+        #expect(PipeIO.readSome(silentOutput.fileHandleForReading).starts(with: Array("ok".utf8)))
         let sent = try Self.run(
             binary, ["sendmail", "--data", data, "-f", "app@example.test", "friend@elsewhere.test", "alice@localhost"],
             input: "Subject: to another domain\n\nfrom a script\n")
         #expect(sent.status == 0, "\(sent.errorOutput)")
+        #expect(sent.errorOutput.isEmpty && sent.output.isEmpty, "sendmail must stay silent: \(sent.errorOutput)")
+        kill(silent.processIdentifier, SIGKILL)
+        silent.waitUntilExit()
+        unlink(data + "/control.sock")
         // The local copy is stored at once; the remote one waits in the queue, in the wire form.
         #expect(Self.stored(data, "alice").contains { $0.contains("Subject: to another domain") })
         let store = try QueueStore(path: data + "/queue", clock: SystemClock(), random: SystemRandomSource(), logSink: DiscardingLogSink())
@@ -197,6 +211,55 @@ import Glibc
         #expect(sink.dump.contains("Subject: to another domain"), "sink got: \(sink.dump)")
         for _ in 0..<100 where (try? store.scan().isEmpty) != true { usleep(50_000) }
         #expect(try store.scan().isEmpty)
+    }
+
+    /// While `postoffice serve` runs (its queue run only once an hour), the binary's sendmail queues a message
+    /// for another domain and asks the server through its control socket to pick it up: it reaches the relay
+    /// host (Postfix's smtp-sink) at once, not at the next queue run. The first message may still meet the
+    /// server's start-up queue run; the second, sent after the first arrived, only the pickup can send.
+    @Test(.enabled(if: binary != nil, "the postoffice binary is not built (swift build --product postoffice)"),
+          .enabled(if: SMTPSinkProcess.executable != nil, "smtp-sink is not installed (apt package postfix)"))
+    func sendmailWhileTheServerRunsIsSentAtOnce() throws {
+        let binary = try #require(Self.binary)
+        let sink = try SMTPSinkProcess(port: try SMTPSinkProcess.freePort())
+        let (_, data) = try Self.makeServer()
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        try """
+            hostname = mx.test
+            deliver_outbound = yes
+            relayhost = \(sink.address.host):\(sink.address.port)
+            dns_servers = 127.0.0.1:1
+            queue_run_interval = 3600
+
+            """.write(toFile: data + "/postoffice.conf", atomically: true, encoding: .utf8)
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: binary)
+        server.arguments = ["--data", data, "--smtp", "127.0.0.1:0", "--pop3", "127.0.0.1:0", "--submission", "127.0.0.1:0"]
+        var settings = ProcessInfo.processInfo.environment
+        settings["POSTOFFICE_DATA"] = nil
+        server.environment = settings
+        let stdout = Pipe()
+        server.standardOutput = stdout
+        let logPath = data + "/server.log"
+        FileManager.default.createFile(atPath: logPath, contents: nil)
+        server.standardError = FileHandle(forWritingAtPath: logPath)
+        try server.run()
+        defer { if server.isRunning { kill(server.processIdentifier, SIGKILL); server.waitUntilExit() } }
+        _ = try CommandLineEndToEndTests.listeningAddresses(stdout.fileHandleForReading)
+
+        for subject in ["first while serving", "second while serving"] {
+            let sent = try Self.run(
+                binary, ["sendmail", "--data", data, "-f", "app@example.test", "friend@elsewhere.test"],
+                input: "Subject: \(subject)\n\nfrom a script\n")
+            #expect(sent.status == 0, "\(sent.errorOutput)")
+            // Generous cap (the machine may be busy); the queue run is an hour away.
+            for _ in 0..<400 where !sink.dump.contains("Subject: \(subject)") { usleep(50_000) }
+            #expect(sink.dump.contains("Subject: \(subject)"), "sink got: \(sink.dump)")
+        }
+        kill(server.processIdentifier, SIGTERM)
+        server.waitUntilExit()
+        let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+        #expect(log.contains("control.request") && log.contains("pickup"), "server log: \(log)")
     }
 
     /// bsd-mailx's mail(1), pointed at the link by `set sendmail=`, runs it as `sendmail -i -t -f SENDER`.
