@@ -101,30 +101,36 @@ public struct DKIMSignature: Hashable, Sendable {
 
     /// Builds a signature from an already parsed tag-list, applying the §3.5 and §6.1.1 rules.
     public init(tags list: DKIMTagList) throws(DKIMSignatureError) {
-        func required(_ name: String) throws(DKIMSignatureError) -> String {
-            guard let value = list[name] else { throw .missingTag(name) }
+        // One pass over the tags by their name's bytes (names are case-sensitive, §3.2), rather than a search
+        // of the list for each of the fourteen names.
+        var values = [String?](repeating: nil, count: Self.tagNames.count)
+        for tag in list.tags {
+            if let slot = Self.slot(of: tag.name) { values[slot] = tag.value }
+        }
+        func required(_ slot: Int) throws(DKIMSignatureError) -> String {
+            guard let value = values[slot] else { throw .missingTag(Self.tagNames[slot]) }
             return value
         }
-        let version = try required("v")
+        let version = try required(Self.versionSlot)
         guard version == "1" else { throw .unsupportedVersion(version) }
-        let algorithmName = try required("a")
+        let algorithmName = try required(Self.algorithmSlot)
         guard let algorithm = DKIMAlgorithm(rawValue: algorithmName) ?? DKIMAlgorithm(rawValue: algorithmName.lowercased())
         else {
             throw .unsupportedAlgorithm(algorithmName)
         }
         self.algorithm = algorithm
-        guard let signature = DKIMBase64.decode(try required("b")), !signature.isEmpty else {
+        guard let signature = DKIMBase64.decode(try required(Self.signatureSlot)), !signature.isEmpty else {
             throw .invalidBase64(tag: "b")
         }
         self.signature = signature
-        guard let bodyHash = DKIMBase64.decode(try required("bh")), !bodyHash.isEmpty else {
+        guard let bodyHash = DKIMBase64.decode(try required(Self.bodyHashSlot)), !bodyHash.isEmpty else {
             throw .invalidBase64(tag: "bh")
         }
         self.bodyHash = bodyHash
         // c= "header[/body]", each defaulting to simple (§3.5).
         headerCanonicalization = .simple
         bodyCanonicalization = .simple
-        if let canonicalization = list["c"] {
+        if let canonicalization = values[Self.canonicalizationSlot] {
             let parts = Self.split(canonicalization, at: UInt8(ascii: "/"))
             guard parts.count <= 2, let header = DKIMCanonicalization(rawValue: parts[0].lowercased()) else {
                 throw .invalidCanonicalization(canonicalization)
@@ -137,15 +143,15 @@ public struct DKIMSignature: Hashable, Sendable {
                 bodyCanonicalization = body
             }
         }
-        domain = try required("d")
+        domain = try required(Self.domainSlot)
         guard Self.isDomain(domain) else { throw .invalidDomain(domain) }
-        selector = try required("s")
+        selector = try required(Self.selectorSlot)
         guard Self.isDomain(selector) else { throw .invalidDomain(selector) }
         // h= is colon-separated with FWS allowed around each name.
-        signedHeaders = Self.split(DKIMTagList.removingWhitespace(try required("h")), at: UInt8(ascii: ":"))
-        guard signedHeaders.allSatisfy({ Self.isFieldName($0) }) else { throw .missingTag("h") }
-        guard signedHeaders.contains(where: { $0.lowercased() == "from" }) else { throw .fromNotSigned }
-        identity = list["i"]
+        guard let headers = Self.fieldNames(try required(Self.headersSlot)) else { throw .missingTag("h") }
+        signedHeaders = headers.names
+        guard headers.includesFrom else { throw .fromNotSigned }
+        identity = values[Self.identitySlot]
         if let identity {
             guard let at = identity.lastIndex(of: "@") else { throw .identityNotInDomain(identity) }
             let identityDomain = identity[identity.index(after: at)...].lowercased()
@@ -154,16 +160,87 @@ public struct DKIMSignature: Hashable, Sendable {
                 throw .identityNotInDomain(identity)
             }
         }
-        bodyLength = try Self.number(list["l"], tag: "l")
-        queryMethods = list["q"]
+        bodyLength = try Self.number(values[Self.lengthSlot], tag: "l")
+        queryMethods = values[Self.querySlot]
         if let queryMethods {
             let methods = queryMethods.split(separator: ":").map { DKIMTagList.removingWhitespace($0).lowercased() }
             guard methods.contains("dns/txt") else { throw .unsupportedQueryMethod(queryMethods) }
         }
-        timestamp = try Self.number(list["t"], tag: "t")
-        expiration = try Self.number(list["x"], tag: "x")
+        timestamp = try Self.number(values[Self.timestampSlot], tag: "t")
+        expiration = try Self.number(values[Self.expirationSlot], tag: "x")
         if let timestamp, let expiration, expiration < timestamp { throw .expiresBeforeSigned }
-        copiedHeaders = list["z"]
+        copiedHeaders = values[Self.copiedHeadersSlot]
+    }
+
+    /// The tags a signature reads, by slot.
+    private static let tagNames = ["v", "a", "b", "bh", "c", "d", "s", "h", "i", "l", "q", "t", "x", "z"]
+    private static let versionSlot = 0, algorithmSlot = 1, signatureSlot = 2, bodyHashSlot = 3
+    private static let canonicalizationSlot = 4, domainSlot = 5, selectorSlot = 6, headersSlot = 7
+    private static let identitySlot = 8, lengthSlot = 9, querySlot = 10, timestampSlot = 11
+    private static let expirationSlot = 12, copiedHeadersSlot = 13
+
+    /// The slot of a tag name from ``tagNames`` (compared by its one or two bytes), or nil.
+    private static func slot(of name: String) -> Int? {
+        let utf8 = name.utf8
+        guard let first = utf8.first else { return nil }
+        switch utf8.count {
+        case 1:
+            switch first {
+            case UInt8(ascii: "v"): return versionSlot
+            case UInt8(ascii: "a"): return algorithmSlot
+            case UInt8(ascii: "b"): return signatureSlot
+            case UInt8(ascii: "c"): return canonicalizationSlot
+            case UInt8(ascii: "d"): return domainSlot
+            case UInt8(ascii: "s"): return selectorSlot
+            case UInt8(ascii: "h"): return headersSlot
+            case UInt8(ascii: "i"): return identitySlot
+            case UInt8(ascii: "l"): return lengthSlot
+            case UInt8(ascii: "q"): return querySlot
+            case UInt8(ascii: "t"): return timestampSlot
+            case UInt8(ascii: "x"): return expirationSlot
+            case UInt8(ascii: "z"): return copiedHeadersSlot
+            default: return nil
+            }
+        case 2:
+            return first == UInt8(ascii: "b") && utf8.last == UInt8(ascii: "h") ? bodyHashSlot : nil
+        default:
+            return nil
+        }
+    }
+
+    /// `h=`'s names (whitespace anywhere removed, split at colons) in one pass over the bytes, and whether
+    /// From is among them; nil when a name is empty or not an RFC 5322 field-name (printable ASCII except
+    /// colon).
+    static func fieldNames(_ text: String) -> (names: [String], includesFrom: Bool)? {
+        var text = text
+        return text.withUTF8 { bytes -> (names: [String], includesFrom: Bool)? in
+            var names: [String] = []
+            names.reserveCapacity(16)
+            var includesFrom = false
+            var name: [UInt8] = []
+            name.reserveCapacity(32)
+            var index = 0
+            while true {
+                let atEnd = index == bytes.count
+                let byte: UInt8 = atEnd ? 58 : bytes[index]
+                index += 1
+                if DKIMTagList.isWhitespace(byte) { continue }
+                if byte != 58 {
+                    guard byte >= 33 && byte <= 126 else { return nil }
+                    name.append(byte)
+                    continue
+                }
+                guard !name.isEmpty else { return nil }
+                if name.count == 4, name[0] | 0x20 == 0x66, name[1] | 0x20 == 0x72, name[2] | 0x20 == 0x6F,
+                    name[3] | 0x20 == 0x6D
+                {
+                    includesFrom = true
+                }
+                names.append(String(decoding: name, as: UTF8.self))
+                name.removeAll(keepingCapacity: true)
+                if atEnd { return (names, includesFrom) }
+            }
+        }
     }
 
     /// The value as `tag=value; ...`, without folding; it parses back to an equal signature.
@@ -224,10 +301,5 @@ public struct DKIMSignature: Hashable, Sendable {
         }
         pieces.append(String(text.utf8[start..<index])!)
         return pieces
-    }
-
-    /// RFC 5322 field-name: printable ASCII except colon.
-    static func isFieldName(_ text: String) -> Bool {
-        !text.isEmpty && text.utf8.allSatisfy { $0 >= 33 && $0 <= 126 && $0 != 58 }
     }
 }

@@ -2,6 +2,10 @@
 // (RFC 6376 §3.2). Parsing keeps each value's byte region in the input, because verification must blank
 // the `b=` value of the very bytes that were signed.
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Why a tag-list did not parse (RFC 6376 §3.2).
 public enum DKIMTagListError: Error, Hashable, Sendable {
     /// A tag-spec has no `=`, or an empty or malformed tag name, at this byte offset.
@@ -85,21 +89,20 @@ public struct DKIMTagList: Hashable, Sendable {
             guard index < count, bytes[index] == 61 else { throw .malformedTag(offset: max(specStart, index)) }
             index += 1
             let regionStart = index
-            var valueStart = -1
-            var valueEnd = index
-            while index < count, bytes[index] != 59 {
-                let byte = bytes[index]
-                if Self.isWhitespace(byte) {
-                    // FWS inside or around the value.
-                } else if byte < 0x21 || byte == 0x7F {
-                    throw .invalidValueByte(offset: index)
-                } else {
-                    if valueStart < 0 { valueStart = index }
-                    valueEnd = index + 1
-                }
-                index += 1
+            // The value runs to the next ";" (found with memchr: b= is most of a signature), FWS around it
+            // trimmed; inside, FWS is allowed and any other byte below 0x21, or DEL, is an error.
+            let base = bytes.baseAddress!
+            let end = memchr(base + index, 59, count - index).map { UnsafePointer($0.assumingMemoryBound(to: UInt8.self)) - base }
+                ?? count
+            var valueStart = index
+            while valueStart < end, Self.isWhitespace(bytes[valueStart]) { valueStart += 1 }
+            var valueEnd = end
+            while valueEnd > valueStart, Self.isWhitespace(bytes[valueEnd - 1]) { valueEnd -= 1 }
+            if let invalid = Self.firstInvalidValueByte(in: bytes, from: valueStart, to: valueEnd) {
+                throw .invalidValueByte(offset: invalid)
             }
-            let value = valueStart < 0 ? "" : String(decoding: UnsafeBufferPointer(rebasing: bytes[valueStart..<valueEnd]), as: UTF8.self)
+            index = end
+            let value = String(decoding: UnsafeBufferPointer(rebasing: bytes[valueStart..<valueEnd]), as: UTF8.self)
             // A linear look: a tag-list has a dozen tags, and hashing each name cost more.
             guard !tags.contains(where: { $0.name == name }) else { throw .duplicateTag(name) }
             tags.append(DKIMTag(name: name, value: value, valueRegion: regionStart..<index))
@@ -107,6 +110,29 @@ public struct DKIMTagList: Hashable, Sendable {
         }
         if tags.isEmpty { throw .empty }
         return tags
+    }
+
+    /// The offset of the first byte in `start..<end` that may not be in a value (below 0x21 and not FWS, or
+    /// DEL), or nil. Eight bytes at a time skip words with no byte below 0x21 and no DEL.
+    private static func firstInvalidValueByte(in bytes: UnsafeBufferPointer<UInt8>, from start: Int, to end: Int) -> Int? {
+        let lowBits: UInt64 = 0x7F7F_7F7F_7F7F_7F7F, highBits: UInt64 = 0x8080_8080_8080_8080, ones: UInt64 = 0x0101_0101_0101_0101
+        var index = start
+        while index < end {
+            if index + 8 <= end {
+                let word = UnsafeRawPointer(bytes.baseAddress! + index).loadUnaligned(as: UInt64.self)
+                let below = ~(((word & lowBits) &+ (0x5F &* ones)) | word) & highBits  // bytes below 0x21
+                let delete = word ^ (0x7F &* ones)
+                let deletes = ~(((delete & lowBits) &+ lowBits) | delete) & highBits  // bytes equal to 0x7F
+                if below | deletes == 0 {
+                    index += 8
+                    continue
+                }
+            }
+            let byte = bytes[index]
+            if (byte < 0x21 && !isWhitespace(byte)) || byte == 0x7F { return index }
+            index += 1
+        }
+        return nil
     }
 
     /// `name=value; name=value`: parses back to the same names and values.

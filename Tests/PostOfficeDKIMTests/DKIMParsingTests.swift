@@ -29,6 +29,10 @@ struct DKIMParsingTests {
         ("a 1", .malformedTag(offset: 2)),
         ("a=1; a=2", .duplicateTag("a")),
         ("a=x\u{1}y", .invalidValueByte(offset: 3)),
+        // Past the first eight bytes of a value, so the word-at-a-time scan must find them too.
+        ("b=abcdefghijklmnop\u{7F}q", .invalidValueByte(offset: 18)),
+        ("b=abcdefgh \r\n ijklmnop\u{0}; c=1", .invalidValueByte(offset: 22)),
+        ("b=abcdefgh\r\n\tijklmnopqrstuvwx; c=\u{1F}", .invalidValueByte(offset: 33)),
     ])
     func malformedTagLists(text: String, error: DKIMTagListError) {
         #expect(throws: error) { try DKIMTagList(parsing: text) }
@@ -83,9 +87,23 @@ struct DKIMParsingTests {
         ("v=1; a=rsa-sha256; d=example.com; s=sel; h=From; bh=YWJj; b=ZGVm; q=http", .unsupportedQueryMethod("http")),
         ("v=1; a=rsa-sha256; d=example..com; s=sel; h=From; bh=YWJj; b=ZGVm", .invalidDomain("example..com")),
         ("v=1; v=1; a=rsa-sha256", .tagList(.duplicateTag("v"))),
+        ("v=1; a=rsa-sha256; d=example.com; s=sel; h=From::To; bh=YWJj; b=ZGVm", .missingTag("h")),
+        ("v=1; a=rsa-sha256; d=example.com; s=sel; h=From:; bh=YWJj; b=ZGVm", .missingTag("h")),
+        ("v=1; a=rsa-sha256; d=example.com; s=sel; h=Fr\u{E9}m; bh=YWJj; b=ZGVm", .missingTag("h")),
+        ("v=1; a=rsa-sha256; d=example.com; s=sel; h=Fro; bh=YWJj; b=ZGVm", .fromNotSigned),
+        ("v=1; a=rsa-sha256; d=example.com; s=sel; h=Froms; bh=YWJj; b=ZGVm", .fromNotSigned),
+        ("v=1; a=rsa-sha256; d=example.com; s=sel; bh=YWJj; b=ZGVm", .missingTag("h")),
+        ("v=1; a=rsa-sha256; d=example.com; s=sel; h=From; BH=YWJj; b=ZGVm", .missingTag("bh")),
     ])
     func malformedSignatures(text: String, error: DKIMSignatureError) {
         #expect(throws: error) { try DKIMSignature(parsing: text) }
+    }
+
+    @Test("h= names: whitespace anywhere dropped, case kept, From found in any case")
+    func signedHeaderNames() throws {
+        let signature = try DKIMSignature(
+            parsing: "v=1; a=rsa-sha256; d=example.com; s=sel; h= to :\r\n\tfR om:X-Custom-1 ; bh=YWJj; b=ZGVm")
+        #expect(signature.signedHeaders == ["to", "fRom", "X-Custom-1"])
     }
 
     @Test("i= in a subdomain of d= is fine")
