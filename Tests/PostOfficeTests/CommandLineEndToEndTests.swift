@@ -230,6 +230,35 @@ import Glibc
         #expect(try ExternalTool.run("mlist", [maildir]).output.split(separator: "\n").count == 1)
     }
 
+    /// `postoffice deliver` run by an ordinary user (fetchmail's or procmail's MDA) into a data folder that user
+    /// owns: the message lands whole in new/ and nothing stays in tmp/. Without CAP_DAC_READ_SEARCH the unnamed
+    /// draft is linked by AT_EMPTY_PATH where the kernel allows it to the file's opener (Linux 6.10+), else
+    /// through /proc/self/fd.
+    @Test(.enabled(if: binary != nil, "the postoffice binary is not built (swift build --product postoffice)"),
+          .enabled(if: getuid() == 0, "needs root to run the binary as another user"),
+          .enabled(if: ExternalTool.path("setpriv") != nil, "setpriv (util-linux) is not installed"))
+    func deliverAsAnUnprivilegedUser() throws {
+        let data = try LiveTestSupport.temporaryDirectory("deliver-unprivileged")
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        let added = try Self.run(["user", "add", "alice@localhost", "--password-stdin", "--data", data], input: "pw\n")
+        try #require(added.status == 0, "\(added.errorOutput)")
+        let chown = try ExternalTool.run("chown", ["-R", "65534:65534", data])
+        try #require(chown.status == 0, "\(chown.errorOutput)")
+        let message = "From: someone@example.net\nSubject: as nobody\n\nhello\n"
+        let postoffice = try #require(Self.binary)
+        let arguments = ["--reuid=65534", "--regid=65534", "--clear-groups", postoffice, "deliver", "--to", "alice@localhost", "--data", data]
+        let delivered = try Self.run(arguments, executable: ExternalTool.path("setpriv"), input: message)
+        #expect(delivered.status == 0, "\(delivered.errorOutput)")
+        let maildir = data + "/mail/localhost/alice"
+        let stored = try FileManager.default.contentsOfDirectory(atPath: maildir + "/new")
+        #expect(stored.count == 1)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: maildir + "/tmp").isEmpty)
+        let text = try String(contentsOfFile: maildir + "/new/" + #require(stored.first), encoding: .utf8)
+        #expect(text.hasSuffix("Subject: as nobody\n\nhello\n"))
+        let owner = try FileManager.default.attributesOfItem(atPath: maildir + "/new/" + #require(stored.first))[.ownerAccountID] as? NSNumber
+        #expect(owner?.intValue == 65534)
+    }
+
     @Test(.enabled(if: binary != nil, "the postoffice binary is not built (swift build --product postoffice)"))
     func deliverOverQuotaExitsLikeDovecotLDA() throws {
         let data = try LiveTestSupport.temporaryDirectory("deliver-quota")
