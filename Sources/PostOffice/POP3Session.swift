@@ -403,14 +403,15 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
             let uidlist = try? DovecotUIDList(maildir: maildir)
             let dovecotUIDs = uidlist?.uidsByBaseName ?? [:]
             var drop = Maildrop(user: address, maildir: maildir, lock: lock, messages: [:], listing: [])
+            drop.directories = MessageDirectories(maildir)
             for message in scan.messages {
                 let key = message.baseName
-                guard drop.messages[key] == nil, let size = wireSize(of: message, context: context) else { continue }
+                guard drop.messages[key] == nil,
+                      let size = wireSize(of: message, directories: drop.directories, context: context) else { continue }
                 let uniqueID = dovecotUIDs[key].flatMap { uid in uidlist?.uniqueIDListing(uid: uid) } ?? key
                 drop.messages[key] = message
                 drop.listing.append(POP3MessageInfo(uniqueID: uniqueID, octets: size, storageKey: key))
             }
-            drop.directories = MessageDirectories(maildir)
             return .opened(drop)
         } catch let error as MaildirError {
             if case .inUse = error {
@@ -461,11 +462,13 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
     }
 
     /// The exact CRLF size on the wire: `W=` from the name, or counted once and cached.
-    private static func wireSize(of message: MaildirMessage, context: ServerContext) -> Int? {
+    private static func wireSize(of message: MaildirMessage, directories: MessageDirectories?, context: ServerContext) -> Int? {
         // W= in the name is the answer (no system call); MaildirMessage.size() would stat a name without S=.
         if let virtual = message.filename.virtualSize { return virtual }
         return context.octetCache.octets(forKey: message.maildir.path + "/" + message.name) {
-            guard let fd = try? message.openForReading() else { return nil }
+            // Without touching the access time, as RETR reads it.
+            guard let fd = try? (directories.map { try $0.open(message, updatingAccessTime: false).descriptor } ?? message.openForReading())
+            else { return nil }
             defer { close(fd) }
             var counter = POP3MessageSizeCounter()
             var chunk = [UInt8](repeating: 0, count: 64 * 1024)
