@@ -403,6 +403,8 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
             let uidlist = try? DovecotUIDList(maildir: maildir)
             let dovecotUIDs = uidlist?.uidsByBaseName ?? [:]
             var drop = Maildrop(user: address, maildir: maildir, lock: lock, messages: [:], listing: [])
+            drop.messages.reserveCapacity(scan.messages.count)
+            drop.listing.reserveCapacity(scan.messages.count)
             drop.directories = MessageDirectories(maildir)
             for message in scan.messages {
                 let key = message.baseName
@@ -504,10 +506,13 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
                 context.environment.log(.error, "pop3.delete_failed", connection, ["file": message.name, "error": "\(error)"])
             }
         }
+        let seen: MaildirFlags = "S"
         for key in retrieved {
             guard let message = messages[key] else { continue }
+            // Already seen in cur/ (read in an earlier session): nothing to rename, and no new name to build.
+            if message.directory == .cur && message.flags.contains(MaildirFlags.seen) { continue }
             do {
-                _ = try message.addingFlags("S")
+                _ = try message.addingFlags(seen)
             } catch MaildirError.messageVanished {
                 continue
             } catch {
