@@ -467,7 +467,9 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
     private static func wireSize(of message: MaildirMessage, directories: MessageDirectories?, context: ServerContext) -> Int? {
         // W= in the name is the answer (no system call); MaildirMessage.size() would stat a name without S=.
         if let virtual = message.filename.virtualSize { return virtual }
-        return context.octetCache.octets(forKey: message.maildir.path + "/" + message.name) {
+        // Keyed by the base name, the message's identity across flag changes: the S flag a session sets on
+        // everything it retrieved renames the files, and the next session would otherwise count them all again.
+        return context.octetCache.octets(forKey: message.maildir.path + "/" + message.baseName) {
             // Without touching the access time, as RETR reads it.
             guard let fd = try? (directories.map { try $0.open(message, updatingAccessTime: false).descriptor } ?? message.openForReading())
             else { return nil }

@@ -252,4 +252,30 @@ import Testing
         #expect(status.st_atim.tv_sec == 946_684_800)
         #expect(try client.quit().hasPrefix("+OK"))
     }
+
+    /// A session's UPDATE marks what it retrieved seen (new/ → cur/ with ":2,S"): the next session lists the
+    /// same sizes (the size count is cached by the message's base name, which the rename keeps).
+    @Test func sizesAreTheSameAfterTheSeenFlagRenamedTheFiles() throws {
+        let office = try TestPostOffice(users: [Self.user: "pw"])
+        defer { office.stop() }
+        let address = try #require(MailAddress(Self.user))
+        let maildir = try #require(office.server.maildirPath(for: address))
+        let names = try Self.seed(office, count: 2)
+        try Self.content(size: 5000).write(toFile: maildir + "/new/" + names[1], atomically: true, encoding: .utf8)
+        let first = try POP3TestClient(connectingTo: office.pop3Address)
+        try first.login(Self.user, password: "pw")
+        #expect(try first.command("LIST").hasPrefix("+OK"))
+        let listed = try first.readMultiline()
+        _ = try first.retrieve(1)
+        _ = try first.retrieve(2)
+        #expect(try first.quit().hasPrefix("+OK"))
+        #expect(LiveTestSupport.files(in: maildir + "/cur").count == 2)
+        let second = try POP3TestClient(connectingTo: office.pop3Address)
+        try second.login(Self.user, password: "pw")
+        #expect(try second.command("LIST").hasPrefix("+OK"))
+        #expect(try second.readMultiline() == listed)
+        // 5,000 bytes in 78 lines of 64 and a last one of 8 without its LF: a CR per LF, and CRLF to end it.
+        #expect(listed.last == "2 5080")
+        #expect(try second.quit().hasPrefix("+OK"))
+    }
 }
