@@ -395,19 +395,21 @@ final class Connection: @unchecked Sendable, EventLoopHandler {
 
     private func readAvailable() {
         guard !isClosed else { return }
+        // Into the loop's scratch buffer, then copied into an array of just the bytes read: a command line
+        // costs a small allocation, not a 16 KiB one.
         let chunk = 16 * 1024
-        var result = 0
-        var failure: Int32 = 0
-        var bytes = [UInt8](unsafeUninitializedCapacity: chunk) { buffer, count in
-            result = read(fd, buffer.baseAddress, chunk)
-            failure = result < 0 ? errno : 0
-            count = max(result, 0)
-        }
+        let scratch = loop.scratch
+        let result = read(fd, scratch.baseAddress, chunk)
+        let failure: Int32 = result < 0 ? errno : 0
         if result < 0 && (failure == EAGAIN || failure == EINTR) { return }
         if result <= 0 {
             // 0: the peer closed; <0: reset or another error. Either way the session is over.
             close()
             return
+        }
+        var bytes = [UInt8](unsafeUninitializedCapacity: result) { buffer, count in
+            buffer.baseAddress!.initialize(from: scratch.baseAddress!, count: result)
+            count = result
         }
         touch()
         if acknowledgesQuickly {

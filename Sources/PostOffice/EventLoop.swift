@@ -45,9 +45,18 @@ final class EventLoop: @unchecked Sendable {
     /// and one sweep costs far less than a timer per connection re-armed on every read.
     private static let sweepInterval: UInt64 = 1_000_000_000
 
+    /// 64 KiB for a read whose bytes are used or copied out before the loop runs anything else (a socket
+    /// read, a chunk of a POP3 message): one buffer per loop instead of an allocation per read. Loop thread only.
+    let scratch: UnsafeMutableBufferPointer<UInt8>
+
     init(name: String) throws {
         self.name = name
         backend = try PlatformReadinessBackend()
+        scratch = .allocate(capacity: 64 * 1024)
+    }
+
+    deinit {
+        scratch.deallocate()
     }
 
     /// Starts the loop's thread.

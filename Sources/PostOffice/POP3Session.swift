@@ -60,9 +60,9 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
             close(cur)
         }
 
-        /// The open message file, relative to its directory.
-        func open(_ message: MaildirMessage) throws(MaildirError) -> Int32 {
-            try message.openForReading(in: message.directory == .new ? new : cur)
+        /// The open message file, relative to its directory, and its size.
+        func open(_ message: MaildirMessage, updatingAccessTime: Bool) throws(MaildirError) -> MaildirMessage.OpenFile {
+            try message.openForStreaming(in: message.directory == .new ? new : cur, updatingAccessTime: updatingAccessTime)
         }
     }
 
@@ -72,7 +72,15 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
         var stuffer: POP3ByteStuffer
         /// The "+OK" line, sent together with the first bytes of the message.
         var head: [UInt8]
+        /// Bytes of the file not yet read, by its size when opened (nil: unknown). A short read that brings it
+        /// to exactly 0 is the end of the file, so the read that would return 0 is skipped; a file that changed
+        /// size since the open does not match and is read to its real end, as before.
+        var unreadBytes: Int?
     }
+
+    /// Set once opening a message with O_NOATIME was refused (the server neither owns the files nor has
+    /// CAP_FOWNER): later RETRs of the session then open without it, and do not ask again.
+    private var updatesAccessTime = false
 
     private let tlsContext: TLSContext?
     /// "pop3" or "pop3s", as the metrics name the listener.
@@ -220,14 +228,26 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
                     actions += engine.messageUnavailable()
                     continue
                 }
-                guard let fd = try? (directories.map { try $0.open(message) } ?? message.openForReading()) else {
+                let fd: Int32
+                var size: Int?
+                do {
+                    if let directories {
+                        let file = try directories.open(message, updatingAccessTime: updatesAccessTime)
+                        updatesAccessTime = file.updatesAccessTime
+                        fd = file.descriptor
+                        size = file.byteCount
+                    } else {
+                        fd = try message.openForReading()
+                    }
+                } catch {
                     context.environment.log(.warning, "pop3.message_unavailable", connection, ["file": message.name])
                     actions += engine.messageUnavailable()
                     continue
                 }
                 stream = MessageStream(
                     fd: fd, stuffer: POP3ByteStuffer(bodyLineLimit: bodyLineLimit),
-                    head: POP3Response.messageFollows(octets: octets, bodyLineLimit: bodyLineLimit).wireBytes)
+                    head: POP3Response.messageFollows(octets: octets, bodyLineLimit: bodyLineLimit).wireBytes,
+                    unreadBytes: size)
                 if bodyLineLimit == nil {
                     retrievedCount += 1
                     context.metrics.pop3Retrieved()
@@ -275,13 +295,15 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
         guard var current = stream else { return }
         isPumping = true
         defer { isPumping = false }
-        let chunkSize = 64 * 1024
-        // Uninitialized: read(2) fills what is used, so no 64 KB memset per RETR.
-        let chunk = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: chunkSize)
-        defer { chunk.deallocate() }
+        // The loop's scratch buffer: used only within this call, so no 64 KiB allocation per RETR.
+        let chunk = connection.loop.scratch
+        let chunkSize = chunk.count
         var output = current.head
         current.head = []
-        output.reserveCapacity(chunkSize + chunkSize / 8)
+        // Room for the file as it will go out (CRs and stuffed dots added, about 1/32 more), at most a
+        // chunk's worth: a 10 KB message takes a 10 KB buffer, not a 72 KB one.
+        let expected = current.unreadBytes.map { $0 + $0 / 32 + 16 } ?? chunkSize
+        output.reserveCapacity(output.count + min(expected, chunkSize + chunkSize / 8))
         while true {
             while connection.pendingOutputCount < 256 * 1024 && !connection.isClosed {
                 let n = SystemCall.restarting { read(current.fd, chunk.baseAddress, chunkSize) }
@@ -302,6 +324,11 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
                 var more = n > 0
                 if n > 0 {
                     more = current.stuffer.encode(UnsafeBufferPointer(rebasing: chunk[0..<n]), into: &output)
+                    if let unread = current.unreadBytes {
+                        current.unreadBytes = unread - n
+                        // A short read that took exactly what was left: the end, with no read returning 0.
+                        if n < chunkSize && unread == n { more = false }
+                    }
                 }
                 if !more {
                     // End of file or the TOP line limit reached.
@@ -376,14 +403,17 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
             let uidlist = try? DovecotUIDList(maildir: maildir)
             let dovecotUIDs = uidlist?.uidsByBaseName ?? [:]
             var drop = Maildrop(user: address, maildir: maildir, lock: lock, messages: [:], listing: [])
+            drop.messages.reserveCapacity(scan.messages.count)
+            drop.listing.reserveCapacity(scan.messages.count)
+            drop.directories = MessageDirectories(maildir)
             for message in scan.messages {
                 let key = message.baseName
-                guard drop.messages[key] == nil, let size = wireSize(of: message, context: context) else { continue }
+                guard drop.messages[key] == nil,
+                      let size = wireSize(of: message, directories: drop.directories, context: context) else { continue }
                 let uniqueID = dovecotUIDs[key].flatMap { uid in uidlist?.uniqueIDListing(uid: uid) } ?? key
                 drop.messages[key] = message
                 drop.listing.append(POP3MessageInfo(uniqueID: uniqueID, octets: size, storageKey: key))
             }
-            drop.directories = MessageDirectories(maildir)
             return .opened(drop)
         } catch let error as MaildirError {
             if case .inUse = error {
@@ -434,11 +464,15 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
     }
 
     /// The exact CRLF size on the wire: `W=` from the name, or counted once and cached.
-    private static func wireSize(of message: MaildirMessage, context: ServerContext) -> Int? {
+    private static func wireSize(of message: MaildirMessage, directories: MessageDirectories?, context: ServerContext) -> Int? {
         // W= in the name is the answer (no system call); MaildirMessage.size() would stat a name without S=.
         if let virtual = message.filename.virtualSize { return virtual }
-        return context.octetCache.octets(forKey: message.maildir.path + "/" + message.name) {
-            guard let fd = try? message.openForReading() else { return nil }
+        // Keyed by the base name, the message's identity across flag changes: the S flag a session sets on
+        // everything it retrieved renames the files, and the next session would otherwise count them all again.
+        return context.octetCache.octets(forKey: message.maildir.path + "/" + message.baseName) {
+            // Without touching the access time, as RETR reads it.
+            guard let fd = try? (directories.map { try $0.open(message, updatingAccessTime: false).descriptor } ?? message.openForReading())
+            else { return nil }
             defer { close(fd) }
             var counter = POP3MessageSizeCounter()
             var chunk = [UInt8](repeating: 0, count: 64 * 1024)
@@ -474,10 +508,13 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
                 context.environment.log(.error, "pop3.delete_failed", connection, ["file": message.name, "error": "\(error)"])
             }
         }
+        let seen: MaildirFlags = "S"
         for key in retrieved {
             guard let message = messages[key] else { continue }
+            // Already seen in cur/ (read in an earlier session): nothing to rename, and no new name to build.
+            if message.directory == .cur && message.flags.contains(MaildirFlags.seen) { continue }
             do {
-                _ = try message.addingFlags("S")
+                _ = try message.addingFlags(seen)
             } catch MaildirError.messageVanished {
                 continue
             } catch {

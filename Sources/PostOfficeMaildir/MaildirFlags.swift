@@ -16,12 +16,22 @@ public struct MaildirFlags: Hashable, Sendable, CustomStringConvertible, Express
     /// The flags spelled by `text`, or nil when `text` holds anything but ASCII letters.
     /// Order and repeats in `text` do not matter (`"SR"` and `"RSS"` are both `RS`).
     public init?(letters text: String) {
-        var seen = [Bool](repeating: false, count: 128)
+        // A bit per letter ('A' is 65 and 'z' 122, so byte - 64 fits a word): no allocation but the result's,
+        // and every name a Maildir scan reads comes through here.
+        var bits: UInt64 = 0
         for byte in text.utf8 {
             guard Self.isFlagLetter(byte) else { return nil }
-            seen[Int(byte)] = true
+            bits |= 1 << UInt64(byte - 64)
         }
-        letters = (0..<128).filter { seen[$0] }.map { UInt8($0) }
+        var letters: [UInt8] = []
+        if bits != 0 {
+            letters.reserveCapacity(bits.nonzeroBitCount)
+            while bits != 0 {
+                letters.append(UInt8(64 + bits.trailingZeroBitCount))
+                bits &= bits - 1
+            }
+        }
+        self.letters = letters
     }
 
     /// For literals in code; a literal with anything but letters is a programmer error.

@@ -102,19 +102,73 @@ public struct MaildirMessage: Hashable, Sendable {
         return try Self.requireRegularFile(fd, path: path)
     }
 
+    /// A message file opened by ``openForStreaming(in:updatingAccessTime:)``.
+    public struct OpenFile: Sendable {
+        /// The descriptor; the caller closes it.
+        public var descriptor: Int32
+        /// The file's size when it was opened (`fstat`): a reader that has read this many bytes and got a
+        /// short read is at the end, without one more read that returns 0.
+        public var byteCount: Int
+        /// False when the open used `O_NOATIME`; true when the kernel refused it (`EPERM`: the process
+        /// neither owns the file nor has CAP_FOWNER) and the file was opened without it.
+        public var updatesAccessTime: Bool
+    }
+
+    /// Like ``openForReading(in:)`` (no symbolic link, only a regular file), and also gives the file's size
+    /// from the `fstat` that check makes anyway. With `updatingAccessTime` false it asks for `O_NOATIME`, so
+    /// reading a message does not dirty its inode (a journal write per first read under `relatime`); when
+    /// that is not permitted it opens the file without it and says so, and the caller stops asking.
+    public func openForStreaming(in directoryDescriptor: Int32, updatingAccessTime: Bool) throws(MaildirError) -> OpenFile {
+        let name = self.name
+        let flags = O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK
+        var updatesAccessTime = updatingAccessTime
+        var fd: Int32 = -1
+        do throws(SystemError) {
+            if !updatingAccessTime {
+                fd = SystemCall.restarting { openat(directoryDescriptor, name, flags | Self.noAccessTime) }
+                if fd < 0 {
+                    let code = errno
+                    guard code == EPERM else { throw SystemError("open", errno: code, detail: name) }
+                    updatesAccessTime = true
+                }
+            }
+            if fd < 0 {
+                fd = try SystemCall.retrying("open", detail: name) { openat(directoryDescriptor, name, flags) }
+            }
+        } catch {
+            throw MaildirError.from(error, path: path)
+        }
+        let size = try Self.regularFileSize(fd, path: path)
+        return OpenFile(descriptor: fd, byteCount: size, updatesAccessTime: updatesAccessTime)
+    }
+
+    /// O_NOATIME, which Glibc's Swift module does not export (it needs _GNU_SOURCE): 0o1000000 in Linux's
+    /// asm-generic fcntl.h, which x86_64 and arm64 use. Elsewhere 0, an open without it.
+    #if os(Linux)
+    private static let noAccessTime: Int32 = 0o1_000_000
+    #else
+    private static let noAccessTime: Int32 = 0
+    #endif
+
     /// `fd` when it is a regular file; otherwise it is closed and the open fails.
-    private static func requireRegularFile(_ fd: Int32, path: String) throws(MaildirError) -> Int32 {
+    private static func requireRegularFile(_ fd: Int32, path: @autoclosure () -> String) throws(MaildirError) -> Int32 {
+        _ = try regularFileSize(fd, path: path())
+        return fd
+    }
+
+    /// The size of `fd` when it is a regular file; otherwise it is closed and the open fails.
+    private static func regularFileSize(_ fd: Int32, path: @autoclosure () -> String) throws(MaildirError) -> Int {
         var st = stat()
         if fstat(fd, &st) != 0 {
             let code = errno
             close(fd)
-            throw .system(SystemError("fstat", errno: code, detail: path))
+            throw .system(SystemError("fstat", errno: code, detail: path()))
         }
         guard (st.st_mode & S_IFMT) == S_IFREG else {
             close(fd)
-            throw .system(SystemError("open", errno: EINVAL, detail: "\(path) is not a regular file"))
+            throw .system(SystemError("open", errno: EINVAL, detail: "\(path()) is not a regular file"))
         }
-        return fd
+        return Int(st.st_size)
     }
 
     /// Reads the file to measure both sizes: its bytes, and its bytes with every LF not preceded by CR

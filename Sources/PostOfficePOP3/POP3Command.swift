@@ -45,53 +45,56 @@ public enum POP3Command: Hashable, Sendable {
         let keywordEnd = line.firstIndex(of: space) ?? line.count
         guard keywordEnd > 0 else { throw line.isEmpty ? .emptyCommand : .unknownCommand }
         guard keywordEnd <= 4 else { throw .unknownCommand }
-        var keyword = ""
+        // The keyword's upper-case letters packed into an integer: one comparison per candidate, no String
+        // (this runs for every RETR).
+        var keyword: UInt32 = 0
         for byte in line[..<keywordEnd] {
             guard let letter = Self.upperCaseLetter(byte) else { throw .unknownCommand }
-            keyword.unicodeScalars.append(Unicode.Scalar(letter))
+            keyword = keyword << 8 | UInt32(letter)
         }
-        let rest = keywordEnd < line.count ? Array(line[(keywordEnd + 1)...]) : []
-        let arguments = rest.split(separator: space, omittingEmptySubsequences: true).map { Array($0) }
+        // Slices of the line, not copies.
+        let rest = keywordEnd < line.count ? line[(keywordEnd + 1)...] : line[line.count...]
+        let arguments = rest.split(separator: space, omittingEmptySubsequences: true)
 
         switch keyword {
-        case "USER":
+        case Keyword.user:
             guard arguments.count >= 1 else { throw .missingArgument }
             guard arguments.count == 1 else { throw .tooManyArguments }
             self = .user(try Self.text(arguments[0]))
-        case "PASS":
+        case Keyword.pass:
             // The password is the rest of the line after one space, so passwords may contain spaces.
             guard !rest.isEmpty else { throw .missingArgument }
             self = .pass(try Self.text(rest))
-        case "APOP":
+        case Keyword.apop:
             guard arguments.count >= 2 else { throw .missingArgument }
             guard arguments.count == 2 else { throw .tooManyArguments }
             let digest = arguments[1]
             guard digest.count == 32, digest.allSatisfy(Self.isHexDigit) else { throw .invalidArgument }
             self = .apop(user: try Self.text(arguments[0]), digest: String(decoding: digest, as: UTF8.self).lowercased())
-        case "AUTH":
+        case Keyword.auth:
             guard arguments.count <= 2 else { throw .tooManyArguments }
             var mechanism: String?
             var initial: String?
             if arguments.count >= 1 { mechanism = try Self.text(arguments[0]).uppercased() }
             if arguments.count == 2 { initial = try Self.text(arguments[1]) }
             self = .auth(mechanism: mechanism, initialResponse: initial)
-        case "STLS": try Self.noArguments(arguments); self = .stls
-        case "CAPA": try Self.noArguments(arguments); self = .capa
-        case "STAT": try Self.noArguments(arguments); self = .stat
-        case "NOOP": try Self.noArguments(arguments); self = .noop
-        case "RSET": try Self.noArguments(arguments); self = .rset
-        case "QUIT": try Self.noArguments(arguments); self = .quit
-        case "LIST":
+        case Keyword.stls: try Self.noArguments(arguments); self = .stls
+        case Keyword.capa: try Self.noArguments(arguments); self = .capa
+        case Keyword.stat: try Self.noArguments(arguments); self = .stat
+        case Keyword.noop: try Self.noArguments(arguments); self = .noop
+        case Keyword.rset: try Self.noArguments(arguments); self = .rset
+        case Keyword.quit: try Self.noArguments(arguments); self = .quit
+        case Keyword.list:
             guard arguments.count <= 1 else { throw .tooManyArguments }
             self = .list(arguments.isEmpty ? nil : try Self.messageNumber(arguments[0]))
-        case "UIDL":
+        case Keyword.uidl:
             guard arguments.count <= 1 else { throw .tooManyArguments }
             self = .uidl(arguments.isEmpty ? nil : try Self.messageNumber(arguments[0]))
-        case "RETR":
+        case Keyword.retr:
             self = .retr(try Self.messageNumber(Self.single(arguments)))
-        case "DELE":
+        case Keyword.dele:
             self = .dele(try Self.messageNumber(Self.single(arguments)))
-        case "TOP":
+        case Keyword.top:
             guard arguments.count >= 2 else { throw .missingArgument }
             guard arguments.count == 2 else { throw .tooManyArguments }
             let number = try Self.messageNumber(arguments[0])
@@ -100,6 +103,30 @@ public enum POP3Command: Hashable, Sendable {
         default:
             throw .unknownCommand
         }
+    }
+
+    /// The keywords packed as the parser packs them (each letter a byte, the first one highest).
+    private enum Keyword {
+        static let user = POP3Command.keyword("USER")
+        static let pass = POP3Command.keyword("PASS")
+        static let apop = POP3Command.keyword("APOP")
+        static let auth = POP3Command.keyword("AUTH")
+        static let stls = POP3Command.keyword("STLS")
+        static let capa = POP3Command.keyword("CAPA")
+        static let stat = POP3Command.keyword("STAT")
+        static let noop = POP3Command.keyword("NOOP")
+        static let rset = POP3Command.keyword("RSET")
+        static let quit = POP3Command.keyword("QUIT")
+        static let list = POP3Command.keyword("LIST")
+        static let uidl = POP3Command.keyword("UIDL")
+        static let retr = POP3Command.keyword("RETR")
+        static let dele = POP3Command.keyword("DELE")
+        static let top = POP3Command.keyword("TOP")
+    }
+
+    /// A keyword of up to four upper-case ASCII letters packed as the parser packs it.
+    private static func keyword(_ text: StaticString) -> UInt32 {
+        text.withUTF8Buffer { $0.reduce(0) { $0 << 8 | UInt32($1) } }
     }
 
     private static func upperCaseLetter(_ byte: UInt8) -> UInt8? {
@@ -119,25 +146,25 @@ public enum POP3Command: Hashable, Sendable {
         }
     }
 
-    private static func noArguments(_ arguments: [[UInt8]]) throws(POP3CommandError) {
+    private static func noArguments(_ arguments: [ArraySlice<UInt8>]) throws(POP3CommandError) {
         guard arguments.isEmpty else { throw .tooManyArguments }
     }
 
-    private static func single(_ arguments: [[UInt8]]) throws(POP3CommandError) -> [UInt8] {
+    private static func single(_ arguments: [ArraySlice<UInt8>]) throws(POP3CommandError) -> ArraySlice<UInt8> {
         guard arguments.count >= 1 else { throw .missingArgument }
         guard arguments.count == 1 else { throw .tooManyArguments }
         return arguments[0]
     }
 
     /// Strict UTF-8 without control characters: NUL or other controls in a name or password are never genuine.
-    private static func text(_ bytes: [UInt8]) throws(POP3CommandError) -> String {
+    private static func text(_ bytes: ArraySlice<UInt8>) throws(POP3CommandError) -> String {
         guard bytes.allSatisfy({ $0 >= 0x20 && $0 != 0x7F }) else { throw .invalidArgument }
         guard let string = String(validating: bytes, as: UTF8.self) else { throw .invalidUTF8 }
         return string
     }
 
     /// Digits only; values past `Int.max` saturate.
-    private static func decimal(_ bytes: [UInt8]) -> Int? {
+    private static func decimal(_ bytes: ArraySlice<UInt8>) -> Int? {
         guard !bytes.isEmpty else { return nil }
         var value = 0
         for byte in bytes {
@@ -149,7 +176,7 @@ public enum POP3Command: Hashable, Sendable {
         return value
     }
 
-    private static func messageNumber(_ bytes: [UInt8]) throws(POP3CommandError) -> Int {
+    private static func messageNumber(_ bytes: ArraySlice<UInt8>) throws(POP3CommandError) -> Int {
         guard let value = decimal(bytes), value >= 1 else { throw .invalidMessageNumber }
         return value
     }

@@ -169,8 +169,8 @@ struct ResultTable {
         let all = rows("pop3.jsonl")
         guard !all.isEmpty else { return [] }
         var out = ["## POP3 RETR (pop3_load.py: seeded 10 KB messages, warm, no DELE)", "",
-                   "| clients | server | runs | msg/s | MB/s | CPU ms/msg | peak RSS MB | msg/s vs Dovecot |",
-                   "|---:|---|---:|---:|---:|---:|---:|---:|"]
+                   "| clients | server | runs | msg/s | MB/s | CPU ms/msg | peak RSS MB | msg/s vs Dovecot | CPU/msg vs Dovecot |",
+                   "|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
         var keys: [String] = []
         var groups: [String: [Row]] = [:]
         for row in all {
@@ -178,13 +178,14 @@ struct ResultTable {
             if groups[key] == nil { keys.append(key) }
             groups[key, default: []].append(row)
         }
+        func cpuPerMessage(_ row: Row) -> Double? {
+            Self.number(row, "server_cpu_s").flatMap { cpu in Self.number(row, "msgs").map { cpu * 1000 / max($0, 1) } }
+        }
         func stats(_ rows: [Row]) -> (rate: Double?, mb: Double?, cpu: Double?, rss: Double?, ok: Int) {
             let ok = rows.filter { (($0["errors"] as? [Any]) ?? []).isEmpty }
             return (Self.median(ok.compactMap { Self.number($0, "msgs_per_s") }),
                     Self.median(ok.compactMap { Self.number($0, "mb_per_s") }),
-                    Self.median(ok.compactMap { row in
-                        Self.number(row, "server_cpu_s").flatMap { cpu in Self.number(row, "msgs").map { cpu * 1000 / max($0, 1) } }
-                    }),
+                    Self.median(ok.compactMap(cpuPerMessage)),
                     ok.compactMap { Self.number($0, "server_peak_rss_mb") }.max(), ok.count)
         }
         for key in keys {
@@ -192,11 +193,30 @@ struct ResultTable {
             let mine = stats(groups[key] ?? [])
             let dovecot = stats(groups[parts[0] + "\tdovecot"] ?? [])
             var ratio = "–"
+            var cpuRatio = "–"
             if parts[1] != "dovecot", let a = mine.rate, let b = dovecot.rate, b > 0 { ratio = Formatting.fixed(a / b, decimals: 2) + "×" }
+            if parts[1] != "dovecot", let a = mine.cpu, let b = dovecot.cpu, b > 0 { cpuRatio = Formatting.fixed(a / b, decimals: 2) + "×" }
             out.append("| \(parts[0]) | \(parts[1]) | \(mine.ok)/\(groups[key]?.count ?? 0) | \(Self.cell(mine.rate)) | "
-                       + "\(Self.cell(mine.mb, decimals: 1)) | \(Self.cell(mine.cpu, decimals: 3)) | \(Self.cell(mine.rss, decimals: 0)) | \(ratio) |")
+                       + "\(Self.cell(mine.mb, decimals: 1)) | \(Self.cell(mine.cpu, decimals: 4)) | \(Self.cell(mine.rss, decimals: 0)) | \(ratio) | \(cpuRatio) |")
         }
         out.append("")
+        // Round by round against Dovecot's run of the same round (the n-th run of each is the n-th round), since
+        // the machine's load moves both between rounds more than a change moves either.
+        var perRound: [String] = []
+        for key in keys {
+            let parts = key.split(separator: "\t").map(String.init)
+            guard parts[1] != "dovecot", let mine = groups[key], let dovecot = groups[parts[0] + "\tdovecot"] else { continue }
+            let pairs = zip(mine, dovecot).map { a, b -> String in
+                guard let ra = Self.number(a, "msgs_per_s"), let rb = Self.number(b, "msgs_per_s"), rb > 0,
+                      let ca = cpuPerMessage(a), let cb = cpuPerMessage(b), cb > 0 else { return "–" }
+                return Formatting.fixed(ra / rb, decimals: 2) + " / " + Formatting.fixed(ca / cb, decimals: 2)
+            }
+            perRound.append("| \(parts[0]) | \(parts[1]) | \(pairs.joined(separator: ", ")) |")
+        }
+        if !perRound.isEmpty {
+            out += ["Per round against Dovecot's run of the same round, msg/s ratio / CPU-per-message ratio:", "",
+                    "| clients | server | rounds |", "|---:|---|---|"] + perRound + [""]
+        }
         return out
     }
 

@@ -1,5 +1,5 @@
 // MaildirSymbolicLinkTests: links planted inside a Maildir are never followed — the containment walk
-// refuses them, scans skip them, message files open with O_NOFOLLOW (issue 19, D2).
+// refuses them, scans skip them, message files open with O_NOFOLLOW (issue 19, D2), by path or for streaming.
 
 import Foundation
 import Testing
@@ -99,6 +99,17 @@ import Testing
         #expect(try linked.size().byteCount != 7, "the size is the link's, not the secret's")
         let fd = try scan.messages[0].openForReading()
         close(fd)
+        // The same checks when opened relative to the held directory for streaming, which also gives the size.
+        let curDescriptor = open(maildir.curPath, O_RDONLY | O_DIRECTORY)
+        let newDescriptor = open(maildir.newPath, O_RDONLY | O_DIRECTORY)
+        defer {
+            close(curDescriptor)
+            close(newDescriptor)
+        }
+        #expect(throws: MaildirError.self) { try linked.openForStreaming(in: curDescriptor, updatingAccessTime: false) }
+        let file = try scan.messages[0].openForStreaming(in: newDescriptor, updatingAccessTime: false)
+        close(file.descriptor)
+        #expect(file.byteCount == 3)
     }
 
     @Test func aFIFOUnderAMessageNameIsSkippedAndNeverBlocks() throws {
@@ -109,6 +120,9 @@ import Testing
         #expect(try MaildirScanner(maildir: maildir).scan().messages.isEmpty)
         let fifo = MaildirMessage(maildir: maildir, directory: .new, filename: try #require(MaildirFilename(name)))
         #expect(throws: MaildirError.self) { try fifo.openForReading() }
+        let newDescriptor = open(maildir.newPath, O_RDONLY | O_DIRECTORY)
+        defer { close(newDescriptor) }
+        #expect(throws: MaildirError.self) { try fifo.openForStreaming(in: newDescriptor, updatingAccessTime: true) }
     }
 
     @Test(arguments: ["new", "cur", "tmp"])

@@ -1,7 +1,8 @@
 // POP3ServerBehaviourTests: what the server runtime adds around the POP3 engine, on real sockets — shutdown
 // and the autologout timer end a session without UPDATE (nothing deleted), a 50 MB RETR is streamed
-// from the file without the server holding the message in memory, and a read error in the middle of RETR
-// closes the connection rather than ending a truncated message with ".".
+// from the file without the server holding the message in memory, a read error in the middle of RETR
+// closes the connection rather than ending a truncated message with ".", files around the read chunk's size
+// and files whose size differs from the listed one come back whole, and RETR leaves the access time alone.
 
 import Foundation
 import PostOffice
@@ -168,5 +169,113 @@ import Testing
         // The session ended without UPDATE: message 2, marked deleted, is still there.
         for _ in 0..<500 where office.server.connectionCount > 0 { usleep(10_000) }
         #expect(LiveTestSupport.files(in: maildir + "/new").count == 2)
+    }
+
+    /// A message of `size` bytes in lines of 64 (the last one maybe without its LF).
+    static func content(size: Int) -> String {
+        let line = String(repeating: "a", count: 63) + "\n"
+        return String(String(repeating: line, count: size / 64 + 1).prefix(size))
+    }
+
+    /// The lines RETR should give back for `content` (what POP3TestClient.retrieve returns).
+    static func expectedLines(_ content: String) -> [String] {
+        var lines = content.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        if lines.last == "" { lines.removeLast() }
+        return lines
+    }
+
+    /// Around the server's 64 KiB read chunk: RETR stops reading once a short read reaches the size the
+    /// open file had, so a file that fills whole chunks, an empty one and one a byte past must all come back
+    /// whole, followed by the next message.
+    @Test(arguments: [0, 1, 65_535, 65_536, 65_537, 131_072, 200_000])
+    func filesAroundTheReadChunkComeBackWhole(size: Int) throws {
+        let office = try TestPostOffice(users: [Self.user: "pw"])
+        defer { office.stop() }
+        let address = try #require(MailAddress(Self.user))
+        let maildir = try #require(office.server.maildirPath(for: address))
+        let names = try Self.seed(office, count: 2)
+        let content = Self.content(size: size)
+        try content.write(toFile: maildir + "/new/" + names[0], atomically: true, encoding: .utf8)
+        let client = try POP3TestClient(connectingTo: office.pop3Address)
+        try client.login(Self.user, password: "pw")
+        #expect(try client.retrieve(1) == Self.expectedLines(content))
+        #expect(try client.retrieve(2) == ["Subject: seeded 2", "", "body 2"])
+        #expect(try client.quit().hasPrefix("+OK"))
+    }
+
+    /// A file whose size is not the listed one (a wrong W= in its name, or a file rewritten after login) is
+    /// sent as it is on disk, whole, with its terminating "." — never cut at the listed size.
+    @Test(arguments: [(",W=5", 0), (",W=999999", 0), ("", 70_000), ("", -20)])
+    func aFileWhoseSizeIsNotTheListedOneComesBackWhole(nameSuffix: String, changeAfterLogin: Int) throws {
+        let office = try TestPostOffice(users: [Self.user: "pw"])
+        defer { office.stop() }
+        let address = try #require(MailAddress(Self.user))
+        let maildir = try #require(office.server.maildirPath(for: address))
+        try Self.seed(office, count: 1)
+        let path = maildir + "/new/1700000000.B1.mx.test" + nameSuffix
+        let original = Self.content(size: 3000)
+        try original.write(toFile: path, atomically: true, encoding: .utf8)
+        let client = try POP3TestClient(connectingTo: office.pop3Address)
+        try client.login(Self.user, password: "pw")
+        var content = original
+        if changeAfterLogin != 0 {
+            // Rewritten in place after LIST measured it: longer, or shorter.
+            content = changeAfterLogin > 0 ? original + Self.content(size: changeAfterLogin) : String(original.dropLast(-changeAfterLogin))
+            try content.write(toFile: path, atomically: false, encoding: .utf8)
+        }
+        // The seeded message was delivered earlier (1000000001), so this one is number 2.
+        #expect(try client.retrieve(2) == Self.expectedLines(content))
+        #expect(try client.command("NOOP").hasPrefix("+OK"))
+        #expect(try client.quit().hasPrefix("+OK"))
+    }
+
+    /// RETR opens message files with O_NOATIME (when permitted: the server owns them or is root), so reading a
+    /// message does not dirty its inode; under relatime an access time older than the file's change would
+    /// otherwise be updated.
+    @Test func retrieveLeavesTheAccessTimeAlone() throws {
+        let office = try TestPostOffice(users: [Self.user: "pw"])
+        defer { office.stop() }
+        let address = try #require(MailAddress(Self.user))
+        let maildir = try #require(office.server.maildirPath(for: address))
+        let names = try Self.seed(office, count: 1)
+        let path = maildir + "/new/" + names[0]
+        var before = stat()
+        try #require(stat(path, &before) == 0)
+        // An access time of 2000-01-01, older than the modification time: relatime would update it on a read.
+        var times = [timespec(tv_sec: 946_684_800, tv_nsec: 0), before.st_mtim]
+        try #require(utimensat(AT_FDCWD, path, &times, 0) == 0)
+        let client = try POP3TestClient(connectingTo: office.pop3Address)
+        try client.login(Self.user, password: "pw")
+        #expect(try client.retrieve(1) == ["Subject: seeded 1", "", "body 1"])
+        var status = stat()
+        try #require(stat(path, &status) == 0)
+        #expect(status.st_atim.tv_sec == 946_684_800)
+        #expect(try client.quit().hasPrefix("+OK"))
+    }
+
+    /// A session's UPDATE marks what it retrieved seen (new/ → cur/ with ":2,S"): the next session lists the
+    /// same sizes (the size count is cached by the message's base name, which the rename keeps).
+    @Test func sizesAreTheSameAfterTheSeenFlagRenamedTheFiles() throws {
+        let office = try TestPostOffice(users: [Self.user: "pw"])
+        defer { office.stop() }
+        let address = try #require(MailAddress(Self.user))
+        let maildir = try #require(office.server.maildirPath(for: address))
+        let names = try Self.seed(office, count: 2)
+        try Self.content(size: 5000).write(toFile: maildir + "/new/" + names[1], atomically: true, encoding: .utf8)
+        let first = try POP3TestClient(connectingTo: office.pop3Address)
+        try first.login(Self.user, password: "pw")
+        #expect(try first.command("LIST").hasPrefix("+OK"))
+        let listed = try first.readMultiline()
+        _ = try first.retrieve(1)
+        _ = try first.retrieve(2)
+        #expect(try first.quit().hasPrefix("+OK"))
+        #expect(LiveTestSupport.files(in: maildir + "/cur").count == 2)
+        let second = try POP3TestClient(connectingTo: office.pop3Address)
+        try second.login(Self.user, password: "pw")
+        #expect(try second.command("LIST").hasPrefix("+OK"))
+        #expect(try second.readMultiline() == listed)
+        // 5,000 bytes in 78 lines of 64 and a last one of 8 without its LF: a CR per LF, and CRLF to end it.
+        #expect(listed.last == "2 5080")
+        #expect(try second.quit().hasPrefix("+OK"))
     }
 }
