@@ -68,12 +68,12 @@ struct CompareRunner {
         ]
 
         // Create every server's Maildir tree together (a fresh ext4 tree is slower than an aged one).
-        let server = try PostOfficeProcess(binary: settings.postofficeBinary, dataDirectory: state + "/postoffice",
+        let server = PostOfficeProcess(binary: settings.postofficeBinary, dataDirectory: state + "/postoffice",
                                            smtpPort: settings.postofficeSMTPPort, pop3Port: settings.postofficePOP3Port,
                                            log: log, logFile: results + "/postoffice-server.log")
         // --baseline: the older build, its own data folder and ports, prepared and started the same way.
-        let baselineServer = try settings.baselineBinary.map {
-            try PostOfficeProcess(binary: $0, dataDirectory: state + "/baseline", smtpPort: settings.baselineSMTPPort,
+        let baselineServer = settings.baselineBinary.map {
+            PostOfficeProcess(binary: $0, dataDirectory: state + "/baseline", smtpPort: settings.baselineSMTPPort,
                                   pop3Port: settings.baselinePOP3Port, log: log, logFile: results + "/baseline-server.log")
         }
         let mailAuthentication = settings.checksMailAuthentication

@@ -62,7 +62,7 @@ enum Subprocess {
         var text = contents
         text.withUTF8 { _ = Glibc.write(descriptor, $0.baseAddress, $0.count) }
         Glibc.close(descriptor)
-        return String(cString: template)
+        return String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     private static func spawn(_ executable: String, _ arguments: [String], environment: [String: String],
