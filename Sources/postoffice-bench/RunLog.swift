@@ -7,7 +7,7 @@ final class RunLog {
     private let handle: FileHandle?
 
     init(path: String) {
-        FileManager.default.createFile(atPath: path, contents: nil)
+        _ = FileManager.default.createFile(atPath: path, contents: nil)  // a failure shows as a nil handle: stdout only
         handle = FileHandle(forWritingAtPath: path)
     }
 
