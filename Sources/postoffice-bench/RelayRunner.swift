@@ -150,7 +150,7 @@ struct RelayRunner {
 
         var runs: [RelayRun] = []
         let jsonPath = results + "/relay.jsonl"
-        FileManager.default.createFile(atPath: jsonPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: jsonPath, contents: nil)  // nil handle below: no JSON, the table still prints
         let json = FileHandle(forWritingAtPath: jsonPath)
         func record(_ run: RelayRun) {
             runs.append(run)

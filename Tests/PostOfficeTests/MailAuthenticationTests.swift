@@ -165,7 +165,7 @@ struct MailAuthenticationSpoolTests {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let now = 1_800_000_000
         for name in ["auth-old", "auth-fresh", "hook-old"] {
-            FileManager.default.createFile(atPath: directory + "/" + name, contents: Data("x".utf8))
+            #expect(FileManager.default.createFile(atPath: directory + "/" + name, contents: Data("x".utf8)))
             let age = name.hasSuffix("old") ? 7200 : 60
             try FileManager.default.setAttributes(
                 [.modificationDate: Date(timeIntervalSince1970: TimeInterval(now - age))], ofItemAtPath: directory + "/" + name)
