@@ -25,6 +25,11 @@ struct BenchmarkSettings {
           --bench-dir DIR     the shared peer scripts (default $POSTOFFICE_BENCH_DIR, else ../shared/bench)
           --results DIR       where JSON lines, logs and summary.md go (default .build/bench-results/<UTC time>)
           --keep              leave the servers running and the state directory in place
+          --delete-between-runs  empty new/ before each SMTP run by deleting the files (smtp_load.py --clean, the
+                              method before 2026-12-07 03:00); by default they are moved aside (renamed into
+                              the state folder, deleted at the end), because on ext4 without a journal the
+                              inodes of thousands of just-deleted files slow every file creation for the next
+                              30-60 s (`recently_deleted`), which is then most of what a run measures
           --mail-authentication  PostOffice checks SPF, DKIM and DMARC on the loads (loopback included): a dnsmasq
                               on 127.0.0.1:2753 serves example.test's records, every message is DKIM-signed
                               (rsa-2048; smtp-source -F, the same bytes for every server)
@@ -48,6 +53,8 @@ struct BenchmarkSettings {
     var benchDirectory: String
     var resultsDirectory: String
     var keepsServers = false
+    /// Empty new/ by deleting (smtp_load.py --clean) instead of moving the files aside.
+    var deletesBetweenRuns = false
     /// `--mail-authentication`: see MailAuthenticationLoad.
     var checksMailAuthentication = false
     /// With --mail-authentication: the baseline server leaves it off (same signed messages), an on/off pair.
@@ -99,6 +106,7 @@ struct BenchmarkSettings {
             case "--bench-dir": benchDirectory = try options.value(argument)
             case "--results": resultsDirectory = try options.value(argument)
             case "--keep": keepsServers = true
+            case "--delete-between-runs": deletesBetweenRuns = true
             case "--mail-authentication": checksMailAuthentication = true
             case "--baseline-unchecked": baselineSkipsMailAuthentication = true
             case "--python": python = try options.value(argument)

@@ -12,10 +12,11 @@ struct LoadScripts {
     let log: RunLog
 
     /// One smtp_load.py run (one repeat) of `load` against `target`.
-    func smtpLoad(target: CompareRunner.SMTPTarget, load: CompareRunner.SMTPLoad, count: Int) throws {
+    /// `clean`: smtp_load.py deletes what new/ holds first (otherwise the caller has moved it aside).
+    func smtpLoad(target: CompareRunner.SMTPTarget, load: CompareRunner.SMTPLoad, count: Int, clean: Bool) throws {
         var arguments = [directory + "/smtp_load.py", "--port", "\(target.port)", "--maildir-root", target.maildirRoot,
                          "--size", "\(load.size)", "--sessions", "\(load.sessions)", "--count", "\(count)",
-                         "--rcpts", "\(load.recipients)", "--clean", "--label", target.label,
+                         "--rcpts", "\(load.recipients)"] + (clean ? ["--clean"] : []) + ["--label", target.label,
                          "--server-pidfile", target.pidFile, "--timeout", "150", "--json", results + "/smtp.jsonl"]
         if let queue = target.queueDirectory { arguments += ["--queue-dir", queue] }
         let outcome = try Subprocess.run(python, arguments)
