@@ -121,29 +121,19 @@ public struct DKIMBodyHasher: Sendable {
         }
     }
 
-    private static let lowBits: UInt64 = 0x7F7F_7F7F_7F7F_7F7F
-    private static let highBits: UInt64 = 0x8080_8080_8080_8080
-    private static let ones: UInt64 = 0x0101_0101_0101_0101
-
-    /// The high bit of every byte of `word` that is zero, exactly (no carries between bytes).
-    @inline(__always)
-    private static func zeroBytes(_ word: UInt64) -> UInt64 {
-        ~(((word & lowBits) &+ lowBits) | word) & highBits
-    }
-
     /// Simple: the bytes that stop a verbatim stretch are CR and LF.
     @inline(__always)
     private static func simpleStops(_ word: UInt64) -> UInt64 {
-        zeroBytes(word ^ (13 &* ones)) | zeroBytes(word ^ (10 &* ones))
+        ByteLanes.equal(word, 13) | ByteLanes.equal(word, 10)
     }
 
     /// Relaxed: every byte below 0x21 (CR, LF, HT, SP and the rare control bytes) stops a stretch, except an
     /// SP whose next byte (the same byte of `next`, the word loaded one byte further) is not one of them.
     @inline(__always)
     private static func relaxedStops(_ word: UInt64, next: UInt64) -> UInt64 {
-        let low = belowSpaceOrSpace(word)
-        let spaces = zeroBytes(word ^ (0x20 &* ones))
-        return (low & ~spaces) | (spaces & belowSpaceOrSpace(next))
+        let low = ByteLanes.belowExclamation(word)
+        let spaces = ByteLanes.equal(word, 0x20)
+        return (low & ~spaces) | (spaces & ByteLanes.belowExclamation(next))
     }
 
     /// Whether any of the 32 bytes at `bytes` stops a simple stretch (nonzero if so).
@@ -166,22 +156,16 @@ public struct DKIMBodyHasher: Sendable {
         for offset in stride(from: 0, to: 32, by: 8) {
             // Lane k of `previous`, `next` and `afterNext` holds the byte before, after and two after byte k.
             let current = word(offset), previous = word(offset - 1), next = word(offset + 1), afterNext = word(offset + 2)
-            let low = belowSpaceOrSpace(current)
-            let spaces = zeroBytes(current ^ (0x20 &* ones))
-            let returns = zeroBytes(current ^ (13 &* ones))
-            let feeds = zeroBytes(current ^ (10 &* ones))
+            let low = ByteLanes.belowExclamation(current)
+            let spaces = ByteLanes.equal(current, 0x20)
+            let returns = ByteLanes.equal(current, 13)
+            let feeds = ByteLanes.equal(current, 10)
             stops |= (low & ~(spaces | returns | feeds))  // HT and control bytes
-                | (spaces & belowSpaceOrSpace(next))  // an SP before whitespace, a line end or a control byte
-                | (returns & ~(zeroBytes(next ^ (10 &* ones)) & ~belowSpaceOrSpace(afterNext)))  // CR not CR LF + content
-                | (feeds & ~zeroBytes(previous ^ (13 &* ones)))  // a bare LF
+                | (spaces & ByteLanes.belowExclamation(next))  // an SP before whitespace, a line end or a control byte
+                | (returns & ~(ByteLanes.equal(next, 10) & ~ByteLanes.belowExclamation(afterNext)))  // CR not CR LF + content
+                | (feeds & ~ByteLanes.equal(previous, 13))  // a bare LF
         }
         return stops
-    }
-
-    /// The high bit of every byte of `word` below 0x21, exactly.
-    @inline(__always)
-    private static func belowSpaceOrSpace(_ word: UInt64) -> UInt64 {
-        ~(((word & lowBits) &+ (0x5F &* ones)) | word) & highBits
     }
 
     /// `emit` for a stretch copied as it is: a long one goes to the hash straight from the input.

@@ -115,15 +115,11 @@ public struct DKIMTagList: Hashable, Sendable {
     /// The offset of the first byte in `start..<end` that may not be in a value (below 0x21 and not FWS, or
     /// DEL), or nil. Eight bytes at a time skip words with no byte below 0x21 and no DEL.
     private static func firstInvalidValueByte(in bytes: UnsafeBufferPointer<UInt8>, from start: Int, to end: Int) -> Int? {
-        let lowBits: UInt64 = 0x7F7F_7F7F_7F7F_7F7F, highBits: UInt64 = 0x8080_8080_8080_8080, ones: UInt64 = 0x0101_0101_0101_0101
         var index = start
         while index < end {
             if index + 8 <= end {
                 let word = UnsafeRawPointer(bytes.baseAddress! + index).loadUnaligned(as: UInt64.self)
-                let below = ~(((word & lowBits) &+ (0x5F &* ones)) | word) & highBits  // bytes below 0x21
-                let delete = word ^ (0x7F &* ones)
-                let deletes = ~(((delete & lowBits) &+ lowBits) | delete) & highBits  // bytes equal to 0x7F
-                if below | deletes == 0 {
+                if ByteLanes.belowExclamation(word) | ByteLanes.equal(word, 0x7F) == 0 {
                     index += 8
                     continue
                 }
