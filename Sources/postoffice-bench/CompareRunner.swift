@@ -247,27 +247,28 @@ struct CompareRunner {
     /// when it allocates one, reading each one's inode-table block, and that scan was ~30 % of every
     /// server's CPU in the run that followed a deletion (perf, 2026-12-07).
     static func setAsideNewFiles(below root: String, into holding: String) {
-        let fm = FileManager.default
-        try? fm.createDirectory(atPath: holding, withIntermediateDirectories: true)
-        guard let entries = try? fm.contentsOfDirectory(atPath: root) else { return }
-        for entry in entries {
-            for directory in [root + "/" + entry + "/new", root + "/" + entry + "/Maildir/new"] {
-                guard let files = try? fm.contentsOfDirectory(atPath: directory) else { continue }
-                for file in files where rename(directory + "/" + file, holding + "/" + entry + "." + file) != 0 {
-                    unlink(directory + "/" + file)  // another file system, or a name taken: delete it as before
-                }
+        try? FileManager.default.createDirectory(atPath: holding, withIntermediateDirectories: true)
+        forEachNewFile(below: root) { mailbox, path, file in
+            if rename(path, holding + "/" + mailbox + "." + file) != 0 {
+                unlink(path)  // another file system, or a name taken: delete it as before
             }
         }
     }
 
     /// Removes delivered files so the next load starts from small directories (as smtp_load.py --clean does).
     static func emptyNewDirectories(below root: String) {
+        forEachNewFile(below: root) { _, path, _ in unlink(path) }
+    }
+
+    /// Calls `body(mailbox, path, file name)` for every file in `<mailbox>/new` and `<mailbox>/Maildir/new`
+    /// below `root` (the layouts of the servers the bench runs).
+    private static func forEachNewFile(below root: String, _ body: (String, String, String) -> Void) {
         let fm = FileManager.default
         guard let entries = try? fm.contentsOfDirectory(atPath: root) else { return }
         for entry in entries {
             for directory in [root + "/" + entry + "/new", root + "/" + entry + "/Maildir/new"] {
                 guard let files = try? fm.contentsOfDirectory(atPath: directory) else { continue }
-                for file in files { unlink(directory + "/" + file) }
+                for file in files { body(entry, directory + "/" + file, file) }
             }
         }
     }
