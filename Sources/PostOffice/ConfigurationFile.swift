@@ -6,6 +6,7 @@ import Glibc
 #endif
 import PostOfficeAccounts
 import PostOfficeCore
+import PostOfficeDNS
 import PostOfficeTLS
 
 /// A problem in a configuration file, with its location.
@@ -354,7 +355,15 @@ public enum ConfigurationFile {
             apply: { c, v throws(KeyError) in c.relayCredentialsFile = v.isEmpty ? nil : path(v, in: c) },
             render: { c in c.relayCredentialsFile.map { relativePath($0, in: c) } ?? "" }),
         Key(name: "dns_servers", help: "DNS servers to ask (HOST or HOST:PORT, comma separated) instead of /etc/resolv.conf.",
-            apply: { c, v throws(KeyError) in c.dnsServers = list(v) }, render: { $0.dnsServers.joined(separator: ", ") }),
+            apply: { c, v throws(KeyError) in
+                let servers = list(v)
+                // Refused here, not at the first lookup: a typo would otherwise leave outbound mail and the
+                // inbound checks with no server to ask.
+                if let bad = servers.first(where: { DNSServerAddress(parsing: $0) == nil }) {
+                    throw KeyError(message: "'\(bad)' is not an IP address or IP:PORT (names cannot be resolved before DNS works)")
+                }
+                c.dnsServers = servers
+            }, render: { $0.dnsServers.joined(separator: ", ") }),
         Key(name: "mail_authentication", help: "Check SPF, DKIM and DMARC on port 25 mail and add Authentication-Results (yes/no).",
             apply: { c, v throws(KeyError) in c.mailAuthentication = try bool(v) }, render: { $0.mailAuthentication ? "yes" : "no" }),
         Key(name: "mail_authentication_skip_networks", help: "Client networks (CIDR) whose mail is not checked (default loopback).",

@@ -208,12 +208,13 @@ final class ServerContext: @unchecked Sendable {
     static func dnsConfiguration(_ configuration: PostOfficeConfiguration) -> DNSResolverConfiguration {
         var dns = DNSResolverConfiguration(resolvConf: (try? AccountsFile.read("/etc/resolv.conf")) ?? "")
         if !configuration.dnsServers.isEmpty {
-            // Named servers replace resolv.conf's entirely; if they do not parse, ask nobody rather than
-            // fall back to servers the configuration meant to avoid.
+            // Named servers replace resolv.conf's entirely. The configuration file refuses entries that do not
+            // parse; one set through the API that does not parse leaves only 127.0.0.1 (glibc's default
+            // with no nameserver), never the resolv.conf servers the configuration meant to avoid.
             if let named = try? dns.overridingServers(configuration.dnsServers) {
                 dns = named
-            } else if let nobody = try? DNSResolverConfiguration(servers: [], timeoutSeconds: 1, attempts: 1) {
-                dns = nobody
+            } else {
+                dns = DNSResolverConfiguration(servers: [], timeoutSeconds: 1, attempts: 1)
             }
         }
         return dns

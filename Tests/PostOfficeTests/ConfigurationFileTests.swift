@@ -77,6 +77,8 @@ import Testing
         ("mail_location = ../%n", "f:1: mail_location: must be a relative path without '..'"),
         ("catch_all = example.test", "f:1: catch_all: expected domain=address, got 'example.test'"),
         ("  indented = 1", "f:1: continuation line with nothing to continue"),
+        ("dns_servers = 127.0.0.1:53, ns.example.test", "f:1: dns_servers: 'ns.example.test' is not an IP address or IP:PORT (names cannot be resolved before DNS works)"),
+        ("dns_servers = 127.0.0.1:0", "f:1: dns_servers: '127.0.0.1:0' is not an IP address or IP:PORT (names cannot be resolved before DNS works)"),
         ("pop3_idle_timeout = 60", "f:1: pop3_idle_timeout: 60 is out of range 600...86400"),
         ("tls_minimum_version = TLSv1.1", "f:1: tls_minimum_version: TLSv1.1 is too old: TLSv1.2 is the minimum"),
         ("tls_minimum_version = SSLv3", "f:1: tls_minimum_version: expected TLSv1.2 or TLSv1.3, got 'SSLv3'"),
