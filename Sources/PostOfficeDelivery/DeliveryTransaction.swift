@@ -11,7 +11,7 @@ import PostOfficeMaildir
 
 /// One message being delivered to every mailbox of its recipients. Not thread-safe: one owner at a time.
 ///
-/// **All-or-nothing rule.** Every copy is first written completely and fsync'd without a name in `new/`:
+/// **All-or-nothing rule.** Every copy is first written completely and fsync'd before it has a name in `new/`:
 /// as an unnamed (`O_TMPFILE`) file on `new/`'s file system, or as a named file in the Maildir's `tmp/`.
 /// Only when every copy succeeded are they published — unnamed ones linked into `new/`, named ones renamed
 /// there — and then each distinct `new/` directory is fsync'd through the ``DirectorySyncer``; ``commit()``
@@ -19,7 +19,7 @@ import PostOfficeMaildir
 /// → 4.3.0) or permanently (mail loop 5.4.6, too big 5.3.4) — no copy is kept: unnamed files are closed (they
 /// vanish), drafts in `tmp/` are removed and copies already published into `new/` are unlinked again, and the
 /// transaction's outcome is that failure. So the SMTP client's retry neither loses
-/// nor duplicates mail. The one unavoidable exception is a crash after the renames and before the client
+/// nor duplicates mail. The one unavoidable exception is a crash after the links or renames and before the client
 /// reads our 250: it will resend and the message is stored twice, which SMTP's at-least-once rule
 /// ([RFC 5321 §6.1](https://www.rfc-editor.org/rfc/rfc5321#section-6.1)) prefers to losing it.
 ///
