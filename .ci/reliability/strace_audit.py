@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
 # strace_audit: runs `postoffice` under strace while sending multi-recipient messages, then checks in the
-# trace that for every stored copy fsync(file) -> rename into new/ -> fsync(new/) all completed before the
-# `250` after DATA was written to that client's socket. A run with one recipient per message checks the
-# unnamed drafts the same way: fsync(the O_TMPFILE file) -> linkat(AT_EMPTY_PATH) into new/ -> fsync(new/). A second run relays messages to remote recipients and
+# trace that for every stored copy fsync(file) -> link or rename into new/ -> fsync(new/) all completed before
+# the `250` after DATA was written to that client's socket, and (all or nothing) that every copy of a message
+# was fsync'd, after it was created, before the first copy of that message became visible. Up to 16 Maildirs
+# every copy is an unnamed O_TMPFILE file: fsync(it) -> linkat(AT_EMPTY_PATH) into new/ -> fsync(new/); the
+# runs are: 3 recipients (unnamed copies, required to be seen as links), 1 recipient (the unnamed draft) and
+# 17 recipients (above the limit: named files in tmp/ renamed into new/). A further run relays messages to remote recipients and
 # checks the outbound queue's commit the same way: fsync(queue/tmp/ID) -> rename into queue/messages/ID ->
 # fsync(queue/messages/) before the 250 (issue 14: one file per message; no directory fsync inside the draft,
 # since a message is one file, and the first state is inside that file). Negative control: the same runs under
@@ -36,6 +39,8 @@ class Event:
         self.name = name
         self.args = args
         self.result = None
+        # What follows the result: under `strace -yy` the path of a returned descriptor (`= 17</path>`).
+        self.tail = ""
 
 
 def parse(path):
@@ -53,6 +58,7 @@ def parse(path):
             if c:
                 e = Event(index, pid, c.group(1), c.group(2))
                 e.result = c.group(3)
+                e.tail = c.group(4)
                 events.append(e)
                 continue
             u = UNFINISHED.match(rest)
@@ -67,6 +73,7 @@ def parse(path):
                 e.args += r.group(2)
                 e.end = index
                 e.result = r.group(3)
+                e.tail = r.group(4)
     return events
 
 
@@ -130,15 +137,32 @@ def final_reply(events, port):
     return next((e for e in on_socket[data_start + 1:] if re.search(r'"(\\r\\n)?250 ', e.args)), None)
 
 
+def creation(events, source, before):
+    """The last successful open that created `source` (O_CREAT in tmp/, or O_TMPFILE in new/: the returned
+    descriptor shows its path, `= 17</path>`, under `strace -yy`) and started before `before`; None when the
+    trace has none."""
+    tag = f"<{source}>"
+    found = None
+    for e in events:
+        if e.start >= before:
+            break
+        if e.name in ("openat", "open") and e.result not in (None, "?") and not e.result.startswith("-") \
+                and e.tail.startswith(tag) and ("O_CREAT" in e.args or "O_TMPFILE" in e.args):
+            found = e
+    return found
+
+
 def audit(events, server, sent):
-    """Returns (checked copies, violations)."""
+    """Returns (checked copies, violations, copies published by linking an unnamed file)."""
     violations = []
     checked = 0
+    linked = 0
     for port, message_id, recipients in sent:
         reply = final_reply(events, port)
         if reply is None:
             violations.append(f"{message_id}: no 250 after 354 on client port {port} in the trace")
             continue
+        published = []
         for user in recipients:
             maildir = server.maildir(user)
             names = []
@@ -167,7 +191,23 @@ def audit(events, server, sent):
                 violations.append(f"{message_id} for {user}: no fsync of {maildir}/new between the rename and the 250")
             if rename.end > reply.start:
                 violations.append(f"{message_id} for {user}: rename after the 250")
-    return checked, violations
+            if rename.name == "linkat":
+                linked += 1
+            published.append((user, rename, source))
+        # All or nothing: no copy of the message visible before every copy is on stable storage.
+        if published:
+            first_visible = min(rename.start for _, rename, _ in published)
+            for user, rename, source in published:
+                created = creation(events, source, rename.start)
+                synced = [e for e in events if e.name in ("fsync", "fdatasync") and f"<{source}>" in e.args
+                          and e.result == "0" and e.end < first_visible
+                          and (created is None or e.start > created.end)]
+                if created is None:
+                    violations.append(f"{message_id} for {user}: no open of {source} in the trace")
+                if not synced:
+                    violations.append(f"{message_id} for {user}: {source} not fsync'd before the message's first "
+                                      "copy became visible")
+    return checked, violations, linked
 
 
 def send_remote_messages(server, sender, count, seed):
@@ -259,7 +299,7 @@ def run_queue(binary, eatmydata, args):
 def run(binary, eatmydata, args, fanout=None):
     data = H.temporary_directory("po-strace-")
     trace = os.path.join(data, "strace.out")
-    users = H.user_names(6)
+    users = H.user_names(max(6, fanout or args.fanout))
     wrapper = ["strace", "-f", "-tt", "-yy", "-s", "120", "-e", f"trace={SYSCALLS}", "-o", trace]
     if eatmydata:
         wrapper.append("eatmydata")
@@ -269,13 +309,13 @@ def run(binary, eatmydata, args, fanout=None):
     server.stop()
     time.sleep(0.2)
     events = parse(trace)
-    checked, violations = audit(events, server, sent)
+    checked, violations, linked = audit(events, server, sent)
     fsyncs = sum(1 for e in events if e.name in ("fsync", "fdatasync"))
     if args.keep:
         print(f"trace kept in {trace}")
     else:
         H.remove_tree(data)
-    return len(sent), checked, fsyncs, violations
+    return len(sent), checked, fsyncs, violations, linked
 
 
 def main():
@@ -293,16 +333,34 @@ def main():
         sys.exit("strace not installed")
     status = 0
     if not args.eatmydata:
-        sent, checked, fsyncs, violations = run(args.binary, False, args)
-        print(f"audit: {sent} messages answered 250, {checked} copies checked, {fsyncs} fsyncs traced, "
+        sent, checked, fsyncs, violations, linked = run(args.binary, False, args)
+        print(f"audit ({args.fanout} recipients: unnamed copies linked into new/): {sent} messages answered 250, "
+              f"{checked} copies checked, {linked} of them linked from unnamed files, {fsyncs} fsyncs traced, "
               f"{len(violations)} violations")
         for v in violations[:20]:
             print("  VIOLATION " + v)
         if violations or checked == 0:
             status = 1
-        sent, checked, fsyncs, violations = run(args.binary, False, args, fanout=1)
+        several_linked = linked
+        sent, checked, fsyncs, violations, linked = run(args.binary, False, args, fanout=1)
         print(f"one-recipient audit (unnamed drafts linked into new/): {sent} messages answered 250, "
-              f"{checked} copies checked, {fsyncs} fsyncs traced, {len(violations)} violations")
+              f"{checked} copies checked, {linked} linked from unnamed files, {fsyncs} fsyncs traced, "
+              f"{len(violations)} violations")
+        for v in violations[:20]:
+            print("  VIOLATION " + v)
+        if violations or checked == 0:
+            status = 1
+        # Where O_TMPFILE works (the one-recipient run linked), the several-recipient run must have audited
+        # unnamed copies too, or the unnamed fan-out went unchecked.
+        if linked and several_linked == 0:
+            print("  VIOLATION: the several-recipient run published no copy by linking an unnamed file")
+            status = 1
+        elif linked == 0:
+            print("  note: no unnamed files on this file system (no O_TMPFILE); the tmp/ protocol was audited")
+        sent, checked, fsyncs, violations, linked = run(args.binary, False, args, fanout=17)
+        print(f"above-the-limit audit (17 recipients: copies through tmp/): {sent} messages answered 250, "
+              f"{checked} copies checked, {linked} linked from unnamed files, {fsyncs} fsyncs traced, "
+              f"{len(violations)} violations")
         for v in violations[:20]:
             print("  VIOLATION " + v)
         if violations or checked == 0:
@@ -318,13 +376,13 @@ def main():
         if not shutil.which("eatmydata"):
             print("negative control skipped: eatmydata not installed (apt-get install -y eatmydata)")
         else:
-            sent, checked, fsyncs, violations = run(args.binary, True, args)
+            sent, checked, fsyncs, violations, _ = run(args.binary, True, args)
             caught = bool(violations)
             print(f"negative control (eatmydata): {sent} answered 250, {fsyncs} fsyncs traced, {len(violations)} "
                   f"violations -> {'caught' if caught else 'NOT CAUGHT'}")
             for v in violations[:3]:
                 print("  expected: " + v)
-            sent, checked, fsyncs, violations = run(args.binary, True, args, fanout=1)
+            sent, checked, fsyncs, violations, _ = run(args.binary, True, args, fanout=1)
             single_caught = bool(violations)
             print(f"one-recipient negative control (eatmydata): {sent} answered 250, {fsyncs} fsyncs traced, "
                   f"{len(violations)} violations -> {'caught' if single_caught else 'NOT CAUGHT'}")

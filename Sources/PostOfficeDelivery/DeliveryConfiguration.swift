@@ -53,6 +53,11 @@ public struct DeliveryConfiguration: Sendable {
     /// into the user's INBOX, once until a delivery finds the usage below the line again (a marker file in
     /// the Maildir, ``Maildir/claimQuotaWarning()``). nil: no warnings. Configuration: `quota_warning`.
     public var quotaWarningPercent: Int?
+    /// Tests only (no configuration key): the most distinct Maildirs whose copies are all held open as unnamed
+    /// files until they are linked into `new/` (``DeliveryTransaction/defaultUnnamedCopyLimit``).
+    var unnamedCopyLimit = DeliveryTransaction.defaultUnnamedCopyLimit
+    /// Tests only: false behaves like a file system without `O_TMPFILE` (every draft is a named file in `tmp/`).
+    var allowsUnnamedFiles = true
 
     public init(
         mailRoot: String,

@@ -11,22 +11,33 @@ import PostOfficeMaildir
 
 /// One message being delivered to every mailbox of its recipients. Not thread-safe: one owner at a time.
 ///
-/// **All-or-nothing rule.** Every copy is first written completely and fsync'd in its Maildir's `tmp/`.
-/// Only when every copy succeeded are they renamed into `new/`, and then each distinct `new/` directory is
-/// fsync'd through the ``DirectorySyncer``; ``commit()`` returns only after that. If any copy fails —
-/// temporarily (ENOSPC → 4.3.1, EDQUOT → 4.2.2, EIO and the rest → 4.3.0) or permanently (mail loop 5.4.6,
-/// too big 5.3.4) — no copy is kept: drafts in `tmp/` are removed and copies already renamed into `new/` are
-/// unlinked again, and the transaction's outcome is that failure. So the SMTP client's retry neither loses
-/// nor duplicates mail. The one unavoidable exception is a crash after the renames and before the client
+/// **All-or-nothing rule.** Every copy is first written completely and fsync'd before it has a name in `new/`:
+/// as an unnamed (`O_TMPFILE`) file on `new/`'s file system, or as a named file in the Maildir's `tmp/`.
+/// Only when every copy succeeded are they published — unnamed ones linked into `new/`, named ones renamed
+/// there — and then each distinct `new/` directory is fsync'd through the ``DirectorySyncer``; ``commit()``
+/// returns only after that. If any copy fails — temporarily (ENOSPC → 4.3.1, EDQUOT → 4.2.2, EIO and the rest
+/// → 4.3.0) or permanently (mail loop 5.4.6, too big 5.3.4) — no copy is kept: unnamed files are closed (they
+/// vanish), drafts in `tmp/` are removed and copies already published into `new/` are unlinked again, and the
+/// transaction's outcome is that failure. So the SMTP client's retry neither loses
+/// nor duplicates mail. The one unavoidable exception is a crash after the links or renames and before the client
 /// reads our 250: it will resend and the message is stored twice, which SMTP's at-least-once rule
 /// ([RFC 5321 §6.1](https://www.rfc-editor.org/rfc/rfc5321#section-6.1)) prefers to losing it.
 ///
 /// **Writing.** Bytes come in CRLF form (as SMTP gives them after dot-unstuffing) and are stored with LF
 /// line endings (a bare CR is kept). The first mailbox's draft receives its trace headers and then the body
 /// as it streams. At commit every other mailbox's copy gets its own trace headers and the body copied in
-/// the kernel (`copy_file_range`) from the first draft, and is fsync'd and closed at once (so a fan-out to
-/// many mailboxes holds two file descriptors, not one per mailbox); with
-/// ``DeliveryConfiguration/CopyMethod/hardLink`` the copies are hard links instead. Several recipients resolving to the same Maildir get one copy.
+/// the kernel (`copy_file_range`) from the first draft. Where the copies go:
+/// - up to ``defaultUnnamedCopyLimit`` distinct Maildirs (``DeliveryConfiguration/CopyMethod/copyBody``, or
+///   one Maildir with either method): every copy, the first included, is an unnamed file in its Maildir's
+///   `new/` (``MaildirDraft/Placement/unnamedFile``), held open until it is linked (a closed unnamed file is
+///   gone), so the transaction holds one file descriptor per copy. No `tmp/` entry is created, renamed or
+///   removed, and the fsync of a file without a name writes no directory (ext4 without a journal writes the
+///   parent directory's block and inode when a newly named file is fsync'd). Where `O_TMPFILE` is missing the
+///   drafts fall back to named files in `tmp/`, renamed at the end, with the same order of steps;
+/// - above that, or with ``DeliveryConfiguration/CopyMethod/hardLink``: the first draft is a named file in
+///   `tmp/`; each further copy is a named file in its `tmp/` (or a hard link of the first), fsync'd and closed
+///   through a window of ``unsyncedWindow`` open copies, so a large fan-out holds a bounded number of files.
+/// Several recipients resolving to the same Maildir get one copy.
 /// Each file is named `<unique>,S=<stored size>,W=<CRLF size>` (the `W=` counts its own trace headers too).
 ///
 /// **No path is trusted after its check.** Each Maildir is walked once from the mail root
@@ -35,6 +46,13 @@ import PostOfficeMaildir
 /// symbolic link swapped in for `tmp/`, `new/` or a level above them after the walk cannot redirect a
 /// message. The price: two directory descriptors per distinct mailbox until ``commit()`` returns.
 public final class DeliveryTransaction {
+    /// The most distinct Maildirs whose copies are all held open as unnamed files. 16: the descriptors a
+    /// transaction holds already grow with its fan-out (`tmp/` and `new/` of each Maildir, so 32 at 16), and
+    /// holding the copies too adds at most 16 more — 8 more than the named path's window — against a server
+    /// budget (`DescriptorBudget`) that keeps 64 spare beyond two per connection. Ordinary fan-outs (a few
+    /// recipients, a small alias) are well below it; a large list expansion is where the bounded window pays.
+    static let defaultUnnamedCopyLimit = 16
+
     /// The envelope sender; nil for the null reverse-path.
     public let reversePath: MailAddress?
     public let trace: TraceInfo
@@ -52,6 +70,9 @@ public final class DeliveryTransaction {
 
     private let agent: LocalDeliveryAgent
     private let copies: [PlannedCopy]
+    /// Every copy is a draft held open until phase 2 (unnamed where the file system allows), rather than
+    /// further copies in `tmp/` written through the ``unsyncedWindow``.
+    private let holdsEveryCopy: Bool
     private var firstDraft: MaildirDraft?
     private var converter = LineEndingConverter()
     private var detector: HeaderLoopDetector
@@ -83,6 +104,9 @@ public final class DeliveryTransaction {
             }
         }
         copies = planned
+        let configuration = agent.configuration
+        holdsEveryCopy = planned.count == 1
+            || (configuration.copyMethod == .copyBody && planned.count <= configuration.unnamedCopyLimit)
         detector = HeaderLoopDetector(
             recipients: planned.map { $0.mailbox.user.description },
             maximumReceivedCount: agent.configuration.maximumReceivedCount,
@@ -91,11 +115,11 @@ public final class DeliveryTransaction {
             throw DeliveryError(EnhancedStatusCode(5, 1, 1), "No valid recipients")
         }
         do {
-            // One copy: an unnamed draft linked into new/ at commit (nothing in tmp/; see MaildirDraft.Placement).
-            // Several: a named one in tmp/, which further copies read and hard-link by name.
+            // Copies held open: an unnamed draft linked into new/ at commit (nothing in tmp/; see
+            // MaildirDraft.Placement), which further copies read through /proc/self/fd. Otherwise a named one in
+            // tmp/, which further copies read and hard-link by name.
             let draft = try Self.openDraft(
-                in: first.mailbox.destination, agent: agent,
-                placement: planned.count == 1 ? .unnamedFile : .temporaryDirectory)
+                in: first.mailbox.destination, agent: agent, placement: placement(holdingEveryCopy: holdsEveryCopy))
             try draft.write(first.headers)
             firstDraft = draft
         } catch {
@@ -213,9 +237,16 @@ public final class DeliveryTransaction {
         return DeliveryResult(overall: overall, recipients: perRecipient)
     }
 
-    /// A copy made ready in `tmp/`, waiting for its rename.
+    /// Where a draft held open until phase 2 is placed (the test hook stands in for a file system without
+    /// `O_TMPFILE`).
+    private func placement(holdingEveryCopy: Bool) -> MaildirDraft.Placement {
+        holdingEveryCopy && agent.configuration.allowsUnnamedFiles ? .unnamedFile : .temporaryDirectory
+    }
+
+    /// A copy made ready (fsync'd, not yet visible), waiting for its link or rename into `new/`.
     private enum StagedCopy {
-        /// The first copy, still open: it received the streamed message.
+        /// A copy still open: the first (it received the streamed message) or, with ``holdsEveryCopy``, any
+        /// further one. Committed with ``MaildirDraft/commit(virtualSize:syncDirectory:)`` (link or rename).
         case draft(MaildirDraft, virtualSize: Int)
         /// A further copy, complete in tmp/ (or a hard link of the first); fsync'd and closed before phase 2, at
         /// most ``DeliveryTransaction/unsyncedWindow`` of them open at a time (plus each Maildir's tmp/ and new/).
@@ -239,9 +270,9 @@ public final class DeliveryTransaction {
         // Copies written but not yet fsync'd (their descriptors still open), oldest first.
         var unsynced: [UnsyncedCopy] = []
         do throws(SystemError) {
-            // Phase 1: every copy complete and on stable storage in tmp/ before any becomes visible. With
-            // several copies each one's writeback starts as soon as it is written and the fsyncs follow, so
-            // the device works on the copies together instead of one fsync round trip after another.
+            // Phase 1: every copy complete and on stable storage (unnamed, or in tmp/) before any becomes
+            // visible. With several copies each one's writeback starts as soon as it is written and the fsyncs
+            // follow, so the device works on the copies together instead of one fsync round trip after another.
             if copies.count == 1 { try first.sync() } else { first.startWriteback() }
             staged.append(.draft(first, virtualSize: first.byteCount + firstCopy.headerLineFeeds + body.lineFeeds))
             if copies.count > 1 {
@@ -251,6 +282,19 @@ public final class DeliveryTransaction {
                 let root = open(agent.configuration.mailRoot, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
                 defer { if root >= 0 { close(root) } }
                 for copy in copies.dropFirst() {
+                    if holdsEveryCopy {
+                        // Staged before it is written, so a failure half-way is rolled back with the others.
+                        let draft = try Self.openDraft(
+                            in: copy.mailbox.destination, agent: agent, placement: placement(holdingEveryCopy: true),
+                            rootDescriptor: root >= 0 ? root : nil)
+                        let size = copy.headers.count + body.size
+                        staged.append(.draft(draft, virtualSize: size + copy.headerLineFeeds + body.lineFeeds))
+                        try draft.write(copy.headers)
+                        try BodyCopier.copy(from: source, offset: body.offset, count: body.size, to: draft.fileDescriptor)
+                        draft.noteWritten(body.size)
+                        draft.startWriteback()
+                        continue
+                    }
                     let (stagedCopy, pending) = try stage(
                         copy, first: first, firstCopy: firstCopy, source: source, body: body,
                         rootDescriptor: root >= 0 ? root : nil)
@@ -261,8 +305,10 @@ public final class DeliveryTransaction {
                 }
                 try first.sync()
                 while !unsynced.isEmpty { try unsynced.removeFirst().finish() }
+                for case .draft(let draft, _) in staged.dropFirst() { try draft.sync() }
             }
-            // Phase 2: renames into new/, then the directory fsyncs that make them durable.
+            // Phase 2: links (unnamed drafts) or renames (named ones) into new/, then the directory fsyncs
+            // that make them durable.
             var names: [String: String] = [:]
             var directories: [DirectoryReference] = []
             for (index, copy) in staged.enumerated() {
@@ -299,8 +345,9 @@ public final class DeliveryTransaction {
             return names
         } catch {
             for copy in unsynced { close(copy.descriptor) }
-            // Roll back: nothing may stay visible, nothing may stay in tmp/. The unlinks are synced on a
-            // best-effort basis so a crash does not bring the copies back.
+            // Roll back: nothing may stay visible, nothing may stay in tmp/ (unnamed drafts not yet linked
+            // vanish when abandoned). The unlinks are synced on a best-effort basis so a crash does not bring
+            // the copies back.
             var directories: [DirectoryReference] = []
             for (handle, name) in renamed {
                 handle.removeFromNew(name)
@@ -420,9 +467,8 @@ public final class DeliveryTransaction {
         var lineFeeds: Int
     }
 
-    /// Writes one further recipient's copy into its `tmp/` — its headers, then the body copied in the kernel
-    /// from the first copy — fsyncs and closes it; or, in hard-link mode, links the first copy.
-    /// How many further copies may be written ahead of their fsyncs (each holds a descriptor meanwhile).
+    /// How many further copies in `tmp/` may be written ahead of their fsyncs (each holds a descriptor
+    /// meanwhile), when the copies are not all held open (above ``defaultUnnamedCopyLimit`` or hard links).
     static let unsyncedWindow = 8
 
     /// A further copy written in `tmp/` whose writeback has started: ``finish()`` fsyncs and closes it.
@@ -505,9 +551,12 @@ public final class DeliveryTransaction {
     }
 
     static func openDraft(
-        in maildir: Maildir, agent: LocalDeliveryAgent, placement: MaildirDraft.Placement = .temporaryDirectory
+        in maildir: Maildir, agent: LocalDeliveryAgent, placement: MaildirDraft.Placement = .temporaryDirectory,
+        rootDescriptor: Int32? = nil
     ) throws(SystemError) -> MaildirDraft {
-        try MaildirDraft(handle: prepare(maildir, agent: agent), baseName: agent.names.next(), placement: placement)
+        try MaildirDraft(
+            handle: prepare(maildir, agent: agent, rootDescriptor: rootDescriptor), baseName: agent.names.next(),
+            placement: placement)
     }
 
     /// Checks, before anything is written or created, that the Maildir and its `tmp/`, `new/` and `cur/`

@@ -1,6 +1,7 @@
 // MaildirDraft: a message being written, then made durable in new/: by the maildir(5) protocol (open O_EXCL in
-// tmp/ → write all → fsync → close → rename into new/ → fsync new/) or, for a single-copy delivery, as an
-// unnamed O_TMPFILE file on new/'s file system (write all → fsync → link into new/ → close → fsync new/).
+// tmp/ → write all → fsync → close → rename into new/ → fsync new/) or, for a delivery whose copies are all held
+// open (up to 16 Maildirs), as unnamed O_TMPFILE files on new/'s file system (write all → fsync → link into
+// new/ → close → fsync new/).
 // Only then is it "delivered". Every step goes through the MaildirHandle's directory descriptors.
 
 #if canImport(Glibc)
@@ -53,7 +54,8 @@ public final class MaildirDraft {
     /// (``MaildirFilename/isValidBase(_:)``: empty, leading `.`, or containing `/`, `,`, `:` or control
     /// characters) fails with `EINVAL` before touching the disk.
     ///
-    /// `placement`: ``Placement/unnamedFile`` for a message that gets no further copies.
+    /// `placement`: ``Placement/unnamedFile`` when the draft stays open until its commit (an unnamed file
+    /// has no name for a further copy to hard-link; it can still be read through ``openForReading()``).
     public init(handle: MaildirHandle, baseName: String, placement: Placement = .temporaryDirectory) throws(SystemError) {
         self.handle = handle
         self.baseName = baseName

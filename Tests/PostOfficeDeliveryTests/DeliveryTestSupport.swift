@@ -69,7 +69,9 @@ struct DeliveryFixture {
         deliversSubaddressToFolders: Bool = false,
         quota: MailboxQuota = .unlimited,
         quotaFullIsTemporary: Bool = false,
-        quotaWarningPercent: Int? = nil
+        quotaWarningPercent: Int? = nil,
+        unnamedCopyLimit: Int = DeliveryTransaction.defaultUnnamedCopyLimit,
+        allowsUnnamedFiles: Bool = true
     ) {
         root = makeTemporaryDirectory()
         logs = RecordingLogSink()
@@ -78,12 +80,15 @@ struct DeliveryFixture {
             localDomains: ["example.org", "example.net"],
             users: ["alice@example.org", "bob@example.org", "carol@example.net"],
             aliases: ["team@example.org": ["alice@example.org", "bob@example.org"]])
+        var configuration = DeliveryConfiguration(
+            mailRoot: root + "/mail", hostname: "mx.example.org",
+            deliversSubaddressToFolders: deliversSubaddressToFolders, copyMethod: copyMethod,
+            maximumMessageSize: maximumMessageSize, quota: quota, quotaFullIsTemporary: quotaFullIsTemporary,
+            quotaWarningPercent: quotaWarningPercent)
+        configuration.unnamedCopyLimit = unnamedCopyLimit
+        configuration.allowsUnnamedFiles = allowsUnnamedFiles
         agent = LocalDeliveryAgent(
-            configuration: DeliveryConfiguration(
-                mailRoot: root + "/mail", hostname: "mx.example.org",
-                deliversSubaddressToFolders: deliversSubaddressToFolders, copyMethod: copyMethod,
-                maximumMessageSize: maximumMessageSize, quota: quota, quotaFullIsTemporary: quotaFullIsTemporary,
-                quotaWarningPercent: quotaWarningPercent),
+            configuration: configuration,
             directory: directory ?? defaultDirectory,
             clock: clock, random: SeededRandomSource(seed: 7), logSink: logs, directorySyncer: syncer, processID: 4242)
     }

@@ -157,6 +157,117 @@ import PostOfficeMaildir
         }
     }
 
+    // How the copies of a several-Maildir delivery are written: held open as unnamed files (the default up to
+    // the limit), through tmp/ above the limit, and as named drafts held open where O_TMPFILE is missing.
+    struct CopyPath: CustomTestStringConvertible, Sendable {
+        var label: String
+        var unnamedCopyLimit: Int
+        var allowsUnnamedFiles: Bool
+        /// Whether any copy passes through tmp/ (the test file system, ext4, has O_TMPFILE).
+        var usesTmp: Bool { !allowsUnnamedFiles || unnamedCopyLimit < 3 }
+        var testDescription: String { label }
+
+        func fixture(syncer: any DirectorySyncer = ImmediateDirectorySyncer()) -> DeliveryFixture {
+            DeliveryFixture(syncer: syncer, unnamedCopyLimit: unnamedCopyLimit, allowsUnnamedFiles: allowsUnnamedFiles)
+        }
+    }
+
+    static let copyPaths = [
+        CopyPath(label: "unnamed copies", unnamedCopyLimit: DeliveryTransaction.defaultUnnamedCopyLimit, allowsUnnamedFiles: true),
+        CopyPath(label: "above the limit: tmp/", unnamedCopyLimit: 2, allowsUnnamedFiles: true),
+        CopyPath(label: "no O_TMPFILE: named drafts", unnamedCopyLimit: DeliveryTransaction.defaultUnnamedCopyLimit, allowsUnnamedFiles: false),
+    ]
+
+    static let everyone = [("alice", "example.org"), ("bob", "example.org"), ("carol", "example.net")]
+    static let oldTime: Int = 1_000_000_000
+
+    /// Creates the Maildirs and sets each tmp/'s modification time far back: creating or removing a name in
+    /// tmp/ sets it to now, so it tells whether a delivery went through tmp/ at all.
+    static func backdateTmp(_ fixture: DeliveryFixture) throws {
+        for (user, domain) in everyone {
+            let maildir = fixture.maildir(user, domain: domain)
+            try maildir.create()
+            var times = [timespec(tv_sec: oldTime, tv_nsec: 0), timespec(tv_sec: oldTime, tv_nsec: 0)]
+            #expect(utimensat(AT_FDCWD, maildir.tmpPath, &times, 0) == 0)
+        }
+    }
+
+    static func tmpWasTouched(_ maildir: Maildir) -> Bool {
+        var info = stat()
+        guard stat(maildir.tmpPath, &info) == 0 else { return true }
+        return info.st_mtim.tv_sec != oldTime
+    }
+
+    @Test(arguments: copyPaths)
+    func severalMaildirsEachGetTheirOwnCopy(_ path: CopyPath) throws {
+        let fixture = path.fixture()
+        try Self.backdateTmp(fixture)
+        let body = bytes(String(repeating: "0123456789abcdef\r\n", count: 3000))
+        let result = try fixture.deliver(body, to: ["alice@example.org", "bob@example.org", "carol@example.net"], chunk: 4093)
+        #expect(result.overall.isDelivered)
+        let expectedBody = bytes(String(repeating: "0123456789abcdef\n", count: 3000))
+        var touched = 0
+        for (user, domain) in Self.everyone {
+            let maildir = fixture.maildir(user, domain: domain)
+            let stored = fixture.storedMessages(maildir)
+            try #require(stored.count == 1, "\(user)")
+            let file = stored[0].bytes
+            #expect(Array(file.suffix(expectedBody.count)) == expectedBody)
+            let headers = String(decoding: file.prefix(file.count - expectedBody.count), as: UTF8.self)
+            #expect(headers.hasPrefix("Return-Path: <sender@example.com>\nDelivered-To: \(user)@\(domain)\n"), "\(user)")
+            #expect(headers.contains("for <\(user)@\(domain)>"), "\(user)")
+            #expect(stored[0].name.hasSuffix(",S=\(file.count),W=\(file.count + Self.lineFeeds(file))"))
+            #expect(files(in: maildir.tmpPath).isEmpty, "\(user) tmp/")
+            if Self.tmpWasTouched(maildir) { touched += 1 }
+        }
+        // Unnamed copies never create a name in tmp/; the other paths create (and remove) one in each.
+        #expect(touched == (path.usesTmp ? 3 : 0))
+    }
+
+    @Test(arguments: copyPaths)
+    func aMaildirFailingMidwayKeepsNoCopyAnywhere(_ path: CopyPath) throws {
+        let fixture = path.fixture()
+        try Self.backdateTmp(fixture)
+        // carol's new/ is a plain file: her copy fails after alice's draft and bob's copy are written.
+        let carol = fixture.maildir("carol", domain: "example.net")
+        try FileManager.default.removeItem(atPath: carol.newPath)
+        _ = FileManager.default.createFile(atPath: carol.newPath, contents: Data("not a directory".utf8))
+        let result = try fixture.deliver(bytes(Self.message), to: ["team@example.org", "carol@example.net"])
+        #expect(result.overall.statusCode == EnhancedStatusCode(4, 3, 0))
+        for (user, domain) in Self.everyone.prefix(2) {
+            let maildir = fixture.maildir(user, domain: domain)
+            #expect(files(in: maildir.newPath).isEmpty, "\(user) new/")
+            #expect(files(in: maildir.tmpPath).isEmpty, "\(user) tmp/")
+        }
+        #expect(files(in: carol.tmpPath).isEmpty)
+        #expect(!Self.tmpWasTouched(fixture.maildir("alice", domain: "example.org")) || path.usesTmp)
+        #expect(!fixture.logs.records.contains { $0.event == "delivery.stored" })
+    }
+
+    @Test(arguments: copyPaths)
+    func aFailedDirectorySyncUnlinksEveryPublishedCopy(_ path: CopyPath) throws {
+        let fixture = path.fixture(syncer: FailingDirectorySyncer(failingFragment: "/carol/"))
+        let result = try fixture.deliver(bytes(Self.message), to: ["alice@example.org", "bob@example.org", "carol@example.net"])
+        #expect(result.overall == .temporaryFailure(EnhancedStatusCode(4, 3, 0), "Mail system error"))
+        for (user, domain) in Self.everyone {
+            let maildir = fixture.maildir(user, domain: domain)
+            #expect(files(in: maildir.newPath).isEmpty, "\(user) new/")
+            #expect(files(in: maildir.tmpPath).isEmpty, "\(user) tmp/")
+        }
+    }
+
+    @Test(arguments: copyPaths)
+    func aLoopLeavesNothingInAnyMaildir(_ path: CopyPath) throws {
+        let fixture = path.fixture()
+        let message = "Subject: x\r\n" + String(repeating: "Received: from a by b; date\r\n", count: 26) + "\r\nbody\r\n"
+        let result = try fixture.deliver(bytes(message), to: ["team@example.org", "carol@example.net"], chunk: 100_000)
+        #expect(result.overall.statusCode == EnhancedStatusCode(5, 4, 6))
+        for (user, domain) in Self.everyone {
+            let maildir = fixture.maildir(user, domain: domain)
+            #expect(files(in: maildir.newPath).isEmpty && files(in: maildir.tmpPath).isEmpty, "\(user)")
+        }
+    }
+
     static let loopMessages: [(String, String)] = [
         ("deliveredTo", "Delivered-To: bob@example.org\r\nSubject: x\r\n\r\nbody\r\n"),
         ("foldedDeliveredTo", "Subject: x\r\nDelivered-To:\r\n <BOB@example.org>\r\n\r\nbody\r\n"),

@@ -136,6 +136,32 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: m.tmpPath).isEmpty)
     }
 
+    /// A several-Maildir delivery holds one unnamed draft per Maildir open at once, fills the others from the
+    /// first (read back through /proc/self/fd), then links them; the ones not linked vanish when abandoned.
+    @Test func unnamedDraftsInSeveralMaildirsAreHeldOpenTogether() throws {
+        let maildirs = try (0..<3).map { _ in try temporaryMaildir() }
+        let drafts = try maildirs.enumerated().map { index, m in
+            try MaildirDraft(handle: MaildirHandle(opening: m), baseName: "copy\(index)", placement: .unnamedFile)
+        }
+        #expect(drafts.allSatisfy { $0.isUnnamed })
+        try drafts[0].write(Array("body\n".utf8))
+        let reader = try drafts[0].openForReading()
+        var bytes = [UInt8](repeating: 0, count: 16)
+        #expect(pread(reader, &bytes, 16, 0) == 5)
+        close(reader)
+        for draft in drafts.dropFirst() {
+            try draft.write(Array("Delivered-To: \(draft.baseName)\n".utf8) + Array(bytes.prefix(5)))
+        }
+        for draft in drafts { try draft.sync() }
+        let first = try drafts[0].commit(virtualSize: nil, syncDirectory: false)
+        let second = try drafts[1].commit(virtualSize: nil, syncDirectory: false)
+        drafts[2].abandon()
+        #expect(try String(contentsOfFile: maildirs[0].newPath + "/" + first, encoding: .utf8) == "body\n")
+        #expect(try String(contentsOfFile: maildirs[1].newPath + "/" + second, encoding: .utf8) == "Delivered-To: copy1\nbody\n")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: maildirs[2].newPath).isEmpty)
+        for m in maildirs { #expect(try FileManager.default.contentsOfDirectory(atPath: m.tmpPath).isEmpty) }
+    }
+
     @Test func unnamedSyncThenMoreBytesThenCommitKeepsEverything() throws {
         let m = try temporaryMaildir()
         let draft = try MaildirDraft(handle: MaildirHandle(opening: m), baseName: "s", placement: .unnamedFile)
