@@ -18,8 +18,9 @@ struct AuthenticationResultsHeader: Sendable {
     /// The method-specs, in order ([RFC 8601 §2.2](https://www.rfc-editor.org/rfc/rfc8601#section-2.2)).
     var entries: [String] {
         var entries: [String] = []
+        entries.reserveCapacity(dkim.count + 2)
         if let spf { entries.append(spf.authenticationResultsEntry) }
-        entries += dkim.map(\.authenticationResult)
+        for result in dkim { entries.append(result.authenticationResult) }
         if let dmarc {
             entries.append(dmarc.authenticationResultsEntry)
         } else if let dmarcProblem {
@@ -32,7 +33,15 @@ struct AuthenticationResultsHeader: Sendable {
     var field: String {
         let entries = entries
         guard !entries.isEmpty else { return "Authentication-Results: \(authservID); none\r\n" }
-        return "Authentication-Results: \(authservID)" + entries.map { ";\r\n\t" + $0 }.joined() + "\r\n"
+        var field = "Authentication-Results: "
+        field.reserveCapacity(field.utf8.count + authservID.utf8.count + entries.reduce(2) { $0 + 4 + $1.utf8.count })
+        field += authservID
+        for entry in entries {
+            field += ";\r\n\t"
+            field += entry
+        }
+        field += "\r\n"
+        return field
     }
 
     /// The authserv-id of an `Authentication-Results` field value (the bytes after the colon): the first
