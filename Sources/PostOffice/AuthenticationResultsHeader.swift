@@ -30,18 +30,25 @@ struct AuthenticationResultsHeader: Sendable {
     }
 
     /// The whole field with its CRLF, each result folded onto its own line; `none` when nothing was checked.
-    var field: String {
+    var field: String { String(decoding: fieldBytes, as: UTF8.self) }
+
+    /// ``field`` as the bytes a message gets, built in one buffer (every checked message gets one).
+    var fieldBytes: [UInt8] {
         let entries = entries
-        guard !entries.isEmpty else { return "Authentication-Results: \(authservID); none\r\n" }
-        var field = "Authentication-Results: "
-        field.reserveCapacity(field.utf8.count + authservID.utf8.count + entries.reduce(2) { $0 + 4 + $1.utf8.count })
-        field += authservID
-        for entry in entries {
-            field += ";\r\n\t"
-            field += entry
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(32 + authservID.utf8.count + entries.reduce(0) { $0 + 4 + $1.utf8.count })
+        bytes.append(contentsOf: "Authentication-Results: ".utf8)
+        bytes.append(contentsOf: authservID.utf8)
+        guard !entries.isEmpty else {
+            bytes.append(contentsOf: "; none\r\n".utf8)
+            return bytes
         }
-        field += "\r\n"
-        return field
+        for entry in entries {
+            bytes.append(contentsOf: ";\r\n\t".utf8)
+            bytes.append(contentsOf: entry.utf8)
+        }
+        bytes.append(contentsOf: "\r\n".utf8)
+        return bytes
     }
 
     /// The authserv-id of an `Authentication-Results` field value (the bytes after the colon): the first

@@ -33,8 +33,8 @@ public struct StandardErrorLogSink: LogSink {
         var parts = tm()
         gmtime_r(&time, &parts)
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(160)
-        bytes.append(contentsOf: [UInt8(ascii: "t"), UInt8(ascii: "s"), UInt8(ascii: "=")])
+        bytes.reserveCapacity(32 + record.estimatedLogfmtCount)
+        bytes.append(contentsOf: "ts=".utf8)
         appendPadded(Int(parts.tm_year) + 1900, width: 4, to: &bytes)
         bytes.append(UInt8(ascii: "-"))
         appendPadded(Int(parts.tm_mon) + 1, width: 2, to: &bytes)

@@ -52,9 +52,7 @@ public struct LogRecord: Sendable, Hashable {
     /// Appends the ``logfmt`` line's UTF-8 bytes to `bytes`: built byte by byte into one buffer (a sink
     /// writes it with no String in between; every message logs several lines, so this is on the hot path).
     public func appendLogfmt(to bytes: inout [UInt8]) {
-        var capacity = 24 + event.utf8.count + (sessionID?.utf8.count ?? 0)
-        for (key, value) in fields { capacity += key.utf8.count + value.utf8.count + 4 }
-        bytes.reserveCapacity(bytes.count + capacity)
+        bytes.reserveCapacity(bytes.count + estimatedLogfmtCount)
         Self.appendText("level=", to: &bytes)
         Self.appendText(level.rawValue, to: &bytes)
         Self.appendText(" event=", to: &bytes)
@@ -69,6 +67,13 @@ public struct LogRecord: Sendable, Hashable {
             bytes.append(UInt8(ascii: "="))
             Self.appendEscaped(value, to: &bytes)
         }
+    }
+
+    /// About how many bytes ``logfmt`` has: room to reserve (quoted values may need a little more).
+    public var estimatedLogfmtCount: Int {
+        var count = 24 + event.utf8.count + (sessionID?.utf8.count ?? 0)
+        for (key, value) in fields { count += key.utf8.count + value.utf8.count + 4 }
+        return count
     }
 
     /// Quotes a value when it has spaces, quotes, `=` or control characters, so a hostile value cannot
