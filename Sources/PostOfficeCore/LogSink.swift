@@ -43,105 +43,86 @@ public struct LogRecord: Sendable, Hashable {
     }
 
     /// The logfmt line: `level=info event=smtp.connect session=ab12 peer=127.0.0.1`.
-    public var logfmt: String {
-        var bytes: [UInt8] = []
-        appendLogfmt(to: &bytes)
-        return String(decoding: bytes, as: UTF8.self)
+    public var logfmt: String { String(decoding: logfmtBytes, as: UTF8.self) }
+
+    /// ``logfmt`` as UTF-8 bytes, written into one buffer of exactly its size (every message logs several
+    /// lines, so this is on the hot path).
+    public var logfmtBytes: [UInt8] {
+        let count = logfmtCount
+        return [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            var writer = LogByteWriter(buffer.baseAddress!)
+            writeLogfmt(to: &writer)
+            precondition(writer.cursor == buffer.baseAddress! + count, "logfmt size miscounted")
+            initialized = count
+        }
     }
 
-    /// Appends the ``logfmt`` line's UTF-8 bytes to `bytes`: built byte by byte into one buffer (a sink
-    /// writes it with no String in between; every message logs several lines, so this is on the hot path).
-    public func appendLogfmt(to bytes: inout [UInt8]) {
-        bytes.reserveCapacity(bytes.count + estimatedLogfmtCount)
-        Self.appendText("level=", to: &bytes)
-        Self.appendText(level.rawValue, to: &bytes)
-        Self.appendText(" event=", to: &bytes)
-        Self.appendEscaped(event, to: &bytes)
+    /// The exact number of bytes of ``logfmt``.
+    var logfmtCount: Int {
+        var count = 13 + level.rawValue.utf8.count + Self.escapedCount(event)  // `level=` and ` event=`
+        if let sessionID { count += 9 + Self.escapedCount(sessionID) }  // ` session=`
+        for (key, value) in fields { count += 2 + key.utf8.count + Self.escapedCount(value) }
+        return count
+    }
+
+    /// Writes the ``logfmt`` bytes; the writer has room for ``logfmtCount`` of them.
+    func writeLogfmt(to writer: inout LogByteWriter) {
+        writer.write("level=")
+        writer.write(level.rawValue)
+        writer.write(" event=")
+        writer.writeEscaped(event)
         if let sessionID {
-            Self.appendText(" session=", to: &bytes)
-            Self.appendEscaped(sessionID, to: &bytes)
+            writer.write(" session=")
+            writer.writeEscaped(sessionID)
         }
         for (key, value) in fields {
-            bytes.append(UInt8(ascii: " "))
-            Self.appendText(key, to: &bytes)
-            bytes.append(UInt8(ascii: "="))
-            Self.appendEscaped(value, to: &bytes)
+            writer.write(UInt8(ascii: " "))
+            writer.write(key)
+            writer.write(UInt8(ascii: "="))
+            writer.writeEscaped(value)
         }
-    }
-
-    /// About how many bytes ``logfmt`` has: room to reserve (quoted values may need a little more).
-    public var estimatedLogfmtCount: Int {
-        var count = 24 + event.utf8.count + (sessionID?.utf8.count ?? 0)
-        for (key, value) in fields { count += key.utf8.count + value.utf8.count + 4 }
-        return count
     }
 
     /// Quotes a value when it has spaces, quotes, `=` or control characters, so a hostile value cannot
     /// forge a second record or field.
     public static func escape(_ value: String) -> String {
-        guard needsQuotes(value) else { return value }
-        var bytes: [UInt8] = []
-        appendEscaped(value, to: &bytes)
+        let count = escapedCount(value)
+        if count == value.utf8.count { return value }  // nothing to quote (quoting adds at least the quotes)
+        let bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            var writer = LogByteWriter(buffer.baseAddress!)
+            writer.writeEscaped(value)
+            precondition(writer.cursor == buffer.baseAddress! + count, "escaped size miscounted")
+            initialized = count
+        }
         return String(decoding: bytes, as: UTF8.self)
     }
 
-    /// Appends ``escape(_:)`` of `value` to `bytes`. Every character that needs quoting or escaping is ASCII
-    /// and UTF-8 never uses ASCII bytes inside a longer sequence, so a scan of the bytes is exact.
-    public static func appendEscaped(_ value: String, to bytes: inout [UInt8]) {
+    /// The byte count of ``escape(_:)`` of `value`. Every character that needs quoting or escaping is
+    /// ASCII and UTF-8 never uses ASCII bytes inside a longer sequence, so a scan of the bytes is exact.
+    static func escapedCount(_ value: String) -> Int {
         var value = value
-        value.withUTF8 { utf8 in
-            guard needsQuotes(utf8) else {
-                bytes.append(contentsOf: utf8)
-                return
-            }
-            bytes.append(UInt8(ascii: "\""))
-            var copied = 0  // bytes of `utf8` before this index are in `bytes` already
-            for index in utf8.indices {
-                let byte = utf8[index]
-                guard byte < 0x20 || byte == 0x22 || byte == 0x5C || byte == 0x7F else { continue }
-                bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[copied..<index]))
-                copied = index + 1
-                bytes.append(UInt8(ascii: "\\"))
+        return value.withUTF8 { utf8 in
+            guard needsQuotes(utf8) else { return utf8.count }
+            var count = 2
+            for byte in utf8 {
                 switch byte {
-                case 0x22: bytes.append(0x22)
-                case 0x5C: bytes.append(0x5C)
-                case 0x0A: bytes.append(UInt8(ascii: "n"))
-                case 0x0D: bytes.append(UInt8(ascii: "r"))
-                case 0x09: bytes.append(UInt8(ascii: "t"))
-                default:
-                    // `\x` and the lower-case hex value without leading zeros (`\x1`, `\x1b`, `\x7f`).
-                    bytes.append(UInt8(ascii: "x"))
-                    if byte >= 0x10 { bytes.append(hexDigit(byte >> 4)) }
-                    bytes.append(hexDigit(byte & 0x0F))
+                case 0x22, 0x5C, 0x0A, 0x0D, 0x09: count += 2  // `\"`, `\\`, `\n`, `\r`, `\t`
+                case 0x00..<0x10: count += 3  // `\x1`
+                case 0x10..<0x20, 0x7F: count += 4  // `\x1b`, `\x7f`
+                default: count += 1
                 }
             }
-            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[copied...]))
-            bytes.append(UInt8(ascii: "\""))
+            return count
         }
     }
 
-    /// True when `value` must be quoted: empty, or holding a space, `"`, `=`, a backslash, a control character or DEL.
-    static func needsQuotes(_ value: String) -> Bool {
-        var value = value
-        return value.withUTF8 { needsQuotes($0) }
-    }
-
-    private static func needsQuotes(_ utf8: UnsafeBufferPointer<UInt8>) -> Bool {
+    /// True when `utf8` must be quoted: empty, or holding a space, `"`, `=`, a backslash, a control character or DEL.
+    static func needsQuotes(_ utf8: UnsafeBufferPointer<UInt8>) -> Bool {
         if utf8.isEmpty { return true }
         for byte in utf8 where byte <= 0x20 || byte == 0x22 || byte == 0x3D || byte == 0x5C || byte == 0x7F {
             return true
         }
         return false
-    }
-
-    private static func hexDigit(_ value: UInt8) -> UInt8 {
-        value < 10 ? UInt8(ascii: "0") + value : UInt8(ascii: "a") + value - 10
-    }
-
-    /// Appends `text` unchanged.
-    private static func appendText(_ text: String, to bytes: inout [UInt8]) {
-        var text = text
-        text.withUTF8 { bytes.append(contentsOf: $0) }
     }
 
     public static func == (a: LogRecord, b: LogRecord) -> Bool {

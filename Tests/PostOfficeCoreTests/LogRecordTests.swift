@@ -64,9 +64,8 @@ struct LogRecordTests {
     func knownQuoting(value: String, expected: String) {
         #expect(LogRecord.escape(value) == expected)
         #expect(Self.referenceEscape(value) == expected)
-        var bytes: [UInt8] = [0x41]
-        LogRecord.appendEscaped(value, to: &bytes)
-        #expect(bytes == [0x41] + Array(expected.utf8))
+        let record = LogRecord(.info, "e", [("k", value)])
+        #expect(record.logfmtBytes == Array("level=info event=e k=\(expected)".utf8))
     }
 
     @Test("every ASCII character alone, first, in the middle and last, and DEL, as the reference")
@@ -75,6 +74,8 @@ struct LogRecordTests {
             let character = String(Character(Unicode.Scalar(value)!))
             for text in [character, character + "tail", "head" + character + "tail", "head" + character, character + character] {
                 #expect(LogRecord.escape(text) == Self.referenceEscape(text), "byte \(value) in \(Array(text.utf8))")
+                let record = LogRecord(.info, text, session: text, [("k", text)])
+                #expect(record.logfmt == Self.referenceLogfmt(record))
             }
         }
     }
@@ -89,6 +90,8 @@ struct LogRecordTests {
     ])
     func longAndNonASCII(value: String) {
         #expect(LogRecord.escape(value) == Self.referenceEscape(value))
+        let record = LogRecord(.warning, value, session: value, [(value, value)])
+        #expect(record.logfmt == Self.referenceLogfmt(record))
     }
 
     @Test("a bridged, substring-built or small string quotes like a literal")
@@ -110,9 +113,7 @@ struct LogRecordTests {
         ]
         for record in records {
             #expect(record.logfmt == Self.referenceLogfmt(record))
-            var bytes: [UInt8] = Array("ts=1 ".utf8)
-            record.appendLogfmt(to: &bytes)
-            #expect(bytes == Array(("ts=1 " + Self.referenceLogfmt(record)).utf8))
+            #expect(record.logfmtBytes == Array(Self.referenceLogfmt(record).utf8))
         }
         #expect(records[0].logfmt == "level=info event=smtp.connect session=AbC123 client=127.0.0.1:4000 tls=no")
         #expect(records[2].logfmt == "level=error event=\"odd event\" session=\"s\\\"1\" reason=\"line\\r\\nlevel=error forged=yes\"")

@@ -39,21 +39,14 @@ struct LogLineTests {
         (MailTime(seconds: 253_402_300_800), "ts=10000-01-01T00:00:00.000Z "),
         (MailTime(seconds: 0, microseconds: -5_000), "ts=1970-01-01T00:00:00.0-5Z "),  // out of range: as before
         (MailTime(seconds: 0, microseconds: 12_345_678), "ts=1970-01-01T00:00:00.12345Z "),
+        (MailTime(seconds: 0, microseconds: 999_999_999_999), "ts=1970-01-01T00:00:00.999999999Z "),
+        (MailTime(seconds: 0, microseconds: -1_000_000), "ts=1970-01-01T00:00:00.-1000Z "),
+        (MailTime(seconds: 1_767_225_599, microseconds: 1_000), "ts=2025-12-31T23:59:59.001Z "),
     ] as [(MailTime, String)])
     func timestampAndLineAsTheReference(time: MailTime, stamp: String) {
         let expected = stamp + "level=warning event=pop3.login_failed session=AAAAAAAAAA user=\"a b\" client=192.0.2.7\n"
         #expect(StandardErrorLogSink.line(for: Self.record, at: time) == expected)
         #expect(Self.referenceLine(for: Self.record, at: time) == expected)
         #expect(StandardErrorLogSink.lineBytes(for: Self.record, at: time) == Array(expected.utf8))
-    }
-
-    @Test(arguments: [0, 7, 9, 10, 99, 100, 999, 1000, 12345, Int.max, -1, -99, -100, Int.min + 1])
-    func paddingAsStringFormatting(value: Int) {
-        for width in 0...5 {
-            var bytes: [UInt8] = [0x78]
-            StandardErrorLogSink.appendPadded(value, width: width, to: &bytes)
-            let text = String(value)
-            #expect(bytes == [0x78] + Array((String(repeating: "0", count: max(0, width - text.count)) + text).utf8))
-        }
     }
 }
