@@ -7,15 +7,24 @@ import Glibc
 import Darwin
 #endif
 
-/// A cursor into a buffer with room for everything written (the caller counted it first).
+/// A cursor into a buffer with room for everything written (the caller counted it first). Every write is
+/// checked against the end, so a miscount stops the process rather than writing past the buffer.
 struct LogByteWriter {
     private(set) var cursor: UnsafeMutablePointer<UInt8>
+    private let end: UnsafeMutablePointer<UInt8>
 
-    init(_ start: UnsafeMutablePointer<UInt8>) {
-        cursor = start
+    /// A writer of `count` bytes at the start of `buffer`.
+    init(_ buffer: UnsafeMutableBufferPointer<UInt8>, count: Int) {
+        precondition(count > 0 && count <= buffer.count)
+        cursor = buffer.baseAddress!
+        end = cursor + count
     }
 
+    /// True when exactly the `count` bytes have been written.
+    var isFull: Bool { cursor == end }
+
     mutating func write(_ byte: UInt8) {
+        precondition(cursor < end, "log line longer than counted")
         cursor.initialize(to: byte)
         cursor += 1
     }
@@ -28,6 +37,7 @@ struct LogByteWriter {
 
     mutating func write(_ bytes: UnsafeBufferPointer<UInt8>) {
         guard let base = bytes.baseAddress else { return }
+        precondition(end - cursor >= bytes.count, "log line longer than counted")
         cursor.initialize(from: base, count: bytes.count)
         cursor += bytes.count
     }
@@ -65,6 +75,7 @@ struct LogByteWriter {
 
     /// Writes `value` (0...10^width - 1) in decimal with `width` digits.
     mutating func writeDigits(_ value: Int, width: Int) {
+        precondition(end - cursor >= width, "log line longer than counted")
         var rest = value
         var index = width
         while index > 0 {
@@ -102,7 +113,7 @@ extension LogRecord {
         let logfmtCount = logfmtCount
         let count = 3 + stampCount + 1 + logfmtCount + 1
         return [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
-            var writer = LogByteWriter(buffer.baseAddress!)
+            var writer = LogByteWriter(buffer, count: count)
             writer.write(UInt8(ascii: "t"))
             writer.write(UInt8(ascii: "s"))
             writer.write(UInt8(ascii: "="))
@@ -127,7 +138,7 @@ extension LogRecord {
             writer.write(UInt8(ascii: " "))
             writeLogfmt(to: &writer)
             writer.write(UInt8(ascii: "\n"))
-            precondition(writer.cursor == buffer.baseAddress! + count, "log line size miscounted")
+            precondition(writer.isFull, "log line shorter than counted")
             initialized = count
         }
     }

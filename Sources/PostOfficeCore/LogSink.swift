@@ -50,9 +50,9 @@ public struct LogRecord: Sendable, Hashable {
     public var logfmtBytes: [UInt8] {
         let count = logfmtCount
         return [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
-            var writer = LogByteWriter(buffer.baseAddress!)
+            var writer = LogByteWriter(buffer, count: count)
             writeLogfmt(to: &writer)
-            precondition(writer.cursor == buffer.baseAddress! + count, "logfmt size miscounted")
+            precondition(writer.isFull, "logfmt shorter than counted")
             initialized = count
         }
     }
@@ -89,9 +89,9 @@ public struct LogRecord: Sendable, Hashable {
         let count = escapedCount(value)
         if count == value.utf8.count { return value }  // nothing to quote (quoting adds at least the quotes)
         let bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
-            var writer = LogByteWriter(buffer.baseAddress!)
+            var writer = LogByteWriter(buffer, count: count)
             writer.writeEscaped(value)
-            precondition(writer.cursor == buffer.baseAddress! + count, "escaped size miscounted")
+            precondition(writer.isFull, "escaped value shorter than counted")
             initialized = count
         }
         return String(decoding: bytes, as: UTF8.self)
