@@ -1,4 +1,4 @@
-// LogByteWriter: writes a log line's bytes into a buffer sized for them beforehand (LogRecord counts first),
+// LogByteWriter: appends a log line's bytes to an array reserved for them beforehand (LogRecord counts first),
 // so a line costs one allocation and no String building; and the timestamped line every CLI sink writes.
 
 #if canImport(Glibc)
@@ -7,26 +7,18 @@ import Glibc
 import Darwin
 #endif
 
-/// A cursor into a buffer with room for everything written (the caller counted it first). Every write is
-/// checked against the end, so a miscount stops the process rather than writing past the buffer.
+/// Appends a log line's bytes to an array reserved for them beforehand (the caller counted them first, so
+/// the line costs one allocation). A miscount only costs a reallocation: nothing here can crash the server.
 struct LogByteWriter {
-    private(set) var cursor: UnsafeMutablePointer<UInt8>
-    private let end: UnsafeMutablePointer<UInt8>
+    private(set) var bytes: [UInt8] = []
 
-    /// A writer of `count` bytes at the start of `buffer`.
-    init(_ buffer: UnsafeMutableBufferPointer<UInt8>, count: Int) {
-        precondition(count > 0 && count <= buffer.count)
-        cursor = buffer.baseAddress!
-        end = cursor + count
+    /// A writer expecting about `capacity` bytes.
+    init(capacity: Int) {
+        bytes.reserveCapacity(capacity)
     }
 
-    /// True when exactly the `count` bytes have been written.
-    var isFull: Bool { cursor == end }
-
     mutating func write(_ byte: UInt8) {
-        precondition(cursor < end, "log line longer than counted")
-        cursor.initialize(to: byte)
-        cursor += 1
+        bytes.append(byte)
     }
 
     /// Writes `text` unchanged.
@@ -36,10 +28,7 @@ struct LogByteWriter {
     }
 
     mutating func write(_ bytes: UnsafeBufferPointer<UInt8>) {
-        guard let base = bytes.baseAddress else { return }
-        precondition(end - cursor >= bytes.count, "log line longer than counted")
-        cursor.initialize(from: base, count: bytes.count)
-        cursor += bytes.count
+        self.bytes.append(contentsOf: bytes)
     }
 
     /// Writes ``LogRecord/escape(_:)`` of `value`: as it is, or quoted with `"`, `\`, CR, LF and tab escaped and
@@ -75,15 +64,14 @@ struct LogByteWriter {
 
     /// Writes `value` (0...10^width - 1) in decimal with `width` digits.
     mutating func writeDigits(_ value: Int, width: Int) {
-        precondition(end - cursor >= width, "log line longer than counted")
+        var divisor = 1
+        for _ in 1..<max(width, 1) { divisor *= 10 }
         var rest = value
-        var index = width
-        while index > 0 {
-            index -= 1
-            cursor[index] = UInt8(ascii: "0") + UInt8(rest % 10)
-            rest /= 10
+        while divisor > 0 {
+            bytes.append(UInt8(ascii: "0") + UInt8(truncatingIfNeeded: (rest / divisor) % 10))
+            rest %= divisor
+            divisor /= 10
         }
-        cursor += width
     }
 
     private static func hexDigit(_ value: UInt8) -> UInt8 {
@@ -112,35 +100,32 @@ extension LogRecord {
         let stampCount = regular ? 24 : irregular.count
         let logfmtCount = logfmtCount
         let count = 3 + stampCount + 1 + logfmtCount + 1
-        return [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
-            var writer = LogByteWriter(buffer, count: count)
-            writer.write(UInt8(ascii: "t"))
-            writer.write(UInt8(ascii: "s"))
-            writer.write(UInt8(ascii: "="))
-            if regular {
-                writer.writeDigits(year, width: 4)
-                writer.write(UInt8(ascii: "-"))
-                writer.writeDigits(month, width: 2)
-                writer.write(UInt8(ascii: "-"))
-                writer.writeDigits(Int(parts.tm_mday), width: 2)
-                writer.write(UInt8(ascii: "T"))
-                writer.writeDigits(Int(parts.tm_hour), width: 2)
-                writer.write(UInt8(ascii: ":"))
-                writer.writeDigits(Int(parts.tm_min), width: 2)
-                writer.write(UInt8(ascii: ":"))
-                writer.writeDigits(Int(parts.tm_sec), width: 2)
-                writer.write(UInt8(ascii: "."))
-                writer.writeDigits(milliseconds, width: 3)
-                writer.write(UInt8(ascii: "Z"))
-            } else {
-                irregular.withUnsafeBufferPointer { writer.write($0) }
-            }
-            writer.write(UInt8(ascii: " "))
-            writeLogfmt(to: &writer)
-            writer.write(UInt8(ascii: "\n"))
-            precondition(writer.isFull, "log line shorter than counted")
-            initialized = count
+        var writer = LogByteWriter(capacity: count)
+        writer.write(UInt8(ascii: "t"))
+        writer.write(UInt8(ascii: "s"))
+        writer.write(UInt8(ascii: "="))
+        if regular {
+            writer.writeDigits(year, width: 4)
+            writer.write(UInt8(ascii: "-"))
+            writer.writeDigits(month, width: 2)
+            writer.write(UInt8(ascii: "-"))
+            writer.writeDigits(Int(parts.tm_mday), width: 2)
+            writer.write(UInt8(ascii: "T"))
+            writer.writeDigits(Int(parts.tm_hour), width: 2)
+            writer.write(UInt8(ascii: ":"))
+            writer.writeDigits(Int(parts.tm_min), width: 2)
+            writer.write(UInt8(ascii: ":"))
+            writer.writeDigits(Int(parts.tm_sec), width: 2)
+            writer.write(UInt8(ascii: "."))
+            writer.writeDigits(milliseconds, width: 3)
+            writer.write(UInt8(ascii: "Z"))
+        } else {
+            irregular.withUnsafeBufferPointer { writer.write($0) }
         }
+        writer.write(UInt8(ascii: " "))
+        writeLogfmt(to: &writer)
+        writer.write(UInt8(ascii: "\n"))
+        return writer.bytes
     }
 
     /// `YYYY-MM-DDTHH:MM:SS.mmmZ` from (value, width) pairs, each zero-padded to at least its width.

@@ -45,16 +45,13 @@ public struct LogRecord: Sendable, Hashable {
     /// The logfmt line: `level=info event=smtp.connect session=ab12 peer=127.0.0.1`.
     public var logfmt: String { String(decoding: logfmtBytes, as: UTF8.self) }
 
-    /// ``logfmt`` as UTF-8 bytes, written into one buffer of exactly its size (every message logs several
+    /// ``logfmt`` as UTF-8 bytes, appended to one array reserved for its counted size (every message logs several
     /// lines, so this is on the hot path).
     public var logfmtBytes: [UInt8] {
         let count = logfmtCount
-        return [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
-            var writer = LogByteWriter(buffer, count: count)
-            writeLogfmt(to: &writer)
-            precondition(writer.isFull, "logfmt shorter than counted")
-            initialized = count
-        }
+        var writer = LogByteWriter(capacity: count)
+        writeLogfmt(to: &writer)
+        return writer.bytes
     }
 
     /// The exact number of bytes of ``logfmt``.
@@ -65,7 +62,7 @@ public struct LogRecord: Sendable, Hashable {
         return count
     }
 
-    /// Writes the ``logfmt`` bytes; the writer has room for ``logfmtCount`` of them.
+    /// Writes the ``logfmt`` bytes (``logfmtCount`` of them).
     func writeLogfmt(to writer: inout LogByteWriter) {
         writer.write("level=")
         writer.write(level.rawValue)
@@ -88,13 +85,9 @@ public struct LogRecord: Sendable, Hashable {
     public static func escape(_ value: String) -> String {
         let count = escapedCount(value)
         if count == value.utf8.count { return value }  // nothing to quote (quoting adds at least the quotes)
-        let bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
-            var writer = LogByteWriter(buffer, count: count)
-            writer.writeEscaped(value)
-            precondition(writer.isFull, "escaped value shorter than counted")
-            initialized = count
-        }
-        return String(decoding: bytes, as: UTF8.self)
+        var writer = LogByteWriter(capacity: count)
+        writer.writeEscaped(value)
+        return String(decoding: writer.bytes, as: UTF8.self)
     }
 
     /// The byte count of ``escape(_:)`` of `value`. Every character that needs quoting or escaping is
