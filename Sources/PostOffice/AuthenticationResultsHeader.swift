@@ -18,8 +18,9 @@ struct AuthenticationResultsHeader: Sendable {
     /// The method-specs, in order ([RFC 8601 §2.2](https://www.rfc-editor.org/rfc/rfc8601#section-2.2)).
     var entries: [String] {
         var entries: [String] = []
+        entries.reserveCapacity(dkim.count + 2)
         if let spf { entries.append(spf.authenticationResultsEntry) }
-        entries += dkim.map(\.authenticationResult)
+        for result in dkim { entries.append(result.authenticationResult) }
         if let dmarc {
             entries.append(dmarc.authenticationResultsEntry)
         } else if let dmarcProblem {
@@ -29,10 +30,25 @@ struct AuthenticationResultsHeader: Sendable {
     }
 
     /// The whole field with its CRLF, each result folded onto its own line; `none` when nothing was checked.
-    var field: String {
+    var field: String { String(decoding: fieldBytes, as: UTF8.self) }
+
+    /// ``field`` as the bytes a message gets, built in one buffer (every checked message gets one).
+    var fieldBytes: [UInt8] {
         let entries = entries
-        guard !entries.isEmpty else { return "Authentication-Results: \(authservID); none\r\n" }
-        return "Authentication-Results: \(authservID)" + entries.map { ";\r\n\t" + $0 }.joined() + "\r\n"
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(32 + authservID.utf8.count + entries.reduce(0) { $0 + 4 + $1.utf8.count })
+        bytes.append(contentsOf: "Authentication-Results: ".utf8)
+        bytes.append(contentsOf: authservID.utf8)
+        guard !entries.isEmpty else {
+            bytes.append(contentsOf: "; none\r\n".utf8)
+            return bytes
+        }
+        for entry in entries {
+            bytes.append(contentsOf: ";\r\n\t".utf8)
+            bytes.append(contentsOf: entry.utf8)
+        }
+        bytes.append(contentsOf: "\r\n".utf8)
+        return bytes
     }
 
     /// The authserv-id of an `Authentication-Results` field value (the bytes after the colon): the first

@@ -44,10 +44,10 @@ public final class FileLogSink: LogSink, @unchecked Sendable {
     public func log(_ record: LogRecord) {
         next?.log(record)
         guard record.level >= minimumLevel else { return }
-        var line = StandardErrorLogSink.line(for: record, at: clock.now())
+        let line = StandardErrorLogSink.lineBytes(for: record, at: clock.now())
         lock.withLock {
             // O_APPEND and one write(2) per line: concurrent lines do not interleave.
-            line.withUTF8 { _ = write(descriptor, $0.baseAddress, $0.count) }
+            line.withUnsafeBufferPointer { _ = write(descriptor, $0.baseAddress, $0.count) }
         }
     }
 

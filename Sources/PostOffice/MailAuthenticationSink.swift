@@ -126,11 +126,14 @@ final class MailAuthenticationSink: MessageSink, @unchecked Sendable {
                 break
             }
         }
-        var added = header.field
-        if settings.addsReceivedSPFHeader, let spf { added += spf.receivedSPFHeader(receiver: settings.authservID) + "\r\n" }
+        var added = header.fieldBytes
+        if settings.addsReceivedSPFHeader, let spf {
+            added.append(contentsOf: spf.receivedSPFHeader(receiver: settings.authservID).utf8)
+            added.append(contentsOf: "\r\n".utf8)
+        }
         let inner = open(quarantine)
         do throws(DeliveryError) {
-            try copyMessage(to: inner, after: Array(added.utf8))
+            try copyMessage(to: inner, after: added)
         } catch {
             inner.abort()
             return error.outcome

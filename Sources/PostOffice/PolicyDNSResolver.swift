@@ -64,6 +64,8 @@ struct PolicyDNSResolver {
     private func lookup(_ name: DNSName, _ type: DNSRecordType) -> DNSLookupResult? {
         let remaining = deadline - DNSTransport.monotonicMilliseconds()
         guard remaining > 0 else { return nil }
+        // The bounded transport reads the cache first too; reading it here spares building one per answer.
+        if let cached = transport.cache?.lookup(name, type) { return cached }
         var configuration = transport.configuration
         let tries = max(1, configuration.servers.count * configuration.attempts)
         let perTry = max(DNSResolverConfiguration.timeoutRange.lowerBound, remaining / 1000 / tries)

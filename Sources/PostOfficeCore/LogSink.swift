@@ -43,37 +43,79 @@ public struct LogRecord: Sendable, Hashable {
     }
 
     /// The logfmt line: `level=info event=smtp.connect session=ab12 peer=127.0.0.1`.
-    public var logfmt: String {
-        var line = "level=\(level.rawValue) event=\(Self.escape(event))"
-        if let sessionID { line += " session=\(Self.escape(sessionID))" }
-        for (k, v) in fields { line += " \(k)=\(Self.escape(v))" }
-        return line
+    public var logfmt: String { String(decoding: logfmtBytes, as: UTF8.self) }
+
+    /// ``logfmt`` as UTF-8 bytes, appended to one array reserved for its counted size (every message logs several
+    /// lines, so this is on the hot path).
+    public var logfmtBytes: [UInt8] {
+        let count = logfmtCount
+        var writer = LogByteWriter(capacity: count)
+        writeLogfmt(to: &writer)
+        return writer.bytes
+    }
+
+    /// The exact number of bytes of ``logfmt``.
+    var logfmtCount: Int {
+        var count = 13 + level.rawValue.utf8.count + Self.escapedCount(event)  // `level=` and ` event=`
+        if let sessionID { count += 9 + Self.escapedCount(sessionID) }  // ` session=`
+        for (key, value) in fields { count += 2 + key.utf8.count + Self.escapedCount(value) }
+        return count
+    }
+
+    /// Writes the ``logfmt`` bytes (``logfmtCount`` of them).
+    func writeLogfmt(to writer: inout LogByteWriter) {
+        writer.write("level=")
+        writer.write(level.rawValue)
+        writer.write(" event=")
+        writer.writeEscaped(event)
+        if let sessionID {
+            writer.write(" session=")
+            writer.writeEscaped(sessionID)
+        }
+        for (key, value) in fields {
+            writer.write(UInt8(ascii: " "))
+            writer.write(key)
+            writer.write(UInt8(ascii: "="))
+            writer.writeEscaped(value)
+        }
     }
 
     /// Quotes a value when it has spaces, quotes, `=` or control characters, so a hostile value cannot
     /// forge a second record or field.
     public static func escape(_ value: String) -> String {
-        let needsQuotes = value.isEmpty || value.unicodeScalars.contains { c in
-            c == " " || c == "\"" || c == "=" || c == "\\" || c.value < 0x20 || c.value == 0x7f
-        }
-        guard needsQuotes else { return value }
-        var out = "\""
-        for c in value.unicodeScalars {
-            switch c {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if c.value < 0x20 || c.value == 0x7f {
-                    out += "\\x" + String(c.value, radix: 16)
-                } else {
-                    out.unicodeScalars.append(c)
+        let count = escapedCount(value)
+        if count == value.utf8.count { return value }  // nothing to quote (quoting adds at least the quotes)
+        var writer = LogByteWriter(capacity: count)
+        writer.writeEscaped(value)
+        return String(decoding: writer.bytes, as: UTF8.self)
+    }
+
+    /// The byte count of ``escape(_:)`` of `value`. Every character that needs quoting or escaping is
+    /// ASCII and UTF-8 never uses ASCII bytes inside a longer sequence, so a scan of the bytes is exact.
+    static func escapedCount(_ value: String) -> Int {
+        var value = value
+        return value.withUTF8 { utf8 in
+            guard needsQuotes(utf8) else { return utf8.count }
+            var count = 2
+            for byte in utf8 {
+                switch byte {
+                case 0x22, 0x5C, 0x0A, 0x0D, 0x09: count += 2  // `\"`, `\\`, `\n`, `\r`, `\t`
+                case 0x00..<0x10: count += 3  // `\x1`
+                case 0x10..<0x20, 0x7F: count += 4  // `\x1b`, `\x7f`
+                default: count += 1
                 }
             }
+            return count
         }
-        return out + "\""
+    }
+
+    /// True when `utf8` must be quoted: empty, or holding a space, `"`, `=`, a backslash, a control character or DEL.
+    static func needsQuotes(_ utf8: UnsafeBufferPointer<UInt8>) -> Bool {
+        if utf8.isEmpty { return true }
+        for byte in utf8 where byte <= 0x20 || byte == 0x22 || byte == 0x3D || byte == 0x5C || byte == 0x7F {
+            return true
+        }
+        return false
     }
 
     public static func == (a: LogRecord, b: LogRecord) -> Bool {

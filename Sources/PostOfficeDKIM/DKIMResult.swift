@@ -95,19 +95,43 @@ public struct DKIMResult: Hashable, Sendable {
     /// `header.b` from [RFC 6008](https://www.rfc-editor.org/rfc/rfc6008)):
     /// `dkim=pass header.d=example.com header.s=sel header.b=abcdefgh`.
     public var authenticationResult: String {
-        var parts = ["dkim=\(status.rawValue)"]
-        if let reason { parts.append("reason=\"\(Self.quoted(reason.description))\"") }
-        if let domain { parts.append("header.d=\(Self.propertyValue(domain))") }
-        if let selector { parts.append("header.s=\(Self.propertyValue(selector))") }
+        var text = "dkim=" + status.rawValue
+        text.reserveCapacity(96)
+        if let reason {
+            text += " reason=\""
+            text += Self.quoted(reason.description)
+            text += "\""
+        }
+        if let domain {
+            text += " header.d="
+            text += Self.propertyValue(domain)
+        }
+        if let selector {
+            text += " header.s="
+            text += Self.propertyValue(selector)
+        }
         if let signatureText, !signatureText.isEmpty {
             // RFC 6008 §4: at least 8 characters, enough to tell signatures apart.
-            parts.append("header.b=\(Self.propertyValue(String(signatureText.prefix(8))))")
+            text += " header.b="
+            text += Self.propertyValue(Self.firstCharacters(8, of: signatureText))
         }
-        return parts.joined(separator: " ")
+        return text
     }
 
+    /// `String(text.prefix(count))`, taken on the bytes when they are ASCII without CR up to one past the
+    /// count (then each of those characters is one byte; base64 `b=` text always is).
+    static func firstCharacters(_ count: Int, of text: String) -> String {
+        let head = text.utf8.prefix(count + 1)
+        guard head.allSatisfy({ $0 < 0x80 && $0 != 13 }) else { return String(text.prefix(count)) }
+        return String(decoding: head.prefix(count), as: UTF8.self)
+    }
+
+    /// The text without `"`, backslashes and control characters. Each of those is ASCII, and UTF-8 never uses
+    /// ASCII bytes inside a longer sequence, so leaving out bytes removes exactly those characters.
     private static func quoted(_ text: String) -> String {
-        String(text.unicodeScalars.filter { $0 != "\"" && $0 != "\\" && $0.value >= 32 && $0.value != 127 })
+        func isLeftOut(_ byte: UInt8) -> Bool { byte == 0x22 || byte == 0x5C || byte < 32 || byte == 127 }
+        guard text.utf8.contains(where: isLeftOut) else { return text }
+        return String(decoding: text.utf8.filter { !isLeftOut($0) }, as: UTF8.self)
     }
 
     /// A property value is a token or a quoted-string; base64 `/`, `+` and `=` force quoting.

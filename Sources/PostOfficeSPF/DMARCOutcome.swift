@@ -31,8 +31,17 @@ public struct DMARCOutcome: Hashable, Sendable {
     /// The Authentication-Results method-spec, e.g. `dmarc=fail (p=reject dis=quarantine) header.from=example.com`
     /// ([RFC 7489 §11.2](https://www.rfc-editor.org/rfc/rfc7489#section-11.2), [RFC 8601](https://www.rfc-editor.org/rfc/rfc8601)).
     public var authenticationResultsEntry: String {
-        var entry = "dmarc=\(result.rawValue)"
-        if let requestedPolicy { entry += " (p=\(requestedPolicy.rawValue) dis=\(disposition.rawValue))" }
-        return entry + " header.from=\(SPFOutcome.value(fromDomain))"
+        var entry = "dmarc=" + result.rawValue
+        entry.reserveCapacity(64 + fromDomain.utf8.count)
+        if let requestedPolicy {
+            entry += " (p="
+            entry += requestedPolicy.rawValue
+            entry += " dis="
+            entry += disposition.rawValue
+            entry += ")"
+        }
+        entry += " header.from="
+        entry += SPFOutcome.value(fromDomain)
+        return entry
     }
 }

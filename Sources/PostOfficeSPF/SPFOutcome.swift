@@ -103,7 +103,7 @@ public struct SPFOutcome: Hashable, Sendable {
 
     /// RFC 8601 pvalue: `local-part@domain` may stand unquoted when the local-part is a dot-atom.
     static func propertyValue(_ address: String) -> String {
-        guard let at = address.lastIndex(of: "@") else { return value(address) }
+        guard let at = address.lastAtSign else { return value(address) }
         let local = String(address[..<at])
         let domain = String(address[address.index(after: at)...])
         guard isDotAtom(local) || value(local) == local, isDotAtom(domain) || value(domain) == domain else { return value(address) }
