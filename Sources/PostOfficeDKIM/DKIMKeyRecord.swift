@@ -94,7 +94,11 @@ public struct DKIMKeyRecord: Hashable, Sendable {
         return tags.joined(separator: "; ")
     }
 
-    private static func colonList(_ value: String) -> [String] {
-        value.split(separator: ":").map { DKIMTagList.removingWhitespace($0).lowercased() }.filter { !$0.isEmpty }
+    /// Split at the colon's byte, not by Character: a combining mark after a colon makes one Character of
+    /// the two, which a Character split would not cut (and a record written back would read differently).
+    static func colonList(_ value: String) -> [String] {
+        value.utf8.split(separator: UInt8(ascii: ":"))
+            .map { DKIMTagList.removingWhitespace(String(decoding: $0, as: UTF8.self)).lowercased() }
+            .filter { !$0.isEmpty }
     }
 }
