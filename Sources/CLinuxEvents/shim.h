@@ -57,6 +57,15 @@ static inline int clinuxevents_open_unnamed(int dirfd, int flags, unsigned int m
     return openat(dirfd, ".", flags | __O_TMPFILE | O_DIRECTORY, mode);
 }
 
+#include <sys/vfs.h>
+
+/// The file system type (statfs f_type, e.g. 0xEF53 for ext4) of the open file or directory `fd`; -1 on error.
+static inline long long clinuxevents_file_system_type(int fd) {
+    struct statfs info;
+    if (fstatfs(fd, &info) != 0) return -1;
+    return (long long)info.f_type;
+}
+
 /// linkat(fd, "", dirfd, name, AT_EMPTY_PATH): gives the open (unnamed) file `fd` the name `name` in
 /// `dirfd`. Needs CAP_DAC_READ_SEARCH (ENOENT without it); callers then link through /proc/self/fd.
 static inline int clinuxevents_link_open_file(int fd, int dirfd, const char *name) {

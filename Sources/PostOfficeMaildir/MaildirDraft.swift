@@ -65,7 +65,9 @@ public final class MaildirDraft {
             isUnnamed = false
             throw SystemError("open", errno: EINVAL, detail: path)
         }
-        if placement == .unnamedFile, Self.procFileDescriptorsAvailable {
+        if placement == .unnamedFile, Self.procFileDescriptorsAvailable,
+            Self.keepsUnnamedFiles(handle.newDirectory.descriptor)
+        {
             let newDirectory = handle.newDirectory.descriptor
             var descriptor: Int32
             repeat {
@@ -98,6 +100,17 @@ public final class MaildirDraft {
     /// Whether `/proc/self/fd` exists: linking an unnamed file without CAP_DAC_READ_SEARCH goes through it,
     /// so without it drafts stay named (checked once per process).
     private static let procFileDescriptorsAvailable = access("/proc/self/fd", X_OK) == 0
+
+    /// Whether `new/` is on a local file system whose unnamed files we have proven (ext4, XFS, Btrfs, tmpfs).
+    /// Elsewhere — FUSE (GlusterFS), NFS, overlays — the named tmp/ protocol: on a replicated GlusterFS volume
+    /// shared by two instances, files published from unnamed copies were sometimes unreadable afterwards
+    /// (EIO, "Stale file handle"; CI's gluster pair harness, 2026-12-07), and the named protocol has none of that.
+    static func keepsUnnamedFiles(_ directory: Int32) -> Bool {
+        switch clinuxevents_file_system_type(directory) {
+        case 0xEF53, 0x5846_5342, 0x9123_683E, 0x0102_1994: return true  // ext2/3/4, XFS, Btrfs, tmpfs
+        default: return false
+        }
+    }
 
     /// Opens the Maildir's `tmp/` and `new/` by path (``MaildirHandle/init(opening:)``, trusting every
     /// component), then the draft in it. Delivery below a mail root uses ``init(handle:baseName:)`` with
