@@ -52,9 +52,79 @@ public final class GroupCommitDirectorySyncer: DirectorySyncer, @unchecked Senda
         return states[directory.identity]?.requested ?? 0
     }
 
+    /// Waits until every directory in `directories` has been fsync'd by a round that started after this call.
+    /// The tickets for all of them are taken at once, and a caller that finds several of its directories
+    /// idle leads their rounds back to back, so a delivery into five Maildirs waits once for what it could not
+    /// lead instead of five times in a row (every wait is a sleep and a wake-up).
     public func synchronize(directories: [DirectoryReference]) throws(SystemError) {
-        for directory in directories {
-            try synchronize(directory)
+        if directories.count == 1 {
+            try synchronize(directories[0])
+            return
+        }
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        var tickets: [(reference: DirectoryReference, ticket: UInt64)] = []
+        tickets.reserveCapacity(directories.count)
+        for reference in directories {
+            var state = states[reference.identity, default: State()]
+            state.requested += 1
+            tickets.append((reference, state.requested))
+            states[reference.identity] = state
+        }
+        var firstError: SystemError?
+        var rounds: [(reference: DirectoryReference, target: UInt64)] = []
+        while true {
+            var isWaiting = false
+            rounds.removeAll(keepingCapacity: true)
+            for (reference, ticket) in tickets {
+                // No entry: covered by a successful fsync and forgotten.
+                guard let current = states[reference.identity] else { continue }
+                if current.completed >= ticket {
+                    if firstError == nil, let failure = current.failure, failure.upTo >= ticket { firstError = failure.error }
+                    continue
+                }
+                isWaiting = true
+                if !current.isSyncing {
+                    states[reference.identity]!.isSyncing = true
+                    rounds.append((reference, current.requested))
+                }
+            }
+            if !isWaiting { break }
+            if rounds.isEmpty {
+                pthread_cond_wait(condition, mutex)
+                continue
+            }
+            pthread_mutex_unlock(mutex)
+            var errors: [SystemError?] = []
+            for round in rounds {
+                do {
+                    try sync(round.reference)
+                    errors.append(nil)
+                } catch let error {
+                    errors.append(error)
+                }
+            }
+            pthread_mutex_lock(mutex)
+            for (index, round) in rounds.enumerated() {
+                finish(round.reference.identity, target: round.target, error: errors[index])
+            }
+            pthread_cond_broadcast(condition)
+        }
+        if let firstError { throw firstError }
+    }
+
+    /// Records the end of a round that covered requests up to `target` (called with the mutex held).
+    private func finish(_ directory: DirectoryReference.Identity, target: UInt64, error: SystemError?) {
+        var done = states[directory]!
+        done.isSyncing = false
+        done.completed = max(done.completed, target)
+        if let error { done.failure = (target, error) }
+        if done.completed == done.requested && done.failure == nil {
+            // Idle directory: forget it, so the table does not grow with every mailbox ever used.
+            // (Entries that saw a failure are kept so every caller it concerns can still read it.)
+            states[directory] = nil
+        } else {
+            states[directory] = done
         }
     }
 
@@ -88,17 +158,7 @@ public final class GroupCommitDirectorySyncer: DirectorySyncer, @unchecked Senda
                 error = e
             }
             pthread_mutex_lock(mutex)
-            var done = states[directory]!
-            done.isSyncing = false
-            done.completed = max(done.completed, target)
-            if let error { done.failure = (target, error) }
-            if done.completed == done.requested && done.failure == nil {
-                // Idle directory: forget it, so the table does not grow with every mailbox ever used.
-                // (Entries that saw a failure are kept so every caller it concerns can still read it.)
-                states[directory] = nil
-            } else {
-                states[directory] = done
-            }
+            finish(directory, target: target, error: error)
             pthread_cond_broadcast(condition)
             if let error, ticket <= target { throw error }
             if ticket <= target { return }

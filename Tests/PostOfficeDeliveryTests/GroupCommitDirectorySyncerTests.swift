@@ -16,6 +16,8 @@ import Testing
         var syncs: [(start: Int, end: Int)] = []
         var paths: [String] = []
         var windows: [(call: Int, returned: Int)] = []
+        var syncsByPath: [String: [(start: Int, end: Int)]] = [:]
+        var pathWindows: [(paths: [String], call: Int, returned: Int)] = []
 
         func tick() -> Int { lock.withLock { sequence += 1; return sequence } }
     }
@@ -88,5 +90,63 @@ import Testing
         }
         try syncer.synchronize(directories: [Self.directory("/a/new", inode: 1), Self.directory("/b/new", inode: 2)])
         #expect(recorder.lock.withLock { recorder.paths.sorted() } == ["/a/new", "/b/new"])
+    }
+
+    /// Callers with several directories each (a delivery to several Maildirs): every directory of every
+    /// caller is covered by an fsync *of that directory* that started after the call and ended before the return,
+    /// whether the caller led that round or waited for another caller's.
+    @Test func everyDirectoryOfEveryCallerIsCovered() throws {
+        let recorder = Recorder()
+        let syncer = GroupCommitDirectorySyncer { directory throws(SystemError) in
+            let start = recorder.tick()
+            usleep(500)
+            let end = recorder.tick()
+            recorder.lock.withLock { recorder.syncsByPath[directory.path, default: []].append((start, end)) }
+        }
+        let directories = (1...5).map { Self.directory("/m\($0)/new", inode: UInt64($0)) }
+        let callers = 48
+        DispatchQueue.concurrentPerform(iterations: callers) { caller in
+            // Each caller its own subset (one to five directories, in differing order).
+            let chosen = directories.indices.filter { (caller >> $0) & 1 == 1 || $0 == caller % 5 }
+                .map { directories[$0] }
+            let ordered = caller % 2 == 0 ? chosen : chosen.reversed()
+            let call = recorder.tick()
+            try? syncer.synchronize(directories: ordered)
+            let returned = recorder.tick()
+            recorder.lock.withLock { recorder.pathWindows.append((ordered.map(\.path), call, returned)) }
+        }
+        let windows = recorder.lock.withLock { recorder.pathWindows }
+        #expect(windows.count == callers)
+        let syncs = recorder.lock.withLock { recorder.syncsByPath }
+        for window in windows {
+            for path in window.paths {
+                let covered = syncs[path, default: []].contains { $0.start > window.call && $0.end < window.returned }
+                #expect(covered, "\(path) of the caller at \(window.call) not covered by an fsync in its window")
+            }
+        }
+        // Shared rounds: fewer fsyncs than directory requests.
+        let requests = windows.reduce(0) { $0 + $1.paths.count }
+        #expect(syncs.values.reduce(0) { $0 + $1.count } < requests)
+    }
+
+    /// One directory of several fails: the caller gets the error, and the others were still fsync'd (the
+    /// rollback that follows unlinks the copies; their directories' state must not be left half-synced).
+    @Test func aFailureInOneOfSeveralDirectoriesReachesTheCaller() {
+        let recorder = Recorder()
+        let syncer = GroupCommitDirectorySyncer { directory throws(SystemError) in
+            recorder.lock.withLock { recorder.paths.append(directory.path) }
+            if directory.path == "/b/new" { throw SystemError("fsync", errno: EIO, detail: directory.path) }
+        }
+        let directories = [
+            Self.directory("/a/new", inode: 1), Self.directory("/b/new", inode: 2), Self.directory("/c/new", inode: 3),
+        ]
+        #expect(throws: SystemError("fsync", errno: EIO, detail: "/b/new")) {
+            try syncer.synchronize(directories: directories)
+        }
+        #expect(recorder.lock.withLock { recorder.paths.sorted() } == ["/a/new", "/b/new", "/c/new"])
+        // A later caller of a and c alone is not handed b's failure.
+        #expect(throws: Never.self) {
+            try syncer.synchronize(directories: [directories[0], directories[2]])
+        }
     }
 }
