@@ -54,6 +54,9 @@ __attribute__((constructor)) static void make_scratch(void) {
         scratch[0] = 0;
         return;
     }
+    // As /tmp itself: the tools the tests start as other users (Dovecot as nobody, Postfix's daemons) must
+    // reach the directories below it and may make their own temporary files in it.
+    chmod(scratch, 01777);
     owner = getpid();
     setenv("TMPDIR", scratch, 1);
     atexit(remove_scratch);
