@@ -73,8 +73,8 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
         /// The "+OK" line, sent together with the first bytes of the message.
         var head: [UInt8]
         /// Bytes of the file not yet read, by its size when opened (nil: unknown). A short read that brings it
-        /// to exactly 0 is the end of the file, so the read that would return 0 is skipped; a file that changed
-        /// size since the open does not match and is read to its real end, as before.
+        /// to exactly 0 is the end of the file, so the read that would return 0 is skipped; a file that grew
+        /// since the open is read to its real end, as before; one that ends early is a read failure.
         var unreadBytes: Int?
     }
 
@@ -307,15 +307,23 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
         while true {
             while connection.pendingOutputCount < 256 * 1024 && !connection.isClosed {
                 let n = SystemCall.restarting { read(current.fd, chunk.baseAddress, chunkSize) }
-                if n < 0 {
-                    // A read error after "+OK" (EIO; ESTALE on GlusterFS when another host removed the file):
-                    // the terminating "." would present a truncated message as whole, and a client might
-                    // then DELE it. Close without it instead; the session ends without UPDATE (RFC 1939 §6).
-                    let code = errno
+                // A read error after "+OK" (EIO; ESTALE on GlusterFS when another host removed the file), or
+                // the end of the file before the size it had when opened (Maildir files never shrink: the file
+                // system lost bytes, as a GlusterFS replica can after a brick failure): the terminating "."
+                // would present a truncated message as whole, and a client might then DELE it. Close without
+                // it instead; the session ends without UPDATE (RFC 1939 §6).
+                let failure: String? = if n < 0 {
+                    SystemError("read", errno: errno).description
+                } else if n == 0, let unread = current.unreadBytes, unread > 0 {
+                    "the file ended \(unread) bytes before the size it had when opened"
+                } else {
+                    nil
+                }
+                if let failure {
                     close(current.fd)
                     stream = nil
                     context.environment.log(.error, "pop3.read_failed", connection, [
-                        "user": user?.description ?? "", "error": SystemError("read", errno: code).description,
+                        "user": user?.description ?? "", "error": failure,
                     ])
                     connection.send(output)
                     connection.closeAfterFlushing()
