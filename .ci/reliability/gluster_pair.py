@@ -8,6 +8,7 @@
 # both mounts see the same Maildirs. `.ci/reliability/gluster.sh` sets up the volume and runs this.
 
 import argparse
+import errno
 import itertools
 import json
 import os
@@ -149,8 +150,12 @@ def pop3_worker(server, ledger, user, stop, seed):
                 session["end"] = sent
                 message_id = retrieved_id(lines)
                 if message_id is None:
+                    # The bytes received and whether the id header came through: tells a cut message from
+                    # wrong bytes when a failure is looked at.
+                    received = sum(len(line) + 1 for line in lines)
+                    has_id = any(line.lower().startswith(H.ID_HEADER.lower() + ":") for line in lines)
                     with ledger.lock:
-                        ledger.corrupt_retrievals.append((server.name, user, uid))
+                        ledger.corrupt_retrievals.append((server.name, user, uid, received, has_id))
                     continue
                 session["retrieved"].append((message_id, uid, sent))
                 if rng.random() < 0.5:
@@ -216,6 +221,30 @@ def wait_for_heal(volume, seconds):
         time.sleep(2)
         pending = heal_pending(volume)
     return pending
+
+
+def scan_after_heal(path, volume, retries):
+    """H.scan_maildir, tried again while GlusterFS answers EIO or ESTALE. Right after a brick was killed and
+    restarted the replica can refuse to read a file until self-heal has caught up: once in CI the final scan's
+    open() of a stored file gave EIO while the client's open-behind logged ESTALE (2026-12-07, heal had been
+    waited for up to 120 s). Each retry asks for a heal and waits 2 s; `retries` records them for the report.
+    After 15 tries the error stands, with `heal info` printed, and the run fails."""
+    for attempt in range(15):
+        try:
+            return H.scan_maildir(path)
+        except OSError as error:
+            if error.errno not in (errno.EIO, errno.ESTALE):
+                raise
+            retries.append(f"{path}: {error.strerror} (attempt {attempt + 1})")
+            if attempt == 14:
+                if volume:
+                    info = subprocess.run(["gluster", "--mode=script", "volume", "heal", volume, "info"],
+                                          capture_output=True, text=True)
+                    print(info.stdout + info.stderr, file=sys.stderr)
+                raise
+            if volume:
+                subprocess.run(["gluster", "--mode=script", "volume", "heal", volume], capture_output=True)
+            time.sleep(2)
 
 
 def overlaps(first, second):
@@ -336,10 +365,11 @@ def main():
     counts = {}
     partial, orphans = [], []
     mismatched_views = []
+    read_retries = []
     for user in users:
         local, domain = user.split("@")
-        c, p, o = H.scan_maildir(os.path.join(root_a, domain, local))
-        c_b, _, _ = H.scan_maildir(os.path.join(root_b, domain, local))
+        c, p, o = scan_after_heal(os.path.join(root_a, domain, local), args.volume, read_retries)
+        c_b, _, _ = scan_after_heal(os.path.join(root_b, domain, local), args.volume, read_retries)
         if c != c_b:
             mismatched_views.append(user)
         counts[user] = c
@@ -420,6 +450,7 @@ def main():
         "mounts_disagree": len(mismatched_views),
         "brick_fault": brick_log,
         "heal_pending_after_run": pending_heal,
+        "final_scan_read_retries": read_retries,
         "restart_failures": restart_failures,
         "examples": {"lost": lost[:5], "duplicated": duplicated[:5], "overlapping": overlapping[:5],
                      "double_handed": double_handed[:5], "resurrected": resurrected[:5],

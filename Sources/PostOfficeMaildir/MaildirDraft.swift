@@ -101,10 +101,10 @@ public final class MaildirDraft {
     /// so without it drafts stay named (checked once per process).
     private static let procFileDescriptorsAvailable = access("/proc/self/fd", X_OK) == 0
 
-    /// Whether `new/` is on a local file system whose unnamed files we have proven (ext4, XFS, Btrfs, tmpfs).
-    /// Elsewhere — FUSE (GlusterFS), NFS, overlays — the named tmp/ protocol: on a replicated GlusterFS volume
-    /// shared by two instances, files published from unnamed copies were sometimes unreadable afterwards
-    /// (EIO, "Stale file handle"; CI's gluster pair harness, 2026-12-07), and the named protocol has none of that.
+    /// Whether `new/` is on a local file system where unnamed files are proven here (ext2/3/4, XFS, Btrfs,
+    /// tmpfs). Elsewhere — FUSE, NFS, overlays — the named tmp/ protocol, as before unnamed drafts existed: a
+    /// conservative choice for network and stacked file systems, not a known bug. (GlusterFS's FUSE client
+    /// refuses `O_TMPFILE` anyway, EOPNOTSUPP with Debian's 10.3, so its mounts always took the named path.)
     static func keepsUnnamedFiles(_ directory: Int32) -> Bool {
         switch clinuxevents_file_system_type(directory) {
         case 0xEF53, 0x5846_5342, 0x9123_683E, 0x0102_1994: return true  // ext2/3/4, XFS, Btrfs, tmpfs
