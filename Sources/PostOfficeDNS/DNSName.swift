@@ -72,7 +72,9 @@ public struct DNSName: Hashable, Sendable, CustomStringConvertible {
 
     /// The name with ASCII letters folded to lower case (the form cache keys and comparisons use).
     public func lowercased() -> DNSName {
-        DNSName(uncheckedLabels: labels.map { $0.map { (65...90).contains($0) ? $0 | 0x20 : $0 } })
+        // Most names already are (every cache lookup folds its key): then no new label arrays.
+        guard labels.contains(where: { $0.contains(where: { (65...90).contains($0) }) }) else { return self }
+        return DNSName(uncheckedLabels: labels.map { $0.map { (65...90).contains($0) ? $0 | 0x20 : $0 } })
     }
 
     /// True when both names are equal ignoring ASCII case (RFC 4343).
