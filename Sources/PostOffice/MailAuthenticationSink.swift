@@ -57,6 +57,8 @@ final class MailAuthenticationSink: MessageSink, @unchecked Sendable {
     private static let keptPieceSize = 8 * 1024
     /// The capacity of a chunk that gathers small pieces (a session reads at most 16 KiB at a time).
     private static let gatheringCapacity = 16 * 1024
+    /// At commit, the held arrays go to the real sink in appends of about this size.
+    private static let writeSize = 64 * 1024
     private var failure: DeliveryError?
 
     init(
@@ -203,24 +205,30 @@ final class MailAuthenticationSink: MessageSink, @unchecked Sendable {
     }
 
     /// Streams `header` and then the held message into `inner`, leaving out the forged Authentication-Results
-    /// fields: the arrays in memory one append each (as the bytes would have gone without checks), then the
-    /// spooled rest read back a chunk at a time. With nothing to leave out of the first array, the header goes
-    /// in front of it in one append (one write to the file).
+    /// fields: the header and the arrays in memory gathered into appends of up to `writeSize` (a write to the
+    /// file each: one per arriving piece cost more in system calls than the copy), then the spooled rest read
+    /// back a chunk at a time. An array holding part of a forged field goes on its own, the field left out.
     private func copyMessage(to inner: any MessageSink, after header: [UInt8]) throws(DeliveryError) {
         let forged = scanner.forgedRanges
+        var gathered = header
+        gathered.reserveCapacity(header.count + min(memoryCount, Self.writeSize + Self.gatheringCapacity))
         var offset = 0
-        for (index, chunk) in memory.enumerated() {
-            if index == 0 && !forged.contains(where: { $0.lowerBound < chunk.count }) {
-                var first = header
-                first += chunk
-                inner.append(first)
-            } else {
-                if index == 0 { inner.append(header) }
+        for chunk in memory {
+            let end = offset + chunk.count
+            if forged.contains(where: { $0.upperBound > offset && $0.lowerBound < end }) {
+                if !gathered.isEmpty { inner.append(gathered) }
+                gathered.removeAll(keepingCapacity: true)
                 Self.emit(chunk, count: chunk.count, at: offset, skipping: forged, to: inner)
+            } else {
+                gathered += chunk
+                if gathered.count >= Self.writeSize {
+                    inner.append(gathered)
+                    gathered.removeAll(keepingCapacity: true)
+                }
             }
-            offset += chunk.count
+            offset = end
         }
-        if memory.isEmpty { inner.append(header) }
+        if !gathered.isEmpty { inner.append(gathered) }
         memory = []
         guard let spool else { return }
         let chunkSize = max(settings.memoryLimit, 16 * 1024)
