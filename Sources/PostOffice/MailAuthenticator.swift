@@ -16,6 +16,8 @@ final class MailAuthenticator: Sendable {
     let publicKeys = DKIMPublicKeyCache(capacity: 1000)
     /// SPF and DMARC records parsed, keyed by their text (the replaying SPF evaluation parsed each again per answer).
     let policyRecords = PolicyRecordCache(capacity: 1000)
+    /// The engines' answers converted from the DNS cache, kept until the cache entries expire.
+    let policyAnswers = PolicyAnswerCache(capacity: 1000)
     /// Reused files for the part of a large message beyond what its session keeps in memory.
     let spool = MailAuthenticationSpool()
 
@@ -33,7 +35,7 @@ final class MailAuthenticator: Sendable {
     ) -> SPFOutcome? {
         guard let request = Self.spfRequest(reversePath: reversePath, helo: helo, client: client, receiver: receiver, now: now)
         else { return nil }
-        let resolver = PolicyDNSResolver(transport: transport, timeoutSeconds: timeoutSeconds)
+        let resolver = PolicyDNSResolver(transport: transport, timeoutSeconds: timeoutSeconds, answers: policyAnswers)
         return Self.explained(SPFEvaluation.evaluate(request, records: policyRecords) { resolver.answer($0) })
     }
 
@@ -46,7 +48,7 @@ final class MailAuthenticator: Sendable {
         guard let cache = transport.cache else { return nil }
         struct NotCached: Error {}
         let outcome = try? SPFEvaluation.evaluate(request, records: policyRecords) { question throws(NotCached) in
-            guard let answer = PolicyDNSResolver.cachedAnswer(question, in: cache) else { throw NotCached() }
+            guard let answer = PolicyDNSResolver.cachedAnswer(question, in: cache, answers: policyAnswers) else { throw NotCached() }
             return answer
         }
         return outcome.map { CachedSPF(outcome: Self.explained($0)) }
@@ -85,7 +87,7 @@ final class MailAuthenticator: Sendable {
     func verify(
         _ verifier: inout DKIMVerifier, fromDomain: String?, spf: SPFOutcome?, timeoutSeconds: Int
     ) -> (dkim: [DKIMResult], dmarc: DMARCOutcome?) {
-        let resolver = PolicyDNSResolver(transport: transport, timeoutSeconds: timeoutSeconds)
+        let resolver = PolicyDNSResolver(transport: transport, timeoutSeconds: timeoutSeconds, answers: policyAnswers)
         for query in verifier.keyQueries { verifier.provideKey(resolver.key(query), for: query) }
         let dkim = verifier.results()
         guard let fromDomain else { return (dkim, nil) }

@@ -246,6 +246,59 @@ struct SPFDefaultExplanationTests {
     }
 }
 
+/// Answers converted from the DNS cache and kept (PolicyAnswerCache) are the answers the resolver gives
+/// without them, first and every later time, and go when the cache entry expires. Everything is in the DNS
+/// cache; the server address is a closed loopback port, never asked.
+struct PolicyAnswerCacheTests {
+    static func txt(_ owner: String, _ strings: [String], ttl: UInt32) -> DNSLookupResult {
+        let name = try! DNSName(owner)
+        return .answer(DNSAnswer(
+            canonicalName: name, records: [DNSResourceRecord(name: name, ttl: ttl, data: .txt(strings.map { Array($0.utf8) }))], ttl: ttl))
+    }
+
+    @Test func keptAnswersAreTheAnswersUntilTheCacheEntryExpires() throws {
+        let clock = ManualClock()
+        let cache = DNSCache(clock: clock)
+        cache.store(Self.txt("example.org", ["v=spf1 ", "-all"], ttl: 60), for: try DNSName("example.org"), .txt)
+        cache.store(Self.txt("sel._domainkey.example.org", ["v=DKIM1; p=", "AAAA"], ttl: 60), for: try DNSName("sel._domainkey.example.org"), .txt)
+        cache.store(.nameError(negativeTTL: 30), for: try DNSName("_dmarc.example.org"), .txt)
+        cache.store(.noData(negativeTTL: 30), for: try DNSName("empty.example.org"), .txt)
+        let transport = DNSTransport(
+            configuration: DNSResolverConfiguration(
+                servers: [DNSServerAddress(address: IPAddress("127.0.0.1")!, port: 1)], timeoutSeconds: 1, attempts: 1),
+            cache: cache)
+        let answers = PolicyAnswerCache()
+        let kept = PolicyDNSResolver(transport: transport, timeoutSeconds: 5, answers: answers)
+        let plain = PolicyDNSResolver(transport: transport, timeoutSeconds: 5)
+        let questions = ["example.org", "_dmarc.example.org", "empty.example.org", "sel._domainkey.example.org", "bad..name"]
+            .map { PolicyDNSQuestion(.txt, $0) }
+        for _ in 0..<2 {
+            for question in questions {
+                #expect(kept.answer(question) == plain.answer(question))
+                #expect(PolicyDNSResolver.cachedAnswer(question, in: cache, answers: answers) == PolicyDNSResolver.cachedAnswer(question, in: cache))
+            }
+            let query = DKIMKeyQuery(domain: "example.org", selector: "sel")
+            #expect(kept.key(query) == plain.key(query))
+        }
+        #expect(kept.answer(questions[0]) == .records([.txt("v=spf1 -all")]))
+        #expect(kept.key(DKIMKeyQuery(domain: "example.org", selector: "sel")) == .record("v=DKIM1; p=AAAA"))
+        #expect(answers.count == 4)
+        clock.advance(seconds: 30)  // the negative entries expire, the TXT records stay
+        #expect(PolicyDNSResolver.cachedAnswer(questions[1], in: cache, answers: answers) == nil)
+        #expect(PolicyDNSResolver.cachedAnswer(questions[0], in: cache, answers: answers) == .records([.txt("v=spf1 -all")]))
+        clock.advance(seconds: 30)
+        #expect(PolicyDNSResolver.cachedAnswer(questions[0], in: cache, answers: answers) == nil)
+        #expect(PolicyDNSResolver.cachedAnswer(questions[3], in: cache, answers: answers) == nil)
+    }
+
+    /// A key answer read from a converted answer is what reading the DNS answer gives.
+    @Test func keyAnswersFromConvertedAnswers() {
+        #expect(PolicyDNSResolver.keyAnswer(.records([.txt("a"), .txt("b")])) == .record("a"))
+        #expect(PolicyDNSResolver.keyAnswer(.noData) == .notFound)
+        #expect(PolicyDNSResolver.keyAnswer(.nxdomain) == .notFound)
+    }
+}
+
 struct MailAuthenticationSpoolTests {
     /// Spool files a crash left (untouched for over an hour) go at start-up; fresh ones and others stay.
     @Test func staleSpoolFilesAreRemoved() throws {
