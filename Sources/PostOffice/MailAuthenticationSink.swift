@@ -36,13 +36,29 @@ final class MailAuthenticationSink: MessageSink, @unchecked Sendable {
     private let sessionID: String
     private var verifier: DKIMVerifier
     private var scanner: AuthenticationHeaderScanner
-    /// The message's first bytes, up to `memoryLimit`; the rest goes to `spool`.
-    private var memory: [UInt8] = []
+    /// The message's first bytes: large pieces in the arrays they arrived in (kept, not copied), small ones
+    /// gathered into chunks of `gatheringCapacity`. Growing one array instead copied every byte once more
+    /// on each reallocation, and once again into the first write at commit.
+    private var memory: [[UInt8]] = []
+    /// Message bytes held in `memory`.
+    private var memoryCount = 0
+    /// What `memory` takes (the arrays' capacities), which the limits count: many small pieces cannot hold
+    /// more than the bytes they carry suggest.
+    private var memoryFootprint = 0
+    /// Whether the last array of `memory` is one this sink gathers small pieces into (so it may grow in place).
+    private var lastChunkGathers = false
     private var spool: MailAuthenticationSpool.File?
     /// The message offset of the spool's first byte (what `memory` held when the spool was taken).
     private var spoolStart = 0
-    /// Bytes of `memory` beyond `memoryLimit`, claimed from the server-wide budget until `release()`.
+    /// Bytes of `memoryFootprint` beyond `memoryLimit`, claimed from the server-wide budget until `release()`.
     private var sharedMemory = 0
+
+    /// Pieces at least this long are kept as they are; shorter ones are gathered.
+    private static let keptPieceSize = 8 * 1024
+    /// The capacity of a chunk that gathers small pieces (a session reads at most 16 KiB at a time).
+    private static let gatheringCapacity = 16 * 1024
+    /// At commit, the held arrays go to the real sink in appends of about this size.
+    private static let writeSize = 64 * 1024
     private var failure: DeliveryError?
 
     init(
@@ -65,9 +81,16 @@ final class MailAuthenticationSink: MessageSink, @unchecked Sendable {
         verifier.receive(bytes)
         if !scanner.isComplete { scanner.receive(bytes) }
         if spool == nil {
-            let total = memory.count + bytes.count
+            // What holding `bytes` adds to the footprint: nothing when they fit the gathering chunk's room.
+            let fitsLastChunk = lastChunkGathers && memory[memory.count - 1].capacity - memory[memory.count - 1].count >= bytes.count
+            let isKept = !fitsLastChunk && bytes.count >= Self.keptPieceSize
+            // A new gathering chunk takes what is left of `memoryLimit` when that is less than its usual size.
+            let room = settings.memoryLimit - memoryFootprint
+            let gathering = max(bytes.count, room > 0 ? min(Self.gatheringCapacity, room) : Self.gatheringCapacity)
+            let added = fitsLastChunk ? 0 : isKept ? bytes.capacity : gathering
+            let total = memoryFootprint + added
             if total <= settings.memoryLimit {
-                memory += bytes
+                hold(bytes, fitsLastChunk: fitsLastChunk, isKept: isKept, footprint: added)
                 return
             }
             // Past its own 64 KiB a message may keep growing in memory (up to sharedMemoryLimit) while the
@@ -75,7 +98,7 @@ final class MailAuthenticationSink: MessageSink, @unchecked Sendable {
             let needed = total - settings.memoryLimit - sharedMemory
             if total <= settings.sharedMemoryLimit && authenticator.spool.reserveMemory(needed) {
                 sharedMemory += needed
-                memory += bytes
+                hold(bytes, fitsLastChunk: fitsLastChunk, isKept: isKept, footprint: added)
                 return
             }
         }
@@ -87,13 +110,32 @@ final class MailAuthenticationSink: MessageSink, @unchecked Sendable {
             } else {
                 file = try authenticator.spool.take(directory: spoolPath.directory, name: spoolPath.name)
                 spool = file
-                spoolStart = memory.count
+                spoolStart = memoryCount
             }
             try file.append(bytes)
         } catch {
             failure = error
             release()
         }
+    }
+
+    /// Adds `bytes` to `memory` as `append` planned: into the gathering chunk, as a kept array, or into a
+    /// new gathering chunk.
+    private func hold(_ bytes: [UInt8], fitsLastChunk: Bool, isKept: Bool, footprint: Int) {
+        if fitsLastChunk {
+            memory[memory.count - 1].append(contentsOf: bytes)
+        } else if isKept {
+            memory.append(bytes)
+            lastChunkGathers = false
+        } else {
+            var chunk: [UInt8] = []
+            chunk.reserveCapacity(footprint)
+            chunk.append(contentsOf: bytes)
+            memory.append(chunk)
+            lastChunkGathers = true
+        }
+        memoryCount += bytes.count
+        memoryFootprint += footprint
     }
 
     func commit() -> DeliveryOutcome {
@@ -107,7 +149,7 @@ final class MailAuthenticationSink: MessageSink, @unchecked Sendable {
         let header = AuthenticationResultsHeader(
             authservID: settings.authservID, spf: spf, dkim: dkim, dmarc: dmarc, dmarcProblem: from.problem)
         logSink.log(LogRecord(.info, "smtp.authentication", session: sessionID, [
-            ("spf", spf?.result.rawValue ?? "none"), ("dkim", dkim.map { $0.status.rawValue + ($0.domain.map { ":" + $0 } ?? "") }.joined(separator: ",")),
+            ("spf", spf?.result.rawValue ?? "none"), ("spf_domain", spf?.request.domain ?? ""), ("dkim", dkim.map { $0.status.rawValue + ($0.domain.map { ":" + $0 } ?? "") }.joined(separator: ",")),
             ("dmarc", dmarc?.result.rawValue ?? (from.problem == nil ? "none" : "permerror")), ("from_domain", from.domain ?? ""),
             ("disposition", dmarc?.disposition.rawValue ?? "none"), ("forged_removed", String(scanner.forgedRanges.count)),
         ]))
@@ -155,30 +197,43 @@ final class MailAuthenticationSink: MessageSink, @unchecked Sendable {
         if let spool { authenticator.spool.giveBack(spool) }
         spool = nil
         memory = []
+        memoryCount = 0
+        memoryFootprint = 0
+        lastChunkGathers = false
         if sharedMemory > 0 { authenticator.spool.releaseMemory(sharedMemory) }
         sharedMemory = 0
     }
 
     /// Streams `header` and then the held message into `inner`, leaving out the forged Authentication-Results
-    /// fields: the bytes in memory, then the spooled rest read back into the same storage, a chunk at a time.
-    /// With nothing to leave out of memory, the header and memory go in one append (one write to the file).
+    /// fields: the header and the arrays in memory gathered into appends of up to `writeSize` (a write to the
+    /// file each: one per arriving piece cost more in system calls than the copy), then the spooled rest read
+    /// back a chunk at a time. An array holding part of a forged field goes on its own, the field left out.
     private func copyMessage(to inner: any MessageSink, after header: [UInt8]) throws(DeliveryError) {
         let forged = scanner.forgedRanges
-        if forged.contains(where: { $0.lowerBound < memory.count }) {
-            inner.append(header)
-            Self.emit(memory, count: memory.count, at: 0, skipping: forged, to: inner)
-        } else {
-            var first = header
-            first += memory
-            inner.append(first)
-        }
-        guard let spool else { return }
-        var buffer = memory
-        memory = []
-        let chunkSize = max(settings.memoryLimit, 16 * 1024)
-        buffer.removeAll(keepingCapacity: true)
-        buffer.append(contentsOf: repeatElement(0, count: chunkSize))
+        var gathered = header
+        gathered.reserveCapacity(header.count + min(memoryCount, Self.writeSize + Self.gatheringCapacity))
         var offset = 0
+        for chunk in memory {
+            let end = offset + chunk.count
+            if forged.contains(where: { $0.upperBound > offset && $0.lowerBound < end }) {
+                if !gathered.isEmpty { inner.append(gathered) }
+                gathered.removeAll(keepingCapacity: true)
+                Self.emit(chunk, count: chunk.count, at: offset, skipping: forged, to: inner)
+            } else {
+                gathered += chunk
+                if gathered.count >= Self.writeSize {
+                    inner.append(gathered)
+                    gathered.removeAll(keepingCapacity: true)
+                }
+            }
+            offset = end
+        }
+        if !gathered.isEmpty { inner.append(gathered) }
+        memory = []
+        guard let spool else { return }
+        let chunkSize = max(settings.memoryLimit, 16 * 1024)
+        var buffer = [UInt8](repeating: 0, count: chunkSize)
+        offset = 0
         while offset < spool.size {
             let count = try spool.read(at: offset, into: &buffer)
             if count == 0 {

@@ -16,6 +16,8 @@ final class MailAuthenticator: Sendable {
     let publicKeys = DKIMPublicKeyCache(capacity: 1000)
     /// SPF and DMARC records parsed, keyed by their text (the replaying SPF evaluation parsed each again per answer).
     let policyRecords = PolicyRecordCache(capacity: 1000)
+    /// The engines' answers converted from the DNS cache, kept until the cache entries expire.
+    let policyAnswers = PolicyAnswerCache(capacity: 1000)
     /// Reused files for the part of a large message beyond what its session keeps in memory.
     let spool = MailAuthenticationSpool()
 
@@ -33,8 +35,8 @@ final class MailAuthenticator: Sendable {
     ) -> SPFOutcome? {
         guard let request = Self.spfRequest(reversePath: reversePath, helo: helo, client: client, receiver: receiver, now: now)
         else { return nil }
-        let resolver = PolicyDNSResolver(transport: transport, timeoutSeconds: timeoutSeconds)
-        return SPFEvaluation.evaluate(request, records: policyRecords) { resolver.answer($0) }
+        let resolver = PolicyDNSResolver(transport: transport, timeoutSeconds: timeoutSeconds, answers: policyAnswers)
+        return Self.explained(SPFEvaluation.evaluate(request, records: policyRecords) { resolver.answer($0) })
     }
 
     /// What `checkSPF` finds when every answer it needs is in the DNS cache (unexpired), computed here
@@ -46,10 +48,10 @@ final class MailAuthenticator: Sendable {
         guard let cache = transport.cache else { return nil }
         struct NotCached: Error {}
         let outcome = try? SPFEvaluation.evaluate(request, records: policyRecords) { question throws(NotCached) in
-            guard let answer = PolicyDNSResolver.cachedAnswer(question, in: cache) else { throw NotCached() }
+            guard let answer = PolicyDNSResolver.cachedAnswer(question, in: cache, answers: policyAnswers) else { throw NotCached() }
             return answer
         }
-        return outcome.map { CachedSPF(outcome: $0) }
+        return outcome.map { CachedSPF(outcome: Self.explained($0)) }
     }
 
     /// An SPF outcome found from the cache: nil when there was nothing to check.
@@ -62,10 +64,22 @@ final class MailAuthenticator: Sendable {
         reversePath: MailAddress?, helo: String, client: String, receiver: String, now: Int
     ) -> SPFRequest? {
         guard let address = SPFIPAddress(client) else { return nil }
-        var request = SPFRequest(
+        // No default explanation yet: only a fail reads it (`explained` adds it then), and composing it for
+        // every check cost more than the rest of the request.
+        return SPFRequest(
             mailFrom: reversePath?.description ?? "", helo: helo, clientAddress: address, receiver: receiver, timestamp: now)
-        request.defaultExplanation = "the SPF record of \(request.domain) does not permit \(address) to send its mail"
-        return request
+    }
+
+    /// The outcome as if the request had carried its default explanation from the start: the evaluation
+    /// reads it only for a fail without a usable `exp=` (RFC 7208 §6.2), which is exactly when a fail's
+    /// explanation is still nil without it.
+    static func explained(_ outcome: SPFOutcome) -> SPFOutcome {
+        var outcome = outcome
+        guard outcome.result == .fail, outcome.explanation == nil else { return outcome }
+        let text = "the SPF record of \(outcome.request.domain) does not permit \(outcome.request.clientAddress) to send its mail"
+        outcome.request.defaultExplanation = text
+        outcome.explanation = text
+        return outcome
     }
 
     /// Fetches the keys of a finished verifier's signatures, then evaluates DMARC for `fromDomain` with them
@@ -73,7 +87,7 @@ final class MailAuthenticator: Sendable {
     func verify(
         _ verifier: inout DKIMVerifier, fromDomain: String?, spf: SPFOutcome?, timeoutSeconds: Int
     ) -> (dkim: [DKIMResult], dmarc: DMARCOutcome?) {
-        let resolver = PolicyDNSResolver(transport: transport, timeoutSeconds: timeoutSeconds)
+        let resolver = PolicyDNSResolver(transport: transport, timeoutSeconds: timeoutSeconds, answers: policyAnswers)
         for query in verifier.keyQueries { verifier.provideKey(resolver.key(query), for: query) }
         let dkim = verifier.results()
         guard let fromDomain else { return (dkim, nil) }

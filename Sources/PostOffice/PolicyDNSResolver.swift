@@ -11,28 +11,58 @@ struct PolicyDNSResolver {
     let transport: DNSTransport
     /// Monotonic milliseconds (``DNSTransport/monotonicMilliseconds()``) after which nothing more is asked.
     let deadline: Int
+    /// Answers converted from the transport's DNS cache, shared by the server's checks; nil converts every time.
+    let answers: PolicyAnswerCache?
 
-    init(transport: DNSTransport, timeoutSeconds: Int) {
+    init(transport: DNSTransport, timeoutSeconds: Int, answers: PolicyAnswerCache? = nil) {
         self.transport = transport
         deadline = DNSTransport.monotonicMilliseconds() + timeoutSeconds * 1000
+        self.answers = answers
     }
 
     /// An SPF or DMARC question ([RFC 7208 §4.4](https://www.rfc-editor.org/rfc/rfc7208#section-4.4)).
     func answer(_ question: PolicyDNSQuestion) -> PolicyDNSAnswer {
+        // A converted answer is there only for a name DNS can carry; past the deadline, as any lookup, nothing.
+        if let known = knownAnswer(question) { return isPastDeadline ? .temporaryFailure : known }
         let type = Self.recordType(question.type)
         // A name the engines built that DNS cannot carry has no records.
         guard let name = try? DNSName(question.name) else { return .nxdomain }
+        if !isPastDeadline, let converted = convertCached(question, name, type) { return converted }
         guard let result = lookup(name, type) else { return .temporaryFailure }
         return Self.policyAnswer(result, type: type)
     }
 
     /// The answer `answer(_:)` would give from `cache` alone (unexpired entries, as the transport reads them
-    /// first); nil when the cache does not hold it, so the caller asks DNS instead.
-    static func cachedAnswer(_ question: PolicyDNSQuestion, in cache: DNSCache) -> PolicyDNSAnswer? {
+    /// first); nil when the cache does not hold it, so the caller asks DNS instead. `answers`, when given,
+    /// keeps the converted answer until the cache entry's expiry.
+    static func cachedAnswer(_ question: PolicyDNSQuestion, in cache: DNSCache, answers: PolicyAnswerCache? = nil) -> PolicyDNSAnswer? {
+        if let answers, let known = answers.answer(for: question, now: cache.now()) { return known }
         let type = recordType(question.type)
         guard let name = try? DNSName(question.name) else { return .nxdomain }
-        guard let result = cache.lookup(name, type) else { return nil }
-        return policyAnswer(result, type: type)
+        guard let answers else {
+            guard let result = cache.lookup(name, type) else { return nil }
+            return policyAnswer(result, type: type)
+        }
+        guard let (result, expires) = cache.lookupWithExpiry(name, type) else { return nil }
+        let converted = policyAnswer(result, type: type)
+        answers.store(converted, for: question, expires: expires)
+        return converted
+    }
+
+    private var isPastDeadline: Bool { deadline - DNSTransport.monotonicMilliseconds() <= 0 }
+
+    /// The converted answer kept for `question`, while its DNS cache entry lasts.
+    private func knownAnswer(_ question: PolicyDNSQuestion) -> PolicyDNSAnswer? {
+        guard let answers, let cache = transport.cache else { return nil }
+        return answers.answer(for: question, now: cache.now())
+    }
+
+    /// `question` answered from the DNS cache and the conversion kept; nil when the cache does not hold it.
+    private func convertCached(_ question: PolicyDNSQuestion, _ name: DNSName, _ type: DNSRecordType) -> PolicyDNSAnswer? {
+        guard let answers, let cache = transport.cache, let (result, expires) = cache.lookupWithExpiry(name, type) else { return nil }
+        let converted = Self.policyAnswer(result, type: type)
+        answers.store(converted, for: question, expires: expires)
+        return converted
     }
 
     private static func recordType(_ type: PolicyDNSQuestion.RecordType) -> DNSRecordType {
@@ -47,7 +77,10 @@ struct PolicyDNSResolver {
 
     /// The TXT record of a DKIM key ([RFC 6376 §3.6.2](https://www.rfc-editor.org/rfc/rfc6376#section-3.6.2)).
     func key(_ query: DKIMKeyQuery) -> DKIMKeyAnswer {
+        let question = PolicyDNSQuestion(.txt, query.name)
+        if let known = knownAnswer(question) { return isPastDeadline ? .temporaryFailure : Self.keyAnswer(known) }
         guard let name = try? DNSName(query.name) else { return .notFound }
+        if !isPastDeadline, let converted = convertCached(question, name, .txt) { return Self.keyAnswer(converted) }
         switch lookup(name, .txt) {
         case nil, .temporaryFailure?:
             return .temporaryFailure
@@ -57,6 +90,20 @@ struct PolicyDNSResolver {
             // More than one TXT record at a selector is the publisher's error; the first is used (§3.6.2.2).
             guard let text = answer.texts.first else { return .notFound }
             return .record(String(decoding: text, as: UTF8.self))
+        }
+    }
+
+    /// A TXT answer as the key query's: the first TXT record's text (every string of it joined), as
+    /// `key(_:)` reads a DNS answer. Converted answers hold no temporary failures (the DNS cache keeps none).
+    static func keyAnswer(_ answer: PolicyDNSAnswer) -> DKIMKeyAnswer {
+        switch answer {
+        case .records(let records):
+            guard case .txt(let text)? = records.first else { return .notFound }
+            return .record(text)
+        case .noData, .nxdomain:
+            return .notFound
+        case .temporaryFailure, .permanentFailure:
+            return .temporaryFailure
         }
     }
 

@@ -476,6 +476,10 @@ final class SMTPSession: ConnectionHandler, @unchecked Sendable {
     }
 
     private func logSPF(_ outcome: SPFOutcome?, _ connection: Connection) {
+        // A pass is logged once, on the message's `smtp.authentication` line (spf=pass, spf_domain): a line
+        // here as well cost every checked message a second formatted line and write. Every other result is
+        // logged at MAIL FROM, where it may decide the reply.
+        if outcome?.result == .pass { return }
         context.environment.log(.info, "smtp.spf", connection, [
             "client": connection.peer.host, "result": outcome?.result.rawValue ?? "none", "domain": outcome?.request.domain ?? "",
             "identity": outcome?.request.identity.rawValue ?? "", "problem": outcome?.problem ?? "",

@@ -4,28 +4,39 @@
 
 /// A bounded, thread-safe key-value cache with clock (second-chance) eviction.
 public final class SecondChanceCache<Key: Hashable, Value>: @unchecked Sendable {
-    private struct Slot {
-        var key: Key
-        var value: Value
-        var referenced: Bool
+    @usableFromInline
+    struct Slot {
+        @usableFromInline var key: Key
+        @usableFromInline var value: Value
+        @usableFromInline var referenced: Bool
+
+        @usableFromInline
+        init(key: Key, value: Value, referenced: Bool) {
+            self.key = key
+            self.value = value
+            self.referenced = referenced
+        }
     }
 
     /// Most entries held.
     public let capacity: Int
 
-    private let lock = Lock()
+    // Internal rather than private, for the inlinable lookup: every checked message makes a few, and
+    // unspecialized in the caller's module each cost more in generic metadata than in the lookup itself.
+    @usableFromInline let lock = Lock()
     // All state below is guarded by `lock`.
-    private var indices: [Key: Int] = [:]
-    private var slots: [Slot] = []
+    @usableFromInline var indices: [Key: Int] = [:]
+    @usableFromInline var slots: [Slot] = []
     private var hand = 0
-    private var hitCount = 0
-    private var missCount = 0
+    @usableFromInline var hitCount = 0
+    @usableFromInline var missCount = 0
 
     public init(capacity: Int) {
         self.capacity = max(1, capacity)
     }
 
     /// The value for `key`, marked as recently used; nil (counted as a miss) when absent.
+    @inlinable
     public func value(for key: Key) -> Value? {
         lock.withLock {
             guard let index = indices[key] else {

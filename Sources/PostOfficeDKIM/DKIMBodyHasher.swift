@@ -16,6 +16,8 @@ public struct DKIMBodyHasher: Sendable {
     private var pendingSpace = false
     private var lineHasContent = false
     private var finished = false
+    /// The hash once ``finalize()`` has run (the digest context is finished in place, not copied).
+    private var digest: [UInt8]?
     /// Output staged before it goes to the hash: one EVP call per few KiB instead of per byte.
     private var staged: [UInt8] = []
 
@@ -179,8 +181,9 @@ public struct DKIMBodyHasher: Sendable {
         canonicalLength += run.count
     }
 
-    /// The body hash; call once, after the last `update`.
+    /// The body hash; call once, after the last `update` (a second call returns the same hash).
     public mutating func finalize() -> [UInt8] {
+        if let digest { return digest }
         if !finished {
             finished = true
             if pendingCR {
@@ -198,7 +201,9 @@ public struct DKIMBodyHasher: Sendable {
             }
             flushStage()
         }
-        return hash.finalize()
+        let digest = hash.finalizeConsuming()
+        self.digest = digest
+        return digest
     }
 
     private mutating func consume(_ byte: UInt8) {

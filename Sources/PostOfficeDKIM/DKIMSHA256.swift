@@ -54,10 +54,34 @@ public struct DKIMSHA256: Sendable {
         return Array(digest.prefix(Int(length)))
     }
 
+    /// The 32-byte digest, finishing this computation in place (no copy of the running state, unlike
+    /// ``finalize()``); the value must not be updated or finalized again afterwards.
+    mutating func finalizeConsuming() -> [UInt8] {
+        if !isKnownUniquelyReferenced(&context) { return finalize() }
+        var length: UInt32 = 0
+        let digest = [UInt8](unsafeUninitializedCapacity: 64) { buffer, count in
+            EVP_DigestFinal_ex(context.pointer, buffer.baseAddress, &length)
+            count = Int(length)
+        }
+        return digest
+    }
+
     /// The SHA-256 digest of `bytes`.
     public static func hash(_ bytes: some Sequence<UInt8>) -> [UInt8] {
+        if let array = bytes as? [UInt8] { return hash(array) }
         var hasher = DKIMSHA256()
         hasher.update(bytes)
-        return hasher.finalize()
+        return hasher.finalizeConsuming()
+    }
+
+    /// The SHA-256 digest of `bytes`, in one call (no copy of the bytes or of a digest context).
+    public static func hash(_ bytes: [UInt8]) -> [UInt8] {
+        var length: UInt32 = 0
+        return [UInt8](unsafeUninitializedCapacity: 64) { buffer, count in
+            let done = bytes.withUnsafeBytes { input in
+                EVP_Digest(input.baseAddress, input.count, buffer.baseAddress, &length, digest, nil)
+            }
+            count = done == 1 ? Int(length) : 0
+        }
     }
 }

@@ -130,7 +130,10 @@ public struct DKIMSignature: Hashable, Sendable {
         // c= "header[/body]", each defaulting to simple (§3.5).
         headerCanonicalization = .simple
         bodyCanonicalization = .simple
-        if let canonicalization = values[Self.canonicalizationSlot] {
+        if let canonicalization = values[Self.canonicalizationSlot], let pair = Self.usualCanonicalizations[canonicalization] {
+            // The lower-case spellings signers write: what the general reading below makes of them.
+            (headerCanonicalization, bodyCanonicalization) = pair
+        } else if let canonicalization = values[Self.canonicalizationSlot] {
             let parts = Self.split(canonicalization, at: UInt8(ascii: "/"))
             guard parts.count <= 2, let header = DKIMCanonicalization(rawValue: parts[0].lowercased()) else {
                 throw .invalidCanonicalization(canonicalization)
@@ -208,12 +211,48 @@ public struct DKIMSignature: Hashable, Sendable {
         }
     }
 
+    /// `c=` values as signers write them, with the pair each means (the same as reading them piece by piece).
+    private static let usualCanonicalizations: [String: (DKIMCanonicalization, DKIMCanonicalization)] = [
+        "relaxed/relaxed": (.relaxed, .relaxed), "relaxed/simple": (.relaxed, .simple), "simple/relaxed": (.simple, .relaxed),
+        "simple/simple": (.simple, .simple), "relaxed": (.relaxed, .simple), "simple": (.simple, .simple),
+    ]
+
     /// `h=`'s names (whitespace anywhere removed, split at colons) in one pass over the bytes, and whether
     /// From is among them; nil when a name is empty or not an RFC 5322 field-name (printable ASCII except
-    /// colon).
+    /// colon). A name without whitespace in it (the usual case) becomes a string straight from its bytes.
     static func fieldNames(_ text: String) -> (names: [String], includesFrom: Bool)? {
         var text = text
         return text.withUTF8 { bytes -> (names: [String], includesFrom: Bool)? in
+            var names: [String] = []
+            names.reserveCapacity(16)
+            var includesFrom = false
+            var start = 0
+            let count = bytes.count
+            while true {
+                var end = start
+                while end < count, bytes[end] != 58 { end += 1 }
+                // Folding whitespace around a name is trimmed here; whitespace inside one goes the slow way.
+                var first = start, last = end
+                while first < last, DKIMTagList.isWhitespace(bytes[first]) { first += 1 }
+                while last > first, DKIMTagList.isWhitespace(bytes[last - 1]) { last -= 1 }
+                guard last > first else { return nil }
+                for index in first..<last where bytes[index] < 33 || bytes[index] > 126 { return fieldNamesGathering(bytes) }
+                let name = UnsafeBufferPointer(rebasing: bytes[first..<last])
+                if name.count == 4, name[0] | 0x20 == 0x66, name[1] | 0x20 == 0x72, name[2] | 0x20 == 0x6F,
+                    name[3] | 0x20 == 0x6D
+                {
+                    includesFrom = true
+                }
+                names.append(String(decoding: name, as: UTF8.self))
+                if end == count { return (names, includesFrom) }
+                start = end + 1
+            }
+        }
+    }
+
+    /// ``fieldNames(_:)`` for names with whitespace inside or around them, or invalid: byte by byte.
+    static func fieldNamesGathering(_ bytes: UnsafeBufferPointer<UInt8>) -> (names: [String], includesFrom: Bool)? {
+        do {  // (the earlier one-pass reading, unchanged)
             var names: [String] = []
             names.reserveCapacity(16)
             var includesFrom = false

@@ -139,13 +139,28 @@ public struct DKIMTagList: Hashable, Sendable {
     /// `text` without SP, HT, CR and LF. By UTF-8 byte (these four are ASCII, never inside a multi-byte
     /// sequence; a CR LF pair is one Swift Character, so not by Character); unchanged text is not rebuilt.
     static func removingWhitespace(_ text: some StringProtocol) -> String {
-        var text = String(text)
-        return text.withUTF8 { bytes in
-            guard bytes.contains(where: isWhitespace) else { return nil }
-            var kept: [UInt8] = []
-            kept.reserveCapacity(bytes.count)
-            for byte in bytes where !isWhitespace(byte) { kept.append(byte) }
-            return String(decoding: kept, as: UTF8.self)
+        if let string = text as? String { return removingWhitespace(string) }
+        return removingWhitespace(String(text))
+    }
+
+    /// ``removingWhitespace(_:)`` for a String: the kept bytes are copied straight into the new string's
+    /// storage (a signature's `b=` is a few hundred bytes, usually folded).
+    static func removingWhitespace(_ text: String) -> String {
+        var text = text
+        return text.withUTF8 { bytes -> String? in
+            guard let first = bytes.firstIndex(where: isWhitespace) else { return nil }
+            return String(unsafeUninitializedCapacity: bytes.count) { output in
+                var count = 0
+                for index in 0..<first {
+                    output[count] = bytes[index]
+                    count += 1
+                }
+                for index in first..<bytes.count where !isWhitespace(bytes[index]) {
+                    output[count] = bytes[index]
+                    count += 1
+                }
+                return count
+            }
         } ?? text
     }
 

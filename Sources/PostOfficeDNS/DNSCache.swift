@@ -46,6 +46,23 @@ public final class DNSCache: @unchecked Sendable {
         }
     }
 
+    /// ``lookup(_:_:)`` with the time the result expires, for caches of what callers derive from it.
+    public func lookupWithExpiry(_ name: DNSName, _ type: DNSRecordType) -> (result: DNSLookupResult, expires: MailTime)? {
+        let key = Key(name: name.lowercased(), type: type)
+        let now = clock.now()
+        return lock.withLock {
+            guard let entry = entries[key] else { return nil }
+            guard now < entry.expires else {
+                entries[key] = nil
+                return nil
+            }
+            return (entry.result, entry.expires)
+        }
+    }
+
+    /// The time on the cache's clock, against which ``lookupWithExpiry(_:_:)``'s expiry is read.
+    public func now() -> MailTime { clock.now() }
+
     /// Stores `result` for its TTL (capped); ignores temporary failures and TTL 0.
     public func store(_ result: DNSLookupResult, for name: DNSName, _ type: DNSRecordType) {
         let ttl: UInt32

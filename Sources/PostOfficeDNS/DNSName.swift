@@ -32,6 +32,34 @@ public struct DNSName: Hashable, Sendable, CustomStringConvertible {
             self = .root
             return
         }
+        let labels = Self.plainLabels(text) ?? Self.escapedLabels(text)
+        guard !labels.isEmpty else { throw .invalidName(text) }
+        try self.init(labels: labels)
+    }
+
+    /// The labels of a name without backslashes, each copied once from the text (the general reading grows
+    /// every label a byte at a time); an empty array when a label is empty (an invalid name); nil when the
+    /// text holds a backslash, for ``escapedLabels(_:)``.
+    static func plainLabels(_ text: String) -> [[UInt8]]? {
+        var text = text
+        return text.withUTF8 { bytes -> [[UInt8]]? in
+            guard !bytes.contains(UInt8(ascii: "\\")) else { return nil }
+            var labels: [[UInt8]] = []
+            labels.reserveCapacity(4)
+            var start = 0
+            for index in 0..<bytes.count where bytes[index] == UInt8(ascii: ".") {
+                guard index > start else { return [] }
+                labels.append(Array(UnsafeBufferPointer(rebasing: bytes[start..<index])))
+                start = index + 1
+            }
+            if start < bytes.count { labels.append(Array(UnsafeBufferPointer(rebasing: bytes[start...]))) }
+            return labels
+        }
+    }
+
+    /// The labels of `text` read byte by byte, `\DDD` and `\X` escapes decoded; an empty array when a label
+    /// is empty or an escape is cut short or out of range (an invalid name).
+    static func escapedLabels(_ text: String) -> [[UInt8]] {
         var labels: [[UInt8]] = []
         var current: [UInt8] = []
         let bytes = Array(text.utf8)
@@ -41,15 +69,15 @@ public struct DNSName: Hashable, Sendable, CustomStringConvertible {
             index += 1
             switch byte {
             case UInt8(ascii: "."):
-                guard !current.isEmpty else { throw .invalidName(text) }
+                guard !current.isEmpty else { return [] }
                 labels.append(current)
                 current = []
             case UInt8(ascii: "\\"):
-                guard index < bytes.count else { throw .invalidName(text) }
+                guard index < bytes.count else { return [] }
                 let digits = bytes[index...].prefix(3)
                 if digits.count == 3, digits.allSatisfy({ (48...57).contains($0) }) {
                     let value = digits.reduce(0) { $0 * 10 + Int($1 - 48) }
-                    guard value <= 255 else { throw .invalidName(text) }
+                    guard value <= 255 else { return [] }
                     current.append(UInt8(value))
                     index += 3
                 } else {
@@ -61,8 +89,7 @@ public struct DNSName: Hashable, Sendable, CustomStringConvertible {
             }
         }
         if !current.isEmpty { labels.append(current) }
-        guard !labels.isEmpty else { throw .invalidName(text) }
-        try self.init(labels: labels)
+        return labels
     }
 
     /// Octets in uncompressed wire form: each label plus its length byte, plus the root byte.
@@ -72,7 +99,9 @@ public struct DNSName: Hashable, Sendable, CustomStringConvertible {
 
     /// The name with ASCII letters folded to lower case (the form cache keys and comparisons use).
     public func lowercased() -> DNSName {
-        DNSName(uncheckedLabels: labels.map { $0.map { (65...90).contains($0) ? $0 | 0x20 : $0 } })
+        // Most names already are (every cache lookup folds its key): then no new label arrays.
+        guard labels.contains(where: { $0.contains(where: { (65...90).contains($0) }) }) else { return self }
+        return DNSName(uncheckedLabels: labels.map { $0.map { (65...90).contains($0) ? $0 | 0x20 : $0 } })
     }
 
     /// True when both names are equal ignoring ASCII case (RFC 4343).

@@ -176,3 +176,37 @@ import Testing
         #expect(throws: DNSMessageError.self) { try message.encoded() }
     }
 }
+
+/// Names without escapes are split with one copy per label; the result is what the byte-by-byte reading gives.
+@Suite struct DNSNameParsingTests {
+    @Test(arguments: ["example.com", "Example.COM.", "a", "a..b", ".a", "a.", "..", "", "_dmarc.example.test", "é.test"])
+    func plainNamesReadAsTheGeneralReadingDoes(text: String) {
+        #expect(DNSName.plainLabels(text) == DNSName.escapedLabels(text))
+    }
+
+    @Test(arguments: 0..<40)
+    func randomPlainNames(seed: Int) {
+        var state = UInt64(seed) &* 0x9E37_79B9_7F4A_7C15 &+ 1
+        func next(_ bound: Int) -> Int {
+            state ^= state << 13
+            state ^= state >> 7
+            state ^= state << 17
+            return Int(state % UInt64(bound))
+        }
+        let pieces = ["a", "mail", "EXAMPLE", "-", "_", ".", "..", "é", "x1"]
+        var text = ""
+        for _ in 0..<next(10) { text += pieces[next(pieces.count)] }
+        #expect(DNSName.plainLabels(text) == DNSName.escapedLabels(text), "\(text)")
+        #expect(DNSName.plainLabels(text + "\\.x") == nil)
+    }
+
+    @Test func escapesStillRead() throws {
+        #expect(try DNSName("a\\.b.c").labels == [Array("a.b".utf8), Array("c".utf8)])
+        #expect(try DNSName("\\065b.c").labels == [Array("Ab".utf8), Array("c".utf8)])
+        #expect(throws: DNSMessageError.self) { try DNSName("a..b") }
+        #expect(throws: DNSMessageError.self) { try DNSName("") }
+        #expect(try DNSName("Mail.Example.COM.").lowercased() == DNSName("mail.example.com"))
+        let lower = try DNSName("mail.example.com")
+        #expect(lower.lowercased() == lower)
+    }
+}

@@ -7,6 +7,7 @@ import Foundation
 import PostOfficeCore
 import PostOfficeDKIM
 import PostOfficeDelivery
+import PostOfficeDNS
 import PostOfficeSPF
 import PostOfficeTesting
 import Testing
@@ -154,6 +155,147 @@ struct AuthenticationResultsHeaderTests {
             #expect(parsed.addresses.count == 1)
             #expect(parsed.addresses.first?.normalizedDomain == simple)
         }
+    }
+}
+
+/// The held message reaches the real sink whole, the forged field left out, however it arrived: small pieces
+/// gathered, large ones kept as they came, past the 64 KiB a message holds on its own (the shared budget) and
+/// past that in the spool file. No From: and no signature, so the check asks no DNS.
+struct MailAuthenticationSinkHoldingTests {
+    static let forged = "Authentication-Results: mx.test; spf=pass\r\n\tdkim=pass\r\n"
+
+    static func message(bodySize: Int, forgedAfterBody: Bool) -> [UInt8] {
+        var text = "Received: from somewhere\r\n" + forged + "Subject: holding\r\n\r\n"
+        var line = 0
+        while text.utf8.count < bodySize {
+            text += "line \(line) of the body, long enough to look like prose in a message\r\n"
+            line += 1
+        }
+        // A forged field deep in the body is body text, not a header: it stays.
+        if forgedAfterBody { text += forged }
+        return Array(text.utf8)
+    }
+
+    @Test(arguments: [(300, 1), (300, 2), (70_000, 3), (200_000, 4), (1_300_000, 5)])
+    func deliversTheHeldMessageWhole(bodySize: Int, seed: Int) throws {
+        let directory = NSTemporaryDirectory() + "po-auth-holding-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let transport = DNSTransport(configuration: DNSResolverConfiguration(
+            servers: [DNSServerAddress(address: IPAddress("127.0.0.1")!, port: 1)], timeoutSeconds: 1, attempts: 1))
+        let authenticator = MailAuthenticator(
+            transport: transport, publicSuffixList: PublicSuffixList(rules: ["test"]), random: SeededRandomSource(seed: 1))
+        let collected = CollectingSink()
+        let sink = MailAuthenticationSink(
+            settings: MailAuthenticationSink.Settings(authservID: "mx.test"), authenticator: authenticator, spf: nil, now: 0,
+            spoolDirectory: directory, spoolName: "auth-holding", logSink: DiscardingLogSink(), sessionID: "holding"
+        ) { _ in collected }
+        let bytes = Self.message(bodySize: bodySize, forgedAfterBody: seed % 2 == 0)
+        let generator = SeededRandomSource(seed: UInt64(seed))
+        var start = 0
+        while start < bytes.count {
+            // Small pieces (gathered) and large ones (kept as they came), mixed.
+            let roll = Int(generator.next() % 100)
+            let size = roll < 50 ? 1 + roll : 8_000 + Int(generator.next() % 9_000)
+            let end = min(bytes.count, start + size)
+            sink.append(Array(bytes[start..<end]))
+            start = end
+        }
+        #expect(sink.commit() == .delivered([]))
+        let header = AuthenticationResultsHeader(
+            authservID: "mx.test", spf: nil, dkim: [.none], dmarc: nil, dmarcProblem: "no From: field")
+        let forged = Array(Self.forged.utf8)
+        let forgedStart = "Received: from somewhere\r\n".utf8.count
+        let expected = header.fieldBytes + bytes[..<forgedStart] + bytes[(forgedStart + forged.count)...]
+        #expect(collected.bytes.count == expected.count)
+        #expect(collected.bytes == expected)
+        #expect(authenticator.spool.sharedMemoryInUseCount == 0)
+    }
+}
+
+/// The default explanation is composed only for a fail that needs it, after the evaluation: the outcome is
+/// what evaluating a request that carried it from the start gives.
+struct SPFDefaultExplanationTests {
+    @Test(arguments: [
+        "v=spf1 -all", "v=spf1 -all exp=explain.test", "v=spf1 -all exp=missing.test", "v=spf1 -all exp=two.test",
+        "v=spf1 ~all", "v=spf1 +all", "v=spf1 ?all", "v=spf1 ip4:192.0.2.1 -all", "v=spf1 include:none.test -all",
+    ])
+    func addedAfterwardsAsTheEvaluationWouldHave(record: String) {
+        let dns: (PolicyDNSQuestion) -> PolicyDNSAnswer = { question in
+            switch question.name {
+            case "example.org": .records([.txt(record)])
+            case "explain.test": .records([.txt("go away, %{i}")])
+            case "two.test": .records([.txt("one"), .txt("two")])
+            default: .nxdomain
+            }
+        }
+        let plain = SPFRequest(
+            mailFrom: "a@example.org", helo: "h.example.org", clientAddress: SPFIPAddress("192.0.2.7")!, receiver: "mx.test",
+            timestamp: 1)
+        var withDefault = plain
+        withDefault.defaultExplanation = "the SPF record of example.org does not permit 192.0.2.7 to send its mail"
+        var expected = SPFEvaluation.evaluate(withDefault, dns: dns)
+        var found = MailAuthenticator.explained(SPFEvaluation.evaluate(plain, dns: dns))
+        #expect(found.explanation == expected.explanation)
+        // Equal in everything else too; only the request's unread default explanation may differ (it is
+        // set on a fail that used it).
+        if found.explanation == withDefault.defaultExplanation { #expect(found == expected) }
+        expected.request.defaultExplanation = nil
+        found.request.defaultExplanation = nil
+        #expect(found == expected)
+    }
+}
+
+/// Answers converted from the DNS cache and kept (PolicyAnswerCache) are the answers the resolver gives
+/// without them, first and every later time, and go when the cache entry expires. Everything is in the DNS
+/// cache; the server address is a closed loopback port, never asked.
+struct PolicyAnswerCacheTests {
+    static func txt(_ owner: String, _ strings: [String], ttl: UInt32) -> DNSLookupResult {
+        let name = try! DNSName(owner)
+        return .answer(DNSAnswer(
+            canonicalName: name, records: [DNSResourceRecord(name: name, ttl: ttl, data: .txt(strings.map { Array($0.utf8) }))], ttl: ttl))
+    }
+
+    @Test func keptAnswersAreTheAnswersUntilTheCacheEntryExpires() throws {
+        let clock = ManualClock()
+        let cache = DNSCache(clock: clock)
+        cache.store(Self.txt("example.org", ["v=spf1 ", "-all"], ttl: 60), for: try DNSName("example.org"), .txt)
+        cache.store(Self.txt("sel._domainkey.example.org", ["v=DKIM1; p=", "AAAA"], ttl: 60), for: try DNSName("sel._domainkey.example.org"), .txt)
+        cache.store(.nameError(negativeTTL: 30), for: try DNSName("_dmarc.example.org"), .txt)
+        cache.store(.noData(negativeTTL: 30), for: try DNSName("empty.example.org"), .txt)
+        let transport = DNSTransport(
+            configuration: DNSResolverConfiguration(
+                servers: [DNSServerAddress(address: IPAddress("127.0.0.1")!, port: 1)], timeoutSeconds: 1, attempts: 1),
+            cache: cache)
+        let answers = PolicyAnswerCache()
+        let kept = PolicyDNSResolver(transport: transport, timeoutSeconds: 5, answers: answers)
+        let plain = PolicyDNSResolver(transport: transport, timeoutSeconds: 5)
+        let questions = ["example.org", "_dmarc.example.org", "empty.example.org", "sel._domainkey.example.org", "bad..name"]
+            .map { PolicyDNSQuestion(.txt, $0) }
+        for _ in 0..<2 {
+            for question in questions {
+                #expect(kept.answer(question) == plain.answer(question))
+                #expect(PolicyDNSResolver.cachedAnswer(question, in: cache, answers: answers) == PolicyDNSResolver.cachedAnswer(question, in: cache))
+            }
+            let query = DKIMKeyQuery(domain: "example.org", selector: "sel")
+            #expect(kept.key(query) == plain.key(query))
+        }
+        #expect(kept.answer(questions[0]) == .records([.txt("v=spf1 -all")]))
+        #expect(kept.key(DKIMKeyQuery(domain: "example.org", selector: "sel")) == .record("v=DKIM1; p=AAAA"))
+        #expect(answers.count == 4)
+        clock.advance(seconds: 30)  // the negative entries expire, the TXT records stay
+        #expect(PolicyDNSResolver.cachedAnswer(questions[1], in: cache, answers: answers) == nil)
+        #expect(PolicyDNSResolver.cachedAnswer(questions[0], in: cache, answers: answers) == .records([.txt("v=spf1 -all")]))
+        clock.advance(seconds: 30)
+        #expect(PolicyDNSResolver.cachedAnswer(questions[0], in: cache, answers: answers) == nil)
+        #expect(PolicyDNSResolver.cachedAnswer(questions[3], in: cache, answers: answers) == nil)
+    }
+
+    /// A key answer read from a converted answer is what reading the DNS answer gives.
+    @Test func keyAnswersFromConvertedAnswers() {
+        #expect(PolicyDNSResolver.keyAnswer(.records([.txt("a"), .txt("b")])) == .record("a"))
+        #expect(PolicyDNSResolver.keyAnswer(.noData) == .notFound)
+        #expect(PolicyDNSResolver.keyAnswer(.nxdomain) == .notFound)
     }
 }
 
