@@ -414,10 +414,16 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
             drop.messages.reserveCapacity(scan.messages.count)
             drop.listing.reserveCapacity(scan.messages.count)
             drop.directories = MessageDirectories(maildir)
+            // One read buffer for every message this login has to count, allocated when the first needs it:
+            // a new zero-filled 64 KiB array per message cost a 64 KiB memset each (15 % of a first login's
+            // instructions for 5,000 messages without W= in their names).
+            var countBuffer: UnsafeMutableRawBufferPointer?
+            defer { countBuffer?.deallocate() }
             for message in scan.messages {
                 let key = message.baseName
                 guard drop.messages[key] == nil,
-                      let size = wireSize(of: message, directories: drop.directories, context: context) else { continue }
+                      let size = wireSize(of: message, directories: drop.directories, context: context, buffer: &countBuffer)
+                else { continue }
                 let uniqueID = dovecotUIDs[key].flatMap { uid in uidlist?.uniqueIDListing(uid: uid) } ?? key
                 drop.messages[key] = message
                 drop.listing.append(POP3MessageInfo(uniqueID: uniqueID, octets: size, storageKey: key))
@@ -472,7 +478,10 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
     }
 
     /// The exact CRLF size on the wire: `W=` from the name, or counted once and cached.
-    private static func wireSize(of message: MaildirMessage, directories: MessageDirectories?, context: ServerContext) -> Int? {
+    private static func wireSize(
+        of message: MaildirMessage, directories: MessageDirectories?, context: ServerContext,
+        buffer: inout UnsafeMutableRawBufferPointer?
+    ) -> Int? {
         // W= in the name is the answer (no system call); MaildirMessage.size() would stat a name without S=.
         if let virtual = message.filename.virtualSize { return virtual }
         // Keyed by the base name, the message's identity across flag changes: the S flag a session sets on
@@ -483,11 +492,12 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
             else { return nil }
             defer { close(fd) }
             var counter = POP3MessageSizeCounter()
-            var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+            let chunk = buffer ?? UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
+            buffer = chunk
             while true {
-                let n = SystemCall.restarting { chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) } }
+                let n = SystemCall.restarting { read(fd, chunk.baseAddress, chunk.count) }
                 if n <= 0 { break }
-                counter.add(chunk[0..<n])
+                counter.add(UnsafeBufferPointer(rebasing: chunk.bindMemory(to: UInt8.self)[0..<n]))
             }
             return counter.octets
         }

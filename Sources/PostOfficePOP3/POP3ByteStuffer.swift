@@ -1,6 +1,7 @@
 // POP3ByteStuffer: streams a stored message (LF line endings, as Maildir keeps it) into the RETR/TOP wire
 // form: CRLF line endings, leading dots doubled, ".\r\n" at the end; stops after TOP's body line count.
-// It works on whole runs between LFs (memchr + bulk append) because it is on the hot path of every download.
+// It works on whole runs between LFs (memchr + memcpy into scratch room, one append per chunk) because it is on
+// the hot path of every download.
 
 #if canImport(Glibc)
 import Glibc
@@ -59,34 +60,57 @@ public struct POP3ByteStuffer: Sendable {
     }
 
     private mutating func encode(buffer: UnsafeBufferPointer<UInt8>, into output: inout [UInt8]) -> Bool {
-        guard let base = buffer.baseAddress, buffer.count > 0 else { return true }
+        guard let source = buffer.baseAddress, buffer.count > 0 else { return true }
         let count = buffer.count
-        // Room for the chunk plus a few extra bytes per line; grow geometrically so a caller that keeps
-        // appending to one buffer does not pay for a copy per chunk.
-        let needed = output.count + count + count / 32 + 8
-        if output.capacity < needed { output.reserveCapacity(max(needed, output.capacity * 2)) }
+        // Each input byte becomes at most two (an LF gains a CR, a dot at a line start gains a dot), so the
+        // wire form is written with plain stores and memcpy into scratch room of that bound, then appended to
+        // `output` at once: appending each line, its CR and its LF to the array cost more than the copying
+        // (capacity and uniqueness checks, ~140 instructions a line).
+        var more = true
+        let kept = output.count
+        output = [UInt8](unsafeUninitializedCapacity: kept + 2 * count) { target, initialized in
+            let base = target.baseAddress!
+            output.withUnsafeBufferPointer { if let start = $0.baseAddress, kept > 0 { memcpy(base, start, kept) } }
+            initialized = kept + encodeLines(source, count: count, into: base + kept, more: &more)
+        }
+        return more
+    }
+
+    /// Writes the wire form of the `count` bytes at `source` to `target` (room for `2 * count`) and returns how
+    /// many bytes it wrote; `more` becomes false once TOP's limit is reached.
+    private mutating func encodeLines(
+        _ source: UnsafePointer<UInt8>, count: Int, into target: UnsafeMutablePointer<UInt8>, more: inout Bool
+    ) -> Int {
+        var written = 0
         var index = 0
         while index < count {
-            if isAtLineStart && base[index] == UInt8(ascii: ".") {
-                output.append(UInt8(ascii: "."))
+            if isAtLineStart && source[index] == UInt8(ascii: ".") {
+                target[written] = UInt8(ascii: ".")
+                written += 1
             }
             let remaining = count - index
-            guard let hit = memchr(base + index, 10, remaining) else {
+            guard let hit = memchr(source + index, 10, remaining) else {
                 // No LF in the rest of the chunk: copy it and remember where the line stands.
-                output.append(contentsOf: UnsafeBufferPointer(start: base + index, count: remaining))
-                lastByteWasCR = base[count - 1] == 13
+                (target + written).initialize(from: source + index, count: remaining)
+                written += remaining
+                lastByteWasCR = source[count - 1] == 13
                 currentLineLength &+= remaining
                 isAtLineStart = false
-                return true
+                return written
             }
-            let lineFeed = UnsafeRawPointer(hit).assumingMemoryBound(to: UInt8.self) - base
+            let lineFeed = UnsafeRawPointer(hit).assumingMemoryBound(to: UInt8.self) - source
             let runLength = lineFeed - index
             if runLength > 0 {
-                output.append(contentsOf: UnsafeBufferPointer(start: base + index, count: runLength))
-                lastByteWasCR = base[lineFeed - 1] == 13
+                (target + written).initialize(from: source + index, count: runLength)
+                written += runLength
+                lastByteWasCR = source[lineFeed - 1] == 13
             }
-            if !lastByteWasCR { output.append(13) }
-            output.append(10)
+            if !lastByteWasCR {
+                target[written] = 13
+                written += 1
+            }
+            target[written] = 10
+            written += 1
             index = lineFeed + 1
             if let limit = bodyLineLimit {
                 let lineLength = currentLineLength &+ runLength
@@ -95,18 +119,24 @@ public struct POP3ByteStuffer: Sendable {
                 if isInHeader {
                     if isEmpty {
                         isInHeader = false
-                        if limit == 0 { return complete() }
+                        if limit == 0 {
+                            more = complete()
+                            return written
+                        }
                     }
                 } else {
                     bodyLinesWritten += 1
-                    if bodyLinesWritten >= limit { return complete() }
+                    if bodyLinesWritten >= limit {
+                        more = complete()
+                        return written
+                    }
                 }
             }
             currentLineLength = 0
             lastByteWasCR = false
             isAtLineStart = true
         }
-        return true
+        return written
     }
 
     /// TOP's limit is reached: the current line has been terminated, so `finish` adds only the ".".
