@@ -34,16 +34,7 @@ public final class DNSCache: @unchecked Sendable {
 
     /// The cached result, while it has not expired.
     public func lookup(_ name: DNSName, _ type: DNSRecordType) -> DNSLookupResult? {
-        let key = Key(name: name.lowercased(), type: type)
-        let now = clock.now()
-        return lock.withLock {
-            guard let entry = entries[key] else { return nil }
-            guard now < entry.expires else {
-                entries[key] = nil
-                return nil
-            }
-            return entry.result
-        }
+        lookupWithExpiry(name, type)?.result
     }
 
     /// ``lookup(_:_:)`` with the time the result expires, for caches of what callers derive from it.

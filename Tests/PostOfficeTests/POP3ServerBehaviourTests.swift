@@ -147,6 +147,13 @@ import Testing
     /// open file. Needs root for the bind mount.
     @Test(.enabled(if: getuid() == 0 && ExternalTool.path("mount") != nil, "needs root and mount(8) for a bind mount"))
     func aReadErrorInRetrieveClosesWithoutTheTerminator() throws {
+        try expectRetrieveClosesWithoutTheTerminator(withMessageReplacedBy: "/proc/\(getpid())/mem")
+    }
+
+    /// Logs in (which measures the real files), marks message 2 deleted, then bind-mounts `source` over message
+    /// 1 and RETRs it: "+OK", no "." line (the client sees a connection lost in the middle of the message, not a
+    /// short message), the connection closed, and no UPDATE (message 2 is still there).
+    func expectRetrieveClosesWithoutTheTerminator(withMessageReplacedBy source: String) throws {
         let office = try TestPostOffice(users: [Self.user: "pw"])
         defer { office.stop() }
         let names = try Self.seed(office, count: 2)
@@ -155,18 +162,15 @@ import Testing
         let client = try POP3TestClient(connectingTo: office.pop3Address)
         try client.login(Self.user, password: "pw")
         #expect(try client.command("DELE 2") == "+OK Message 2 deleted")
-        // After login (which measured the real file), the file becomes one whose reads fail.
         let target = maildir + "/new/" + names[0]
-        let bind = try ExternalTool.run("mount", ["--bind", "/proc/\(getpid())/mem", target], timeoutSeconds: 30)
+        let bind = try ExternalTool.run("mount", ["--bind", source, target], timeoutSeconds: 30)
         try #require(bind.status == 0, "\(bind.errorOutput)")
         defer { _ = try? ExternalTool.run("umount", [target], timeoutSeconds: 30) }
         try client.connection.send("RETR 1\r\n")
         let answer = String(decoding: client.connection.readToEnd(), as: UTF8.self)
         #expect(answer.hasPrefix("+OK"))
-        // No "." line: the client sees a connection lost in the middle of the message, not a short message.
         #expect(!answer.hasSuffix("\r\n.\r\n"))
         #expect(client.connection.isClosedByPeer())
-        // The session ended without UPDATE: message 2, marked deleted, is still there.
         for _ in 0..<500 where office.server.connectionCount > 0 { usleep(10_000) }
         #expect(LiveTestSupport.files(in: maildir + "/new").count == 2)
     }
@@ -176,28 +180,10 @@ import Testing
     /// a brick failure served such reads). RETR must not end the short message with "." as if it were whole.
     @Test(.enabled(if: getuid() == 0 && ExternalTool.path("mount") != nil, "needs root and mount(8) for a bind mount"))
     func aFileEndingBeforeItsSizeClosesWithoutTheTerminator() throws {
-        let office = try TestPostOffice(users: [Self.user: "pw"])
-        defer { office.stop() }
-        let names = try Self.seed(office, count: 2)
-        let address = try #require(MailAddress(Self.user))
-        let maildir = try #require(office.server.maildirPath(for: address))
         let short = "/sys/kernel/uevent_seqnum"
         var status = stat()
         try #require(stat(short, &status) == 0 && status.st_size > 64, "\(short) should report a page")
-        let client = try POP3TestClient(connectingTo: office.pop3Address)
-        try client.login(Self.user, password: "pw")
-        #expect(try client.command("DELE 2") == "+OK Message 2 deleted")
-        let target = maildir + "/new/" + names[0]
-        let bind = try ExternalTool.run("mount", ["--bind", short, target], timeoutSeconds: 30)
-        try #require(bind.status == 0, "\(bind.errorOutput)")
-        defer { _ = try? ExternalTool.run("umount", [target], timeoutSeconds: 30) }
-        try client.connection.send("RETR 1\r\n")
-        let answer = String(decoding: client.connection.readToEnd(), as: UTF8.self)
-        #expect(answer.hasPrefix("+OK"))
-        #expect(!answer.hasSuffix("\r\n.\r\n"))
-        #expect(client.connection.isClosedByPeer())
-        for _ in 0..<500 where office.server.connectionCount > 0 { usleep(10_000) }
-        #expect(LiveTestSupport.files(in: maildir + "/new").count == 2)
+        try expectRetrieveClosesWithoutTheTerminator(withMessageReplacedBy: short)
     }
 
     /// A message of `size` bytes in lines of 64 (the last one maybe without its LF).
