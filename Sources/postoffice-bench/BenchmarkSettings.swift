@@ -7,7 +7,8 @@ import Foundation
 struct BenchmarkSettings {
     static let help = """
         Usage: postoffice-bench compare [options]
-          --rounds N          interleaved rounds (default 3); every server runs every load once per round
+          --rounds N          interleaved rounds (default 3); every server runs every load once per round (POP3's rounds
+                              come after every SMTP round and the disk ceiling: its seeding deletes files)
           --quick             short run: 1 round, 300 messages per load (100 of 100 KB), short fsync/POP3
           --count N           messages per SMTP load (default 2000; 100 KB loads use N/2)
           --pop3-messages N   10 KB messages seeded for each POP3 run (default 10000: CPU is read in 10 ms ticks,
