@@ -20,6 +20,7 @@ let package = Package(
         .systemLibrary(name: "CCrypt", pkgConfig: "libcrypt", providers: [.apt(["libcrypt-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CLinuxEvents"),
+        .systemLibrary(name: "CByteScan"),
         .target(name: "PostOfficeCore", swiftSettings: strict),
         .target(name: "PostOfficeMaildir", dependencies: ["PostOfficeCore", "CLinuxEvents"], swiftSettings: strict),
         .target(name: "PostOfficeAccounts", dependencies: ["PostOfficeCore", "CCrypt"], swiftSettings: strict),
@@ -32,7 +33,7 @@ let package = Package(
         .target(name: "PostOfficeQueue", dependencies: ["PostOfficeCore"], swiftSettings: strict),
         .target(name: "PostOfficeDSN", dependencies: ["PostOfficeCore"], swiftSettings: strict),
         .target(name: "PostOfficeSASL", dependencies: ["PostOfficeCore"], swiftSettings: strict),
-        .target(name: "PostOfficePOP3", dependencies: ["PostOfficeCore", "PostOfficeSASL"], swiftSettings: strict),
+        .target(name: "PostOfficePOP3", dependencies: ["PostOfficeCore", "PostOfficeSASL", "CByteScan"], swiftSettings: strict),
         .target(name: "PostOfficeTLS", dependencies: ["PostOfficeCore", "COpenSSL"], swiftSettings: strict),
         .target(name: "PostOfficeDNS", dependencies: ["PostOfficeCore"], swiftSettings: strict),
         .target(

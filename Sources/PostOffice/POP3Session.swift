@@ -298,12 +298,10 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
         // The loop's scratch buffer: used only within this call, so no 64 KiB allocation per RETR.
         let chunk = connection.loop.scratch
         let chunkSize = chunk.count
+        // No room is reserved here: the byte stuffer writes each chunk's wire form into a new array of its
+        // own bound (what `output` holds, copied in front), so reserving first cost an allocation per RETR.
         var output = current.head
         current.head = []
-        // Room for the file as it will go out (CRs and stuffed dots added, about 1/32 more), at most a
-        // chunk's worth: a 10 KB message takes a 10 KB buffer, not a 72 KB one.
-        let expected = current.unreadBytes.map { $0 + $0 / 32 + 16 } ?? chunkSize
-        output.reserveCapacity(output.count + min(expected, chunkSize + chunkSize / 8))
         while true {
             while connection.pendingOutputCount < 256 * 1024 && !connection.isClosed {
                 let n = SystemCall.restarting { read(current.fd, chunk.baseAddress, chunkSize) }

@@ -90,14 +90,13 @@ public struct MaildirFilename: Hashable, Sendable, CustomStringConvertible, Comp
     }
 
     private static func parseField(_ part: ArraySlice<UInt8>) -> Field {
-        let text = String(decoding: part, as: UTF8.self)
         if part.count > 2, part[part.startIndex + 1] == UInt8(ascii: "=") {
             let key = part[part.startIndex]
             if key == UInt8(ascii: "S") || key == UInt8(ascii: "W"), let value = Self.decimal(part.dropFirst(2)) {
                 return key == UInt8(ascii: "S") ? .size(value) : .virtualSize(value)
             }
         }
-        return .other(text)
+        return .other(String(decoding: part, as: UTF8.self))
     }
 
     /// A non-negative decimal without sign or leading `+`, or nil (also on overflow). Leading zeros are

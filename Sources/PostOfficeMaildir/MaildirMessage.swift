@@ -34,16 +34,29 @@ public struct MaildirMessage: Hashable, Sendable {
 
     public var maildir: Maildir
     public var directory: Directory
-    public var filename: MaildirFilename
+    /// The parsed name; setting it (new flags, say) sets ``name`` to its formatted form.
+    public var filename: MaildirFilename {
+        didSet { name = filename.description }
+    }
+    /// The file name in its directory: kept, not formatted again from ``filename`` on every use (a POP3
+    /// session looks messages up and opens them by name; formatting cost more than the rest of a scan).
+    public private(set) var name: String
 
     public init(maildir: Maildir, directory: Directory, filename: MaildirFilename) {
         self.maildir = maildir
         self.directory = directory
         self.filename = filename
+        name = filename.description
     }
 
-    /// The file name in its directory.
-    public var name: String { filename.description }
+    /// A message a scan found as `name` (which parsed as `filename`): the name is kept as it is on disk, so
+    /// the file is opened by its real name even where formatting would differ (flags out of ASCII order).
+    init(maildir: Maildir, directory: Directory, filename: MaildirFilename, name: String) {
+        self.maildir = maildir
+        self.directory = directory
+        self.filename = filename
+        self.name = name
+    }
     /// The unique part of the name, stable across flag changes (a POP3 UIDL candidate).
     public var baseName: String { filename.base }
     /// The `:2,` flags (empty in `new/`).

@@ -42,7 +42,7 @@ public struct MaildirScanner: Sendable {
                         continue
                     }
                 }
-                messages.append(MaildirMessage(maildir: maildir, directory: directory, filename: filename))
+                messages.append(MaildirMessage(maildir: maildir, directory: directory, filename: filename, name: entry.name))
             }
         }
         return MaildirScan(messages: Self.deliveryOrder(messages), skippedCount: skipped)

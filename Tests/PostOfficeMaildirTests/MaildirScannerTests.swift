@@ -93,6 +93,22 @@ import Testing
         #expect(scan.skippedCount == 3)
     }
 
+    /// Another tool may write flags out of ASCII order (`:2,SR`); the scan keeps the name as it is on disk,
+    /// so the message opens (formatting the parsed name would give `:2,RS`, a file that does not exist).
+    @Test func namesAreKeptAsFoundOnDisk() throws {
+        let maildir = Maildir(path: try FixtureCopy.temporaryDirectory() + "/box")
+        try maildir.create()
+        #expect(FileManager.default.createFile(atPath: maildir.curPath + "/1.M1P1.h,S=1:2,SR", contents: Data("x".utf8)))
+        let scan = try MaildirScanner(maildir: maildir).scan()
+        #expect(scan.messages.map(\.name) == ["1.M1P1.h,S=1:2,SR"])
+        let descriptor = try #require(scan.messages.first).openForReading()
+        close(descriptor)
+        // Setting flags renames it to the formatted name.
+        let renamed = try #require(scan.messages.first).addingFlags(MaildirFlags(letters: "T")!)
+        #expect(renamed.name == "1.M1P1.h,S=1:2,RST")
+        #expect(FileManager.default.fileExists(atPath: maildir.curPath + "/1.M1P1.h,S=1:2,RST"))
+    }
+
     @Test func missingMaildirThrows() throws {
         let maildir = Maildir(path: try FixtureCopy.temporaryDirectory() + "/absent")
         #expect(throws: SystemError.self) { try MaildirScanner(maildir: maildir).scan() }

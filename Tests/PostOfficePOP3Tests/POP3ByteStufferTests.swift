@@ -106,7 +106,38 @@ import Testing
         let random = SeededRandomSource(seed: 42)
         let alphabet = Array("ab.\r\n\n\n.x ".utf8)
         let message = (0..<20_000).map { _ in alphabet[Int(random.next() % UInt64(alphabet.count))] }
-        // Reference: byte at a time, straight from the rules.
+        var cuts: [Int] = []
+        var position = 0
+        while position < message.count {
+            position += 1 + Int(random.next() % 3000)
+            cuts.append(min(position, message.count))
+        }
+        #expect(Self.encode(message, cuts: cuts).output == String(decoding: Self.naive(message), as: UTF8.self))
+    }
+
+    /// RETR steps 16 bytes at a time between line feeds: lines of every length from 0 to 70 (a CR before
+    /// some line feeds, a dot starting some lines, a bare CR inside some) and chunks cut at every offset
+    /// around a 16-byte step, so line feeds fall at each place in a step and a chunk can end inside one.
+    @Test(arguments: [1, 2, 15, 16, 17, 31, 32, 33, 47, 64, 4096])
+    func longLinesMatchNaiveEncodingInEveryChunking(chunk: Int) {
+        let random = SeededRandomSource(seed: UInt64(chunk))
+        var message: [UInt8] = []
+        for length in 0...70 {
+            for variant in 0..<4 {
+                var line = (0..<length).map { _ in UInt8(ascii: "a") + UInt8(random.next() % 26) }
+                if variant == 1 && !line.isEmpty { line[0] = UInt8(ascii: ".") }
+                if variant == 2 { line.append(13) }
+                if variant == 3 && line.count > 2 { line[line.count / 2] = 13 }
+                message += line + [10]
+            }
+        }
+        message += Array("last line without a line feed, longer than sixteen bytes".utf8)
+        let cuts = Array(stride(from: chunk, to: message.count, by: chunk))
+        #expect(Self.encode(message, cuts: cuts).output == String(decoding: Self.naive(message), as: UTF8.self))
+    }
+
+    /// The wire form byte at a time, straight from the rules (RFC 1939 §3).
+    static func naive(_ message: [UInt8]) -> [UInt8] {
         var naive: [UInt8] = []
         var atStart = true
         var previous: UInt8 = 0
@@ -119,13 +150,7 @@ import Testing
         }
         if !atStart { naive += previous == 13 ? [10] : [13, 10] }
         naive += Array(".\r\n".utf8)
-        var cuts: [Int] = []
-        var position = 0
-        while position < message.count {
-            position += 1 + Int(random.next() % 3000)
-            cuts.append(min(position, message.count))
-        }
-        #expect(Self.encode(message, cuts: cuts).output == String(decoding: naive, as: UTF8.self))
+        return naive
     }
 }
 
