@@ -27,6 +27,24 @@ public enum MailboxPathRules {
     /// Checks bytes, not Swift `Character`s: the file system splits on the byte `/` and sees a leading
     /// byte `.`, while a `Character` may glue a combining mark onto either and hide it (found by fuzzing).
     static func isSafeComponent(_ text: String) -> Bool {
+        // ASCII (nearly every address) is decided on the bytes in place: the same rules, no copies.
+        let ascii: Bool?? = text.utf8.withContiguousStorageIfAvailable { bytes -> Bool? in
+            guard let first = bytes.first, first != UInt8(ascii: ".") else { return false }
+            var previous: UInt8 = 0
+            for byte in bytes {
+                if byte >= 0x80 { return nil }  // beyond ASCII: the scalar rules below
+                if byte < 0x20 || byte == 0x7f || byte == UInt8(ascii: "/") || byte == UInt8(ascii: "\\") { return false }
+                if byte == UInt8(ascii: ".") && previous == UInt8(ascii: ".") { return false }
+                previous = byte
+            }
+            return true
+        }
+        if let decided = ascii ?? nil { return decided }
+        return isSafeComponentByScalars(text)
+    }
+
+    /// ``isSafeComponent(_:)`` for any text (the ASCII shortcut there gives the same answers; tests compare).
+    static func isSafeComponentByScalars(_ text: String) -> Bool {
         let bytes = Array(text.utf8)
         guard let first = bytes.first, first != UInt8(ascii: ".") else { return false }
         if containsDotDot(bytes) { return false }
@@ -62,6 +80,56 @@ public enum MailboxPathRules {
     /// True when `path`, read component by component without touching the file system, names `root` itself
     /// or something below it, with no `..` or `.` component anywhere. Both must be absolute.
     public static func isLexicallyInside(_ path: String, root: String) -> Bool {
+        guard path.utf8.first == UInt8(ascii: "/"), root.utf8.first == UInt8(ascii: "/") else { return false }
+        // The same test on the bytes in place (every delivery runs it for every recipient).
+        var path = path, root = root
+        return path.withUTF8 { pathBytes in root.withUTF8 { rootBytes in isLexicallyInside(pathBytes, root: rootBytes) } }
+    }
+
+    /// ``isLexicallyInside(_:root:)`` on UTF-8 bytes: no `.` or `..` component in either, more components in
+    /// `path`, and `root`'s components its first ones.
+    private static func isLexicallyInside(_ path: UnsafeBufferPointer<UInt8>, root: UnsafeBufferPointer<UInt8>) -> Bool {
+        var pathComponents = ByteComponents(bytes: path), rootComponents = ByteComponents(bytes: root)
+        var isPrefix = true
+        var rootCount = 0, pathCount = 0
+        while let rootComponent = rootComponents.next() {
+            if isDotComponent(rootComponent) { return false }
+            rootCount += 1
+            guard let pathComponent = pathComponents.next() else {
+                isPrefix = false
+                continue
+            }
+            pathCount += 1
+            if isDotComponent(pathComponent) { return false }
+            if !pathComponent.elementsEqual(rootComponent) { isPrefix = false }
+        }
+        while let pathComponent = pathComponents.next() {
+            if isDotComponent(pathComponent) { return false }
+            pathCount += 1
+        }
+        return isPrefix && pathCount > rootCount
+    }
+
+    /// The non-empty `/`-separated components of a byte buffer, in order.
+    private struct ByteComponents {
+        let bytes: UnsafeBufferPointer<UInt8>
+        var index = 0
+
+        mutating func next() -> Slice<UnsafeBufferPointer<UInt8>>? {
+            while index < bytes.count && bytes[index] == UInt8(ascii: "/") { index += 1 }
+            guard index < bytes.count else { return nil }
+            let start = index
+            while index < bytes.count && bytes[index] != UInt8(ascii: "/") { index += 1 }
+            return bytes[start..<index]
+        }
+    }
+
+    private static func isDotComponent(_ component: Slice<UnsafeBufferPointer<UInt8>>) -> Bool {
+        component.allSatisfy { $0 == UInt8(ascii: ".") } && component.count <= 2
+    }
+
+    /// The former ``isLexicallyInside(_:root:)``, kept for tests that compare the two.
+    static func isLexicallyInsideByComponents(_ path: String, root: String) -> Bool {
         guard path.utf8.first == UInt8(ascii: "/"), root.utf8.first == UInt8(ascii: "/") else { return false }
         let pathComponents = byteComponents(path)
         let rootComponents = byteComponents(root)

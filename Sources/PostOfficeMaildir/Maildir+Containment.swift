@@ -118,9 +118,15 @@ extension Maildir {
     /// The components of `path` after `root`, or nil when `path` is not strictly below `root` or has an
     /// empty, `.` or `..` component after it (compared as bytes, as the kernel does).
     static func components(of path: String, below root: String) -> [String]? {
-        var base = root
-        while base.count > 1 && base.hasSuffix("/") { base.removeLast() }
-        let prefix = base == "/" ? "/" : base + "/"
+        let prefix: String
+        if let last = root.utf8.last, last != UInt8(ascii: "/") {
+            // The usual root, without a trailing slash (counting Characters below cost more than the rest).
+            prefix = root + "/"
+        } else {
+            var base = root
+            while base.count > 1 && base.hasSuffix("/") { base.removeLast() }
+            prefix = base == "/" ? "/" : base + "/"
+        }
         guard !root.isEmpty, path.utf8.starts(with: prefix.utf8) else { return nil }
         let rest = path.utf8.dropFirst(prefix.utf8.count)
         let parts = rest.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)

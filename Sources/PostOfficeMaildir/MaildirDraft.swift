@@ -59,11 +59,10 @@ public final class MaildirDraft {
     public init(handle: MaildirHandle, baseName: String, placement: Placement = .temporaryDirectory) throws(SystemError) {
         self.handle = handle
         self.baseName = baseName
-        let path = handle.maildir.tmpPath + "/" + baseName
         guard MaildirFilename.isValidBase(baseName) else {
             fileDescriptor = -1
             isUnnamed = false
-            throw SystemError("open", errno: EINVAL, detail: path)
+            throw SystemError("open", errno: EINVAL, detail: handle.maildir.tmpPath + "/" + baseName)
         }
         if placement == .unnamedFile, Self.procFileDescriptorsAvailable,
             Self.keepsUnnamedFiles(handle.newDirectory.descriptor)
@@ -89,6 +88,8 @@ public final class MaildirDraft {
         }
         isUnnamed = false
         let directory = handle.tmpDescriptor
+        // The path only names the file in an error (built here, not for the unnamed drafts above).
+        let path = handle.maildir.tmpPath + "/" + baseName
         fileDescriptor = try SystemCall.retrying("open", detail: path) {
             openat(directory, baseName, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         }

@@ -69,5 +69,25 @@ import PostOfficeCore
     ])
     func lexicalContainment(_ path: String, _ root: String, _ inside: Bool) {
         #expect(MailboxPathRules.isLexicallyInside(path, root: root) == inside)
+        #expect(MailboxPathRules.isLexicallyInsideByComponents(path, root: root) == inside)
+    }
+
+    /// The in-place byte checks (the delivery hot path) answer as the component-array and scalar versions
+    /// they replaced, on random paths and names from an alphabet of the bytes that matter.
+    @Test(arguments: 1...20)
+    func fastChecksAgreeWithTheReferenceOnes(seed: UInt64) {
+        let random = SeededRandomSource(seed: seed)
+        let pieces = ["/", "/", "a", "b", ".", "..", "\\", "\u{1}", "\u{7f}", "é", "\u{85}", "\u{2028}", "x.y", "-"]
+        func text(_ count: Int) -> String {
+            (0..<count).map { _ in pieces[Int(random.next() % UInt64(pieces.count))] }.joined()
+        }
+        for _ in 0..<300 {
+            let name = text(Int(random.next() % 6))
+            #expect(MailboxPathRules.isSafeComponent(name) == MailboxPathRules.isSafeComponentByScalars(name), "\(name.debugDescription)")
+            let root = "/" + text(Int(random.next() % 4))
+            let path = (random.next() % 2 == 0 ? root : "/") + text(Int(random.next() % 6))
+            #expect(MailboxPathRules.isLexicallyInside(path, root: root) == MailboxPathRules.isLexicallyInsideByComponents(path, root: root),
+                    "\(path.debugDescription) in \(root.debugDescription)")
+        }
     }
 }
