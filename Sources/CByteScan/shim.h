@@ -19,8 +19,10 @@ static inline size_t cbytescan_pop3_stuff(const uint8_t *source, size_t count, u
         if (line_start && source[index] == '.') target[written++] = '.';
         line_start = 0;
         // Find the next LF, copying as we go. A 16-byte step stores all 16 bytes; the ones after the LF are
-        // written again later. It never writes past `2 * count`: `written <= 2 * index` always holds, and a
-        // step needs `index + 16 <= count`.
+        // written again later. It never writes past `2 * count`: at most one byte was added per input byte
+        // before `run_start` and one dot at it, so a step ends by `run_start + index + 17`, within `2 * count`
+        // since a step needs `index + 16 <= count`. (Two 16-byte compares per step ran more instructions on
+        // 77-byte lines, measured with callgrind.)
         size_t run_start = index;
         size_t line_feed = count;
 #if defined(__SSE2__)

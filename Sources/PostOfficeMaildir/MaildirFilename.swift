@@ -53,24 +53,48 @@ public struct MaildirFilename: Hashable, Sendable, CustomStringConvertible, Comp
     /// `/`, NUL or other control characters, with an empty base, or with an info part other than
     /// `1,...` or `2,<letters>`.
     public init?(_ name: String) {
-        let bytes = Array(name.utf8)
-        guard let first = bytes.first, first != UInt8(ascii: ".") else { return nil }
-        for byte in bytes where byte < 0x20 || byte == 0x7f || byte == UInt8(ascii: "/") {
-            return nil
-        }
-        let colon = bytes.firstIndex(of: UInt8(ascii: ":")) ?? bytes.count
-        let beforeInfo = bytes[..<colon]
-        let comma = beforeInfo.firstIndex(of: UInt8(ascii: ",")) ?? colon
-        guard comma > 0 else { return nil }
-        base = String(decoding: bytes[..<comma], as: UTF8.self)
+        // Parsed on the bytes in place: a POP3 login parses every name in the Maildir.
+        var name = name
+        guard let parsed = name.withUTF8({ Self.parse($0) }) else { return nil }
+        self = parsed
+    }
 
-        fields = []
-        if comma < colon {
-            for part in bytes[(comma + 1)..<colon].split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false) {
-                fields.append(Self.parseField(part))
+    private init(parsedBase base: String, fields: [Field], info: Info?) {
+        self.base = base
+        self.fields = fields
+        self.info = info
+    }
+
+    private static func parse(_ bytes: UnsafeBufferPointer<UInt8>) -> MaildirFilename? {
+        guard let first = bytes.first, first != UInt8(ascii: ".") else { return nil }
+        var colon = bytes.count
+        var comma: Int?
+        for index in 0..<bytes.count {
+            let byte = bytes[index]
+            if byte < 0x20 || byte == 0x7f || byte == UInt8(ascii: "/") { return nil }
+            if colon == bytes.count {
+                if byte == UInt8(ascii: ":") {
+                    colon = index
+                } else if byte == UInt8(ascii: ","), comma == nil {
+                    comma = index
+                }
+            }
+        }
+        let baseEnd = comma ?? colon
+        guard baseEnd > 0 else { return nil }
+        let base = String(decoding: UnsafeBufferPointer(rebasing: bytes[..<baseEnd]), as: UTF8.self)
+
+        var fields: [Field] = []
+        if baseEnd < colon {
+            // Every piece between commas is a field, empty ones too.
+            var start = baseEnd + 1
+            for index in start...colon where index == colon || bytes[index] == UInt8(ascii: ",") {
+                fields.append(parseField(bytes[start..<index]))
+                start = index + 1
             }
         }
 
+        var info: Info?
         if colon < bytes.count {
             let infoBytes = bytes[(colon + 1)...]
             guard infoBytes.count >= 2, infoBytes[infoBytes.startIndex + 1] == UInt8(ascii: ",") else { return nil }
@@ -84,12 +108,11 @@ public struct MaildirFilename: Hashable, Sendable, CustomStringConvertible, Comp
             default:
                 return nil
             }
-        } else {
-            info = nil
         }
+        return MaildirFilename(parsedBase: base, fields: fields, info: info)
     }
 
-    private static func parseField(_ part: ArraySlice<UInt8>) -> Field {
+    private static func parseField(_ part: Slice<UnsafeBufferPointer<UInt8>>) -> Field {
         if part.count > 2, part[part.startIndex + 1] == UInt8(ascii: "=") {
             let key = part[part.startIndex]
             if key == UInt8(ascii: "S") || key == UInt8(ascii: "W"), let value = Self.decimal(part.dropFirst(2)) {
@@ -101,7 +124,7 @@ public struct MaildirFilename: Hashable, Sendable, CustomStringConvertible, Comp
 
     /// A non-negative decimal without sign or leading `+`, or nil (also on overflow). Leading zeros are
     /// refused so that formatting reproduces the name.
-    static func decimal(_ digits: ArraySlice<UInt8>) -> Int? {
+    static func decimal(_ digits: some Collection<UInt8>) -> Int? {
         guard !digits.isEmpty, digits.count <= 18 else { return nil }
         if digits.count > 1 && digits.first == UInt8(ascii: "0") { return nil }
         var value = 0
@@ -159,7 +182,11 @@ public struct MaildirFilename: Hashable, Sendable, CustomStringConvertible, Comp
     /// when the next part starts `M<microseconds>` (Dovecot, Courier, PostOffice), the microseconds.
     /// Postfix's `<seconds>.V...I...M<usec>` form is read too. Nil when the base does not start with digits.
     public var deliveryTime: MailTime? {
-        let bytes = Array(base.utf8)
+        var base = base
+        return base.withUTF8(Self.deliveryTime(base:))
+    }
+
+    private static func deliveryTime(base bytes: UnsafeBufferPointer<UInt8>) -> MailTime? {
         guard let dot = bytes.firstIndex(of: UInt8(ascii: ".")), let seconds = Self.decimalAllowingZeros(bytes[..<dot]) else {
             return nil
         }
@@ -174,7 +201,7 @@ public struct MaildirFilename: Hashable, Sendable, CustomStringConvertible, Comp
         return MailTime(seconds: seconds, microseconds: microseconds)
     }
 
-    private static func decimalAllowingZeros(_ digits: ArraySlice<UInt8>) -> Int? {
+    private static func decimalAllowingZeros(_ digits: some Collection<UInt8>) -> Int? {
         guard !digits.isEmpty, digits.count <= 18 else { return nil }
         var value = 0
         for byte in digits {

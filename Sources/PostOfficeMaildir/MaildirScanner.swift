@@ -51,9 +51,8 @@ public struct MaildirScanner: Sendable {
     /// Sorts as ``MaildirFilename/<(_:_:)`` does (delivery time, then name bytes; `new/` before `cur/` on a
     /// tie), computing each key once: a large Maildir has tens of thousands of names.
     static func deliveryOrder(_ messages: [MaildirMessage]) -> [MaildirMessage] {
-        let keys = messages.map { message in
-            (time: message.filename.deliveryTime, name: Array(message.name.utf8), isNew: message.directory == .new)
-        }
+        // The names are compared as bytes only on a time tie, in place (no copy of every name).
+        let keys = messages.map { message in (time: message.filename.deliveryTime, isNew: message.directory == .new) }
         let order = keys.indices.sorted { i, j in
             let a = keys[i], b = keys[j]
             if a.time != b.time {
@@ -61,7 +60,8 @@ public struct MaildirScanner: Sendable {
                 guard let tb = b.time else { return true }
                 return ta < tb
             }
-            if a.name != b.name { return a.name.lexicographicallyPrecedes(b.name) }
+            let nameA = messages[i].name.utf8, nameB = messages[j].name.utf8
+            if !nameA.elementsEqual(nameB) { return nameA.lexicographicallyPrecedes(nameB) }
             return a.isNew && !b.isNew
         }
         return order.map { messages[$0] }
