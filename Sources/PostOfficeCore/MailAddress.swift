@@ -31,11 +31,20 @@ public struct MailAddress: Hashable, Sendable, CustomStringConvertible {
     /// Splits `local@domain` at the last `@`. Does no RFC 5321 grammar check: use the SMTP
     /// path parser for wire input. Returns nil when either side is empty.
     public init?(_ text: String) {
-        guard let at = text.lastIndex(of: "@") else { return nil }
+        guard let at = Self.lastAtSign(in: text) else { return nil }
         let local = String(text[..<at])
         let domain = String(text[text.index(after: at)...])
         guard !local.isEmpty, !domain.isEmpty else { return nil }
         self.init(localPart: local, domain: domain)
+    }
+
+    /// Where `text.lastIndex(of: "@")` is: found on the bytes when the text is ASCII (each byte a Character
+    /// then, so the answer is the same), Character by Character otherwise, where an `@` followed by a
+    /// combining mark is not an `@`. The Character walk backwards cost ~5k instructions per address.
+    public static func lastAtSign(in text: String) -> String.Index? {
+        let bytes = text.utf8
+        if bytes.allSatisfy({ $0 < 0x80 }) { return bytes.lastIndex(of: UInt8(ascii: "@")) }
+        return text.lastIndex(of: "@")
     }
 
     /// The domain with ASCII letters in lower case (``canonicalDomain(_:)``), for matching (RFC 5321 §2.4).
@@ -53,7 +62,7 @@ public struct MailAddress: Hashable, Sendable, CustomStringConvertible {
     /// The canonical form of `local@domain` text (split at the last `@`); text without `@` is folded as
     /// a bare local part. Does no validation.
     public static func canonicalAddress(_ text: String) -> String {
-        guard let at = text.lastIndex(of: "@") else { return canonicalLocalPart(text) }
+        guard let at = lastAtSign(in: text) else { return canonicalLocalPart(text) }
         return canonicalLocalPart(String(text[..<at])) + "@" + canonicalDomain(String(text[text.index(after: at)...]))
     }
 

@@ -183,7 +183,7 @@ public struct RecipientResolver: Sendable {
             expansion.loopDetected = true
             return
         }
-        guard let at = key.lastIndex(of: "@") else { return }
+        guard let at = MailAddress.lastAtSign(in: key) else { return }
         let local = String(key[..<at])
         let domain = String(key[key.index(after: at)...])
         // Non-local alias targets are skipped: this agent never relays. A server that forwards them

@@ -46,4 +46,11 @@ import PostOfficeCore
         #expect(MailAddress.lookup("\u{212A}ate@example.test", in: aliases) == nil)
         #expect(MailAddress.lookup("jose\u{301}", in: ["jos\u{e9}": 1]) == nil)
     }
+
+    /// The `@` found on the bytes (ASCII) is the one Swift's Character search finds; beyond ASCII the
+    /// Character search decides, where an `@` carrying a combining mark is no `@`.
+    @Test(arguments: ["a@b", "a@b@c", "@", "abc", "", "a@", "@b", "a\r\n@b", "é@x", "a@b@\u{301}c", "a@\u{301}", "\u{301}@x@y"])
+    func lastAtSignIsTheCharacterSearchsAnswer(text: String) {
+        #expect(MailAddress.lastAtSign(in: text) == text.lastIndex(of: "@"))
+    }
 }
