@@ -58,8 +58,12 @@ public struct POP3Response: Hashable, Sendable {
 
     /// Why: a stray CR or LF in text would end the line early and desynchronise the client.
     private static func appendSanitized(_ string: String, to out: inout [UInt8]) {
-        for byte in string.utf8 {
-            out.append(byte == 13 || byte == 10 ? UInt8(ascii: " ") : byte)
+        // Most text has neither: appended in one copy (every RETR sends such a line).
+        let start = out.count
+        out.append(contentsOf: string.utf8)
+        guard out[start...].contains(where: { $0 == 13 || $0 == 10 }) else { return }
+        for index in start..<out.count where out[index] == 13 || out[index] == 10 {
+            out[index] = UInt8(ascii: " ")
         }
     }
 }

@@ -12,6 +12,7 @@ import Testing
         (POP3Response.error("bad"), "-ERR bad\r\n"),
         (POP3Response.maildropInUse, "-ERR [IN-USE] Maildrop is locked by another session\r\n"),
         (POP3Response.ok("a\r\nb"), "+OK a  b\r\n"),
+        (POP3Response.error("x\n", code: "A\rB"), "-ERR [A B] x \r\n"),
         (POP3Response.emptyContinuation, "+ \r\n"),
     ])
     func wireForm(response: POP3Response, expected: String) {
