@@ -32,7 +32,7 @@ public struct MailboxLayout: Sendable, Hashable, CustomStringConvertible {
         // Bytes, not Characters: a combining mark after `/` must not hide the separator (found by fuzzing).
         guard !template.unicodeScalars.contains(where: MailboxPathRules.isForbiddenInTemplate) else { return nil }
         let components = Array(template.utf8).split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
-        guard !components.contains(where: { $0.isEmpty || MailboxPathRules.isDotComponent(Array($0)) }) else { return nil }
+        guard !components.contains(where: { $0.isEmpty || MailboxPathRules.isDotComponent($0) }) else { return nil }
         self.template = template
     }
 

@@ -68,13 +68,9 @@ public enum MailboxPathRules {
         zip(bytes, bytes.dropFirst()).contains { $0 == UInt8(ascii: ".") && $1 == UInt8(ascii: ".") }
     }
 
-    /// The `/`-separated components of `path`, split on the byte, as the kernel does.
-    static func byteComponents(_ path: String) -> [[UInt8]] {
-        Array(path.utf8).split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: true).map(Array.init)
-    }
-
-    static func isDotComponent(_ component: [UInt8]) -> Bool {
-        component == [UInt8(ascii: ".")] || component == [UInt8(ascii: "."), UInt8(ascii: ".")]
+    /// Whether a path component is `.` or `..`.
+    static func isDotComponent(_ component: some Collection<UInt8>) -> Bool {
+        (1...2).contains(component.count) && component.allSatisfy { $0 == UInt8(ascii: ".") }
     }
 
     /// True when `path`, read component by component without touching the file system, names `root` itself
@@ -122,21 +118,5 @@ public enum MailboxPathRules {
             while index < bytes.count && bytes[index] != UInt8(ascii: "/") { index += 1 }
             return bytes[start..<index]
         }
-    }
-
-    private static func isDotComponent(_ component: Slice<UnsafeBufferPointer<UInt8>>) -> Bool {
-        component.allSatisfy { $0 == UInt8(ascii: ".") } && component.count <= 2
-    }
-
-    /// The former ``isLexicallyInside(_:root:)``, kept for tests that compare the two.
-    static func isLexicallyInsideByComponents(_ path: String, root: String) -> Bool {
-        guard path.utf8.first == UInt8(ascii: "/"), root.utf8.first == UInt8(ascii: "/") else { return false }
-        let pathComponents = byteComponents(path)
-        let rootComponents = byteComponents(root)
-        if pathComponents.contains(where: isDotComponent) || rootComponents.contains(where: isDotComponent) {
-            return false
-        }
-        guard pathComponents.count > rootComponents.count else { return false }
-        return Array(pathComponents.prefix(rootComponents.count)) == rootComponents
     }
 }

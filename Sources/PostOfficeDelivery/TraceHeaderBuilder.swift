@@ -21,20 +21,14 @@ public struct TraceHeaderBuilder: Sendable {
     /// Longest comment written.
     public static let maximumCommentLength = 200
 
-    public var trace: TraceInfo {
-        didSet { parts = Self.parts(trace: trace, reversePath: reversePath, date: date) }
-    }
+    public let trace: TraceInfo
     /// The envelope sender; nil is the null reverse-path `<>`.
-    public var reversePath: MailAddress? {
-        didSet { parts = Self.parts(trace: trace, reversePath: reversePath, date: date) }
-    }
+    public let reversePath: MailAddress?
     /// The date written in `Received:`.
-    public var date: MailTime {
-        didSet { parts = Self.parts(trace: trace, reversePath: reversePath, date: date) }
-    }
+    public let date: MailTime
     /// What every copy shares, built once per transaction rather than once per copy (formatting the date
     /// and the clauses cost ~30k instructions a copy, most of a five-recipient delivery's own CPU).
-    private var parts: Parts
+    private let parts: Parts
 
     /// The byte runs around the per-recipient values.
     private struct Parts: Sendable {

@@ -43,10 +43,7 @@ public struct MaildirMessage: Hashable, Sendable {
     public private(set) var name: String
 
     public init(maildir: Maildir, directory: Directory, filename: MaildirFilename) {
-        self.maildir = maildir
-        self.directory = directory
-        self.filename = filename
-        name = filename.description
+        self.init(maildir: maildir, directory: directory, filename: filename, name: filename.description)
     }
 
     /// A message a scan found as `name` (which parsed as `filename`): the name is kept as it is on disk, so

@@ -58,10 +58,9 @@ public struct POP3Response: Hashable, Sendable {
 
     /// Why: a stray CR or LF in text would end the line early and desynchronise the client.
     private static func appendSanitized(_ string: String, to out: inout [UInt8]) {
-        // Most text has neither: appended in one copy (every RETR sends such a line).
+        // Appended in one copy, then the rare CR or LF replaced in place (every RETR sends such a line).
         let start = out.count
         out.append(contentsOf: string.utf8)
-        guard out[start...].contains(where: { $0 == 13 || $0 == 10 }) else { return }
         for index in start..<out.count where out[index] == 13 || out[index] == 10 {
             out[index] = UInt8(ascii: " ")
         }
