@@ -51,6 +51,15 @@ public final class FileLogSink: LogSink, @unchecked Sendable {
         }
     }
 
+    /// The lines appended in one write(2).
+    public func log(_ records: [LogRecord]) {
+        next?.log(records)
+        guard let bytes = StandardErrorLogSink.linesBytes(for: records, minimumLevel: minimumLevel, clock: clock) else { return }
+        lock.withLock {
+            bytes.withUnsafeBufferPointer { _ = write(descriptor, $0.baseAddress, $0.count) }
+        }
+    }
+
     private static func open(_ path: String) throws(SystemError) -> Int32 {
         let fd = Glibc.open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)
         guard fd >= 0 else { throw SystemError("open", errno: errno, detail: path) }

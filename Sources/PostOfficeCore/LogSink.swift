@@ -4,6 +4,15 @@
 /// Receives log records. Implementations must be thread-safe: records come from many sessions at once.
 public protocol LogSink: Sendable {
     func log(_ record: LogRecord)
+    /// Several records of one event at once, in order (a delivery's line per mailbox). A sink writing lines
+    /// may write them together, in one system call; the default passes each to ``log(_:)``.
+    func log(_ records: [LogRecord])
+}
+
+extension LogSink {
+    public func log(_ records: [LogRecord]) {
+        for record in records { log(record) }
+    }
 }
 
 /// A sink that drops everything.

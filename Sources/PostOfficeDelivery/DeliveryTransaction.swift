@@ -276,8 +276,8 @@ public final class DeliveryTransaction {
             if copies.count == 1 { try first.sync() } else { first.startWriteback() }
             staged.append(.draft(first, virtualSize: first.byteCount + firstCopy.headerLineFeeds + body.lineFeeds))
             if copies.count > 1 {
-                let source = try first.openForReading()
-                defer { close(source) }
+                // Read through the draft's own (read-write) descriptor at explicit offsets: no second open.
+                let source = first.fileDescriptor
                 // The mail root opened once for all further Maildirs (each is still walked from it).
                 let root = open(agent.configuration.mailRoot, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
                 defer { if root >= 0 { close(root) } }
@@ -331,6 +331,9 @@ public final class DeliveryTransaction {
                 }
             }
             try agent.directorySyncer.synchronize(directories: directories)
+            // A line per mailbox, handed over together (a line-writing sink writes them with one call).
+            var records: [LogRecord] = []
+            records.reserveCapacity(copies.count)
             for (index, copy) in copies.enumerated() {
                 guard let name = names[copy.mailbox.destination.path] else { continue }
                 var fields: [(String, String)] = [
@@ -339,8 +342,9 @@ public final class DeliveryTransaction {
                     ("file", name),
                 ]
                 if case .file(_, _, _, true) = staged[index] { fields.append(("method", "link")) }
-                agent.logSink.log(LogRecord(.info, "delivery.stored", session: trace.sessionID, fields))
+                records.append(LogRecord(.info, "delivery.stored", session: trace.sessionID, fields))
             }
+            agent.logSink.log(records)
             chargeQuota(charges)
             return names
         } catch {

@@ -44,7 +44,9 @@ public final class MaildirDraft {
     public let handle: MaildirHandle
     /// The unique base name, without `,S=`/`,W=` (those are known only at the end).
     public let baseName: String
-    /// The open file; valid until commit or abandon. Exposed for kernel-side copies (`copy_file_range`).
+    /// The open file, readable and writable; valid until commit or abandon. Exposed for kernel-side copies
+    /// (`copy_file_range`), into it and out of it: further copies of a message read the first draft through
+    /// it with explicit offsets, instead of opening the file again (through `/proc/self/fd` when unnamed).
     public private(set) var fileDescriptor: Int32
     /// Bytes written so far.
     public private(set) var byteCount = 0
@@ -70,7 +72,7 @@ public final class MaildirDraft {
             let newDirectory = handle.newDirectory.descriptor
             var descriptor: Int32
             repeat {
-                descriptor = clinuxevents_open_unnamed(newDirectory, O_WRONLY | O_CLOEXEC, 0o600)
+                descriptor = clinuxevents_open_unnamed(newDirectory, O_RDWR | O_CLOEXEC, 0o600)
             } while descriptor < 0 && errno == EINTR
             if descriptor >= 0 {
                 fileDescriptor = descriptor
@@ -91,7 +93,7 @@ public final class MaildirDraft {
         // The path only names the file in an error (built here, not for the unnamed drafts above).
         let path = handle.maildir.tmpPath + "/" + baseName
         fileDescriptor = try SystemCall.retrying("open", detail: path) {
-            openat(directory, baseName, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+            openat(directory, baseName, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         }
     }
 
@@ -136,8 +138,8 @@ public final class MaildirDraft {
         isUnnamed ? maildir.newPath + "/(unnamed \(baseName))" : maildir.tmpPath + "/" + baseName
     }
 
-    /// Opens the file again for reading (to copy it to further recipients), relative to `tmp/` (an unnamed
-    /// draft through `/proc/self/fd`).
+    /// Opens the file again, read-only, relative to `tmp/` (an unnamed draft through `/proc/self/fd`). Delivery
+    /// reads a draft through ``fileDescriptor`` instead; this is for a reader that needs its own file position.
     public func openForReading() throws(SystemError) -> Int32 {
         if isUnnamed {
             precondition(fileDescriptor >= 0, "openForReading after commit or abandon")

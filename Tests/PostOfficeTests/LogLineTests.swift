@@ -49,4 +49,63 @@ struct LogLineTests {
         #expect(Self.referenceLine(for: Self.record, at: time) == expected)
         #expect(StandardErrorLogSink.lineBytes(for: Self.record, at: time) == Array(expected.utf8))
     }
+
+    /// A delivery's lines go to the sink together: the kept ones (at or above the level), in order, each the
+    /// line ``StandardErrorLogSink/lineBytes(for:at:)`` builds, all with one reading of the clock.
+    @Test func recordsTogetherAreTheirLinesInOrder() {
+        let time = MailTime(seconds: 1_767_323_045, microseconds: 100_999)
+        let clock = ManualClock(time)
+        let records = [
+            LogRecord(.info, "delivery.stored", session: "S1", [("user", "a@example.test")]),
+            LogRecord(.debug, "delivery.detail", session: "S1"),
+            LogRecord(.info, "delivery.stored", session: "S1", [("user", "b@example.test")]),
+        ]
+        let bytes = StandardErrorLogSink.linesBytes(for: records, minimumLevel: .info, clock: clock)
+        let expected = StandardErrorLogSink.lineBytes(for: records[0], at: time) + StandardErrorLogSink.lineBytes(for: records[2], at: time)
+        #expect(bytes == expected)
+        #expect(StandardErrorLogSink.linesBytes(for: [records[1]], minimumLevel: .info, clock: clock) == nil)
+        #expect(StandardErrorLogSink.linesBytes(for: [], minimumLevel: .debug, clock: clock) == nil)
+    }
+
+    /// The log file gets the batch's lines, appended after what was there, and passes the records on.
+    @Test func fileSinkAppendsTheBatchAndPassesItOn() throws {
+        final class Collecting: LogSink, @unchecked Sendable {
+            var records: [LogRecord] = []
+            func log(_ record: LogRecord) { records.append(record) }
+        }
+        var template = Array(FileManagerPath.temporaryTemplate.utf8CString)
+        let directory = try #require(template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }.map { String(cString: $0) })
+        defer { _ = unlink(directory + "/mail.log"); _ = rmdir(directory) }
+        let time = MailTime(seconds: 1_767_323_045)
+        let next = Collecting()
+        let sink = try FileLogSink(path: directory + "/mail.log", next: next, clock: ManualClock(time))
+        let first = LogRecord(.info, "smtp.connect", session: "S1")
+        let batch = [LogRecord(.info, "delivery.stored", session: "S1", [("user", "a")]),
+                     LogRecord(.info, "delivery.stored", session: "S1", [("user", "b")])]
+        sink.log(first)
+        sink.log(batch)
+        let written = try #require(FileManagerPath.contents(of: directory + "/mail.log"))
+        let expected = ([first] + batch).flatMap { StandardErrorLogSink.lineBytes(for: $0, at: time) }
+        #expect(written == expected)
+        #expect(next.records == [first] + batch)
+    }
+}
+
+/// Small file helpers for these tests (no Foundation in this file).
+enum FileManagerPath {
+    static var temporaryTemplate: String { (getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp") + "/loglines.XXXXXX" }
+
+    static func contents(of path: String) -> [UInt8]? {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n <= 0 { break }
+            bytes += chunk[0..<n]
+        }
+        return bytes
+    }
 }
