@@ -110,6 +110,11 @@ struct CompareRunner {
             let outcome = try Subprocess.run("/bin/bash", [bench + "/peers/up.sh"], environment: peerEnvironment)
             log.block(outcome.output, prefix: "  ")
             guard outcome.status == 0 else { throw BenchmarkError("peers/up.sh failed (see \(results)/run.log)") }
+            if peersOnly.contains("dovecot") && !settings.dovecotKeepsPlainPasswords {
+                let changed = try Self.giveDovecotTheHashes(
+                    of: server.dataDirectory + "/users", to: state + "/peers/dovecot/users", domain: Self.domain)
+                log.line("## Dovecot's passdb: \(changed) users given PostOffice's {SHA512-CRYPT} hashes (same work at login)")
+            }
         }
         try server.start()
         serverStarted = true
@@ -257,6 +262,33 @@ struct CompareRunner {
                 unlink(path)  // another file system, or a name taken: delete it as before
             }
         }
+    }
+
+    /// Puts the password hash PostOffice stores for `user@domain` (its users file: `address:{SCHEME}hash...`)
+    /// in place of the `{PLAIN}secret` that peers/up.sh writes in Dovecot's passwd-file for `user`, so a POP3
+    /// login costs both servers the same hash verification. Dovecot reads the file again when it changes.
+    /// Returns how many entries were changed.
+    static func giveDovecotTheHashes(of postofficeUsers: String, to dovecotUsers: String, domain: String) throws -> Int {
+        var hashes: [String: String] = [:]
+        for line in try String(contentsOfFile: postofficeUsers, encoding: .utf8).split(separator: "\n") {
+            let fields = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+            guard fields.count >= 2, fields[1].hasPrefix("{") else { continue }
+            hashes[String(fields[0])] = String(fields[1])
+        }
+        var changed = 0
+        var lines: [String] = []
+        for line in try String(contentsOfFile: dovecotUsers, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false) {
+            var fields = line.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+            if fields.count >= 2, fields[1].hasPrefix("{PLAIN}"), let hash = hashes[fields[0] + "@" + domain] {
+                fields[1] = hash
+                changed += 1
+            }
+            lines.append(fields.joined(separator: ":"))
+        }
+        guard changed > 0 else { throw BenchmarkError("no Dovecot user matched PostOffice's users file \(postofficeUsers)") }
+        // Written in place: the file keeps its mode and group (dovecot reads it).
+        try lines.joined(separator: "\n").write(toFile: dovecotUsers, atomically: false, encoding: .utf8)
+        return changed
     }
 
     /// Removes delivered files so the next load starts from small directories (as smtp_load.py --clean does).
