@@ -417,15 +417,33 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
             // instructions for 5,000 messages without W= in their names).
             var countBuffer: UnsafeMutableRawBufferPointer?
             defer { countBuffer?.deallocate() }
+            // Sizes of names without W=, counted by earlier logins (keyed by base name, the message's identity
+            // across flag changes: the S flag a session sets on everything it retrieved renames the files, and
+            // the next session would otherwise count them all again); taken once, not looked up per message.
+            let known = context.octetCache.sizes(inMaildir: maildir.path)
+            var counted: [String: Int] = [:]
             for message in scan.messages {
                 let key = message.baseName
-                guard drop.messages[key] == nil,
-                      let size = wireSize(of: message, directories: drop.directories, context: context, buffer: &countBuffer)
-                else { continue }
+                let size: Int
+                if let virtual = message.filename.virtualSize {
+                    // W= in the name is the answer (no system call); MaildirMessage.size() would stat a name without S=.
+                    size = virtual
+                } else if let cached = known[key] ?? counted[key] {
+                    size = cached
+                } else {
+                    guard let octets = countOctets(of: message, directories: drop.directories, buffer: &countBuffer) else { continue }
+                    counted[key] = octets
+                    size = octets
+                }
+                // One hash of the key: the first file of a name wins (the same name in new/ and cur/ is listed once).
+                if let first = drop.messages.updateValue(message, forKey: key) {
+                    drop.messages[key] = first
+                    continue
+                }
                 let uniqueID = dovecotUIDs[key].flatMap { uid in uidlist?.uniqueIDListing(uid: uid) } ?? key
-                drop.messages[key] = message
                 drop.listing.append(POP3MessageInfo(uniqueID: uniqueID, octets: size, storageKey: key))
             }
+            context.octetCache.record(counted, inMaildir: maildir.path)
             return .opened(drop)
         } catch let error as MaildirError {
             if case .inUse = error {
@@ -475,30 +493,23 @@ final class POP3Session: ConnectionHandler, @unchecked Sendable {
         }
     }
 
-    /// The exact CRLF size on the wire: `W=` from the name, or counted once and cached.
-    private static func wireSize(
-        of message: MaildirMessage, directories: MessageDirectories?, context: ServerContext,
-        buffer: inout UnsafeMutableRawBufferPointer?
+    /// The RFC 1939 size of a message whose name has no W=: its bytes counted once, without touching the
+    /// access time (as RETR reads it). Nil when it cannot be read (it is then left out of the listing).
+    private static func countOctets(
+        of message: MaildirMessage, directories: MessageDirectories?, buffer: inout UnsafeMutableRawBufferPointer?
     ) -> Int? {
-        // W= in the name is the answer (no system call); MaildirMessage.size() would stat a name without S=.
-        if let virtual = message.filename.virtualSize { return virtual }
-        // Keyed by the base name, the message's identity across flag changes: the S flag a session sets on
-        // everything it retrieved renames the files, and the next session would otherwise count them all again.
-        return context.octetCache.octets(forKey: message.maildir.path + "/" + message.baseName) {
-            // Without touching the access time, as RETR reads it.
-            guard let fd = try? (directories.map { try $0.open(message, updatingAccessTime: false).descriptor } ?? message.openForReading())
-            else { return nil }
-            defer { close(fd) }
-            var counter = POP3MessageSizeCounter()
-            let chunk = buffer ?? UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
-            buffer = chunk
-            while true {
-                let n = SystemCall.restarting { read(fd, chunk.baseAddress, chunk.count) }
-                if n <= 0 { break }
-                counter.add(UnsafeBufferPointer(rebasing: chunk.bindMemory(to: UInt8.self)[0..<n]))
-            }
-            return counter.octets
+        guard let fd = try? (directories.map { try $0.open(message, updatingAccessTime: false).descriptor } ?? message.openForReading())
+        else { return nil }
+        defer { close(fd) }
+        var counter = POP3MessageSizeCounter()
+        let chunk = buffer ?? UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
+        buffer = chunk
+        while true {
+            let n = SystemCall.restarting { read(fd, chunk.baseAddress, chunk.count) }
+            if n <= 0 { break }
+            counter.add(UnsafeBufferPointer(rebasing: chunk.bindMemory(to: UInt8.self)[0..<n]))
         }
+        return counter.octets
     }
 
     /// The UPDATE state (RFC 1939 §6): remove the messages marked deleted, mark retrieved ones seen, and

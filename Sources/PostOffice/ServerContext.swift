@@ -398,16 +398,28 @@ final class ServerContext: @unchecked Sendable {
 
 /// POP3 octet counts computed for messages without `W=` in their names, so each file is read once.
 final class OctetCache: @unchecked Sendable {
+    /// Most sizes kept (over every Maildir); past it the cache starts empty again.
+    static let capacity = 100_000
     private let lock = Lock()
-    private var sizes: [String: Int] = [:]
+    /// Maildir path → base name → octets: a login looks its names up in its own table, taken once.
+    private var sizes: [String: [String: Int]] = [:]
+    private var count = 0
 
-    func octets(forKey key: String, compute: () -> Int?) -> Int? {
-        if let known = lock.withLock({ sizes[key] }) { return known }
-        guard let value = compute() else { return nil }
+    /// The sizes known for the Maildir at `path` (a copy: the caller reads it without the lock).
+    func sizes(inMaildir path: String) -> [String: Int] {
+        lock.withLock { sizes[path] ?? [:] }
+    }
+
+    /// Keeps the sizes a login counted for the Maildir at `path`.
+    func record(_ counted: [String: Int], inMaildir path: String) {
+        guard !counted.isEmpty else { return }
         lock.withLock {
-            if sizes.count > 100_000 { sizes.removeAll() }
-            sizes[key] = value
+            if count + counted.count > Self.capacity {
+                sizes.removeAll()
+                count = 0
+            }
+            sizes[path, default: [:]].merge(counted) { _, new in new }
+            count += counted.count
         }
-        return value
     }
 }

@@ -161,3 +161,19 @@ extension MaildirScannerTests {
         #expect(throws: MaildirError.messageVanished(path: bareCR.path)) { try bareCR.measureSize() }
     }
 }
+
+extension MaildirScannerTests {
+    /// The sort's name comparison (memcmp on the stored bytes) answers what the UTF-8 views' lexicographic
+    /// order answers: prefixes, empty names, bytes above 0x7F (non-ASCII names, as another tool may write).
+    @Test(arguments: [
+        ("1.M1P1.h", "1.M1P1.h"), ("1.M1P1.h", "1.M1P2.h"), ("1.M1P1.h", "1.M1P1.h:2,S"), ("", "a"), ("", ""),
+        ("1.M1P1.höst", "1.M1P1.host"), ("é", "e\u{301}"), ("z", "é"), ("1.x", "1.X"), ("1\u{0}", "1"),
+    ] as [(String, String)])
+    func byteComparisonIsTheUTF8Order(first: String, second: String) {
+        for (a, b) in [(first, second), (second, first)] {
+            let expected: MaildirScanner.ByteOrder = a.utf8.elementsEqual(b.utf8)
+                ? .orderedSame : (a.utf8.lexicographicallyPrecedes(b.utf8) ? .orderedAscending : .orderedDescending)
+            #expect(MaildirScanner.compareBytes(a, b) == expected)
+        }
+    }
+}
