@@ -79,7 +79,7 @@ let package = Package(
             name: "fuzz-proxy-header", dependencies: ["PostOfficeFuzzSupport", "PostOfficeCore"], swiftSettings: strict
         ),
         .executableTarget(
-            name: "postoffice-bench", dependencies: ["PostOffice", "PostOfficeSMTP", "PostOfficePOP3", "PostOfficeDKIM", "PostOfficeSPF"]),
+            name: "postoffice-bench", dependencies: ["PostOffice", "PostOfficeAccounts", "PostOfficeSMTP", "PostOfficePOP3", "PostOfficeDKIM", "PostOfficeSPF"]),
 
         // Gives the test process its own TMPDIR and removes it at exit (the suites make ~1,200 directories a run).
         .target(name: "CTestScratch", path: "Tests/CTestScratch"),

@@ -60,31 +60,23 @@ public struct MaildirScanner: Sendable {
                 guard let tb = b.time else { return true }
                 return ta < tb
             }
-            switch compareBytes(messages[i].name, messages[j].name) {
-            case .orderedAscending: return true
-            case .orderedDescending: return false
-            case .orderedSame: return a.isNew && !b.isNew
-            }
+            let byName = compareBytes(messages[i].name, messages[j].name)
+            return byName != 0 ? byName < 0 : a.isNew && !b.isNew
         }
         return order.map { messages[$0] }
     }
 
-    enum ByteOrder { case orderedAscending, orderedSame, orderedDescending }
-
-    /// The names' UTF-8 bytes compared as unsigned bytes (what `lexicographicallyPrecedes` on the UTF-8
-    /// views answers), with memcmp where both strings are stored contiguously: a Maildir filled in one second
-    /// (a migration, a burst) compares names at every step of the sort.
-    static func compareBytes(_ a: String, _ b: String) -> ByteOrder {
-        let fast = a.utf8.withContiguousStorageIfAvailable { x in
-            b.utf8.withContiguousStorageIfAvailable { y -> ByteOrder in
+    /// Negative, zero or positive as the UTF-8 bytes of `a` sort before, equal to or after those of `b`
+    /// (the order of `lexicographicallyPrecedes` on the UTF-8 views), with memcmp on the stored bytes: a
+    /// Maildir filled in one second (a migration, a burst) compares names at every step of the sort.
+    static func compareBytes(_ a: String, _ b: String) -> Int {
+        var a = a, b = b
+        return a.withUTF8 { x in
+            b.withUTF8 { y in
                 let shorter = min(x.count, y.count)
-                let result = shorter == 0 ? 0 : memcmp(x.baseAddress!, y.baseAddress!, shorter)
-                if result != 0 { return result < 0 ? .orderedAscending : .orderedDescending }
-                return x.count == y.count ? .orderedSame : (x.count < y.count ? .orderedAscending : .orderedDescending)
+                let result = shorter == 0 ? 0 : Int(memcmp(x.baseAddress!, y.baseAddress!, shorter))
+                return result != 0 ? result : x.count - y.count
             }
         }
-        if let fast, let order = fast { return order }
-        if a.utf8.elementsEqual(b.utf8) { return .orderedSame }
-        return a.utf8.lexicographicallyPrecedes(b.utf8) ? .orderedAscending : .orderedDescending
     }
 }

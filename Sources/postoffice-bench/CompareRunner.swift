@@ -3,6 +3,7 @@
 // the shared load scripts; prints and saves the summary tables. Loopback only, every load bounded.
 
 import Foundation
+import PostOfficeAccounts
 
 /// Runs the side-by-side comparison.
 struct CompareRunner {
@@ -269,18 +270,13 @@ struct CompareRunner {
     /// login costs both servers the same hash verification. Dovecot reads the file again when it changes.
     /// Returns how many entries were changed.
     static func giveDovecotTheHashes(of postofficeUsers: String, to dovecotUsers: String, domain: String) throws -> Int {
-        var hashes: [String: String] = [:]
-        for line in try String(contentsOfFile: postofficeUsers, encoding: .utf8).split(separator: "\n") {
-            let fields = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
-            guard fields.count >= 2, fields[1].hasPrefix("{") else { continue }
-            hashes[String(fields[0])] = String(fields[1])
-        }
+        let users = try UserDatabase.load(from: postofficeUsers)
         var changed = 0
         var lines: [String] = []
         for line in try String(contentsOfFile: dovecotUsers, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false) {
             var fields = line.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
-            if fields.count >= 2, fields[1].hasPrefix("{PLAIN}"), let hash = hashes[fields[0] + "@" + domain] {
-                fields[1] = hash
+            if fields.count >= 2, fields[1].hasPrefix("{PLAIN}"), let user = users.user(named: fields[0] + "@" + domain) {
+                fields[1] = user.passwordHash.storedForm
                 changed += 1
             }
             lines.append(fields.joined(separator: ":"))

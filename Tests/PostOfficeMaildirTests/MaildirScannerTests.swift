@@ -171,9 +171,8 @@ extension MaildirScannerTests {
     ] as [(String, String)])
     func byteComparisonIsTheUTF8Order(first: String, second: String) {
         for (a, b) in [(first, second), (second, first)] {
-            let expected: MaildirScanner.ByteOrder = a.utf8.elementsEqual(b.utf8)
-                ? .orderedSame : (a.utf8.lexicographicallyPrecedes(b.utf8) ? .orderedAscending : .orderedDescending)
-            #expect(MaildirScanner.compareBytes(a, b) == expected)
+            let expected = a.utf8.elementsEqual(b.utf8) ? 0 : (a.utf8.lexicographicallyPrecedes(b.utf8) ? -1 : 1)
+            #expect(MaildirScanner.compareBytes(a, b).signum() == expected)
         }
     }
 }
