@@ -7,6 +7,7 @@
 import Glibc
 #endif
 import PostOfficeCore
+import PostOfficeDelivery
 
 enum DescriptorBudget {
     /// Descriptors kept for everything that is not a connection: listeners, event loops, the log, the
@@ -17,9 +18,26 @@ enum DescriptorBudget {
     /// delivering into: count two descriptors per connection.
     static let perConnection = 2
 
+    /// Below this many open files (the hard limit, which the soft one is raised to) delivery keeps no Maildir
+    /// open between deliveries: the descriptors are worth more as connections there.
+    static let openMaildirsFloor = 4096
+
+    /// The Maildirs delivery may keep open (``DeliveryConfiguration/openMaildirLimit``, two descriptors each)
+    /// under the process's hard open-files limit.
+    static func openMaildirLimit() -> Int {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 0 }
+        return openMaildirLimit(hardLimit: Int(clamping: limit.rlim_max))
+    }
+
+    static func openMaildirLimit(hardLimit: Int) -> Int {
+        hardLimit >= openMaildirsFloor ? DeliveryConfiguration.defaultOpenMaildirLimit : 0
+    }
+
     /// Raises the soft descriptor limit to the hard one and returns the connection cap it allows, at most
-    /// `configured`. Logs when the limit, not the configuration, decides.
-    static func connectionCap(configured: Int, logSink: any LogSink) -> Int {
+    /// `configured`, after the reserve and the `openMaildirs` Maildirs delivery keeps open (two descriptors
+    /// each). Logs when the limit, not the configuration, decides.
+    static func connectionCap(configured: Int, openMaildirs: Int = 0, logSink: any LogSink) -> Int {
         var limit = rlimit()
         guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return configured }
         if limit.rlim_cur < limit.rlim_max {
@@ -27,7 +45,7 @@ enum DescriptorBudget {
             raised.rlim_cur = limit.rlim_max
             if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0 { limit = raised }
         }
-        let cap = allowed(byDescriptors: Int(clamping: limit.rlim_cur), configured: configured)
+        let cap = allowed(byDescriptors: Int(clamping: limit.rlim_cur), configured: configured, openMaildirs: openMaildirs)
         if cap < configured {
             logSink.log(LogRecord(.warning, "server.connection_cap", [
                 ("max_connections", String(cap)), ("configured", String(configured)),
@@ -38,8 +56,9 @@ enum DescriptorBudget {
         return cap
     }
 
-    /// The cap for a descriptor limit: what is left after the reserve, shared among connections.
-    static func allowed(byDescriptors descriptors: Int, configured: Int) -> Int {
-        max(1, min(configured, (descriptors - reserve) / perConnection))
+    /// The cap for a descriptor limit: what is left after the reserve and the kept Maildirs, shared among
+    /// connections.
+    static func allowed(byDescriptors descriptors: Int, configured: Int, openMaildirs: Int = 0) -> Int {
+        max(1, min(configured, (descriptors - reserve - 2 * openMaildirs) / perConnection))
     }
 }

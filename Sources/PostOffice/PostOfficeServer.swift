@@ -52,7 +52,8 @@ public final class PostOfficeServer: Sendable {
         // Writes to a closed socket must fail with EPIPE, not kill the process.
         signal(SIGPIPE, SIG_IGN)
         context.io.registry.maximumConnections = DescriptorBudget.connectionCap(
-            configured: configuration.limits.maximumConnections, logSink: context.environment.logSink)
+            configured: configuration.limits.maximumConnections,
+            openMaildirs: context.deliveryAgent.configuration.openMaildirLimit, logSink: context.environment.logSink)
         var started: [Listener] = []
         do {
             for spec in configuration.listenerSpecs {

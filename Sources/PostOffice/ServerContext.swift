@@ -68,14 +68,16 @@ final class ServerContext: @unchecked Sendable {
             throw ConfigurationError(file: "configuration", line: 0, message: "mail_location '\(configuration.mailLocation)' is not a valid template")
         }
         let (users, directory) = try Self.loadAccounts(configuration)
+        var delivery = DeliveryConfiguration(
+            mailRoot: configuration.mailRoot, hostname: configuration.hostname, layout: layout,
+            deliversSubaddressToFolders: configuration.deliversSubaddressToFolders,
+            maximumMessageSize: configuration.limits.maximumMessageSize,
+            postmasterAddress: configuration.postmasterAddress, quota: configuration.quota,
+            quotaFullIsTemporary: configuration.quotaFullIsTemporary,
+            quotaWarningPercent: configuration.quotaWarningPercent)
+        delivery.openMaildirLimit = DescriptorBudget.openMaildirLimit()
         deliveryAgent = LocalDeliveryAgent(
-            configuration: DeliveryConfiguration(
-                mailRoot: configuration.mailRoot, hostname: configuration.hostname, layout: layout,
-                deliversSubaddressToFolders: configuration.deliversSubaddressToFolders,
-                maximumMessageSize: configuration.limits.maximumMessageSize,
-                postmasterAddress: configuration.postmasterAddress, quota: configuration.quota,
-                quotaFullIsTemporary: configuration.quotaFullIsTemporary,
-                quotaWarningPercent: configuration.quotaWarningPercent),
+            configuration: delivery,
             directory: directory, clock: clock, random: random, logSink: logSink,
             directorySyncer: GroupCommitDirectorySyncer())
         authenticator = Authenticator(users: users, hook: hooks.authenticate, limits: configuration.limits, clock: clock)

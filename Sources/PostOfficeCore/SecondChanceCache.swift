@@ -72,6 +72,20 @@ public final class SecondChanceCache<Key: Hashable, Value>: @unchecked Sendable 
         }
     }
 
+    /// Drops the entry for `key`, if there is one (the last slot takes its place).
+    public func removeValue(for key: Key) {
+        lock.withLock {
+            guard let index = indices.removeValue(forKey: key) else { return }
+            let last = slots.count - 1
+            if index != last {
+                slots[index] = slots[last]
+                indices[slots[index].key] = index
+            }
+            slots.removeLast()
+            if hand >= slots.count { hand = 0 }
+        }
+    }
+
     /// Entries held now.
     public var count: Int { lock.withLock { slots.count } }
 

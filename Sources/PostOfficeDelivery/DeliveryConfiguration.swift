@@ -53,6 +53,14 @@ public struct DeliveryConfiguration: Sendable {
     /// into the user's INBOX, once until a delivery finds the usage below the line again (a marker file in
     /// the Maildir, ``Maildir/claimQuotaWarning()``). nil: no warnings. Configuration: `quota_warning`.
     public var quotaWarningPercent: Int?
+    /// Most Maildirs kept open between deliveries (``MaildirHandleCache``; two descriptors each), so a delivery
+    /// to a recently used mailbox skips the walk from the mail root. 0 turns the cache off. A server with a
+    /// low open-files limit sets 0 (see `DescriptorBudget`).
+    public var openMaildirLimit: Int = Self.defaultOpenMaildirLimit
+
+    /// 32: every mailbox of a small domain, for 64 descriptors.
+    public static let defaultOpenMaildirLimit = 32
+
     /// Tests only (no configuration key): the most distinct Maildirs whose copies are all held open as unnamed
     /// files until they are linked into `new/` (``DeliveryTransaction/defaultUnnamedCopyLimit``).
     var unnamedCopyLimit = DeliveryTransaction.defaultUnnamedCopyLimit

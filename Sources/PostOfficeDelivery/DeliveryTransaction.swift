@@ -124,6 +124,7 @@ public final class DeliveryTransaction {
             firstDraft = draft
         } catch {
             let deliveryError = DeliveryError(storage: error)
+            forgetOpenMaildirs()
             log(failure: deliveryError, detail: error.description)
             throw deliveryError
         }
@@ -173,6 +174,7 @@ public final class DeliveryTransaction {
         do {
             try draft.write(buffer)
         } catch {
+            forgetOpenMaildirs()
             throw fail(DeliveryError(storage: error), detail: error.description)
         }
     }
@@ -278,15 +280,14 @@ public final class DeliveryTransaction {
             if copies.count > 1 {
                 // Read through the draft's own (read-write) descriptor at explicit offsets: no second open.
                 let source = first.fileDescriptor
-                // The mail root opened once for all further Maildirs (each is still walked from it).
-                let root = open(agent.configuration.mailRoot, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-                defer { if root >= 0 { close(root) } }
+                // The mail root opened once for all further Maildirs not kept open (each is still walked from it).
+                let root = MailRootDescriptor(path: agent.configuration.mailRoot)
                 for copy in copies.dropFirst() {
                     if holdsEveryCopy {
                         // Staged before it is written, so a failure half-way is rolled back with the others.
                         let draft = try Self.openDraft(
                             in: copy.mailbox.destination, agent: agent, placement: placement(holdingEveryCopy: true),
-                            rootDescriptor: root >= 0 ? root : nil)
+                            root: root)
                         let size = copy.headers.count + body.size
                         staged.append(.draft(draft, virtualSize: size + copy.headerLineFeeds + body.lineFeeds))
                         try draft.write(copy.headers)
@@ -296,8 +297,7 @@ public final class DeliveryTransaction {
                         continue
                     }
                     let (stagedCopy, pending) = try stage(
-                        copy, first: first, firstCopy: firstCopy, source: source, body: body,
-                        rootDescriptor: root >= 0 ? root : nil)
+                        copy, first: first, firstCopy: firstCopy, source: source, body: body, root: root)
                     staged.append(stagedCopy)
                     if let pending { unsynced.append(pending) }
                     // A bounded window of open copies, so a large fan-out holds few descriptors.
@@ -367,6 +367,7 @@ public final class DeliveryTransaction {
                 }
             }
             firstDraft = nil
+            forgetOpenMaildirs()
             throw fail(DeliveryError(storage: error), detail: error.description)
         }
     }
@@ -500,9 +501,9 @@ public final class DeliveryTransaction {
     /// descriptor returned for the fsync (the caller removes the tmp/ file if anything later fails).
     private func stage(
         _ copy: PlannedCopy, first: MaildirDraft, firstCopy: PlannedCopy, source: Int32, body: BodyRange,
-        rootDescriptor: Int32?
+        root: MailRootDescriptor
     ) throws(SystemError) -> (StagedCopy, UnsyncedCopy?) {
-        let handle = try Self.prepare(copy.mailbox.destination, agent: agent, rootDescriptor: rootDescriptor)
+        let handle = try Self.prepare(copy.mailbox.destination, agent: agent, root: root)
         let baseName = agent.names.next()
         let tmpPath = handle.maildir.tmpPath + "/" + baseName
         let tmp = handle.tmpDescriptor
@@ -556,10 +557,10 @@ public final class DeliveryTransaction {
 
     static func openDraft(
         in maildir: Maildir, agent: LocalDeliveryAgent, placement: MaildirDraft.Placement = .temporaryDirectory,
-        rootDescriptor: Int32? = nil
+        root: MailRootDescriptor? = nil
     ) throws(SystemError) -> MaildirDraft {
         try MaildirDraft(
-            handle: prepare(maildir, agent: agent, rootDescriptor: rootDescriptor), baseName: agent.names.next(),
+            handle: prepare(maildir, agent: agent, root: root), baseName: agent.names.next(),
             placement: placement)
     }
 
@@ -569,11 +570,25 @@ public final class DeliveryTransaction {
     /// it points: `bob -> /elsewhere`, `bob/new -> /elsewhere`, `kate -> alice` alike. The lexical check of
     /// the address cannot see links; walking with openat(O_NOFOLLOW) can. The walk's `tmp/` and `new/`
     /// come back open, and everything after works from them, so the check cannot be raced.
-    /// `rootDescriptor`: the mail root already open (see ``Maildir/openHandle(inside:rootDescriptor:)``).
+    /// A Maildir delivered into recently is kept open (``LocalDeliveryAgent/openMaildirs``) and used again while
+    /// its `new/` path still leads to the same directory (``MaildirHandleCache/handle(for:)``); the walk is
+    /// what a new, moved or replaced Maildir gets.
+    /// `root`: the mail root, opened once for the transaction's walks (see
+    /// ``Maildir/openHandle(inside:rootDescriptor:)``) and only if one is needed.
     static func prepare(
-        _ maildir: Maildir, agent: LocalDeliveryAgent, rootDescriptor: Int32? = nil
+        _ maildir: Maildir, agent: LocalDeliveryAgent, root: MailRootDescriptor? = nil
     ) throws(SystemError) -> MaildirHandle {
-        try maildir.openHandle(inside: agent.configuration.mailRoot, rootDescriptor: rootDescriptor)
+        if let kept = agent.openMaildirs?.handle(for: maildir) { return kept }
+        let handle = try maildir.openHandle(inside: agent.configuration.mailRoot, rootDescriptor: root?.descriptor)
+        agent.openMaildirs?.store(handle)
+        return handle
+    }
+
+    /// Drops the transaction's Maildirs from the open ones after a storage failure, so a retry walks them again
+    /// (a directory deleted or replaced under a kept handle fails the delivery once, temporarily).
+    private func forgetOpenMaildirs() {
+        guard let openMaildirs = agent.openMaildirs else { return }
+        for copy in copies { openMaildirs.forget(copy.mailbox.destination) }
     }
 
     private func log(failure: DeliveryError, detail: String?) {
@@ -582,5 +597,27 @@ public final class DeliveryTransaction {
         ]
         if let detail { fields.append(("error", detail)) }
         agent.logSink.log(LogRecord(failure.isTemporary ? .warning : .info, "delivery.failed", session: trace.sessionID, fields))
+    }
+}
+
+/// The mail root for one transaction's walks: opened when the first Maildir not kept open needs it (a delivery
+/// into kept Maildirs opens nothing), closed with the transaction's commit.
+final class MailRootDescriptor {
+    private let path: String
+    private var opened: Int32?
+
+    init(path: String) {
+        self.path = path
+    }
+
+    deinit {
+        if let opened, opened >= 0 { close(opened) }
+    }
+
+    /// The open root, or nil when it cannot be opened (the walk then opens it itself and names the error).
+    var descriptor: Int32? {
+        if opened == nil { opened = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
+        guard let opened, opened >= 0 else { return nil }
+        return opened
     }
 }

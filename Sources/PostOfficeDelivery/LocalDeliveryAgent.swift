@@ -25,6 +25,8 @@ public final class LocalDeliveryAgent: Sendable {
     let logSink: any LogSink
     let directorySyncer: any DirectorySyncer
     let names: MaildirUniqueNameGenerator
+    /// Maildirs kept open between deliveries; nil when ``DeliveryConfiguration/openMaildirLimit`` is 0.
+    let openMaildirs: MaildirHandleCache?
     private let resolverState: ResolverState
 
     /// - Parameters:
@@ -45,6 +47,7 @@ public final class LocalDeliveryAgent: Sendable {
         self.logSink = logSink
         self.directorySyncer = directorySyncer
         self.names = MaildirUniqueNameGenerator(hostname: configuration.hostname, processID: processID, clock: clock)
+        self.openMaildirs = configuration.openMaildirLimit > 0 ? MaildirHandleCache(capacity: configuration.openMaildirLimit) : nil
         self.resolverState = ResolverState(Self.makeResolver(configuration: configuration, directory: directory))
     }
 

@@ -66,9 +66,7 @@ public final class MaildirDraft {
             isUnnamed = false
             throw SystemError("open", errno: EINVAL, detail: handle.maildir.tmpPath + "/" + baseName)
         }
-        if placement == .unnamedFile, Self.procFileDescriptorsAvailable,
-            Self.keepsUnnamedFiles(handle.newDirectory.descriptor)
-        {
+        if placement == .unnamedFile, Self.procFileDescriptorsAvailable, handle.keepsUnnamedFiles {
             let newDirectory = handle.newDirectory.descriptor
             var descriptor: Int32
             repeat {

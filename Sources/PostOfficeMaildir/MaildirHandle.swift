@@ -15,7 +15,10 @@ import PostOfficeCore
 /// `unlinkat`, `fsync`), so what the walk of ``Maildir/openHandle(inside:)`` proved — real directories below
 /// the mail root — stays true for the whole delivery even if the paths are changed meanwhile. Not
 /// thread-safe to close; the descriptors may be used from any thread while the handle is alive.
-public final class MaildirHandle {
+///
+/// A handle may be shared between threads (every property is a constant) and kept between deliveries by a
+/// ``MaildirHandleCache``.
+public final class MaildirHandle: Sendable {
     /// The Maildir as named when it was opened (for messages; operations use the descriptors).
     public let maildir: Maildir
     /// The open `tmp/` (drafts are created, linked and removed relative to it). A bare descriptor: nothing
@@ -23,6 +26,9 @@ public final class MaildirHandle {
     public let tmpDescriptor: Int32
     /// `new/`.
     public let newDirectory: DirectoryReference
+    /// Whether drafts here may be unnamed files: `new/` is on a file system where they are proven
+    /// (``MaildirDraft/Placement/unnamedFile``). Read once, when the handle is opened.
+    public let keepsUnnamedFiles: Bool
 
     /// Takes ownership of two open directory descriptors (closed on failure too).
     init(maildir: Maildir, tmpDescriptor: Int32, newDescriptor: Int32) throws(SystemError) {
@@ -30,6 +36,7 @@ public final class MaildirHandle {
         self.tmpDescriptor = tmpDescriptor
         do {
             newDirectory = try DirectoryReference(path: maildir.newPath, descriptor: newDescriptor)
+            keepsUnnamedFiles = MaildirDraft.keepsUnnamedFiles(newDescriptor)
         } catch {
             close(tmpDescriptor)
             close(newDescriptor)

@@ -71,7 +71,8 @@ struct DeliveryFixture {
         quotaFullIsTemporary: Bool = false,
         quotaWarningPercent: Int? = nil,
         unnamedCopyLimit: Int = DeliveryTransaction.defaultUnnamedCopyLimit,
-        allowsUnnamedFiles: Bool = true
+        allowsUnnamedFiles: Bool = true,
+        openMaildirLimit: Int = DeliveryConfiguration.defaultOpenMaildirLimit
     ) {
         root = makeTemporaryDirectory()
         logs = RecordingLogSink()
@@ -87,6 +88,7 @@ struct DeliveryFixture {
             quotaWarningPercent: quotaWarningPercent)
         configuration.unnamedCopyLimit = unnamedCopyLimit
         configuration.allowsUnnamedFiles = allowsUnnamedFiles
+        configuration.openMaildirLimit = openMaildirLimit
         agent = LocalDeliveryAgent(
             configuration: configuration,
             directory: directory ?? defaultDirectory,

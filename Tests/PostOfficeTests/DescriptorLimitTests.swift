@@ -19,6 +19,20 @@ import Testing
         #expect(DescriptorBudget.allowed(byDescriptors: row.descriptors, configured: row.configured) == row.expected)
     }
 
+    /// Maildirs kept open between deliveries take two descriptors each, out of what connections get; below
+    /// 4,096 open files none is kept.
+    @Test(arguments: [
+        (hardLimit: 1024, openMaildirs: 0, cap: 480),
+        (hardLimit: 4095, openMaildirs: 0, cap: 2015),
+        (hardLimit: 4096, openMaildirs: 32, cap: 1984),
+        (hardLimit: 1_048_576, openMaildirs: 32, cap: 20000),
+    ])
+    func keptMaildirsComeOutOfTheConnections(_ row: (hardLimit: Int, openMaildirs: Int, cap: Int)) {
+        let kept = DescriptorBudget.openMaildirLimit(hardLimit: row.hardLimit)
+        #expect(kept == row.openMaildirs)
+        #expect(DescriptorBudget.allowed(byDescriptors: row.hardLimit, configured: 20000, openMaildirs: kept) == row.cap)
+    }
+
     static let scenario = """
     import json, re, socket, subprocess, sys
     binary, data = sys.argv[1], sys.argv[2]
