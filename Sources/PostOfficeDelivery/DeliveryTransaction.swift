@@ -44,7 +44,10 @@ import PostOfficeMaildir
 /// (``Maildir/openHandle(inside:)``) and its `tmp/` and `new/` kept open as a ``MaildirHandle``; files are
 /// created, linked, renamed, unlinked and the directories fsync'd relative to those descriptors. So a
 /// symbolic link swapped in for `tmp/`, `new/` or a level above them after the walk cannot redirect a
-/// message. The price: two directory descriptors per distinct mailbox until ``commit()`` returns.
+/// message. The price: two directory descriptors per distinct mailbox until ``commit()`` returns. A Maildir
+/// delivered into recently is not walked again while its `new/` path still leads to the directory held open
+/// (``MaildirHandleCache``, up to ``DeliveryConfiguration/openMaildirLimit`` Maildirs kept open between
+/// deliveries); a moved, replaced or linked one is.
 public final class DeliveryTransaction {
     /// The most distinct Maildirs whose copies are all held open as unnamed files. 16: the descriptors a
     /// transaction holds already grow with its fan-out (`tmp/` and `new/` of each Maildir, so 32 at 16), and
