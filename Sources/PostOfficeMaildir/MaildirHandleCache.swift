@@ -24,14 +24,15 @@ import PostOfficeCore
 /// a server counts them in its descriptor budget. Eviction is second-chance (``SecondChanceCache``); an evicted
 /// handle closes when the last delivery using it lets it go.
 public final class MaildirHandleCache: Sendable {
-    /// Most Maildirs kept open.
-    public let capacity: Int
     private let entries: SecondChanceCache<Maildir, MaildirHandle>
 
+    /// - Parameter capacity: most Maildirs kept open (at least one).
     public init(capacity: Int) {
-        self.capacity = max(1, capacity)
         entries = SecondChanceCache(capacity: capacity)
     }
+
+    /// Most Maildirs kept open.
+    public var capacity: Int { entries.capacity }
 
     /// The cached handle of `maildir` when its `new/` path still leads to the directory the handle holds open;
     /// nil otherwise (and a stale entry is dropped).

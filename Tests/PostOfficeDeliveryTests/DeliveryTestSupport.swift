@@ -128,3 +128,23 @@ struct DeliveryFixture {
         files(in: maildir.newPath).map { ($0, contents(of: maildir.newPath + "/" + $0)) }
     }
 }
+
+extension DeliveryFixture {
+    /// An empty directory beside the fixture's mail root (outside it), with `tmp/`, `new/` and `cur/` when asked.
+    func makeOutside(withMaildir: Bool = false) throws -> String {
+        let outside = root + "/outside"
+        try FileManager.default.createDirectory(atPath: outside, withIntermediateDirectories: true)
+        if withMaildir {
+            for sub in ["tmp", "new", "cur"] {
+                try FileManager.default.createDirectory(atPath: outside + "/" + sub, withIntermediateDirectories: true)
+            }
+        }
+        return outside
+    }
+}
+
+/// Moves `path` to `<path>.real` and leaves a symbolic link to `target` in its place.
+func swapForLink(_ path: String, to target: String) throws {
+    try FileManager.default.moveItem(atPath: path, toPath: path + ".real")
+    try FileManager.default.createSymbolicLink(atPath: path, withDestinationPath: target)
+}

@@ -13,14 +13,6 @@ import PostOfficeMaildir
 
     func isDelivered(_ result: DeliveryResult) -> Bool { result.overall.isDelivered }
 
-    func outsideMaildir(_ fixture: DeliveryFixture) throws -> String {
-        let outside = fixture.root + "/outside"
-        for sub in ["tmp", "new", "cur"] {
-            try FileManager.default.createDirectory(atPath: outside + "/" + sub, withIntermediateDirectories: true)
-        }
-        return outside
-    }
-
     @Test func aSecondDeliveryUsesTheMaildirKeptOpen() throws {
         let fixture = DeliveryFixture()
         let bob = fixture.maildir("bob", domain: "example.org")
@@ -44,11 +36,10 @@ import PostOfficeMaildir
 
     @Test func newSwappedForALinkAfterADeliveryIsRefused() throws {
         let fixture = DeliveryFixture()
-        let outside = try outsideMaildir(fixture)
+        let outside = try fixture.makeOutside(withMaildir: true)
         let bob = fixture.maildir("bob", domain: "example.org")
         #expect(isDelivered(try fixture.deliver(Self.message, to: ["bob@example.org"])))
-        try FileManager.default.moveItem(atPath: bob.newPath, toPath: bob.newPath + ".real")
-        try FileManager.default.createSymbolicLink(atPath: bob.newPath, withDestinationPath: outside + "/new")
+        try swapForLink(bob.newPath, to: outside + "/new")
         // Refused when the transaction opens bob's Maildir (the first recipient's draft is made then).
         #expect(throws: DeliveryError.self) { try fixture.deliver(Self.message, to: ["bob@example.org"]) }
         #expect(files(in: outside + "/new").isEmpty)
@@ -57,11 +48,10 @@ import PostOfficeMaildir
 
     @Test func aMaildirReplacedByALinkToAnotherIsRefused() throws {
         let fixture = DeliveryFixture()
-        let outside = try outsideMaildir(fixture)
+        let outside = try fixture.makeOutside(withMaildir: true)
         let bob = fixture.maildir("bob", domain: "example.org")
         #expect(isDelivered(try fixture.deliver(Self.message, to: ["bob@example.org"])))
-        try FileManager.default.moveItem(atPath: bob.path, toPath: bob.path + ".real")
-        try FileManager.default.createSymbolicLink(atPath: bob.path, withDestinationPath: outside)
+        try swapForLink(bob.path, to: outside)
         #expect(throws: DeliveryError.self) { try fixture.deliver(Self.message, to: ["bob@example.org"]) }
         #expect(files(in: outside + "/new").isEmpty)
         #expect(fixture.agent.openMaildirs?.handle(for: bob) == nil)
@@ -73,8 +63,7 @@ import PostOfficeMaildir
         let fixture = DeliveryFixture()
         let bob = fixture.maildir("bob", domain: "example.org")
         #expect(isDelivered(try fixture.deliver(Self.message, to: ["bob@example.org"])))
-        try FileManager.default.moveItem(atPath: bob.path, toPath: bob.path + ".real")
-        try FileManager.default.createSymbolicLink(atPath: bob.path, withDestinationPath: bob.path + ".real")
+        try swapForLink(bob.path, to: bob.path + ".real")
         #expect(isDelivered(try fixture.deliver(Self.message, to: ["bob@example.org"])))
         #expect(files(in: bob.path + ".real/new").count == 2)
     }

@@ -10,18 +10,6 @@ import PostOfficeMaildir
 @Suite struct SymbolicLinkCheckTests {
     static let message = bytes("Subject: link\r\n\r\nhi\r\n")
 
-    /// An empty directory outside the fixture's mail root.
-    func makeOutside(_ fixture: DeliveryFixture, withMaildir: Bool = false) throws -> String {
-        let outside = fixture.root + "/outside"
-        try FileManager.default.createDirectory(atPath: outside, withIntermediateDirectories: true)
-        if withMaildir {
-            for sub in ["tmp", "new", "cur"] {
-                try FileManager.default.createDirectory(atPath: outside + "/" + sub, withIntermediateDirectories: true)
-            }
-        }
-        return outside
-    }
-
     func allFiles(under path: String) -> [String] {
         (FileManager.default.enumerator(atPath: path)?.allObjects as? [String] ?? []).sorted()
     }
@@ -34,7 +22,7 @@ import PostOfficeMaildir
     @Test(arguments: ["new", "tmp", "cur"])
     func aLinkedSubdirectoryIsRefusedAndNothingIsWrittenThrough(sub: String) throws {
         let fixture = DeliveryFixture()
-        let outside = try makeOutside(fixture)
+        let outside = try fixture.makeOutside()
         let bob = fixture.maildir("bob", domain: "example.org")
         try bob.create()
         try FileManager.default.removeItem(atPath: bob.path + "/" + sub)
@@ -51,7 +39,7 @@ import PostOfficeMaildir
 
     @Test func aLinkedMaildirGetsNoDirectoriesCreatedOutside() throws {
         let fixture = DeliveryFixture()
-        let outside = try makeOutside(fixture)
+        let outside = try fixture.makeOutside()
         try FileManager.default.createDirectory(atPath: fixture.root + "/mail/example.org", withIntermediateDirectories: true)
         try FileManager.default.createSymbolicLink(atPath: fixture.maildir("bob", domain: "example.org").path, withDestinationPath: outside)
         #expect(throws: DeliveryError.self) { try fixture.deliver(Self.message, to: ["bob@example.org"]) }
@@ -71,7 +59,7 @@ import PostOfficeMaildir
 
     @Test func oneLinkedMailboxFailsTheWholeTransaction() throws {
         let fixture = DeliveryFixture()
-        let outside = try makeOutside(fixture, withMaildir: true)
+        let outside = try fixture.makeOutside(withMaildir: true)
         let bob = fixture.maildir("bob", domain: "example.org")
         try bob.create()
         try FileManager.default.removeItem(atPath: bob.newPath)
@@ -84,7 +72,7 @@ import PostOfficeMaildir
 
     @Test func aLinkedFolderIsPassedOverForTheInbox() throws {
         let fixture = DeliveryFixture(deliversSubaddressToFolders: true)
-        let outside = try makeOutside(fixture, withMaildir: true)
+        let outside = try fixture.makeOutside(withMaildir: true)
         let alice = fixture.maildir("alice", domain: "example.org")
         try alice.create()
         try FileManager.default.createSymbolicLink(atPath: alice.path + "/.lists", withDestinationPath: outside)
@@ -109,7 +97,7 @@ import PostOfficeMaildir
 
     @Test func accountMaildirIsRefusedWhenItsDomainLeadsOutside() throws {
         let fixture = DeliveryFixture()
-        let outside = try makeOutside(fixture)
+        let outside = try fixture.makeOutside()
         try FileManager.default.createDirectory(atPath: outside + "/carol/new", withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: fixture.root + "/mail", withIntermediateDirectories: true)
         try FileManager.default.createSymbolicLink(atPath: fixture.root + "/mail/example.net", withDestinationPath: outside)

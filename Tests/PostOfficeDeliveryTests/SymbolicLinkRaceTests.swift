@@ -17,19 +17,10 @@ import PostOfficeMaildir
         }.sorted()
     }
 
-    /// Moves `path` to `<path>.real` and leaves a link to `target` in its place.
-    func swapForLink(_ path: String, to target: String) throws {
-        try FileManager.default.moveItem(atPath: path, toPath: path + ".real")
-        try FileManager.default.createSymbolicLink(atPath: path, withDestinationPath: target)
-    }
-
     @Test(arguments: [DeliveryConfiguration.CopyMethod.copyBody, .hardLink])
     func newSwappedForALinkBetweenCheckAndCommitStaysInside(copyMethod: DeliveryConfiguration.CopyMethod) throws {
         let fixture = DeliveryFixture(copyMethod: copyMethod)
-        let outside = fixture.root + "/outside"
-        for sub in ["tmp", "new", "cur"] {
-            try FileManager.default.createDirectory(atPath: outside + "/" + sub, withIntermediateDirectories: true)
-        }
+        let outside = try fixture.makeOutside(withMaildir: true)
         let bob = fixture.maildir("bob", domain: "example.org")
         // bob's Maildir is checked and opened here, when the transaction begins.
         let tx = try fixture.agent.beginTransaction(
@@ -51,10 +42,7 @@ import PostOfficeMaildir
 
     @Test func theWholeMaildirSwappedForALinkStaysInside() throws {
         let fixture = DeliveryFixture()
-        let outside = fixture.root + "/outside"
-        for sub in ["tmp", "new", "cur"] {
-            try FileManager.default.createDirectory(atPath: outside + "/" + sub, withIntermediateDirectories: true)
-        }
+        let outside = try fixture.makeOutside(withMaildir: true)
         let bob = fixture.maildir("bob", domain: "example.org")
         let tx = try fixture.agent.beginTransaction(
             reversePath: nil, recipients: [fixture.address("bob@example.org")], trace: fixture.trace())
